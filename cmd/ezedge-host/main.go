@@ -1,0 +1,419 @@
+// Command ezedge-host plans, applies and rolls back host tuning for edge
+// devices. This file is the CLI only: flags, output and exit codes.
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/ezansiedgeai/ezedge-host/hostroot"
+	"github.com/ezansiedgeai/ezedge-host/plan"
+	"github.com/ezansiedgeai/ezedge-host/platform"
+	"github.com/ezansiedgeai/ezedge-host/profile"
+	"github.com/ezansiedgeai/ezedge-host/rollback"
+)
+
+// Exit statuses (Terraform's contract for plan --detailed-exitcode).
+const (
+	exitOK      = 0
+	exitError   = 1
+	exitChanges = 2
+)
+
+// exitCode carries a non-error exit status out of a command.
+type exitCode int
+
+func (e exitCode) Error() string { return fmt.Sprintf("exit %d", int(e)) }
+
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+type globals struct {
+	root    string
+	output  string
+	profile string
+	yes     bool
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	g := &globals{}
+	root := &cobra.Command{
+		Use:           "ezedge-host",
+		Short:         "Plan, apply and roll back performance tuning of an edge host",
+		Version:       version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVar(&g.root, "root", "/", "treat `DIR` as the host's /")
+	root.PersistentFlags().StringVarP(&g.output, "output", "o", "text", "output format: text or json")
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.AddCommand(factsCmd(g), planCmd(g), applyCmd(g), rollbackCmd(g), historyCmd(g))
+	root.SetArgs(args)
+	err := root.Execute()
+	var code exitCode
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &code):
+		return int(code)
+	}
+	fmt.Fprintf(stderr, "ezedge-host: %s\n", strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "\nezedge-host: "))
+	return exitError
+}
+
+func (g *globals) open() (*hostroot.Root, *platform.Facts, error) {
+	if g.output != "text" && g.output != "json" {
+		return nil, nil, fmt.Errorf("--output %q: want text or json", g.output)
+	}
+	h, err := hostroot.Open(g.root)
+	if err != nil {
+		return nil, nil, err
+	}
+	f, err := platform.Detect(h)
+	if err != nil {
+		h.Close()
+		return nil, nil, err
+	}
+	return h, f, nil
+}
+
+func (g *globals) plan() (*hostroot.Root, *plan.Plan, error) {
+	opt, err := profile.Load(g.profile)
+	if err != nil {
+		return nil, nil, err
+	}
+	h, f, err := g.open()
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := plan.Build(h, f, opt)
+	if err != nil {
+		h.Close()
+		return nil, nil, err
+	}
+	return h, p, nil
+}
+
+func factsCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "facts",
+		Short: "Show what platform this host is, and why",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			h, f, err := g.open()
+			if err != nil {
+				return err
+			}
+			defer h.Close()
+			if g.output == "json" {
+				return plan.WriteJSON(cmd.OutOrStdout(), map[string]any{"format_version": plan.FormatVersion, "root": h.Dir(), "facts": f})
+			}
+			printFacts(cmd.OutOrStdout(), f)
+			return nil
+		},
+	}
+}
+
+func printFacts(w io.Writer, f *platform.Facts) {
+	fmt.Fprintf(w, "platform:   %s\n", f.Platform)
+	fmt.Fprintf(w, "arch:       %s\n", f.Arch)
+	if f.Board != "" {
+		fmt.Fprintf(w, "board:      %s\n", f.Board)
+	}
+	if f.OS != "" {
+		fmt.Fprintf(w, "os:         %s\n", f.OS)
+	}
+	if f.CPUVendor != "" {
+		fmt.Fprintf(w, "cpu vendor: %s\n", f.CPUVendor)
+	}
+	fmt.Fprintf(w, "cores:      %d\n", f.Cores)
+	fmt.Fprintf(w, "memory:     %s", platform.HumanBytes(f.MemTotal))
+	if f.HugePageSize > 0 {
+		fmt.Fprintf(w, " (huge page %s)", platform.HumanBytes(f.HugePageSize))
+	}
+	fmt.Fprintln(w)
+	govs := map[string][]string{}
+	var order []string
+	for _, c := range f.CPUs {
+		if !c.HasCpufreq {
+			continue
+		}
+		k := strings.Join(c.Governors, " ") + " (now " + c.Governor + ")"
+		if _, ok := govs[k]; !ok {
+			order = append(order, k)
+		}
+		govs[k] = append(govs[k], fmt.Sprint(c.ID))
+	}
+	if len(order) == 0 {
+		fmt.Fprintln(w, "cpufreq:    none")
+	}
+	for _, k := range order {
+		fmt.Fprintf(w, "cpufreq:    cpu %s: %s\n", compactIDs(govs[k]), k)
+	}
+	for _, b := range f.Block {
+		var tags []string
+		for _, t := range []struct {
+			on   bool
+			name string
+		}{{b.NVMe, "nvme"}, {b.SDCard, "sd card"}, {b.Rotational, "rotational"}, {!b.Rotational, "non-rotational"}, {b.Removable, "removable"}, {b.Root, "root"}} {
+			if t.on {
+				tags = append(tags, t.name)
+			}
+		}
+		fmt.Fprintf(w, "disk:       %s (%s)\n", b.Name, strings.Join(tags, ", "))
+	}
+	fmt.Fprintf(w, "runtime:    %v\n\nWhy:\n", f.Runtime)
+	for _, e := range f.Evidence {
+		fmt.Fprintf(w, "  %s\n", e)
+	}
+}
+
+func compactIDs(ids []string) string {
+	if len(ids) > 4 {
+		return ids[0] + "-" + ids[len(ids)-1]
+	}
+	return strings.Join(ids, ",")
+}
+
+func planCmd(g *globals) *cobra.Command {
+	var diff, detailed bool
+	c := &cobra.Command{
+		Use:   "plan",
+		Short: "Show what apply would change; changes nothing",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			h, p, err := g.plan()
+			if err != nil {
+				return err
+			}
+			defer h.Close()
+			if g.output == "json" {
+				err = p.JSON(cmd.OutOrStdout())
+			} else {
+				p.Text(cmd.OutOrStdout(), diff)
+			}
+			if err == nil && detailed && len(p.Pending()) > 0 {
+				return exitCode(exitChanges)
+			}
+			return err
+		},
+	}
+	c.Flags().StringVar(&g.profile, "profile", "", "profile `FILE` (YAML) overriding the platform defaults")
+	c.Flags().BoolVar(&diff, "diff", false, "show a unified diff for every file")
+	c.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit 0 when there is nothing to change, 2 when changes are pending, 1 on error")
+	return c
+}
+
+// confirm asks on a terminal; without one it needs --yes.
+func confirm(cmd *cobra.Command, yes bool, what string) error {
+	if yes {
+		return nil
+	}
+	f, ok := cmd.InOrStdin().(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return fmt.Errorf("%s needs --yes when not run on a terminal", what)
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "\nDo you want to %s? Only 'yes' will be accepted: ", what)
+	ans, _ := bufio.NewReader(f).ReadString('\n')
+	if strings.TrimSpace(ans) != "yes" {
+		return fmt.Errorf("%s cancelled; nothing was changed", what)
+	}
+	return nil
+}
+
+func applyCmd(g *globals) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "apply",
+		Short: "Make the planned changes, snapshotting every prior value first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			h, p, err := g.plan()
+			if err != nil {
+				return err
+			}
+			defer h.Close()
+			w := cmd.OutOrStdout()
+			if err := h.RequirePrivilege("apply"); err != nil {
+				return err
+			}
+			if g.output == "text" {
+				p.Text(w, false)
+			}
+			if len(p.Pending()) > 0 {
+				if err := confirm(cmd, g.yes, "apply these changes"); err != nil {
+					return err
+				}
+			}
+			res, err := plan.Apply(h, p, time.Now())
+			if g.output == "json" {
+				jerr := plan.WriteJSON(w, map[string]any{
+					"format_version": plan.FormatVersion, "snapshot_id": res.ID,
+					"changes": plan.JSONChanges(res.Changed), "notes": res.Notes, "error": errString(err),
+				})
+				if err == nil {
+					err = jerr
+				}
+				return err
+			}
+			if err != nil {
+				return fmt.Errorf("apply failed, every change it made was restored: %w", err)
+			}
+			if res.ID == "" {
+				fmt.Fprintln(w, "\nNothing to apply.")
+				return nil
+			}
+			fmt.Fprintf(w, "\nApplied %d changes. Snapshot %s.\n", len(res.Changed), res.ID)
+			for _, n := range res.Notes {
+				fmt.Fprintf(w, "  note: %s\n", n)
+			}
+			fmt.Fprintf(w, "Undo with: ezedge-host rollback --to %s\n", res.ID)
+			return nil
+		},
+	}
+	c.Flags().StringVar(&g.profile, "profile", "", "profile `FILE` (YAML) overriding the platform defaults")
+	c.Flags().BoolVarP(&g.yes, "yes", "y", false, "do not ask for confirmation")
+	return c
+}
+
+func errString(err error) any {
+	if err == nil {
+		return nil
+	}
+	return err.Error()
+}
+
+func rollbackCmd(g *globals) *cobra.Command {
+	var to string
+	var force bool
+	c := &cobra.Command{
+		Use:   "rollback",
+		Short: "Restore the prior state of the most recent apply (or back to --to ID)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if g.output != "text" && g.output != "json" {
+				return fmt.Errorf("--output %q: want text or json", g.output)
+			}
+			h, err := hostroot.Open(g.root)
+			if err != nil {
+				return err
+			}
+			defer h.Close()
+			if err := h.RequirePrivilege("rollback"); err != nil {
+				return err
+			}
+			store := rollback.Open(h)
+			recs, err := store.Records()
+			if err != nil {
+				return err
+			}
+			targets, err := rollback.Targets(recs, to)
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			if g.output == "text" {
+				for _, r := range targets {
+					fmt.Fprintf(w, "Roll back apply %s (%s, %d changes, %s)\n", r.ID, r.Time.Local().Format(time.DateTime), len(r.Items), r.Status())
+				}
+			}
+			if err := confirm(cmd, g.yes, "roll back"); err != nil {
+				return err
+			}
+			var outs []*rollback.Outcome
+			var failed error
+			for _, r := range targets {
+				o, err := store.Restore(r, force)
+				outs = append(outs, o)
+				if err != nil {
+					failed = fmt.Errorf("rollback of %s: %w", r.ID, err)
+					break
+				}
+				if !o.Complete {
+					failed = fmt.Errorf("rollback of %s incomplete: %d resources changed since the apply were left alone (--force restores them)", r.ID, len(o.LeftAlone))
+					break
+				}
+			}
+			if g.output == "json" {
+				list := []map[string]any{}
+				for _, o := range outs {
+					list = append(list, map[string]any{"id": o.ID, "restored": nonNil(o.Restored), "left_alone": nonNil(o.LeftAlone), "complete": o.Complete})
+				}
+				jerr := plan.WriteJSON(w, map[string]any{"format_version": plan.FormatVersion, "rollbacks": list, "error": errString(failed)})
+				if failed == nil {
+					failed = jerr
+				}
+				return failed
+			}
+			for _, o := range outs {
+				fmt.Fprintf(w, "Apply %s: restored %d resources.\n", o.ID, len(o.Restored))
+				for _, l := range o.LeftAlone {
+					fmt.Fprintf(w, "  left alone: %s\n", l)
+				}
+			}
+			return failed
+		},
+	}
+	c.Flags().StringVar(&to, "to", "", "roll back every apply back to and including `ID`")
+	c.Flags().BoolVar(&force, "force", false, "also restore resources changed by someone else since the apply")
+	c.Flags().BoolVarP(&g.yes, "yes", "y", false, "do not ask for confirmation")
+	return c
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func historyCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "history",
+		Short: "List applies: id, time, platform, changes, status",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if g.output != "text" && g.output != "json" {
+				return fmt.Errorf("--output %q: want text or json", g.output)
+			}
+			h, err := hostroot.Open(g.root)
+			if err != nil {
+				return err
+			}
+			defer h.Close()
+			recs, err := rollback.Open(h).Records()
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			if g.output == "json" {
+				list := []map[string]any{}
+				for _, r := range recs {
+					list = append(list, map[string]any{"id": r.ID, "time": r.Time, "platform": r.Platform, "board": r.Board, "changes": len(r.Items), "status": r.Status()})
+				}
+				return plan.WriteJSON(w, map[string]any{"format_version": plan.FormatVersion, "applies": list})
+			}
+			if len(recs) == 0 {
+				fmt.Fprintln(w, "No applies recorded.")
+				return nil
+			}
+			fmt.Fprintf(w, "%-20s  %-25s  %-8s  %7s  %s\n", "ID", "TIME", "PLATFORM", "CHANGES", "STATUS")
+			for _, r := range recs {
+				fmt.Fprintf(w, "%-20s  %-25s  %-8s  %7d  %s\n", r.ID, r.Time.Format(time.RFC3339), r.Platform, len(r.Items), r.Status())
+			}
+			return nil
+		},
+	}
+}

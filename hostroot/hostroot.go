@@ -1,0 +1,319 @@
+// Package hostroot gives access to a host's file system seen from a root
+// directory (`--root`). Every path is resolved inside the root: symlinks,
+// absolute ones included, are followed as if the root were `/`, so an image
+// mounted at a folder or a fixture tree can never make ezedge-host read or
+// write outside it. The final access goes through os.Root, which refuses any
+// escape that a race could introduce after resolution.
+package hostroot
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"syscall"
+)
+
+// maxLinks matches the kernel's limit on nested symlinks (ELOOP).
+const maxLinks = 40
+
+// Root is an opened host root.
+type Root struct {
+	dir string
+	r   *os.Root
+}
+
+// Open opens dir as a host root. It fails with a one-line error when dir is
+// missing or not a directory.
+func Open(dir string) (*Root, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("root %s: %w", dir, err)
+	}
+	st, err := os.Stat(abs)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("root %s: no such directory", dir)
+		}
+		return nil, fmt.Errorf("root %s: %v", dir, errors.Unwrap(err))
+	}
+	if !st.IsDir() {
+		return nil, fmt.Errorf("root %s: not a directory", dir)
+	}
+	r, err := os.OpenRoot(abs)
+	if err != nil {
+		return nil, fmt.Errorf("root %s: %w", dir, err)
+	}
+	return &Root{dir: abs, r: r}, nil
+}
+
+// Dir is the absolute directory the root was opened at.
+func (h *Root) Dir() string { return h.dir }
+
+// IsSystemRoot reports whether this root is the running system's `/`, where
+// /proc and /sys are the live kernel's.
+func (h *Root) IsSystemRoot() bool { return h.dir == "/" }
+
+// Close releases the root.
+func (h *Root) Close() error { return h.r.Close() }
+
+// Resolve turns a host path ("/etc/x") into a path relative to the root with
+// every symlink component resolved inside the root. The final component is
+// resolved too, so editing a symlinked file (Debian's
+// /etc/sysctl.d/99-sysctl.conf -> ../sysctl.conf) edits its target and keeps
+// the link.
+func (h *Root) Resolve(name string) (string, error) {
+	return h.resolve(name, true)
+}
+
+func (h *Root) resolve(name string, final bool) (string, error) {
+	rest := strings.Split(strings.TrimPrefix(path.Clean("/"+name), "/"), "/")
+	done := []string{}
+	links := 0
+	for len(rest) > 0 {
+		c := rest[0]
+		rest = rest[1:]
+		if c == "" || c == "." {
+			continue
+		}
+		if c == ".." {
+			if len(done) > 0 {
+				done = done[:len(done)-1]
+			}
+			continue
+		}
+		cur := path.Join(append(append([]string{}, done...), c)...)
+		if len(rest) == 0 && !final {
+			done = append(done, c)
+			break
+		}
+		st, err := h.r.Lstat(cur)
+		if err != nil {
+			// A missing component ends resolution: the caller's operation
+			// reports the error (or creates the file).
+			done = append(done, c)
+			done = append(done, rest...)
+			break
+		}
+		if st.Mode()&fs.ModeSymlink == 0 {
+			done = append(done, c)
+			continue
+		}
+		links++
+		if links > maxLinks {
+			return "", &fs.PathError{Op: "resolve", Path: name, Err: syscall.ELOOP}
+		}
+		target, err := h.r.Readlink(cur)
+		if err != nil {
+			return "", err
+		}
+		if strings.HasPrefix(target, "/") {
+			done = done[:0]
+		}
+		rest = append(strings.Split(target, "/"), rest...)
+	}
+	if len(done) == 0 {
+		return ".", nil
+	}
+	return path.Join(done...), nil
+}
+
+func (h *Root) wrap(op, name string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return &fs.PathError{Op: op, Path: name, Err: pe.Err}
+	}
+	return &fs.PathError{Op: op, Path: name, Err: err}
+}
+
+// ReadFile reads a host file.
+func (h *Root) ReadFile(name string) ([]byte, error) {
+	p, err := h.Resolve(name)
+	if err != nil {
+		return nil, err
+	}
+	b, err := h.r.ReadFile(p)
+	return b, h.wrap("read", name, err)
+}
+
+// Stat stats a host path, following symlinks inside the root.
+func (h *Root) Stat(name string) (fs.FileInfo, error) {
+	p, err := h.Resolve(name)
+	if err != nil {
+		return nil, err
+	}
+	st, err := h.r.Lstat(p)
+	return st, h.wrap("stat", name, err)
+}
+
+// Lstat stats a host path without following a final symlink.
+func (h *Root) Lstat(name string) (fs.FileInfo, error) {
+	p, err := h.resolve(name, false)
+	if err != nil {
+		return nil, err
+	}
+	st, err := h.r.Lstat(p)
+	return st, h.wrap("lstat", name, err)
+}
+
+// Readlink reads a symlink inside the root.
+func (h *Root) Readlink(name string) (string, error) {
+	p, err := h.resolve(name, false)
+	if err != nil {
+		return "", err
+	}
+	t, err := h.r.Readlink(p)
+	return t, h.wrap("readlink", name, err)
+}
+
+// ReadDir lists a host directory, sorted by name.
+func (h *Root) ReadDir(name string) ([]fs.DirEntry, error) {
+	p, err := h.Resolve(name)
+	if err != nil {
+		return nil, err
+	}
+	ents, err := fs.ReadDir(h.r.FS(), p)
+	return ents, h.wrap("readdir", name, err)
+}
+
+// Exists reports whether a host path exists (following symlinks).
+func (h *Root) Exists(name string) bool {
+	_, err := h.Stat(name)
+	return err == nil
+}
+
+// WriteInPlace writes data to an existing file in one write(2), the way the
+// kernel expects /proc/sys and /sys attributes to be written.
+func (h *Root) WriteInPlace(name string, data []byte) error {
+	p, err := h.Resolve(name)
+	if err != nil {
+		return err
+	}
+	f, err := h.r.OpenFile(p, os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		return h.wrap("write", name, err)
+	}
+	_, werr := f.Write(data)
+	cerr := f.Close()
+	if werr != nil {
+		return h.wrap("write", name, werr)
+	}
+	return h.wrap("write", name, cerr)
+}
+
+// WriteAtomic replaces (or creates) a host file so that a reader, or a crash,
+// only ever sees the old or the new contents: it writes a temporary file in
+// the same directory, fsyncs it, renames it into place and fsyncs the
+// directory. renameio does the same on plain paths; this does it through
+// os.Root so the temporary file and the rename stay inside the root.
+func (h *Root) WriteAtomic(name string, data []byte, mode fs.FileMode, uid, gid int) error {
+	p, err := h.Resolve(name)
+	if err != nil {
+		return err
+	}
+	dir := path.Dir(p)
+	tmp := path.Join(dir, fmt.Sprintf(".%s.ezedge-tmp-%d", path.Base(p), os.Getpid()))
+	f, err := h.r.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|os.O_EXCL, 0o600)
+	if err != nil {
+		return h.wrap("write", name, err)
+	}
+	fail := func(err error) error {
+		f.Close()
+		h.r.Remove(tmp)
+		return h.wrap("write", name, err)
+	}
+	if _, err := f.Write(data); err != nil {
+		return fail(err)
+	}
+	if os.Geteuid() == 0 {
+		if err := f.Chown(uid, gid); err != nil {
+			return fail(err)
+		}
+	}
+	if err := f.Chmod(mode.Perm()); err != nil {
+		return fail(err)
+	}
+	if err := f.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := f.Close(); err != nil {
+		h.r.Remove(tmp)
+		return h.wrap("write", name, err)
+	}
+	if err := h.r.Rename(tmp, p); err != nil {
+		h.r.Remove(tmp)
+		return h.wrap("write", name, err)
+	}
+	return h.syncDir(dir, name)
+}
+
+// Remove removes a host file and makes the removal durable.
+func (h *Root) Remove(name string) error {
+	p, err := h.Resolve(name)
+	if err != nil {
+		return err
+	}
+	if err := h.r.Remove(p); err != nil {
+		return h.wrap("remove", name, err)
+	}
+	return h.syncDir(path.Dir(p), name)
+}
+
+// Mkdir creates one host directory with exactly mode perm.
+func (h *Root) Mkdir(name string, perm fs.FileMode) error {
+	p, err := h.Resolve(name)
+	if err != nil {
+		return err
+	}
+	if err := h.r.Mkdir(p, perm); err != nil {
+		return h.wrap("mkdir", name, err)
+	}
+	if err := h.r.Chmod(p, perm); err != nil {
+		return h.wrap("chmod", name, err)
+	}
+	return h.syncDir(path.Dir(p), name)
+}
+
+// SyncDir makes the entries of a host directory durable.
+func (h *Root) SyncDir(name string) error {
+	p, err := h.Resolve(name)
+	if err != nil {
+		return err
+	}
+	return h.syncDir(p, name)
+}
+
+func (h *Root) syncDir(dir, name string) error {
+	d, err := h.r.Open(dir)
+	if err != nil {
+		return h.wrap("sync", name, err)
+	}
+	defer d.Close()
+	return h.wrap("sync", name, d.Sync())
+}
+
+// OpenFile opens a host file with the given flags, for append-only journals.
+func (h *Root) OpenFile(name string, flag int, perm fs.FileMode) (*os.File, error) {
+	p, err := h.Resolve(name)
+	if err != nil {
+		return nil, err
+	}
+	f, err := h.r.OpenFile(p, flag, perm)
+	return f, h.wrap("open", name, err)
+}
+
+// RequirePrivilege refuses a command that changes the running system when
+// it is not run as root, before anything is touched. Fixture and image roots
+// are the caller's own folders and need no privilege.
+func (h *Root) RequirePrivilege(cmd string) error {
+	if h.IsSystemRoot() && os.Geteuid() != 0 {
+		return fmt.Errorf("%s changes this host and must run as root (try sudo ezedge-host %s)", cmd, cmd)
+	}
+	return nil
+}

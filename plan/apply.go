@@ -1,0 +1,110 @@
+package plan
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/go-multierror"
+
+	"github.com/ezansiedgeai/ezedge-host/hostroot"
+	"github.com/ezansiedgeai/ezedge-host/rollback"
+	"github.com/ezansiedgeai/ezedge-host/tasks"
+)
+
+// Result is what an apply did.
+type Result struct {
+	// ID is the snapshot id; empty when nothing needed changing.
+	ID      string
+	Changed []Change
+	Notes   []string
+}
+
+// Apply makes the plan's pending changes. Each resource's prior state is
+// journalled durably before it is touched. If any change fails, every change
+// this run made is restored and all errors are returned together.
+func Apply(h *hostroot.Root, p *Plan, now time.Time) (*Result, error) {
+	if err := h.RequirePrivilege("apply"); err != nil {
+		return nil, err
+	}
+	out := &Result{}
+	pending := p.Pending()
+	if len(pending) == 0 {
+		return out, nil
+	}
+	store := rollback.Open(h)
+	recs, err := store.Records()
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range recs {
+		if r.Status() == "interrupted" {
+			return nil, fmt.Errorf("apply %s was interrupted before it finished; run `ezedge-host rollback` first", r.ID)
+		}
+	}
+	j, err := store.Begin(string(p.Facts.Platform), p.Facts.Board, now)
+	if err != nil {
+		return nil, err
+	}
+	out.ID = j.ID
+	var failed error
+	k := 0
+	for _, c := range pending {
+		cur, err := c.Resource.Read(h)
+		if err != nil {
+			failed = fmt.Errorf("%s: %v", c.Resource.Name(), err)
+			break
+		}
+		if c.Resource.Equal(cur, c.After) {
+			continue
+		}
+		if err := j.Before(k, c.Task, tasks.ID(c.Resource), cur); err != nil {
+			failed = err
+			break
+		}
+		k++
+		if err := c.Resource.Write(h, c.After); err != nil {
+			failed = fmt.Errorf("%s: %v", c.Resource.Name(), err)
+			break
+		}
+		got, err := c.Resource.Read(h)
+		if err != nil {
+			failed = fmt.Errorf("%s: read back: %v", c.Resource.Name(), err)
+			break
+		}
+		if err := j.After(k-1, got, c.After); err != nil {
+			failed = err
+			break
+		}
+		if !c.Resource.Equal(got, c.After) {
+			out.Notes = append(out.Notes, fmt.Sprintf("%s: the kernel set %s when %s was asked (the device's limit)",
+				c.Resource.Name(), c.Resource.Show(got), c.Resource.Show(c.After)))
+		}
+		c.Before = cur
+		out.Changed = append(out.Changed, c)
+	}
+	if failed == nil {
+		if err := j.Commit(); err != nil {
+			failed = err
+		} else {
+			return out, j.Close()
+		}
+	}
+	j.Close()
+	errs := multierror.Append(nil, failed)
+	errs.ErrorFormat = rollback.OneLine
+	rec, err := store.Read(j.ID)
+	if err != nil {
+		return out, multierror.Append(errs, err)
+	}
+	if _, err := store.Restore(rec, true); err != nil {
+		errs = multierror.Append(errs, fmt.Errorf("restoring after the failure: %w", err))
+	}
+	if j, err := store.Reopen(rec.ID); err == nil {
+		if err := j.Abort(); err != nil {
+			errs = multierror.Append(errs, err)
+		}
+		j.Close()
+	}
+	out.Changed = nil
+	return out, errs
+}

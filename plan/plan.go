@@ -1,0 +1,190 @@
+// Package plan turns host facts and a profile into an ordered list of
+// changes, renders it, and applies it. Plan and apply share Build: what the
+// plan shows is exactly what apply does.
+package plan
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/ezansiedgeai/ezedge-host/hostroot"
+	"github.com/ezansiedgeai/ezedge-host/platform"
+	"github.com/ezansiedgeai/ezedge-host/rollback"
+	"github.com/ezansiedgeai/ezedge-host/tasks"
+)
+
+// Action is what a change does to its resource.
+type Action string
+
+const (
+	Create Action = "create"
+	Update Action = "update"
+	Delete Action = "delete"
+	None   Action = "none"
+)
+
+// Change is one resource and the value the plan wants it to hold.
+type Change struct {
+	Task           string
+	Resource       tasks.Resource
+	Before         tasks.State
+	After          tasks.State
+	Action         Action
+	RebootRequired bool
+	Notes          []string
+}
+
+// Skipped is a task that will not run, and why.
+type Skipped struct {
+	Task   string
+	Reason string
+}
+
+// Plan is the whole intended change of a host.
+type Plan struct {
+	Root    string
+	Facts   *platform.Facts
+	Changes []Change
+	Skipped []Skipped
+	// Notes are per-task explanations shown with the plan.
+	Notes []string
+	// Warnings are things an operator must know: a file that wins over
+	// ours, an interrupted apply.
+	Warnings []string
+}
+
+// Pending lists the changes that would modify the host.
+func (p *Plan) Pending() []Change {
+	var out []Change
+	for _, c := range p.Changes {
+		if c.Action != None {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Build computes the plan for the host at h.
+func Build(h *hostroot.Root, facts *platform.Facts, opt tasks.Options) (*Plan, error) {
+	p := &Plan{Root: h.Dir(), Facts: facts}
+	store := rollback.Open(h)
+	recs, err := store.Records()
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range recs {
+		if r.Status() == "interrupted" {
+			p.Warnings = append(p.Warnings, fmt.Sprintf("apply %s was interrupted before it finished; run `ezedge-host rollback` to restore the host", r.ID))
+		}
+	}
+	accepted := rollback.Accepted(recs)
+	ctx := &tasks.Context{Host: h, Facts: facts, Opt: opt}
+
+	type part struct {
+		task  string
+		lines []string
+	}
+	fileParts := map[string][]part{}
+	for _, t := range tasks.All {
+		on, why := t.Default(facts)
+		if v, set := opt.Enabled[t.Name()]; set {
+			on, why = v, "off in the profile"
+		}
+		if !on {
+			p.Skipped = append(p.Skipped, Skipped{t.Name(), why})
+			continue
+		}
+		res := t.Plan(ctx)
+		if res.Skip != "" {
+			p.Skipped = append(p.Skipped, Skipped{t.Name(), res.Skip})
+			continue
+		}
+		for _, n := range res.Notes {
+			p.Notes = append(p.Notes, t.Name()+": "+n)
+		}
+		for _, w := range res.Wants {
+			c, err := change(h, t.Name(), w.Resource, w.Desired, accepted)
+			if err != nil {
+				return nil, err
+			}
+			c.Notes = append(c.Notes, w.Notes...)
+			p.Changes = append(p.Changes, c)
+		}
+		for _, f := range res.Fragments {
+			fileParts[f.File] = append(fileParts[f.File], part{t.Name(), f.Lines})
+		}
+	}
+	for _, name := range tasks.OwnedFiles {
+		parts := fileParts[name]
+		desired := tasks.State{}
+		var owners []string
+		if len(parts) > 0 {
+			var b strings.Builder
+			b.WriteString(tasks.Header)
+			for _, pt := range parts {
+				owners = append(owners, pt.task)
+				fmt.Fprintf(&b, "\n# %s\n", pt.task)
+				for _, l := range pt.lines {
+					b.WriteString(l + "\n")
+				}
+			}
+			desired = tasks.Content([]byte(b.String()))
+		}
+		c, err := change(h, strings.Join(owners, ","), tasks.File(name), desired, nil)
+		if err != nil {
+			return nil, err
+		}
+		if c.Before.Exists && c.Action != None && !strings.HasPrefix(string(c.Before.Data), tasks.Header) {
+			c.Notes = append(c.Notes, "replaces a file ezedge-host did not write; rollback puts it back")
+		}
+		if c.Task == "" {
+			if c.Action == None {
+				continue
+			}
+			c.Task = "(no task)"
+		}
+		p.Changes = append(p.Changes, c)
+		if name == tasks.SysctlFile && desired.Exists {
+			want := map[string]string{}
+			for _, c := range p.Changes {
+				if c.Resource.Kind() == "sysctl" {
+					want[c.Resource.Name()] = tasks.Normalize(c.After.Data)
+				}
+			}
+			for _, pt := range parts {
+				for _, l := range pt.lines {
+					if k, v, ok := strings.Cut(l, " = "); ok {
+						want[k] = v
+					}
+				}
+			}
+			p.Warnings = append(p.Warnings, tasks.SysctlOverrides(h, name, want)...)
+		}
+	}
+	return p, nil
+}
+
+func change(h *hostroot.Root, task string, r tasks.Resource, desired tasks.State, accepted map[string]map[string]string) (Change, error) {
+	cur, err := r.Read(h)
+	if err != nil {
+		return Change{}, fmt.Errorf("%s: %v", r.Name(), err)
+	}
+	c := Change{Task: task, Resource: r, Before: cur, After: desired, Action: None}
+	if r.Equal(cur, desired) {
+		return c, nil
+	}
+	if got, ok := accepted[tasks.ID(r)][tasks.Normalize(desired.Data)]; ok && got == tasks.Normalize(cur.Data) {
+		c.Notes = append(c.Notes, fmt.Sprintf("the kernel set it to the device's limit %s when %s was asked", got, tasks.Normalize(desired.Data)))
+		c.After = cur
+		return c, nil
+	}
+	switch {
+	case !cur.Exists:
+		c.Action = Create
+	case !desired.Exists:
+		c.Action = Delete
+	default:
+		c.Action = Update
+	}
+	return c, nil
+}

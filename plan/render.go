@@ -1,0 +1,221 @@
+package plan
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/pmezard/go-difflib/difflib"
+
+	"github.com/ezansiedgeai/ezedge-host/platform"
+	"github.com/ezansiedgeai/ezedge-host/tasks"
+)
+
+// FormatVersion versions every JSON object ezedge-host prints.
+const FormatVersion = 1
+
+var symbols = map[Action]string{Create: "+", Update: "~", Delete: "-", None: "="}
+
+// Summary is the plan's closing line.
+func (p *Plan) Summary() string {
+	return fmt.Sprintf("%d to change, %d already in place, %d skipped.", len(p.Pending()), len(p.Changes)-len(p.Pending()), len(p.Skipped))
+}
+
+// Text writes the plan for a person. With diff, every file change is
+// followed by its unified diff.
+func (p *Plan) Text(w io.Writer, diff bool) {
+	f := p.Facts
+	board := f.Board
+	if board == "" {
+		board = f.Arch
+	}
+	fmt.Fprintf(w, "Host %s: %s (%s), %d cores, %s RAM\n\n", p.Root, f.Platform, board, f.Cores, platform.HumanBytes(f.MemTotal))
+	pending := p.Pending()
+	if len(pending) == 0 {
+		fmt.Fprintln(w, "No changes. The host matches the profile.")
+	} else {
+		fmt.Fprintln(w, "Changes (+ create, ~ update, - delete):")
+	}
+	for _, c := range pending {
+		fmt.Fprintf(w, "  %s %-60s [%s, %s]\n", symbols[c.Action], Describe(c.Resource), c.Task, c.Resource.Layer())
+		fmt.Fprintf(w, "      %s -> %s\n", c.Resource.Show(c.Before), c.Resource.Show(c.After))
+		for _, n := range c.Notes {
+			fmt.Fprintf(w, "      note: %s\n", n)
+		}
+		if diff && c.Resource.Kind() == "file" {
+			fmt.Fprint(w, indent(FileDiff(c), "      "))
+		}
+	}
+	var inPlace []Change
+	for _, c := range p.Changes {
+		if c.Action == None {
+			inPlace = append(inPlace, c)
+		}
+	}
+	if len(inPlace) > 0 {
+		fmt.Fprintln(w, "\nAlready in place:")
+		for _, c := range inPlace {
+			fmt.Fprintf(w, "  = %-60s [%s, %s]\n      %s\n", Describe(c.Resource), c.Task, c.Resource.Layer(), c.Resource.Show(c.After))
+			for _, n := range c.Notes {
+				fmt.Fprintf(w, "      note: %s\n", n)
+			}
+		}
+	}
+	if len(p.Skipped) > 0 {
+		fmt.Fprintln(w, "\nSkipped:")
+		for _, s := range p.Skipped {
+			fmt.Fprintf(w, "  %-15s %s\n", s.Task, s.Reason)
+		}
+	}
+	if len(p.Notes) > 0 {
+		fmt.Fprintln(w, "\nNotes:")
+		for _, n := range p.Notes {
+			fmt.Fprintf(w, "  %s\n", n)
+		}
+	}
+	if len(p.Warnings) > 0 {
+		fmt.Fprintln(w, "\nWarnings:")
+		for _, n := range p.Warnings {
+			fmt.Fprintf(w, "  ! %s\n", n)
+		}
+	}
+	fmt.Fprintf(w, "\nPlan: %s\n", p.Summary())
+}
+
+// Describe names a resource the way the plan shows it.
+func Describe(r tasks.Resource) string {
+	switch r.Kind() {
+	case "sysctl":
+		return "sysctl " + r.Name()
+	case "sysfs":
+		return "sysfs " + r.Name()
+	}
+	return "file " + r.Name()
+}
+
+func indent(s, pre string) string {
+	if s == "" {
+		return ""
+	}
+	lines := strings.SplitAfter(s, "\n")
+	var b strings.Builder
+	for _, l := range lines {
+		if l != "" {
+			b.WriteString(pre + l)
+		}
+	}
+	return b.String()
+}
+
+// FileDiff is the unified diff of a file change.
+func FileDiff(c Change) string {
+	from, to := c.Resource.Name(), c.Resource.Name()
+	if !c.Before.Exists {
+		from = "/dev/null"
+	}
+	if !c.After.Exists {
+		to = "/dev/null"
+	}
+	lines := func(b []byte) []string {
+		if len(b) == 0 {
+			return nil
+		}
+		return difflib.SplitLines(string(b))
+	}
+	d, _ := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
+		A:        lines(c.Before.Data),
+		B:        lines(c.After.Data),
+		FromFile: from,
+		ToFile:   to,
+		Context:  3,
+	})
+	if d != "" && !strings.HasSuffix(d, "\n") {
+		d += "\n\\ No newline at end of file\n"
+	}
+	return d
+}
+
+// JSONChange is one change in the JSON plan.
+type JSONChange struct {
+	Task           string   `json:"task"`
+	Resource       string   `json:"resource"`
+	Kind           string   `json:"kind"`
+	Layer          string   `json:"layer"`
+	Action         string   `json:"action"`
+	Before         *string  `json:"before"`
+	After          *string  `json:"after"`
+	RebootRequired bool     `json:"reboot_required"`
+	Notes          []string `json:"notes,omitempty"`
+}
+
+// JSONPlan is the versioned JSON form of a plan.
+type JSONPlan struct {
+	FormatVersion int              `json:"format_version"`
+	Root          string           `json:"root"`
+	Facts         *platform.Facts  `json:"facts"`
+	Changes       []JSONChange     `json:"changes"`
+	InPlace       []JSONChange     `json:"in_place"`
+	Skipped       []map[string]any `json:"skipped"`
+	Notes         []string         `json:"notes"`
+	Warnings      []string         `json:"warnings"`
+	Summary       map[string]int   `json:"summary"`
+}
+
+// JSONChanges renders changes for JSON output. Kernel values are shown
+// normalised; file contents whole; an absent value is null.
+func JSONChanges(cs []Change) []JSONChange {
+	out := []JSONChange{}
+	for _, c := range cs {
+		val := func(s tasks.State) *string {
+			if !s.Exists {
+				return nil
+			}
+			v := string(s.Data)
+			if c.Resource.Layer() == tasks.Runtime {
+				v = tasks.Normalize(s.Data)
+			}
+			return &v
+		}
+		out = append(out, JSONChange{
+			Task: c.Task, Resource: c.Resource.Name(), Kind: c.Resource.Kind(), Layer: string(c.Resource.Layer()),
+			Action: string(c.Action), Before: val(c.Before), After: val(c.After),
+			RebootRequired: c.RebootRequired, Notes: c.Notes,
+		})
+	}
+	return out
+}
+
+// JSON writes the plan as a versioned object.
+func (p *Plan) JSON(w io.Writer) error {
+	var inPlace []Change
+	for _, c := range p.Changes {
+		if c.Action == None {
+			inPlace = append(inPlace, c)
+		}
+	}
+	j := JSONPlan{
+		FormatVersion: FormatVersion, Root: p.Root, Facts: p.Facts,
+		Changes: JSONChanges(p.Pending()), InPlace: JSONChanges(inPlace),
+		Skipped: []map[string]any{}, Notes: nonNil(p.Notes), Warnings: nonNil(p.Warnings),
+		Summary: map[string]int{"change": len(p.Pending()), "in_place": len(inPlace), "skipped": len(p.Skipped)},
+	}
+	for _, s := range p.Skipped {
+		j.Skipped = append(j.Skipped, map[string]any{"task": s.Task, "reason": s.Reason})
+	}
+	return WriteJSON(w, j)
+}
+
+// WriteJSON writes v indented, as every command's --output json does.
+func WriteJSON(w io.Writer, v any) error {
+	e := json.NewEncoder(w)
+	e.SetIndent("", "  ")
+	return e.Encode(v)
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

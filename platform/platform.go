@@ -1,0 +1,344 @@
+// Package platform reads facts about a host from its root: architecture,
+// board, CPU, memory, cpufreq and block devices. It only reads.
+package platform
+
+import (
+	"bufio"
+	"bytes"
+	"debug/elf"
+	"fmt"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/ezansiedgeai/ezedge-host/hostroot"
+)
+
+// Kind names the platform families that decide task defaults.
+type Kind string
+
+const (
+	RPi4  Kind = "rpi4"
+	RPi5  Kind = "rpi5"
+	ARM64 Kind = "arm64"
+	AMD64 Kind = "amd64"
+)
+
+// IsRaspberryPi reports whether k is a Raspberry Pi the guide tunes.
+func (k Kind) IsRaspberryPi() bool { return k == RPi4 || k == RPi5 }
+
+// CPU is one logical CPU's cpufreq state.
+type CPU struct {
+	ID         int      `json:"id"`
+	Governors  []string `json:"governors,omitempty"`
+	Governor   string   `json:"governor,omitempty"`
+	HasCpufreq bool     `json:"cpufreq"`
+}
+
+// BlockDevice is one whole disk under /sys/block.
+type BlockDevice struct {
+	Name       string `json:"name"`
+	NVMe       bool   `json:"nvme"`
+	SDCard     bool   `json:"sd_card"`
+	Rotational bool   `json:"rotational"`
+	Removable  bool   `json:"removable"`
+	Root       bool   `json:"root"`
+}
+
+// Facts is what ezedge-host knows about a host.
+type Facts struct {
+	Arch         string        `json:"arch"`
+	Platform     Kind          `json:"platform"`
+	Board        string        `json:"board,omitempty"`
+	CPUVendor    string        `json:"cpu_vendor,omitempty"`
+	Cores        int           `json:"cores"`
+	MemTotal     uint64        `json:"mem_total_bytes"`
+	HugePageSize uint64        `json:"huge_page_size_bytes,omitempty"`
+	CPUs         []CPU         `json:"cpus,omitempty"`
+	Block        []BlockDevice `json:"block_devices,omitempty"`
+	RootDevice   string        `json:"root_device,omitempty"`
+	// Runtime is true when the root has a live kernel's /proc: runtime
+	// values can be read and set. An image root has only files.
+	Runtime bool `json:"runtime"`
+	// OS is PRETTY_NAME from os-release.
+	OS string `json:"os,omitempty"`
+	// Evidence says, in order, how each fact was decided.
+	Evidence []string `json:"evidence"`
+}
+
+// NVMe lists the NVMe disks.
+func (f *Facts) NVMe() []BlockDevice {
+	var out []BlockDevice
+	for _, b := range f.Block {
+		if b.NVMe {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// CPUsWith lists the CPUs whose cpufreq offers governor g.
+func (f *Facts) CPUsWith(g string) []CPU {
+	var out []CPU
+	for _, c := range f.CPUs {
+		for _, have := range c.Governors {
+			if have == g {
+				out = append(out, c)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// HasCpufreq reports whether any CPU has cpufreq.
+func (f *Facts) HasCpufreq() bool {
+	for _, c := range f.CPUs {
+		if c.HasCpufreq {
+			return true
+		}
+	}
+	return false
+}
+
+// Detect reads the facts of the host at h.
+func Detect(h *hostroot.Root) (*Facts, error) {
+	f := &Facts{}
+	cpuinfo, _ := h.ReadFile("/proc/cpuinfo")
+	meminfo, merr := h.ReadFile("/proc/meminfo")
+	f.Runtime = merr == nil && h.Exists("/proc/sys")
+	if f.Runtime {
+		f.Evidence = append(f.Evidence, "runtime: /proc/meminfo and /proc/sys present, live values are read and set")
+	} else {
+		f.Evidence = append(f.Evidence, "runtime: no /proc/meminfo or /proc/sys, only persistent files are planned (image root)")
+	}
+	ci := parseColonFile(cpuinfo)
+
+	f.detectArch(h, ci)
+	f.detectBoard(h, ci)
+	f.detectCPU(h, ci, cpuinfo)
+	if merr == nil {
+		mi := parseColonFile(meminfo)
+		f.MemTotal = kbField(mi, "MemTotal")
+		f.HugePageSize = kbField(mi, "Hugepagesize")
+		f.Evidence = append(f.Evidence, fmt.Sprintf("memory: MemTotal %s from /proc/meminfo", HumanBytes(f.MemTotal)))
+	}
+	f.detectBlock(h)
+	if osr, err := h.ReadFile("/etc/os-release"); err == nil {
+		for _, l := range strings.Split(string(osr), "\n") {
+			if v, ok := strings.CutPrefix(l, "PRETTY_NAME="); ok {
+				f.OS = strings.Trim(v, `"'`)
+			}
+		}
+	}
+	return f, nil
+}
+
+func (f *Facts) detectArch(h *hostroot.Root, ci map[string]string) {
+	switch {
+	case ci["vendor_id"] != "":
+		f.Arch = "amd64"
+		f.Evidence = append(f.Evidence, "arch: amd64 (/proc/cpuinfo has vendor_id)")
+		return
+	case ci["CPU architecture"] == "8":
+		f.Arch = "arm64"
+		f.Evidence = append(f.Evidence, "arch: arm64 (/proc/cpuinfo CPU architecture: 8)")
+		return
+	}
+	// An image root has no /proc: ask its own shell binary.
+	for _, bin := range []string{"/bin/sh", "/usr/bin/sh", "/sbin/init"} {
+		if m, ok := elfMachine(h, bin); ok {
+			switch m {
+			case elf.EM_X86_64:
+				f.Arch = "amd64"
+			case elf.EM_AARCH64:
+				f.Arch = "arm64"
+			default:
+				continue
+			}
+			f.Evidence = append(f.Evidence, fmt.Sprintf("arch: %s (ELF machine of %s)", f.Arch, bin))
+			return
+		}
+	}
+	f.Arch = "unknown"
+	f.Evidence = append(f.Evidence, "arch: unknown (no /proc/cpuinfo, no ELF /bin/sh)")
+}
+
+func elfMachine(h *hostroot.Root, name string) (elf.Machine, bool) {
+	b, err := h.ReadFile(name)
+	if err != nil {
+		return 0, false
+	}
+	e, err := elf.NewFile(bytes.NewReader(b))
+	if err != nil {
+		return 0, false
+	}
+	return e.Machine, true
+}
+
+// piTypes maps the board type field (bits 4-11) of a new-style Raspberry Pi
+// revision code to a model name, for kernels without a device-tree model.
+var piTypes = map[uint64]string{
+	0x11: "Raspberry Pi 4 Model B",
+	0x13: "Raspberry Pi 400",
+	0x14: "Raspberry Pi Compute Module 4",
+	0x17: "Raspberry Pi 5 Model B",
+	0x18: "Raspberry Pi Compute Module 5",
+	0x19: "Raspberry Pi 500",
+	0x1a: "Raspberry Pi Compute Module 5 Lite",
+	0x12: "Raspberry Pi Zero 2 W",
+	0x0d: "Raspberry Pi 3 Model B+",
+	0x08: "Raspberry Pi 3 Model B",
+}
+
+func (f *Facts) detectBoard(h *hostroot.Root, ci map[string]string) {
+	if b, err := h.ReadFile("/proc/device-tree/model"); err == nil {
+		f.Board = strings.TrimSpace(strings.TrimRight(string(b), "\x00"))
+		f.Evidence = append(f.Evidence, fmt.Sprintf("board: %q from /proc/device-tree/model", f.Board))
+	} else if m := ci["Model"]; m != "" {
+		f.Board = m
+		f.Evidence = append(f.Evidence, fmt.Sprintf("board: %q from /proc/cpuinfo Model", f.Board))
+	} else if rev := ci["Revision"]; rev != "" {
+		if code, err := strconv.ParseUint(rev, 16, 32); err == nil && code&(1<<23) != 0 {
+			if name, ok := piTypes[(code>>4)&0xff]; ok {
+				f.Board = name
+				f.Evidence = append(f.Evidence, fmt.Sprintf("board: %q from /proc/cpuinfo Revision %s", name, rev))
+			}
+		}
+	}
+	b := f.Board
+	switch {
+	case f.Arch == "amd64":
+		f.Platform = AMD64
+	case strings.Contains(b, "Raspberry Pi 4") || strings.Contains(b, "Raspberry Pi 400") || strings.Contains(b, "Compute Module 4"):
+		f.Platform = RPi4
+	case strings.Contains(b, "Raspberry Pi 5") || strings.Contains(b, "Raspberry Pi 500") || strings.Contains(b, "Compute Module 5"):
+		f.Platform = RPi5
+	case f.Arch == "arm64":
+		f.Platform = ARM64
+	default:
+		f.Platform = Kind(f.Arch)
+	}
+	f.Evidence = append(f.Evidence, fmt.Sprintf("platform: %s", f.Platform))
+}
+
+func (f *Facts) detectCPU(h *hostroot.Root, ci map[string]string, cpuinfo []byte) {
+	switch ci["vendor_id"] {
+	case "GenuineIntel":
+		f.CPUVendor = "Intel"
+	case "AuthenticAMD":
+		f.CPUVendor = "AMD"
+	case "":
+		if f.Arch == "arm64" {
+			f.CPUVendor = "ARM"
+		}
+	default:
+		f.CPUVendor = ci["vendor_id"]
+	}
+	ents, _ := h.ReadDir("/sys/devices/system/cpu")
+	for _, e := range ents {
+		n, ok := strings.CutPrefix(e.Name(), "cpu")
+		id, err := strconv.Atoi(n)
+		if !ok || err != nil {
+			continue
+		}
+		c := CPU{ID: id}
+		dir := path.Join("/sys/devices/system/cpu", e.Name(), "cpufreq")
+		if g, err := h.ReadFile(dir + "/scaling_available_governors"); err == nil {
+			c.HasCpufreq = true
+			c.Governors = strings.Fields(string(g))
+			cur, _ := h.ReadFile(dir + "/scaling_governor")
+			c.Governor = strings.TrimSpace(string(cur))
+		}
+		f.CPUs = append(f.CPUs, c)
+	}
+	sort.Slice(f.CPUs, func(i, j int) bool { return f.CPUs[i].ID < f.CPUs[j].ID })
+	f.Cores = len(f.CPUs)
+	src := "/sys/devices/system/cpu"
+	if f.Cores == 0 {
+		f.Cores = bytes.Count(cpuinfo, []byte("\nprocessor\t"))
+		if bytes.HasPrefix(cpuinfo, []byte("processor\t")) {
+			f.Cores++
+		}
+		src = "/proc/cpuinfo"
+	}
+	if f.Cores > 0 {
+		f.Evidence = append(f.Evidence, fmt.Sprintf("cores: %d from %s", f.Cores, src))
+	}
+	if f.HasCpufreq() {
+		f.Evidence = append(f.Evidence, "cpufreq: scaling_available_governors present")
+	}
+}
+
+func (f *Facts) detectBlock(h *hostroot.Root) {
+	mounts, _ := h.ReadFile("/proc/mounts")
+	for _, l := range strings.Split(string(mounts), "\n") {
+		fs := strings.Fields(l)
+		if len(fs) >= 2 && fs[1] == "/" && strings.HasPrefix(fs[0], "/dev/") {
+			f.RootDevice = strings.TrimPrefix(fs[0], "/dev/")
+		}
+	}
+	ents, _ := h.ReadDir("/sys/block")
+	for _, e := range ents {
+		n := e.Name()
+		if strings.HasPrefix(n, "loop") || strings.HasPrefix(n, "ram") || strings.HasPrefix(n, "zram") {
+			continue
+		}
+		dir := "/sys/block/" + n
+		b := BlockDevice{
+			Name:       n,
+			NVMe:       strings.HasPrefix(n, "nvme"),
+			SDCard:     strings.HasPrefix(n, "mmcblk"),
+			Rotational: readTrim(h, dir+"/queue/rotational") == "1",
+			Removable:  readTrim(h, dir+"/removable") == "1",
+		}
+		if f.RootDevice != "" && (f.RootDevice == n || (strings.HasPrefix(f.RootDevice, n) && h.Exists(dir+"/"+f.RootDevice))) {
+			b.Root = true
+			f.Evidence = append(f.Evidence, fmt.Sprintf("root device: /dev/%s on disk %s (/proc/mounts)", f.RootDevice, n))
+		}
+		f.Block = append(f.Block, b)
+	}
+}
+
+func readTrim(h *hostroot.Root, name string) string {
+	b, _ := h.ReadFile(name)
+	return strings.TrimSpace(string(b))
+}
+
+// parseColonFile reads "key : value" lines (cpuinfo, meminfo); the first
+// occurrence of a key wins, which for cpuinfo is CPU 0.
+func parseColonFile(b []byte) map[string]string {
+	out := map[string]string{}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if !ok {
+			continue
+		}
+		k = strings.TrimSpace(k)
+		if _, seen := out[k]; !seen {
+			out[k] = strings.TrimSpace(v)
+		}
+	}
+	return out
+}
+
+func kbField(m map[string]string, k string) uint64 {
+	v := strings.TrimSuffix(m[k], " kB")
+	n, _ := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+	return n * 1024
+}
+
+// HumanBytes renders a byte count the way the plan explains thresholds.
+func HumanBytes(n uint64) string {
+	const gib = 1 << 30
+	if n >= gib {
+		v := float64(n) / gib
+		if v == float64(uint64(v)) {
+			return fmt.Sprintf("%d GiB", uint64(v))
+		}
+		return fmt.Sprintf("%.1f GiB", v)
+	}
+	return fmt.Sprintf("%d MiB", n>>20)
+}

@@ -1,0 +1,120 @@
+package rollback
+
+import (
+	"fmt"
+
+	"github.com/hashicorp/go-multierror"
+
+	"github.com/ezansiedgeai/ezedge-host/hostroot"
+	"github.com/ezansiedgeai/ezedge-host/tasks"
+)
+
+// Outcome is what rolling back one apply did.
+type Outcome struct {
+	ID       string
+	Restored []string
+	// LeftAlone names resources that no longer hold what the apply set
+	// (drift) and were not touched, with why.
+	LeftAlone []string
+	Complete  bool
+}
+
+// Targets picks the applies a rollback undoes, newest first: the most recent
+// one not yet rolled back, or with to, every such apply back to and
+// including it.
+func Targets(recs []*Record, to string) ([]*Record, error) {
+	open := func(r *Record) bool { return !r.RolledBack && !r.Aborted }
+	if to == "" {
+		for i := len(recs) - 1; i >= 0; i-- {
+			if open(recs[i]) {
+				return []*Record{recs[i]}, nil
+			}
+		}
+		return nil, fmt.Errorf("nothing to roll back: no apply that is not rolled back already")
+	}
+	var out []*Record
+	for i := len(recs) - 1; i >= 0; i-- {
+		r := recs[i]
+		if open(r) {
+			out = append(out, r)
+		}
+		if r.ID == to {
+			if !open(r) {
+				return nil, fmt.Errorf("apply %s is %s already", to, r.Status())
+			}
+			return out, nil
+		}
+	}
+	return nil, fmt.Errorf("no apply with id %s (see ezedge-host history)", to)
+}
+
+// Restore puts back the prior state of every resource one apply changed,
+// newest change first. A resource that holds neither what the apply set nor
+// its prior value has drifted: it is left alone unless force.
+func (s *Store) Restore(r *Record, force bool) (*Outcome, error) {
+	out := &Outcome{ID: r.ID}
+	j, err := s.Reopen(r.ID)
+	if err != nil {
+		return out, err
+	}
+	defer j.Close()
+	var errs *multierror.Error
+	for i := len(r.Items) - 1; i >= 0; i-- {
+		it := r.Items[i]
+		if it.Restored {
+			continue
+		}
+		res, err := tasks.FromID(it.Resource)
+		if err != nil {
+			errs = appendErr(errs, err)
+			continue
+		}
+		cur, err := res.Read(s.h)
+		if err != nil {
+			errs = appendErr(errs, fmt.Errorf("%s: %v", it.Resource, err))
+			continue
+		}
+		forced := false
+		if !res.Equal(cur, it.Before) {
+			if it.After != nil && !res.Equal(cur, *it.After) {
+				if !force {
+					out.LeftAlone = append(out.LeftAlone, fmt.Sprintf("%s: changed since the apply (now %s, apply set %s); left alone, use --force to restore %s",
+						it.Resource, res.Show(cur), res.Show(*it.After), res.Show(it.Before)))
+					continue
+				}
+				forced = true
+			}
+			if err := writeVerified(s.h, res, it.Before); err != nil {
+				errs = appendErr(errs, fmt.Errorf("%s: restore: %v", it.Resource, err))
+				continue
+			}
+		}
+		if err := j.Restored(i, forced); err != nil {
+			return out, appendErr(errs, err).ErrorOrNil()
+		}
+		out.Restored = append(out.Restored, it.Resource)
+	}
+	if errs.ErrorOrNil() == nil && len(out.LeftAlone) == 0 {
+		if err := j.RolledBack(); err != nil {
+			return out, err
+		}
+		out.Complete = true
+	}
+	return out, errs.ErrorOrNil()
+}
+
+// writeVerified writes st and reads it back, so a restore that the kernel
+// or file system did not take is an error, not a silent difference.
+func writeVerified(h *hostroot.Root, res tasks.Resource, st tasks.State) error {
+	if err := res.Write(h, st); err != nil {
+		return err
+	}
+	got, err := res.Read(h)
+	if err != nil {
+		return err
+	}
+	if !res.Equal(got, st) {
+		return fmt.Errorf("reads back %s, want %s", res.Show(got), res.Show(st))
+	}
+	return nil
+}

@@ -1,0 +1,230 @@
+// Package tasks holds the tuning items (one small type each) and the few
+// resource kinds they are built on. A resource reads its current state,
+// writes a desired one and restores a captured one.
+package tasks
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"strings"
+	"syscall"
+
+	"github.com/ezansiedgeai/ezedge-host/hostroot"
+)
+
+// Layer says whether a change acts on the live kernel or on a file that
+// makes it survive a reboot.
+type Layer string
+
+const (
+	Runtime    Layer = "runtime"
+	Persistent Layer = "persistent"
+)
+
+// State is a resource's value at one moment, exact to the byte, so that a
+// restore puts back precisely what was there.
+type State struct {
+	Exists bool   `json:"exists"`
+	Data   []byte `json:"data,omitempty"`
+	Mode   uint32 `json:"mode,omitempty"`
+	UID    int    `json:"uid,omitempty"`
+	GID    int    `json:"gid,omitempty"`
+	// MissingDirs are the parent directories that did not exist either,
+	// deepest last, so restoring absence removes what apply created.
+	MissingDirs []string `json:"missing_dirs,omitempty"`
+}
+
+// Resource is one thing ezedge-host can change.
+type Resource interface {
+	Kind() string
+	Name() string
+	Layer() Layer
+	Read(h *hostroot.Root) (State, error)
+	// Write makes the resource hold s (the desired state on apply, the
+	// captured one on restore).
+	Write(h *hostroot.Root, s State) error
+	// Equal compares two states the way the kernel or the file system
+	// would tell them apart.
+	Equal(a, b State) bool
+	// Show renders a state for the plan.
+	Show(s State) string
+}
+
+// ID identifies a resource in plans and snapshots.
+func ID(r Resource) string { return r.Kind() + ":" + r.Name() }
+
+// FromID rebuilds a resource from its ID, for rollback.
+func FromID(id string) (Resource, error) {
+	kind, name, ok := strings.Cut(id, ":")
+	if !ok {
+		return nil, fmt.Errorf("resource %q: no kind", id)
+	}
+	switch kind {
+	case "sysctl":
+		return Sysctl(name), nil
+	case "sysfs":
+		return SysfsAttr(name), nil
+	case "file":
+		return File(name), nil
+	}
+	return nil, fmt.Errorf("resource %q: unknown kind %q", id, kind)
+}
+
+// Attr is a kernel attribute under /proc/sys or /sys: written in place with
+// one write, read back through the kernel's own formatting.
+type Attr struct {
+	kind, name, path string
+}
+
+// Sysctl is the kernel parameter key ("vm.swappiness") at /proc/sys.
+func Sysctl(key string) *Attr {
+	return &Attr{kind: "sysctl", name: key, path: "/proc/sys/" + strings.ReplaceAll(key, ".", "/")}
+}
+
+// SysfsAttr is an attribute file under /sys.
+func SysfsAttr(p string) *Attr { return &Attr{kind: "sysfs", name: p, path: p} }
+
+func (a *Attr) Kind() string { return a.kind }
+func (a *Attr) Name() string { return a.name }
+func (a *Attr) Layer() Layer { return Runtime }
+func (a *Attr) Path() string { return a.path }
+func (a *Attr) Show(s State) string {
+	if !s.Exists {
+		return "(absent)"
+	}
+	return Normalize(s.Data)
+}
+
+func (a *Attr) Read(h *hostroot.Root) (State, error) {
+	b, err := h.ReadFile(a.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return State{}, nil
+	}
+	if err != nil {
+		return State{}, err
+	}
+	return State{Exists: true, Data: b}, nil
+}
+
+func (a *Attr) Write(h *hostroot.Root, s State) error {
+	if !s.Exists {
+		// A kernel attribute that was absent cannot be made absent.
+		return nil
+	}
+	err := h.WriteInPlace(a.path, s.Data)
+	if err != nil && errors.Is(err, syscall.EINVAL) {
+		// A captured selection attribute ("always [madvise] never") is not
+		// what the kernel takes back: it takes the selected word.
+		if n := Normalize(s.Data); n != string(bytes.TrimSpace(s.Data)) {
+			err = h.WriteInPlace(a.path, []byte(n+"\n"))
+		}
+	}
+	return err
+}
+
+func (a *Attr) Equal(x, y State) bool {
+	if x.Exists != y.Exists {
+		return false
+	}
+	return Normalize(x.Data) == Normalize(y.Data)
+}
+
+// Value is the desired state of an attribute holding v.
+func Value(v string) State { return State{Exists: true, Data: []byte(v + "\n")} }
+
+// Normalize reads a kernel attribute the way it compares: the bracketed
+// choice of a selection list, otherwise the words joined by one space (the
+// kernel prints tcp_rmem with tabs).
+func Normalize(b []byte) string {
+	s := strings.TrimRight(string(b), "\x00")
+	f := strings.Fields(s)
+	for _, w := range f {
+		if len(w) > 2 && w[0] == '[' && w[len(w)-1] == ']' {
+			return w[1 : len(w)-1]
+		}
+	}
+	return strings.Join(f, " ")
+}
+
+// FileRes is a whole file that ezedge-host owns (or replaces, keeping the
+// prior bytes in the snapshot).
+type FileRes struct{ path string }
+
+// File is the file at host path p.
+func File(p string) *FileRes { return &FileRes{path: p} }
+
+func (f *FileRes) Kind() string { return "file" }
+func (f *FileRes) Name() string { return f.path }
+func (f *FileRes) Layer() Layer { return Persistent }
+func (f *FileRes) Show(s State) string {
+	if !s.Exists {
+		return "(absent)"
+	}
+	n := bytes.Count(s.Data, []byte("\n"))
+	return fmt.Sprintf("%d lines, mode %04o", n, s.Mode&0o7777)
+}
+
+func (f *FileRes) Read(h *hostroot.Root) (State, error) {
+	st, err := h.Stat(f.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		s := State{}
+		for d := path.Dir(f.path); d != "/" && !h.Exists(d); d = path.Dir(d) {
+			s.MissingDirs = append([]string{d}, s.MissingDirs...)
+		}
+		return s, nil
+	}
+	if err != nil {
+		return State{}, err
+	}
+	if !st.Mode().IsRegular() {
+		return State{}, fmt.Errorf("%s: not a regular file", f.path)
+	}
+	b, err := h.ReadFile(f.path)
+	if err != nil {
+		return State{}, err
+	}
+	s := State{Exists: true, Data: b, Mode: uint32(st.Mode().Perm())}
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+		s.UID, s.GID = int(sys.Uid), int(sys.Gid)
+	}
+	return s, nil
+}
+
+func (f *FileRes) Write(h *hostroot.Root, s State) error {
+	if !s.Exists {
+		if err := h.Remove(f.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		for i := len(s.MissingDirs) - 1; i >= 0; i-- {
+			if err := h.Remove(s.MissingDirs[i]); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+		}
+		return nil
+	}
+	for d, missing := path.Dir(f.path), []string{}; ; d = path.Dir(d) {
+		if d == "/" || h.Exists(d) {
+			for i := len(missing) - 1; i >= 0; i-- {
+				if err := h.Mkdir(missing[i], 0o755); err != nil {
+					return err
+				}
+			}
+			break
+		}
+		missing = append(missing, d)
+	}
+	return h.WriteAtomic(f.path, s.Data, fs.FileMode(s.Mode), s.UID, s.GID)
+}
+
+func (f *FileRes) Equal(x, y State) bool {
+	if x.Exists != y.Exists {
+		return false
+	}
+	return !x.Exists || (bytes.Equal(x.Data, y.Data) && x.Mode == y.Mode)
+}
+
+// Content is the desired state of a root-owned 0644 file holding b.
+func Content(b []byte) State { return State{Exists: true, Data: b, Mode: 0o644} }

@@ -1,0 +1,129 @@
+package tasks
+
+import (
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/ezansiedgeai/ezedge-host/hostroot"
+)
+
+// sysctlDirs are systemd-sysctl's directories, highest precedence first: a
+// file name in an earlier directory masks the same name in later ones.
+var sysctlDirs = []string{"/etc/sysctl.d", "/run/sysctl.d", "/usr/local/lib/sysctl.d", "/usr/lib/sysctl.d", "/lib/sysctl.d"}
+
+// SysctlSetting is one assignment in a sysctl.d file.
+type SysctlSetting struct {
+	Line  int
+	Key   string
+	Value string
+	// IgnoreErrors is systemd's "-key" prefix.
+	IgnoreErrors bool
+}
+
+// ParseSysctlConf reads sysctl.d syntax the way systemd-sysctl does. It never
+// fails: a line without "=" that is not "-key" is returned in bad.
+func ParseSysctlConf(b []byte) (out []SysctlSetting, bad []int) {
+	for i, raw := range strings.Split(string(b), "\n") {
+		l := strings.TrimSpace(strings.TrimRight(raw, "\r"))
+		if l == "" || l[0] == '#' || l[0] == ';' {
+			continue
+		}
+		k, v, ok := strings.Cut(l, "=")
+		s := SysctlSetting{Line: i + 1, Key: strings.TrimSpace(k), Value: strings.TrimSpace(v)}
+		if strings.HasPrefix(s.Key, "-") {
+			s.IgnoreErrors = true
+			s.Key = strings.TrimSpace(s.Key[1:])
+		}
+		if !ok && !s.IgnoreErrors || s.Key == "" {
+			bad = append(bad, i+1)
+			continue
+		}
+		s.Key = NormalizeSysctlKey(s.Key)
+		out = append(out, s)
+	}
+	return out, bad
+}
+
+// NormalizeSysctlKey turns a "/"-separated key into the dotted form, as
+// systemd does when the first separator is a slash.
+func NormalizeSysctlKey(k string) string {
+	i := strings.IndexAny(k, "./")
+	if i < 0 || k[i] == '.' {
+		return k
+	}
+	return strings.Map(func(r rune) rune {
+		switch r {
+		case '/':
+			return '.'
+		case '.':
+			return '/'
+		}
+		return r
+	}, k)
+}
+
+// SysctlFiles lists the sysctl.d files systemd-sysctl reads, in the order it
+// applies them, followed by /etc/sysctl.conf when no sysctl.d file already
+// links to it (procps' sysctl --system reads it last).
+func SysctlFiles(h *hostroot.Root) []string {
+	byName := map[string]string{}
+	for _, d := range sysctlDirs {
+		ents, err := h.ReadDir(d)
+		if err != nil {
+			continue
+		}
+		for _, e := range ents {
+			if !strings.HasSuffix(e.Name(), ".conf") {
+				continue
+			}
+			if _, masked := byName[e.Name()]; !masked {
+				byName[e.Name()] = path.Join(d, e.Name())
+			}
+		}
+	}
+	names := make([]string, 0, len(byName))
+	for n := range byName {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	files := make([]string, 0, len(names)+1)
+	conf, _ := h.Resolve("/etc/sysctl.conf")
+	linked := false
+	for _, n := range names {
+		files = append(files, byName[n])
+		if r, err := h.Resolve(byName[n]); err == nil && r == conf {
+			linked = true
+		}
+	}
+	if !linked && h.Exists("/etc/sysctl.conf") {
+		files = append(files, "/etc/sysctl.conf")
+	}
+	return files
+}
+
+// SysctlOverrides reports, for each key we persist in ours, a file read after
+// ours that sets it to something else and so wins at boot.
+func SysctlOverrides(h *hostroot.Root, ours string, want map[string]string) []string {
+	var out []string
+	for _, f := range SysctlFiles(h) {
+		if f == ours || (f != "/etc/sysctl.conf" && path.Base(f) <= path.Base(ours)) {
+			continue
+		}
+		b, err := h.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		set, _ := ParseSysctlConf(b)
+		for _, s := range set {
+			for k, v := range want {
+				if m, _ := path.Match(s.Key, k); (m || s.Key == k) && strings.Join(strings.Fields(s.Value), " ") != v {
+					out = append(out, fmt.Sprintf("%s: %s:%d sets %q and is read after %s, so it wins at boot", k, f, s.Line, s.Value, path.Base(ours)))
+				}
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}

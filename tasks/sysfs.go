@@ -1,0 +1,145 @@
+package tasks
+
+import (
+	"fmt"
+	"path"
+	"strconv"
+	"strings"
+
+	"github.com/ezansiedgeai/ezedge-host/platform"
+)
+
+const thpEnabled = "/sys/kernel/mm/transparent_hugepage/enabled"
+
+type thp struct{}
+
+func (thp) Name() string    { return "thp" }
+func (thp) Summary() string { return "transparent huge pages mode" }
+func (thp) Default(f *platform.Facts) (bool, string) {
+	if f.Platform == platform.AMD64 {
+		return true, ""
+	}
+	return false, "off by default on " + string(f.Platform)
+}
+
+func (thp) Plan(c *Context) Result {
+	r := Result{Fragments: []Fragment{{File: TmpfilesFile, Lines: []string{tmpfilesWrite(thpEnabled, c.Opt.THP)}}}}
+	if c.Facts.Runtime {
+		if !c.Host.Exists(thpEnabled) {
+			return Result{Skip: "no transparent huge pages in this kernel (" + thpEnabled + " missing)"}
+		}
+		r.Wants = []Want{{Resource: SysfsAttr(thpEnabled), Desired: Value(c.Opt.THP)}}
+	}
+	return r
+}
+
+type cpuGovernor struct{}
+
+func (cpuGovernor) Name() string    { return "cpu-governor" }
+func (cpuGovernor) Summary() string { return "cpufreq governor on every CPU that offers it" }
+func (cpuGovernor) Default(f *platform.Facts) (bool, string) {
+	if f.Platform == platform.AMD64 {
+		return true, ""
+	}
+	return false, "off by default on " + string(f.Platform)
+}
+
+// rpiGovernorRules are where Raspberry Pi OS sets "ondemand" on every CPU
+// as udev adds it, which would undo a tmpfiles.d write at each boot.
+var rpiGovernorRules = []string{
+	"/etc/udev/rules.d/60-ondemand-governor.rules",
+	"/usr/lib/udev/rules.d/60-ondemand-governor.rules",
+	"/lib/udev/rules.d/60-ondemand-governor.rules",
+}
+
+func (cpuGovernor) Plan(c *Context) Result {
+	g := c.Opt.Governor
+	var r Result
+	var paths []string
+	if c.Facts.Runtime {
+		if !c.Facts.HasCpufreq() {
+			return Result{Skip: "no cpufreq on this host"}
+		}
+		cpus := c.Facts.CPUsWith(g)
+		if len(cpus) == 0 {
+			return Result{Skip: fmt.Sprintf("no CPU offers the %q governor (available: %s)", g, strings.Join(c.Facts.CPUs[0].Governors, " "))}
+		}
+		// CPUs sharing a cpufreq policy share one attribute file.
+		seen := map[string]bool{}
+		for _, cpu := range cpus {
+			p := fmt.Sprintf("/sys/devices/system/cpu/cpu%d/cpufreq/scaling_governor", cpu.ID)
+			real, err := c.Host.Resolve(p)
+			if err != nil || seen[real] {
+				continue
+			}
+			seen[real] = true
+			paths = append(paths, p)
+			r.Wants = append(r.Wants, Want{Resource: SysfsAttr(p), Desired: Value(g)})
+		}
+		if n := len(c.Facts.CPUs) - len(cpus); n > 0 {
+			r.Notes = append(r.Notes, fmt.Sprintf("%d CPUs do not offer %q and are left alone", n, g))
+		}
+	} else {
+		paths = []string{"/sys/devices/system/cpu/cpu*/cpufreq/scaling_governor"}
+	}
+	for _, rule := range rpiGovernorRules {
+		if b, err := c.Host.ReadFile(rule); err == nil && strings.Contains(string(b), "scaling_governor") {
+			r.Fragments = []Fragment{{File: GovRuleFile, Lines: []string{
+				fmt.Sprintf(`SUBSYSTEM=="cpu", KERNEL=="cpu[0-9]*", ATTR{cpufreq/scaling_governor}="%s"`, g)}}}
+			r.Notes = append(r.Notes, fmt.Sprintf("Raspberry Pi OS sets the governor from %s at boot; persisted as the udev rule %s, which udev runs after it, so ours wins", rule, path.Base(GovRuleFile)))
+			return r
+		}
+	}
+	if b, err := c.Host.ReadFile("/etc/init.d/raspi-config"); err == nil && strings.Contains(string(b), "scaling_governor") {
+		r.Notes = append(r.Notes, "/etc/init.d/raspi-config resets cpu0's governor to ondemand late in every boot, after tmpfiles.d; disable it (systemctl disable raspi-config) or the persistent setting will not hold")
+	}
+	var lines []string
+	for _, p := range paths {
+		lines = append(lines, tmpfilesWrite(p, g))
+	}
+	r.Fragments = []Fragment{{File: TmpfilesFile, Lines: lines}}
+	return r
+}
+
+type nvmeQueue struct{}
+
+func (nvmeQueue) Name() string { return "nvme-queue" }
+func (nvmeQueue) Summary() string {
+	return "NVMe request queue depth (queue/nr_requests), by udev rule and on each NVMe present"
+}
+func (nvmeQueue) Default(f *platform.Facts) (bool, string) {
+	if len(f.NVMe()) > 0 {
+		return true, ""
+	}
+	if !f.Runtime {
+		return false, "no /sys/block to find NVMe disks in (image root)"
+	}
+	return false, "no NVMe disk on this host"
+}
+
+func (nvmeQueue) Plan(c *Context) Result {
+	n := c.Opt.NVMeNrRequests
+	r := Result{Fragments: []Fragment{{File: NVMeRuleFile, Lines: []string{
+		fmt.Sprintf(`ACTION=="add|change", SUBSYSTEM=="block", KERNEL=="nvme[0-9]*n[0-9]*", ENV{DEVTYPE}=="disk", ATTR{queue/nr_requests}="%d"`, n)}}}}
+	if !c.Facts.Runtime {
+		return r
+	}
+	for _, d := range c.Facts.NVMe() {
+		want := n
+		// Without an I/O scheduler the kernel refuses more requests than
+		// the hardware queue has tags; ask for what the device can take.
+		if b, err := c.Host.ReadFile(path.Join("/sys/block", d.Name, "mq/0/nr_tags")); err == nil {
+			if tags, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && tags > 0 && tags < want && noScheduler(c, d.Name) {
+				want = tags
+				r.Notes = append(r.Notes, fmt.Sprintf("%s: set to the device's limit %d (hardware queue has %d tags)", d.Name, tags, tags))
+			}
+		}
+		r.Wants = append(r.Wants, Want{Resource: SysfsAttr(path.Join("/sys/block", d.Name, "queue/nr_requests")), Desired: Value(strconv.Itoa(want))})
+	}
+	return r
+}
+
+func noScheduler(c *Context, dev string) bool {
+	b, err := c.Host.ReadFile(path.Join("/sys/block", dev, "queue/scheduler"))
+	return err != nil || Normalize(b) == "none"
+}
