@@ -14,6 +14,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 )
 
@@ -24,6 +25,13 @@ const maxLinks = 40
 type Root struct {
 	dir string
 	r   *os.Root
+	// subs caches an os.Root per resolved directory, opened from its
+	// parent's: an access then costs one openat instead of one per path
+	// component (paths under /sys are deep and share prefixes). Each is
+	// opened inside the root, so it confines like the root itself;
+	// removing a directory drops it and what is below it.
+	mu   sync.Mutex
+	subs map[string]*os.Root
 }
 
 // Open opens dir as a host root. It fails with a one-line error when dir is
@@ -47,7 +55,7 @@ func Open(dir string) (*Root, error) {
 	if err != nil {
 		return nil, fmt.Errorf("root %s: %w", dir, err)
 	}
-	return &Root{dir: abs, r: r}, nil
+	return &Root{dir: abs, r: r, subs: map[string]*os.Root{".": r}}, nil
 }
 
 // Dir is the absolute directory the root was opened at.
@@ -58,7 +66,16 @@ func (h *Root) Dir() string { return h.dir }
 func (h *Root) IsSystemRoot() bool { return h.dir == "/" }
 
 // Close releases the root.
-func (h *Root) Close() error { return h.r.Close() }
+func (h *Root) Close() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for k, r := range h.subs {
+		if k != "." {
+			r.Close()
+		}
+	}
+	return h.r.Close()
+}
 
 // Resolve turns a host path ("/etc/x") into a path relative to the root with
 // every symlink component resolved inside the root. The final component is
@@ -85,12 +102,26 @@ func (h *Root) resolve(name string, final bool) (string, error) {
 			}
 			continue
 		}
-		cur := path.Join(append(append([]string{}, done...), c)...)
+		parent := path.Join(append([]string{"."}, done...)...)
+		cur := path.Join(parent, c)
 		if len(rest) == 0 && !final {
 			done = append(done, c)
 			break
 		}
-		st, err := h.r.Lstat(cur)
+		h.mu.Lock()
+		_, isDir := h.subs[cur]
+		h.mu.Unlock()
+		if isDir {
+			done = append(done, c)
+			continue
+		}
+		pr, err := h.sub(parent)
+		if err != nil {
+			done = append(done, c)
+			done = append(done, rest...)
+			break
+		}
+		st, err := pr.Lstat(c)
 		if err != nil {
 			// A missing component ends resolution: the caller's operation
 			// reports the error (or creates the file).
@@ -106,7 +137,7 @@ func (h *Root) resolve(name string, final bool) (string, error) {
 		if links > maxLinks {
 			return "", &fs.PathError{Op: "resolve", Path: name, Err: syscall.ELOOP}
 		}
-		target, err := h.r.Readlink(cur)
+		target, err := pr.Readlink(c)
 		if err != nil {
 			return "", err
 		}
@@ -121,6 +152,61 @@ func (h *Root) resolve(name string, final bool) (string, error) {
 	return path.Join(done...), nil
 }
 
+// sub returns the os.Root of resolved directory rel, opening it from its
+// parent's.
+func (h *Root) sub(rel string) (*os.Root, error) {
+	h.mu.Lock()
+	r, ok := h.subs[rel]
+	h.mu.Unlock()
+	if ok {
+		return r, nil
+	}
+	parent, err := h.sub(path.Dir(rel))
+	if err != nil {
+		return nil, err
+	}
+	r, err = parent.OpenRoot(path.Base(rel))
+	if err != nil {
+		return nil, err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if old, ok := h.subs[rel]; ok {
+		r.Close()
+		return old, nil
+	}
+	h.subs[rel] = r
+	return r, nil
+}
+
+// forget drops the cached roots of rel and below, after rel was removed.
+func (h *Root) forget(rel string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for k, r := range h.subs {
+		if k != "." && (k == rel || strings.HasPrefix(k, rel+"/")) {
+			r.Close()
+			delete(h.subs, k)
+		}
+	}
+}
+
+// at resolves name and returns the os.Root of its directory and its base.
+func (h *Root) at(name string, final bool) (*os.Root, string, error) {
+	p, err := h.resolve(name, final)
+	if err != nil {
+		return nil, "", err
+	}
+	if p == "." {
+		return h.r, ".", nil
+	}
+	d, err := h.sub(path.Dir(p))
+	if err != nil {
+		return nil, "", h.wrap("open", name, err)
+	}
+	return d, path.Base(p), nil
+}
+
 func (h *Root) wrap(op, name string, err error) error {
 	if err == nil {
 		return nil
@@ -133,42 +219,43 @@ func (h *Root) wrap(op, name string, err error) error {
 }
 
 // ReadFile reads a host file.
+// ReadFile reads a host file.
 func (h *Root) ReadFile(name string) ([]byte, error) {
-	p, err := h.Resolve(name)
+	d, base, err := h.at(name, true)
 	if err != nil {
 		return nil, err
 	}
-	b, err := h.r.ReadFile(p)
+	b, err := d.ReadFile(base)
 	return b, h.wrap("read", name, err)
 }
 
 // Stat stats a host path, following symlinks inside the root.
 func (h *Root) Stat(name string) (fs.FileInfo, error) {
-	p, err := h.Resolve(name)
+	d, base, err := h.at(name, true)
 	if err != nil {
 		return nil, err
 	}
-	st, err := h.r.Lstat(p)
+	st, err := d.Lstat(base)
 	return st, h.wrap("stat", name, err)
 }
 
 // Lstat stats a host path without following a final symlink.
 func (h *Root) Lstat(name string) (fs.FileInfo, error) {
-	p, err := h.resolve(name, false)
+	d, base, err := h.at(name, false)
 	if err != nil {
 		return nil, err
 	}
-	st, err := h.r.Lstat(p)
+	st, err := d.Lstat(base)
 	return st, h.wrap("lstat", name, err)
 }
 
 // Readlink reads a symlink inside the root.
 func (h *Root) Readlink(name string) (string, error) {
-	p, err := h.resolve(name, false)
+	d, base, err := h.at(name, false)
 	if err != nil {
 		return "", err
 	}
-	t, err := h.r.Readlink(p)
+	t, err := d.Readlink(base)
 	return t, h.wrap("readlink", name, err)
 }
 
@@ -178,7 +265,11 @@ func (h *Root) ReadDir(name string) ([]fs.DirEntry, error) {
 	if err != nil {
 		return nil, err
 	}
-	ents, err := fs.ReadDir(h.r.FS(), p)
+	d, err := h.sub(p)
+	if err != nil {
+		return nil, h.wrap("readdir", name, err)
+	}
+	ents, err := fs.ReadDir(d.FS(), ".")
 	return ents, h.wrap("readdir", name, err)
 }
 
@@ -191,11 +282,11 @@ func (h *Root) Exists(name string) bool {
 // WriteInPlace writes data to an existing file in one write(2), the way the
 // kernel expects /proc/sys and /sys attributes to be written.
 func (h *Root) WriteInPlace(name string, data []byte) error {
-	p, err := h.Resolve(name)
+	d, base, err := h.at(name, true)
 	if err != nil {
 		return err
 	}
-	f, err := h.r.OpenFile(p, os.O_WRONLY|os.O_TRUNC, 0)
+	f, err := d.OpenFile(base, os.O_WRONLY|os.O_TRUNC, 0)
 	if err != nil {
 		return h.wrap("write", name, err)
 	}
@@ -213,19 +304,18 @@ func (h *Root) WriteInPlace(name string, data []byte) error {
 // directory. renameio does the same on plain paths; this does it through
 // os.Root so the temporary file and the rename stay inside the root.
 func (h *Root) WriteAtomic(name string, data []byte, mode fs.FileMode, uid, gid int) error {
-	p, err := h.Resolve(name)
+	d, base, err := h.at(name, true)
 	if err != nil {
 		return err
 	}
-	dir := path.Dir(p)
-	tmp := path.Join(dir, fmt.Sprintf(".%s.ezedge-tmp-%d", path.Base(p), os.Getpid()))
-	f, err := h.r.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|os.O_EXCL, 0o600)
+	tmp := fmt.Sprintf(".%s.ezedge-tmp-%d", base, os.Getpid())
+	f, err := d.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|os.O_EXCL, 0o600)
 	if err != nil {
 		return h.wrap("write", name, err)
 	}
 	fail := func(err error) error {
 		f.Close()
-		h.r.Remove(tmp)
+		d.Remove(tmp)
 		return h.wrap("write", name, err)
 	}
 	if _, err := f.Write(data); err != nil {
@@ -243,41 +333,47 @@ func (h *Root) WriteAtomic(name string, data []byte, mode fs.FileMode, uid, gid 
 		return fail(err)
 	}
 	if err := f.Close(); err != nil {
-		h.r.Remove(tmp)
+		d.Remove(tmp)
 		return h.wrap("write", name, err)
 	}
-	if err := h.r.Rename(tmp, p); err != nil {
-		h.r.Remove(tmp)
+	if err := d.Rename(tmp, base); err != nil {
+		d.Remove(tmp)
 		return h.wrap("write", name, err)
 	}
-	return h.syncDir(dir, name)
+	return h.wrap("sync", name, syncRoot(d))
 }
 
-// Remove removes a host file and makes the removal durable.
+// Remove removes a host file or empty directory and makes the removal
+// durable.
 func (h *Root) Remove(name string) error {
 	p, err := h.Resolve(name)
 	if err != nil {
 		return err
 	}
-	if err := h.r.Remove(p); err != nil {
+	d, base, err := h.at(name, true)
+	if err != nil {
+		return err
+	}
+	if err := d.Remove(base); err != nil {
 		return h.wrap("remove", name, err)
 	}
-	return h.syncDir(path.Dir(p), name)
+	h.forget(p)
+	return h.wrap("sync", name, syncRoot(d))
 }
 
 // Mkdir creates one host directory with exactly mode perm.
 func (h *Root) Mkdir(name string, perm fs.FileMode) error {
-	p, err := h.Resolve(name)
+	d, base, err := h.at(name, true)
 	if err != nil {
 		return err
 	}
-	if err := h.r.Mkdir(p, perm); err != nil {
+	if err := d.Mkdir(base, perm); err != nil {
 		return h.wrap("mkdir", name, err)
 	}
-	if err := h.r.Chmod(p, perm); err != nil {
+	if err := d.Chmod(base, perm); err != nil {
 		return h.wrap("chmod", name, err)
 	}
-	return h.syncDir(path.Dir(p), name)
+	return h.wrap("sync", name, syncRoot(d))
 }
 
 // SyncDir makes the entries of a host directory durable.
@@ -286,25 +382,29 @@ func (h *Root) SyncDir(name string) error {
 	if err != nil {
 		return err
 	}
-	return h.syncDir(p, name)
-}
-
-func (h *Root) syncDir(dir, name string) error {
-	d, err := h.r.Open(dir)
+	d, err := h.sub(p)
 	if err != nil {
 		return h.wrap("sync", name, err)
 	}
-	defer d.Close()
-	return h.wrap("sync", name, d.Sync())
+	return h.wrap("sync", name, syncRoot(d))
+}
+
+func syncRoot(d *os.Root) error {
+	f, err := d.Open(".")
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
 }
 
 // OpenFile opens a host file with the given flags, for append-only journals.
 func (h *Root) OpenFile(name string, flag int, perm fs.FileMode) (*os.File, error) {
-	p, err := h.Resolve(name)
+	d, base, err := h.at(name, true)
 	if err != nil {
 		return nil, err
 	}
-	f, err := h.r.OpenFile(p, flag, perm)
+	f, err := d.OpenFile(base, flag, perm)
 	return f, h.wrap("open", name, err)
 }
 

@@ -20,6 +20,9 @@ type SysctlSetting struct {
 	Value string
 	// IgnoreErrors is systemd's "-key" prefix.
 	IgnoreErrors bool
+	// Assigns is false for a bare "-key", which only excludes the key from
+	// an earlier glob.
+	Assigns bool
 }
 
 // ParseSysctlConf reads sysctl.d syntax the way systemd-sysctl does. It never
@@ -31,7 +34,7 @@ func ParseSysctlConf(b []byte) (out []SysctlSetting, bad []int) {
 			continue
 		}
 		k, v, ok := strings.Cut(l, "=")
-		s := SysctlSetting{Line: i + 1, Key: strings.TrimSpace(k), Value: strings.TrimSpace(v)}
+		s := SysctlSetting{Line: i + 1, Key: strings.TrimSpace(k), Value: strings.TrimSpace(v), Assigns: ok}
 		if strings.HasPrefix(s.Key, "-") {
 			s.IgnoreErrors = true
 			s.Key = strings.TrimSpace(s.Key[1:])
@@ -117,6 +120,9 @@ func SysctlOverrides(h *hostroot.Root, ours string, want map[string]string) []st
 		}
 		set, _ := ParseSysctlConf(b)
 		for _, s := range set {
+			if !s.Assigns {
+				continue
+			}
 			for k, v := range want {
 				if m, _ := path.Match(s.Key, k); (m || s.Key == k) && strings.Join(strings.Fields(s.Value), " ") != v {
 					out = append(out, fmt.Sprintf("%s: %s:%d sets %q and is read after %s, so it wins at boot", k, f, s.Line, s.Value, path.Base(ours)))

@@ -1,0 +1,129 @@
+package tasks
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ezansiedgeai/ezedge-host/hostroot"
+	"github.com/ezansiedgeai/ezedge-host/internal/fixture"
+)
+
+func TestNormalize(t *testing.T) {
+	cases := map[string]string{
+		"always [madvise] never\n":                     "madvise",
+		"[always] madvise never\n":                     "always",
+		"always defer defer+madvise [madvise] never\n": "madvise",
+		"4096\t131072\t6291456\n":                      "4096 131072 6291456",
+		"10\n":                                         "10",
+		"10":                                           "10",
+		"Raspberry Pi 5\x00":                           "Raspberry Pi 5",
+	}
+	for in, want := range cases {
+		if got := Normalize([]byte(in)); got != want {
+			t.Errorf("Normalize(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestCorpusTHP reads every real THP attribute as the kernel prints it.
+func TestCorpusTHP(t *testing.T) {
+	for _, p := range fixture.CorpusFiles(t, "devicetree") {
+		base := filepath.Base(p)
+		if !strings.HasPrefix(base, "thp-") {
+			continue
+		}
+		b, _ := os.ReadFile(p)
+		got := Normalize(b)
+		want := strings.TrimSuffix(base[strings.LastIndex(base, "-")+1:], ".txt")
+		if got != want {
+			t.Errorf("%s: %q, want %q", base, got, want)
+		}
+	}
+}
+
+// TestCorpusSysctl parses every real sysctl.d file. Keys come out dotted and
+// without spaces, values trimmed; the parser never fails a file.
+func TestCorpusSysctl(t *testing.T) {
+	files := fixture.CorpusFiles(t, "sysctl")
+	total := 0
+	for _, p := range files {
+		b, _ := os.ReadFile(p)
+		set, bad := ParseSysctlConf(b)
+		content := 0
+		for _, l := range strings.Split(string(b), "\n") {
+			if l = strings.TrimSpace(l); l != "" && l[0] != '#' && l[0] != ';' {
+				content++
+			}
+		}
+		if len(set)+len(bad) != content {
+			t.Errorf("%s: %d settings + %d passed over, but %d content lines", filepath.Base(p), len(set), len(bad), content)
+		}
+		for _, s := range set {
+			if s.Key == "" || strings.ContainsAny(s.Key, " \t=") || strings.HasPrefix(s.Key, "-") {
+				t.Errorf("%s:%d: key %q", filepath.Base(p), s.Line, s.Key)
+			}
+			if strings.HasPrefix(s.Key, "net/") {
+				t.Errorf("%s:%d: slash key not normalised: %q", filepath.Base(p), s.Line, s.Key)
+			}
+		}
+		if len(bad) > 0 {
+			t.Logf("%s: lines without '=' passed over: %v", filepath.Base(p), bad)
+		}
+		total += len(set)
+	}
+	t.Logf("%d files, %d settings", len(files), total)
+}
+
+func TestNormalizeSysctlKey(t *testing.T) {
+	cases := map[string]string{
+		"net/ipv4/conf/all/rp_filter":    "net.ipv4.conf.all.rp_filter",
+		"net.ipv4.conf.eth0/1.rp_filter": "net.ipv4.conf.eth0/1.rp_filter",
+		"net/ipv4/conf/eth0.1/rp_filter": "net.ipv4.conf.eth0/1.rp_filter",
+		"vm.swappiness":                  "vm.swappiness",
+	}
+	for in, want := range cases {
+		if got := NormalizeSysctlKey(in); got != want {
+			t.Errorf("%q -> %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestSysctlOverrides: systemd-sysctl's order decides which file wins; a
+// same-named file in /etc masks /usr/lib; a glob counts; a bare "-key" does
+// not; /etc/sysctl.conf is read last unless a sysctl.d link already reads it.
+func TestSysctlOverrides(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{
+		"etc/sysctl.d/10-early.conf":      "vm.swappiness = 1\n",
+		"usr/lib/sysctl.d/95-masked.conf": "vm.swappiness = 95\n",
+		"etc/sysctl.d/95-masked.conf":     "# masks the /usr/lib file\n",
+		"usr/lib/sysctl.d/97-glob.conf":   "net.core.*mem_max = 4096\n-net.core.rmem_max\n",
+		"run/sysctl.d/98-same.conf":       "vm.swappiness=10\n",
+		"etc/sysctl.conf":                 "vm.swappiness=30\n",
+	}
+	for p, s := range files {
+		os.MkdirAll(filepath.Dir(filepath.Join(dir, p)), 0o755)
+		os.WriteFile(filepath.Join(dir, p), []byte(s), 0o644)
+	}
+	h, _ := hostroot.Open(dir)
+	defer h.Close()
+	got := SysctlOverrides(h, SysctlFile, map[string]string{"vm.swappiness": "10", "net.core.rmem_max": "134217728", "net.core.wmem_max": "134217728"})
+	want := []string{
+		`net.core.rmem_max: /usr/lib/sysctl.d/97-glob.conf:1 sets "4096" and is read after 90-ezedge-host.conf, so it wins at boot`,
+		`net.core.wmem_max: /usr/lib/sysctl.d/97-glob.conf:1 sets "4096" and is read after 90-ezedge-host.conf, so it wins at boot`,
+		`vm.swappiness: /etc/sysctl.conf:1 sets "30" and is read after 90-ezedge-host.conf, so it wins at boot`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	// Debian's link: /etc/sysctl.conf is read as 99-sysctl.conf, once.
+	os.Symlink("../sysctl.conf", filepath.Join(dir, "etc/sysctl.d/99-sysctl.conf"))
+	h2, _ := hostroot.Open(dir)
+	defer h2.Close()
+	fs := SysctlFiles(h2)
+	if fs[len(fs)-1] != "/etc/sysctl.d/99-sysctl.conf" || strings.Contains(strings.Join(fs, " "), "/etc/sysctl.conf") {
+		t.Errorf("files %v", fs)
+	}
+}
