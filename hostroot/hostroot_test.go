@@ -47,13 +47,28 @@ func layout(t *testing.T) (root, outside string) {
 	return root, outside
 }
 
-func TestResolveStaysInside(t *testing.T) {
-	root, _ := layout(t)
-	h, err := Open(root)
-	if err != nil {
-		t.Fatal(err)
+// both runs a test with openat2 and with the os.Root path that kernels
+// before 5.6 take.
+func both(t *testing.T, f func(t *testing.T, h *Root, root, outside string)) {
+	for _, mode := range []string{"openat2", "os.Root"} {
+		t.Run(mode, func(t *testing.T) {
+			root, outside := layout(t)
+			h, err := Open(root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer h.Close()
+			if mode == "os.Root" {
+				h.fd = -1
+			}
+			f(t, h, root, outside)
+		})
 	}
-	defer h.Close()
+}
+
+func TestResolveStaysInside(t *testing.T) { both(t, resolveStaysInside) }
+
+func resolveStaysInside(t *testing.T, h *Root, _, _ string) {
 	cases := map[string]string{
 		"/etc/sysctl.d/99-sysctl.conf":   "etc/sysctl.conf",
 		"/etc/abs.conf":                  "etc/sysctl.conf",
@@ -84,13 +99,9 @@ func TestResolveStaysInside(t *testing.T) {
 	}
 }
 
-func TestWritesNeverLeaveTheRoot(t *testing.T) {
-	root, outside := layout(t)
-	h, err := Open(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
+func TestWritesNeverLeaveTheRoot(t *testing.T) { both(t, writesNeverLeaveTheRoot) }
+
+func writesNeverLeaveTheRoot(t *testing.T, h *Root, root, outside string) {
 	for _, p := range []string{"/etc/climb.conf", "/etc/absout.conf", "/etc/abs.conf"} {
 		if err := h.WriteAtomic(p, []byte("written\n"), 0o644, 0, 0); err != nil {
 			// A missing parent inside the root is a fine refusal.

@@ -26,21 +26,15 @@ func Apply(h *hostroot.Root, p *Plan, now time.Time) (*Result, error) {
 	if err := h.RequirePrivilege("apply"); err != nil {
 		return nil, err
 	}
+	if len(p.Interrupted) > 0 {
+		return nil, fmt.Errorf("apply %s was interrupted before it finished; run `ezedge-host rollback` first", p.Interrupted[0])
+	}
 	out := &Result{}
 	pending := p.Pending()
 	if len(pending) == 0 {
 		return out, nil
 	}
 	store := rollback.Open(h)
-	recs, err := store.Records()
-	if err != nil {
-		return nil, err
-	}
-	for _, r := range recs {
-		if r.Status() == "interrupted" {
-			return nil, fmt.Errorf("apply %s was interrupted before it finished; run `ezedge-host rollback` first", r.ID)
-		}
-	}
 	j, err := store.Begin(string(p.Facts.Platform), p.Facts.Board, now)
 	if err != nil {
 		return nil, err

@@ -51,6 +51,9 @@ type Plan struct {
 	// Warnings are things an operator must know: a file that wins over
 	// ours, an interrupted apply.
 	Warnings []string
+	// Interrupted lists applies that stopped before they finished; no
+	// apply runs until they are rolled back.
+	Interrupted []string
 }
 
 // Pending lists the changes that would modify the host.
@@ -74,6 +77,7 @@ func Build(h *hostroot.Root, facts *platform.Facts, opt tasks.Options) (*Plan, e
 	}
 	for _, r := range recs {
 		if r.Status() == "interrupted" {
+			p.Interrupted = append(p.Interrupted, r.ID)
 			p.Warnings = append(p.Warnings, fmt.Sprintf("apply %s was interrupted before it finished; run `ezedge-host rollback` to restore the host", r.ID))
 		}
 	}

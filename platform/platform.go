@@ -34,6 +34,9 @@ type CPU struct {
 	Governors  []string `json:"governors,omitempty"`
 	Governor   string   `json:"governor,omitempty"`
 	HasCpufreq bool     `json:"cpufreq"`
+	// Policy identifies the cpufreq policy the CPU belongs to (CPUs of one
+	// policy share one scaling_governor file: same device and inode).
+	Policy string `json:"policy,omitempty"`
 }
 
 // BlockDevice is one whole disk under /sys/block.
@@ -248,8 +251,9 @@ func (f *Facts) detectCPU(h *hostroot.Root, ci map[string]string, cpuinfo []byte
 		if g, err := h.ReadFile(dir + "/scaling_available_governors"); err == nil {
 			c.HasCpufreq = true
 			c.Governors = strings.Fields(string(g))
-			cur, _ := h.ReadFile(dir + "/scaling_governor")
+			cur, id, _ := h.ReadFileID(dir + "/scaling_governor")
 			c.Governor = strings.TrimSpace(string(cur))
+			c.Policy = id
 		}
 		f.CPUs = append(f.CPUs, c)
 	}

@@ -78,7 +78,7 @@ func (s *Store) Restore(r *Record, force bool) (*Outcome, error) {
 		if !res.Equal(cur, it.Before) {
 			if it.After != nil && !res.Equal(cur, *it.After) {
 				if !force {
-					out.LeftAlone = append(out.LeftAlone, fmt.Sprintf("%s: changed since the apply (now %s, apply set %s); left alone, use --force to restore %s",
+					out.LeftAlone = append(out.LeftAlone, fmt.Sprintf("%s: changed since the apply (now %s, apply set %s); --force restores %s",
 						it.Resource, res.Show(cur), res.Show(*it.After), res.Show(it.Before)))
 					continue
 				}

@@ -143,6 +143,9 @@ func (s *Store) Read(id string) (*Record, error) {
 		}
 		return nil, fmt.Errorf("snapshot %s: %v", name, err)
 	}
+	if len(b) > 0 && b[len(b)-1] != '\n' {
+		return nil, fmt.Errorf("snapshot %s:%d: corrupt: truncated last record", name, bytes.Count(b, []byte("\n"))+1)
+	}
 	r := &Record{ID: id}
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	sc.Buffer(make([]byte, 64<<10), 64<<20)
@@ -201,9 +204,6 @@ func (s *Store) Read(id string) (*Record, error) {
 	}
 	if n == 0 {
 		return nil, fmt.Errorf("snapshot %s: corrupt: empty", name)
-	}
-	if len(b) > 0 && b[len(b)-1] != '\n' {
-		return nil, fmt.Errorf("snapshot %s:%d: corrupt: truncated last record", name, n)
 	}
 	return r, nil
 }

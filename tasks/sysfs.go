@@ -68,11 +68,10 @@ func (cpuGovernor) Plan(c *Context) Result {
 		seen := map[string]bool{}
 		for _, cpu := range cpus {
 			p := fmt.Sprintf("/sys/devices/system/cpu/cpu%d/cpufreq/scaling_governor", cpu.ID)
-			real, err := c.Host.Resolve(p)
-			if err != nil || seen[real] {
+			if cpu.Policy != "" && seen[cpu.Policy] {
 				continue
 			}
-			seen[real] = true
+			seen[cpu.Policy] = true
 			paths = append(paths, p)
 			r.Wants = append(r.Wants, Want{Resource: SysfsAttr(p), Desired: Value(g)})
 		}

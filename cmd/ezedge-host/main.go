@@ -36,7 +36,11 @@ func (e exitCode) Error() string { return fmt.Sprintf("exit %d", int(e)) }
 var version = "dev"
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	// A 256-CPU plan prints hundreds of lines: one write, not one each.
+	out := bufio.NewWriterSize(os.Stdout, 64<<10)
+	code := run(os.Args[1:], os.Stdin, out, os.Stderr)
+	out.Flush()
+	os.Exit(code)
 }
 
 type globals struct {
@@ -227,6 +231,9 @@ func confirm(cmd *cobra.Command, yes bool, what string) error {
 		return fmt.Errorf("%s needs --yes when not run on a terminal", what)
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "\nDo you want to %s? Only 'yes' will be accepted: ", what)
+	if fl, ok := cmd.OutOrStdout().(interface{ Flush() error }); ok {
+		fl.Flush()
+	}
 	ans, _ := bufio.NewReader(f).ReadString('\n')
 	if strings.TrimSpace(ans) != "yes" {
 		return fmt.Errorf("%s cancelled; nothing was changed", what)

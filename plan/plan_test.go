@@ -1,0 +1,132 @@
+package plan
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ezansiedgeai/ezedge-host/hostroot"
+	"github.com/ezansiedgeai/ezedge-host/internal/fixture"
+	"github.com/ezansiedgeai/ezedge-host/platform"
+	"github.com/ezansiedgeai/ezedge-host/rollback"
+	"github.com/ezansiedgeai/ezedge-host/tasks"
+)
+
+func build(tb testing.TB, root string) (*hostroot.Root, *Plan) {
+	tb.Helper()
+	h, err := hostroot.Open(root)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	f, err := platform.Detect(h)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	p, err := Build(h, f, tasks.DefaultOptions())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return h, p
+}
+
+// TestClampReportedOnce: when the kernel accepted less than asked, the next
+// plan shows it in place with the device's limit, not as a change forever.
+func TestClampReportedOnce(t *testing.T) {
+	root := fixture.Copy(t, "amd64-intel-32gb-2nvme")
+	h, _ := build(t, root)
+	defer h.Close()
+	const attr = "/sys/block/nvme1n1/queue/nr_requests"
+	j, err := rollback.Open(h).Begin("amd64", "", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.Before(0, "nvme-queue", "sysfs:"+attr, tasks.Value("256"))
+	j.After(0, tasks.Value("1000"), tasks.Value("1024"))
+	j.Commit()
+	j.Close()
+	if err := h.WriteInPlace(attr, []byte("1000\n")); err != nil {
+		t.Fatal(err)
+	}
+	_, p := build(t, root)
+	for _, c := range p.Changes {
+		if c.Resource.Name() == attr {
+			if c.Action != None || !strings.Contains(strings.Join(c.Notes, " "), "device's limit 1000") {
+				t.Fatalf("clamped value: action %s, notes %v", c.Action, c.Notes)
+			}
+			return
+		}
+	}
+	t.Fatal("no change for " + attr)
+}
+
+func TestLargeHostScales(t *testing.T) {
+	root := fixture.Large(t, 256, 32)
+	h, p := build(t, root)
+	defer h.Close()
+	gov, nvme := 0, 0
+	for _, c := range p.Pending() {
+		if c.Resource.Layer() != tasks.Runtime {
+			continue
+		}
+		switch c.Task {
+		case "cpu-governor":
+			gov++
+		case "nvme-queue":
+			nvme++
+		}
+	}
+	// nvme0n1 is already at its limit; the 31 others change.
+	if gov != 256 || nvme != 31 {
+		t.Fatalf("%d governor and %d nvme changes, want 256 and 31", gov, nvme)
+	}
+}
+
+func BenchmarkPlan(b *testing.B) {
+	hosts := map[string]string{}
+	for _, n := range fixture.Names {
+		hosts[n] = fixture.Copy(b, n)
+	}
+	hosts["generated-256cpu-32nvme"] = fixture.Large(b, 256, 32)
+	for name, root := range hosts {
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				h, _ := build(b, root)
+				h.Close()
+			}
+		})
+	}
+}
+
+// BenchmarkApply measures apply, with a rollback in each iteration (not
+// timed) so every apply has the same work to do.
+func BenchmarkApply(b *testing.B) {
+	hosts := map[string]string{}
+	for _, n := range fixture.Names {
+		hosts[n] = fixture.Copy(b, n)
+	}
+	hosts["generated-256cpu-32nvme"] = fixture.Large(b, 256, 32)
+	for name, root := range hosts {
+		b.Run(name, func(b *testing.B) {
+			now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+			for b.Loop() {
+				h, p := build(b, root)
+				now = now.Add(time.Second)
+				res, err := Apply(h, p, now)
+				if err != nil || res.ID == "" {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				store := rollback.Open(h)
+				rec, err := store.Read(res.ID)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := store.Restore(rec, false); err != nil {
+					b.Fatal(err)
+				}
+				h.Close()
+				b.StartTimer()
+			}
+		})
+	}
+}
