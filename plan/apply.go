@@ -34,28 +34,38 @@ func Apply(h *hostroot.Root, p *Plan, now time.Time) (*Result, error) {
 	if len(pending) == 0 {
 		return out, nil
 	}
+	// Read every prior state, record them all in one durable write, and
+	// only then change anything: write-ahead for the whole apply at the
+	// cost of one fsync, not one per change.
+	var todo []Change
+	var prior []rollback.Prior
+	for _, c := range pending {
+		cur, err := c.Resource.Read(h)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", c.Resource.Name(), err)
+		}
+		if c.Resource.Equal(cur, c.After) {
+			continue
+		}
+		c.Before = cur
+		todo = append(todo, c)
+		prior = append(prior, rollback.Prior{Task: c.Task, Resource: tasks.ID(c.Resource), State: cur})
+	}
+	if len(todo) == 0 {
+		return out, nil
+	}
 	store := rollback.Open(h)
 	j, err := store.Begin(string(p.Facts.Platform), p.Facts.Board, now)
 	if err != nil {
 		return nil, err
 	}
 	out.ID = j.ID
-	var failed error
-	k := 0
-	for _, c := range pending {
-		cur, err := c.Resource.Read(h)
-		if err != nil {
-			failed = fmt.Errorf("%s: %v", c.Resource.Name(), err)
+	failed := j.Before(prior)
+	var afters []rollback.After
+	for _, c := range todo {
+		if failed != nil {
 			break
 		}
-		if c.Resource.Equal(cur, c.After) {
-			continue
-		}
-		if err := j.Before(k, c.Task, tasks.ID(c.Resource), cur); err != nil {
-			failed = err
-			break
-		}
-		k++
 		if err := c.Resource.Write(h, c.After); err != nil {
 			failed = fmt.Errorf("%s: %v", c.Resource.Name(), err)
 			break
@@ -65,19 +75,15 @@ func Apply(h *hostroot.Root, p *Plan, now time.Time) (*Result, error) {
 			failed = fmt.Errorf("%s: read back: %v", c.Resource.Name(), err)
 			break
 		}
-		if err := j.After(k-1, got, c.After); err != nil {
-			failed = err
-			break
-		}
+		afters = append(afters, rollback.After{State: got, Desired: c.After})
 		if !c.Resource.Equal(got, c.After) {
 			out.Notes = append(out.Notes, fmt.Sprintf("%s: the kernel set %s when %s was asked (the device's limit)",
 				c.Resource.Name(), c.Resource.Show(got), c.Resource.Show(c.After)))
 		}
-		c.Before = cur
 		out.Changed = append(out.Changed, c)
 	}
 	if failed == nil {
-		if err := j.Commit(); err != nil {
+		if err := j.Commit(afters); err != nil {
 			failed = err
 		} else {
 			return out, j.Close()

@@ -40,9 +40,8 @@ func TestClampReportedOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	j.Before(0, "nvme-queue", "sysfs:"+attr, tasks.Value("256"))
-	j.After(0, tasks.Value("1000"), tasks.Value("1024"))
-	j.Commit()
+	j.Before([]rollback.Prior{{Task: "nvme-queue", Resource: "sysfs:" + attr, State: tasks.Value("256")}})
+	j.Commit([]rollback.After{{State: tasks.Value("1000"), Desired: tasks.Value("1024")}})
 	j.Close()
 	if err := h.WriteInPlace(attr, []byte("1000\n")); err != nil {
 		t.Fatal(err)

@@ -264,12 +264,17 @@ func (s *Store) Reopen(id string) (*Journal, error) {
 	return &Journal{f: f, ID: id}, nil
 }
 
-func (j *Journal) append(l line) error {
-	b, err := json.Marshal(l)
-	if err != nil {
-		return err
+// append writes lines with one write and one fsync.
+func (j *Journal) append(ls ...line) error {
+	var b []byte
+	for _, l := range ls {
+		lb, err := json.Marshal(l)
+		if err != nil {
+			return err
+		}
+		b = append(append(b, lb...), '\n')
 	}
-	if _, err := j.f.Write(append(b, '\n')); err != nil {
+	if _, err := j.f.Write(b); err != nil {
 		return fmt.Errorf("snapshot %s: %v", j.ID, err)
 	}
 	if err := j.f.Sync(); err != nil {
@@ -278,14 +283,36 @@ func (j *Journal) append(l line) error {
 	return nil
 }
 
-// Before records the prior state of item i; it is durable when this returns.
-func (j *Journal) Before(i int, task, resource string, st tasks.State) error {
-	return j.append(line{Op: opBefore, I: i, Task: task, Resource: resource, State: &st})
+// Prior is the state of one resource before an apply changes it.
+type Prior struct {
+	Task, Resource string
+	State          tasks.State
 }
 
-// After records what item i holds after the write, and what was asked.
-func (j *Journal) After(i int, st, desired tasks.State) error {
-	return j.append(line{Op: opAfter, I: i, State: &st, Desired: &desired})
+// Before records the prior state of every item, numbered from 0; it is
+// durable when this returns, before any of them is changed.
+func (j *Journal) Before(items []Prior) error {
+	ls := make([]line, len(items))
+	for i, it := range items {
+		ls[i] = line{Op: opBefore, I: i, Task: it.Task, Resource: it.Resource, State: &items[i].State}
+	}
+	return j.append(ls...)
+}
+
+// Outcome of one item: what it held after the write, and what was asked.
+type After struct {
+	State, Desired tasks.State
+}
+
+// Commit records every item's outcome (numbered as in Before) and the
+// commit, in one durable write. A journal without it is an interrupted
+// apply, and rollback restores each item's prior state.
+func (j *Journal) Commit(afters []After) error {
+	ls := make([]line, 0, len(afters)+1)
+	for i := range afters {
+		ls = append(ls, line{Op: opAfter, I: i, State: &afters[i].State, Desired: &afters[i].Desired})
+	}
+	return j.append(append(ls, line{Op: opCommit})...)
 }
 
 // Restored records that item i holds its prior state again.
@@ -293,7 +320,6 @@ func (j *Journal) Restored(i int, forced bool) error {
 	return j.append(line{Op: opRestored, I: i, Forced: forced})
 }
 
-func (j *Journal) Commit() error     { return j.append(line{Op: opCommit}) }
 func (j *Journal) Abort() error      { return j.append(line{Op: opAbort}) }
 func (j *Journal) RolledBack() error { return j.append(line{Op: opRolledBack}) }
 func (j *Journal) Close() error      { return j.f.Close() }
