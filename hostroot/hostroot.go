@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -40,7 +41,8 @@ type Root struct {
 	dirRes map[string]string
 	// fd is the root directory for openat2(2), or -1 where the kernel
 	// lacks it (before 5.6).
-	fd int
+	fd        int
+	noOpenat2 atomic.Bool
 }
 
 // Open opens dir as a host root. It fails with a one-line error when dir is
@@ -352,7 +354,7 @@ func (h *Root) read(name string, id bool) ([]byte, string, error) {
 
 // openInRoot opens name with openat2(RESOLVE_IN_ROOT), or says ENOSYS.
 func (h *Root) openInRoot(name string, flags int) (int, error) {
-	if h.fd < 0 {
+	if h.fd < 0 || h.noOpenat2.Load() {
 		return -1, unix.ENOSYS
 	}
 	rel := strings.TrimPrefix(path.Clean("/"+name), "/")
@@ -374,7 +376,7 @@ func (h *Root) openInRoot(name string, flags int) (int, error) {
 			continue
 		case unix.ENOSYS, unix.EPERM:
 			// EPERM: a seccomp filter that forbids the call.
-			h.fd = -1
+			h.noOpenat2.Store(true)
 			return -1, unix.ENOSYS
 		}
 		return fd, err

@@ -59,7 +59,7 @@ func both(t *testing.T, f func(t *testing.T, h *Root, root, outside string)) {
 			}
 			defer h.Close()
 			if mode == "os.Root" {
-				h.fd = -1
+				h.noOpenat2.Store(true)
 			}
 			f(t, h, root, outside)
 		})

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/ezansiedgeai/ezedge-host/hostroot"
+	"github.com/ezansiedgeai/ezedge-host/internal/par"
 	"github.com/ezansiedgeai/ezedge-host/platform"
 	"github.com/ezansiedgeai/ezedge-host/rollback"
 	"github.com/ezansiedgeai/ezedge-host/tasks"
@@ -106,14 +107,18 @@ func Build(h *hostroot.Root, facts *platform.Facts, opt tasks.Options) (*Plan, e
 		for _, n := range res.Notes {
 			p.Notes = append(p.Notes, t.Name()+": "+n)
 		}
-		for _, w := range res.Wants {
+		cs := make([]Change, len(res.Wants))
+		err := par.Do(len(res.Wants), func(i int) error {
+			w := res.Wants[i]
 			c, err := change(h, t.Name(), w.Resource, w.Desired, accepted)
-			if err != nil {
-				return nil, err
-			}
 			c.Notes = append(c.Notes, w.Notes...)
-			p.Changes = append(p.Changes, c)
+			cs[i] = c
+			return err
+		})
+		if err != nil {
+			return nil, err
 		}
+		p.Changes = append(p.Changes, cs...)
 		for _, f := range res.Fragments {
 			fileParts[f.File] = append(fileParts[f.File], part{t.Name(), f.Lines})
 		}

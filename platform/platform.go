@@ -7,12 +7,12 @@ import (
 	"bytes"
 	"debug/elf"
 	"fmt"
-	"path"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/ezansiedgeai/ezedge-host/hostroot"
+	"github.com/ezansiedgeai/ezedge-host/internal/par"
 )
 
 // Kind names the platform families that decide task defaults.
@@ -242,12 +242,13 @@ func (f *Facts) detectCPU(h *hostroot.Root, ci map[string]string, cpuinfo []byte
 	ents, _ := h.ReadDir("/sys/devices/system/cpu")
 	for _, e := range ents {
 		n, ok := strings.CutPrefix(e.Name(), "cpu")
-		id, err := strconv.Atoi(n)
-		if !ok || err != nil {
-			continue
+		if id, err := strconv.Atoi(n); ok && err == nil {
+			f.CPUs = append(f.CPUs, CPU{ID: id})
 		}
-		c := CPU{ID: id}
-		dir := path.Join("/sys/devices/system/cpu", e.Name(), "cpufreq")
+	}
+	par.Do(len(f.CPUs), func(i int) error {
+		c := &f.CPUs[i]
+		dir := fmt.Sprintf("/sys/devices/system/cpu/cpu%d/cpufreq", c.ID)
 		if g, err := h.ReadFile(dir + "/scaling_available_governors"); err == nil {
 			c.HasCpufreq = true
 			c.Governors = strings.Fields(string(g))
@@ -255,8 +256,8 @@ func (f *Facts) detectCPU(h *hostroot.Root, ci map[string]string, cpuinfo []byte
 			c.Governor = strings.TrimSpace(string(cur))
 			c.Policy = id
 		}
-		f.CPUs = append(f.CPUs, c)
-	}
+		return nil
+	})
 	sort.Slice(f.CPUs, func(i, j int) bool { return f.CPUs[i].ID < f.CPUs[j].ID })
 	f.Cores = len(f.CPUs)
 	src := "/sys/devices/system/cpu"
