@@ -236,7 +236,7 @@ func confirm(cmd *cobra.Command, yes bool, what string) error {
 	}
 	ans, _ := bufio.NewReader(f).ReadString('\n')
 	if strings.TrimSpace(ans) != "yes" {
-		return fmt.Errorf("%s cancelled; nothing was changed", what)
+		return fmt.Errorf("cancelled at the prompt; nothing was changed")
 	}
 	return nil
 }
