@@ -526,14 +526,14 @@ func (h *Root) WriteAtomic(name string, data []byte, mode fs.FileMode, uid, gid 
 	return h.wrap("sync", name, syncRoot(d))
 }
 
-// Remove removes a host file or empty directory and makes the removal
-// durable.
+// Remove removes a host file, symlink or empty directory, the way rm does:
+// a final symlink is removed itself, never its target.
 func (h *Root) Remove(name string) error {
-	p, err := h.Resolve(name)
+	p, err := h.resolve(name, false)
 	if err != nil {
 		return err
 	}
-	d, base, err := h.at(name, true)
+	d, base, err := h.at(name, false)
 	if err != nil {
 		return err
 	}
@@ -555,6 +555,19 @@ func (h *Root) Mkdir(name string, perm fs.FileMode) error {
 	}
 	if err := d.Chmod(base, perm); err != nil {
 		return h.wrap("chmod", name, err)
+	}
+	return h.wrap("sync", name, syncRoot(d))
+}
+
+// Symlink creates a symlink at name pointing to target (kept as written:
+// it is resolved inside the root when followed).
+func (h *Root) Symlink(target, name string) error {
+	d, base, err := h.at(name, false)
+	if err != nil {
+		return err
+	}
+	if err := d.Symlink(target, base); err != nil {
+		return h.wrap("symlink", name, err)
 	}
 	return h.wrap("sync", name, syncRoot(d))
 }

@@ -185,3 +185,18 @@ func TestOpenErrors(t *testing.T) {
 		t.Errorf("file root: %v", err)
 	}
 }
+
+func TestRemoveSymlinkKeepsTarget(t *testing.T) {
+	root, _ := layout(t)
+	h, _ := Open(root)
+	defer h.Close()
+	if err := h.Remove("/etc/abs.conf"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(root + "/etc/abs.conf"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("link still there: %v", err)
+	}
+	if b, err := os.ReadFile(root + "/etc/sysctl.conf"); err != nil || string(b) != "inside\n" {
+		t.Errorf("removing a link touched its target: %q %v", b, err)
+	}
+}

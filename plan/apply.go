@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/go-multierror"
@@ -49,7 +50,7 @@ func Apply(h *hostroot.Root, p *Plan, now time.Time) (*Result, error) {
 		}
 		c.Before = cur
 		todo = append(todo, c)
-		prior = append(prior, rollback.Prior{Task: c.Task, Resource: tasks.ID(c.Resource), State: cur})
+		prior = append(prior, rollback.Prior{Task: c.Task, Resource: tasks.ID(c.Resource), State: cur, Then: c.Then})
 	}
 	if len(todo) == 0 {
 		return out, nil
@@ -81,6 +82,19 @@ func Apply(h *hostroot.Root, p *Plan, now time.Time) (*Result, error) {
 				c.Resource.Name(), c.Resource.Show(got), c.Resource.Show(c.After)))
 		}
 		out.Changed = append(out.Changed, c)
+	}
+	if failed == nil {
+		var thens [][]string
+		for _, c := range out.Changed {
+			if len(c.Then) > 0 {
+				thens = append(thens, c.Then)
+			}
+		}
+		if ran, err := rollback.RunThen(h, thens); err != nil {
+			failed = err
+		} else if !ran && len(thens) > 0 {
+			out.Notes = append(out.Notes, fmt.Sprintf("not run on this root (not the running system): %s; run it on the host before it reboots", strings.Join(thens[0], " ")))
+		}
 	}
 	if failed == nil {
 		if err := j.Commit(afters); err != nil {

@@ -33,6 +33,9 @@ type Change struct {
 	Action         Action
 	RebootRequired bool
 	Notes          []string
+	// Then is a command that must run after the change on a live host
+	// (update-grub after a GRUB change), and again after its rollback.
+	Then []string
 }
 
 // Skipped is a task that will not run, and why.
@@ -55,6 +58,9 @@ type Plan struct {
 	// Interrupted lists applies that stopped before they finished; no
 	// apply runs until they are rolled back.
 	Interrupted []string
+	// RebootPending lists kernel arguments that are configured but not
+	// active yet. A pending reboot is not a pending change.
+	RebootPending []string
 }
 
 // Pending lists the changes that would modify the host.
@@ -90,6 +96,7 @@ func Build(h *hostroot.Root, facts *platform.Facts, opt tasks.Options) (*Plan, e
 		lines []string
 	}
 	fileParts := map[string][]part{}
+	var kargs []taskArg
 	for _, t := range tasks.All {
 		on, why := t.Default(facts)
 		if v, set := opt.Enabled[t.Name()]; set {
@@ -122,6 +129,12 @@ func Build(h *hostroot.Root, facts *platform.Facts, opt tasks.Options) (*Plan, e
 		for _, f := range res.Fragments {
 			fileParts[f.File] = append(fileParts[f.File], part{t.Name(), f.Lines})
 		}
+		for _, a := range res.KernelArgs {
+			kargs = append(kargs, taskArg{t.Name(), a})
+		}
+	}
+	if err := p.kernelArgs(h, kargs); err != nil {
+		return nil, err
 	}
 	for _, name := range tasks.OwnedFiles {
 		parts := fileParts[name]

@@ -43,6 +43,12 @@ func (p *Plan) Text(w io.Writer, diff bool) {
 		for _, n := range c.Notes {
 			fmt.Fprintf(w, "      note: %s\n", n)
 		}
+		if c.RebootRequired {
+			fmt.Fprintln(w, "      reboot required: takes effect at the next boot")
+		}
+		if len(c.Then) > 0 {
+			fmt.Fprintf(w, "      then runs: %s\n", strings.Join(c.Then, " "))
+		}
 		if diff && c.Resource.Kind() == "file" {
 			fmt.Fprint(w, indent(FileDiff(c), "      "))
 		}
@@ -74,6 +80,12 @@ func (p *Plan) Text(w io.Writer, diff bool) {
 			fmt.Fprintf(w, "  %s\n", n)
 		}
 	}
+	if len(p.RebootPending) > 0 {
+		fmt.Fprintln(w, "\nReboot pending (configured, not active until the next boot; not a change):")
+		for _, n := range p.RebootPending {
+			fmt.Fprintf(w, "  %s\n", n)
+		}
+	}
 	if len(p.Warnings) > 0 {
 		fmt.Fprintln(w, "\nWarnings:")
 		for _, n := range p.Warnings {
@@ -90,6 +102,8 @@ func Describe(r tasks.Resource) string {
 		return "sysctl " + r.Name()
 	case "sysfs":
 		return "sysfs " + r.Name()
+	case "unit":
+		return "unit " + r.Name()
 	}
 	return "file " + r.Name()
 }
@@ -118,10 +132,14 @@ func FileDiff(c Change) string {
 		to = "/dev/null"
 	}
 	lines := func(b []byte) []string {
-		if len(b) == 0 {
-			return nil
+		ls := strings.SplitAfter(string(b), "\n")
+		if ls[len(ls)-1] == "" {
+			return ls[:len(ls)-1]
 		}
-		return difflib.SplitLines(string(b))
+		// difflib needs every line terminated; the missing newline shows
+		// in the before/after summary.
+		ls[len(ls)-1] += "\n"
+		return ls
 	}
 	d, _ := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
 		A:        lines(c.Before.Data),
@@ -130,9 +148,6 @@ func FileDiff(c Change) string {
 		ToFile:   to,
 		Context:  3,
 	})
-	if d != "" && !strings.HasSuffix(d, "\n") {
-		d += "\n\\ No newline at end of file\n"
-	}
 	return d
 }
 
@@ -146,6 +161,7 @@ type JSONChange struct {
 	Before         *string  `json:"before"`
 	After          *string  `json:"after"`
 	RebootRequired bool     `json:"reboot_required"`
+	Then           []string `json:"then,omitempty"`
 	Notes          []string `json:"notes,omitempty"`
 }
 
@@ -159,6 +175,7 @@ type JSONPlan struct {
 	Skipped       []map[string]any `json:"skipped"`
 	Notes         []string         `json:"notes"`
 	Warnings      []string         `json:"warnings"`
+	RebootPending []string         `json:"reboot_pending"`
 	Summary       map[string]int   `json:"summary"`
 }
 
@@ -180,7 +197,7 @@ func JSONChanges(cs []Change) []JSONChange {
 		out = append(out, JSONChange{
 			Task: c.Task, Resource: c.Resource.Name(), Kind: c.Resource.Kind(), Layer: string(c.Resource.Layer()),
 			Action: string(c.Action), Before: val(c.Before), After: val(c.After),
-			RebootRequired: c.RebootRequired, Notes: c.Notes,
+			RebootRequired: c.RebootRequired, Then: c.Then, Notes: c.Notes,
 		})
 	}
 	return out
@@ -197,7 +214,7 @@ func (p *Plan) JSON(w io.Writer) error {
 	j := JSONPlan{
 		FormatVersion: FormatVersion, Root: p.Root, Facts: p.Facts,
 		Changes: JSONChanges(p.Pending()), InPlace: JSONChanges(inPlace),
-		Skipped: []map[string]any{}, Notes: nonNil(p.Notes), Warnings: nonNil(p.Warnings),
+		Skipped: []map[string]any{}, Notes: nonNil(p.Notes), Warnings: nonNil(p.Warnings), RebootPending: nonNil(p.RebootPending),
 		Summary: map[string]int{"change": len(p.Pending()), "in_place": len(inPlace), "skipped": len(p.Skipped)},
 	}
 	for _, s := range p.Skipped {

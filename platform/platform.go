@@ -65,7 +65,9 @@ type Facts struct {
 	// values can be read and set. An image root has only files.
 	Runtime bool `json:"runtime"`
 	// OS is PRETTY_NAME from os-release.
-	OS string `json:"os,omitempty"`
+	OS   string `json:"os,omitempty"`
+	Boot Boot   `json:"boot"`
+	Net  Net    `json:"network"`
 	// Evidence says, in order, how each fact was decided.
 	Evidence []string `json:"evidence"`
 }
@@ -128,6 +130,8 @@ func Detect(h *hostroot.Root) (*Facts, error) {
 		f.Evidence = append(f.Evidence, fmt.Sprintf("memory: MemTotal %s from /proc/meminfo", HumanBytes(f.MemTotal)))
 	}
 	f.detectBlock(h)
+	f.detectBoot(h)
+	f.detectNet(h)
 	if osr, err := h.ReadFile("/etc/os-release"); err == nil {
 		for _, l := range strings.Split(string(osr), "\n") {
 			if v, ok := strings.CutPrefix(l, "PRETTY_NAME="); ok {

@@ -58,6 +58,15 @@ type file struct {
 			Toggle     `yaml:",inline"`
 			NrRequests *int `yaml:"nr_requests"`
 		} `yaml:"nvme-queue"`
+		Zswap *struct {
+			Toggle     `yaml:",inline"`
+			Compressor *string `yaml:"compressor"`
+			Force      *bool   `yaml:"force"`
+		} `yaml:"zswap"`
+		CPUPstate *Toggle `yaml:"cpu-pstate"`
+		Bluetooth *Toggle `yaml:"bluetooth"`
+		WiFi      *Toggle `yaml:"wifi"`
+		Fstrim    *Toggle `yaml:"fstrim"`
 	} `yaml:"tasks"`
 }
 
@@ -191,6 +200,25 @@ func Parse(name string, b []byte) (tasks.Options, error) {
 				bad("tasks.'nvme-queue'.nr_requests", fmt.Sprintf("%d out of range 4..65536", *s.NrRequests))
 			}
 			o.NVMeNrRequests = *s.NrRequests
+		}
+	}
+	if s := t.Zswap; s != nil {
+		set("zswap", s.Toggle)
+		if s.Compressor != nil {
+			switch *s.Compressor {
+			case "lz4", "lz4hc", "zstd", "lzo", "lzo-rle", "deflate", "842":
+			default:
+				bad("tasks.zswap.compressor", fmt.Sprintf("%q is not a zswap compressor (lz4, lz4hc, zstd, lzo, lzo-rle, deflate, 842)", *s.Compressor))
+			}
+			o.ZswapCompressor = *s.Compressor
+		}
+		if s.Force != nil {
+			o.ZswapForce = *s.Force
+		}
+	}
+	for name, tg := range map[string]*Toggle{"cpu-pstate": t.CPUPstate, "bluetooth": t.Bluetooth, "wifi": t.WiFi, "fstrim": t.Fstrim} {
+		if tg != nil {
+			set(name, *tg)
 		}
 	}
 	if len(errs) > 0 {

@@ -2,6 +2,7 @@ package rollback
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/hashicorp/go-multierror"
 
@@ -17,6 +18,7 @@ type Outcome struct {
 	// (drift) and were not touched, with why.
 	LeftAlone []string
 	Complete  bool
+	Notes     []string
 }
 
 // Targets picks the applies a rollback undoes, newest first: the most recent
@@ -59,6 +61,7 @@ func (s *Store) Restore(r *Record, force bool) (*Outcome, error) {
 	}
 	defer j.Close()
 	var errs *multierror.Error
+	var thens [][]string
 	for i := len(r.Items) - 1; i >= 0; i-- {
 		it := r.Items[i]
 		if it.Restored {
@@ -93,6 +96,14 @@ func (s *Store) Restore(r *Record, force bool) (*Outcome, error) {
 			return out, appendErr(errs, err).ErrorOrNil()
 		}
 		out.Restored = append(out.Restored, it.Resource)
+		if len(it.Then) > 0 {
+			thens = append(thens, it.Then)
+		}
+	}
+	if ran, err := RunThen(s.h, thens); err != nil {
+		errs = appendErr(errs, err)
+	} else if !ran && len(thens) > 0 {
+		out.Notes = append(out.Notes, fmt.Sprintf("not run on this root (not the running system): %s; run it on the host before it reboots", strings.Join(thens[0], " ")))
 	}
 	if errs.ErrorOrNil() == nil && len(out.LeftAlone) == 0 {
 		if err := j.RolledBack(); err != nil {

@@ -55,6 +55,7 @@ type line struct {
 	State         *tasks.State `json:"state,omitempty"`
 	Desired       *tasks.State `json:"desired,omitempty"`
 	Forced        bool         `json:"forced,omitempty"`
+	Then          []string     `json:"then,omitempty"`
 }
 
 // Item is one resource an apply changed.
@@ -67,6 +68,8 @@ type Item struct {
 	After    *tasks.State
 	Desired  *tasks.State
 	Restored bool
+	// Then must run after the item is restored, as after it was applied.
+	Then []string
 }
 
 // Record is one apply as read back from its journal.
@@ -179,7 +182,7 @@ func (s *Store) Read(id string) (*Record, error) {
 			if _, err := tasks.FromID(l.Resource); err != nil {
 				return nil, bad(err.Error())
 			}
-			r.Items = append(r.Items, &Item{Task: l.Task, Resource: l.Resource, Before: *l.State})
+			r.Items = append(r.Items, &Item{Task: l.Task, Resource: l.Resource, Before: *l.State, Then: l.Then})
 		case opAfter, opRestored:
 			if l.I < 0 || l.I >= len(r.Items) {
 				return nil, bad("record for unknown item")
@@ -287,6 +290,7 @@ func (j *Journal) append(ls ...line) error {
 type Prior struct {
 	Task, Resource string
 	State          tasks.State
+	Then           []string
 }
 
 // Before records the prior state of every item, numbered from 0; it is
@@ -294,7 +298,7 @@ type Prior struct {
 func (j *Journal) Before(items []Prior) error {
 	ls := make([]line, len(items))
 	for i, it := range items {
-		ls[i] = line{Op: opBefore, I: i, Task: it.Task, Resource: it.Resource, State: &items[i].State}
+		ls[i] = line{Op: opBefore, I: i, Task: it.Task, Resource: it.Resource, State: &items[i].State, Then: it.Then}
 	}
 	return j.append(ls...)
 }

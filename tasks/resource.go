@@ -69,6 +69,8 @@ func FromID(id string) (Resource, error) {
 		return SysfsAttr(name), nil
 	case "file":
 		return File(name), nil
+	case "unit":
+		return Unit(name), nil
 	}
 	return nil, fmt.Errorf("resource %q: unknown kind %q", id, kind)
 }
@@ -163,8 +165,14 @@ func (f *FileRes) Show(s State) string {
 	if !s.Exists {
 		return "(absent)"
 	}
+	if t := bytes.TrimSuffix(s.Data, []byte("\n")); len(t) <= 24 && !bytes.ContainsAny(t, "\n") {
+		return fmt.Sprintf("%q, mode %04o", t, s.Mode&0o7777)
+	}
 	n := bytes.Count(s.Data, []byte("\n"))
-	return fmt.Sprintf("%d lines, mode %04o", n, s.Mode&0o7777)
+	if len(s.Data) > 0 && s.Data[len(s.Data)-1] != '\n' {
+		n++
+	}
+	return fmt.Sprintf("%d lines, %d bytes, mode %04o", n, len(s.Data), s.Mode&0o7777)
 }
 
 func (f *FileRes) Read(h *hostroot.Root) (State, error) {

@@ -3,6 +3,7 @@ package tasks
 import (
 	"fmt"
 
+	"github.com/ezansiedgeai/ezedge-host/cmdline"
 	"github.com/ezansiedgeai/ezedge-host/hostroot"
 	"github.com/ezansiedgeai/ezedge-host/platform"
 )
@@ -15,6 +16,9 @@ const (
 	NVMeRuleFile = "/etc/udev/rules.d/60-nvme.rules"
 	GovRuleFile  = "/etc/udev/rules.d/99-ezedge-host-cpu-governor.rules"
 )
+
+// GrubDropInFile holds our kernel arguments where GRUB reads grub.d.
+const GrubDropInFile = "/etc/default/grub.d/90-ezedge-host.cfg"
 
 // OwnedFiles lists every file the tasks may compose, in plan order.
 var OwnedFiles = []string{SysctlFile, TmpfilesFile, GovRuleFile, NVMeRuleFile}
@@ -34,6 +38,10 @@ type Options struct {
 	HugePages      int64
 	Governor       string
 	NVMeNrRequests int
+	// ZswapCompressor is the zswap compressor; ZswapForce runs zswap even
+	// in front of zram swap.
+	ZswapCompressor string
+	ZswapForce      bool
 }
 
 // DefaultOptions are the seed guide's values.
@@ -48,6 +56,8 @@ func DefaultOptions() Options {
 		HugePages:      1024,
 		Governor:       "performance",
 		NVMeNrRequests: 1024,
+
+		ZswapCompressor: "lz4",
 	}
 }
 
@@ -75,8 +85,11 @@ type Fragment struct {
 type Result struct {
 	Wants     []Want
 	Fragments []Fragment
-	Skip      string
-	Notes     []string
+	// KernelArgs go on the kernel command line; the planner puts those of
+	// every task into the boot loader's configuration together.
+	KernelArgs []cmdline.Arg
+	Skip       string
+	Notes      []string
 }
 
 // Task is one tuning item of the guide.
@@ -90,7 +103,7 @@ type Task interface {
 }
 
 // All is every task in plan order.
-var All = []Task{swappiness{}, netBuffers{}, hugepages{}, thp{}, cpuGovernor{}, nvmeQueue{}}
+var All = []Task{swappiness{}, netBuffers{}, hugepages{}, thp{}, cpuGovernor{}, nvmeQueue{}, zswap{}, cpuPstate{}, bluetooth{}, wifi{}, fstrim{}}
 
 // ByName finds a task.
 func ByName(name string) Task {

@@ -1,0 +1,181 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ezansiedgeai/ezedge-host/internal/fixture"
+)
+
+func lstatLink(t *testing.T, p string) string {
+	t.Helper()
+	target, err := os.Readlink(p)
+	if err != nil {
+		return ""
+	}
+	return target
+}
+
+// TestPiBootAndServices: on the Pi 5 the kernel command line, Bluetooth,
+// WiFi and fstrim are applied; a second plan has nothing to change but says
+// a reboot is pending; rollback restores every byte and link.
+func TestPiBootAndServices(t *testing.T) {
+	root := fixture.Copy(t, "pi5-16gb-nvme-bookworm")
+	orig := fixture.Snapshot(t, root)
+	apply(t, root)
+	cmd := readFile(t, filepath.Join(root, "boot/firmware/cmdline.txt"))
+	if !strings.HasSuffix(cmd, "cfg80211.ieee80211_regdom=GB zswap.enabled=1 zswap.compressor=lz4\n") {
+		t.Errorf("cmdline.txt: %q", cmd)
+	}
+	if stub := readFile(t, filepath.Join(root, "boot/cmdline.txt")); !strings.HasPrefix(stub, "DO NOT EDIT") || strings.Contains(stub, "zswap") {
+		t.Errorf("the Bookworm stub was edited: %q", stub)
+	}
+	for _, l := range []string{"etc/systemd/system/bluetooth.target.wants/bluetooth.service", "etc/systemd/system/dbus-org.bluez.service"} {
+		if lstatLink(t, filepath.Join(root, l)) != "" {
+			t.Errorf("%s still there", l)
+		}
+	}
+	if got := lstatLink(t, filepath.Join(root, "etc/systemd/system/timers.target.wants/fstrim.timer")); got != "/lib/systemd/system/fstrim.timer" {
+		t.Errorf("fstrim.timer link = %q", got)
+	}
+	if _, err := os.Stat(filepath.Join(root, "usr/lib/systemd/system/bluetooth.service")); err != nil {
+		t.Errorf("the unit file itself was touched: %v", err)
+	}
+	if s := readFile(t, filepath.Join(root, "sys/class/rfkill/rfkill1/soft")); s != "1\n" {
+		t.Errorf("wlan soft = %q", s)
+	}
+	if s := readFile(t, filepath.Join(root, "sys/class/rfkill/rfkill0/soft")); s != "0\n" {
+		t.Errorf("bluetooth radio touched: %q", s)
+	}
+	if s := readFile(t, filepath.Join(root, "var/lib/NetworkManager/NetworkManager.state")); s != "[main]\nNetworkingEnabled=true\nWirelessEnabled=false\nWWANEnabled=true\n" {
+		t.Errorf("NetworkManager.state = %q", s)
+	}
+	p := cli("plan", "--root", root, "--detailed-exitcode").must(t, 0)
+	if !strings.Contains(p.stdout, "Reboot pending") || !strings.Contains(p.stdout, "zswap.enabled=1 (zswap): in /boot/firmware/cmdline.txt, not in /proc/cmdline yet") {
+		t.Errorf("pending reboot not reported:\n%s", p.stdout)
+	}
+	// After the reboot the running command line has it: nothing pending.
+	running := readFile(t, filepath.Join(root, "proc/cmdline"))
+	os.WriteFile(filepath.Join(root, "proc/cmdline"), []byte(strings.TrimSpace(running)+" zswap.enabled=1 zswap.compressor=lz4\n"), 0o644)
+	if p := cli("plan", "--root", root).must(t, 0); strings.Contains(p.stdout, "Reboot pending") {
+		t.Errorf("still pending after the reboot:\n%s", p.stdout)
+	}
+	os.WriteFile(filepath.Join(root, "proc/cmdline"), []byte(running), 0o644)
+	cli("rollback", "--root", root, "--yes").must(t, 0)
+	if d := orig.Diff(fixture.Snapshot(t, root, fixture.StoreDir)); len(d) > 0 {
+		t.Fatalf("not byte-identical:\n%s", strings.Join(d, "\n"))
+	}
+}
+
+// TestGuards: WiFi is never blocked over a wireless default route, an SSH
+// session over WiFi, or without a wired carrier; zswap is skipped over zram.
+func TestGuards(t *testing.T) {
+	r := cli("plan", "--root", filepath.Join(fixture.Testdata(), "pi4-8gb-bullseye")).must(t, 0)
+	if !strings.Contains(r.stdout, "wifi            guard: the default route goes through wlan0, a wireless interface") {
+		t.Errorf("pi4 wifi guard:\n%s", r.stdout)
+	}
+	root := fixture.Copy(t, "pi5-16gb-nvme-bookworm")
+	// The SSH peer 10.10.8.7 is reached only through wlan0 (10.10.0.0/16).
+	route := readFile(t, filepath.Join(root, "proc/net/route"))
+	route += "wlan0\t00000A0A\t00000000\t0001\t0\t0\t600\t0000FFFF\t0\t0\t0\n"
+	os.WriteFile(filepath.Join(root, "proc/net/route"), []byte(route), 0o644)
+	tcp := strings.Replace(readFile(t, filepath.Join(root, "proc/net/tcp")), "3201A8C0:D431", "07080A0A:D431", 1)
+	os.WriteFile(filepath.Join(root, "proc/net/tcp"), []byte(tcp), 0o644)
+	if r := cli("plan", "--root", root).must(t, 0); !strings.Contains(r.stdout, "guard: an SSH session comes in through wlan0") {
+		t.Errorf("ssh guard:\n%s", r.stdout)
+	}
+	root2 := fixture.Copy(t, "pi5-16gb-nvme-bookworm")
+	os.WriteFile(filepath.Join(root2, "sys/class/net/eth0/carrier"), []byte("0\n"), 0o644)
+	os.WriteFile(filepath.Join(root2, "proc/net/route"), []byte(strings.ReplaceAll(readFile(t, filepath.Join(root2, "proc/net/route")), "eth0\t00000000", "lo\t00000000")), 0o644)
+	if r := cli("plan", "--root", root2).must(t, 0); !strings.Contains(r.stdout, "guard: no wired interface has carrier") {
+		t.Errorf("carrier guard:\n%s", r.stdout)
+	}
+	r = cli("plan", "--root", filepath.Join(fixture.Testdata(), "pi5-8gb-trixie-zram")).must(t, 0)
+	if !strings.Contains(r.stdout, "zswap           swap is zram (/dev/zram0 in /proc/swaps)") {
+		t.Errorf("zram guard:\n%s", r.stdout)
+	}
+	forced := writeProfile(t, "version: 1\ntasks:\n  zswap: {force: true}\n")
+	if r := cli("plan", "--root", filepath.Join(fixture.Testdata(), "pi5-8gb-trixie-zram"), "--profile", forced).must(t, 0); !strings.Contains(r.stdout, "zswap.enabled=1") {
+		t.Errorf("forced zswap not planned:\n%s", r.stdout)
+	}
+}
+
+// TestGrub: on Debian a drop-in carries the arguments (and says update-grub
+// is left to do on a non-live root); elsewhere GRUB_CMDLINE_LINUX is edited
+// in place; both roll back byte-identical.
+func TestGrub(t *testing.T) {
+	prof := writeProfile(t, "version: 1\ntasks:\n  zswap: {enabled: true}\n  cpu-pstate: {enabled: true}\n")
+	root := fixture.Copy(t, "amd64-intel-32gb-2nvme")
+	orig := fixture.Snapshot(t, root)
+	r := cli("apply", "--root", root, "--yes", "--profile", prof).must(t, 0)
+	if !strings.Contains(r.stdout, "not run on this root (not the running system): /usr/sbin/update-grub") {
+		t.Errorf("update-grub note missing:\n%s", r.stdout)
+	}
+	drop := readFile(t, filepath.Join(root, "etc/default/grub.d/90-ezedge-host.cfg"))
+	if !strings.Contains(drop, `GRUB_CMDLINE_LINUX="$GRUB_CMDLINE_LINUX zswap.enabled=1 zswap.compressor=lz4 intel_pstate=disable"`) {
+		t.Errorf("drop-in:\n%s", drop)
+	}
+	cli("plan", "--root", root, "--profile", prof, "--detailed-exitcode").must(t, 0)
+	cli("rollback", "--root", root, "--yes").must(t, 0)
+	if d := orig.Diff(fixture.Snapshot(t, root, fixture.StoreDir)); len(d) > 0 {
+		t.Fatalf("drop-in rollback not byte-identical:\n%s", strings.Join(d, "\n"))
+	}
+
+	// A distribution whose grub-mkconfig does not read grub.d.
+	root = fixture.Copy(t, "amd64-intel-32gb-2nvme")
+	os.WriteFile(filepath.Join(root, "etc/os-release"), []byte("NAME=\"Fedora Linux\"\nID=fedora\n"), 0o644)
+	os.Remove(filepath.Join(root, "usr/sbin/grub-mkconfig"))
+	orig = fixture.Snapshot(t, root)
+	cli("apply", "--root", root, "--yes", "--profile", prof).must(t, 0)
+	if g := readFile(t, filepath.Join(root, "etc/default/grub")); !strings.Contains(g, "\nGRUB_CMDLINE_LINUX=\"zswap.enabled=1 zswap.compressor=lz4 intel_pstate=disable\"\n") {
+		t.Errorf("in-place edit:\n%s", g)
+	}
+	cli("rollback", "--root", root, "--yes").must(t, 0)
+	if d := orig.Diff(fixture.Snapshot(t, root, fixture.StoreDir)); len(d) > 0 {
+		t.Fatalf("in-place rollback not byte-identical:\n%s", strings.Join(d, "\n"))
+	}
+}
+
+// TestCorpusRoundTrip puts every real cmdline.txt and GRUB defaults file
+// into a host, applies zswap, checks a second apply changes nothing, rolls
+// back and compares bytes.
+func TestCorpusRoundTrip(t *testing.T) {
+	prof := writeProfile(t, "version: 1\ntasks:\n  zswap: {enabled: true}\n")
+	n := 0
+	for _, kind := range []struct{ dir, fix, dest string }{
+		{"cmdline", "pi5-16gb-nvme-bookworm", "boot/firmware/cmdline.txt"},
+		{"grub", "amd64-intel-32gb-2nvme", "etc/default/grub"},
+	} {
+		for _, p := range fixture.CorpusFiles(t, kind.dir) {
+			name := filepath.Base(p)
+			if strings.Contains(name, "stub") || strings.HasSuffix(name, ".cfg") {
+				continue
+			}
+			root := fixture.Copy(t, kind.fix)
+			data, _ := os.ReadFile(p)
+			os.WriteFile(filepath.Join(root, kind.dest), data, 0o644)
+			if kind.dir == "grub" {
+				// In place, the harder case.
+				os.WriteFile(filepath.Join(root, "etc/os-release"), []byte("ID=fedora\n"), 0o644)
+				os.Remove(filepath.Join(root, "usr/sbin/grub-mkconfig"))
+			}
+			orig := fixture.Snapshot(t, root)
+			r := cli("apply", "--root", root, "--yes", "--profile", prof)
+			if r.code != 0 {
+				t.Errorf("%s: apply: %s", name, r.stderr)
+				continue
+			}
+			if second := cli("apply", "--root", root, "--yes", "--profile", prof); !strings.Contains(second.stdout, "Nothing to apply.") {
+				t.Errorf("%s: second apply changed something:\n%s", name, second.stdout)
+			}
+			cli("rollback", "--root", root, "--yes").must(t, 0)
+			if d := orig.Diff(fixture.Snapshot(t, root, fixture.StoreDir)); len(d) > 0 {
+				t.Errorf("%s: not byte-identical after rollback: %v", name, d)
+			}
+			n++
+		}
+	}
+	t.Logf("%d corpus files applied and rolled back", n)
+}

@@ -1,0 +1,184 @@
+package plan
+
+import (
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/ezansiedgeai/ezedge-host/cmdline"
+	"github.com/ezansiedgeai/ezedge-host/hostroot"
+	"github.com/ezansiedgeai/ezedge-host/tasks"
+)
+
+// taskArg is a kernel argument and the task that wants it.
+type taskArg struct {
+	task string
+	arg  cmdline.Arg
+}
+
+// kernelArgs puts every task's kernel arguments into the boot loader's
+// configuration: one change of one file, with reboot_required, and reports
+// arguments that are configured but not yet in the running kernel.
+func (p *Plan) kernelArgs(h *hostroot.Root, args []taskArg) error {
+	boot := p.Facts.Boot
+	var all []cmdline.Arg
+	var owners []string
+	for _, ta := range args {
+		all = append(all, ta.arg)
+		if len(owners) == 0 || owners[len(owners)-1] != ta.task {
+			owners = append(owners, ta.task)
+		}
+	}
+	var res tasks.Resource
+	var desired tasks.State
+	var cur tasks.State
+	var notes []string
+	var effective func(fileData []byte) (string, error)
+	switch {
+	case boot.Loader == "rpi-firmware":
+		res = tasks.File(boot.CmdlineFile)
+		var err error
+		if cur, err = res.Read(h); err != nil {
+			return fmt.Errorf("%s: %v", boot.CmdlineFile, err)
+		}
+		if !cur.Exists {
+			return nil
+		}
+		desired = cur
+		if len(all) > 0 {
+			data, warn, err := cmdline.EditPiFile(cur.Data, all)
+			if err != nil {
+				return fmt.Errorf("%s: refused: %v", boot.CmdlineFile, err)
+			}
+			notes = append(notes, warn...)
+			desired.Data = data
+		}
+		effective = func(b []byte) (string, error) { l, _ := cmdline.FirstLine(b); return l, nil }
+	case boot.Loader == "grub" && boot.GrubDropIn:
+		res = tasks.File(tasks.GrubDropInFile)
+		var err error
+		if cur, err = res.Read(h); err != nil {
+			return fmt.Errorf("%s: %v", tasks.GrubDropInFile, err)
+		}
+		names, contents, err := grubFiles(h, tasks.GrubDropInFile)
+		if err != nil {
+			return err
+		}
+		// A key GRUB_CMDLINE_LINUX_DEFAULT sets otherwise would come later
+		// on the command line and win over ours.
+		var overridden []string
+		if vars, err := cmdline.EvalGrub(names, contents); err == nil {
+			for _, a := range all {
+				if strings.Contains(" "+vars["GRUB_CMDLINE_LINUX_DEFAULT"]+" ", " "+a.Key+"=") && !cmdline.Holds(vars["GRUB_CMDLINE_LINUX_DEFAULT"], a) {
+					overridden = append(overridden, a.Key)
+				}
+			}
+		}
+		if len(all) > 0 {
+			desired = tasks.Content(cmdline.GrubDropIn(tasks.Header, all, overridden))
+		}
+		effective = func(b []byte) (string, error) {
+			vars, err := cmdline.EvalGrub(append(names, tasks.GrubDropInFile), append(contents, b))
+			return cmdline.Kernel(vars), err
+		}
+	case boot.Loader == "grub":
+		res = tasks.File(boot.CmdlineFile)
+		var err error
+		if cur, err = res.Read(h); err != nil {
+			return fmt.Errorf("%s: %v", boot.CmdlineFile, err)
+		}
+		desired = cur
+		if len(all) > 0 {
+			if desired.Data, err = cmdline.EditGrubDefault(cur.Data, all); err != nil {
+				return fmt.Errorf("%s: refused: %v", boot.CmdlineFile, err)
+			}
+		}
+		names, contents, err := grubFiles(h, boot.CmdlineFile)
+		if err != nil {
+			return err
+		}
+		effective = func(b []byte) (string, error) {
+			vars, err := cmdline.EvalGrub(append([]string{boot.CmdlineFile}, names...), append([][]byte{b}, contents...))
+			return cmdline.Kernel(vars), err
+		}
+	default:
+		return nil
+	}
+	c, err := change(h, strings.Join(owners, ","), res, desired, nil)
+	if err != nil {
+		return err
+	}
+	if c.Task == "" {
+		if c.Action == None {
+			return nil
+		}
+		c.Task = "(no task)"
+	}
+	c.RebootRequired = true
+	if c.Action != None {
+		var want []string
+		for _, a := range all {
+			if !cmdline.Holds(string(cur.Data), a) {
+				want = append(want, a.String())
+			}
+		}
+		if len(want) > 0 {
+			c.Notes = append(c.Notes, "kernel arguments: "+strings.Join(want, " "))
+		}
+	}
+	c.Notes = append(c.Notes, notes...)
+	if boot.Loader == "grub" && c.Action != None {
+		if len(boot.Generator) == 0 {
+			p.Warnings = append(p.Warnings, "no grub.cfg generator (update-grub, grub-mkconfig, grub2-mkconfig) on this host: the GRUB change reaches the next boot only once grub.cfg is regenerated")
+		} else {
+			c.Then = boot.Generator
+		}
+	}
+	p.Changes = append(p.Changes, c)
+	// Configured is what the file says now; active is what the running
+	// kernel was booted with. An argument apply is about to configure is a
+	// change (reboot_required), not yet a pending reboot.
+	line, err := effective(cur.Data)
+	if err != nil {
+		p.Warnings = append(p.Warnings, fmt.Sprintf("cannot evaluate the GRUB configuration: %v", err))
+		return nil
+	}
+	if p.Facts.Runtime && p.Facts.Boot.Running != "" {
+		for _, ta := range args {
+			if cmdline.Holds(line, ta.arg) && !cmdline.Holds(p.Facts.Boot.Running, ta.arg) {
+				p.RebootPending = append(p.RebootPending, fmt.Sprintf("%s (%s): in %s, not in /proc/cmdline yet", ta.arg, ta.task, res.Name()))
+			}
+		}
+	}
+	return nil
+}
+
+// grubFiles reads /etc/default/grub and the grub.d drop-ins in the order
+// grub-mkconfig sources them, leaving out skip (the file being planned).
+func grubFiles(h *hostroot.Root, skip string) ([]string, [][]byte, error) {
+	names := []string{"/etc/default/grub"}
+	if ents, err := h.ReadDir("/etc/default/grub.d"); err == nil {
+		var cfgs []string
+		for _, e := range ents {
+			if strings.HasSuffix(e.Name(), ".cfg") {
+				cfgs = append(cfgs, path.Join("/etc/default/grub.d", e.Name()))
+			}
+		}
+		sort.Strings(cfgs)
+		names = append(names, cfgs...)
+	}
+	var outN []string
+	var outC [][]byte
+	for _, n := range names {
+		if n == skip {
+			continue
+		}
+		b, err := h.ReadFile(n)
+		if err != nil {
+			continue
+		}
+		outN, outC = append(outN, n), append(outC, b)
+	}
+	return outN, outC, nil
+}

@@ -1,0 +1,393 @@
+package tasks
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	sddbus "github.com/coreos/go-systemd/v22/dbus"
+
+	"github.com/ezansiedgeai/ezedge-host/hostroot"
+)
+
+// unitPath is where systemctl --root looks for unit files, in order.
+var unitPath = []string{"/etc/systemd/system", "/run/systemd/system", "/usr/local/lib/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system"}
+
+// Manager is the running systemd, where there is one.
+type Manager interface {
+	ActiveState(unit string) (string, error)
+	Start(unit string) error
+	Stop(unit string) error
+	Reload() error
+}
+
+var (
+	managerMu sync.Mutex
+	managers  = map[*hostroot.Root]Manager{}
+	// NewManager connects to the systemd of a live host; tests replace it.
+	NewManager = func(h *hostroot.Root) (Manager, error) {
+		if !h.IsSystemRoot() || !h.Exists("/run/systemd/system") {
+			return nil, nil
+		}
+		c, err := sddbus.NewSystemConnectionContext(context.Background())
+		if err != nil {
+			return nil, fmt.Errorf("systemd D-Bus: %v", err)
+		}
+		return &dbusManager{c: c}, nil
+	}
+)
+
+// managerFor is the systemd of h, or nil for an image or fixture root,
+// where unit state is only the symlinks systemctl --root would make.
+func managerFor(h *hostroot.Root) (Manager, error) {
+	managerMu.Lock()
+	defer managerMu.Unlock()
+	if m, ok := managers[h]; ok {
+		return m, nil
+	}
+	m, err := NewManager(h)
+	if err != nil {
+		return nil, err
+	}
+	managers[h] = m
+	return m, nil
+}
+
+type dbusManager struct{ c *sddbus.Conn }
+
+const unitTimeout = 90 * time.Second
+
+func (d *dbusManager) ActiveState(unit string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), unitTimeout)
+	defer cancel()
+	p, err := d.c.GetUnitPropertyContext(ctx, unit, "ActiveState")
+	if err != nil {
+		return "", err
+	}
+	return strings.Trim(p.Value.String(), `"`), nil
+}
+
+func (d *dbusManager) job(f func(context.Context, string, string, chan<- string) (int, error), unit string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), unitTimeout)
+	defer cancel()
+	ch := make(chan string, 1)
+	if _, err := f(ctx, unit, "replace", ch); err != nil {
+		return err
+	}
+	select {
+	case r := <-ch:
+		if r != "done" {
+			return fmt.Errorf("job %s", r)
+		}
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (d *dbusManager) Start(unit string) error { return d.job(d.c.StartUnitContext, unit) }
+func (d *dbusManager) Stop(unit string) error  { return d.job(d.c.StopUnitContext, unit) }
+func (d *dbusManager) Reload() error {
+	ctx, cancel := context.WithTimeout(context.Background(), unitTimeout)
+	defer cancel()
+	return d.c.ReloadContext(ctx)
+}
+
+// UnitRes is a systemd unit's state: its enablement symlinks (exactly those
+// systemctl enable/disable make from [Install]: WantedBy=, RequiredBy=,
+// Alias=, and Also= units) and, on a live host, whether it is active.
+type UnitRes struct{ name string }
+
+// Unit is the systemd unit name.
+func Unit(name string) *UnitRes { return &UnitRes{name: name} }
+
+func (u *UnitRes) Kind() string { return "unit" }
+func (u *UnitRes) Name() string { return u.name }
+func (u *UnitRes) Layer() Layer { return Persistent }
+
+// unitState is the parsed form of a unit State's Data.
+type unitState struct {
+	active string            // "" when unknown (no running systemd)
+	links  map[string]string // symlink path -> target
+	dirs   []string          // .wants/.requires directories that exist
+}
+
+func (s unitState) encode() State {
+	var b strings.Builder
+	if s.active != "" {
+		fmt.Fprintf(&b, "active %s\n", s.active)
+	}
+	dirs := slices.Clone(s.dirs)
+	slices.Sort(dirs)
+	for _, d := range dirs {
+		fmt.Fprintf(&b, "dir %s\n", d)
+	}
+	keys := make([]string, 0, len(s.links))
+	for k := range s.links {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		fmt.Fprintf(&b, "link %s %s\n", k, s.links[k])
+	}
+	return State{Exists: true, Data: []byte(b.String())}
+}
+
+func decodeUnit(st State) unitState {
+	s := unitState{links: map[string]string{}}
+	sc := bufio.NewScanner(bytes.NewReader(st.Data))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		switch {
+		case len(f) == 2 && f[0] == "active":
+			s.active = f[1]
+		case len(f) == 2 && f[0] == "dir":
+			s.dirs = append(s.dirs, f[1])
+		case len(f) == 3 && f[0] == "link":
+			s.links[f[1]] = f[2]
+		}
+	}
+	return s
+}
+
+// install reads [Install] of a unit from the unit path: the symlinks
+// enabling it makes (to the unit file where it was found) and the units
+// named by Also=.
+func install(h *hostroot.Root, name string) (file string, links map[string]string, also []string, err error) {
+	var data []byte
+	for _, d := range unitPath {
+		p := path.Join(d, name)
+		if st, err := h.Lstat(p); err == nil && st.Mode()&fs.ModeSymlink != 0 {
+			if t, _ := h.Readlink(p); t == "/dev/null" {
+				return "", nil, nil, fmt.Errorf("%s is masked", name)
+			}
+		}
+		if b, err := h.ReadFile(p); err == nil {
+			file, data = p, b
+			break
+		}
+	}
+	if file == "" {
+		return "", nil, nil, fs.ErrNotExist
+	}
+	links = map[string]string{}
+	section := ""
+	for _, raw := range strings.Split(string(data), "\n") {
+		l := strings.TrimSpace(raw)
+		if strings.HasPrefix(l, "[") {
+			section = l
+			continue
+		}
+		if section != "[Install]" {
+			continue
+		}
+		k, v, ok := strings.Cut(l, "=")
+		if !ok {
+			continue
+		}
+		for _, item := range strings.Fields(v) {
+			switch strings.TrimSpace(k) {
+			case "WantedBy":
+				links["/etc/systemd/system/"+item+".wants/"+name] = file
+			case "RequiredBy":
+				links["/etc/systemd/system/"+item+".requires/"+name] = file
+			case "Alias":
+				links["/etc/systemd/system/"+item] = file
+			case "Also":
+				also = append(also, item)
+			}
+		}
+	}
+	return file, links, also, nil
+}
+
+// installLinks is every symlink enabling name (and its Also= units) makes.
+func installLinks(h *hostroot.Root, name string, seen map[string]bool) (map[string]string, error) {
+	if seen[name] {
+		return nil, nil
+	}
+	seen[name] = true
+	_, links, also, err := install(h, name)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range also {
+		more, err := installLinks(h, a, seen)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+		for k, v := range more {
+			links[k] = v
+		}
+	}
+	return links, nil
+}
+
+// Installed reports whether the unit file exists in the root.
+func (u *UnitRes) Installed(h *hostroot.Root) bool {
+	_, _, _, err := install(h, u.name)
+	return err == nil
+}
+
+func (u *UnitRes) Read(h *hostroot.Root) (State, error) {
+	want, err := installLinks(h, u.name, map[string]bool{})
+	if errors.Is(err, fs.ErrNotExist) {
+		return State{}, nil
+	}
+	if err != nil {
+		return State{}, fmt.Errorf("unit %s: %v", u.name, err)
+	}
+	s := unitState{links: map[string]string{}}
+	for p := range want {
+		if t, err := h.Readlink(p); err == nil {
+			s.links[p] = t
+		}
+		if d := path.Dir(p); d != "/etc/systemd/system" && h.Exists(d) && !slices.Contains(s.dirs, d) {
+			s.dirs = append(s.dirs, d)
+		}
+	}
+	m, err := managerFor(h)
+	if err != nil {
+		return State{}, err
+	}
+	if m != nil {
+		if s.active, err = m.ActiveState(u.name); err != nil {
+			return State{}, fmt.Errorf("unit %s: %v", u.name, err)
+		}
+	}
+	return s.encode(), nil
+}
+
+// Enabled is the desired state of an enabled (and, live, active) unit.
+func (u *UnitRes) Enabled(h *hostroot.Root, cur State) (State, error) {
+	links, err := installLinks(h, u.name, map[string]bool{})
+	if err != nil {
+		return State{}, fmt.Errorf("unit %s: %v", u.name, err)
+	}
+	s := decodeUnit(cur)
+	s.links = links
+	for p := range links {
+		if d := path.Dir(p); d != "/etc/systemd/system" && !slices.Contains(s.dirs, d) {
+			s.dirs = append(s.dirs, d)
+		}
+	}
+	if s.active != "" {
+		s.active = "active"
+	}
+	return s.encode(), nil
+}
+
+// Disabled is the desired state of a disabled, stopped unit.
+func (u *UnitRes) Disabled(cur State) State {
+	s := decodeUnit(cur)
+	s.links = map[string]string{}
+	if s.active != "" {
+		s.active = "inactive"
+	}
+	return s.encode()
+}
+
+func (u *UnitRes) Write(h *hostroot.Root, st State) error {
+	if !st.Exists {
+		return nil
+	}
+	want := decodeUnit(st)
+	curState, err := u.Read(h)
+	if err != nil {
+		return err
+	}
+	cur := decodeUnit(curState)
+	m, err := managerFor(h)
+	if err != nil {
+		return err
+	}
+	if m != nil && want.active == "inactive" && cur.active != "inactive" {
+		if err := m.Stop(u.name); err != nil {
+			return fmt.Errorf("stop %s: %v", u.name, err)
+		}
+	}
+	for p, t := range cur.links {
+		if want.links[p] != t {
+			if err := h.Remove(p); err != nil {
+				return err
+			}
+		}
+	}
+	for _, d := range want.dirs {
+		if !h.Exists(d) {
+			if err := h.Mkdir(d, 0o755); err != nil {
+				return err
+			}
+		}
+	}
+	for p, t := range want.links {
+		if cur.links[p] != t {
+			if err := h.Symlink(t, p); err != nil {
+				return err
+			}
+		}
+	}
+	for _, d := range cur.dirs {
+		if !slices.Contains(want.dirs, d) {
+			// Only an empty directory goes: one that holds other units'
+			// links stays, whatever the snapshot said.
+			if err := h.Remove(d); err != nil && !errors.Is(err, syscall.ENOTEMPTY) && !errors.Is(err, fs.ErrExist) {
+				return err
+			}
+		}
+	}
+	if m != nil {
+		if err := m.Reload(); err != nil {
+			return fmt.Errorf("daemon-reload: %v", err)
+		}
+		if want.active == "active" && cur.active != "active" {
+			if err := m.Start(u.name); err != nil {
+				return fmt.Errorf("start %s: %v", u.name, err)
+			}
+		}
+	}
+	return nil
+}
+
+func (u *UnitRes) Equal(a, b State) bool {
+	if a.Exists != b.Exists {
+		return false
+	}
+	x, y := decodeUnit(a), decodeUnit(b)
+	if x.active != "" && y.active != "" && x.active != y.active {
+		return false
+	}
+	if len(x.links) != len(y.links) {
+		return false
+	}
+	for k, v := range x.links {
+		if y.links[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func (u *UnitRes) Show(st State) string {
+	if !st.Exists {
+		return "(not installed)"
+	}
+	s := decodeUnit(st)
+	en := "disabled"
+	if len(s.links) > 0 {
+		en = fmt.Sprintf("enabled (%d links)", len(s.links))
+	}
+	if s.active != "" {
+		return en + ", " + s.active
+	}
+	return en
+}
