@@ -1,0 +1,69 @@
+package tasks
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/ezansiedgeai/ezedge-host/hostroot"
+	"github.com/ezansiedgeai/ezedge-host/internal/fixture"
+)
+
+// fakeSystemd stands in for the D-Bus manager of a live host.
+type fakeSystemd struct {
+	active map[string]string
+	calls  []string
+}
+
+func (f *fakeSystemd) ActiveState(u string) (string, error) { return f.active[u], nil }
+func (f *fakeSystemd) Start(u string) error {
+	f.calls = append(f.calls, "start "+u)
+	f.active[u] = "active"
+	return nil
+}
+func (f *fakeSystemd) Stop(u string) error {
+	f.calls = append(f.calls, "stop "+u)
+	f.active[u] = "inactive"
+	return nil
+}
+func (f *fakeSystemd) Reload() error { f.calls = append(f.calls, "reload"); return nil }
+
+// TestUnitLiveManager: with a running systemd, disabling stops the unit
+// before its links go and reloads after; restoring recreates the links,
+// reloads and starts it again; the active state is part of the snapshot.
+func TestUnitLiveManager(t *testing.T) {
+	root := fixture.Copy(t, "pi5-16gb-nvme-bookworm")
+	fake := &fakeSystemd{active: map[string]string{"bluetooth.service": "active"}}
+	old := NewManager
+	NewManager = func(*hostroot.Root) (Manager, error) { return fake, nil }
+	defer func() { NewManager = old }()
+	h, err := hostroot.Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	u := Unit("bluetooth.service")
+	before, err := u.Read(h)
+	if err != nil || !strings.HasPrefix(string(before.Data), "active active\n") || u.Show(before) != "enabled (2 links), active" {
+		t.Fatalf("read: %q %v", before.Data, err)
+	}
+	if err := u.Write(h, u.Disabled(before)); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(fake.calls, ", "); got != "stop bluetooth.service, reload" {
+		t.Errorf("disable calls: %s", got)
+	}
+	after, _ := u.Read(h)
+	if u.Show(after) != "disabled, inactive" {
+		t.Errorf("after disable: %s", u.Show(after))
+	}
+	fake.calls = nil
+	if err := u.Write(h, before); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(fake.calls, ", "); got != "reload, start bluetooth.service" {
+		t.Errorf("restore calls: %s", got)
+	}
+	if again, _ := u.Read(h); !u.Equal(again, before) {
+		t.Errorf("restored %q, want %q", again.Data, before.Data)
+	}
+}
