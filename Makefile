@@ -5,7 +5,7 @@ BIN     := bin/ezedge-host
 PKGS    := ./...
 LDFLAGS := -s -w
 
-.PHONY: build build-arm64 test vet fmt-check demo bench clean
+.PHONY: build build-arm64 test vet fmt-check demo bench e2e e2e-deps clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/ezedge-host
@@ -29,5 +29,17 @@ demo: build
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
+# End to end on a real kernel and systemd under qemu (root needed: the
+# guest root is built with mmdebstrap, its image with mke2fs -d).
+E2E_TOOLS := mmdebstrap qemu-system-x86_64 mke2fs debugfs eatmydata
+e2e-deps:
+	@missing=; for t in $(E2E_TOOLS); do command -v $$t >/dev/null || missing=1; done; \
+	if [ -n "$$missing" ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			mmdebstrap qemu-system-x86 e2fsprogs eatmydata >/dev/null; fi
+
+e2e: e2e-deps
+	$(GO) run ./e2e
+
 clean:
-	rm -rf bin
+	rm -rf bin e2e-out

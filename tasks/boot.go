@@ -54,6 +54,13 @@ func (zswap) Plan(c *Context) Result {
 		}
 	}
 	r.KernelArgs = []cmdline.Arg{{Key: "zswap.enabled", Value: "1"}, {Key: "zswap.compressor", Value: comp}}
+	// The command line alone is not enough where the compressor is a module
+	// (Debian's lz4): zswap starts before modules load and falls back to its
+	// built-in default. tmpfiles.d sets it again once they can load.
+	r.Fragments = []Fragment{{File: TmpfilesFile, Lines: []string{
+		tmpfilesWrite(zswapParams+"/compressor", comp),
+		tmpfilesWrite(zswapParams+"/enabled", "Y"),
+	}}}
 	if c.Facts.Runtime && c.Host.Exists(zswapParams+"/enabled") {
 		r.Wants = []Want{
 			{Resource: SysfsAttr(zswapParams + "/compressor"), Desired: Value(comp)},

@@ -117,9 +117,6 @@ func wifiGuard(f *platform.Facts) string {
 func (wifi) Plan(c *Context) Result {
 	var r Result
 	if c.Facts.Runtime {
-		if why := wifiGuard(c.Facts); why != "" {
-			return Result{Skip: "guard: " + why}
-		}
 		ents, _ := c.Host.ReadDir(rfkillClass)
 		for _, e := range ents {
 			d := path.Join(rfkillClass, e.Name())
@@ -136,6 +133,9 @@ func (wifi) Plan(c *Context) Result {
 		}
 		if len(r.Wants) == 0 && len(r.Notes) == 0 {
 			return Result{Skip: "no WLAN radio (no rfkill device of type wlan)"}
+		}
+		if why := wifiGuard(c.Facts); why != "" {
+			return Result{Skip: "guard: " + why}
 		}
 	}
 	// systemd-rfkill restores the saved state at boot; a device without a

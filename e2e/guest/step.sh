@@ -1,0 +1,99 @@
+#!/bin/bash
+# One boot of the end-to-end scenario, inside the VM. Results go to the
+# second serial port, one line each: PASS/FAIL boot<N> <check> [detail].
+exec 3>/dev/ttyS1
+state=/var/lib/e2e
+mkdir -p "$state"
+n=$(( $(cat "$state/boot" 2>/dev/null || echo 0) + 1 ))
+echo "$n" > "$state/boot"
+E=/usr/local/sbin/ezedge-host
+P=/etc/e2e/profile.yaml
+
+pass() { echo "PASS boot$n $1" >&3; }
+fail() { echo "FAIL boot$n $1 ${2:-}" >&3; }
+# expect NAME GOT WANT
+expect() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "got '$2', want '$3'"; fi; }
+# expect_in NAME HAYSTACK NEEDLE
+expect_in() { if grep -qF -- "$3" <<<"$2"; then pass "$1"; else fail "$1" "'$3' not in output"; fi; }
+sysv() { tr -s '\t ' '  ' < "/proc/sys/${1//.//}" | sed 's/ *$//'; }
+sel() { sed -n 's/.*\[\(.*\)\].*/\1/p' "$1"; }
+nvme=$(ls -d /sys/block/nvme*n1 2>/dev/null | head -1)
+thp=/sys/kernel/mm/transparent_hugepage/enabled
+KEYS="vm.swappiness net.core.rmem_max net.core.wmem_max net.ipv4.tcp_rmem net.ipv4.tcp_wmem vm.nr_hugepages"
+
+snapshot() {
+	for k in $KEYS; do echo "$k=$(sysv "$k")"; done
+	echo "thp=$(sel $thp)"
+	echo "zswap=$(cat /sys/module/zswap/parameters/enabled)"
+	echo "zswap_compressor=$(cat /sys/module/zswap/parameters/compressor)"
+	echo "nvme=$(cat "$nvme/queue/nr_requests")"
+	echo "bluetooth=$(systemctl is-enabled bluetooth.service 2>/dev/null)/$(systemctl is-active bluetooth.service 2>/dev/null)"
+	echo "fstrim=$(systemctl is-enabled fstrim.timer 2>/dev/null)/$(systemctl is-active fstrim.timer 2>/dev/null)"
+	echo "cmdline_zswap=$(grep -o 'zswap.enabled=[^ ]*' /proc/cmdline)"
+	for f in /etc/sysctl.d/90-ezedge-host.conf /etc/tmpfiles.d/90-ezedge-host.conf /etc/udev/rules.d/60-nvme.rules /etc/default/grub.d/90-ezedge-host.cfg; do
+		[ -e "$f" ] && echo "file=$f"
+	done
+}
+
+case $n in
+1)
+	snapshot > "$state/defaults"
+	sed 's/^/  default: /' "$state/defaults" >&3
+	plan=$($E plan --profile $P 2>&1)
+	echo "$plan" > "$state/plan1"
+	expect_in plan-governor-skipped "$plan" "cpu-governor    no cpufreq on this host"
+	expect_in plan-wifi-skipped "$plan" "wifi            no WLAN radio (no rfkill device of type wlan)"
+	expect_in plan-swappiness "$plan" "sysctl vm.swappiness"
+	expect_in plan-grub "$plan" "file /etc/default/grub.d/90-ezedge-host.cfg"
+	expect_in plan-nvme "$plan" "queue/nr_requests"
+	out=$($E apply --yes --profile $P 2>&1); rc=$?
+	echo "$out" > "$state/apply1"
+	expect apply-exit "$rc" 0
+	[ "$rc" = 0 ] || sed 's/^/  apply: /' "$state/apply1" >&3
+	expect swappiness "$(sysv vm.swappiness)" 10
+	expect rmem_max "$(sysv net.core.rmem_max)" 134217728
+	expect tcp_wmem "$(sysv net.ipv4.tcp_wmem | cut -d' ' -f3)" 67108864
+	expect nr_hugepages "$(sysv vm.nr_hugepages)" 64
+	expect thp "$(sel $thp)" always
+	expect zswap-runtime "$(cat /sys/module/zswap/parameters/enabled)" Y
+	expect nvme-runtime "$(cat "$nvme/queue/nr_requests")" "$(sed -n 's/.*nr_requests}="\([0-9]*\)".*/\1/p' /etc/udev/rules.d/60-nvme.rules)"
+	expect bluetooth "$(systemctl is-enabled bluetooth.service)/$(systemctl is-active bluetooth.service)" "disabled/inactive"
+	expect fstrim "$(systemctl is-enabled fstrim.timer)/$(systemctl is-active fstrim.timer)" "enabled/active"
+	$E plan --profile $P --detailed-exitcode > "$state/plan1b" 2>&1
+	rc=$?
+	expect plan-after-apply-exit "$rc" 0
+	[ "$rc" = 0 ] || sed -n '/^Changes/,/^$/s/^/  plan: /p' "$state/plan1b" >&3
+	expect_in reboot-pending "$(cat "$state/plan1b")" "Reboot pending"
+	;;
+2)
+	expect swappiness "$(sysv vm.swappiness)" 10
+	expect rmem_max "$(sysv net.core.rmem_max)" 134217728
+	expect tcp_rmem "$(sysv net.ipv4.tcp_rmem | cut -d' ' -f3)" 67108864
+	expect nr_hugepages "$(sysv vm.nr_hugepages)" 64
+	expect thp "$(sel $thp)" always
+	expect nvme-udev "$(cat "$nvme/queue/nr_requests")" "$(sed -n 's/.*nr_requests}="\([0-9]*\)".*/\1/p' /etc/udev/rules.d/60-nvme.rules)"
+	expect cmdline "$(grep -o 'zswap.enabled=[^ ]*' /proc/cmdline)" "zswap.enabled=1"
+	expect zswap "$(cat /sys/module/zswap/parameters/enabled)" Y
+	expect zswap-compressor "$(cat /sys/module/zswap/parameters/compressor)" lz4
+	expect bluetooth "$(systemctl is-enabled bluetooth.service)/$(systemctl is-active bluetooth.service)" "disabled/inactive"
+	expect fstrim "$(systemctl is-enabled fstrim.timer)/$(systemctl is-active fstrim.timer)" "enabled/active"
+	$E plan --profile $P --detailed-exitcode > "$state/plan2" 2>&1
+	rc=$?
+	expect plan-exit "$rc" 0
+	[ "$rc" = 0 ] || sed -n '/^Changes/,/^$/s/^/  plan: /p' "$state/plan2" >&3
+	out=$($E rollback --yes 2>&1); rc=$?
+	expect rollback-exit "$rc" 0
+	[ "$rc" = 0 ] || sed 's/^/  rollback: /' <<<"$out" >&3
+	;;
+3)
+	snapshot > "$state/after"
+	if diff "$state/defaults" "$state/after" > "$state/diff"; then
+		pass back-to-defaults
+	else
+		fail back-to-defaults "$(tr '\n' ' ' < "$state/diff")"
+	fi
+	expect history "$($E history | tail -1 | awk '{print $NF, $(NF-1)}')" "back rolled"
+	;;
+esac
+echo "END boot$n" >&3
+exit 0

@@ -1,0 +1,301 @@
+// Command e2e proves ezedge-host on a real kernel and systemd: it builds (and
+// caches) a minimal Debian root, boots it under qemu three times and runs
+// the scenario in guest/step.sh at each boot: apply and check, reboot and
+// check everything held, roll back, reboot and check the defaults are back.
+// Between boots it gives the kernel the command line the image's GRUB
+// configuration would, so a command-line change made by apply reaches the
+// next boot. Run it with `make e2e` (as root: mmdebstrap and mke2fs -d keep
+// ownership).
+package main
+
+import (
+	"bufio"
+	"crypto/rand"
+	"crypto/sha256"
+	_ "embed"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/ezansiedgeai/ezedge-host/cmdline"
+)
+
+var (
+	//go:embed guest/step.sh
+	stepScript []byte
+	//go:embed guest/ezedge-e2e.service
+	stepUnit []byte
+	//go:embed guest/profile.yaml
+	profile []byte
+)
+
+// packages is the guest root; the cache key is derived from it.
+var packages = []string{"systemd", "systemd-sysv", "dbus", "udev", "procps", "util-linux", "kmod", "rfkill", "bluez", "linux-image-amd64", "initramfs-tools"}
+
+const initrdModules = "virtio_pci\nvirtio_blk\next4\n"
+
+// debianGrub is Debian's stock /etc/default/grub; GRUB itself is not
+// installed (the kernel is booted directly), so update-grub is a stub.
+const debianGrub = `# If you change this file, run 'update-grub' afterwards to update
+# /boot/grub/grub.cfg.
+GRUB_DEFAULT=0
+GRUB_TIMEOUT=5
+GRUB_DISTRIBUTOR=` + "`lsb_release -i -s 2> /dev/null || echo Debian`" + `
+GRUB_CMDLINE_LINUX_DEFAULT="quiet"
+GRUB_CMDLINE_LINUX=""
+`
+
+func main() {
+	cache := flag.String("cache", ".cache/e2e", "folder for the cached root (git-ignored)")
+	out := flag.String("out", "e2e-out", "folder for the logs of failed boots")
+	bootTimeout := flag.Duration("boot-timeout", 4*time.Minute, "hard limit on one boot")
+	flag.Parse()
+	start := time.Now()
+	err := run(*cache, *out, *bootTimeout)
+	fmt.Printf("e2e took %.0f s\n", time.Since(start).Seconds())
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: FAIL: %v\n", err)
+	}
+	fmt.Printf("e2e: %d passed, %d failed\n", passed, failed)
+	if err != nil || failed > 0 {
+		os.Exit(1)
+	}
+}
+
+// passed and failed count the checks of every boot.
+var passed, failed int
+
+func sh(name string, args ...string) error {
+	cmd := exec.Command(name, args...)
+	cmd.Stderr = os.Stderr
+	if out, err := cmd.Output(); err != nil {
+		return fmt.Errorf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return nil
+}
+
+func run(cacheDir, outDir string, bootTimeout time.Duration) error {
+	for _, tool := range []string{"mmdebstrap", "qemu-system-x86_64", "mke2fs", "debugfs"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return fmt.Errorf("%s not installed (make e2e installs it: apt-get install mmdebstrap qemu-system-x86 e2fsprogs eatmydata)", tool)
+		}
+	}
+	sum := sha256.Sum256([]byte(strings.Join(packages, ",") + initrdModules + "bookworm minbase v1"))
+	root := filepath.Join(cacheDir, "bookworm-amd64-"+hex.EncodeToString(sum[:6]))
+	if _, err := os.Stat(root); err != nil {
+		t := time.Now()
+		fmt.Printf("e2e: building the guest root (%s) ...\n", root)
+		tmp := root + ".tmp"
+		os.RemoveAll(tmp)
+		if err := os.MkdirAll(cacheDir, 0o755); err != nil {
+			return err
+		}
+		hook := fmt.Sprintf(`mkdir -p "$1/etc/initramfs-tools/conf.d" && echo MODULES=list > "$1/etc/initramfs-tools/conf.d/ezedge.conf" && printf '%s' >> "$1/etc/initramfs-tools/modules"`, strings.ReplaceAll(initrdModules, "\n", `\n`))
+		if err := sh("mmdebstrap", "--variant=minbase", "--quiet",
+			"--hook-dir=/usr/share/mmdebstrap/hooks/eatmydata", "--dpkgopt=force-unsafe-io",
+			"--include="+strings.Join(packages, ","), "--essential-hook="+hook,
+			"bookworm", tmp); err != nil {
+			return err
+		}
+		if err := os.Rename(tmp, root); err != nil {
+			return err
+		}
+		fmt.Printf("e2e: root built in %.0f s\n", time.Since(t).Seconds())
+	}
+
+	work, err := os.MkdirTemp("", "ezedge-e2e")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	guest := filepath.Join(work, "root")
+	if err := sh("cp", "-a", root, guest); err != nil {
+		return err
+	}
+	bin := filepath.Join(guest, "usr/local/sbin/ezedge-host")
+	build := exec.Command("go", "build", "-trimpath", "-o", bin, "./cmd/ezedge-host")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		return fmt.Errorf("building ezedge-host: %v", err)
+	}
+	id := make([]byte, 16)
+	rand.Read(id)
+	files := map[string]struct {
+		data []byte
+		mode os.FileMode
+	}{
+		"usr/local/sbin/e2e-step":                       {stepScript, 0o755},
+		"etc/systemd/system/ezedge-e2e.service":         {stepUnit, 0o644},
+		"etc/e2e/profile.yaml":                          {profile, 0o644},
+		"etc/default/grub":                              {[]byte(debianGrub), 0o644},
+		"usr/sbin/update-grub":                          {[]byte("#!/bin/sh\n# The e2e guest boots its kernel directly: nothing to generate.\nexit 0\n"), 0o755},
+		"etc/machine-id":                                {[]byte(hex.EncodeToString(id) + "\n"), 0o444},
+		"etc/fstab":                                     {[]byte("/dev/vda / ext4 rw,errors=remount-ro 0 1\n"), 0o644},
+		"etc/hostname":                                  {[]byte("ezedge-e2e\n"), 0o644},
+		"etc/systemd/system/getty@tty1.service":         {nil, 0},
+		"etc/systemd/system/serial-getty@ttyS1.service": {nil, 0},
+	}
+	for p, f := range files {
+		full := filepath.Join(guest, p)
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			return err
+		}
+		if f.data == nil {
+			// Masked: nothing should talk on the results port.
+			os.Remove(full)
+			if err := os.Symlink("/dev/null", full); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := os.WriteFile(full, f.data, f.mode); err != nil {
+			return err
+		}
+		os.Chmod(full, f.mode)
+	}
+	wants := filepath.Join(guest, "etc/systemd/system/multi-user.target.wants")
+	os.MkdirAll(wants, 0o755)
+	if err := os.Symlink("/etc/systemd/system/ezedge-e2e.service", filepath.Join(wants, "ezedge-e2e.service")); err != nil {
+		return err
+	}
+	kernels, _ := filepath.Glob(filepath.Join(guest, "boot/vmlinuz-*"))
+	initrds, _ := filepath.Glob(filepath.Join(guest, "boot/initrd.img-*"))
+	if len(kernels) != 1 || len(initrds) != 1 {
+		return fmt.Errorf("want one kernel and one initrd in the guest, found %v %v", kernels, initrds)
+	}
+	disk := filepath.Join(work, "disk.img")
+	if err := sh("mke2fs", "-q", "-t", "ext4", "-L", "root", "-d", guest, disk, "2G"); err != nil {
+		return err
+	}
+	nvme := filepath.Join(work, "nvme.img")
+	if err := os.WriteFile(nvme, nil, 0o644); err != nil {
+		return err
+	}
+	if err := os.Truncate(nvme, 64<<20); err != nil {
+		return err
+	}
+
+	bootsFailed := 0
+	for boot := 1; boot <= 3; boot++ {
+		kcmd, err := grubCommandLine(disk)
+		if err != nil {
+			return err
+		}
+		args := "root=/dev/vda rw console=ttyS0 systemd.firstboot=off panic=-1 " + kcmd
+		con := filepath.Join(work, fmt.Sprintf("console-%d.log", boot))
+		res := filepath.Join(work, fmt.Sprintf("results-%d.log", boot))
+		t := time.Now()
+		fmt.Printf("e2e: boot %d: %s\n", boot, args)
+		q := exec.Command("qemu-system-x86_64", "-machine", "q35", "-m", "1536", "-smp", "2",
+			"-kernel", kernels[0], "-initrd", initrds[0], "-append", args,
+			"-drive", "file="+disk+",format=raw,if=virtio",
+			"-drive", "file="+nvme+",format=raw,if=none,id=nv0", "-device", "nvme,drive=nv0,serial=ezedge0",
+			"-serial", "file:"+con, "-serial", "file:"+res,
+			"-display", "none", "-monitor", "none", "-nic", "none", "-no-reboot")
+		if err := q.Start(); err != nil {
+			return err
+		}
+		done := make(chan error, 1)
+		go func() { done <- q.Wait() }()
+		timedOut := false
+		select {
+		case <-done:
+		case <-time.After(bootTimeout):
+			q.Process.Kill()
+			<-done
+			timedOut = true
+		}
+		pass, fail, ended := report(res, boot)
+		passed, failed = passed+pass, failed+fail
+		fmt.Printf("e2e: boot %d: %d passed, %d failed in %.0f s\n", boot, pass, fail, time.Since(t).Seconds())
+		if timedOut || !ended || fail > 0 {
+			bootsFailed++
+			if fail == 0 {
+				failed++
+			}
+			if timedOut {
+				fmt.Printf("FAIL boot%d timeout after %s\n", boot, bootTimeout)
+			} else if !ended {
+				fmt.Printf("FAIL boot%d the scenario did not finish\n", boot)
+			}
+			os.MkdirAll(outDir, 0o755)
+			for _, f := range []string{con, res} {
+				if b, err := os.ReadFile(f); err == nil {
+					os.WriteFile(filepath.Join(outDir, filepath.Base(f)), b, 0o644)
+				}
+			}
+			fmt.Printf("e2e: serial logs of boot %d kept in %s\n", boot, outDir)
+			break
+		}
+	}
+	if bootsFailed > 0 {
+		return fmt.Errorf("a boot failed")
+	}
+	return nil
+}
+
+// report prints a boot's result lines and counts them.
+func report(path string, boot int) (pass, fail int, ended bool) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, 0, false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		l := strings.TrimRight(sc.Text(), "\r")
+		switch {
+		case strings.HasPrefix(l, "PASS "):
+			pass++
+		case strings.HasPrefix(l, "FAIL "):
+			fail++
+		case l == fmt.Sprintf("END boot%d", boot):
+			ended = true
+			continue
+		}
+		if l != "" {
+			fmt.Println(l)
+		}
+	}
+	return pass, fail, ended
+}
+
+// grubCommandLine reads /etc/default/grub and its grub.d drop-ins out of
+// the ext4 image (debugfs, no mount) and evaluates them as grub-mkconfig
+// would.
+func grubCommandLine(disk string) (string, error) {
+	cat := func(p string) ([]byte, error) {
+		return exec.Command("debugfs", "-R", "cat "+p, disk).Output()
+	}
+	names := []string{"/etc/default/grub"}
+	ls, _ := exec.Command("debugfs", "-R", "ls -l /etc/default/grub.d", disk).Output()
+	var drops []string
+	for _, l := range strings.Split(string(ls), "\n") {
+		f := strings.Fields(l)
+		if len(f) > 0 && strings.HasSuffix(f[len(f)-1], ".cfg") {
+			drops = append(drops, "/etc/default/grub.d/"+f[len(f)-1])
+		}
+	}
+	sort.Strings(drops)
+	names = append(names, drops...)
+	var contents [][]byte
+	for _, n := range names {
+		b, err := cat(n)
+		if err != nil {
+			return "", fmt.Errorf("debugfs cat %s: %v", n, err)
+		}
+		contents = append(contents, b)
+	}
+	vars, err := cmdline.EvalGrub(names, contents)
+	if err != nil {
+		return "", err
+	}
+	return cmdline.Kernel(vars), nil
+}
