@@ -86,6 +86,7 @@ func BenchmarkPlan(b *testing.B) {
 		hosts[n] = fixture.Copy(b, n)
 	}
 	hosts["generated-256cpu-32nvme"] = fixture.Large(b, 256, 32)
+	hosts["generated-4cpu-2nvme"] = fixture.Large(b, 4, 2)
 	for name, root := range hosts {
 		b.Run(name, func(b *testing.B) {
 			for b.Loop() {
