@@ -5,7 +5,7 @@ BIN     := bin/ezedge-host
 PKGS    := ./...
 LDFLAGS := -s -w
 
-.PHONY: build build-arm64 test vet fmt-check demo bench e2e e2e-deps clean
+.PHONY: build build-arm64 test vet fmt-check demo bench fuzz e2e e2e-deps clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/ezedge-host
@@ -28,6 +28,18 @@ demo: build
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+# Every parser and editor's fuzz target, FUZZTIME each (CI: 10s). What a
+# run finds is kept under <pkg>/testdata/fuzz and replayed by `make test`.
+FUZZTIME ?= 1m
+FUZZ_TARGETS := cmdline:FuzzEditPiFile cmdline:FuzzEditGrubDefault cmdline:FuzzEvalGrub \
+	tasks:FuzzParseSysctlConf tasks:FuzzSetINI tasks:FuzzNormalize \
+	profile:FuzzParse rollback:FuzzJournal
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; fn=$${t##*:}; echo "fuzz $$pkg $$fn ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) ./$$pkg || exit 1; \
+	done
 
 # End to end on a real kernel and systemd under qemu (root needed: the
 # guest root is built with mmdebstrap, its image with mke2fs -d).

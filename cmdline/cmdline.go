@@ -159,6 +159,11 @@ func (a Arg) text() string {
 	return a.Key + "=" + a.Value
 }
 
+// Balanced reports whether every double quote of a command line is closed.
+// Where one is not, the kernel reads the rest of the line as one token, so
+// an argument appended after it would not be an argument.
+func Balanced(line string) bool { return strings.Count(line, `"`)%2 == 0 }
+
 // Check refuses a command line that would not boot: empty, without the
 // root= it had, or longer than MaxLen.
 func Check(before, after string) error {

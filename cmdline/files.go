@@ -28,6 +28,9 @@ func EditPiFile(data []byte, args []Arg) ([]byte, []string, error) {
 	if strings.HasPrefix(strings.TrimSpace(line), PiStub) {
 		return nil, nil, fmt.Errorf("it is the Bookworm stub that points to /boot/firmware/cmdline.txt, not a command line")
 	}
+	if !Balanced(line) {
+		return nil, nil, fmt.Errorf("it has a double quote that is never closed; it cannot be edited safely")
+	}
 	var warn []string
 	if strings.TrimSpace(rest) != "" {
 		warn = append(warn, "more than one line: the firmware reads only the first, and only it is edited")
@@ -46,6 +49,9 @@ var assignRe = regexp.MustCompile(`^([ \t]*)(?:export[ \t]+)?(GRUB_CMDLINE_LINUX
 type grubValue struct {
 	lineStart, start, end int
 	found                 bool
+	// bare is an unquoted value: one that gains a space needs quotes, or
+	// the shell would run the second word as a command.
+	bare bool
 }
 
 func findGrubValue(s, name string) (grubValue, error) {
@@ -79,10 +85,17 @@ func findGrubValue(s, name string) (grubValue, error) {
 				end = start + len(w)
 			}
 			val := s[start:end]
+			bare := !strings.HasPrefix(body, `"`) && !strings.HasPrefix(body, `'`)
+			if bare && strings.ContainsAny(val, "\"'\\$") {
+				return v, fmt.Errorf("%s is unquoted but holds quotes, backslashes or $; it cannot be edited safely", name)
+			}
 			if strings.Contains(val, "$(") || strings.Contains(val, "`") {
 				return v, fmt.Errorf("%s uses command substitution; it cannot be edited safely", name)
 			}
-			v = grubValue{lineStart: off, start: start, end: end, found: true}
+			if !Balanced(strings.ReplaceAll(val, `\"`, `"`)) {
+				return v, fmt.Errorf("%s has a double quote that is never closed; it cannot be edited safely", name)
+			}
+			v = grubValue{lineStart: off, start: start, end: end, found: true, bare: bare}
 		}
 		off += len(l)
 	}
@@ -128,6 +141,9 @@ func EditGrubDefault(data []byte, args []Arg) ([]byte, error) {
 		nv := Edit(val, edit)
 		if len(nv) > MaxLen {
 			return nil, fmt.Errorf("%s would be %d bytes, over the %d-byte limit", name, len(nv), MaxLen)
+		}
+		if v.bare && strings.ContainsAny(nv, " \t") {
+			nv = `"` + nv + `"`
 		}
 		s = s[:v.start] + nv + s[v.end:]
 		if name == "GRUB_CMDLINE_LINUX" {

@@ -93,8 +93,16 @@ func Load(name string) (tasks.Options, error) {
 var governorRe = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 
 // Parse reads profile bytes; name is used in errors.
-func Parse(name string, b []byte) (tasks.Options, error) {
-	o := tasks.DefaultOptions()
+func Parse(name string, b []byte) (o tasks.Options, err error) {
+	o = tasks.DefaultOptions()
+	// go-yaml v1.19.2 panics on some malformed input (a tag on an empty
+	// sequence item, found by FuzzParse): that is a bad profile, not a
+	// crash.
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("profile %s: not a valid profile (the YAML decoder failed: %v)", name, r)
+		}
+	}()
 	if i := bytes.IndexByte(b, 0); i >= 0 {
 		return o, fmt.Errorf("profile %s:%d: binary data (NUL byte), not YAML", name, bytes.Count(b[:i], []byte("\n"))+1)
 	}

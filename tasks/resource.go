@@ -141,8 +141,8 @@ func Value(v string) State { return State{Exists: true, Data: []byte(v + "\n")} 
 // choice of a selection list, otherwise the words joined by one space (the
 // kernel prints tcp_rmem with tabs).
 func Normalize(b []byte) string {
-	s := strings.TrimRight(string(b), "\x00")
-	f := strings.Fields(s)
+	// Device-tree strings end in NUL; a NUL anywhere is a separator.
+	f := strings.Fields(strings.ReplaceAll(string(b), "\x00", " "))
 	for _, w := range f {
 		if len(w) > 2 && w[0] == '[' && w[len(w)-1] == ']' {
 			return w[1 : len(w)-1]
