@@ -35,10 +35,21 @@ FUZZTIME ?= 1m
 FUZZ_TARGETS := cmdline:FuzzEditPiFile cmdline:FuzzEditGrubDefault cmdline:FuzzEvalGrub \
 	tasks:FuzzParseSysctlConf tasks:FuzzSetINI tasks:FuzzNormalize \
 	profile:FuzzParse rollback:FuzzJournal
+# Go's fuzzer can report "context deadline exceeded" when its time runs out
+# while a worker is busy (no input failed, nothing is written): that is not
+# a finding. A real one writes <pkg>/testdata/fuzz/<target>/ and fails.
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; fn=$${t##*:}; echo "fuzz $$pkg $$fn ($(FUZZTIME))"; \
-		$(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) ./$$pkg || exit 1; \
+		before=$$(ls $$pkg/testdata/fuzz/$$fn 2>/dev/null | wc -l); \
+		out=$$($(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) ./$$pkg 2>&1); rc=$$?; \
+		echo "$$out" | grep -v '^fuzz: elapsed' ; \
+		after=$$(ls $$pkg/testdata/fuzz/$$fn 2>/dev/null | wc -l); \
+		if [ $$rc -ne 0 ]; then \
+			if [ "$$before" = "$$after" ] && echo "$$out" | grep -q 'context deadline exceeded'; then \
+				echo "fuzz $$fn: time ran out mid-run (no failing input): not a finding"; \
+			else exit 1; fi; \
+		fi; \
 	done
 
 # End to end on a real kernel and systemd under qemu (root needed: the
