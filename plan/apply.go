@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/go-multierror"
 
 	"github.com/ezansiedgeai/ezedge-host/hostroot"
+	"github.com/ezansiedgeai/ezedge-host/internal/crashpoint"
 	"github.com/ezansiedgeai/ezedge-host/rollback"
 	"github.com/ezansiedgeai/ezedge-host/tasks"
 )
@@ -61,7 +62,11 @@ func Apply(h *hostroot.Root, p *Plan, now time.Time) (*Result, error) {
 		return nil, err
 	}
 	out.ID = j.ID
+	crashpoint.Step()
 	failed := j.Before(prior)
+	if failed == nil {
+		crashpoint.Step()
+	}
 	var afters []rollback.After
 	for _, c := range todo {
 		if failed != nil {
@@ -71,6 +76,7 @@ func Apply(h *hostroot.Root, p *Plan, now time.Time) (*Result, error) {
 			failed = fmt.Errorf("%s: %v", c.Resource.Name(), err)
 			break
 		}
+		crashpoint.Step()
 		got, err := c.Resource.Read(h)
 		if err != nil {
 			failed = fmt.Errorf("%s: read back: %v", c.Resource.Name(), err)
@@ -100,6 +106,7 @@ func Apply(h *hostroot.Root, p *Plan, now time.Time) (*Result, error) {
 		if err := j.Commit(afters); err != nil {
 			failed = err
 		} else {
+			crashpoint.Step()
 			return out, j.Close()
 		}
 	}

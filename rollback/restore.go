@@ -7,6 +7,7 @@ import (
 	"github.com/hashicorp/go-multierror"
 
 	"github.com/ezansiedgeai/ezedge-host/hostroot"
+	"github.com/ezansiedgeai/ezedge-host/internal/crashpoint"
 	"github.com/ezansiedgeai/ezedge-host/tasks"
 )
 
@@ -91,10 +92,12 @@ func (s *Store) Restore(r *Record, force bool) (*Outcome, error) {
 				errs = appendErr(errs, fmt.Errorf("%s: restore: %v", it.Resource, err))
 				continue
 			}
+			crashpoint.Step()
 		}
 		if err := j.Restored(i, forced); err != nil {
 			return out, appendErr(errs, err).ErrorOrNil()
 		}
+		crashpoint.Step()
 		out.Restored = append(out.Restored, it.Resource)
 		if len(it.Then) > 0 {
 			thens = append(thens, it.Then)
