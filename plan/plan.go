@@ -5,6 +5,7 @@ package plan
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/ezansiedgeai/ezedge-host/hostroot"
@@ -61,6 +62,9 @@ type Plan struct {
 	// RebootPending lists kernel arguments that are configured but not
 	// active yet. A pending reboot is not a pending change.
 	RebootPending []string
+	// Drift lists resources an apply set that something else has changed
+	// since: rollback leaves them alone unless --force.
+	Drift []string
 }
 
 // Pending lists the changes that would modify the host.
@@ -183,7 +187,38 @@ func Build(h *hostroot.Root, facts *platform.Facts, opt tasks.Options) (*Plan, e
 			p.Warnings = append(p.Warnings, tasks.SysctlOverrides(h, name, want)...)
 		}
 	}
+	p.Drift = drift(h, recs)
 	return p, nil
+}
+
+// drift compares every resource that an apply still in force set with what
+// it holds now.
+func drift(h *hostroot.Root, recs []*rollback.Record) []string {
+	var out []string
+	seen := map[string]bool{}
+	for i := len(recs) - 1; i >= 0; i-- {
+		r := recs[i]
+		if r.Status() != "applied" && r.Status() != "partly rolled back" {
+			continue
+		}
+		for _, it := range r.Items {
+			if it.Restored || it.After == nil || seen[it.Resource] {
+				continue
+			}
+			seen[it.Resource] = true
+			res, err := tasks.FromID(it.Resource)
+			if err != nil {
+				continue
+			}
+			cur, err := res.Read(h)
+			if err != nil || res.Equal(cur, *it.After) {
+				continue
+			}
+			out = append(out, fmt.Sprintf("%s: apply %s set %s, now %s (changed by something else)", it.Resource, r.ID, res.Show(*it.After), res.Show(cur)))
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 func change(h *hostroot.Root, task string, r tasks.Resource, desired tasks.State, accepted map[string]map[string]string) (Change, error) {

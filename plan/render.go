@@ -80,6 +80,12 @@ func (p *Plan) Text(w io.Writer, diff bool) {
 			fmt.Fprintf(w, "  %s\n", n)
 		}
 	}
+	if len(p.Drift) > 0 {
+		fmt.Fprintln(w, "\nDrift (changed since ezedge-host applied it; rollback leaves these alone unless --force):")
+		for _, n := range p.Drift {
+			fmt.Fprintf(w, "  %s\n", n)
+		}
+	}
 	if len(p.RebootPending) > 0 {
 		fmt.Fprintln(w, "\nReboot pending (configured, not active until the next boot; not a change):")
 		for _, n := range p.RebootPending {
@@ -176,6 +182,7 @@ type JSONPlan struct {
 	Notes         []string         `json:"notes"`
 	Warnings      []string         `json:"warnings"`
 	RebootPending []string         `json:"reboot_pending"`
+	Drift         []string         `json:"drift"`
 	Summary       map[string]int   `json:"summary"`
 }
 
@@ -214,7 +221,7 @@ func (p *Plan) JSON(w io.Writer) error {
 	j := JSONPlan{
 		FormatVersion: FormatVersion, Root: p.Root, Facts: p.Facts,
 		Changes: JSONChanges(p.Pending()), InPlace: JSONChanges(inPlace),
-		Skipped: []map[string]any{}, Notes: nonNil(p.Notes), Warnings: nonNil(p.Warnings), RebootPending: nonNil(p.RebootPending),
+		Skipped: []map[string]any{}, Notes: nonNil(p.Notes), Warnings: nonNil(p.Warnings), RebootPending: nonNil(p.RebootPending), Drift: nonNil(p.Drift),
 		Summary: map[string]int{"change": len(p.Pending()), "in_place": len(inPlace), "skipped": len(p.Skipped)},
 	}
 	for _, s := range p.Skipped {

@@ -244,3 +244,30 @@ func TestBadInput(t *testing.T) {
 		t.Fatalf("bad input changed the root: %v", d)
 	}
 }
+
+// TestNotRootOnLiveHost: as an ordinary user, plan of the running system
+// works and apply and rollback refuse before touching anything (as nobody
+// nothing could be touched anyway, so this cannot change the machine).
+func TestNotRootOnLiveHost(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run the binary as nobody")
+	}
+	as := func(args ...string) (int, string) {
+		cmd := exec.Command(bin, args...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		out, err := cmd.CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); ok {
+			return ee.ExitCode(), string(out)
+		}
+		return 0, string(out)
+	}
+	if code, out := as("plan", "--root", "/"); code != 0 {
+		t.Errorf("plan as nobody: exit %d: %s", code, out)
+	}
+	for _, cmd := range []string{"apply", "rollback"} {
+		code, out := as(cmd, "--root", "/", "--yes")
+		if code != 1 || !strings.Contains(out, cmd+" changes this host and must run as root") || strings.Count(out, "\n") != 1 {
+			t.Errorf("%s as nobody: exit %d: %q", cmd, code, out)
+		}
+	}
+}

@@ -49,6 +49,10 @@ func TestDrift(t *testing.T) {
 	os.WriteFile(filepath.Join(root, "proc/sys/vm/swappiness"), []byte("42\n"), 0o644)
 	os.WriteFile(filepath.Join(root, "etc/udev/rules.d/60-nvme.rules"), []byte("# rewritten by a package\n"), 0o644)
 
+	p := cli("plan", "--root", root).must(t, 0)
+	if !strings.Contains(p.stdout, "Drift (changed since ezedge-host applied it") || !strings.Contains(p.stdout, "sysctl:vm.swappiness: apply ") || !strings.Contains(p.stdout, "now 42") || !strings.Contains(p.stdout, "file:/etc/udev/rules.d/60-nvme.rules: apply") {
+		t.Errorf("plan does not report the drift:\n%s", p.stdout)
+	}
 	r := cli("rollback", "--root", root, "--yes").must(t, 1)
 	if strings.Count(r.stdout, "left alone") != 2 || !strings.Contains(r.stdout, "sysctl:vm.swappiness") || !strings.Contains(r.stdout, "60-nvme.rules") {
 		t.Fatalf("drift not reported:\n%s", r.stdout)
