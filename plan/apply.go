@@ -21,6 +21,25 @@ type Result struct {
 	Notes   []string
 }
 
+// Same reports the first pending change of p that q, planned again, does
+// not have exactly (resource, value before, value after), or "".
+func Same(p, q *Plan) string {
+	a, b := p.Pending(), q.Pending()
+	for i := range max(len(a), len(b)) {
+		if i >= len(a) {
+			return tasks.ID(b[i].Resource)
+		}
+		if i >= len(b) {
+			return tasks.ID(a[i].Resource)
+		}
+		x, y := a[i], b[i]
+		if tasks.ID(x.Resource) != tasks.ID(y.Resource) || !x.Resource.Equal(x.Before, y.Before) || !x.Resource.Equal(x.After, y.After) {
+			return tasks.ID(x.Resource)
+		}
+	}
+	return ""
+}
+
 // Apply makes the plan's pending changes. Each resource's prior state is
 // journalled durably before it is touched. If any change fails, every change
 // this run made is restored and all errors are returned together.

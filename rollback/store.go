@@ -220,16 +220,8 @@ type Journal struct {
 
 // Begin starts the journal of a new apply.
 func (s *Store) Begin(platform, board string, now time.Time) (*Journal, error) {
-	for _, d := range []string{"/var", "/var/lib", Dir, snapDir} {
-		if !s.h.Exists(d) {
-			perm := fs.FileMode(0o755)
-			if strings.HasPrefix(d, Dir) {
-				perm = 0o700
-			}
-			if err := s.h.Mkdir(d, perm); err != nil {
-				return nil, fmt.Errorf("snapshot store: %v", err)
-			}
-		}
+	if err := s.ensure(); err != nil {
+		return nil, err
 	}
 	base := now.UTC().Format("20060102T150405Z")
 	id := base

@@ -128,3 +128,5 @@ func TestCrashDuringRollback(t *testing.T) {
 		t.Logf("%s: %d rollback kill points, each finished byte-identical", name, points)
 	}
 }
+
+func execBin(args ...string) *exec.Cmd { return exec.Command(bin, args...) }

@@ -19,6 +19,7 @@ import (
 	"github.com/ezansiedgeai/ezedge-host/platform"
 	"github.com/ezansiedgeai/ezedge-host/profile"
 	"github.com/ezansiedgeai/ezedge-host/rollback"
+	"github.com/ezansiedgeai/ezedge-host/tasks"
 )
 
 // Exit statuses (Terraform's contract for plan --detailed-exitcode).
@@ -44,10 +45,12 @@ func main() {
 }
 
 type globals struct {
-	root    string
-	output  string
-	profile string
-	yes     bool
+	root        string
+	output      string
+	profile     string
+	yes         bool
+	lockTimeout time.Duration
+	opt         tasks.Options
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -78,11 +81,15 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return exitError
 }
 
-func (g *globals) open() (*hostroot.Root, *platform.Facts, error) {
+func (g *globals) openRoot() (*hostroot.Root, error) {
 	if g.output != "text" && g.output != "json" {
-		return nil, nil, fmt.Errorf("--output %q: want text or json", g.output)
+		return nil, fmt.Errorf("--output %q: want text or json", g.output)
 	}
-	h, err := hostroot.Open(g.root)
+	return hostroot.Open(g.root)
+}
+
+func (g *globals) open() (*hostroot.Root, *platform.Facts, error) {
+	h, err := g.openRoot()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -99,16 +106,26 @@ func (g *globals) plan() (*hostroot.Root, *plan.Plan, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	h, f, err := g.open()
+	g.opt = opt
+	h, err := g.openRoot()
 	if err != nil {
 		return nil, nil, err
 	}
-	p, err := plan.Build(h, f, opt)
+	p, err := g.replan(h)
 	if err != nil {
 		h.Close()
 		return nil, nil, err
 	}
 	return h, p, nil
+}
+
+// replan reads the host afresh and plans it with the profile loaded.
+func (g *globals) replan(h *hostroot.Root) (*plan.Plan, error) {
+	f, err := platform.Detect(h)
+	if err != nil {
+		return nil, err
+	}
+	return plan.Build(h, f, g.opt)
 }
 
 func factsCmd(g *globals) *cobra.Command {
@@ -263,6 +280,22 @@ func applyCmd(g *globals) *cobra.Command {
 				if err := confirm(cmd, g.yes, "apply these changes"); err != nil {
 					return err
 				}
+				unlock, err := rollback.Open(h).Lock(g.lockTimeout, "ezedge-host apply")
+				if err != nil {
+					return err
+				}
+				defer unlock()
+				// Under the lock, the host must still be what was shown and
+				// confirmed: another apply, or an operator, may have been
+				// quicker.
+				again, err := g.replan(h)
+				if err != nil {
+					return err
+				}
+				if id := plan.Same(p, again); id != "" {
+					return fmt.Errorf("the host changed since the plan was made (%s); nothing was changed: run apply again", id)
+				}
+				p = again
 			}
 			res, err := plan.Apply(h, p, time.Now())
 			if g.output == "json" {
@@ -292,6 +325,7 @@ func applyCmd(g *globals) *cobra.Command {
 	}
 	c.Flags().StringVar(&g.profile, "profile", "", "profile `FILE` (YAML) overriding the platform defaults")
 	c.Flags().BoolVarP(&g.yes, "yes", "y", false, "do not ask for confirmation")
+	c.Flags().DurationVar(&g.lockTimeout, "lock-timeout", 0, "wait this long for another ezedge-host changing the host (0: fail at once)")
 	return c
 }
 
@@ -310,10 +344,7 @@ func rollbackCmd(g *globals) *cobra.Command {
 		Short: "Restore the prior state of the most recent apply (or back to --to ID)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if g.output != "text" && g.output != "json" {
-				return fmt.Errorf("--output %q: want text or json", g.output)
-			}
-			h, err := hostroot.Open(g.root)
+			h, err := g.openRoot()
 			if err != nil {
 				return err
 			}
@@ -337,6 +368,18 @@ func rollbackCmd(g *globals) *cobra.Command {
 				}
 			}
 			if err := confirm(cmd, g.yes, "roll back"); err != nil {
+				return err
+			}
+			unlock, err := store.Lock(g.lockTimeout, "ezedge-host rollback")
+			if err != nil {
+				return err
+			}
+			defer unlock()
+			// Another apply or rollback may have finished while we waited.
+			if recs, err = store.Records(); err != nil {
+				return err
+			}
+			if targets, err = rollback.Targets(recs, to); err != nil {
 				return err
 			}
 			var outs []*rollback.Outcome
@@ -376,6 +419,7 @@ func rollbackCmd(g *globals) *cobra.Command {
 	c.Flags().StringVar(&to, "to", "", "roll back every apply back to and including `ID`")
 	c.Flags().BoolVar(&force, "force", false, "also restore resources changed by someone else since the apply")
 	c.Flags().BoolVarP(&g.yes, "yes", "y", false, "do not ask for confirmation")
+	c.Flags().DurationVar(&g.lockTimeout, "lock-timeout", 0, "wait this long for another ezedge-host changing the host (0: fail at once)")
 	return c
 }
 
@@ -392,10 +436,7 @@ func historyCmd(g *globals) *cobra.Command {
 		Short: "List applies: id, time, platform, changes, status",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if g.output != "text" && g.output != "json" {
-				return fmt.Errorf("--output %q: want text or json", g.output)
-			}
-			h, err := hostroot.Open(g.root)
+			h, err := g.openRoot()
 			if err != nil {
 				return err
 			}
