@@ -211,6 +211,7 @@ func compactIDs(ids []string) string {
 
 func planCmd(g *globals) *cobra.Command {
 	var diff, detailed bool
+	var out string
 	c := &cobra.Command{
 		Use:   "plan",
 		Short: "Show what apply would change; changes nothing",
@@ -226,6 +227,11 @@ func planCmd(g *globals) *cobra.Command {
 			} else {
 				p.Text(cmd.OutOrStdout(), diff)
 			}
+			if err == nil && out != "" {
+				if err = p.Save(out, time.Now()); err == nil && g.output == "text" {
+					fmt.Fprintf(cmd.OutOrStdout(), "Saved to %s: `ezedge-host apply %s` applies exactly this plan.\n", out, out)
+				}
+			}
 			if err == nil && detailed && len(p.Pending()) > 0 {
 				return exitCode(exitChanges)
 			}
@@ -235,6 +241,7 @@ func planCmd(g *globals) *cobra.Command {
 	c.Flags().StringVar(&g.profile, "profile", "", "profile `FILE` (YAML) overriding the platform defaults")
 	c.Flags().BoolVar(&diff, "diff", false, "show a unified diff for every file")
 	c.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit 0 when there is nothing to change, 2 when changes are pending, 1 on error")
+	c.Flags().StringVar(&out, "out", "", "save the plan to `FILE` for `ezedge-host apply FILE`")
 	return c
 }
 
@@ -260,11 +267,28 @@ func confirm(cmd *cobra.Command, yes bool, what string) error {
 
 func applyCmd(g *globals) *cobra.Command {
 	c := &cobra.Command{
-		Use:   "apply",
-		Short: "Make the planned changes, snapshotting every prior value first",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			h, p, err := g.plan()
+		Use:   "apply [PLANFILE]",
+		Short: "Make the planned changes (or exactly those of a saved plan), snapshotting every prior value first",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var h *hostroot.Root
+			var p *plan.Plan
+			var err error
+			saved := len(args) == 1
+			replan := g.replan
+			if saved {
+				// The saved plan is what was approved: no re-planning, no
+				// prompt, but refused if the host moved since.
+				var f *platform.Facts
+				if h, f, err = g.open(); err == nil {
+					if p, err = plan.Load(args[0], h, f); err != nil {
+						h.Close()
+					}
+				}
+				replan = func(h *hostroot.Root) (*plan.Plan, error) { return plan.Load(args[0], h, f) }
+			} else {
+				h, p, err = g.plan()
+			}
 			if err != nil {
 				return err
 			}
@@ -273,11 +297,11 @@ func applyCmd(g *globals) *cobra.Command {
 			if err := h.RequirePrivilege("apply"); err != nil {
 				return err
 			}
-			if g.output == "text" {
+			if g.output == "text" && !saved {
 				p.Text(w, false)
 			}
 			if len(p.Pending()) > 0 {
-				if err := confirm(cmd, g.yes, "apply these changes"); err != nil {
+				if err := confirm(cmd, g.yes || saved, "apply these changes"); err != nil {
 					return err
 				}
 				unlock, err := rollback.Open(h).Lock(g.lockTimeout, "ezedge-host apply")
@@ -288,7 +312,7 @@ func applyCmd(g *globals) *cobra.Command {
 				// Under the lock, the host must still be what was shown and
 				// confirmed: another apply, or an operator, may have been
 				// quicker.
-				again, err := g.replan(h)
+				again, err := replan(h)
 				if err != nil {
 					return err
 				}
