@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"debug/elf"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -108,7 +109,16 @@ func (f *Facts) HasCpufreq() bool {
 }
 
 // Detect reads the facts of the host at h.
-func Detect(h *hostroot.Root) (*Facts, error) {
+func Detect(h *hostroot.Root) (*Facts, error) { return DetectAs(h, "") }
+
+// Kinds are the values --platform takes.
+var Kinds = []Kind{RPi4, RPi5, AMD64, ARM64}
+
+// DetectAs reads the facts of the host at h; as, when set, says what
+// platform it is where the root cannot (an arm64 image does not know
+// whether it will boot on a Pi 4 or a Pi 5). It must agree with the
+// architecture the root shows.
+func DetectAs(h *hostroot.Root, as Kind) (*Facts, error) {
 	f := &Facts{}
 	cpuinfo, _ := h.ReadFile("/proc/cpuinfo")
 	meminfo, merr := h.ReadFile("/proc/meminfo")
@@ -122,6 +132,22 @@ func Detect(h *hostroot.Root) (*Facts, error) {
 
 	f.detectArch(h, ci)
 	f.detectBoard(h, ci)
+	if as != "" {
+		want := "arm64"
+		if as == AMD64 {
+			want = "amd64"
+		}
+		if !slices.Contains(Kinds, as) {
+			return nil, fmt.Errorf("--platform %q: want one of rpi4, rpi5, amd64, arm64", as)
+		}
+		if f.Arch != want && f.Arch != "unknown" {
+			return nil, fmt.Errorf("--platform %s: the root is %s", as, f.Arch)
+		}
+		if f.Platform != as {
+			f.Evidence = append(f.Evidence, fmt.Sprintf("platform: %s from --platform (detected: %s)", as, f.Platform))
+		}
+		f.Platform, f.Arch = as, want
+	}
 	f.detectCPU(h, ci, cpuinfo)
 	if merr == nil {
 		mi := parseColonFile(meminfo)

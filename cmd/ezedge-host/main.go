@@ -51,6 +51,7 @@ type globals struct {
 	yes         bool
 	lockTimeout time.Duration
 	opt         tasks.Options
+	platform    string
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -67,7 +68,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(factsCmd(g), planCmd(g), applyCmd(g), rollbackCmd(g), historyCmd(g))
+	root.PersistentFlags().StringVar(&g.platform, "platform", "", "the platform when the root cannot tell (an image): rpi4, rpi5, amd64 or arm64")
+	root.AddCommand(factsCmd(g), planCmd(g), applyCmd(g), rollbackCmd(g), historyCmd(g), firstbootCmd(g))
 	root.SetArgs(args)
 	err := root.Execute()
 	var code exitCode
@@ -93,7 +95,7 @@ func (g *globals) open() (*hostroot.Root, *platform.Facts, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	f, err := platform.Detect(h)
+	f, err := platform.DetectAs(h, platform.Kind(g.platform))
 	if err != nil {
 		h.Close()
 		return nil, nil, err
@@ -121,7 +123,7 @@ func (g *globals) plan() (*hostroot.Root, *plan.Plan, error) {
 
 // replan reads the host afresh and plans it with the profile loaded.
 func (g *globals) replan(h *hostroot.Root) (*plan.Plan, error) {
-	f, err := platform.Detect(h)
+	f, err := platform.DetectAs(h, platform.Kind(g.platform))
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,176 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ezansiedgeai/ezedge-host/firstboot"
+	"github.com/ezansiedgeai/ezedge-host/hostroot"
+	"github.com/ezansiedgeai/ezedge-host/plan"
+	"github.com/ezansiedgeai/ezedge-host/platform"
+	"github.com/ezansiedgeai/ezedge-host/profile"
+	"github.com/ezansiedgeai/ezedge-host/rollback"
+	"github.com/ezansiedgeai/ezedge-host/tasks"
+)
+
+func firstbootCmd(g *globals) *cobra.Command {
+	c := &cobra.Command{Use: "firstboot", Short: "Provision an image on its first boot"}
+	var prof string
+	install := &cobra.Command{
+		Use:   "install",
+		Short: "Make the image at --root apply the profile once, on its first boot",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var profData []byte
+			if prof != "" {
+				if _, err := profile.Load(prof); err != nil {
+					return err
+				}
+				var err error
+				if profData, err = os.ReadFile(prof); err != nil {
+					return err
+				}
+			}
+			self, err := os.Executable()
+			if err != nil {
+				return err
+			}
+			bin, err := os.ReadFile(self)
+			if err != nil {
+				return fmt.Errorf("reading this binary to copy it: %v", err)
+			}
+			h, f, err := g.open()
+			if err != nil {
+				return err
+			}
+			defer h.Close()
+			if h.IsSystemRoot() {
+				return fmt.Errorf("firstboot install is for an image root: give --root DIR")
+			}
+			unlock, err := rollback.Open(h).Lock(g.lockTimeout, "ezedge-host firstboot install")
+			if err != nil {
+				return err
+			}
+			defer unlock()
+			w := cmd.OutOrStdout()
+			var ids []string
+			for _, step := range []func() (*plan.Plan, error){
+				func() (*plan.Plan, error) { return firstboot.InstallPlan(h, f, bin, profData) },
+				func() (*plan.Plan, error) { return firstboot.Enable(h, f) },
+			} {
+				p, err := step()
+				if err != nil {
+					return err
+				}
+				res, err := plan.Apply(h, p, time.Now())
+				if err != nil {
+					return fmt.Errorf("firstboot install failed, every change it made was restored: %w", err)
+				}
+				if res.ID != "" {
+					ids = append(ids, res.ID)
+				}
+				for _, c := range res.Changed {
+					fmt.Fprintf(w, "  %s %s\n", c.Action, plan.Describe(c.Resource))
+				}
+			}
+			if len(ids) == 0 {
+				fmt.Fprintln(w, "First-boot provisioning is already installed.")
+				return nil
+			}
+			fmt.Fprintf(w, "Installed: %s applies the profile once, on the first boot of this image (platform %s).\n", firstboot.UnitName, f.Platform)
+			fmt.Fprintf(w, "Undo with: ezedge-host rollback --root %s --to %s\n", g.root, ids[0])
+			return nil
+		},
+	}
+	install.Flags().StringVar(&prof, "profile", "", "profile `FILE` to apply at first boot (default: the platform's defaults)")
+	install.Flags().DurationVar(&g.lockTimeout, "lock-timeout", 0, "wait this long for another ezedge-host")
+
+	run := &cobra.Command{
+		Use:    "run",
+		Short:  "What the first-boot unit runs: apply the image's profile, record the outcome",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			h, f, err := g.open()
+			if err != nil {
+				return err
+			}
+			defer h.Close()
+			opt, err := profile.Load("")
+			if b, rerr := h.ReadFile(firstboot.Profile); rerr == nil {
+				opt, err = profile.Parse(firstboot.Profile, b)
+			}
+			o := firstboot.Outcome{FormatVersion: plan.FormatVersion, RanAt: time.Now().UTC()}
+			var res *plan.Result
+			if err == nil {
+				res, err = applyOnce(h, f, opt, g)
+			}
+			if res != nil {
+				o.SnapshotID, o.Changes = res.ID, len(res.Changed)
+			}
+			if err != nil {
+				o.Error = err.Error()
+			}
+			if rerr := firstboot.Record(h, o); rerr != nil && err == nil {
+				err = rerr
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "ezedge-host first boot: %d changes, snapshot %q\n", o.Changes, o.SnapshotID)
+			return err
+		},
+	}
+
+	status := &cobra.Command{
+		Use:   "status",
+		Short: "Whether first-boot provisioning ran, and what it changed",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			h, err := g.openRoot()
+			if err != nil {
+				return err
+			}
+			defer h.Close()
+			s, err := firstboot.Read(h)
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			if g.output == "json" {
+				return plan.WriteJSON(w, s)
+			}
+			switch {
+			case !s.Installed && !s.Ran:
+				fmt.Fprintln(w, "First-boot provisioning is not installed.")
+			case !s.Ran:
+				fmt.Fprintln(w, "Installed; it has not run yet (it runs on the first boot).")
+			case s.Outcome == nil:
+				fmt.Fprintln(w, "It ran, but left no result file.")
+			default:
+				o := s.Outcome
+				fmt.Fprintf(w, "Ran at %s: %d changes, snapshot %s.\n", o.RanAt.Format(time.RFC3339), o.Changes, o.SnapshotID)
+				if o.Error != "" {
+					fmt.Fprintf(w, "It failed and restored what it changed: %s\n", o.Error)
+				}
+			}
+			return nil
+		},
+	}
+	c.AddCommand(install, run, status)
+	return c
+}
+
+// applyOnce plans and applies under the lock, as apply --yes does.
+func applyOnce(h *hostroot.Root, f *platform.Facts, opt tasks.Options, g *globals) (*plan.Result, error) {
+	unlock, err := rollback.Open(h).Lock(g.lockTimeout, "ezedge-host firstboot run")
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	p, err := plan.Build(h, f, opt)
+	if err != nil {
+		return nil, err
+	}
+	return plan.Apply(h, p, time.Now())
+}

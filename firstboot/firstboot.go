@@ -1,0 +1,165 @@
+// Package firstboot makes an image provision itself on its first boot:
+// install puts ezedge-host, the profile and a oneshot unit into an offline
+// root (as an apply, so it is snapshotted and can be rolled back); run is
+// what that unit executes; status reads what it did.
+package firstboot
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+	"time"
+
+	"github.com/ezansiedgeai/ezedge-host/hostroot"
+	"github.com/ezansiedgeai/ezedge-host/plan"
+	"github.com/ezansiedgeai/ezedge-host/platform"
+	"github.com/ezansiedgeai/ezedge-host/rollback"
+	"github.com/ezansiedgeai/ezedge-host/tasks"
+)
+
+// Paths inside the image.
+const (
+	Binary   = "/usr/local/sbin/ezedge-host"
+	Profile  = "/etc/ezedge-host/profile.yaml"
+	UnitName = "ezedge-host-firstboot.service"
+	unitFile = "/etc/systemd/system/" + UnitName
+	// Done marks that the first-boot apply ran (whatever its outcome).
+	Done = rollback.Dir + "/firstboot.done"
+	// Result is the machine-readable outcome.
+	Result = rollback.Dir + "/firstboot.json"
+)
+
+// unit runs the apply once, early in multi-user boot, after udev has
+// settled (NVMe queues exist) and D-Bus is up (unit changes).
+func unit(firstBootCondition bool) string {
+	cond := "ConditionPathExists=!" + Done
+	if firstBootCondition {
+		cond = "ConditionFirstBoot=yes\n" + cond
+	}
+	return `# Written by ezedge-host firstboot install.
+[Unit]
+Description=ezedge-host first-boot provisioning
+` + cond + `
+After=basic.target dbus.service systemd-udev-settle.service systemd-sysctl.service systemd-tmpfiles-setup.service
+Wants=systemd-udev-settle.service
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=` + Binary + ` firstboot run
+StandardOutput=journal+console
+
+[Install]
+WantedBy=multi-user.target
+`
+}
+
+// InstallPlan is the plan that installs first-boot provisioning into the
+// image at h: the binary, the profile (or none: platform defaults) and the
+// enabled unit.
+func InstallPlan(h *hostroot.Root, facts *platform.Facts, binary, profile []byte) (*plan.Plan, error) {
+	mid, _ := h.ReadFile("/etc/machine-id")
+	firstBoot := strings.TrimSpace(string(mid)) == "uninitialized"
+	p := &plan.Plan{Root: h.Dir(), Facts: facts}
+	if !firstBoot {
+		p.Notes = append(p.Notes, "firstboot: /etc/machine-id is not \"uninitialized\": the unit runs once, until "+Done+" exists")
+	}
+	add := func(r tasks.Resource, want tasks.State) error {
+		cur, err := r.Read(h)
+		if err != nil {
+			return err
+		}
+		c := plan.Change{Task: "firstboot", Resource: r, Before: cur, After: want, Action: plan.None}
+		if !r.Equal(cur, want) {
+			c.Action = plan.Update
+			if !cur.Exists {
+				c.Action = plan.Create
+			}
+		}
+		p.Changes = append(p.Changes, c)
+		return nil
+	}
+	bin := tasks.Content(binary)
+	bin.Mode = 0o755
+	if err := add(tasks.File(Binary), bin); err != nil {
+		return nil, err
+	}
+	prof := tasks.State{}
+	if profile != nil {
+		prof = tasks.Content(profile)
+	}
+	if err := add(tasks.File(Profile), prof); err != nil {
+		return nil, err
+	}
+	if err := add(tasks.File(unitFile), tasks.Content([]byte(unit(firstBoot)))); err != nil {
+		return nil, err
+	}
+	// The unit's enablement is planned against the unit file as it will be.
+	return p, nil
+}
+
+// Enable is the second step of install: the unit's [Install] links, planned
+// once its file is in place.
+func Enable(h *hostroot.Root, facts *platform.Facts) (*plan.Plan, error) {
+	u := tasks.Unit(UnitName)
+	cur, err := u.Read(h)
+	if err != nil {
+		return nil, err
+	}
+	want, err := u.Enabled(h, cur)
+	if err != nil {
+		return nil, err
+	}
+	c := plan.Change{Task: "firstboot", Resource: u, Before: cur, After: want, Action: plan.None}
+	if !u.Equal(cur, want) {
+		c.Action = plan.Update
+	}
+	return &plan.Plan{Root: h.Dir(), Facts: facts, Changes: []plan.Change{c}}, nil
+}
+
+// Outcome is what the first-boot apply did, kept in Result.
+type Outcome struct {
+	FormatVersion int       `json:"format_version"`
+	RanAt         time.Time `json:"ran_at"`
+	SnapshotID    string    `json:"snapshot_id"`
+	Changes       int       `json:"changes"`
+	Error         string    `json:"error,omitempty"`
+}
+
+// Record writes the outcome and the done marker.
+func Record(h *hostroot.Root, o Outcome) error {
+	b, _ := json.MarshalIndent(o, "", "  ")
+	if err := h.WriteAtomic(Result, append(b, '\n'), 0o600, 0, 0); err != nil {
+		return err
+	}
+	return h.WriteAtomic(Done, []byte(o.RanAt.Format(time.RFC3339)+"\n"), 0o600, 0, 0)
+}
+
+// Status is whether first-boot provisioning is installed and whether it ran.
+type Status struct {
+	FormatVersion int      `json:"format_version"`
+	Installed     bool     `json:"installed"`
+	Ran           bool     `json:"ran"`
+	Outcome       *Outcome `json:"outcome,omitempty"`
+}
+
+// Read reads the first-boot status of the root at h.
+func Read(h *hostroot.Root) (Status, error) {
+	s := Status{FormatVersion: plan.FormatVersion, Installed: h.Exists(unitFile)}
+	b, err := h.ReadFile(Result)
+	if errors.Is(err, fs.ErrNotExist) {
+		s.Ran = h.Exists(Done)
+		return s, nil
+	}
+	if err != nil {
+		return s, err
+	}
+	var o Outcome
+	if err := json.Unmarshal(b, &o); err != nil {
+		return s, fmt.Errorf("%s: %v", Result, err)
+	}
+	s.Ran, s.Outcome = true, &o
+	return s, nil
+}
