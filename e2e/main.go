@@ -114,19 +114,58 @@ func run(cacheDir, outDir string, bootTimeout time.Duration) error {
 		return err
 	}
 	defer os.RemoveAll(work)
-	guest := filepath.Join(work, "root")
-	if err := sh("cp", "-a", root, guest); err != nil {
-		return err
-	}
-	bin := filepath.Join(guest, "usr/local/sbin/ezedge-host")
+	bin := filepath.Join(work, "ezedge-host")
 	build := exec.Command("go", "build", "-trimpath", "-o", bin, "./cmd/ezedge-host")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
 	build.Stderr = os.Stderr
 	if err := build.Run(); err != nil {
 		return fmt.Errorf("building ezedge-host: %v", err)
 	}
+	nvme := filepath.Join(work, "nvme.img")
+	if err := os.WriteFile(nvme, nil, 0o644); err != nil {
+		return err
+	}
+	if err := os.Truncate(nvme, 64<<20); err != nil {
+		return err
+	}
+	for _, sc := range []struct {
+		name      string
+		firstboot bool
+		boots     int
+	}{{"apply-reboot-rollback", false, 3}, {"firstboot", true, 2}} {
+		fmt.Printf("e2e: scenario %s\n", sc.name)
+		g, err := prepare(work, root, bin, sc.name, sc.firstboot)
+		if err != nil {
+			return err
+		}
+		if err := boots(g, nvme, outDir, sc.name, sc.boots, bootTimeout); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type guestImage struct{ disk, kernel, initrd string }
+
+// prepare copies the cached root, adds the scenario and ezedge-host, and
+// makes its disk image. For the first-boot scenario the image is
+// provisioned offline with `ezedge-host firstboot install`, as an operator
+// would, and keeps machine-id "uninitialized".
+func prepare(work, root, bin, name string, firstboot bool) (*guestImage, error) {
+	guest := filepath.Join(work, name)
+	if err := sh("cp", "-a", root, guest); err != nil {
+		return nil, err
+	}
 	id := make([]byte, 16)
 	rand.Read(id)
+	machineID := hex.EncodeToString(id) + "\n"
+	if firstboot {
+		machineID = "uninitialized\n"
+	}
+	self, err := os.ReadFile(bin)
+	if err != nil {
+		return nil, err
+	}
 	files := map[string]struct {
 		data []byte
 		mode os.FileMode
@@ -136,66 +175,80 @@ func run(cacheDir, outDir string, bootTimeout time.Duration) error {
 		"etc/e2e/profile.yaml":                          {profile, 0o644},
 		"etc/default/grub":                              {[]byte(debianGrub), 0o644},
 		"usr/sbin/update-grub":                          {[]byte("#!/bin/sh\n# The e2e guest boots its kernel directly: nothing to generate.\nexit 0\n"), 0o755},
-		"etc/machine-id":                                {[]byte(hex.EncodeToString(id) + "\n"), 0o444},
+		"etc/machine-id":                                {[]byte(machineID), 0o444},
 		"etc/fstab":                                     {[]byte("/dev/vda / ext4 rw,errors=remount-ro 0 1\n"), 0o644},
 		"etc/hostname":                                  {[]byte("ezedge-e2e\n"), 0o644},
 		"etc/systemd/system/getty@tty1.service":         {nil, 0},
 		"etc/systemd/system/serial-getty@ttyS1.service": {nil, 0},
 	}
+	if !firstboot {
+		files["usr/local/sbin/ezedge-host"] = struct {
+			data []byte
+			mode os.FileMode
+		}{self, 0o755}
+	}
 	for p, f := range files {
 		full := filepath.Join(guest, p)
 		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			return err
+			return nil, err
 		}
 		if f.data == nil {
 			// Masked: nothing should talk on the results port.
 			os.Remove(full)
 			if err := os.Symlink("/dev/null", full); err != nil {
-				return err
+				return nil, err
 			}
 			continue
 		}
 		if err := os.WriteFile(full, f.data, f.mode); err != nil {
-			return err
+			return nil, err
 		}
 		os.Chmod(full, f.mode)
 	}
 	wants := filepath.Join(guest, "etc/systemd/system/multi-user.target.wants")
 	os.MkdirAll(wants, 0o755)
 	if err := os.Symlink("/etc/systemd/system/ezedge-e2e.service", filepath.Join(wants, "ezedge-e2e.service")); err != nil {
-		return err
+		return nil, err
+	}
+	if firstboot {
+		if err := sh(bin, "firstboot", "install", "--root", guest, "--profile", filepath.Join(guest, "etc/e2e/profile.yaml")); err != nil {
+			return nil, err
+		}
 	}
 	kernels, _ := filepath.Glob(filepath.Join(guest, "boot/vmlinuz-*"))
 	initrds, _ := filepath.Glob(filepath.Join(guest, "boot/initrd.img-*"))
 	if len(kernels) != 1 || len(initrds) != 1 {
-		return fmt.Errorf("want one kernel and one initrd in the guest, found %v %v", kernels, initrds)
+		return nil, fmt.Errorf("want one kernel and one initrd in the guest, found %v %v", kernels, initrds)
 	}
-	disk := filepath.Join(work, "disk.img")
-	if err := sh("mke2fs", "-q", "-t", "ext4", "-L", "root", "-d", guest, disk, "2G"); err != nil {
-		return err
+	g := &guestImage{disk: guest + ".img", kernel: guest + ".vmlinuz", initrd: guest + ".initrd"}
+	for src, dst := range map[string]string{kernels[0]: g.kernel, initrds[0]: g.initrd} {
+		if err := sh("cp", src, dst); err != nil {
+			return nil, err
+		}
 	}
-	nvme := filepath.Join(work, "nvme.img")
-	if err := os.WriteFile(nvme, nil, 0o644); err != nil {
-		return err
+	if err := sh("mke2fs", "-q", "-t", "ext4", "-L", "root", "-d", guest, g.disk, "2G"); err != nil {
+		return nil, err
 	}
-	if err := os.Truncate(nvme, 64<<20); err != nil {
-		return err
-	}
+	return g, os.RemoveAll(guest)
+}
 
-	bootsFailed := 0
-	for boot := 1; boot <= 3; boot++ {
-		kcmd, err := grubCommandLine(disk)
+// boots boots the image n times; the scenario step in the guest knows
+// which boot it is from its own state.
+func boots(g *guestImage, nvme, outDir, name string, n int, bootTimeout time.Duration) error {
+	work := filepath.Dir(g.disk)
+	for boot := 1; boot <= n; boot++ {
+		kcmd, err := grubCommandLine(g.disk)
 		if err != nil {
 			return err
 		}
-		args := "root=/dev/vda rw console=ttyS0 systemd.firstboot=off panic=-1 " + kcmd
-		con := filepath.Join(work, fmt.Sprintf("console-%d.log", boot))
-		res := filepath.Join(work, fmt.Sprintf("results-%d.log", boot))
+		args := "root=/dev/vda rw console=ttyS0 systemd.firstboot=off panic=-1 ezedge.scenario=" + name + " " + kcmd
+		con := filepath.Join(work, fmt.Sprintf("%s-console-%d.log", name, boot))
+		res := filepath.Join(work, fmt.Sprintf("%s-results-%d.log", name, boot))
 		t := time.Now()
 		fmt.Printf("e2e: boot %d: %s\n", boot, args)
 		q := exec.Command("qemu-system-x86_64", "-machine", "q35", "-m", "1536", "-smp", "2",
-			"-kernel", kernels[0], "-initrd", initrds[0], "-append", args,
-			"-drive", "file="+disk+",format=raw,if=virtio",
+			"-kernel", g.kernel, "-initrd", g.initrd, "-append", args,
+			"-drive", "file="+g.disk+",format=raw,if=virtio",
 			"-drive", "file="+nvme+",format=raw,if=none,id=nv0", "-device", "nvme,drive=nv0,serial=ezedge0",
 			"-serial", "file:"+con, "-serial", "file:"+res,
 			"-display", "none", "-monitor", "none", "-nic", "none", "-no-reboot")
@@ -216,7 +269,6 @@ func run(cacheDir, outDir string, bootTimeout time.Duration) error {
 		passed, failed = passed+pass, failed+fail
 		fmt.Printf("e2e: boot %d: %d passed, %d failed in %.0f s\n", boot, pass, fail, time.Since(t).Seconds())
 		if timedOut || !ended || fail > 0 {
-			bootsFailed++
 			if fail == 0 {
 				failed++
 			}
@@ -232,11 +284,8 @@ func run(cacheDir, outDir string, bootTimeout time.Duration) error {
 				}
 			}
 			fmt.Printf("e2e: serial logs of boot %d kept in %s\n", boot, outDir)
-			break
+			return fmt.Errorf("scenario %s: boot %d failed", name, boot)
 		}
-	}
-	if bootsFailed > 0 {
-		return fmt.Errorf("a boot failed")
 	}
 	return nil
 }

@@ -35,6 +35,30 @@ snapshot() {
 	done
 }
 
+if grep -q 'ezedge.scenario=firstboot' /proc/cmdline; then
+	case $n in
+	1)
+		st=$($E firstboot status 2>&1)
+		expect_in firstboot-ran "$st" "Ran at"
+		echo "$st" > "$state/firstboot1"
+		expect swappiness "$(sysv vm.swappiness)" 10
+		expect zswap-runtime "$(cat /sys/module/zswap/parameters/enabled)" Y
+		expect bluetooth "$(systemctl is-enabled bluetooth.service)" disabled
+		expect_in grub-drop-in "$(cat /etc/default/grub.d/90-ezedge-host.cfg 2>&1)" "zswap.enabled=1"
+		$E history > "$state/history1"
+		;;
+	2)
+		expect firstboot-not-again "$($E firstboot status 2>&1)" "$(cat "$state/firstboot1")"
+		expect history-unchanged "$($E history)" "$(cat "$state/history1")"
+		expect unit-condition "$(systemctl show -p ConditionResult --value ezedge-host-firstboot.service)" no
+		expect cmdline "$(grep -o 'zswap.enabled=[^ ]*' /proc/cmdline)" "zswap.enabled=1"
+		expect swappiness "$(sysv vm.swappiness)" 10
+		;;
+	esac
+	echo "END boot$n" >&3
+	exit 0
+fi
+
 case $n in
 1)
 	snapshot > "$state/defaults"
