@@ -33,6 +33,8 @@ var (
 	stepUnit []byte
 	//go:embed guest/profile.yaml
 	profile []byte
+	//go:embed guest/try.yaml
+	tryProfile []byte
 )
 
 // packages is the guest root; the cache key is derived from it.
@@ -173,6 +175,7 @@ func prepare(work, root, bin, name string, firstboot bool) (*guestImage, error) 
 		"usr/local/sbin/e2e-step":                       {stepScript, 0o755},
 		"etc/systemd/system/ezedge-e2e.service":         {stepUnit, 0o644},
 		"etc/e2e/profile.yaml":                          {profile, 0o644},
+		"etc/e2e/try.yaml":                              {tryProfile, 0o644},
 		"etc/default/grub":                              {[]byte(debianGrub), 0o644},
 		"usr/sbin/update-grub":                          {[]byte("#!/bin/sh\n# The e2e guest boots its kernel directly: nothing to generate.\nexit 0\n"), 0o755},
 		"etc/machine-id":                                {[]byte(machineID), 0o444},

@@ -52,6 +52,7 @@ type globals struct {
 	lockTimeout time.Duration
 	opt         tasks.Options
 	platform    string
+	within      time.Duration
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -69,7 +70,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.PersistentFlags().StringVar(&g.platform, "platform", "", "the platform when the root cannot tell (an image): rpi4, rpi5, amd64 or arm64")
-	root.AddCommand(factsCmd(g), planCmd(g), applyCmd(g), rollbackCmd(g), historyCmd(g), firstbootCmd(g))
+	root.AddCommand(factsCmd(g), planCmd(g), applyCmd(g), rollbackCmd(g), historyCmd(g), firstbootCmd(g), confirmCmd(g), statusCmd(g), revertCmd(g))
 	root.SetArgs(args)
 	err := root.Execute()
 	var code exitCode
@@ -324,10 +325,29 @@ func applyCmd(g *globals) *cobra.Command {
 				p = again
 			}
 			res, err := plan.Apply(h, p, time.Now())
+			var pending *rollback.Pending
+			if err == nil && res.ID != "" && g.within > 0 {
+				self, serr := os.Executable()
+				if serr == nil {
+					var pd rollback.Pending
+					pd, serr = rollback.Open(h).ScheduleRevert(res.ID, g.within, self, time.Now())
+					pending = &pd
+				}
+				if serr != nil {
+					// Without a scheduled revert a try apply is not safe:
+					// undo it now.
+					rec, _ := rollback.Open(h).Read(res.ID)
+					if rec != nil {
+						rollback.Open(h).Restore(rec, true)
+					}
+					return fmt.Errorf("could not schedule the automatic revert (%v); the apply was rolled back", serr)
+				}
+			}
 			if g.output == "json" {
 				jerr := plan.WriteJSON(w, map[string]any{
 					"format_version": plan.FormatVersion, "snapshot_id": res.ID,
 					"changes": plan.JSONChanges(res.Changed), "notes": res.Notes, "error": errString(err),
+					"pending_confirmation": pending,
 				})
 				if err == nil {
 					err = jerr
@@ -345,6 +365,11 @@ func applyCmd(g *globals) *cobra.Command {
 			for _, n := range res.Notes {
 				fmt.Fprintf(w, "  note: %s\n", n)
 			}
+			if pending != nil {
+				fmt.Fprintf(w, "Confirm within %s (by %s) with: ezedge-host confirm\nOtherwise it is rolled back then, by %s, even if this session is gone.\n",
+					g.within, pending.Deadline.Local().Format(time.TimeOnly), pending.RevertBy)
+				return nil
+			}
 			fmt.Fprintf(w, "Undo with: ezedge-host rollback --to %s\n", res.ID)
 			return nil
 		},
@@ -352,6 +377,7 @@ func applyCmd(g *globals) *cobra.Command {
 	c.Flags().StringVar(&g.profile, "profile", "", "profile `FILE` (YAML) overriding the platform defaults")
 	c.Flags().BoolVarP(&g.yes, "yes", "y", false, "do not ask for confirmation")
 	c.Flags().DurationVar(&g.lockTimeout, "lock-timeout", 0, "wait this long for another ezedge-host changing the host (0: fail at once)")
+	c.Flags().DurationVar(&g.within, "confirm-within", 0, "roll the apply back automatically unless `ezedge-host confirm` runs within this time (e.g. 120s)")
 	return c
 }
 

@@ -53,6 +53,15 @@ if grep -q 'ezedge.scenario=firstboot' /proc/cmdline; then
 		expect unit-condition "$(systemctl show -p ConditionResult --value ezedge-host-firstboot.service)" no
 		expect cmdline "$(grep -o 'zswap.enabled=[^ ]*' /proc/cmdline)" "zswap.enabled=1"
 		expect swappiness "$(sysv vm.swappiness)" 10
+		# A try apply on a live systemd host: a transient timer reverts it.
+		before=$(sha256sum /etc/sysctl.d/90-ezedge-host.conf)
+		out=$($E apply --yes --confirm-within 6s --profile /etc/e2e/try.yaml 2>&1)
+		expect_in try-apply-timer "$out" "by systemd timer ezedge-host-revert-"
+		expect try-applied "$(sysv vm.swappiness)" 20
+		expect_in try-status "$($E status)" "waits for confirmation"
+		for _ in $(seq 40); do [ "$(sysv vm.swappiness)" = 10 ] && break; sleep 0.5; done
+		expect try-reverted "$(sysv vm.swappiness)" 10
+		expect try-file-reverted "$(sha256sum /etc/sysctl.d/90-ezedge-host.conf)" "$before"
 		;;
 	esac
 	echo "END boot$n" >&3
