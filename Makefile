@@ -54,15 +54,29 @@ fuzz:
 
 # End to end on a real kernel and systemd under qemu (root needed: the
 # guest root is built with mmdebstrap, its image with mke2fs -d).
-E2E_TOOLS := mmdebstrap qemu-system-x86_64 mke2fs debugfs eatmydata
+# ARCH=arm64 boots the arm64 build under qemu-system-aarch64 (the root is
+# built through qemu-user-static and binfmt_misc, which it registers).
+ARCH ?= amd64
+E2E_TOOLS := mmdebstrap mke2fs debugfs eatmydata
+E2E_PKGS := mmdebstrap e2fsprogs eatmydata
+ifeq ($(ARCH),arm64)
+E2E_TOOLS += qemu-system-aarch64 qemu-aarch64-static
+E2E_PKGS += qemu-system-arm qemu-user-static binfmt-support
+else
+E2E_TOOLS += qemu-system-x86_64
+E2E_PKGS += qemu-system-x86
+endif
 e2e-deps:
 	@missing=; for t in $(E2E_TOOLS); do command -v $$t >/dev/null || missing=1; done; \
 	if [ -n "$$missing" ]; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-			mmdebstrap qemu-system-x86 e2fsprogs eatmydata >/dev/null; fi
+			$(E2E_PKGS) >/dev/null; fi
+	@if [ "$(ARCH)" = arm64 ] && [ "$$(uname -m)" != aarch64 ]; then \
+		[ -e /proc/sys/fs/binfmt_misc/register ] || mount binfmt_misc -t binfmt_misc /proc/sys/fs/binfmt_misc; \
+		update-binfmts --enable qemu-aarch64 >/dev/null 2>&1 || true; fi
 
 e2e: e2e-deps
-	$(GO) run ./e2e
+	$(GO) run ./e2e -arch $(ARCH)
 
 clean:
 	rm -rf bin e2e-out

@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"time"
@@ -37,10 +38,23 @@ var (
 	tryProfile []byte
 )
 
-// packages is the guest root; the cache key is derived from it.
-var packages = []string{"systemd", "systemd-sysv", "dbus", "udev", "procps", "util-linux", "kmod", "rfkill", "bluez", "linux-image-amd64", "initramfs-tools"}
+// packages is the guest root (plus the kernel for the architecture); the
+// cache key is derived from it.
+var packages = []string{"systemd", "systemd-sysv", "dbus", "udev", "procps", "util-linux", "kmod", "rfkill", "bluez", "initramfs-tools"}
 
 const initrdModules = "virtio_pci\nvirtio_blk\next4\n"
+
+// machine is how one architecture's guest is booted. The arm64 virt
+// machine has one UART, so its results come over a virtio console.
+type machine struct {
+	kernelPkg, qemu, console, results string
+	qemuArgs                          []string
+}
+
+var machines = map[string]machine{
+	"amd64": {"linux-image-amd64", "qemu-system-x86_64", "ttyS0", "/dev/ttyS1", []string{"-machine", "q35"}},
+	"arm64": {"linux-image-arm64", "qemu-system-aarch64", "ttyAMA0", "/dev/hvc0", []string{"-machine", "virt", "-cpu", "cortex-a72"}},
+}
 
 // debianGrub is Debian's stock /etc/default/grub; GRUB itself is not
 // installed (the kernel is booted directly), so update-grub is a stub.
@@ -55,11 +69,17 @@ GRUB_CMDLINE_LINUX=""
 
 func main() {
 	cache := flag.String("cache", ".cache/e2e", "folder for the cached root (git-ignored)")
+	arch := flag.String("arch", "amd64", "guest architecture: amd64 or arm64")
 	out := flag.String("out", "e2e-out", "folder for the logs of failed boots")
 	bootTimeout := flag.Duration("boot-timeout", 4*time.Minute, "hard limit on one boot")
 	flag.Parse()
 	start := time.Now()
-	err := run(*cache, *out, *bootTimeout)
+	m, ok := machines[*arch]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "e2e: -arch %q: want amd64 or arm64\n", *arch)
+		os.Exit(2)
+	}
+	err := run(*arch, m, *cache, *out, *bootTimeout)
 	fmt.Printf("e2e took %.0f s\n", time.Since(start).Seconds())
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: FAIL: %v\n", err)
@@ -82,14 +102,15 @@ func sh(name string, args ...string) error {
 	return nil
 }
 
-func run(cacheDir, outDir string, bootTimeout time.Duration) error {
-	for _, tool := range []string{"mmdebstrap", "qemu-system-x86_64", "mke2fs", "debugfs"} {
+func run(arch string, m machine, cacheDir, outDir string, bootTimeout time.Duration) error {
+	for _, tool := range []string{"mmdebstrap", m.qemu, "mke2fs", "debugfs"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			return fmt.Errorf("%s not installed (make e2e installs it: apt-get install mmdebstrap qemu-system-x86 e2fsprogs eatmydata)", tool)
 		}
 	}
-	sum := sha256.Sum256([]byte(strings.Join(packages, ",") + initrdModules + "bookworm minbase v1"))
-	root := filepath.Join(cacheDir, "bookworm-amd64-"+hex.EncodeToString(sum[:6]))
+	pkgs := append([]string{m.kernelPkg}, packages...)
+	sum := sha256.Sum256([]byte(strings.Join(pkgs, ",") + initrdModules + "bookworm minbase v1"))
+	root := filepath.Join(cacheDir, "bookworm-"+arch+"-"+hex.EncodeToString(sum[:6]))
 	if _, err := os.Stat(root); err != nil {
 		t := time.Now()
 		fmt.Printf("e2e: building the guest root (%s) ...\n", root)
@@ -99,9 +120,9 @@ func run(cacheDir, outDir string, bootTimeout time.Duration) error {
 			return err
 		}
 		hook := fmt.Sprintf(`mkdir -p "$1/etc/initramfs-tools/conf.d" && echo MODULES=list > "$1/etc/initramfs-tools/conf.d/ezedge.conf" && printf '%s' >> "$1/etc/initramfs-tools/modules"`, strings.ReplaceAll(initrdModules, "\n", `\n`))
-		if err := sh("mmdebstrap", "--variant=minbase", "--quiet",
+		if err := sh("mmdebstrap", "--variant=minbase", "--quiet", "--arch="+arch,
 			"--hook-dir=/usr/share/mmdebstrap/hooks/eatmydata", "--dpkgopt=force-unsafe-io",
-			"--include="+strings.Join(packages, ","), "--essential-hook="+hook,
+			"--include="+strings.Join(pkgs, ","), "--essential-hook="+hook,
 			"bookworm", tmp); err != nil {
 			return err
 		}
@@ -118,10 +139,23 @@ func run(cacheDir, outDir string, bootTimeout time.Duration) error {
 	defer os.RemoveAll(work)
 	bin := filepath.Join(work, "ezedge-host")
 	build := exec.Command("go", "build", "-trimpath", "-o", bin, "./cmd/ezedge-host")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch)
 	build.Stderr = os.Stderr
 	if err := build.Run(); err != nil {
 		return fmt.Errorf("building ezedge-host: %v", err)
+	}
+	// firstboot install runs here, on the build host, and copies itself
+	// (os.Executable) into the image: for another architecture it runs as
+	// a host binary and the guest's binary replaces the copy.
+	hostBin := bin
+	if arch != runtime.GOARCH {
+		hostBin = filepath.Join(work, "ezedge-host-host")
+		b := exec.Command("go", "build", "-trimpath", "-o", hostBin, "./cmd/ezedge-host")
+		b.Env = append(os.Environ(), "CGO_ENABLED=0")
+		b.Stderr = os.Stderr
+		if err := b.Run(); err != nil {
+			return fmt.Errorf("building ezedge-host for this host: %v", err)
+		}
 	}
 	nvme := filepath.Join(work, "nvme.img")
 	if err := os.WriteFile(nvme, nil, 0o644); err != nil {
@@ -136,11 +170,11 @@ func run(cacheDir, outDir string, bootTimeout time.Duration) error {
 		boots     int
 	}{{"apply-reboot-rollback", false, 3}, {"firstboot", true, 2}} {
 		fmt.Printf("e2e: scenario %s\n", sc.name)
-		g, err := prepare(work, root, bin, sc.name, sc.firstboot)
+		g, err := prepare(work, root, bin, hostBin, m, sc.name, sc.firstboot)
 		if err != nil {
 			return err
 		}
-		if err := boots(g, nvme, outDir, sc.name, sc.boots, bootTimeout); err != nil {
+		if err := boots(g, m, nvme, outDir, sc.name, sc.boots, bootTimeout); err != nil {
 			return err
 		}
 	}
@@ -153,7 +187,7 @@ type guestImage struct{ disk, kernel, initrd string }
 // makes its disk image. For the first-boot scenario the image is
 // provisioned offline with `ezedge-host firstboot install`, as an operator
 // would, and keeps machine-id "uninitialized".
-func prepare(work, root, bin, name string, firstboot bool) (*guestImage, error) {
+func prepare(work, root, bin, hostBin string, m machine, name string, firstboot bool) (*guestImage, error) {
 	guest := filepath.Join(work, name)
 	if err := sh("cp", "-a", root, guest); err != nil {
 		return nil, err
@@ -183,6 +217,7 @@ func prepare(work, root, bin, name string, firstboot bool) (*guestImage, error) 
 		"etc/hostname":                                  {[]byte("ezedge-e2e\n"), 0o644},
 		"etc/systemd/system/getty@tty1.service":         {nil, 0},
 		"etc/systemd/system/serial-getty@ttyS1.service": {nil, 0},
+		"etc/systemd/system/serial-getty@hvc0.service":  {nil, 0},
 	}
 	if !firstboot {
 		files["usr/local/sbin/ezedge-host"] = struct {
@@ -214,8 +249,14 @@ func prepare(work, root, bin, name string, firstboot bool) (*guestImage, error) 
 		return nil, err
 	}
 	if firstboot {
-		if err := sh(bin, "firstboot", "install", "--root", guest, "--profile", filepath.Join(guest, "etc/e2e/profile.yaml")); err != nil {
+		if err := sh(hostBin, "firstboot", "install", "--root", guest, "--profile", filepath.Join(guest, "etc/e2e/profile.yaml")); err != nil {
 			return nil, err
+		}
+		if hostBin != bin {
+			// Installed as itself; the image needs the guest's binary.
+			if err := os.WriteFile(filepath.Join(guest, "usr/local/sbin/ezedge-host"), self, 0o755); err != nil {
+				return nil, err
+			}
 		}
 	}
 	kernels, _ := filepath.Glob(filepath.Join(guest, "boot/vmlinuz-*"))
@@ -237,24 +278,30 @@ func prepare(work, root, bin, name string, firstboot bool) (*guestImage, error) 
 
 // boots boots the image n times; the scenario step in the guest knows
 // which boot it is from its own state.
-func boots(g *guestImage, nvme, outDir, name string, n int, bootTimeout time.Duration) error {
+func boots(g *guestImage, m machine, nvme, outDir, name string, n int, bootTimeout time.Duration) error {
 	work := filepath.Dir(g.disk)
 	for boot := 1; boot <= n; boot++ {
 		kcmd, err := grubCommandLine(g.disk)
 		if err != nil {
 			return err
 		}
-		args := "root=/dev/vda rw console=ttyS0 systemd.firstboot=off panic=-1 ezedge.scenario=" + name + " " + kcmd
+		args := "root=/dev/vda rw console=" + m.console + " systemd.firstboot=off panic=-1 ezedge.results=" + m.results + " ezedge.scenario=" + name + " " + kcmd
 		con := filepath.Join(work, fmt.Sprintf("%s-console-%d.log", name, boot))
 		res := filepath.Join(work, fmt.Sprintf("%s-results-%d.log", name, boot))
 		t := time.Now()
 		fmt.Printf("e2e: boot %d: %s\n", boot, args)
-		q := exec.Command("qemu-system-x86_64", "-machine", "q35", "-m", "1536", "-smp", "2",
+		qa := append(append([]string{}, m.qemuArgs...), "-m", "1536", "-smp", "2",
 			"-kernel", g.kernel, "-initrd", g.initrd, "-append", args,
-			"-drive", "file="+g.disk+",format=raw,if=virtio",
+			"-drive", "file="+g.disk+",format=raw,if=none,id=root0", "-device", "virtio-blk-pci,drive=root0",
 			"-drive", "file="+nvme+",format=raw,if=none,id=nv0", "-device", "nvme,drive=nv0,serial=ezedge0",
-			"-serial", "file:"+con, "-serial", "file:"+res,
+			"-serial", "file:"+con,
 			"-display", "none", "-monitor", "none", "-nic", "none", "-no-reboot")
+		if m.results == "/dev/hvc0" {
+			qa = append(qa, "-device", "virtio-serial-pci", "-chardev", "file,id=res0,path="+res, "-device", "virtconsole,chardev=res0")
+		} else {
+			qa = append(qa, "-serial", "file:"+res)
+		}
+		q := exec.Command(m.qemu, qa...)
 		if err := q.Start(); err != nil {
 			return err
 		}
