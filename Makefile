@@ -5,7 +5,7 @@ BIN     := bin/ezedge-host
 PKGS    := ./...
 LDFLAGS := -s -w
 
-.PHONY: build build-arm64 test vet fmt-check demo bench fuzz e2e e2e-deps clean
+.PHONY: build build-arm64 test vet fmt-check demo bench fuzz man e2e e2e-deps clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/ezedge-host
@@ -22,6 +22,10 @@ vet:
 
 test: fmt-check vet
 	$(GO) test -count=1 $(PKGS)
+
+# Man pages (section 8) for every command, from the cobra definitions.
+man:
+	$(GO) run ./cmd/ezedge-host gen-man man
 
 demo: build
 	./scripts/demo.sh $(BIN)
@@ -79,4 +83,4 @@ e2e: e2e-deps
 	$(GO) run ./e2e -arch $(ARCH)
 
 clean:
-	rm -rf bin e2e-out
+	rm -rf bin e2e-out man

@@ -271,3 +271,18 @@ func TestNotRootOnLiveHost(t *testing.T) {
 		}
 	}
 }
+
+func TestManAndCompletion(t *testing.T) {
+	dir := t.TempDir()
+	cli("gen-man", dir).must(t, 0)
+	for _, page := range []string{"ezedge-host.8", "ezedge-host-apply.8", "ezedge-host-firstboot-install.8", "ezedge-host-confirm.8"} {
+		if b, err := os.ReadFile(filepath.Join(dir, page)); err != nil || !strings.Contains(string(b), ".SH NAME") {
+			t.Errorf("%s: %v", page, err)
+		}
+	}
+	for _, sh := range []string{"bash", "zsh", "fish"} {
+		if r := cli("completion", sh).must(t, 0); !strings.Contains(r.stdout, "ezedge-host") {
+			t.Errorf("completion %s is empty", sh)
+		}
+	}
+}
