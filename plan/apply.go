@@ -78,14 +78,21 @@ func Apply(h *hostroot.Root, p *Plan, now time.Time) (*Result, error) {
 	store := rollback.Open(h)
 	j, err := store.Begin(string(p.Facts.Platform), p.Facts.Board, now)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%v; nothing was changed", err)
 	}
 	out.ID = j.ID
 	crashpoint.Step()
-	failed := j.Before(prior)
-	if failed == nil {
-		crashpoint.Step()
+	if err := j.Before(prior); err != nil {
+		// Nothing was changed yet: drop the journal rather than leave an
+		// apply that looks interrupted (a full disk ends here).
+		j.Close()
+		if rerr := store.Discard(j.ID); rerr != nil {
+			return nil, fmt.Errorf("%v; nothing was changed, but the journal %s could not be removed: %v", err, j.ID, rerr)
+		}
+		return nil, fmt.Errorf("%v; nothing was changed", err)
 	}
+	crashpoint.Step()
+	var failed error
 	var afters []rollback.After
 	for _, c := range todo {
 		if failed != nil {

@@ -239,7 +239,10 @@ func (s *Store) Begin(platform, board string, now time.Time) (*Journal, error) {
 	}
 	j := &Journal{f: f, ID: id}
 	if err := j.append(line{Op: opBegin, FormatVersion: FormatVersion, ID: id, Time: now.UTC().Format(time.RFC3339), Platform: platform, Board: board}); err != nil {
+		// An empty or torn journal would read as corrupt and block every
+		// later command: none is better (nothing was changed yet).
 		f.Close()
+		s.Discard(id)
 		return nil, err
 	}
 	// The new journal's name must survive a crash too.
@@ -249,6 +252,9 @@ func (s *Store) Begin(platform, board string, now time.Time) (*Journal, error) {
 	}
 	return j, nil
 }
+
+// Discard removes the journal of an apply that changed nothing.
+func (s *Store) Discard(id string) error { return s.h.Remove(s.path(id)) }
 
 // Reopen continues an existing journal (rollback progress).
 func (s *Store) Reopen(id string) (*Journal, error) {
