@@ -130,3 +130,59 @@ func TestCorpusRfkill(t *testing.T) {
 		t.Fatalf("not byte-identical: %v", d)
 	}
 }
+
+// TestCorpusForeignFiles puts every real udev rule, tmpfiles.d file,
+// config.txt and sysctl.d file of the corpus where a host would have them,
+// all at once, and runs the full cycle: ezedge-host reads around them (the
+// sysctl.d ones for precedence), never touches one, and ends byte-identical.
+func TestCorpusForeignFiles(t *testing.T) {
+	root := fixture.Copy(t, "pi5-16gb-nvme-bookworm")
+	placed := 0
+	put := func(dir, name string, b []byte) {
+		os.MkdirAll(filepath.Join(root, dir), 0o755)
+		if err := os.WriteFile(filepath.Join(root, dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		placed++
+	}
+	for _, p := range fixture.CorpusFiles(t, "udev") {
+		b, _ := os.ReadFile(p)
+		name := filepath.Base(p)
+		switch {
+		case strings.Contains(name, "tmpfiles"):
+			put("usr/lib/tmpfiles.d", strings.TrimSuffix(name, ".conf")+".conf", b)
+		default:
+			put("usr/lib/udev/rules.d", name, b)
+		}
+	}
+	for i, p := range fixture.CorpusFiles(t, "configtxt") {
+		b, _ := os.ReadFile(p)
+		if i == 0 {
+			os.WriteFile(filepath.Join(root, "boot/firmware/config.txt"), b, 0o644)
+			placed++
+			continue
+		}
+		put("boot/firmware/other", filepath.Base(p), b)
+	}
+	for _, p := range fixture.CorpusFiles(t, "sysctl") {
+		b, _ := os.ReadFile(p)
+		put("usr/lib/sysctl.d", filepath.Base(p), b)
+	}
+	orig := fixture.Snapshot(t, root)
+	plan := cli("plan", "--root", root).must(t, 0)
+	if !strings.Contains(plan.stdout, "vm.swappiness: /usr/lib/sysctl.d/") {
+		t.Errorf("no precedence warning from the corpus sysctl.d files:\n%s", plan.stdout)
+	}
+	apply(t, root)
+	applied := fixture.Snapshot(t, root)
+	for p, v := range orig {
+		if (strings.HasPrefix(p, "usr/lib/") || strings.HasPrefix(p, "boot/firmware/other")) && applied[p] != v {
+			t.Errorf("%s was touched", p)
+		}
+	}
+	cli("rollback", "--root", root, "--yes").must(t, 0)
+	if d := orig.Diff(fixture.Snapshot(t, root, fixture.StoreDir)); len(d) > 0 {
+		t.Fatalf("not byte-identical: %v", d)
+	}
+	t.Logf("%d corpus files placed; none touched; cycle byte-identical", placed)
+}
