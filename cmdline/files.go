@@ -47,8 +47,8 @@ var assignRe = regexp.MustCompile(`^([ \t]*)(?:export[ \t]+)?(GRUB_CMDLINE_LINUX
 // grubValue locates the value of the last active assignment to name in a
 // GRUB defaults file: the byte span of its contents inside the quotes.
 type grubValue struct {
-	lineStart, start, end int
-	found                 bool
+	start, end int
+	found      bool
 	// bare is an unquoted value: one that gains a space needs quotes, or
 	// the shell would run the second word as a command.
 	bare bool
@@ -95,7 +95,7 @@ func findGrubValue(s, name string) (grubValue, error) {
 			if !Balanced(strings.ReplaceAll(val, `\"`, `"`)) {
 				return v, fmt.Errorf("%s has a double quote that is never closed; it cannot be edited safely", name)
 			}
-			v = grubValue{lineStart: off, start: start, end: end, found: true, bare: bare}
+			v = grubValue{start: start, end: end, found: true, bare: bare}
 		}
 		off += len(l)
 	}

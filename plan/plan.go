@@ -172,11 +172,6 @@ func Build(h *hostroot.Root, facts *platform.Facts, opt tasks.Options) (*Plan, e
 		p.Changes = append(p.Changes, c)
 		if name == tasks.SysctlFile && desired.Exists {
 			want := map[string]string{}
-			for _, c := range p.Changes {
-				if c.Resource.Kind() == "sysctl" {
-					want[c.Resource.Name()] = tasks.Normalize(c.After.Data)
-				}
-			}
 			for _, pt := range parts {
 				for _, l := range pt.lines {
 					if k, v, ok := strings.Cut(l, " = "); ok {

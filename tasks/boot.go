@@ -17,9 +17,6 @@ var zswapCompressors = []string{"lz4", "zstd", "lzo-rle", "lzo"}
 type zswap struct{}
 
 func (zswap) Name() string { return "zswap" }
-func (zswap) Summary() string {
-	return "compressed swap cache: zswap.enabled=1 on the kernel command line, and now"
-}
 func (zswap) Default(f *platform.Facts) (bool, string) {
 	if f.Platform.IsRaspberryPi() {
 		return true, ""
@@ -107,9 +104,6 @@ func zramSwap(c *Context) string {
 type cpuPstate struct{}
 
 func (cpuPstate) Name() string { return "cpu-pstate" }
-func (cpuPstate) Summary() string {
-	return "disable the CPU vendor's P-state driver (intel_pstate/amd_pstate=disable), the guide's \"disable CPU power saving\""
-}
 func (cpuPstate) Default(f *platform.Facts) (bool, string) {
 	if f.Platform != platform.AMD64 {
 		return false, "x86 only"

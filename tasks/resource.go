@@ -92,7 +92,6 @@ func SysfsAttr(p string) *Attr { return &Attr{kind: "sysfs", name: p, path: p} }
 func (a *Attr) Kind() string { return a.kind }
 func (a *Attr) Name() string { return a.name }
 func (a *Attr) Layer() Layer { return Runtime }
-func (a *Attr) Path() string { return a.path }
 func (a *Attr) Show(s State) string {
 	if !s.Exists {
 		return "(absent)"

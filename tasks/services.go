@@ -11,9 +11,6 @@ import (
 type bluetooth struct{}
 
 func (bluetooth) Name() string { return "bluetooth" }
-func (bluetooth) Summary() string {
-	return "stop and disable bluetooth.service (and its dbus-org.bluez.service alias)"
-}
 func (bluetooth) Default(f *platform.Facts) (bool, string) {
 	if f.Platform.IsRaspberryPi() {
 		return true, ""
@@ -36,9 +33,6 @@ func (bluetooth) Plan(c *Context) Result {
 type fstrim struct{}
 
 func (fstrim) Name() string { return "fstrim" }
-func (fstrim) Summary() string {
-	return "enable and start fstrim.timer (weekly TRIM) on SSD and NVMe roots"
-}
 
 func (fstrim) Default(f *platform.Facts) (bool, string) {
 	for _, b := range f.Block {
@@ -82,9 +76,6 @@ const (
 type wifi struct{}
 
 func (wifi) Name() string { return "wifi" }
-func (wifi) Summary() string {
-	return "soft-block WLAN radios (rfkill) and keep them blocked: systemd-rfkill's saved state, NetworkManager's WirelessEnabled=false"
-}
 func (wifi) Default(f *platform.Facts) (bool, string) {
 	if f.Platform.IsRaspberryPi() {
 		return true, ""

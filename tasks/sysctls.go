@@ -10,10 +10,7 @@ import (
 
 type swappiness struct{}
 
-func (swappiness) Name() string { return "swappiness" }
-func (swappiness) Summary() string {
-	return "vm.swappiness, so the page cache is not swapped out early"
-}
+func (swappiness) Name() string                           { return "swappiness" }
 func (swappiness) Default(*platform.Facts) (bool, string) { return true, "" }
 func (swappiness) Plan(c *Context) Result {
 	v := strconv.Itoa(c.Opt.Swappiness)
@@ -26,9 +23,6 @@ func (swappiness) Plan(c *Context) Result {
 type netBuffers struct{}
 
 func (netBuffers) Name() string { return "net-buffers" }
-func (netBuffers) Summary() string {
-	return "socket buffer maxima for high-bandwidth links; never lowers a higher value"
-}
 func (netBuffers) Default(f *platform.Facts) (bool, string) {
 	if f.Platform == platform.AMD64 {
 		return true, ""
@@ -90,9 +84,6 @@ type hugepages struct{}
 const hugepagesMinRAM = 24 << 30
 
 func (hugepages) Name() string { return "hugepages" }
-func (hugepages) Summary() string {
-	return "vm.nr_hugepages, a pool of huge pages for databases and DPDK-style workloads"
-}
 func (hugepages) Default(f *platform.Facts) (bool, string) {
 	if f.Platform != platform.AMD64 {
 		return false, "off by default on " + string(f.Platform)

@@ -13,8 +13,7 @@ const thpEnabled = "/sys/kernel/mm/transparent_hugepage/enabled"
 
 type thp struct{}
 
-func (thp) Name() string    { return "thp" }
-func (thp) Summary() string { return "transparent huge pages mode" }
+func (thp) Name() string { return "thp" }
 func (thp) Default(f *platform.Facts) (bool, string) {
 	if f.Platform == platform.AMD64 {
 		return true, ""
@@ -35,8 +34,7 @@ func (thp) Plan(c *Context) Result {
 
 type cpuGovernor struct{}
 
-func (cpuGovernor) Name() string    { return "cpu-governor" }
-func (cpuGovernor) Summary() string { return "cpufreq governor on every CPU that offers it" }
+func (cpuGovernor) Name() string { return "cpu-governor" }
 func (cpuGovernor) Default(f *platform.Facts) (bool, string) {
 	if f.Platform == platform.AMD64 {
 		return true, ""
@@ -103,9 +101,6 @@ func (cpuGovernor) Plan(c *Context) Result {
 type nvmeQueue struct{}
 
 func (nvmeQueue) Name() string { return "nvme-queue" }
-func (nvmeQueue) Summary() string {
-	return "NVMe request queue depth (queue/nr_requests), by udev rule and on each NVMe present"
-}
 func (nvmeQueue) Default(f *platform.Facts) (bool, string) {
 	if len(f.NVMe()) > 0 {
 		return true, ""

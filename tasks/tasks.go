@@ -95,7 +95,6 @@ type Result struct {
 // Task is one tuning item of the guide.
 type Task interface {
 	Name() string
-	Summary() string
 	// Default says whether the task runs on this platform without a
 	// profile, and why not when it does not.
 	Default(f *platform.Facts) (bool, string)
@@ -104,16 +103,6 @@ type Task interface {
 
 // All is every task in plan order.
 var All = []Task{swappiness{}, netBuffers{}, hugepages{}, thp{}, cpuGovernor{}, nvmeQueue{}, zswap{}, cpuPstate{}, bluetooth{}, wifi{}, fstrim{}}
-
-// ByName finds a task.
-func ByName(name string) Task {
-	for _, t := range All {
-		if t.Name() == name {
-			return t
-		}
-	}
-	return nil
-}
 
 // sysctlWant is the runtime want for key=value, or nothing on an image root.
 func sysctlWant(c *Context, key, value string) []Want {
