@@ -182,13 +182,17 @@ func Build(h *hostroot.Root, facts *platform.Facts, opt tasks.Options) (*Plan, e
 			p.Warnings = append(p.Warnings, tasks.SysctlOverrides(h, name, want)...)
 		}
 	}
-	p.Drift = drift(h, recs)
+	read := map[string]tasks.State{}
+	for _, c := range p.Changes {
+		read[tasks.ID(c.Resource)] = c.Before
+	}
+	p.Drift = drift(h, recs, read)
 	return p, nil
 }
 
 // drift compares every resource that an apply still in force set with what
-// it holds now.
-func drift(h *hostroot.Root, recs []*rollback.Record) []string {
+// it holds now; read holds the states this plan has already read.
+func drift(h *hostroot.Root, recs []*rollback.Record, read map[string]tasks.State) []string {
 	var out []string
 	seen := map[string]bool{}
 	for i := len(recs) - 1; i >= 0; i-- {
@@ -205,8 +209,14 @@ func drift(h *hostroot.Root, recs []*rollback.Record) []string {
 			if err != nil {
 				continue
 			}
-			cur, err := res.Read(h)
-			if err != nil || res.Equal(cur, *it.After) {
+			cur, ok := read[it.Resource]
+			if !ok {
+				var err error
+				if cur, err = res.Read(h); err != nil {
+					continue
+				}
+			}
+			if res.Equal(cur, *it.After) {
 				continue
 			}
 			out = append(out, fmt.Sprintf("%s: apply %s set %s, now %s (changed by something else)", it.Resource, r.ID, res.Show(*it.After), res.Show(cur)))
