@@ -221,7 +221,7 @@ func (p *Plan) JSON(w io.Writer) error {
 	j := JSONPlan{
 		FormatVersion: FormatVersion, Root: p.Root, Facts: p.Facts,
 		Changes: JSONChanges(p.Pending()), InPlace: JSONChanges(inPlace),
-		Skipped: []map[string]any{}, Notes: nonNil(p.Notes), Warnings: nonNil(p.Warnings), RebootPending: nonNil(p.RebootPending), Drift: nonNil(p.Drift),
+		Skipped: []map[string]any{}, Notes: NonNil(p.Notes), Warnings: NonNil(p.Warnings), RebootPending: NonNil(p.RebootPending), Drift: NonNil(p.Drift),
 		Summary: map[string]int{"change": len(p.Pending()), "in_place": len(inPlace), "skipped": len(p.Skipped)},
 	}
 	for _, s := range p.Skipped {
@@ -237,7 +237,8 @@ func WriteJSON(w io.Writer, v any) error {
 	return e.Encode(v)
 }
 
-func nonNil(s []string) []string {
+// NonNil makes an absent list print as [] in JSON.
+func NonNil(s []string) []string {
 	if s == nil {
 		return []string{}
 	}

@@ -111,21 +111,20 @@ func (nvmeQueue) Default(f *platform.Facts) (bool, string) {
 	return false, "no NVMe disk on this host"
 }
 
-func (nvmeQueue) Plan(c *Context) (r Result) {
+func (nvmeQueue) Plan(c *Context) Result {
 	n := c.Opt.NVMeNrRequests
 	rule := func(v int) []Fragment {
 		return []Fragment{{File: NVMeRuleFile, Lines: []string{
 			fmt.Sprintf(`ACTION=="add|change", SUBSYSTEM=="block", KERNEL=="nvme[0-9]*n[0-9]*", ENV{DEVTYPE}=="disk", ATTR{queue/nr_requests}="%d"`, v)}}}
 	}
-	r = Result{Fragments: rule(n)}
 	if !c.Facts.Runtime {
-		return r
+		return Result{Fragments: rule(n)}
 	}
 	// The rule asks every NVMe for the same number: the smallest any
 	// present device takes, or udev's write fails at boot and the setting
 	// does not survive it.
+	var r Result
 	ruleN := n
-	defer func() { r.Fragments = rule(ruleN) }()
 	for _, d := range c.Facts.NVMe() {
 		want := n
 		// Without an I/O scheduler the kernel refuses more requests than
@@ -139,6 +138,7 @@ func (nvmeQueue) Plan(c *Context) (r Result) {
 		ruleN = min(ruleN, want)
 		r.Wants = append(r.Wants, Want{Resource: SysfsAttr(path.Join("/sys/block", d.Name, "queue/nr_requests")), Desired: Value(strconv.Itoa(want))})
 	}
+	r.Fragments = rule(ruleN)
 	return r
 }
 

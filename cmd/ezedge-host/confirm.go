@@ -76,7 +76,7 @@ func statusCmd(g *globals) *cobra.Command {
 				if pending == nil {
 					pending = []rollback.Pending{}
 				}
-				return plan.WriteJSON(w, map[string]any{"format_version": plan.FormatVersion, "pending_confirmation": pending, "interrupted": nonNil(interrupted), "latest": latest})
+				return plan.WriteJSON(w, map[string]any{"format_version": plan.FormatVersion, "pending_confirmation": pending, "interrupted": plan.NonNil(interrupted), "latest": latest})
 			}
 			for _, p := range pending {
 				left := time.Until(p.Deadline).Round(time.Second)

@@ -452,7 +452,7 @@ func rollbackCmd(g *globals) *cobra.Command {
 			if g.output == "json" {
 				list := []map[string]any{}
 				for _, o := range outs {
-					list = append(list, map[string]any{"id": o.ID, "restored": nonNil(o.Restored), "left_alone": nonNil(o.LeftAlone), "complete": o.Complete})
+					list = append(list, map[string]any{"id": o.ID, "restored": plan.NonNil(o.Restored), "left_alone": plan.NonNil(o.LeftAlone), "complete": o.Complete})
 				}
 				jerr := plan.WriteJSON(w, map[string]any{"format_version": plan.FormatVersion, "rollbacks": list, "error": errString(failed)})
 				if failed == nil {
@@ -491,13 +491,6 @@ func manCmd(root *cobra.Command) *cobra.Command {
 			return doc.GenManTree(root, &doc.GenManHeader{Title: "EZEDGE-HOST", Section: "8", Source: "ezedge-host " + version}, args[0])
 		},
 	}
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
 }
 
 func historyCmd(g *globals) *cobra.Command {
