@@ -96,7 +96,8 @@ func InstallPlan(h *hostroot.Root, facts *platform.Facts, binary, profile []byte
 	if err := add(tasks.File(unitFile), tasks.Content([]byte(unit(firstBoot)))); err != nil {
 		return nil, err
 	}
-	// The unit's enablement is planned against the unit file as it will be.
+	// Enabling the unit is the next step (Enable): its links are read from
+	// the unit file, which this plan puts in place.
 	return p, nil
 }
 

@@ -95,9 +95,6 @@ func Apply(h *hostroot.Root, p *Plan, now time.Time) (*Result, error) {
 	var failed error
 	var afters []rollback.After
 	for _, c := range todo {
-		if failed != nil {
-			break
-		}
 		if err := c.Resource.Write(h, c.After); err != nil {
 			failed = fmt.Errorf("%s: %v", c.Resource.Name(), err)
 			break
