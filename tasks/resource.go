@@ -143,7 +143,9 @@ func Normalize(b []byte) string {
 	// Device-tree strings end in NUL; a NUL anywhere is a separator.
 	f := strings.Fields(strings.ReplaceAll(string(b), "\x00", " "))
 	for _, w := range f {
-		if len(w) > 2 && w[0] == '[' && w[len(w)-1] == ']' {
+		// Only a kernel selector ("[madvise]") counts; a word with more
+		// brackets inside is a value, or Normalize would not be stable.
+		if len(w) > 2 && w[0] == '[' && w[len(w)-1] == ']' && !strings.ContainsAny(w[1:len(w)-1], "[]") {
 			return w[1 : len(w)-1]
 		}
 	}
