@@ -36,7 +36,7 @@ bench:
 # Every parser and editor's fuzz target, FUZZTIME each (CI: 10s). What a
 # run finds is kept under <pkg>/testdata/fuzz and replayed by `make test`.
 FUZZTIME ?= 1m
-FUZZ_TARGETS := cmdline:FuzzEditPiFile cmdline:FuzzEditGrubDefault cmdline:FuzzEvalGrub \
+FUZZ_TARGETS := cmdline:FuzzEditPiFile cmdline:FuzzEditGrubDefault cmdline:FuzzEvalGrub configtxt:FuzzEval \
 	tasks:FuzzParseSysctlConf tasks:FuzzSetINI tasks:FuzzNormalize \
 	profile:FuzzParse rollback:FuzzJournal
 # Go's fuzzer can report "context deadline exceeded" when its time runs out

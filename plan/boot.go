@@ -36,6 +36,11 @@ func (p *Plan) kernelArgs(h *hostroot.Root, args []taskArg) error {
 	var notes []string
 	var effective func(fileData []byte) (string, error)
 	switch {
+	case boot.Loader == "rpi-firmware" && boot.Refused != "":
+		if len(all) > 0 {
+			return fmt.Errorf("kernel command line for %s: refused: %s", strings.Join(owners, ","), boot.Refused)
+		}
+		return nil
 	case boot.Loader == "rpi-firmware":
 		res = tasks.File(boot.CmdlineFile)
 		var err error
@@ -43,6 +48,11 @@ func (p *Plan) kernelArgs(h *hostroot.Root, args []taskArg) error {
 			return fmt.Errorf("%s: %v", boot.CmdlineFile, err)
 		}
 		if !cur.Exists {
+			if len(all) > 0 {
+				// Creating it would boot a kernel without root= and the
+				// rest of the line config.txt's author meant to give.
+				return fmt.Errorf("%s: refused: config.txt makes the firmware read the kernel command line from it, and it does not exist", boot.CmdlineFile)
+			}
 			return nil
 		}
 		desired = cur

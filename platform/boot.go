@@ -2,9 +2,11 @@ package platform
 
 import (
 	"fmt"
+	"path"
 	"strings"
 
 	"github.com/ezansiedgeai/ezedge-host/cmdline"
+	"github.com/ezansiedgeai/ezedge-host/configtxt"
 	"github.com/ezansiedgeai/ezedge-host/hostroot"
 )
 
@@ -20,6 +22,9 @@ type Boot struct {
 	// Generator regenerates grub.cfg after a change; empty when none is
 	// installed.
 	Generator []string `json:"generator,omitempty"`
+	// Refused, when set, says why the kernel command line will not be
+	// edited: config.txt leaves open which file the firmware reads.
+	Refused string `json:"refused,omitempty"`
 	// Running is the command line the kernel booted with (/proc/cmdline).
 	Running string `json:"running,omitempty"`
 }
@@ -30,27 +35,11 @@ func (f *Facts) detectBoot(h *hostroot.Root) {
 		b.Running = strings.TrimSpace(string(pc))
 	}
 	if f.Platform.IsRaspberryPi() || f.Arch == "arm64" && (h.Exists("/boot/firmware/config.txt") || h.Exists("/boot/config.txt")) {
-		prefix := ""
-		if p, err := h.ReadFile("/proc/device-tree/chosen/os_prefix"); err == nil {
-			prefix = strings.TrimRight(string(p), "\x00\n")
-		}
+		dtPrefix, dtErr := h.ReadFile("/proc/device-tree/chosen/os_prefix")
 		for _, dir := range []string{"/boot/firmware/", "/boot/"} {
-			name := dir + prefix + "cmdline.txt"
-			data, err := h.ReadFile(name)
-			if err != nil {
-				continue
+			if f.piCmdline(h, dir, strings.TrimRight(string(dtPrefix), "\x00\n"), dtErr == nil) {
+				return
 			}
-			if line, _ := cmdline.FirstLine(data); strings.HasPrefix(strings.TrimSpace(line), cmdline.PiStub) {
-				f.Evidence = append(f.Evidence, fmt.Sprintf("boot: %s is the Bookworm stub, passed over", name))
-				continue
-			}
-			b.Loader, b.CmdlineFile = "rpi-firmware", name
-			why := "first of /boot/firmware, /boot"
-			if prefix != "" {
-				why += fmt.Sprintf(", with os_prefix %q from /proc/device-tree/chosen/os_prefix", prefix)
-			}
-			f.Evidence = append(f.Evidence, fmt.Sprintf("boot: Raspberry Pi firmware reads %s (%s)", name, why))
-			return
 		}
 	}
 	if h.Exists("/etc/default/grub") {
@@ -92,4 +81,91 @@ func (f *Facts) detectBoot(h *hostroot.Root) {
 	}
 	b.Loader = "none"
 	f.Evidence = append(f.Evidence, "boot: no cmdline.txt and no /etc/default/grub: the kernel command line is not managed")
+}
+
+// piCmdline finds the file the Pi firmware reads the kernel command line
+// from in boot partition dir: cmdline.txt, or what config.txt's cmdline=
+// names, behind os_prefix (config.txt's for the next boot, else the one
+// the firmware reported for this boot). It reports whether dir decided.
+func (f *Facts) piCmdline(h *hostroot.Root, dir, dtPrefix string, hasDT bool) bool {
+	b := &f.Boot
+	name, prefix := "cmdline.txt", dtPrefix
+	why := []string{"first of /boot/firmware, /boot"}
+	if hasDT && dtPrefix != "" {
+		why = append(why, fmt.Sprintf("os_prefix %q from /proc/device-tree/chosen/os_prefix", dtPrefix))
+	}
+	chosen := false
+	cfg := dir + "config.txt"
+	if h.Exists(cfg) {
+		set, err := configtxt.Eval(h.ReadFile, cfg, f.configModel(), "cmdline", "os_prefix")
+		if err != nil {
+			b.Loader, b.Refused = "rpi-firmware", fmt.Sprintf("%s: %v", cfg, err)
+			f.Evidence = append(f.Evidence, "boot: "+b.Refused)
+			return true
+		}
+		for _, k := range []string{"os_prefix", "cmdline"} {
+			s, ok := set[k]
+			if !ok {
+				continue
+			}
+			if s.Unsure != "" {
+				b.Loader = "rpi-firmware"
+				b.Refused = fmt.Sprintf("%s: %s= is set under %s, which is only known at boot: cannot tell which file holds the kernel command line", s.Where(), k, s.Unsure)
+				f.Evidence = append(f.Evidence, "boot: "+b.Refused)
+				return true
+			}
+			if k == "cmdline" {
+				name = strings.TrimLeft(s.Value, "/")
+			} else {
+				prefix = s.Value
+			}
+			why = append(why, fmt.Sprintf("%s=%s from %s", k, s.Value, s.Where()))
+			chosen = true
+		}
+	}
+	file := path.Clean(dir + prefix + name)
+	if !strings.HasPrefix(file, dir) || name == "" {
+		b.Loader = "rpi-firmware"
+		b.Refused = fmt.Sprintf("%s: the kernel command line file %q is not in the boot partition %s", cfg, prefix+name, dir)
+		f.Evidence = append(f.Evidence, "boot: "+b.Refused)
+		return true
+	}
+	data, err := h.ReadFile(file)
+	if err != nil && !chosen {
+		return false
+	}
+	if line, _ := cmdline.FirstLine(data); err == nil && strings.HasPrefix(strings.TrimSpace(line), cmdline.PiStub) {
+		f.Evidence = append(f.Evidence, fmt.Sprintf("boot: %s is the Bookworm stub, passed over", file))
+		return false
+	}
+	b.Loader, b.CmdlineFile = "rpi-firmware", file
+	f.Evidence = append(f.Evidence, fmt.Sprintf("boot: Raspberry Pi firmware reads %s (%s)", file, strings.Join(why, ", ")))
+	return true
+}
+
+// configModel is which of config.txt's model filters hold on this board.
+func (f *Facts) configModel() configtxt.Model {
+	b := f.Board
+	switch {
+	case strings.Contains(b, "Raspberry Pi 400"):
+		return configtxt.Model{Known: true, Yes: []string{"pi4", "pi400"}}
+	case strings.Contains(b, "Compute Module 4S"):
+		return configtxt.Model{Known: true, Yes: []string{"pi4", "cm4s"}}
+	case strings.Contains(b, "Compute Module 4"):
+		return configtxt.Model{Known: true, Yes: []string{"pi4", "cm4"}}
+	case strings.Contains(b, "Raspberry Pi 4"):
+		return configtxt.Model{Known: true, Yes: []string{"pi4"}}
+	case strings.Contains(b, "Raspberry Pi 500"):
+		return configtxt.Model{Known: true, Yes: []string{"pi5", "pi500"}}
+	case strings.Contains(b, "Compute Module 5"):
+		return configtxt.Model{Known: true, Yes: []string{"pi5", "cm5"}}
+	case strings.Contains(b, "Raspberry Pi 5"):
+		return configtxt.Model{Known: true, Yes: []string{"pi5"}}
+	case f.Platform == RPi4:
+		// An image given --platform: the family is known, the variant not.
+		return configtxt.Model{Known: true, Yes: []string{"pi4"}, Maybe: []string{"pi400", "cm4", "cm4s"}}
+	case f.Platform == RPi5:
+		return configtxt.Model{Known: true, Yes: []string{"pi5"}, Maybe: []string{"pi500", "cm5"}}
+	}
+	return configtxt.Model{}
 }

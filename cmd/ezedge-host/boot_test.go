@@ -179,3 +179,65 @@ func TestCorpusRoundTrip(t *testing.T) {
 	}
 	t.Logf("%d corpus files applied and rolled back", n)
 }
+
+// TestConfigTxtCmdline: the kernel command line is edited in the file
+// config.txt makes the firmware read (cmdline=, os_prefix=, under the
+// board's own section, through an include), never in the plain
+// cmdline.txt beside it; where the file depends on something known only at
+// boot (a monitor, a GPIO), or does not exist, plan refuses in one line and
+// nothing changes.
+func TestConfigTxtCmdline(t *testing.T) {
+	const line = "console=serial0,115200 root=PARTUUID=e8af6eb2-02 rootwait\n"
+	for _, c := range []struct {
+		name   string
+		config string
+		extra  map[string]string
+		edited string // the file that must get zswap, or "" when refused
+		refuse string
+	}{
+		{"own section", "arm_64bit=1\n[pi3]\ncmdline=cmdline-pi3.txt\n[pi4]\ncmdline=cmdline-pi4.txt\n[all]\n",
+			map[string]string{"boot/cmdline-pi4.txt": line, "boot/cmdline-pi3.txt": line}, "boot/cmdline-pi4.txt", ""},
+		{"include", "include syscfg.txt\n", map[string]string{"boot/syscfg.txt": "cmdline=nobtcmd.txt\n", "boot/nobtcmd.txt": line}, "boot/nobtcmd.txt", ""},
+		{"os_prefix", "os_prefix=next/\n", map[string]string{"boot/next/cmdline.txt": line}, "boot/next/cmdline.txt", ""},
+		{"monitor", "[EDID=DEL-DELL_U2422H]\ncmdline=cmdline_U2422H.txt\n[all]\n", map[string]string{"boot/cmdline_U2422H.txt": line}, "",
+			"boot/config.txt:2: cmdline= is set under [EDID=DEL-DELL_U2422H], which is only known at boot"},
+		{"missing", "cmdline=gone.txt\n", nil, "", "/boot/gone.txt: refused: config.txt makes the firmware read the kernel command line from it, and it does not exist"},
+		{"outside", "cmdline=../etc/cmdline.txt\n", nil, "", "is not in the boot partition /boot/"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			root := fixture.Copy(t, "pi4-8gb-bullseye")
+			os.WriteFile(filepath.Join(root, "boot/config.txt"), []byte(c.config), 0o755)
+			for p, s := range c.extra {
+				os.MkdirAll(filepath.Dir(filepath.Join(root, p)), 0o755)
+				os.WriteFile(filepath.Join(root, p), []byte(s), 0o755)
+			}
+			orig := fixture.Snapshot(t, root)
+			if c.refuse != "" {
+				r := cli("plan", "--root", root).must(t, 1)
+				if !strings.Contains(r.stderr, c.refuse) || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+					t.Errorf("stderr %q, want one line with %q", r.stderr, c.refuse)
+				}
+				cli("apply", "--root", root, "--yes").must(t, 1)
+				identical(t, orig, root)
+				// Without zswap nothing needs the command line: the rest applies.
+				p := writeProfile(t, "version: 1\ntasks:\n  zswap: {enabled: false}\n")
+				apply(t, root, "--profile", p)
+				cli("rollback", "--root", root, "--yes").must(t, 0)
+				identical(t, orig, root)
+				return
+			}
+			apply(t, root)
+			if got := readFile(t, filepath.Join(root, c.edited)); got != strings.TrimSuffix(line, "\n")+" zswap.enabled=1 zswap.compressor=lz4\n" {
+				t.Errorf("%s = %q", c.edited, got)
+			}
+			after := fixture.Snapshot(t, root)
+			for p := range orig {
+				if strings.HasPrefix(p, "boot/") && p != c.edited && after[p] != orig[p] {
+					t.Errorf("%s changed", p)
+				}
+			}
+			cli("rollback", "--root", root, "--yes").must(t, 0)
+			identical(t, orig, root)
+		})
+	}
+}

@@ -1,0 +1,208 @@
+// Package configtxt reads a Raspberry Pi config.txt the way the firmware
+// does: last setting wins, include files are read in place, and
+// conditional sections ([pi4], [EDID=...], [all], [none]) gate what
+// follows them. It answers one question for ezedge-host: which file holds
+// the kernel command line the next boot uses (cmdline=, os_prefix=).
+package configtxt
+
+import (
+	"bytes"
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+)
+
+// Tri is whether a conditional section holds at boot.
+type Tri int
+
+const (
+	No Tri = iota
+	Maybe
+	Yes
+)
+
+// Model says which model filters hold on the board being provisioned.
+// Where the board is not known (an offline image), every model filter may
+// hold.
+type Model struct {
+	Known bool
+	Yes   []string // filters that hold, e.g. pi4, pi400
+	Maybe []string // filters that may hold: the variant is not known
+}
+
+// modelFilters are the firmware's board filters; any other section name
+// is a filter of another kind.
+var modelFilters = map[string]bool{
+	"pi1": true, "pi2": true, "pi3": true, "pi3+": true, "pi4": true, "pi400": true,
+	"cm4": true, "cm4s": true, "pi0": true, "pi0w": true, "pi02": true,
+	"pi5": true, "pi500": true, "cm5": true,
+}
+
+func (m Model) holds(f string) Tri {
+	if !m.Known {
+		return Maybe
+	}
+	for _, y := range m.Yes {
+		if y == f {
+			return Yes
+		}
+	}
+	for _, y := range m.Maybe {
+		if y == f {
+			return Maybe
+		}
+	}
+	return No
+}
+
+// Setting is the value a key takes at boot.
+type Setting struct {
+	Value string
+	File  string
+	Line  int
+	// Unsure, when set, names the section whose truth at boot decides the
+	// value and which ezedge-host cannot evaluate.
+	Unsure string
+}
+
+func (s Setting) Where() string { return fmt.Sprintf("%s:%d", s.File, s.Line) }
+
+// Reader reads a file of the boot partition by its host path.
+type Reader func(name string) ([]byte, error)
+
+// maxDepth bounds nested includes; the firmware itself does not recurse
+// deeply and a cycle must not hang a plan.
+const maxDepth = 4
+
+type state struct {
+	read    Reader
+	model   Model
+	keys    map[string]bool
+	out     map[string]Setting
+	none    bool
+	filters map[string]string // filter kind -> section text
+}
+
+// Eval reads config file name (a host path; includes are relative to its
+// directory) for board and returns the setting each of keys has at boot.
+// A key never set is absent from the result. A missing include is skipped,
+// as the firmware does.
+func Eval(read Reader, name string, board Model, keys ...string) (map[string]Setting, error) {
+	s := &state{read: read, model: board, keys: map[string]bool{}, out: map[string]Setting{}, filters: map[string]string{}}
+	for _, k := range keys {
+		s.keys[k] = true
+	}
+	data, err := read(name)
+	if err != nil {
+		return nil, err
+	}
+	s.file(name, data, 0)
+	return s.out, nil
+}
+
+func kind(section string) string {
+	switch {
+	case modelFilters[section], strings.HasPrefix(section, "board-type="):
+		return "model"
+	case strings.HasPrefix(section, "EDID="):
+		return "edid"
+	case strings.HasPrefix(section, "gpio"):
+		return "gpio"
+	case strings.HasPrefix(section, "HDMI:"):
+		return "hdmi"
+	case strings.HasPrefix(section, "0x"):
+		return "serial"
+	}
+	return section
+}
+
+// holds is whether the current sections all hold, and the section that
+// makes it No or Maybe.
+func (s *state) holds() (Tri, string) {
+	if s.none {
+		return No, "[none]"
+	}
+	kinds := make([]string, 0, len(s.filters))
+	for k := range s.filters {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	t, why := Yes, ""
+	for _, k := range kinds {
+		sec := s.filters[k]
+		switch s.eval(sec) {
+		case No:
+			return No, "[" + sec + "]"
+		case Maybe:
+			if t == Yes {
+				t, why = Maybe, "["+sec+"]"
+			}
+		}
+	}
+	return t, why
+}
+
+func (s *state) eval(sec string) Tri {
+	switch {
+	case modelFilters[sec]:
+		return s.model.holds(sec)
+	case strings.HasPrefix(sec, "HDMI:"):
+		// It scopes HDMI settings to a port; others apply as before.
+		return Yes
+	}
+	// The monitor, a GPIO, the serial number, the board-type code or
+	// tryboot: not known ahead of a boot.
+	return Maybe
+}
+
+func (s *state) file(name string, data []byte, depth int) {
+	for i, raw := range bytes.Split(data, []byte("\n")) {
+		line := strings.TrimSpace(strings.TrimRight(string(raw), "\r\x00"))
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		if line[0] == '[' {
+			sec, _, ok := strings.Cut(line[1:], "]")
+			if !ok {
+				continue
+			}
+			switch sec {
+			case "all":
+				s.none, s.filters = false, map[string]string{}
+			case "none":
+				s.none = true
+			default:
+				s.filters[kind(sec)] = sec
+			}
+			continue
+		}
+		t, why := s.holds()
+		if t == No {
+			continue
+		}
+		if inc, ok := strings.CutPrefix(line, "include"); ok && (inc == "" || inc[0] == ' ' || inc[0] == '\t') {
+			inc = strings.TrimSpace(inc)
+			if inc == "" || depth >= maxDepth {
+				continue
+			}
+			p := path.Join(path.Dir(name), inc)
+			if b, err := s.read(p); err == nil {
+				s.file(p, b, depth+1)
+			}
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok || !s.keys[k] {
+			continue
+		}
+		set := Setting{Value: v, File: name, Line: i + 1}
+		if t == Maybe {
+			if prev, ok := s.out[k]; ok && prev.Value == v && prev.Unsure == "" {
+				continue
+			}
+			set.Unsure = why
+		}
+		s.out[k] = set
+	}
+}
