@@ -4,7 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
-	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 
@@ -24,6 +24,8 @@ type Net struct {
 	Links []Link `json:"links,omitempty"`
 	// DefaultVia is the interface of the IPv4 default route.
 	DefaultVia string `json:"default_via,omitempty"`
+	// DefaultVia6 is the interface of the IPv6 default route.
+	DefaultVia6 string `json:"default_via6,omitempty"`
 	// SSHVia lists, per established inbound SSH connection, the interface
 	// its replies leave by ("?" when it cannot be told).
 	SSHVia []string `json:"ssh_via,omitempty"`
@@ -40,10 +42,14 @@ func (n *Net) Link(name string) (Link, bool) {
 }
 
 type route struct {
-	iface      string
-	dest, mask uint32
-	metric     int
+	iface  string
+	pfx    netip.Prefix
+	metric uint32
 }
+
+// rtfReject marks an unreachable route in /proc/net/ipv6_route (the
+// kernel lists "::/0 ... lo" as one on most hosts).
+const rtfReject = 0x0200
 
 func (f *Facts) detectNet(h *hostroot.Root) {
 	ents, _ := h.ReadDir("/sys/class/net")
@@ -66,13 +72,37 @@ func (f *Facts) detectNet(h *hostroot.Root) {
 			}
 			dest, err1 := strconv.ParseUint(fs[1], 16, 32)
 			mask, err2 := strconv.ParseUint(fs[7], 16, 32)
-			if err1 != nil || err2 != nil {
+			metric, err3 := strconv.ParseUint(fs[6], 10, 32)
+			if err1 != nil || err2 != nil || err3 != nil {
 				continue
 			}
-			metric, _ := strconv.Atoi(fs[6])
-			routes = append(routes, route{fs[0], uint32(dest), uint32(mask), metric})
-			if dest == 0 && mask == 0 && f.Net.DefaultVia == "" {
+			// Both are printed in host (little-endian) order.
+			var a [4]byte
+			binary.LittleEndian.PutUint32(a[:], uint32(dest))
+			bits := onesCount(uint32(mask))
+			routes = append(routes, route{fs[0], netip.PrefixFrom(netip.AddrFrom4(a), bits).Masked(), uint32(metric)})
+			if bits == 0 && f.Net.DefaultVia == "" {
 				f.Net.DefaultVia = fs[0]
+			}
+		}
+	}
+	if b, err := h.ReadFile("/proc/net/ipv6_route"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			fs := strings.Fields(line)
+			if len(fs) < 10 {
+				continue
+			}
+			raw, err1 := hex.DecodeString(fs[0])
+			bits, err2 := strconv.ParseUint(fs[1], 16, 8)
+			metric, err3 := strconv.ParseUint(fs[5], 16, 32)
+			flags, err4 := strconv.ParseUint(fs[8], 16, 32)
+			if err1 != nil || err2 != nil || err3 != nil || err4 != nil || len(raw) != 16 || bits > 128 || flags&rtfReject != 0 {
+				continue
+			}
+			a := netip.AddrFrom16([16]byte(raw))
+			routes = append(routes, route{fs[9], netip.PrefixFrom(a, int(bits)).Masked(), uint32(metric)})
+			if bits == 0 && f.Net.DefaultVia6 == "" {
+				f.Net.DefaultVia6 = fs[9]
 			}
 		}
 	}
@@ -90,47 +120,52 @@ func (f *Facts) detectNet(h *hostroot.Root) {
 			f.Net.SSHVia = append(f.Net.SSHVia, lookup(routes, fs[2]))
 		}
 	}
-	if f.Net.DefaultVia != "" {
-		f.Evidence = append(f.Evidence, fmt.Sprintf("network: default route via %s; %d inbound SSH sessions", f.Net.DefaultVia, len(f.Net.SSHVia)))
+	if f.Net.DefaultVia != "" || f.Net.DefaultVia6 != "" {
+		f.Evidence = append(f.Evidence, fmt.Sprintf("network: default route via %s (IPv4), %s (IPv6); %d inbound SSH sessions via %s",
+			orNone(f.Net.DefaultVia), orNone(f.Net.DefaultVia6), len(f.Net.SSHVia), orNone(strings.Join(f.Net.SSHVia, ","))))
 	}
 }
 
-// lookup routes a /proc/net/tcp remote address ("0100007F:D431", the IPv4
-// bytes in host order) by longest prefix. IPv6 sessions, and IPv4-mapped
-// ones, are matched only when mapped; otherwise "?".
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+// lookup routes a /proc/net/tcp{,6} remote address ("0100007F:D431": the
+// address as 32-bit words in host order) by longest prefix, then lowest
+// metric. "?" when no route matches or two interfaces tie (a link-local
+// IPv6 peer, whose scope /proc/net/tcp6 does not show, or multipath).
 func lookup(routes []route, remote string) string {
 	addr, _, _ := strings.Cut(remote, ":")
 	raw, err := hex.DecodeString(addr)
-	if err != nil {
+	if err != nil || len(raw)%4 != 0 || len(raw) == 0 {
 		return "?"
 	}
-	var ip net.IP
-	switch len(raw) {
-	case 4:
-		ip = net.IPv4(raw[3], raw[2], raw[1], raw[0])
-	case 16:
-		// Four host-order 32-bit words.
-		b := make([]byte, 16)
-		for i := 0; i < 4; i++ {
-			binary.BigEndian.PutUint32(b[i*4:], binary.LittleEndian.Uint32(raw[i*4:]))
-		}
-		ip = net.IP(b)
-		if ip.To4() == nil {
-			return "?"
-		}
-	default:
+	b := make([]byte, len(raw))
+	for i := 0; i < len(raw); i += 4 {
+		binary.BigEndian.PutUint32(b[i:], binary.LittleEndian.Uint32(raw[i:]))
+	}
+	ip, ok := netip.AddrFromSlice(b)
+	if !ok {
 		return "?"
 	}
-	v4 := ip.To4()
-	// /proc/net/route prints addresses in host (little-endian) order too.
-	a := binary.LittleEndian.Uint32(v4)
-	best, bestLen, bestMetric := "?", -1, 0
+	ip = ip.Unmap()
+	best, bestLen, bestMetric, tie := "?", -1, uint32(0), false
 	for _, r := range routes {
-		if a&r.mask == r.dest {
-			if n := onesCount(r.mask); n > bestLen || n == bestLen && r.metric < bestMetric {
-				best, bestLen, bestMetric = r.iface, n, r.metric
-			}
+		if r.pfx.Addr().Is4() != ip.Is4() || !r.pfx.Contains(ip) {
+			continue
 		}
+		switch n := r.pfx.Bits(); {
+		case n > bestLen || n == bestLen && r.metric < bestMetric:
+			best, bestLen, bestMetric, tie = r.iface, n, r.metric, false
+		case n == bestLen && r.metric == bestMetric && r.iface != best:
+			tie = true
+		}
+	}
+	if tie {
+		return "?"
 	}
 	return best
 }

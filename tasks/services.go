@@ -86,12 +86,14 @@ func (wifi) Default(f *platform.Facts) (bool, string) {
 // wifiGuard says why blocking WiFi could lock the owner out, or "".
 func wifiGuard(f *platform.Facts) string {
 	n := f.Net
-	if l, ok := n.Link(n.DefaultVia); ok && l.Wireless {
-		return "the default route goes through " + l.Name + ", a wireless interface"
+	for _, via := range []string{n.DefaultVia, n.DefaultVia6} {
+		if l, ok := n.Link(via); ok && l.Wireless {
+			return "the default route goes through " + l.Name + ", a wireless interface"
+		}
 	}
 	for _, via := range n.SSHVia {
 		if via == "?" {
-			return "an SSH session's interface cannot be told (IPv6); not risking it"
+			return "an SSH session's interface cannot be told (no route, several equal ones, or a link-local IPv6 peer); not risking it"
 		}
 		if l, ok := n.Link(via); ok && l.Wireless {
 			return "an SSH session comes in through " + via + ", a wireless interface"
