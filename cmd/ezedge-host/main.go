@@ -72,7 +72,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root.SetErr(stderr)
 	root.PersistentFlags().StringVar(&g.platform, "platform", "", "the platform when the root cannot tell (an image): rpi4, rpi5, amd64 or arm64")
 	root.AddCommand(factsCmd(g), planCmd(g), applyCmd(g), rollbackCmd(g), historyCmd(g), firstbootCmd(g), confirmCmd(g), statusCmd(g), revertCmd(g), manCmd(root))
-	root.SetArgs(args)
+	root.SetArgs(terraformOut(args))
 	err := root.Execute()
 	var code exitCode
 	switch {
@@ -83,6 +83,22 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "ezedge-host: %s\n", strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "\nezedge-host: "))
 	return exitError
+}
+
+// terraformOut accepts Terraform's spelling `-out FILE` / `-out=FILE` for
+// --out: pflag would read "-out" as -o "ut" and fail on the file name.
+func terraformOut(args []string) []string {
+	out := make([]string, 0, len(args))
+	for i, a := range args {
+		if a == "--" {
+			return append(out, args[i:]...)
+		}
+		if a == "-out" || strings.HasPrefix(a, "-out=") {
+			a = "-" + a
+		}
+		out = append(out, a)
+	}
+	return out
 }
 
 func (g *globals) openRoot() (*hostroot.Root, error) {

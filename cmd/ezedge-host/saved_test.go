@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -22,6 +23,15 @@ func TestSavedPlan(t *testing.T) {
 	}
 	if fi, err := os.Stat(file); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("plan file: %v %v", fi, err)
+	}
+	// Terraform's spelling writes the same plan.
+	for _, args := range [][]string{{"-out", file + ".tf"}, {"-out=" + file + ".tf"}} {
+		os.Remove(file + ".tf")
+		cli(append([]string{"plan", "--root", root}, args...)...).must(t, 0)
+		created := regexp.MustCompile(`"created": "[^"]*"`)
+		if a, b := created.ReplaceAllString(readFile(t, file), ""), created.ReplaceAllString(readFile(t, file+".tf"), ""); a != b {
+			t.Errorf("plan %v wrote another plan:\n%s\n%s", args, a, b)
+		}
 	}
 	// Applying the saved plan on a copy gives the same tree as a plain apply.
 	plain := fixture.Copy(t, "pi5-16gb-nvme-bookworm")
