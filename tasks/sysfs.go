@@ -87,14 +87,19 @@ func (cpuGovernor) Plan(c *Context) Result {
 			return r
 		}
 	}
-	if b, err := c.Host.ReadFile("/etc/init.d/raspi-config"); err == nil && strings.Contains(string(b), "scaling_governor") {
-		r.Notes = append(r.Notes, "/etc/init.d/raspi-config resets cpu0's governor to ondemand late in every boot, after tmpfiles.d; disable it (systemctl disable raspi-config) or the persistent setting will not hold")
-	}
 	var lines []string
 	for _, p := range paths {
 		lines = append(lines, tmpfilesWrite(p, g))
 	}
 	r.Fragments = []Fragment{{File: TmpfilesFile, Lines: lines}}
+	if b, err := c.Host.ReadFile("/etc/init.d/raspi-config"); err == nil && strings.Contains(string(b), "scaling_governor") {
+		// systemd-sysv-generator makes raspi-config.service of the script;
+		// a drop-in applies to a generated unit like to any other.
+		r.Fragments = append(r.Fragments, Fragment{File: RaspiConfigDropIn, Lines: []string{
+			"[Service]", "ExecStartPost=-systemd-tmpfiles --create " + TmpfilesFile}})
+		r.Notes = append(r.Notes, "/etc/init.d/raspi-config sets cpu0's governor to ondemand late in every boot, after tmpfiles.d; "+
+			path.Base(RaspiConfigDropIn)+" in raspi-config.service.d applies ours again right after it, so ours wins")
+	}
 	return r
 }
 

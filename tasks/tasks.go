@@ -15,13 +15,16 @@ const (
 	TmpfilesFile = "/etc/tmpfiles.d/90-ezedge-host.conf"
 	NVMeRuleFile = "/etc/udev/rules.d/60-nvme.rules"
 	GovRuleFile  = "/etc/udev/rules.d/99-ezedge-host-cpu-governor.rules"
+	// RaspiConfigDropIn runs after Raspberry Pi OS Bullseye's raspi-config
+	// boot script, which sets cpu0's governor after tmpfiles.d has run.
+	RaspiConfigDropIn = "/etc/systemd/system/raspi-config.service.d/90-ezedge-host.conf"
 )
 
 // GrubDropInFile holds our kernel arguments where GRUB reads grub.d.
 const GrubDropInFile = "/etc/default/grub.d/90-ezedge-host.cfg"
 
 // OwnedFiles lists every file the tasks may compose, in plan order.
-var OwnedFiles = []string{SysctlFile, TmpfilesFile, GovRuleFile, NVMeRuleFile}
+var OwnedFiles = []string{SysctlFile, TmpfilesFile, GovRuleFile, RaspiConfigDropIn, NVMeRuleFile}
 
 // Header starts every owned file so a person reading it knows who wrote it.
 const Header = "# Written by ezedge-host. Changes here are replaced by the next apply;\n# set values in the ezedge-host profile instead.\n"

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/ezansiedgeai/ezedge-host/internal/fixture"
+	"github.com/ezansiedgeai/ezedge-host/tasks"
 )
 
 func lstatLink(t *testing.T, p string) string {
@@ -290,5 +291,33 @@ func TestGuardsIPv6(t *testing.T) {
 		case c.guard != "" && (!strings.Contains(r.stdout, c.guard) || strings.Contains(r.stdout, blocked)):
 			t.Errorf("peer %s: want %q:\n%s", c.peer, c.guard, r.stdout)
 		}
+	}
+}
+
+// TestRaspiConfigGovernor: on Bullseye, whose raspi-config boot script sets
+// cpu0's governor after tmpfiles.d, the governor is persisted with a
+// drop-in that re-applies ours right after that script; a second apply
+// changes nothing; rollback removes the drop-in and its directory.
+func TestRaspiConfigGovernor(t *testing.T) {
+	root := fixture.Copy(t, "pi4-8gb-bullseye")
+	orig := fixture.Snapshot(t, root)
+	gov := writeProfile(t, "version: 1\ntasks:\n  cpu-governor: {enabled: true}\n")
+	r := cli("plan", "--root", root, "--profile", gov).must(t, 0)
+	if !strings.Contains(r.stdout, "raspi-config.service.d applies ours again right after it") || !strings.Contains(r.stdout, tasks.RaspiConfigDropIn) {
+		t.Errorf("plan:\n%s", r.stdout)
+	}
+	apply(t, root, "--profile", gov)
+	want := tasks.Header + "\n# cpu-governor\n[Service]\nExecStartPost=-systemd-tmpfiles --create /etc/tmpfiles.d/90-ezedge-host.conf\n"
+	if got := readFile(t, filepath.Join(root, tasks.RaspiConfigDropIn)); got != want {
+		t.Errorf("drop-in:\n%q\nwant\n%q", got, want)
+	}
+	if got := readFile(t, filepath.Join(root, tasks.TmpfilesFile)); !strings.Contains(got, "w /sys/devices/system/cpu/cpu0/cpufreq/scaling_governor - - - - performance\n") {
+		t.Errorf("tmpfiles.d:\n%s", got)
+	}
+	cli("plan", "--root", root, "--profile", gov, "--detailed-exitcode").must(t, 0)
+	cli("rollback", "--root", root, "--yes").must(t, 0)
+	identical(t, orig, root)
+	if _, err := os.Stat(filepath.Join(root, filepath.Dir(tasks.RaspiConfigDropIn))); err == nil {
+		t.Error("raspi-config.service.d left behind")
 	}
 }
