@@ -180,6 +180,21 @@ func Build(h *hostroot.Root, facts *platform.Facts, opt tasks.Options) (*Plan, e
 				}
 			}
 			p.Warnings = append(p.Warnings, tasks.SysctlOverrides(h, name, want)...)
+			p.Warnings = append(p.Warnings, ctx.Udev().SysctlOverrides(want)...)
+		}
+		switch {
+		case !desired.Exists:
+		case name == tasks.TmpfilesFile:
+			p.Warnings = append(p.Warnings, tasks.TmpfilesOverrides(h, name, desired.Data)...)
+			p.Warnings = append(p.Warnings, ctx.Udev().RunWrites(tasks.TmpfilesPaths(desired.Data))...)
+		case name == tasks.NVMeRuleFile:
+			devs := []string{"nvme0n1"}
+			for _, d := range facts.NVMe() {
+				devs = append(devs, d.Name)
+			}
+			p.Warnings = append(p.Warnings, ctx.Udev().Overrides(name, desired.Data, devs)...)
+		case name == tasks.GovRuleFile:
+			p.Warnings = append(p.Warnings, ctx.Udev().Overrides(name, desired.Data, []string{"cpu0"})...)
 		}
 	}
 	read := map[string]tasks.State{}

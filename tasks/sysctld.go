@@ -71,36 +71,14 @@ func NormalizeSysctlKey(k string) string {
 // applies them, followed by /etc/sysctl.conf when no sysctl.d file already
 // links to it (procps' sysctl --system reads it last).
 func SysctlFiles(h *hostroot.Root) []string {
-	byName := map[string]string{}
-	for _, d := range sysctlDirs {
-		ents, err := h.ReadDir(d)
-		if err != nil {
-			continue
-		}
-		for _, e := range ents {
-			if !strings.HasSuffix(e.Name(), ".conf") {
-				continue
-			}
-			if _, masked := byName[e.Name()]; !masked {
-				byName[e.Name()] = path.Join(d, e.Name())
-			}
-		}
-	}
-	names := make([]string, 0, len(byName))
-	for n := range byName {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	files := make([]string, 0, len(names)+1)
+	files := confFiles(h, sysctlDirs, ".conf")
 	conf, _ := h.Resolve("/etc/sysctl.conf")
-	linked := false
-	for _, n := range names {
-		files = append(files, byName[n])
-		if r, err := h.Resolve(byName[n]); err == nil && r == conf {
-			linked = true
+	for _, f := range files {
+		if r, err := h.Resolve(f); err == nil && r == conf {
+			return files
 		}
 	}
-	if !linked && h.Exists("/etc/sysctl.conf") {
+	if h.Exists("/etc/sysctl.conf") {
 		files = append(files, "/etc/sysctl.conf")
 	}
 	return files

@@ -42,14 +42,6 @@ func (cpuGovernor) Default(f *platform.Facts) (bool, string) {
 	return false, "off by default on " + string(f.Platform)
 }
 
-// rpiGovernorRules are where Raspberry Pi OS sets "ondemand" on every CPU
-// as udev adds it, which would undo a tmpfiles.d write at each boot.
-var rpiGovernorRules = []string{
-	"/etc/udev/rules.d/60-ondemand-governor.rules",
-	"/usr/lib/udev/rules.d/60-ondemand-governor.rules",
-	"/lib/udev/rules.d/60-ondemand-governor.rules",
-}
-
 func (cpuGovernor) Plan(c *Context) Result {
 	g := c.Opt.Governor
 	var r Result
@@ -79,13 +71,13 @@ func (cpuGovernor) Plan(c *Context) Result {
 	} else {
 		paths = []string{"/sys/devices/system/cpu/cpu*/cpufreq/scaling_governor"}
 	}
-	for _, rule := range rpiGovernorRules {
-		if b, err := c.Host.ReadFile(rule); err == nil && strings.Contains(string(b), "scaling_governor") {
-			r.Fragments = []Fragment{{File: GovRuleFile, Lines: []string{
-				fmt.Sprintf(`SUBSYSTEM=="cpu", KERNEL=="cpu[0-9]*", ATTR{cpufreq/scaling_governor}="%s"`, g)}}}
-			r.Notes = append(r.Notes, fmt.Sprintf("Raspberry Pi OS sets the governor from %s at boot; persisted as the udev rule %s, which udev runs after it, so ours wins", rule, path.Base(GovRuleFile)))
-			return r
-		}
+	// A udev rule (Raspberry Pi OS's 60-ondemand-governor.rules) sets the
+	// governor as each CPU appears, after tmpfiles.d: only a later rule wins.
+	if rule, ok := c.Udev().SetsAttr("cpufreq/scaling_governor", GovRuleFile); ok {
+		r.Fragments = []Fragment{{File: GovRuleFile, Lines: []string{
+			fmt.Sprintf(`SUBSYSTEM=="cpu", KERNEL=="cpu[0-9]*", ATTR{cpufreq/scaling_governor}="%s"`, g)}}}
+		r.Notes = append(r.Notes, fmt.Sprintf("%s sets the governor as udev adds each CPU at boot; persisted as the udev rule %s, which udev runs after it, so ours wins", rule, path.Base(GovRuleFile)))
+		return r
 	}
 	var lines []string
 	for _, p := range paths {

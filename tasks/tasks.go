@@ -69,6 +69,15 @@ type Context struct {
 	Host  *hostroot.Root
 	Facts *platform.Facts
 	Opt   Options
+	udev  *Udev
+}
+
+// Udev is the host's udev rules, read on first use.
+func (c *Context) Udev() *Udev {
+	if c.udev == nil {
+		c.udev = ReadUdev(c.Host)
+	}
+	return c.udev
 }
 
 // Want is a resource a task wants to hold a value.

@@ -321,3 +321,32 @@ func TestRaspiConfigGovernor(t *testing.T) {
 		t.Error("raspi-config.service.d left behind")
 	}
 }
+
+// TestTmpfilesOverrides: a tmpfiles.d file named before ours that writes
+// the same path makes systemd-tmpfiles ignore our line; a later one whose
+// glob covers our file writes after us. plan warns of both; a file that
+// writes the value we want, or another path, is no warning.
+func TestTmpfilesOverrides(t *testing.T) {
+	root := fixture.Copy(t, "amd64-intel-32gb-2nvme")
+	for name, body := range map[string]string{
+		"usr/lib/tmpfiles.d/10-thp.conf": "w /sys/kernel/mm/transparent_hugepage/enabled - - - - never\n",
+		"etc/tmpfiles.d/zz-gov.conf":     "w /sys/devices/system/cpu/cpu*/cpufreq/scaling_governor - - - - powersave\n",
+		"usr/lib/tmpfiles.d/05-same.conf": "w /sys/kernel/mm/transparent_hugepage/defrag - - - - never\n" +
+			"w /sys/devices/system/cpu/cpu1/cpufreq/scaling_governor - - - - performance\n",
+	} {
+		os.MkdirAll(filepath.Join(root, filepath.Dir(name)), 0o755)
+		os.WriteFile(filepath.Join(root, name), []byte(body), 0o644)
+	}
+	r := cli("plan", "--root", root).must(t, 0)
+	for _, w := range []string{
+		`/sys/kernel/mm/transparent_hugepage/enabled: /usr/lib/tmpfiles.d/10-thp.conf:1 writes "never" and comes before 90-ezedge-host.conf, so systemd-tmpfiles ignores our line for it`,
+		`/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor: /etc/tmpfiles.d/zz-gov.conf:1 writes "powersave" to /sys/devices/system/cpu/cpu*/cpufreq/scaling_governor after 90-ezedge-host.conf, so it wins at boot`,
+	} {
+		if !strings.Contains(r.stdout, w) {
+			t.Errorf("no warning %q:\n%s", w, r.stdout)
+		}
+	}
+	if strings.Contains(r.stdout, "05-same.conf") {
+		t.Errorf("warned of a file that agrees or writes elsewhere:\n%s", r.stdout)
+	}
+}

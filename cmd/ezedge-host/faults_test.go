@@ -173,6 +173,21 @@ func TestCorpusForeignFiles(t *testing.T) {
 	if !strings.Contains(plan.stdout, "vm.swappiness: /usr/lib/sysctl.d/") {
 		t.Errorf("no precedence warning from the corpus sysctl.d files:\n%s", plan.stdout)
 	}
+	// Rules that undo ours: CachyOS's zram rule sets swappiness and turns
+	// zswap off; the Dell rule sets nr_requests for an NVMe, after 60-nvme.rules.
+	for _, w := range []string{
+		`vm.swappiness: /usr/lib/udev/rules.d/cachyos-30-zram-sysctl-zswap.rules:13 sets "150" from udev where ACTION=="change", KERNEL=="zram0"`,
+		`/sys/module/zswap/parameters/enabled: /usr/lib/udev/rules.d/cachyos-30-zram-sysctl-zswap.rules:13 writes it from a udev RUN command`,
+		`queue/nr_requests: /usr/lib/udev/rules.d/rhel8-dell-perc-99-nr-requests-continuations.rules:15 sets "1023" where SUBSYSTEM=="block"`,
+	} {
+		if !strings.Contains(plan.stdout, w) {
+			t.Errorf("no warning %q:\n%s", w, plan.stdout)
+		}
+	}
+	// The same file's rules for sd* and md* devices are not NVMe ones.
+	if strings.Count(plan.stdout, "queue/nr_requests: ") != 1 {
+		t.Errorf("nr_requests warnings for non-NVMe rules:\n%s", plan.stdout)
+	}
 	apply(t, root)
 	applied := fixture.Snapshot(t, root)
 	for p, v := range orig {

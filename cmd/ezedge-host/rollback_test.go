@@ -228,7 +228,7 @@ func TestProfileChoices(t *testing.T) {
 	pi := fixture.Copy(t, "pi5-16gb-nvme-bookworm")
 	gov := writeProfile(t, "version: 1\ntasks:\n  cpu-governor: {enabled: true}\n")
 	r = cli("plan", "--root", pi, "--profile", gov).must(t, 0)
-	if strings.Count(r.stdout, "scaling_governor") != 1 || !strings.Contains(r.stdout, "99-ezedge-host-cpu-governor.rules") || !strings.Contains(r.stdout, "60-ondemand-governor.rules at boot") {
+	if strings.Count(r.stdout, "scaling_governor") != 1 || !strings.Contains(r.stdout, "99-ezedge-host-cpu-governor.rules") || !strings.Contains(r.stdout, "60-ondemand-governor.rules sets the governor as udev adds each CPU") {
 		t.Errorf("Pi governor plan:\n%s", r.stdout)
 	}
 

@@ -1,0 +1,125 @@
+package tasks
+
+import (
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/ezansiedgeai/ezedge-host/hostroot"
+)
+
+// tmpfilesDirs are systemd-tmpfiles' directories, highest precedence first.
+var tmpfilesDirs = []string{"/etc/tmpfiles.d", "/run/tmpfiles.d", "/usr/local/lib/tmpfiles.d", "/usr/lib/tmpfiles.d", "/lib/tmpfiles.d"}
+
+// TmpfilesLine is one line of a tmpfiles.d file.
+type TmpfilesLine struct {
+	Line int
+	// Type is the line's type with its modifiers ("w", "w+", "w!").
+	Type     string
+	Path     string
+	Argument string
+}
+
+// ParseTmpfiles reads tmpfiles.d syntax: whitespace-separated fields, a
+// path in double quotes when it holds spaces, "-" for an omitted field, and
+// the argument as the rest of the line. Lines with fewer than two fields
+// are in bad.
+func ParseTmpfiles(b []byte) (out []TmpfilesLine, bad []int) {
+	for i, raw := range strings.Split(string(b), "\n") {
+		l := strings.TrimSpace(strings.TrimRight(raw, "\r"))
+		if l == "" || l[0] == '#' {
+			continue
+		}
+		var f []string
+		rest := l
+		for len(f) < 6 && rest != "" {
+			var field string
+			if rest[0] == '"' {
+				end := strings.IndexByte(rest[1:], '"')
+				if end < 0 {
+					break
+				}
+				field, rest = rest[1:end+1], rest[end+2:]
+			} else {
+				n := strings.IndexAny(rest, " \t")
+				if n < 0 {
+					n = len(rest)
+				}
+				field, rest = rest[:n], rest[n:]
+			}
+			f = append(f, field)
+			rest = strings.TrimLeft(rest, " \t")
+		}
+		if len(f) < 2 {
+			bad = append(bad, i+1)
+			continue
+		}
+		t := TmpfilesLine{Line: i + 1, Type: f[0], Path: f[1]}
+		if len(f) == 6 {
+			t.Argument = rest
+		}
+		out = append(out, t)
+	}
+	return out, bad
+}
+
+// writes is whether the line writes to its path at boot ("w", "w+", "w!"…).
+func (t TmpfilesLine) writes() bool { return strings.HasPrefix(t.Type, "w") }
+
+// TmpfilesOverrides reports lines of other tmpfiles.d files that write a
+// file ours writes, with another value, and win at boot: for the same path
+// the line of the file first in name order is the only one applied; a glob
+// covering the same file applies too, and the one read last wins.
+func TmpfilesOverrides(h *hostroot.Root, ours string, ourData []byte) []string {
+	mine, _ := ParseTmpfiles(ourData)
+	var out []string
+	for _, f := range confFiles(h, tmpfilesDirs, ".conf") {
+		if path.Base(f) == path.Base(ours) {
+			continue
+		}
+		b, err := h.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		theirs, _ := ParseTmpfiles(b)
+		before := path.Base(f) < path.Base(ours)
+		for _, t := range theirs {
+			if !t.writes() {
+				continue
+			}
+			for _, m := range mine {
+				if !m.writes() || strings.TrimSpace(t.Argument) == strings.TrimSpace(m.Argument) {
+					continue
+				}
+				same := t.Path == m.Path
+				overlap := !same && (globMatch(t.Path, m.Path) || globMatch(m.Path, t.Path))
+				switch {
+				case same && before:
+					out = append(out, fmt.Sprintf("%s: %s:%d writes %q and comes before %s, so systemd-tmpfiles ignores our line for it", m.Path, f, t.Line, t.Argument, path.Base(ours)))
+				case overlap && !before:
+					out = append(out, fmt.Sprintf("%s: %s:%d writes %q to %s after %s, so it wins at boot", m.Path, f, t.Line, t.Argument, t.Path, path.Base(ours)))
+				}
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func globMatch(pattern, name string) bool {
+	m, err := path.Match(pattern, name)
+	return m && err == nil
+}
+
+// TmpfilesPaths lists the files tmpfiles.d content writes.
+func TmpfilesPaths(data []byte) []string {
+	lines, _ := ParseTmpfiles(data)
+	var out []string
+	for _, l := range lines {
+		if l.writes() {
+			out = append(out, l.Path)
+		}
+	}
+	return out
+}
