@@ -106,6 +106,7 @@ func (f *Facts) detectNet(h *hostroot.Root) {
 			}
 		}
 	}
+	ports, socks := sshPorts(h), sshdSockets(h)
 	for _, tab := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
 		b, err := h.ReadFile(tab)
 		if err != nil {
@@ -113,11 +114,15 @@ func (f *Facts) detectNet(h *hostroot.Root) {
 		}
 		for _, line := range strings.Split(string(b), "\n")[1:] {
 			fs := strings.Fields(line)
-			// st 01 is ESTABLISHED; local port 22 is an inbound SSH session.
-			if len(fs) < 4 || fs[3] != "01" || !strings.HasSuffix(fs[1], ":0016") {
+			// st 01 is ESTABLISHED.
+			if len(fs) < 10 || fs[3] != "01" {
 				continue
 			}
-			f.Net.SSHVia = append(f.Net.SSHVia, lookup(routes, fs[2]))
+			_, lport, _ := strings.Cut(fs[1], ":")
+			p, err := strconv.ParseUint(lport, 16, 16)
+			if err == nil && ports[p] || socks[fs[9]] {
+				f.Net.SSHVia = append(f.Net.SSHVia, lookup(routes, fs[2]))
+			}
 		}
 	}
 	if f.Net.DefaultVia != "" || f.Net.DefaultVia6 != "" {

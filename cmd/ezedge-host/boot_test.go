@@ -350,3 +350,48 @@ func TestTmpfilesOverrides(t *testing.T) {
 		t.Errorf("warned of a file that agrees or writes elsewhere:\n%s", r.stdout)
 	}
 }
+
+// TestGuardsSSHPort: an SSH session on another port than 22 still guards
+// WiFi: a Port of sshd_config (through its Include), a ListenStream of
+// ssh.socket, or any socket an sshd process holds. The same connection to
+// a port that is not SSH's does not.
+func TestGuardsSSHPort(t *testing.T) {
+	const guard = "guard: an SSH session comes in through wlan0"
+	for _, c := range []struct {
+		name  string
+		port  string // local port, hex
+		files map[string]string
+		links map[string]string
+		want  string
+	}{
+		{"not ssh", "1F90", nil, nil, ""},
+		{"sshd_config include", "08AE", map[string]string{
+			"etc/ssh/sshd_config":           "#Port 22\nInclude /etc/ssh/sshd_config.d/*.conf\n",
+			"etc/ssh/sshd_config.d/50.conf": "  port 2222\n"}, nil, guard},
+		{"listen address", "08AE", map[string]string{"etc/ssh/sshd_config": "ListenAddress [::]:2222\n"}, nil, guard},
+		{"ssh.socket", "08AE", map[string]string{"etc/systemd/system/ssh.socket.d/port.conf": "[Socket]\nListenStream=\nListenStream=2222\n"}, nil, guard},
+		{"sshd process", "1F90", map[string]string{"proc/4242/comm": "sshd-session\n"}, map[string]string{"proc/4242/fd/5": "socket:[99999]"}, guard},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			root := fixture.Copy(t, "pi5-16gb-nvme-bookworm")
+			// The peer 10.10.8.7 is reached only through wlan0 (10.10.0.0/16).
+			route := readFile(t, filepath.Join(root, "proc/net/route")) + "wlan0\t00000A0A\t00000000\t0001\t0\t0\t600\t0000FFFF\t0\t0\t0\n"
+			os.WriteFile(filepath.Join(root, "proc/net/route"), []byte(route), 0o644)
+			tcp := strings.SplitAfter(readFile(t, filepath.Join(root, "proc/net/tcp")), "\n")[0] +
+				"   1: 1701A8C0:" + c.port + " 07080A0A:D431 01 00000000:00000000 02:0009C4A3 00000000     0        0 99999 4 0000000000000000 20 4 31 10 -1\n"
+			os.WriteFile(filepath.Join(root, "proc/net/tcp"), []byte(tcp), 0o644)
+			for p, s := range c.files {
+				os.MkdirAll(filepath.Dir(filepath.Join(root, p)), 0o755)
+				os.WriteFile(filepath.Join(root, p), []byte(s), 0o644)
+			}
+			for p, target := range c.links {
+				os.MkdirAll(filepath.Dir(filepath.Join(root, p)), 0o755)
+				os.Symlink(target, filepath.Join(root, p))
+			}
+			r := cli("plan", "--root", root).must(t, 0)
+			if got := strings.Contains(r.stdout, guard); got != (c.want != "") {
+				t.Errorf("guard %v, want %v:\n%s", got, c.want != "", r.stdout)
+			}
+		})
+	}
+}
