@@ -8,11 +8,11 @@
 package rollback
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"sort"
@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/ezansiedgeai/ezedge-host/hostroot"
+	"github.com/ezansiedgeai/ezedge-host/internal/par"
 	"github.com/ezansiedgeai/ezedge-host/tasks"
 )
 
@@ -120,17 +121,19 @@ func (s *Store) Records() ([]*Record, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []*Record
+	var ids []string
 	for _, e := range ents {
-		id, ok := strings.CutSuffix(e.Name(), ".jsonl")
-		if !ok {
-			continue
+		if id, ok := strings.CutSuffix(e.Name(), ".jsonl"); ok {
+			ids = append(ids, id)
 		}
-		r, err := s.Read(id)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
+	}
+	// A long history is most of a plan's time: decode journals side by side.
+	out := make([]*Record, len(ids))
+	if err := par.Do(len(ids), func(i int) (err error) {
+		out[i], err = s.Read(ids[i])
+		return err
+	}); err != nil {
+		return nil, err
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, nil
@@ -150,16 +153,26 @@ func (s *Store) Read(id string) (*Record, error) {
 		return nil, fmt.Errorf("snapshot %s:%d: corrupt: truncated last record", name, bytes.Count(b, []byte("\n"))+1)
 	}
 	r := &Record{ID: id}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(make([]byte, 64<<10), 64<<20)
-	n := 0
-	for sc.Scan() {
+	// One decoder for the whole journal: a decoder per line cost more than
+	// the decoding on a long history.
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	n, lines, prev := 0, 0, int64(0)
+	for {
 		n++
 		var l line
-		dec := json.NewDecoder(bytes.NewReader(sc.Bytes()))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&l); err != nil {
+		if err := dec.Decode(&l); err == io.EOF {
+			n--
+			break
+		} else if err != nil {
 			return nil, fmt.Errorf("snapshot %s:%d: corrupt: %v", name, n, err)
+		}
+		// Each record is one line of its own.
+		off := dec.InputOffset()
+		lines += bytes.Count(b[prev:off], []byte("\n"))
+		prev = off
+		if off >= int64(len(b)) || b[off] != '\n' || lines != n-1 {
+			return nil, fmt.Errorf("snapshot %s:%d: corrupt: not one record per line", name, n)
 		}
 		if n == 1 && l.Op != opBegin {
 			return nil, fmt.Errorf("snapshot %s:1: corrupt: does not start with a begin record", name)
@@ -201,9 +214,6 @@ func (s *Store) Read(id string) (*Record, error) {
 		default:
 			return nil, bad(fmt.Sprintf("unknown op %q", l.Op))
 		}
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("snapshot %s: %v", name, err)
 	}
 	if n == 0 {
 		return nil, fmt.Errorf("snapshot %s: corrupt: empty", name)
