@@ -115,7 +115,7 @@ func (p *Plan) kernelArgs(h *hostroot.Root, args []taskArg) error {
 	default:
 		return nil
 	}
-	c, err := change(h, strings.Join(owners, ","), res, desired, nil)
+	c, err := change(h, strings.Join(owners, ","), res, desired, &cur, nil)
 	if err != nil {
 		return err
 	}

@@ -121,7 +121,7 @@ func Build(h *hostroot.Root, facts *platform.Facts, opt tasks.Options) (*Plan, e
 		cs := make([]Change, len(res.Wants))
 		err := par.Do(len(res.Wants), func(i int) error {
 			w := res.Wants[i]
-			c, err := change(h, t.Name(), w.Resource, w.Desired, accepted)
+			c, err := change(h, t.Name(), w.Resource, w.Desired, w.Current, accepted)
 			c.Notes = append(c.Notes, w.Notes...)
 			cs[i] = c
 			return err
@@ -156,7 +156,7 @@ func Build(h *hostroot.Root, facts *platform.Facts, opt tasks.Options) (*Plan, e
 			}
 			desired = tasks.Content([]byte(b.String()))
 		}
-		c, err := change(h, strings.Join(owners, ","), tasks.File(name), desired, nil)
+		c, err := change(h, strings.Join(owners, ","), tasks.File(name), desired, nil, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -241,10 +241,16 @@ func drift(h *hostroot.Root, recs []*rollback.Record, read map[string]tasks.Stat
 	return out
 }
 
-func change(h *hostroot.Root, task string, r tasks.Resource, desired tasks.State, accepted map[string]map[string]string) (Change, error) {
-	cur, err := r.Read(h)
-	if err != nil {
-		return Change{}, fmt.Errorf("%s: %v", r.Name(), err)
+// change compares what r holds (cur, or read now when nil) with desired.
+func change(h *hostroot.Root, task string, r tasks.Resource, desired tasks.State, read *tasks.State, accepted map[string]map[string]string) (Change, error) {
+	var cur tasks.State
+	if read != nil {
+		cur = *read
+	} else {
+		var err error
+		if cur, err = r.Read(h); err != nil {
+			return Change{}, fmt.Errorf("%s: %v", r.Name(), err)
+		}
 	}
 	c := Change{Task: task, Resource: r, Before: cur, After: desired, Action: None}
 	if r.Equal(cur, desired) {

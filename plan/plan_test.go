@@ -130,3 +130,34 @@ func BenchmarkApply(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkPlanHistory measures plan on the Intel fixture after 100 applies,
+// each rolled back: plan reads every journal.
+func BenchmarkPlanHistory(b *testing.B) {
+	root := fixture.Copy(b, "amd64-intel-32gb-2nvme")
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for range 100 {
+		h, p := build(b, root)
+		now = now.Add(time.Second)
+		res, err := Apply(h, p, now)
+		if err != nil {
+			b.Fatal(err)
+		}
+		store := rollback.Open(h)
+		rec, err := store.Read(res.ID)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := store.Restore(rec, false); err != nil {
+			b.Fatal(err)
+		}
+		h.Close()
+	}
+	for b.Loop() {
+		h, p := build(b, root)
+		if len(p.Pending()) == 0 {
+			b.Fatal("nothing pending after 100 rollbacks")
+		}
+		h.Close()
+	}
+}

@@ -38,6 +38,9 @@ type CPU struct {
 	// Policy identifies the cpufreq policy the CPU belongs to (CPUs of one
 	// policy share one scaling_governor file: same device and inode).
 	Policy string `json:"policy,omitempty"`
+	// GovernorRaw is scaling_governor's bytes as read, so the plan need not
+	// read the file a second time on a host of hundreds of CPUs.
+	GovernorRaw []byte `json:"-"`
 }
 
 // BlockDevice is one whole disk under /sys/block.
@@ -285,6 +288,7 @@ func (f *Facts) detectCPU(h *hostroot.Root, ci map[string]string, cpuinfo []byte
 			cur, id, _ := h.ReadFileID(dir + "/scaling_governor")
 			c.Governor = strings.TrimSpace(string(cur))
 			c.Policy = id
+			c.GovernorRaw = cur
 		}
 		return nil
 	})

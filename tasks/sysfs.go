@@ -63,7 +63,11 @@ func (cpuGovernor) Plan(c *Context) Result {
 			}
 			seen[cpu.Policy] = true
 			paths = append(paths, p)
-			r.Wants = append(r.Wants, Want{Resource: SysfsAttr(p), Desired: Value(g)})
+			w := Want{Resource: SysfsAttr(p), Desired: Value(g)}
+			if cpu.GovernorRaw != nil {
+				w.Current = &State{Exists: true, Data: cpu.GovernorRaw}
+			}
+			r.Wants = append(r.Wants, w)
 		}
 		if n := len(c.Facts.CPUs) - len(cpus); n > 0 {
 			r.Notes = append(r.Notes, fmt.Sprintf("%d CPUs do not offer %q and are left alone", n, g))

@@ -85,6 +85,9 @@ type Want struct {
 	Resource Resource
 	Desired  State
 	Notes    []string
+	// Current is the resource's state where the facts have just read it;
+	// nil has the plan read it.
+	Current *State
 }
 
 // Fragment is a task's lines in one of the owned files.
