@@ -31,14 +31,6 @@ type Model struct {
 	Maybe []string // filters that may hold: the variant is not known
 }
 
-// modelFilters are the firmware's board filters; any other section name
-// is a filter of another kind.
-var modelFilters = map[string]bool{
-	"pi1": true, "pi2": true, "pi3": true, "pi3+": true, "pi4": true, "pi400": true,
-	"cm4": true, "cm4s": true, "pi0": true, "pi0w": true, "pi02": true,
-	"pi5": true, "pi500": true, "cm5": true,
-}
-
 func (m Model) holds(f string) Tri {
 	if !m.Known {
 		return Maybe
@@ -101,9 +93,20 @@ func Eval(read Reader, name string, board Model, keys ...string) (map[string]Set
 	return s.out, nil
 }
 
+// isModel is whether a section is a board filter, known or not: a later
+// firmware's [pi6] names a board this one is not.
+func isModel(section string) bool {
+	for _, p := range []string{"pi", "cm"} {
+		if rest, ok := strings.CutPrefix(section, p); ok && rest != "" && rest[0] >= '0' && rest[0] <= '9' {
+			return true
+		}
+	}
+	return false
+}
+
 func kind(section string) string {
 	switch {
-	case modelFilters[section], strings.HasPrefix(section, "board-type="):
+	case isModel(section), strings.HasPrefix(section, "board-type="):
 		return "model"
 	case strings.HasPrefix(section, "EDID="):
 		return "edid"
@@ -145,7 +148,7 @@ func (s *state) holds() (Tri, string) {
 
 func (s *state) eval(sec string) Tri {
 	switch {
-	case modelFilters[sec]:
+	case isModel(sec):
 		return s.model.holds(sec)
 	case strings.HasPrefix(sec, "HDMI:"):
 		// It scopes HDMI settings to a port; others apply as before.

@@ -34,6 +34,8 @@ func TestEval(t *testing.T) {
 		{"other model", map[string]string{"/b/config.txt": "cmdline=a.txt\n[pi5]\ncmdline=b.txt\n"}, pi4, "a.txt@/b/config.txt:1"},
 		{"own model", map[string]string{"/b/config.txt": "[pi3]\ncmdline=c.txt\n[pi4]\ncmdline=b.txt\n[all]\n"}, pi4, "b.txt@/b/config.txt:4"},
 		{"model replaces model", map[string]string{"/b/config.txt": "[pi5]\n[pi4]\ncmdline=b.txt\n"}, pi4, "b.txt@/b/config.txt:3"},
+		{"unknown board", map[string]string{"/b/config.txt": "cmdline=a.txt\n[pi6]\ncmdline=b.txt\n"}, pi4, "a.txt@/b/config.txt:1"},
+		{"unknown board, board unknown", map[string]string{"/b/config.txt": "[pi6]\ncmdline=b.txt\n"}, Model{}, "unsure [pi6]"},
 		{"none", map[string]string{"/b/config.txt": "[none]\ncmdline=b.txt\n"}, pi4, ""},
 		{"all resets none", map[string]string{"/b/config.txt": "[none]\ncmdline=b.txt\n[all]\ncmdline=c.txt"}, pi4, "c.txt@/b/config.txt:4"},
 		{"monitor decides", map[string]string{"/b/config.txt": "cmdline=a.txt\n[EDID=DEL-DELL_U2422H]\ncmdline=b.txt\n[all]\n"}, pi4, "unsure [EDID=DEL-DELL_U2422H]"},
