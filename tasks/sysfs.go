@@ -80,7 +80,11 @@ func (cpuGovernor) Plan(c *Context) Result {
 	if rule, ok := c.Udev().SetsAttr("cpufreq/scaling_governor", GovRuleFile); ok {
 		r.Fragments = []Fragment{{File: GovRuleFile, Lines: []string{
 			fmt.Sprintf(`SUBSYSTEM=="cpu", KERNEL=="cpu[0-9]*", ATTR{cpufreq/scaling_governor}="%s"`, g)}}}
-		r.Notes = append(r.Notes, fmt.Sprintf("%s sets the governor as udev adds each CPU at boot; persisted as the udev rule %s, which udev runs after it, so ours wins", rule, path.Base(GovRuleFile)))
+		order := "which udev runs after it, so ours wins"
+		if path.Base(rule) > path.Base(GovRuleFile) {
+			order = "though udev runs that one later (see the warnings)"
+		}
+		r.Notes = append(r.Notes, fmt.Sprintf("%s sets the governor as udev adds each CPU at boot; persisted as the udev rule %s, %s", rule, path.Base(GovRuleFile), order))
 		return r
 	}
 	var lines []string

@@ -395,3 +395,29 @@ func TestGuardsSSHPort(t *testing.T) {
 		})
 	}
 }
+
+// TestUdevGovernorRule: any udev rule that sets the governor (not only
+// Raspberry Pi OS's) makes cpu-governor persist as a later udev rule; one
+// read after ours is warned about, and the note does not claim ours wins.
+func TestUdevGovernorRule(t *testing.T) {
+	root := fixture.Copy(t, "amd64-intel-32gb-2nvme")
+	rule := filepath.Join(root, "etc/udev/rules.d/zz-powersave.rules")
+	os.MkdirAll(filepath.Dir(rule), 0o755)
+	os.WriteFile(rule, []byte(`SUBSYSTEM=="cpu", ATTR{cpufreq/scaling_governor}="powersave"`+"\n"), 0o644)
+	r := cli("plan", "--root", root, "--diff").must(t, 0)
+	if !strings.Contains(r.stdout, "transparent_hugepage/enabled - - - - always") {
+		t.Fatalf("no tmpfiles.d diff to look at:\n%s", r.stdout)
+	}
+	for _, w := range []string{
+		"persisted as the udev rule 99-ezedge-host-cpu-governor.rules, though udev runs that one later",
+		`cpufreq/scaling_governor: /etc/udev/rules.d/zz-powersave.rules:1 sets "powersave" where SUBSYSTEM=="cpu", and udev reads it after 99-ezedge-host-cpu-governor.rules`,
+		"+ file /etc/udev/rules.d/99-ezedge-host-cpu-governor.rules",
+	} {
+		if !strings.Contains(r.stdout, w) {
+			t.Errorf("no %q:\n%s", w, r.stdout)
+		}
+	}
+	if strings.Contains(r.stdout, "scaling_governor - - - -") {
+		t.Errorf("the governor is also in tmpfiles.d:\n%s", r.stdout)
+	}
+}
