@@ -106,6 +106,23 @@ func (f *Facts) detectNet(h *hostroot.Root) {
 			}
 		}
 	}
+	// Which interface holds each IPv6 link-local address.
+	linkLocal := map[netip.Addr][]string{}
+	if b, err := h.ReadFile("/proc/net/if_inet6"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			fs := strings.Fields(line)
+			if len(fs) < 6 {
+				continue
+			}
+			raw, err := hex.DecodeString(fs[0])
+			if err != nil || len(raw) != 16 {
+				continue
+			}
+			if a := netip.AddrFrom16([16]byte(raw)); a.IsLinkLocalUnicast() {
+				linkLocal[a] = append(linkLocal[a], fs[5])
+			}
+		}
+	}
 	ports, socks := sshPorts(h), sshdSockets(h)
 	for _, tab := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
 		b, err := h.ReadFile(tab)
@@ -121,7 +138,7 @@ func (f *Facts) detectNet(h *hostroot.Root) {
 			_, lport, _ := strings.Cut(fs[1], ":")
 			p, err := strconv.ParseUint(lport, 16, 16)
 			if err == nil && ports[p] || socks[fs[9]] {
-				f.Net.SSHVia = append(f.Net.SSHVia, lookup(routes, fs[2]))
+				f.Net.SSHVia = append(f.Net.SSHVia, sessionVia(routes, linkLocal, fs[1], fs[2]))
 			}
 		}
 	}
@@ -138,25 +155,45 @@ func orNone(s string) string {
 	return s
 }
 
-// lookup routes a /proc/net/tcp{,6} remote address ("0100007F:D431": the
-// address as 32-bit words in host order) by longest prefix, then lowest
-// metric. "?" when no route matches or two interfaces tie (a link-local
-// IPv6 peer, whose scope /proc/net/tcp6 does not show, or multipath).
-func lookup(routes []route, remote string) string {
-	addr, _, _ := strings.Cut(remote, ":")
+// procAddr reads a /proc/net/tcp{,6} address ("0100007F:D431": 32-bit
+// words in host order, then the port).
+func procAddr(s string) (netip.Addr, bool) {
+	addr, _, _ := strings.Cut(s, ":")
 	raw, err := hex.DecodeString(addr)
 	if err != nil || len(raw)%4 != 0 || len(raw) == 0 {
-		return "?"
+		return netip.Addr{}, false
 	}
 	b := make([]byte, len(raw))
 	for i := 0; i < len(raw); i += 4 {
 		binary.BigEndian.PutUint32(b[i:], binary.LittleEndian.Uint32(raw[i:]))
 	}
 	ip, ok := netip.AddrFromSlice(b)
+	return ip.Unmap(), ok
+}
+
+// sessionVia is the interface an SSH session's replies leave by. A
+// link-local peer (raspberrypi.local often resolves to one) is on the link
+// of the session's own link-local address, which /proc/net/if_inet6 names;
+// any other peer is routed.
+func sessionVia(routes []route, linkLocal map[netip.Addr][]string, local, remote string) string {
+	if ip, ok := procAddr(remote); ok && ip.IsLinkLocalUnicast() {
+		if l, ok := procAddr(local); ok && len(linkLocal[l]) == 1 {
+			return linkLocal[l][0]
+		}
+		return "?"
+	}
+	return lookup(routes, remote)
+}
+
+// lookup routes a /proc/net/tcp{,6} remote address ("0100007F:D431": the
+// address as 32-bit words in host order) by longest prefix, then lowest
+// metric. "?" when no route matches or two interfaces tie (a link-local
+// IPv6 peer, whose scope /proc/net/tcp6 does not show, or multipath).
+func lookup(routes []route, remote string) string {
+	ip, ok := procAddr(remote)
 	if !ok {
 		return "?"
 	}
-	ip = ip.Unmap()
 	best, bestLen, bestMetric, tie := "?", -1, uint32(0), false
 	for _, r := range routes {
 		if r.pfx.Addr().Is4() != ip.Is4() || !r.pfx.Contains(ip) {

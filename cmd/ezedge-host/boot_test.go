@@ -257,9 +257,10 @@ func tcp6Addr(s string) string {
 }
 
 // TestGuardsIPv6: an SSH session over IPv6 is routed with
-// /proc/net/ipv6_route like an IPv4 one: through the wired link WiFi is
-// blocked; through wlan0, or from a link-local peer whose link cannot be
-// told, it is not. An IPv6 default route over wlan0 is a guard too.
+// /proc/net/ipv6_route like an IPv4 one, and a link-local one is placed on
+// the link of its local address (/proc/net/if_inet6): through the wired
+// link WiFi is blocked; through wlan0, or where the link cannot be told, it
+// is not. An IPv6 default route over wlan0 is a guard too.
 func TestGuardsIPv6(t *testing.T) {
 	const routes = "" +
 		"20010db8000100000000000000000000 40 00000000000000000000000000000000 00 00000000000000000000000000000000 00000100 00000001 00000000 00000001     eth0\n" +
@@ -268,28 +269,37 @@ func TestGuardsIPv6(t *testing.T) {
 		"fe800000000000000000000000000000 40 00000000000000000000000000000000 00 00000000000000000000000000000000 00000100 00000001 00000000 00000001    wlan0\n" +
 		"00000000000000000000000000000000 00 00000000000000000000000000000000 00 00000000000000000000000000000000 ffffffff 00000001 00000000 00200200       lo\n"
 	const blocked = "/sys/class/rfkill/rfkill1/soft"
+	// The host's link-local addresses: fe80::2 on eth0, fe80::3 on wlan0.
+	const ifInet6 = "" +
+		"20010db8000100000000000000000002 02 40 00 80     eth0\n" +
+		"fe800000000000000000000000000002 02 40 20 80     eth0\n" +
+		"fe800000000000000000000000000003 03 40 20 80    wlan0\n"
 	for _, c := range []struct {
-		peer, extra, guard string
+		local, peer, extra, guard string
 	}{
-		{"2001:db8:1::5", "", ""},
-		{"2001:db8:2::9", "", "guard: an SSH session comes in through wlan0"},
-		{"fe80::1234", "", "guard: an SSH session's interface cannot be told"},
-		{"2001:db8:1::5", "00000000000000000000000000000000 00 00000000000000000000000000000000 00 fe800000000000000000000000000001 00000400 00000001 00000000 00000003    wlan0\n",
+		{"2001:db8:1::2", "2001:db8:1::5", "", ""},
+		{"2001:db8:1::2", "2001:db8:2::9", "", "guard: an SSH session comes in through wlan0"},
+		// A link-local peer is on the link of the local address it reached.
+		{"fe80::2", "fe80::1234", "", ""},
+		{"fe80::3", "fe80::1234", "", "guard: an SSH session comes in through wlan0"},
+		{"fe80::9", "fe80::1234", "", "guard: an SSH session's interface cannot be told"},
+		{"2001:db8:1::2", "2001:db8:1::5", "00000000000000000000000000000000 00 00000000000000000000000000000000 00 fe800000000000000000000000000001 00000400 00000001 00000000 00000003    wlan0\n",
 			"guard: the default route goes through wlan0"},
 	} {
 		root := fixture.Copy(t, "pi5-16gb-nvme-bookworm")
 		os.WriteFile(filepath.Join(root, "proc/net/ipv6_route"), []byte(routes+c.extra), 0o644)
+		os.WriteFile(filepath.Join(root, "proc/net/if_inet6"), []byte(ifInet6), 0o644)
 		tcp6 := "  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n" +
-			"   0: " + tcp6Addr("2001:db8:1::2") + ":0016 " + tcp6Addr(c.peer) + ":C350 01 00000000:00000000 02:00000A1B 00000000     0        0 34567 2 0000000000000000 20 4 30 10 -1\n"
+			"   0: " + tcp6Addr(c.local) + ":0016 " + tcp6Addr(c.peer) + ":C350 01 00000000:00000000 02:00000A1B 00000000     0        0 34567 2 0000000000000000 20 4 30 10 -1\n"
 		os.WriteFile(filepath.Join(root, "proc/net/tcp6"), []byte(tcp6), 0o644)
 		// Only the IPv6 session: the IPv4 one of the fixture goes.
 		os.WriteFile(filepath.Join(root, "proc/net/tcp"), []byte(strings.SplitAfter(readFile(t, filepath.Join(root, "proc/net/tcp")), "\n")[0]), 0o644)
 		r := cli("plan", "--root", root).must(t, 0)
 		switch {
 		case c.guard == "" && (!strings.Contains(r.stdout, blocked) || strings.Contains(r.stdout, "guard:")):
-			t.Errorf("peer %s over eth0: WiFi not planned:\n%s", c.peer, r.stdout)
+			t.Errorf("%s -> %s over eth0: WiFi not planned:\n%s", c.peer, c.local, r.stdout)
 		case c.guard != "" && (!strings.Contains(r.stdout, c.guard) || strings.Contains(r.stdout, blocked)):
-			t.Errorf("peer %s: want %q:\n%s", c.peer, c.guard, r.stdout)
+			t.Errorf("%s -> %s: want %q:\n%s", c.peer, c.local, c.guard, r.stdout)
 		}
 	}
 }
