@@ -97,6 +97,26 @@ func BenchmarkPlan(b *testing.B) {
 	}
 }
 
+// applyAndRollBack plans and applies on root, then rolls back untimed.
+func applyAndRollBack(b *testing.B, root string, now time.Time) {
+	h, p := build(b, root)
+	defer h.Close()
+	res, err := Apply(h, p, now)
+	if err != nil || res.ID == "" {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	defer b.StartTimer()
+	store := rollback.Open(h)
+	rec, err := store.Read(res.ID)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := store.Restore(rec, false); err != nil {
+		b.Fatal(err)
+	}
+}
+
 // BenchmarkApply measures apply, with a rollback in each iteration (not
 // timed) so every apply has the same work to do.
 func BenchmarkApply(b *testing.B) {
@@ -109,23 +129,8 @@ func BenchmarkApply(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 			for b.Loop() {
-				h, p := build(b, root)
 				now = now.Add(time.Second)
-				res, err := Apply(h, p, now)
-				if err != nil || res.ID == "" {
-					b.Fatal(err)
-				}
-				b.StopTimer()
-				store := rollback.Open(h)
-				rec, err := store.Read(res.ID)
-				if err != nil {
-					b.Fatal(err)
-				}
-				if _, err := store.Restore(rec, false); err != nil {
-					b.Fatal(err)
-				}
-				h.Close()
-				b.StartTimer()
+				applyAndRollBack(b, root, now)
 			}
 		})
 	}
@@ -137,22 +142,10 @@ func BenchmarkPlanHistory(b *testing.B) {
 	root := fixture.Copy(b, "amd64-intel-32gb-2nvme")
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for range 100 {
-		h, p := build(b, root)
 		now = now.Add(time.Second)
-		res, err := Apply(h, p, now)
-		if err != nil {
-			b.Fatal(err)
-		}
-		store := rollback.Open(h)
-		rec, err := store.Read(res.ID)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := store.Restore(rec, false); err != nil {
-			b.Fatal(err)
-		}
-		h.Close()
+		applyAndRollBack(b, root, now)
 	}
+	b.ResetTimer()
 	for b.Loop() {
 		h, p := build(b, root)
 		if len(p.Pending()) == 0 {
