@@ -95,6 +95,24 @@ func (f *Facts) piCmdline(h *hostroot.Root, dir, dtPrefix string, hasDT bool) bo
 		why = append(why, fmt.Sprintf("os_prefix %q from /proc/device-tree/chosen/os_prefix", dtPrefix))
 	}
 	chosen := false
+	// autoboot.txt (A/B and tryboot layouts) makes the firmware boot from
+	// another partition, whose cmdline.txt may not be the one mounted here.
+	if auto := dir + "autoboot.txt"; h.Exists(auto) {
+		set, err := configtxt.Eval(h.ReadFile, auto, f.configModel(), "boot_partition")
+		if s, ok := set["boot_partition"]; err != nil || ok && (s.Unsure != "" || strings.TrimSpace(s.Value) != "1") {
+			why := fmt.Sprintf("%v", err)
+			if err == nil {
+				why = fmt.Sprintf("%s: boot_partition=%s", s.Where(), s.Value)
+				if s.Unsure != "" {
+					why += " under " + s.Unsure
+				}
+			}
+			b.Loader = "rpi-firmware"
+			b.Refused = fmt.Sprintf("%s: the firmware boots from the partition autoboot.txt names, which may not be the one mounted at %s: cannot tell which file holds the kernel command line", why, dir)
+			f.Evidence = append(f.Evidence, "boot: "+b.Refused)
+			return true
+		}
+	}
 	cfg := dir + "config.txt"
 	if h.Exists(cfg) {
 		set, err := configtxt.Eval(h.ReadFile, cfg, f.configModel(), "cmdline", "os_prefix")

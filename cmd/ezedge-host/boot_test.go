@@ -187,8 +187,8 @@ func TestCorpusRoundTrip(t *testing.T) {
 // config.txt makes the firmware read (cmdline=, os_prefix=, under the
 // board's own section, through an include), never in the plain
 // cmdline.txt beside it; where the file depends on something known only at
-// boot (a monitor, a GPIO), or does not exist, plan refuses in one line and
-// nothing changes.
+// boot (a monitor, a GPIO, tryboot), does not exist, or sits on a partition
+// autoboot.txt may not boot, plan refuses in one line and nothing changes.
 func TestConfigTxtCmdline(t *testing.T) {
 	const line = "console=serial0,115200 root=PARTUUID=e8af6eb2-02 rootwait\n"
 	for _, c := range []struct {
@@ -206,6 +206,9 @@ func TestConfigTxtCmdline(t *testing.T) {
 			"boot/config.txt:2: cmdline= is set under [EDID=DEL-DELL_U2422H], which is only known at boot"},
 		{"missing", "cmdline=gone.txt\n", nil, "", "/boot/gone.txt: refused: config.txt makes the firmware read the kernel command line from it, and it does not exist"},
 		{"outside", "cmdline=../etc/cmdline.txt\n", nil, "", "is not in the boot partition /boot/"},
+		{"autoboot partition 1", "", map[string]string{"boot/autoboot.txt": "[all]\nboot_partition=1\n", "boot/cmdline.txt": line}, "boot/cmdline.txt", ""},
+		{"autoboot A/B", "", map[string]string{"boot/autoboot.txt": "[all]\ntryboot_a_b=1\nboot_partition=2\n[tryboot]\nboot_partition=3\n"}, "",
+			"/boot/autoboot.txt:5: boot_partition=3 under [tryboot]: the firmware boots from the partition autoboot.txt names"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			root := fixture.Copy(t, "pi4-8gb-bullseye")
