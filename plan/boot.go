@@ -38,7 +38,7 @@ func (p *Plan) kernelArgs(h *hostroot.Root, args []taskArg) error {
 	switch {
 	case boot.Loader == "rpi-firmware" && boot.Refused != "":
 		if len(all) > 0 {
-			return fmt.Errorf("kernel command line for %s: refused: %s", strings.Join(owners, ","), boot.Refused)
+			return fmt.Errorf("kernel command line for %s: refused: %s (turn %s off in the profile to apply the rest)", strings.Join(owners, ","), boot.Refused, strings.Join(owners, ", "))
 		}
 		return nil
 	case boot.Loader == "rpi-firmware":
