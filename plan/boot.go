@@ -17,6 +17,12 @@ type taskArg struct {
 	arg  cmdline.Arg
 }
 
+// refused is the one-line error for a kernel command line ezedge-host will
+// not edit, with the way to apply everything else.
+func refused(owners []string, what, why string) error {
+	return fmt.Errorf("%s: refused: %s (turn %s off in the profile to apply the rest)", what, why, strings.Join(owners, ", "))
+}
+
 // kernelArgs puts every task's kernel arguments into the boot loader's
 // configuration: one change of one file, with reboot_required, and reports
 // arguments that are configured but not yet in the running kernel.
@@ -38,7 +44,7 @@ func (p *Plan) kernelArgs(h *hostroot.Root, args []taskArg) error {
 	switch {
 	case boot.Loader == "rpi-firmware" && boot.Refused != "":
 		if len(all) > 0 {
-			return fmt.Errorf("kernel command line for %s: refused: %s (turn %s off in the profile to apply the rest)", strings.Join(owners, ","), boot.Refused, strings.Join(owners, ", "))
+			return refused(owners, "kernel command line", boot.Refused)
 		}
 		return nil
 	case boot.Loader == "rpi-firmware":
@@ -51,7 +57,7 @@ func (p *Plan) kernelArgs(h *hostroot.Root, args []taskArg) error {
 			if len(all) > 0 {
 				// Creating it would boot a kernel without root= and the
 				// rest of the line config.txt's author meant to give.
-				return fmt.Errorf("%s: refused: config.txt makes the firmware read the kernel command line from it, and it does not exist", boot.CmdlineFile)
+				return refused(owners, boot.CmdlineFile, "config.txt makes the firmware read the kernel command line from it, and it does not exist")
 			}
 			return nil
 		}
@@ -59,7 +65,7 @@ func (p *Plan) kernelArgs(h *hostroot.Root, args []taskArg) error {
 		if len(all) > 0 {
 			data, warn, err := cmdline.EditPiFile(cur.Data, all)
 			if err != nil {
-				return fmt.Errorf("%s: refused: %v", boot.CmdlineFile, err)
+				return refused(owners, boot.CmdlineFile, err.Error())
 			}
 			notes = append(notes, warn...)
 			desired.Data = data
@@ -101,7 +107,7 @@ func (p *Plan) kernelArgs(h *hostroot.Root, args []taskArg) error {
 		desired = cur
 		if len(all) > 0 {
 			if desired.Data, err = cmdline.EditGrubDefault(cur.Data, all); err != nil {
-				return fmt.Errorf("%s: refused: %v", boot.CmdlineFile, err)
+				return refused(owners, boot.CmdlineFile, err.Error())
 			}
 		}
 		names, contents, err := grubFiles(h, boot.CmdlineFile)
