@@ -28,8 +28,12 @@ func sshPorts(h *hostroot.Root) map[uint64]bool {
 	return ports
 }
 
-// portOf reads the port of "2222", "0.0.0.0:2222" or "[::]:2222".
+// portOf reads the port of "2222", "0.0.0.0:2222", "host:2222" or
+// "[::]:2222"; a bare IPv6 address ("fe80::1") has none.
 func portOf(s string) (uint64, bool) {
+	if strings.Count(s, ":") > 1 && !strings.HasPrefix(s, "[") {
+		return 0, false
+	}
 	if i := strings.LastIndexByte(s, ':'); i >= 0 {
 		s = s[i+1:]
 	}
@@ -53,7 +57,7 @@ func readSSHDConfig(h *hostroot.Root, name string, ports map[uint64]bool, depth 
 				ports[p] = true
 			}
 		case "listenaddress":
-			if p, ok := portOf(f[1]); ok && strings.Contains(f[1], ":") && !strings.HasSuffix(f[1], "]") {
+			if p, ok := portOf(f[1]); ok && strings.Contains(f[1], ":") {
 				ports[p] = true
 			}
 		case "include":
