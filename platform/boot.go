@@ -89,6 +89,12 @@ func (f *Facts) detectBoot(h *hostroot.Root) {
 // the firmware reported for this boot). It reports whether dir decided.
 func (f *Facts) piCmdline(h *hostroot.Root, dir, dtPrefix string, hasDT bool) bool {
 	b := &f.Boot
+	refuse := func(why string) bool {
+		b.Loader, b.Refused = "rpi-firmware", why+": cannot tell which file holds the kernel command line"
+		f.Evidence = append(f.Evidence, "boot: "+b.Refused)
+		return true
+	}
+	model := f.configModel()
 	name, prefix := "cmdline.txt", dtPrefix
 	why := []string{"first of /boot/firmware, /boot"}
 	if hasDT && dtPrefix != "" {
@@ -98,28 +104,23 @@ func (f *Facts) piCmdline(h *hostroot.Root, dir, dtPrefix string, hasDT bool) bo
 	// autoboot.txt (A/B and tryboot layouts) makes the firmware boot from
 	// another partition, whose cmdline.txt may not be the one mounted here.
 	if auto := dir + "autoboot.txt"; h.Exists(auto) {
-		set, err := configtxt.Eval(h.ReadFile, auto, f.configModel(), "boot_partition")
-		if s, ok := set["boot_partition"]; err != nil || ok && (s.Unsure != "" || strings.TrimSpace(s.Value) != "1") {
-			why := fmt.Sprintf("%v", err)
-			if err == nil {
-				why = fmt.Sprintf("%s: boot_partition=%s", s.Where(), s.Value)
-				if s.Unsure != "" {
-					why += " under " + s.Unsure
-				}
+		set, err := configtxt.Eval(h.ReadFile, auto, model, "boot_partition")
+		if err != nil {
+			return refuse(err.Error())
+		}
+		if s, ok := set["boot_partition"]; ok && (s.Unsure != "" || strings.TrimSpace(s.Value) != "1") {
+			where := fmt.Sprintf("%s: boot_partition=%s", s.Where(), s.Value)
+			if s.Unsure != "" {
+				where += " under " + s.Unsure
 			}
-			b.Loader = "rpi-firmware"
-			b.Refused = fmt.Sprintf("%s: the firmware boots from the partition autoboot.txt names, which may not be the one mounted at %s: cannot tell which file holds the kernel command line", why, dir)
-			f.Evidence = append(f.Evidence, "boot: "+b.Refused)
-			return true
+			return refuse(fmt.Sprintf("%s: the firmware boots from the partition autoboot.txt names, which may not be the one mounted at %s", where, dir))
 		}
 	}
 	cfg := dir + "config.txt"
 	if h.Exists(cfg) {
-		set, err := configtxt.Eval(h.ReadFile, cfg, f.configModel(), "cmdline", "os_prefix")
+		set, err := configtxt.Eval(h.ReadFile, cfg, model, "cmdline", "os_prefix")
 		if err != nil {
-			b.Loader, b.Refused = "rpi-firmware", fmt.Sprintf("%s: %v", cfg, err)
-			f.Evidence = append(f.Evidence, "boot: "+b.Refused)
-			return true
+			return refuse(fmt.Sprintf("%s: %v", cfg, err))
 		}
 		for _, k := range []string{"os_prefix", "cmdline"} {
 			s, ok := set[k]
@@ -127,10 +128,7 @@ func (f *Facts) piCmdline(h *hostroot.Root, dir, dtPrefix string, hasDT bool) bo
 				continue
 			}
 			if s.Unsure != "" {
-				b.Loader = "rpi-firmware"
-				b.Refused = fmt.Sprintf("%s: %s= is set under %s, which is only known at boot: cannot tell which file holds the kernel command line", s.Where(), k, s.Unsure)
-				f.Evidence = append(f.Evidence, "boot: "+b.Refused)
-				return true
+				return refuse(fmt.Sprintf("%s: %s= is set under %s, which is only known at boot", s.Where(), k, s.Unsure))
 			}
 			if k == "cmdline" {
 				name = strings.TrimLeft(s.Value, "/")
@@ -143,10 +141,7 @@ func (f *Facts) piCmdline(h *hostroot.Root, dir, dtPrefix string, hasDT bool) bo
 	}
 	file := path.Clean(dir + prefix + name)
 	if !strings.HasPrefix(file, dir) || name == "" {
-		b.Loader = "rpi-firmware"
-		b.Refused = fmt.Sprintf("%s: the kernel command line file %q is not in the boot partition %s", cfg, prefix+name, dir)
-		f.Evidence = append(f.Evidence, "boot: "+b.Refused)
-		return true
+		return refuse(fmt.Sprintf("%s: the kernel command line file %q is not in the boot partition %s", cfg, prefix+name, dir))
 	}
 	data, err := h.ReadFile(file)
 	if err != nil && !chosen {
