@@ -25,9 +25,6 @@ type Token struct {
 	HasValue   bool
 }
 
-// Text is the token as written.
-func (t Token) Text(line string) string { return line[t.Start:t.End] }
-
 // Tokenize splits a command line the way the kernel does: on spaces and
 // tabs, except inside double quotes (dyndbg="module x +p" is one token).
 func Tokenize(line string) []Token {

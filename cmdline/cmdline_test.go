@@ -59,7 +59,7 @@ func others(line string, ours []Arg) []string {
 			own = own || tk.Key == a.Key
 		}
 		if !own {
-			out = append(out, tk.Text(line))
+			out = append(out, line[tk.Start:tk.End])
 		}
 	}
 	return out
