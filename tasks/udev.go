@@ -40,12 +40,17 @@ func ParseUdevRules(b []byte) (rules []UdevRule, bad []int) {
 	lines := strings.Split(string(b), "\n")
 	for i := 0; i < len(lines); i++ {
 		start := i
+		// A builder, not concatenation: a file of continuations would
+		// otherwise take quadratic time, and plan reads every rules file.
+		var joined strings.Builder
 		l := strings.TrimRight(lines[i], "\r")
 		for strings.HasSuffix(l, "\\") && i+1 < len(lines) {
+			joined.WriteString(l[:len(l)-1])
 			i++
-			l = l[:len(l)-1] + strings.TrimRight(lines[i], "\r")
+			l = strings.TrimRight(lines[i], "\r")
 		}
-		l = strings.TrimSpace(l)
+		joined.WriteString(l)
+		l = strings.TrimSpace(joined.String())
 		if l == "" || l[0] == '#' {
 			continue
 		}

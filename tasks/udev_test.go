@@ -145,3 +145,13 @@ func FuzzParseTmpfiles(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkParseUdevContinuations: 20 000 continued lines (320 KB) in one
+// rule. Joining them by concatenation took ~1 s (quadratic); plan reads
+// every rules file on the host.
+func BenchmarkParseUdevContinuations(b *testing.B) {
+	data := []byte(strings.Repeat("ATTR{a}=\"1\", \\\n", 20000))
+	for b.Loop() {
+		ParseUdevRules(data)
+	}
+}
