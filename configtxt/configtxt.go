@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"fmt"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -64,8 +65,12 @@ func (s Setting) Where() string { return fmt.Sprintf("%s:%d", s.File, s.Line) }
 type Reader func(name string) ([]byte, error)
 
 // maxDepth bounds nested includes; the firmware itself does not recurse
-// deeply and a cycle must not hang a plan.
-const maxDepth = 4
+// deeply. maxLines bounds what includes expand to: repeated includes
+// multiply, and a plan must not hang on one config.txt.
+const (
+	maxDepth = 4
+	maxLines = 1 << 16
+)
 
 type state struct {
 	read    Reader
@@ -74,6 +79,8 @@ type state struct {
 	out     map[string]Setting
 	none    bool
 	filters map[string]string // filter kind -> section text
+	chain   []string          // the files being read, outermost first
+	lines   int
 }
 
 // Eval reads config file name (a host path; includes are relative to its
@@ -89,7 +96,10 @@ func Eval(read Reader, name string, board Model, keys ...string) (map[string]Set
 	if err != nil {
 		return nil, err
 	}
-	s.file(name, data, 0)
+	s.chain = []string{name}
+	if err := s.file(name, data); err != nil {
+		return nil, err
+	}
 	return s.out, nil
 }
 
@@ -159,8 +169,11 @@ func (s *state) eval(sec string) Tri {
 	return Maybe
 }
 
-func (s *state) file(name string, data []byte, depth int) {
+func (s *state) file(name string, data []byte) error {
 	for i, raw := range bytes.Split(data, []byte("\n")) {
+		if s.lines++; s.lines > maxLines {
+			return fmt.Errorf("%s: includes expand to more than %d lines", s.chain[0], maxLines)
+		}
 		line := strings.TrimSpace(strings.TrimRight(string(raw), "\r\x00"))
 		if line == "" || line[0] == '#' {
 			continue
@@ -186,12 +199,18 @@ func (s *state) file(name string, data []byte, depth int) {
 		}
 		if inc, ok := strings.CutPrefix(line, "include"); ok && (inc == "" || inc[0] == ' ' || inc[0] == '\t') {
 			inc = strings.TrimSpace(inc)
-			if inc == "" || depth >= maxDepth {
+			p := path.Join(path.Dir(name), inc)
+			// A file including itself, directly or not, adds nothing.
+			if inc == "" || len(s.chain) > maxDepth || slices.Contains(s.chain, p) {
 				continue
 			}
-			p := path.Join(path.Dir(name), inc)
 			if b, err := s.read(p); err == nil {
-				s.file(p, b, depth+1)
+				s.chain = append(s.chain, p)
+				err := s.file(p, b)
+				s.chain = s.chain[:len(s.chain)-1]
+				if err != nil {
+					return err
+				}
 			}
 			continue
 		}
@@ -208,4 +227,5 @@ func (s *state) file(name string, data []byte, depth int) {
 		}
 		s.out[k] = set
 	}
+	return nil
 }

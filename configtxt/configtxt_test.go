@@ -74,6 +74,24 @@ func TestEval(t *testing.T) {
 	}
 }
 
+// TestEvalIncludeBudget: repeated includes multiply (50 × 50 × 50 lines
+// here); past maxLines Eval stops with an error naming config.txt rather
+// than hang a plan. A file including itself is read once.
+func TestEvalIncludeBudget(t *testing.T) {
+	m := map[string]string{
+		"/b/config.txt": strings.Repeat("include a.txt\n", 50),
+		"/b/a.txt":      strings.Repeat("include b.txt\n", 50),
+		"/b/b.txt":      strings.Repeat("cmdline=x\n", 50),
+	}
+	if _, err := Eval(files(m), "/b/config.txt", pi4, "cmdline"); err == nil || !strings.Contains(err.Error(), "/b/config.txt: includes expand to more than") {
+		t.Errorf("err = %v", err)
+	}
+	m = map[string]string{"/b/config.txt": strings.Repeat("include config.txt\n", 30) + "cmdline=a\n"}
+	if got, err := Eval(files(m), "/b/config.txt", pi4, "cmdline"); err != nil || got["cmdline"].Line != 31 {
+		t.Errorf("self-include: %v %+v", err, got)
+	}
+}
+
 func TestEvalMissing(t *testing.T) {
 	if _, err := Eval(files(nil), "/b/config.txt", pi4, "cmdline"); err == nil {
 		t.Fatal("no error for a missing config.txt")
@@ -148,14 +166,17 @@ func FuzzEval(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		read := files(map[string]string{"/b/config.txt": string(data)})
 		got, err := Eval(read, "/b/config.txt", pi4, "cmdline")
+		lines := strings.Split(string(data), "\n")
 		if err != nil {
-			t.Fatal(err)
+			if len(lines) <= maxLines {
+				t.Fatal(err)
+			}
+			return
 		}
 		s, ok := got["cmdline"]
 		if !ok {
 			return
 		}
-		lines := strings.Split(string(data), "\n")
 		if s.File != "/b/config.txt" || s.Line < 1 || s.Line > len(lines) || !strings.Contains(lines[s.Line-1], "cmdline="+s.Value) {
 			t.Fatalf("setting %+v is not a line of the file %q", s, data)
 		}
