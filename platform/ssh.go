@@ -13,7 +13,7 @@ import (
 // ListenStream ports of a socket-activated ssh.socket.
 func sshPorts(h *hostroot.Root) map[uint64]bool {
 	ports := map[uint64]bool{22: true}
-	readSSHDConfig(h, "/etc/ssh/sshd_config", ports, 0)
+	readSSHDConfig(h, "/etc/ssh/sshd_config", ports, map[string]bool{})
 	for _, f := range []string{"/lib/systemd/system/ssh.socket", "/usr/lib/systemd/system/ssh.socket", "/etc/systemd/system/ssh.socket"} {
 		unitPorts(h, f, ports)
 	}
@@ -41,9 +41,15 @@ func portOf(s string) (uint64, bool) {
 	return p, err == nil && p > 0
 }
 
-func readSSHDConfig(h *hostroot.Root, name string, ports map[uint64]bool, depth int) {
+// readSSHDConfig adds the ports of name and what it includes. Ports are a
+// union, so each file is read once: includes cannot loop or multiply.
+func readSSHDConfig(h *hostroot.Root, name string, ports map[uint64]bool, seen map[string]bool) {
+	if seen[name] {
+		return
+	}
+	seen[name] = true
 	b, err := h.ReadFile(name)
-	if err != nil || depth > 4 {
+	if err != nil {
 		return
 	}
 	for _, l := range strings.Split(string(b), "\n") {
@@ -68,7 +74,7 @@ func readSSHDConfig(h *hostroot.Root, name string, ports map[uint64]bool, depth 
 				ents, _ := h.ReadDir(path.Dir(pat))
 				for _, e := range ents {
 					if m, _ := path.Match(path.Base(pat), e.Name()); m {
-						readSSHDConfig(h, path.Join(path.Dir(pat), e.Name()), ports, depth+1)
+						readSSHDConfig(h, path.Join(path.Dir(pat), e.Name()), ports, seen)
 					}
 				}
 			}

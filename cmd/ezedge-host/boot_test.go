@@ -381,6 +381,7 @@ func TestGuardsSSHPort(t *testing.T) {
 		{"sshd_config include", "08AE", map[string]string{
 			"etc/ssh/sshd_config":           "#Port 22\nInclude /etc/ssh/sshd_config.d/*.conf\n",
 			"etc/ssh/sshd_config.d/50.conf": "  port 2222\n"}, nil, guard},
+		{"including itself", "08AE", map[string]string{"etc/ssh/sshd_config": strings.Repeat("Include sshd_config\n", 50) + "Port 2222\n"}, nil, guard},
 		{"listen address", "08AE", map[string]string{"etc/ssh/sshd_config": "ListenAddress [::]:2222\n"}, nil, guard},
 		{"ssh.socket", "08AE", map[string]string{"etc/systemd/system/ssh.socket.d/port.conf": "[Socket]\nListenStream=\nListenStream=2222\n"}, nil, guard},
 		{"sshd process", "1F90", map[string]string{"proc/4242/comm": "sshd-session\n"}, map[string]string{"proc/4242/fd/5": "socket:[99999]"}, guard},
