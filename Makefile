@@ -5,7 +5,7 @@ BIN     := bin/ezedge-host
 PKGS    := ./...
 LDFLAGS := -s -w
 
-.PHONY: build build-arm64 test vet fmt-check demo bench fuzz man e2e e2e-deps clean
+.PHONY: build build-arm64 test vet staticcheck fmt-check demo bench fuzz man e2e e2e-deps clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/ezedge-host
@@ -20,7 +20,11 @@ fmt-check:
 vet:
 	$(GO) vet $(PKGS)
 
-test: fmt-check vet
+# staticcheck is pinned in go.mod's tool block (go tool runs that version).
+staticcheck:
+	$(GO) tool staticcheck $(PKGS)
+
+test: fmt-check vet staticcheck
 	$(GO) test -count=1 $(PKGS)
 
 # Man pages (section 8) for every command, from the cobra definitions.

@@ -66,9 +66,9 @@ func TestReadOnlyAttribute(t *testing.T) {
 	}
 	root := fixture.Copy(t, "amd64-intel-32gb-2nvme")
 	attr := filepath.Join(root, "sys/block/nvme1n1/queue/nr_requests")
-	cmd, orig := asNobody(t, root, "apply", "--root", root, "--yes")
+	cmd := asNobody(t, root, "apply", "--root", root, "--yes")
 	os.Chmod(attr, 0o444)
-	orig = fixture.Snapshot(t, root)
+	orig := fixture.Snapshot(t, root)
 	out, err := cmd.CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "/sys/block/nvme1n1/queue/nr_requests: write") || !strings.Contains(string(out), "permission denied") {
 		t.Fatalf("apply: %v\n%s", err, out)

@@ -159,7 +159,7 @@ func golden(t *testing.T, name, got string) {
 // nobody on a tree nobody owns.
 func TestApplyFailureRestores(t *testing.T) {
 	root := fixture.Copy(t, "amd64-intel-32gb-2nvme")
-	cmd, _ := asNobody(t, root, "apply", "--root", root, "--yes")
+	cmd := asNobody(t, root, "apply", "--root", root, "--yes")
 	// The udev rule is the last change; /etc/udev does not exist and /etc
 	// is read-only, so creating it fails after every other change is made.
 	if err := os.Chmod(filepath.Join(root, "etc"), 0o555); err != nil {
@@ -187,7 +187,7 @@ func TestApplyFailureRestores(t *testing.T) {
 
 // asNobody prepares the binary to run with args as nobody on a tree nobody
 // owns (as root, file modes would not stop anything).
-func asNobody(t *testing.T, root string, args ...string) (*exec.Cmd, fixture.Tree) {
+func asNobody(t *testing.T, root string, args ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	if os.Geteuid() == 0 {
@@ -200,7 +200,7 @@ func asNobody(t *testing.T, root string, args ...string) (*exec.Cmd, fixture.Tre
 		filepath.Walk(root, func(p string, _ os.FileInfo, _ error) error { return os.Lchown(p, nobody, nobody) })
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
 	}
-	return cmd, nil
+	return cmd
 }
 
 // TestBadInput: each bad input is one line naming the file or key, exit 1,
