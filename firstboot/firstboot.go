@@ -9,13 +9,14 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/ezansiedgeai/ezedge-host/hostroot"
 	"github.com/ezansiedgeai/ezedge-host/plan"
 	"github.com/ezansiedgeai/ezedge-host/platform"
-	"github.com/ezansiedgeai/ezedge-host/rollback"
+	"github.com/ezansiedgeai/ezedge-host/statedir"
 	"github.com/ezansiedgeai/ezedge-host/tasks"
 )
 
@@ -25,11 +26,23 @@ const (
 	Profile  = "/etc/ezedge-host/profile.yaml"
 	UnitName = "ezedge-host-firstboot.service"
 	unitFile = "/etc/systemd/system/" + UnitName
-	// Done marks that the first-boot apply ran (whatever its outcome).
-	Done = rollback.Dir + "/firstboot.done"
-	// Result is the machine-readable outcome.
-	Result = rollback.Dir + "/firstboot.json"
 )
+
+var (
+	// Done marks that the first-boot apply ran (whatever its outcome).
+	Done = statedir.Path("firstboot.done")
+	// Result is the machine-readable outcome.
+	Result = statedir.Path("firstboot.json")
+)
+
+// maxBinary bounds the binary install copies (ezedge-host is ~8 MB).
+const maxBinary = 256 << 20
+
+func init() {
+	tasks.Own(Binary, maxBinary)
+	tasks.Own(Profile, hostroot.MaxRead)
+	tasks.Own(unitFile, hostroot.MaxRead)
+}
 
 // unit runs the apply once, early in multi-user boot, after udev has
 // settled (NVMe queues exist) and D-Bus is up (unit changes).
@@ -67,16 +80,9 @@ func InstallPlan(h *hostroot.Root, facts *platform.Facts, binary, profile []byte
 		p.Notes = append(p.Notes, "firstboot: /etc/machine-id is not \"uninitialized\": the unit runs once, until "+Done+" exists")
 	}
 	add := func(r tasks.Resource, want tasks.State) error {
-		cur, err := r.Read(h)
+		c, err := plan.NewChange(h, "firstboot", r, want)
 		if err != nil {
 			return err
-		}
-		c := plan.Change{Task: "firstboot", Resource: r, Before: cur, After: want, Action: plan.None}
-		if !r.Equal(cur, want) {
-			c.Action = plan.Update
-			if !cur.Exists {
-				c.Action = plan.Create
-			}
 		}
 		p.Changes = append(p.Changes, c)
 		return nil
@@ -113,9 +119,9 @@ func Enable(h *hostroot.Root, facts *platform.Facts) (*plan.Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := plan.Change{Task: "firstboot", Resource: u, Before: cur, After: want, Action: plan.None}
-	if !u.Equal(cur, want) {
-		c.Action = plan.Update
+	c, err := plan.NewChange(h, "firstboot", u, want)
+	if err != nil {
+		return nil, err
 	}
 	return &plan.Plan{Root: h.Dir(), Facts: facts, Changes: []plan.Change{c}}, nil
 }
@@ -132,10 +138,13 @@ type Outcome struct {
 // Record writes the outcome and the done marker.
 func Record(h *hostroot.Root, o Outcome) error {
 	b, _ := json.MarshalIndent(o, "", "  ")
-	if err := h.WriteAtomic(Result, append(b, '\n'), 0o600, 0, 0); err != nil {
+	if err := statedir.Ensure(h); err != nil {
 		return err
 	}
-	return h.WriteAtomic(Done, []byte(o.RanAt.Format(time.RFC3339)+"\n"), 0o600, 0, 0)
+	if err := h.WriteAtomic(Result, append(b, '\n'), 0o600, os.Geteuid(), os.Getegid()); err != nil {
+		return err
+	}
+	return h.WriteAtomic(Done, []byte(o.RanAt.Format(time.RFC3339)+"\n"), 0o600, os.Geteuid(), os.Getegid())
 }
 
 // Status is whether first-boot provisioning is installed and whether it ran.
@@ -149,7 +158,7 @@ type Status struct {
 // Read reads the first-boot status of the root at h.
 func Read(h *hostroot.Root) (Status, error) {
 	s := Status{FormatVersion: plan.FormatVersion, Installed: h.Exists(unitFile)}
-	b, err := h.ReadFile(Result)
+	b, err := h.ReadPrivate(Result, 64<<10)
 	if errors.Is(err, fs.ErrNotExist) {
 		s.Ran = h.Exists(Done)
 		return s, nil

@@ -9,7 +9,6 @@ package hostroot
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -43,6 +42,8 @@ type Root struct {
 	// lacks it (before 5.6).
 	fd        int
 	noOpenat2 atomic.Bool
+	// refused holds the files a read or write refused for what they are.
+	refused map[string]string
 }
 
 // Open opens dir as a host root. It fails with a one-line error when dir is
@@ -295,63 +296,6 @@ func (h *Root) wrap(op, name string, err error) error {
 	return &fs.PathError{Op: op, Path: name, Err: err}
 }
 
-// ReadFile reads a host file.
-//
-// Reads are the bulk of a plan (two per CPU on a 256-CPU host). Where the
-// kernel has openat2(2), RESOLVE_IN_ROOT resolves the whole path, symlinks
-// included, inside the root in one call, with the same meaning as Resolve
-// (absolute links and `..` scoped to the root). Elsewhere the read goes
-// through Resolve and os.Root.
-func (h *Root) ReadFile(name string) ([]byte, error) {
-	b, _, err := h.read(name, false)
-	return b, err
-}
-
-// ReadFileID reads a host file and returns its identity (device and inode),
-// which tells apart files reached through different symlinks.
-func (h *Root) ReadFileID(name string) ([]byte, string, error) {
-	return h.read(name, true)
-}
-
-func (h *Root) read(name string, id bool) ([]byte, string, error) {
-	fileID := func(st *unix.Stat_t) string { return fmt.Sprintf("%d:%d", st.Dev, st.Ino) }
-	if fd, err := h.openInRoot(name, unix.O_RDONLY); err != unix.ENOSYS {
-		if err != nil {
-			return nil, "", h.wrap("read", name, err)
-		}
-		defer unix.Close(fd)
-		key := ""
-		if id {
-			var st unix.Stat_t
-			if err := unix.Fstat(fd, &st); err != nil {
-				return nil, "", h.wrap("stat", name, err)
-			}
-			key = fileID(&st)
-		}
-		b, err := readAll(fd)
-		return b, key, h.wrap("read", name, err)
-	}
-	d, base, err := h.at(name, true)
-	if err != nil {
-		return nil, "", err
-	}
-	f, err := d.Open(base)
-	if err != nil {
-		return nil, "", h.wrap("read", name, err)
-	}
-	defer f.Close()
-	key := ""
-	if id {
-		var st unix.Stat_t
-		if err := unix.Fstat(int(f.Fd()), &st); err != nil {
-			return nil, "", h.wrap("stat", name, err)
-		}
-		key = fileID(&st)
-	}
-	b, err := io.ReadAll(f)
-	return b, key, h.wrap("read", name, err)
-}
-
 // openInRoot opens name with openat2(RESOLVE_IN_ROOT), or says ENOSYS.
 func (h *Root) openInRoot(name string, flags int) (int, error) {
 	if h.fd < 0 || h.noOpenat2.Load() {
@@ -380,26 +324,6 @@ func (h *Root) openInRoot(name string, flags int) (int, error) {
 			return -1, unix.ENOSYS
 		}
 		return fd, err
-	}
-}
-
-func readAll(fd int) ([]byte, error) {
-	b := make([]byte, 0, 512)
-	for {
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
-		}
-		n, err := unix.Read(fd, b[len(b):cap(b)])
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		if n == 0 {
-			return b, nil
-		}
-		b = b[:len(b)+n]
 	}
 }
 
@@ -460,70 +384,6 @@ func (h *Root) ReadDir(name string) ([]fs.DirEntry, error) {
 func (h *Root) Exists(name string) bool {
 	_, err := h.Stat(name)
 	return err == nil
-}
-
-// WriteInPlace writes data to an existing file in one write(2), the way the
-// kernel expects /proc/sys and /sys attributes to be written.
-func (h *Root) WriteInPlace(name string, data []byte) error {
-	d, base, err := h.at(name, true)
-	if err != nil {
-		return err
-	}
-	f, err := d.OpenFile(base, os.O_WRONLY|os.O_TRUNC, 0)
-	if err != nil {
-		return h.wrap("write", name, err)
-	}
-	_, werr := f.Write(data)
-	cerr := f.Close()
-	if werr != nil {
-		return h.wrap("write", name, werr)
-	}
-	return h.wrap("write", name, cerr)
-}
-
-// WriteAtomic replaces (or creates) a host file so that a reader, or a crash,
-// only ever sees the old or the new contents: it writes a temporary file in
-// the same directory, fsyncs it, renames it into place and fsyncs the
-// directory. renameio does the same on plain paths; this does it through
-// os.Root so the temporary file and the rename stay inside the root.
-func (h *Root) WriteAtomic(name string, data []byte, mode fs.FileMode, uid, gid int) error {
-	d, base, err := h.at(name, true)
-	if err != nil {
-		return err
-	}
-	tmp := fmt.Sprintf(".%s.ezedge-tmp-%d", base, os.Getpid())
-	f, err := d.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|os.O_EXCL, 0o600)
-	if err != nil {
-		return h.wrap("write", name, err)
-	}
-	fail := func(err error) error {
-		f.Close()
-		d.Remove(tmp)
-		return h.wrap("write", name, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		return fail(err)
-	}
-	if os.Geteuid() == 0 {
-		if err := f.Chown(uid, gid); err != nil {
-			return fail(err)
-		}
-	}
-	if err := f.Chmod(mode.Perm()); err != nil {
-		return fail(err)
-	}
-	if err := f.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := f.Close(); err != nil {
-		d.Remove(tmp)
-		return h.wrap("write", name, err)
-	}
-	if err := d.Rename(tmp, base); err != nil {
-		d.Remove(tmp)
-		return h.wrap("write", name, err)
-	}
-	return h.wrap("sync", name, syncRoot(d))
 }
 
 // Remove removes a host file, symlink or empty directory, the way rm does:
@@ -594,16 +454,6 @@ func syncRoot(d *os.Root) error {
 	return f.Sync()
 }
 
-// OpenFile opens a host file with the given flags, for append-only journals.
-func (h *Root) OpenFile(name string, flag int, perm fs.FileMode) (*os.File, error) {
-	d, base, err := h.at(name, true)
-	if err != nil {
-		return nil, err
-	}
-	f, err := d.OpenFile(base, flag, perm)
-	return f, h.wrap("open", name, err)
-}
-
 // RequirePrivilege refuses a command that changes the running system when
 // it is not run as root, before anything is touched. Fixture and image roots
 // are the caller's own folders and need no privilege.
@@ -612,4 +462,17 @@ func (h *Root) RequirePrivilege(cmd string) error {
 		return fmt.Errorf("%s changes this host and must run as root (try sudo ezedge-host %s)", cmd, cmd)
 	}
 	return nil
+}
+
+// Chmod sets the mode of a host file or directory, never through a final
+// symlink.
+func (h *Root) Chmod(name string, perm fs.FileMode) error {
+	d, base, err := h.at(name, false)
+	if err != nil {
+		return err
+	}
+	if st, err := d.Lstat(base); err == nil && st.Mode()&fs.ModeSymlink != 0 {
+		return h.wrap("chmod", name, ErrLink)
+	}
+	return h.wrap("chmod", name, d.Chmod(base, perm))
 }

@@ -2,7 +2,6 @@ package plan
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/hashicorp/go-multierror"
@@ -40,12 +39,16 @@ func Same(p, q *Plan) string {
 	return ""
 }
 
-// Apply makes the plan's pending changes. Each resource's prior state is
-// journalled durably before it is touched. If any change fails, every change
-// this run made is restored and all errors are returned together.
-func Apply(h *hostroot.Root, p *Plan, now time.Time) (*Result, error) {
+// Apply makes the plan's pending changes under the host lock the caller
+// holds through store. Each resource's prior state is journalled durably
+// before it is touched. If any change fails, every change this run made is
+// restored and all errors are returned together.
+func Apply(h *hostroot.Root, store *rollback.Store, p *Plan, now time.Time) (*Result, error) {
 	if err := h.RequirePrivilege("apply"); err != nil {
 		return nil, err
+	}
+	if len(p.Unreadable) > 0 {
+		return nil, fmt.Errorf("%s; nothing was changed", p.Unreadable[0])
 	}
 	if len(p.Interrupted) > 0 {
 		return nil, fmt.Errorf("apply %s was interrupted before it finished; run `ezedge-host rollback` first", p.Interrupted[0])
@@ -70,27 +73,17 @@ func Apply(h *hostroot.Root, p *Plan, now time.Time) (*Result, error) {
 		}
 		c.Before = cur
 		todo = append(todo, c)
-		prior = append(prior, rollback.Prior{Task: c.Task, Resource: tasks.ID(c.Resource), State: cur, Then: c.Then})
+		prior = append(prior, rollback.Prior{Task: c.Task, Resource: c.Resource, State: cur, Then: c.Then})
 	}
 	if len(todo) == 0 {
 		return out, nil
 	}
-	store := rollback.Open(h)
-	j, err := store.Begin(string(p.Facts.Platform), p.Facts.Board, now)
+	j, err := store.Begin(rollback.Meta{Platform: string(p.Facts.Platform), Board: p.Facts.Board}, prior, now)
 	if err != nil {
+		// A full disk ends here: there is no journal, nothing changed.
 		return nil, fmt.Errorf("%v; nothing was changed", err)
 	}
 	out.ID = j.ID
-	crashpoint.Step()
-	if err := j.Before(prior); err != nil {
-		// Nothing was changed yet: drop the journal rather than leave an
-		// apply that looks interrupted (a full disk ends here).
-		j.Close()
-		if rerr := store.Discard(j.ID); rerr != nil {
-			return nil, fmt.Errorf("%v; nothing was changed, but the journal %s could not be removed: %v", err, j.ID, rerr)
-		}
-		return nil, fmt.Errorf("%v; nothing was changed", err)
-	}
 	crashpoint.Step()
 	var failed error
 	var afters []rollback.After
@@ -113,20 +106,20 @@ func Apply(h *hostroot.Root, p *Plan, now time.Time) (*Result, error) {
 		out.Changed = append(out.Changed, c)
 	}
 	if failed == nil {
-		var thens [][]string
+		var thens []tasks.Then
 		for _, c := range out.Changed {
-			if len(c.Then) > 0 {
+			if c.Then != "" {
 				thens = append(thens, c.Then)
 			}
 		}
 		if ran, err := rollback.RunThen(h, thens); err != nil {
 			failed = err
 		} else if !ran && len(thens) > 0 {
-			out.Notes = append(out.Notes, fmt.Sprintf("not run on this root (not the running system): %s; run it on the host before it reboots", strings.Join(thens[0], " ")))
+			out.Notes = append(out.Notes, rollback.NotRun(h, thens))
 		}
 	}
 	if failed == nil {
-		if err := j.Commit(afters); err != nil {
+		if err := j.Commit(store, afters); err != nil {
 			failed = err
 		} else {
 			crashpoint.Step()
@@ -136,12 +129,15 @@ func Apply(h *hostroot.Root, p *Plan, now time.Time) (*Result, error) {
 	j.Close()
 	errs := multierror.Append(nil, failed)
 	errs.ErrorFormat = rollback.OneLine
+	out.Changed = nil
 	rec, err := store.Read(j.ID)
 	if err != nil {
-		return out, multierror.Append(errs, err)
+		return out, multierror.Append(errs, fmt.Errorf("the apply is left interrupted; run `ezedge-host rollback`: %w", err))
 	}
 	if _, err := store.Restore(rec, true); err != nil {
-		errs = multierror.Append(errs, fmt.Errorf("restoring after the failure: %w", err))
+		// Not aborted: the journal stays an interrupted apply, so the next
+		// command refuses to go on until a rollback has finished the job.
+		return out, multierror.Append(errs, fmt.Errorf("restoring after the failure: %w; the apply is left interrupted: run `ezedge-host rollback`", err))
 	}
 	if j, err := store.Reopen(rec.ID); err == nil {
 		if err := j.Abort(); err != nil {
@@ -149,6 +145,5 @@ func Apply(h *hostroot.Root, p *Plan, now time.Time) (*Result, error) {
 		}
 		j.Close()
 	}
-	out.Changed = nil
-	return out, errs
+	return out, fmt.Errorf("%w; every change it made was restored", errs)
 }

@@ -148,7 +148,7 @@ func (p *Plan) kernelArgs(h *hostroot.Root, args []taskArg) error {
 		if len(boot.Generator) == 0 {
 			p.Warnings = append(p.Warnings, "no grub.cfg generator (update-grub, grub-mkconfig, grub2-mkconfig) on this host: the GRUB change reaches the next boot only once grub.cfg is regenerated")
 		} else {
-			c.Then = boot.Generator
+			c.Then = tasks.RegenerateGrub
 		}
 	}
 	p.Changes = append(p.Changes, c)

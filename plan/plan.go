@@ -34,9 +34,9 @@ type Change struct {
 	Action         Action
 	RebootRequired bool
 	Notes          []string
-	// Then is a command that must run after the change on a live host
-	// (update-grub after a GRUB change), and again after its rollback.
-	Then []string
+	// Then must follow the change on a live host (regenerate grub.cfg
+	// after a GRUB change), and its rollback.
+	Then tasks.Then
 }
 
 // Skipped is a task that will not run, and why.
@@ -59,6 +59,12 @@ type Plan struct {
 	// Interrupted lists applies that stopped before they finished; no
 	// apply runs until they are rolled back.
 	Interrupted []string
+	// InProgress lists applies running now (another process holds the
+	// host lock); this plan may be out of date when they finish.
+	InProgress []string
+	// Unreadable lists journals that cannot be read; apply and rollback
+	// refuse until each is moved out of the store.
+	Unreadable []string
 	// RebootPending lists kernel arguments that are configured but not
 	// active yet. A pending reboot is not a pending change.
 	RebootPending []string
@@ -78,20 +84,11 @@ func (p *Plan) Pending() []Change {
 	return out
 }
 
-// Build computes the plan for the host at h.
-func Build(h *hostroot.Root, facts *platform.Facts, opt tasks.Options) (*Plan, error) {
+// Build computes the plan for the host at h; store is its snapshot store
+// (Open(h), or the one holding the lock).
+func Build(h *hostroot.Root, store *rollback.Store, facts *platform.Facts, opt tasks.Options) (*Plan, error) {
 	p := &Plan{Root: h.Dir(), Facts: facts}
-	store := rollback.Open(h)
-	recs, err := store.Records()
-	if err != nil {
-		return nil, err
-	}
-	for _, r := range recs {
-		if r.Status() == "interrupted" {
-			p.Interrupted = append(p.Interrupted, r.ID)
-			p.Warnings = append(p.Warnings, fmt.Sprintf("apply %s was interrupted before it finished; run `ezedge-host rollback` to restore the host", r.ID))
-		}
-	}
+	recs := p.history(store)
 	accepted := rollback.Accepted(recs)
 	ctx := &tasks.Context{Host: h, Facts: facts, Opt: opt}
 
@@ -202,7 +199,38 @@ func Build(h *hostroot.Root, facts *platform.Facts, opt tasks.Options) (*Plan, e
 		read[tasks.ID(c.Resource)] = c.Before
 	}
 	p.Drift = drift(h, recs, read)
+	for _, r := range h.Refusals() {
+		p.Warnings = append(p.Warnings, "not read: "+r)
+	}
 	return p, nil
+}
+
+// history reads the store for the plan: interrupted applies (which block
+// apply), applies running now, journals that cannot be read. A plan is
+// read-only and needs no privilege: a store it may not read is a warning,
+// not a failure.
+func (p *Plan) history(store *rollback.Store) []*rollback.Record {
+	hi, err := store.History()
+	if err != nil {
+		p.Warnings = append(p.Warnings, fmt.Sprintf("%v: interrupted applies and drift are not shown (run as root to see them)", err))
+		return nil
+	}
+	p.Warnings = append(p.Warnings, hi.Warnings...)
+	p.Unreadable = hi.Unreadable
+	for _, u := range hi.Unreadable {
+		p.Warnings = append(p.Warnings, u)
+	}
+	for _, r := range hi.Records {
+		switch r.Status() {
+		case rollback.Interrupted:
+			p.Interrupted = append(p.Interrupted, r.ID)
+			p.Warnings = append(p.Warnings, fmt.Sprintf("apply %s was interrupted before it finished; run `ezedge-host rollback` to restore the host", r.ID))
+		case rollback.InProgress:
+			p.InProgress = append(p.InProgress, r.ID)
+			p.Warnings = append(p.Warnings, fmt.Sprintf("apply %s is in progress (held by %s): this plan may be out of date when it finishes", r.ID, hi.Holder))
+		}
+	}
+	return hi.Records
 }
 
 // drift compares every resource that an apply still in force set with what
@@ -212,19 +240,17 @@ func drift(h *hostroot.Root, recs []*rollback.Record, read map[string]tasks.Stat
 	seen := map[string]bool{}
 	for i := len(recs) - 1; i >= 0; i-- {
 		r := recs[i]
-		if r.Status() != "applied" && r.Status() != "partly rolled back" {
+		if st := r.Status(); st != rollback.Applied && st != rollback.PartlyRolledBack {
 			continue
 		}
 		for _, it := range r.Items {
-			if it.Restored || it.After == nil || seen[it.Resource] {
+			id := it.ID()
+			if it.Restored || it.After == nil || seen[id] {
 				continue
 			}
-			seen[it.Resource] = true
-			res, err := tasks.FromID(it.Resource)
-			if err != nil {
-				continue
-			}
-			cur, ok := read[it.Resource]
+			seen[id] = true
+			res := it.Resource
+			cur, ok := read[id]
 			if !ok {
 				var err error
 				if cur, err = res.Read(h); err != nil {
@@ -234,11 +260,17 @@ func drift(h *hostroot.Root, recs []*rollback.Record, read map[string]tasks.Stat
 			if res.Equal(cur, *it.After) {
 				continue
 			}
-			out = append(out, fmt.Sprintf("%s: apply %s set %s, now %s (changed by something else)", it.Resource, r.ID, res.Show(*it.After), res.Show(cur)))
+			out = append(out, fmt.Sprintf("%s: apply %s set %s, now %s (changed by something else)", id, r.ID, res.Show(*it.After), res.Show(cur)))
 		}
 	}
 	sort.Strings(out)
 	return out
+}
+
+// NewChange is the change that makes r hold desired on the host at h, with
+// its action (none when r holds it already).
+func NewChange(h *hostroot.Root, task string, r tasks.Resource, desired tasks.State) (Change, error) {
+	return change(h, task, r, desired, nil, nil)
 }
 
 // change compares what r holds (cur, or read now when nil) with desired.

@@ -22,7 +22,7 @@ func build(tb testing.TB, root string) (*hostroot.Root, *Plan) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	p, err := Build(h, f, tasks.DefaultOptions())
+	p, err := Build(h, rollback.Open(h), f, tasks.DefaultOptions())
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -36,12 +36,14 @@ func TestClampReportedOnce(t *testing.T) {
 	h, _ := build(t, root)
 	defer h.Close()
 	const attr = "/sys/block/nvme1n1/queue/nr_requests"
-	j, err := rollback.Open(h).Begin("amd64", "", time.Now())
+	store := rollback.Open(h)
+	j, err := store.Begin(rollback.Meta{Platform: "amd64"}, []rollback.Prior{{Task: "nvme-queue", Resource: tasks.SysfsAttr(attr), State: tasks.Value("256")}}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	j.Before([]rollback.Prior{{Task: "nvme-queue", Resource: "sysfs:" + attr, State: tasks.Value("256")}})
-	j.Commit([]rollback.After{{State: tasks.Value("1000"), Desired: tasks.Value("1024")}})
+	if err := j.Commit(store, []rollback.After{{State: tasks.Value("1000"), Desired: tasks.Value("1024")}}); err != nil {
+		t.Fatal(err)
+	}
 	j.Close()
 	if err := h.WriteInPlace(attr, []byte("1000\n")); err != nil {
 		t.Fatal(err)
@@ -101,7 +103,7 @@ func BenchmarkPlan(b *testing.B) {
 func applyAndRollBack(b *testing.B, root string, now time.Time) {
 	h, p := build(b, root)
 	defer h.Close()
-	res, err := Apply(h, p, now)
+	res, err := Apply(h, rollback.Open(h), p, now)
 	if err != nil || res.ID == "" {
 		b.Fatal(err)
 	}

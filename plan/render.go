@@ -46,10 +46,10 @@ func (p *Plan) Text(w io.Writer, diff bool) {
 		if c.RebootRequired {
 			fmt.Fprintln(w, "      reboot required: takes effect at the next boot")
 		}
-		if len(c.Then) > 0 {
-			fmt.Fprintf(w, "      then runs: %s\n", strings.Join(c.Then, " "))
+		if cmd := p.thenCommand(c); len(cmd) > 0 {
+			fmt.Fprintf(w, "      then runs: %s\n", strings.Join(cmd, " "))
 		}
-		if diff && c.Resource.Kind() == "file" {
+		if diff && c.Resource.Kind() == tasks.KindFile {
 			fmt.Fprint(w, indent(FileDiff(c), "      "))
 		}
 	}
@@ -101,17 +101,17 @@ func (p *Plan) Text(w io.Writer, diff bool) {
 	fmt.Fprintf(w, "\nPlan: %s\n", p.Summary())
 }
 
+// thenCommand is the command c's follow-up runs on this host, for display.
+func (p *Plan) thenCommand(c Change) []string {
+	if c.Then == tasks.RegenerateGrub {
+		return p.Facts.Boot.Generator
+	}
+	return nil
+}
+
 // Describe names a resource the way the plan shows it.
 func Describe(r tasks.Resource) string {
-	switch r.Kind() {
-	case "sysctl":
-		return "sysctl " + r.Name()
-	case "sysfs":
-		return "sysfs " + r.Name()
-	case "unit":
-		return "unit " + r.Name()
-	}
-	return "file " + r.Name()
+	return string(r.Kind()) + " " + r.Name()
 }
 
 func indent(s, pre string) string {
@@ -183,12 +183,14 @@ type JSONPlan struct {
 	Warnings      []string         `json:"warnings"`
 	RebootPending []string         `json:"reboot_pending"`
 	Drift         []string         `json:"drift"`
+	Interrupted   []string         `json:"interrupted"`
+	InProgress    []string         `json:"in_progress"`
 	Summary       map[string]int   `json:"summary"`
 }
 
 // JSONChanges renders changes for JSON output. Kernel values are shown
 // normalised; file contents whole; an absent value is null.
-func JSONChanges(cs []Change) []JSONChange {
+func (p *Plan) JSONChanges(cs []Change) []JSONChange {
 	out := []JSONChange{}
 	for _, c := range cs {
 		val := func(s tasks.State) *string {
@@ -202,9 +204,9 @@ func JSONChanges(cs []Change) []JSONChange {
 			return &v
 		}
 		out = append(out, JSONChange{
-			Task: c.Task, Resource: c.Resource.Name(), Kind: c.Resource.Kind(), Layer: string(c.Resource.Layer()),
+			Task: c.Task, Resource: c.Resource.Name(), Kind: string(c.Resource.Kind()), Layer: string(c.Resource.Layer()),
 			Action: string(c.Action), Before: val(c.Before), After: val(c.After),
-			RebootRequired: c.RebootRequired, Then: c.Then, Notes: c.Notes,
+			RebootRequired: c.RebootRequired, Then: p.thenCommand(c), Notes: c.Notes,
 		})
 	}
 	return out
@@ -220,8 +222,9 @@ func (p *Plan) JSON(w io.Writer) error {
 	}
 	j := JSONPlan{
 		FormatVersion: FormatVersion, Root: p.Root, Facts: p.Facts,
-		Changes: JSONChanges(p.Pending()), InPlace: JSONChanges(inPlace),
+		Changes: p.JSONChanges(p.Pending()), InPlace: p.JSONChanges(inPlace),
 		Skipped: []map[string]any{}, Notes: NonNil(p.Notes), Warnings: NonNil(p.Warnings), RebootPending: NonNil(p.RebootPending), Drift: NonNil(p.Drift),
+		Interrupted: NonNil(p.Interrupted), InProgress: NonNil(p.InProgress),
 		Summary: map[string]int{"change": len(p.Pending()), "in_place": len(inPlace), "skipped": len(p.Skipped)},
 	}
 	for _, s := range p.Skipped {

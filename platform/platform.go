@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"bytes"
 	"debug/elf"
+	"encoding/binary"
 	"fmt"
 	"slices"
 	"sort"
@@ -201,16 +202,22 @@ func (f *Facts) detectArch(h *hostroot.Root, ci map[string]string) {
 	f.Evidence = append(f.Evidence, "arch: unknown (no /proc/cpuinfo, no ELF /bin/sh)")
 }
 
+// elfMachine reads the machine field of an ELF header: the first 20 bytes
+// are enough, whatever the size of the binary.
 func elfMachine(h *hostroot.Root, name string) (elf.Machine, bool) {
-	b, err := h.ReadFile(name)
-	if err != nil {
+	b, err := h.ReadPrefix(name, 20)
+	if err != nil || len(b) < 20 || string(b[:4]) != elf.ELFMAG {
 		return 0, false
 	}
-	e, err := elf.NewFile(bytes.NewReader(b))
-	if err != nil {
+	var bo binary.ByteOrder = binary.LittleEndian
+	switch elf.Data(b[elf.EI_DATA]) {
+	case elf.ELFDATA2LSB:
+	case elf.ELFDATA2MSB:
+		bo = binary.BigEndian
+	default:
 		return 0, false
 	}
-	return e.Machine, true
+	return elf.Machine(bo.Uint16(b[18:20])), true
 }
 
 // piTypes maps the board type field (bits 4-11) of a new-style Raspberry Pi

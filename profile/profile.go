@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"reflect"
 	"regexp"
@@ -70,24 +71,40 @@ type file struct {
 	} `yaml:"tasks"`
 }
 
-// Load reads the profile at name. An empty name means no profile: the
-// platform defaults.
+// Load reads and parses the profile at name. An empty name means no
+// profile: the platform defaults.
 func Load(name string) (tasks.Options, error) {
 	if name == "" {
 		return tasks.DefaultOptions(), nil
 	}
-	st, err := os.Stat(name)
+	b, err := Read(name)
 	if err != nil {
-		return tasks.Options{}, fmt.Errorf("profile %s: %v", name, errors.Unwrap(err))
-	}
-	if st.Size() > MaxSize {
-		return tasks.Options{}, fmt.Errorf("profile %s: %d bytes is larger than the %d-byte limit", name, st.Size(), MaxSize)
-	}
-	b, err := os.ReadFile(name)
-	if err != nil {
-		return tasks.Options{}, fmt.Errorf("profile %s: %v", name, errors.Unwrap(err))
+		return tasks.Options{}, err
 	}
 	return Parse(name, b)
+}
+
+// Read reads a profile file of at most MaxSize bytes. It may be a pipe
+// (--profile <(...)): the size is bounded by reading, not by stat.
+func Read(name string) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, fmt.Errorf("profile %s: %v", name, errors.Unwrap(err))
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.IsDir() {
+		return nil, fmt.Errorf("profile %s: is a directory", name)
+	} else if err == nil && st.Size() > MaxSize {
+		return nil, fmt.Errorf("profile %s: %d bytes is larger than the %d-byte limit", name, st.Size(), MaxSize)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("profile %s: %v", name, errors.Unwrap(err))
+	}
+	if len(b) > MaxSize {
+		return nil, fmt.Errorf("profile %s: larger than the %d-byte limit", name, MaxSize)
+	}
+	return b, nil
 }
 
 var governorRe = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)

@@ -2,9 +2,12 @@
 // prior value an apply replaces, the history of applies, and the restore.
 //
 // Each apply is one journal file, <root>/var/lib/ezedge-host/snapshots/<id>.jsonl
-// (directory 0700, files 0600). A line is appended and fsynced before the
-// change it describes is made, so a crash at any point leaves enough to put
-// the host back.
+// (directories 0700, files 0600, the running user's own). The journal is
+// created whole, with every prior value, before anything is changed (a
+// temporary file renamed into place), and each later record is appended
+// and fsynced before what follows it, so a crash at any point leaves
+// enough to put the host back. Contents over 64 KiB (a binary first boot
+// installs) are kept once, by SHA-256, in snapshots/blobs/.
 package rollback
 
 import (
@@ -12,213 +15,202 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/ezansiedgeai/ezedge-host/hostroot"
 	"github.com/ezansiedgeai/ezedge-host/internal/par"
+	"github.com/ezansiedgeai/ezedge-host/lock"
+	"github.com/ezansiedgeai/ezedge-host/statedir"
 	"github.com/ezansiedgeai/ezedge-host/tasks"
 )
 
-// Dir is where the store lives inside the host root.
-const Dir = "/var/lib/ezedge-host"
-
-const snapDir = Dir + "/snapshots"
-
-// FormatVersion is the journal format this build writes and reads.
-const FormatVersion = 1
-
-// Entry ops, in the order they appear in a journal.
 const (
-	opBegin      = "begin"
-	opBefore     = "before"
-	opAfter      = "after"
-	opCommit     = "commit"
-	opAbort      = "abort"
-	opRestored   = "restored"
-	opRolledBack = "rolled_back"
+	snapSub = "snapshots"
+	blobSub = "snapshots/blobs"
 )
 
-type line struct {
-	Op            string       `json:"op"`
-	FormatVersion int          `json:"format_version,omitempty"`
-	ID            string       `json:"id,omitempty"`
-	Time          string       `json:"time,omitempty"`
-	Platform      string       `json:"platform,omitempty"`
-	Board         string       `json:"board,omitempty"`
-	I             int          `json:"i"`
-	Task          string       `json:"task,omitempty"`
-	Resource      string       `json:"resource,omitempty"`
-	State         *tasks.State `json:"state,omitempty"`
-	Desired       *tasks.State `json:"desired,omitempty"`
-	Forced        bool         `json:"forced,omitempty"`
-	Then          []string     `json:"then,omitempty"`
-}
+var (
+	snapDir = statedir.Path(snapSub)
+	blobDir = statedir.Path(blobSub)
+)
 
-// Item is one resource an apply changed.
-type Item struct {
-	Task     string
-	Resource string
-	Before   tasks.State
-	// After is what the resource held once written; nil when the apply
-	// stopped between recording the prior value and reading the new one.
-	After    *tasks.State
-	Desired  *tasks.State
-	Restored bool
-	// Then must run after the item is restored, as after it was applied.
-	Then []string
-}
-
-// Record is one apply as read back from its journal.
-type Record struct {
-	ID         string
-	Time       time.Time
-	Platform   string
-	Board      string
-	Items      []*Item
-	Committed  bool
-	Aborted    bool
-	RolledBack bool
-}
-
-// Status says where a record stands.
-func (r *Record) Status() string {
-	switch {
-	case r.Aborted:
-		return "failed, restored"
-	case r.RolledBack:
-		return "rolled back"
-	case !r.Committed:
-		return "interrupted"
-	}
-	for _, it := range r.Items {
-		if it.Restored {
-			return "partly rolled back"
-		}
-	}
-	return "applied"
-}
+const (
+	// inlineMax: larger contents go to a blob.
+	inlineMax = 64 << 10
+	// maxJournal bounds a journal read; with large contents out of line a
+	// real one is a few KiB.
+	maxJournal = 32 << 20
+	// maxBlob bounds a blob (the largest file resource is a binary).
+	maxBlob = 512 << 20
+)
 
 // Store is the snapshot store of one host root.
-type Store struct{ h *hostroot.Root }
+type Store struct {
+	h *hostroot.Root
+	// locked: this process holds the host lock, so an uncommitted journal
+	// is an interrupted apply, not one in progress.
+	locked bool
+}
 
 // Open returns the store of h; it is created on the first write.
 func Open(h *hostroot.Root) *Store { return &Store{h: h} }
 
-func (s *Store) path(id string) string { return snapDir + "/" + id + ".jsonl" }
-
-// Records reads every journal, oldest first. A journal that cannot be read
-// is an error naming it: rollback must never act on half a record.
-func (s *Store) Records() ([]*Record, error) {
-	ents, err := s.h.ReadDir(snapDir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
+// Lock takes the host lock for cmd (see package lock) and remembers that
+// this process holds it.
+func (s *Store) Lock(timeout time.Duration, cmd string) (unlock func(), err error) {
+	l, err := lock.Take(s.h, timeout, cmd)
 	if err != nil {
 		return nil, err
 	}
+	s.locked = true
+	return func() { s.locked = false; l.Release() }, nil
+}
+
+func (s *Store) path(id string) string { return snapDir + "/" + id + ".jsonl" }
+
+// History is every apply recorded in a store.
+type History struct {
+	// Records are the journals that could be read, oldest first.
+	Records []*Record
+	// Unreadable says, for each journal that could not be read, why and
+	// what to do; apply and rollback refuse while there is one.
+	Unreadable []string
+	// Warnings: the store is too open (fixed by the next change).
+	Warnings []string
+	// Holder is who holds the host lock now ("pid command"), if anyone.
+	Holder string
+}
+
+// Err is the refusal of a command that changes the host while a journal
+// cannot be read, or nil.
+func (hi *History) Err() error {
+	if len(hi.Unreadable) == 0 {
+		return nil
+	}
+	return errors.New(strings.Join(hi.Unreadable, "\n"))
+}
+
+// History reads every journal. A journal that is cut short reads as an
+// interrupted apply; one that is damaged elsewhere is listed as unreadable
+// (with how to recover), never half-acted on. Under the lock (a command
+// that acts on the journals) the store must be this user's own, and so
+// must each journal: one planted by someone else is unreadable. A command
+// that only reads is told about such a store instead.
+func (s *Store) History() (*History, error) {
+	hi := &History{}
+	if s.locked {
+		if err := statedir.Ensure(s.h, snapSub); err != nil {
+			return nil, err
+		}
+	} else {
+		warn, err := statedir.Check(s.h, snapSub)
+		if err != nil {
+			return nil, err
+		}
+		hi.Warnings = warn
+	}
+	ents, err := s.h.ReadDir(snapDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return hi, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("snapshot store: %v", err)
+	}
 	var ids []string
 	for _, e := range ents {
-		if id, ok := strings.CutSuffix(e.Name(), ".jsonl"); ok {
-			ids = append(ids, id)
+		id, ok := strings.CutSuffix(e.Name(), ".jsonl")
+		if !ok || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		if !ValidID(id) {
+			hi.Unreadable = append(hi.Unreadable, fmt.Sprintf("snapshot %s/%s: not a journal ezedge-host writes (its name is not an apply id); move it out of %s", snapDir, e.Name(), snapDir))
+			continue
+		}
+		ids = append(ids, id)
+	}
+	if !s.locked {
+		if who, held, _ := lock.Holder(s.h); held {
+			hi.Holder = who
 		}
 	}
 	// A long history is most of a plan's time: decode journals side by side.
 	out := make([]*Record, len(ids))
-	if err := par.Do(len(ids), func(i int) (err error) {
-		out[i], err = s.Read(ids[i])
-		return err
-	}); err != nil {
-		return nil, err
+	errs := make([]error, len(ids))
+	par.Do(len(ids), func(i int) error {
+		out[i], errs[i] = s.Read(ids[i])
+		return nil
+	})
+	for i, r := range out {
+		if errs[i] != nil {
+			hi.Unreadable = append(hi.Unreadable, fmt.Sprintf("%v; move it out of %s to go on (keep it: it lists the prior values of what that apply changed)", errs[i], snapDir))
+			continue
+		}
+		r.InProgress = hi.Holder != "" && !r.Committed
+		hi.Records = append(hi.Records, r)
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	return out, nil
+	slices.SortStableFunc(hi.Records, func(a, b *Record) int { return strings.Compare(a.ID, b.ID) })
+	return hi, nil
 }
 
 // Read reads one journal.
 func (s *Store) Read(id string) (*Record, error) {
+	if !ValidID(id) {
+		return nil, fmt.Errorf("%q is not an apply id (see ezedge-host history)", id)
+	}
 	name := s.path(id)
-	b, err := s.h.ReadFile(name)
+	read := s.h.ReadPrivate
+	if !s.locked {
+		read = s.h.ReadFileLimit
+	}
+	b, err := read(name, maxJournal)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("snapshot %s: no such apply", id)
 		}
-		return nil, fmt.Errorf("snapshot %s: %v", name, err)
+		return nil, fmt.Errorf("snapshot %v", err)
 	}
-	if len(b) > 0 && b[len(b)-1] != '\n' {
-		return nil, fmt.Errorf("snapshot %s:%d: corrupt: truncated last record", name, bytes.Count(b, []byte("\n"))+1)
+	return parse(name, id, b)
+}
+
+// LoadData fills in the bytes of a state kept out of line, checking them
+// against their digest.
+func (s *Store) LoadData(st *tasks.State) error {
+	if st.Digest == "" || st.Data != nil {
+		return nil
 	}
-	r := &Record{ID: id}
-	// One decoder for the whole journal: a decoder per line cost more than
-	// the decoding on a long history.
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	n, lines, prev := 0, 0, int64(0)
-	for {
-		n++
-		var l line
-		if err := dec.Decode(&l); err == io.EOF {
-			n--
-			break
-		} else if err != nil {
-			return nil, fmt.Errorf("snapshot %s:%d: corrupt: %v", name, n, err)
+	b, err := s.h.ReadPrivate(blobDir+"/"+st.Digest, maxBlob)
+	if err != nil {
+		return fmt.Errorf("snapshot contents %s: %v", st.Digest, err)
+	}
+	if tasks.Digest(b) != st.Digest {
+		return fmt.Errorf("snapshot contents %s: damaged (digest differs)", st.Digest)
+	}
+	st.Data = b
+	return nil
+}
+
+// outOfLine moves large contents into a blob and returns the state as
+// journaled.
+func (s *Store) outOfLine(st tasks.State) (tasks.State, error) {
+	if len(st.Data) <= inlineMax {
+		return st, nil
+	}
+	d := tasks.Digest(st.Data)
+	name := blobDir + "/" + d
+	if fi, err := s.h.Lstat(name); err != nil || !fi.Mode().IsRegular() || fi.Size() != int64(len(st.Data)) {
+		if err := statedir.Ensure(s.h, snapSub, blobSub); err != nil {
+			return st, err
 		}
-		// Each record is one line of its own.
-		off := dec.InputOffset()
-		lines += bytes.Count(b[prev:off], []byte("\n"))
-		prev = off
-		if off >= int64(len(b)) || b[off] != '\n' || lines != n-1 {
-			return nil, fmt.Errorf("snapshot %s:%d: corrupt: not one record per line", name, n)
-		}
-		if n == 1 && l.Op != opBegin {
-			return nil, fmt.Errorf("snapshot %s:1: corrupt: does not start with a begin record", name)
-		}
-		bad := func(why string) error { return fmt.Errorf("snapshot %s:%d: corrupt: %s", name, n, why) }
-		switch l.Op {
-		case opBegin:
-			if n != 1 {
-				return nil, bad("second begin record")
-			}
-			if l.FormatVersion > FormatVersion {
-				return nil, fmt.Errorf("snapshot %s: format version %d is newer than this build reads (%d); use a newer ezedge-host", name, l.FormatVersion, FormatVersion)
-			}
-			r.Time, _ = time.Parse(time.RFC3339, l.Time)
-			r.Platform, r.Board = l.Platform, l.Board
-		case opBefore:
-			if l.I != len(r.Items) || l.State == nil || l.Resource == "" {
-				return nil, bad("out-of-order before record")
-			}
-			if _, err := tasks.FromID(l.Resource); err != nil {
-				return nil, bad(err.Error())
-			}
-			r.Items = append(r.Items, &Item{Task: l.Task, Resource: l.Resource, Before: *l.State, Then: l.Then})
-		case opAfter, opRestored:
-			if l.I < 0 || l.I >= len(r.Items) {
-				return nil, bad("record for unknown item")
-			}
-			if l.Op == opAfter {
-				r.Items[l.I].After, r.Items[l.I].Desired = l.State, l.Desired
-			} else {
-				r.Items[l.I].Restored = true
-			}
-		case opCommit:
-			r.Committed = true
-		case opAbort:
-			r.Aborted = true
-		case opRolledBack:
-			r.RolledBack = true
-		default:
-			return nil, bad(fmt.Sprintf("unknown op %q", l.Op))
+		if err := s.h.WriteAtomic(name, st.Data, 0o600, os.Geteuid(), os.Getegid()); err != nil {
+			return st, fmt.Errorf("snapshot store: %v", err)
 		}
 	}
-	if n == 0 {
-		return nil, fmt.Errorf("snapshot %s: corrupt: empty", name)
-	}
-	return r, nil
+	st.Size, st.Digest, st.Data = int64(len(st.Data)), d, nil
+	return st, nil
 }
 
 // Journal appends to one apply's journal; every append is durable before it
@@ -228,62 +220,111 @@ type Journal struct {
 	ID string
 }
 
-// Begin starts the journal of a new apply.
-func (s *Store) Begin(platform, board string, now time.Time) (*Journal, error) {
-	if err := s.ensure(); err != nil {
+// Meta is what a journal's first record says of the apply.
+type Meta struct {
+	Platform, Board string
+}
+
+// Prior is the state of one resource before an apply changes it.
+type Prior struct {
+	Task     string
+	Resource tasks.Resource
+	State    tasks.State
+	Then     tasks.Then
+}
+
+// Begin creates the journal of a new apply with the prior state of every
+// item, numbered from 0, in one atomic step: until it returns there is no
+// journal at all, after it every prior state is durable, and only then is
+// anything changed.
+func (s *Store) Begin(m Meta, items []Prior, now time.Time) (*Journal, error) {
+	if err := statedir.Ensure(s.h, snapSub); err != nil {
 		return nil, err
 	}
 	base := now.UTC().Format("20060102T150405Z")
 	id := base
-	var f *os.File
 	for n := 2; ; n++ {
-		var err error
-		f, err = s.h.OpenFile(s.path(id), os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o600)
-		if err == nil {
+		if _, err := s.h.Lstat(s.path(id)); errors.Is(err, fs.ErrNotExist) {
 			break
-		}
-		if !errors.Is(err, fs.ErrExist) {
-			return nil, fmt.Errorf("snapshot store: %v", err)
 		}
 		id = fmt.Sprintf("%s-%d", base, n)
 	}
-	j := &Journal{f: f, ID: id}
-	if err := j.append(line{Op: opBegin, FormatVersion: FormatVersion, ID: id, Time: now.UTC().Format(time.RFC3339), Platform: platform, Board: board}); err != nil {
-		// An empty or torn journal would read as corrupt and block every
-		// later command: none is better (nothing was changed yet).
-		f.Close()
-		s.Discard(id)
+	ls := []line{{Op: opBegin, FormatVersion: FormatVersion, ID: id, Time: now.UTC().Format(time.RFC3339), Platform: m.Platform, Board: m.Board}}
+	for i, it := range items {
+		st, err := s.outOfLine(it.State)
+		if err != nil {
+			return nil, err
+		}
+		ls = append(ls, line{Op: opBefore, I: i, Task: it.Task, Resource: tasks.ID(it.Resource), State: &st, Then: thenJSON(it.Then)})
+	}
+	b, err := encode(ls)
+	if err != nil {
 		return nil, err
 	}
-	// The new journal's name must survive a crash too.
-	if err := s.h.SyncDir(snapDir); err != nil {
-		j.Close()
-		return nil, err
+	if err := s.h.WriteAtomic(s.path(id), b, 0o600, os.Geteuid(), os.Getegid()); err != nil {
+		return nil, fmt.Errorf("snapshot store: %v", err)
 	}
-	return j, nil
+	f, err := s.h.OpenPrivate(s.path(id), os.O_WRONLY|os.O_APPEND)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot store: %v", err)
+	}
+	return &Journal{f: f, ID: id}, nil
 }
 
 // Discard removes the journal of an apply that changed nothing.
 func (s *Store) Discard(id string) error { return s.h.Remove(s.path(id)) }
 
-// Reopen continues an existing journal (rollback progress).
+// Reopen continues an existing journal (rollback progress). A record cut
+// short at the end (a crash mid-append) is cut off first, so the next
+// record starts on a line of its own.
 func (s *Store) Reopen(id string) (*Journal, error) {
-	f, err := s.h.OpenFile(s.path(id), os.O_WRONLY|os.O_APPEND, 0)
+	f, err := s.h.OpenPrivate(s.path(id), os.O_RDWR|os.O_APPEND)
 	if err != nil {
 		return nil, fmt.Errorf("snapshot %s: %v", id, err)
+	}
+	fail := func(err error) (*Journal, error) {
+		f.Close()
+		return nil, fmt.Errorf("snapshot %s: %v", id, err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		return fail(err)
+	}
+	if st.Size() > maxJournal {
+		return fail(fmt.Errorf("%d bytes is larger than a journal can be", st.Size()))
+	}
+	b := make([]byte, st.Size())
+	if _, err := f.ReadAt(b, 0); err != nil && st.Size() > 0 {
+		return fail(err)
+	}
+	if keep := int64(bytes.LastIndexByte(b, '\n') + 1); keep < st.Size() {
+		if err := f.Truncate(keep); err != nil {
+			return fail(err)
+		}
+		if err := f.Sync(); err != nil {
+			return fail(err)
+		}
 	}
 	return &Journal{f: f, ID: id}, nil
 }
 
-// append writes lines with one write and one fsync.
-func (j *Journal) append(ls ...line) error {
+func encode(ls []line) ([]byte, error) {
 	var b []byte
 	for _, l := range ls {
 		lb, err := json.Marshal(l)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		b = append(append(b, lb...), '\n')
+	}
+	return b, nil
+}
+
+// append writes lines with one write and one fsync.
+func (j *Journal) append(ls ...line) error {
+	b, err := encode(ls)
+	if err != nil {
+		return err
 	}
 	if _, err := j.f.Write(b); err != nil {
 		return fmt.Errorf("snapshot %s: %v", j.ID, err)
@@ -294,38 +335,33 @@ func (j *Journal) append(ls ...line) error {
 	return nil
 }
 
-// Prior is the state of one resource before an apply changes it.
-type Prior struct {
-	Task, Resource string
-	State          tasks.State
-	Then           []string
-}
-
-// Before records the prior state of every item, numbered from 0; it is
-// durable when this returns, before any of them is changed.
-func (j *Journal) Before(items []Prior) error {
-	ls := make([]line, len(items))
-	for i, it := range items {
-		ls[i] = line{Op: opBefore, I: i, Task: it.Task, Resource: it.Resource, State: &items[i].State, Then: it.Then}
-	}
-	return j.append(ls...)
-}
-
-// Outcome of one item: what it held after the write, and what was asked.
+// After is the outcome of one item: what it held after the write, and
+// what was asked.
 type After struct {
 	State, Desired tasks.State
 }
 
-// Commit records every item's outcome (numbered as in Before) and the
+// Commit records every item's outcome (numbered as in Begin) and the
 // commit, in one durable write. A journal without it is an interrupted
 // apply, and rollback restores each item's prior state.
-func (j *Journal) Commit(afters []After) error {
+func (j *Journal) Commit(s *Store, afters []After) error {
 	ls := make([]line, 0, len(afters)+1)
 	for i := range afters {
-		ls = append(ls, line{Op: opAfter, I: i, State: &afters[i].State, Desired: &afters[i].Desired})
+		st, err := s.outOfLine(afters[i].State)
+		if err != nil {
+			return err
+		}
+		want, err := s.outOfLine(afters[i].Desired)
+		if err != nil {
+			return err
+		}
+		ls = append(ls, line{Op: opAfter, I: i, State: &st, Desired: &want})
 	}
 	return j.append(append(ls, line{Op: opCommit})...)
 }
+
+// Restoring records that item i is about to be restored.
+func (j *Journal) Restoring(i int) error { return j.append(line{Op: opRestoring, I: i}) }
 
 // Restored records that item i holds its prior state again.
 func (j *Journal) Restored(i int, forced bool) error {
@@ -336,6 +372,51 @@ func (j *Journal) Abort() error      { return j.append(line{Op: opAbort}) }
 func (j *Journal) RolledBack() error { return j.append(line{Op: opRolledBack}) }
 func (j *Journal) Close() error      { return j.f.Close() }
 
+// closeEmpty ends a journal that holds not even its first record (a crash
+// tore it): it is rewritten whole as an apply that changed nothing and is
+// rolled back, so that it reads cleanly from then on.
+func (s *Store) closeEmpty(id string) error {
+	b, err := encode([]line{{Op: opBegin, FormatVersion: FormatVersion, ID: id}, {Op: opRolledBack}})
+	if err != nil {
+		return err
+	}
+	return s.h.WriteAtomic(s.path(id), b, 0o600, os.Geteuid(), os.Getegid())
+}
+
+// Tidy removes what crashes left in the store: temporary files, and blobs
+// no readable journal refers to. It runs under the lock, and removes no
+// blob while a journal cannot be read (its blobs could look unreferenced).
+func (s *Store) Tidy(hi *History) {
+	statedir.Tidy(s.h)
+	for _, d := range []string{blobDir} {
+		ents, _ := s.h.ReadDir(d)
+		for _, e := range ents {
+			if strings.HasPrefix(e.Name(), ".") && strings.HasSuffix(e.Name(), ".ezedge-tmp") {
+				s.h.Remove(d + "/" + e.Name())
+			}
+		}
+	}
+	if len(hi.Unreadable) > 0 {
+		return
+	}
+	used := map[string]bool{}
+	for _, r := range hi.Records {
+		for _, it := range r.Items {
+			for _, st := range []*tasks.State{&it.Before, it.After, it.Desired} {
+				if st != nil && st.Digest != "" {
+					used[st.Digest] = true
+				}
+			}
+		}
+	}
+	ents, _ := s.h.ReadDir(blobDir)
+	for _, e := range ents {
+		if !used[e.Name()] && !strings.HasPrefix(e.Name(), ".") {
+			s.h.Remove(blobDir + "/" + e.Name())
+		}
+	}
+}
+
 // Accepted returns, per resource and desired value, what the kernel actually
 // accepted when it differed (a clamp), so the plan does not propose the same
 // unreachable value forever.
@@ -343,15 +424,16 @@ func Accepted(recs []*Record) map[string]map[string]string {
 	out := map[string]map[string]string{}
 	for _, r := range recs {
 		for _, it := range r.Items {
-			if it.After == nil || it.Desired == nil {
+			if it.After == nil || it.Desired == nil || it.Resource.Layer() != tasks.Runtime {
 				continue
 			}
 			want, got := tasks.Normalize(it.Desired.Data), tasks.Normalize(it.After.Data)
-			if it.After.Exists && want != got && !strings.HasPrefix(it.Resource, "file:") {
-				if out[it.Resource] == nil {
-					out[it.Resource] = map[string]string{}
+			if it.After.Exists && want != got {
+				id := it.ID()
+				if out[id] == nil {
+					out[id] = map[string]string{}
 				}
-				out[it.Resource][want] = got
+				out[id][want] = got
 			}
 		}
 	}

@@ -7,22 +7,23 @@ import (
 	"strings"
 
 	"github.com/ezansiedgeai/ezedge-host/hostroot"
+	"github.com/ezansiedgeai/ezedge-host/tasks"
 )
 
-// RunThen runs the commands that must follow a change or its restore
-// (update-grub after a GRUB change), each once, in order. Only the running
-// system's own tools act on it: on an image or fixture root nothing runs and
-// ran is false, so the caller can say what is left to do.
-func RunThen(h *hostroot.Root, cmds [][]string) (ran bool, err error) {
-	if len(cmds) == 0 || !h.IsSystemRoot() {
+// RunThen runs the follow-ups of a change or its restore (regenerate
+// grub.cfg), each once, in order. Only on the running system: for an image
+// or fixture root nothing runs and ran is false, so the caller can say what
+// is left to do. The command is the system's own, found by name from a
+// fixed list (tasks.Then), never read from a journal or a plan file.
+func RunThen(h *hostroot.Root, thens []tasks.Then) (ran bool, err error) {
+	if len(thens) == 0 || !h.IsSystemRoot() {
 		return false, nil
 	}
-	var done [][]string
-	for _, c := range cmds {
-		if slices.ContainsFunc(done, func(d []string) bool { return slices.Equal(d, c) }) {
-			continue
+	for _, t := range dedupe(thens) {
+		c, err := t.Command(h)
+		if err != nil {
+			return true, err
 		}
-		done = append(done, c)
 		out, err := exec.Command(c[0], c[1:]...).CombinedOutput()
 		if err != nil {
 			last := strings.TrimSpace(string(out))
@@ -33,4 +34,14 @@ func RunThen(h *hostroot.Root, cmds [][]string) (ran bool, err error) {
 		}
 	}
 	return true, nil
+}
+
+func dedupe(thens []tasks.Then) []tasks.Then {
+	var out []tasks.Then
+	for _, t := range thens {
+		if !slices.Contains(out, t) {
+			out = append(out, t)
+		}
+	}
+	return out
 }

@@ -5,10 +5,14 @@ package tasks
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path"
+	"regexp"
 	"strings"
 	"syscall"
 
@@ -29,6 +33,11 @@ const (
 type State struct {
 	Exists bool   `json:"exists"`
 	Data   []byte `json:"data,omitempty"`
+	// Digest is the SHA-256 (hex) of Data when the bytes are kept out of
+	// line (a large file's prior contents in the snapshot store) and Data
+	// is not loaded; Size is then their length.
+	Digest string `json:"sha256,omitempty"`
+	Size   int64  `json:"size,omitempty"`
 	Mode   uint32 `json:"mode,omitempty"`
 	UID    int    `json:"uid,omitempty"`
 	GID    int    `json:"gid,omitempty"`
@@ -37,14 +46,53 @@ type State struct {
 	MissingDirs []string `json:"missing_dirs,omitempty"`
 }
 
+// Len is the length of the state's bytes, loaded or not.
+func (s State) Len() int64 {
+	if s.Digest != "" && s.Data == nil {
+		return s.Size
+	}
+	return int64(len(s.Data))
+}
+
+// sameData compares two states' bytes, by digest where one is not loaded.
+func sameData(a, b State) bool {
+	switch {
+	case a.Digest == "" && b.Digest == "":
+		return bytes.Equal(a.Data, b.Data)
+	case a.Digest != "" && b.Digest != "":
+		return a.Digest == b.Digest
+	case a.Digest != "":
+		return a.Digest == Digest(b.Data)
+	}
+	return b.Digest == Digest(a.Data)
+}
+
+// Digest is the SHA-256 of b, hex.
+func Digest(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// Kind is a resource kind; it prefixes the resource's ID.
+type Kind string
+
+const (
+	KindSysctl Kind = "sysctl"
+	KindSysfs  Kind = "sysfs"
+	KindFile   Kind = "file"
+	KindUnit   Kind = "unit"
+)
+
 // Resource is one thing ezedge-host can change.
 type Resource interface {
-	Kind() string
+	Kind() Kind
 	Name() string
 	Layer() Layer
 	Read(h *hostroot.Root) (State, error)
 	// Write makes the resource hold s (the desired state on apply, the
-	// captured one on restore).
+	// captured one on restore). It is idempotent and finishes what an
+	// interrupted Write of the same state left (a temporary file, a
+	// directory), so a restore can run again from any point.
 	Write(h *hostroot.Root, s State) error
 	// Equal compares two states the way the kernel or the file system
 	// would tell them apart.
@@ -54,22 +102,47 @@ type Resource interface {
 }
 
 // ID identifies a resource in plans and snapshots.
-func ID(r Resource) string { return r.Kind() + ":" + r.Name() }
+func ID(r Resource) string { return string(r.Kind()) + ":" + r.Name() }
 
-// FromID rebuilds a resource from its ID, for rollback.
+var (
+	sysctlKey = regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[a-z0-9_-]+)+$`)
+	sysfsPath = regexp.MustCompile(`^/sys(/[A-Za-z0-9_.:@+-]+)+$`)
+	unitName  = regexp.MustCompile(`^[A-Za-z0-9:_.@\\-]+\.(service|socket|timer|target|path|mount)$`)
+)
+
+// FromID rebuilds a resource from its ID as read from a snapshot journal.
+// Nothing read from a root is trusted: only the shapes of resource that
+// ezedge-host itself makes are accepted (a sysctl key, an attribute under
+// /sys, a unit name, a file it manages), so an edited journal cannot name
+// /etc/shadow or a path with "..".
 func FromID(id string) (Resource, error) {
 	kind, name, ok := strings.Cut(id, ":")
 	if !ok {
 		return nil, fmt.Errorf("resource %q: no kind", id)
 	}
-	switch kind {
-	case "sysctl":
+	bad := func(what string) (Resource, error) {
+		return nil, fmt.Errorf("resource %q: not %s ezedge-host manages", id, what)
+	}
+	switch Kind(kind) {
+	case KindSysctl:
+		if !sysctlKey.MatchString(name) {
+			return bad("a sysctl key")
+		}
 		return Sysctl(name), nil
-	case "sysfs":
+	case KindSysfs:
+		if !sysfsPath.MatchString(name) || path.Clean(name) != name || strings.Contains(name, "/../") || strings.HasSuffix(name, "/..") {
+			return bad("a kernel attribute")
+		}
 		return SysfsAttr(name), nil
-	case "file":
+	case KindFile:
+		if _, ok := ruleFor(name); !ok || path.Clean(name) != name {
+			return bad("a file")
+		}
 		return File(name), nil
-	case "unit":
+	case KindUnit:
+		if !unitName.MatchString(name) {
+			return bad("a systemd unit")
+		}
 		return Unit(name), nil
 	}
 	return nil, fmt.Errorf("resource %q: unknown kind %q", id, kind)
@@ -78,18 +151,19 @@ func FromID(id string) (Resource, error) {
 // Attr is a kernel attribute under /proc/sys or /sys: written in place with
 // one write, read back through the kernel's own formatting.
 type Attr struct {
-	kind, name, path string
+	kind       Kind
+	name, path string
 }
 
 // Sysctl is the kernel parameter key ("vm.swappiness") at /proc/sys.
 func Sysctl(key string) *Attr {
-	return &Attr{kind: "sysctl", name: key, path: "/proc/sys/" + strings.ReplaceAll(key, ".", "/")}
+	return &Attr{kind: KindSysctl, name: key, path: "/proc/sys/" + strings.ReplaceAll(key, ".", "/")}
 }
 
 // SysfsAttr is an attribute file under /sys.
-func SysfsAttr(p string) *Attr { return &Attr{kind: "sysfs", name: p, path: p} }
+func SysfsAttr(p string) *Attr { return &Attr{kind: KindSysfs, name: p, path: p} }
 
-func (a *Attr) Kind() string { return a.kind }
+func (a *Attr) Kind() Kind   { return a.kind }
 func (a *Attr) Name() string { return a.name }
 func (a *Attr) Layer() Layer { return Runtime }
 func (a *Attr) Show(s State) string {
@@ -152,19 +226,29 @@ func Normalize(b []byte) string {
 	return strings.Join(f, " ")
 }
 
-// FileRes is a whole file that ezedge-host owns (or replaces, keeping the
-// prior bytes in the snapshot).
-type FileRes struct{ path string }
+// FileRes is a whole file that ezedge-host owns or edits, keeping the
+// prior bytes in the snapshot. Which files it may touch, and how, is
+// decided by path (files.go).
+type FileRes struct {
+	path string
+	rule fileRule
+}
 
 // File is the file at host path p.
-func File(p string) *FileRes { return &FileRes{path: p} }
+func File(p string) *FileRes {
+	r, _ := ruleFor(p)
+	return &FileRes{path: p, rule: r}
+}
 
-func (f *FileRes) Kind() string { return "file" }
+func (f *FileRes) Kind() Kind   { return KindFile }
 func (f *FileRes) Name() string { return f.path }
 func (f *FileRes) Layer() Layer { return Persistent }
 func (f *FileRes) Show(s State) string {
 	if !s.Exists {
 		return "(absent)"
+	}
+	if s.Data == nil && s.Digest != "" {
+		return fmt.Sprintf("%d bytes, mode %04o", s.Size, s.Mode&0o7777)
 	}
 	if t := bytes.TrimSuffix(s.Data, []byte("\n")); len(t) <= 24 && !bytes.ContainsAny(t, "\n") {
 		return fmt.Sprintf("%q, mode %04o", t, s.Mode&0o7777)
@@ -177,7 +261,11 @@ func (f *FileRes) Show(s State) string {
 }
 
 func (f *FileRes) Read(h *hostroot.Root) (State, error) {
-	st, err := h.Stat(f.path)
+	p, err := f.rule.locate(h, f.path)
+	if err != nil {
+		return State{}, err
+	}
+	st, err := h.Lstat(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		s := State{}
 		for d := path.Dir(f.path); d != "/" && !h.Exists(d); d = path.Dir(d) {
@@ -188,10 +276,7 @@ func (f *FileRes) Read(h *hostroot.Root) (State, error) {
 	if err != nil {
 		return State{}, err
 	}
-	if !st.Mode().IsRegular() {
-		return State{}, fmt.Errorf("%s: not a regular file", f.path)
-	}
-	b, err := h.ReadFile(f.path)
+	b, err := h.ReadFileLimit(p, f.rule.limit)
 	if err != nil {
 		return State{}, err
 	}
@@ -202,19 +287,36 @@ func (f *FileRes) Read(h *hostroot.Root) (State, error) {
 	return s, nil
 }
 
+// Write makes the file hold s. Whatever an interrupted write left (the
+// temporary file, the directories made for a new file) is cleaned up
+// first, and a file already holding s is not rewritten.
 func (f *FileRes) Write(h *hostroot.Root, s State) error {
+	p, err := f.rule.locate(h, f.path)
+	if err != nil {
+		return err
+	}
+	if err := h.RemoveTemp(p); err != nil {
+		return err
+	}
 	if !s.Exists {
-		if err := h.Remove(f.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := h.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
 		for i := len(s.MissingDirs) - 1; i >= 0; i-- {
-			if err := h.Remove(s.MissingDirs[i]); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			// One that now holds files of someone else's stays.
+			if err := h.Remove(s.MissingDirs[i]); err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTEMPTY) && !errors.Is(err, syscall.EEXIST) {
 				return err
 			}
 		}
 		return nil
 	}
-	for d, missing := path.Dir(f.path), []string{}; ; d = path.Dir(d) {
+	if s.Data == nil && s.Digest != "" {
+		return fmt.Errorf("%s: contents not loaded from the snapshot store", f.path)
+	}
+	if cur, err := f.Read(h); err == nil && cur.Exists && bytes.Equal(cur.Data, s.Data) && cur.Mode == s.Mode && (os.Geteuid() != 0 || cur.UID == s.UID && cur.GID == s.GID) {
+		return nil
+	}
+	for d, missing := path.Dir(p), []string{}; ; d = path.Dir(d) {
 		if d == "/" || h.Exists(d) {
 			for i := len(missing) - 1; i >= 0; i-- {
 				if err := h.Mkdir(missing[i], 0o755); err != nil {
@@ -225,14 +327,14 @@ func (f *FileRes) Write(h *hostroot.Root, s State) error {
 		}
 		missing = append(missing, d)
 	}
-	return h.WriteAtomic(f.path, s.Data, fs.FileMode(s.Mode), s.UID, s.GID)
+	return h.WriteAtomic(p, s.Data, fs.FileMode(s.Mode), s.UID, s.GID)
 }
 
 func (f *FileRes) Equal(x, y State) bool {
 	if x.Exists != y.Exists {
 		return false
 	}
-	return !x.Exists || (bytes.Equal(x.Data, y.Data) && x.Mode == y.Mode)
+	return !x.Exists || (sameData(x, y) && x.Mode == y.Mode)
 }
 
 // Content is the desired state of a root-owned 0644 file holding b.

@@ -110,7 +110,7 @@ type UnitRes struct{ name string }
 // Unit is the systemd unit name.
 func Unit(name string) *UnitRes { return &UnitRes{name: name} }
 
-func (u *UnitRes) Kind() string { return "unit" }
+func (u *UnitRes) Kind() Kind   { return KindUnit }
 func (u *UnitRes) Name() string { return u.name }
 func (u *UnitRes) Layer() Layer { return Persistent }
 
@@ -315,11 +315,13 @@ func (u *UnitRes) Write(h *hostroot.Root, st State) error {
 			return fmt.Errorf("stop %s: %v", u.name, err)
 		}
 	}
+	changed := false
 	for p, t := range cur.links {
 		if want.links[p] != t {
 			if err := h.Remove(p); err != nil {
 				return err
 			}
+			changed = true
 		}
 	}
 	for _, d := range want.dirs {
@@ -334,6 +336,7 @@ func (u *UnitRes) Write(h *hostroot.Root, st State) error {
 			if err := h.Symlink(t, p); err != nil {
 				return err
 			}
+			changed = true
 		}
 	}
 	for _, d := range cur.dirs {
@@ -346,6 +349,9 @@ func (u *UnitRes) Write(h *hostroot.Root, st State) error {
 		}
 	}
 	if m != nil {
+		if !changed && want.active == cur.active {
+			return nil
+		}
 		if err := m.Reload(); err != nil {
 			return fmt.Errorf("daemon-reload: %v", err)
 		}

@@ -2,16 +2,18 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ezansiedgeai/ezedge-host/plan"
 	"github.com/ezansiedgeai/ezedge-host/rollback"
+	"github.com/ezansiedgeai/ezedge-host/tryapply"
 )
 
 func confirmCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	c := &cobra.Command{
 		Use:   "confirm [ID]",
 		Short: "Keep a try apply (apply --confirm-within) before it is rolled back",
 		Args:  cobra.MaximumNArgs(1),
@@ -28,7 +30,18 @@ func confirmCmd(g *globals) *cobra.Command {
 			if len(args) == 1 {
 				id = args[0]
 			}
-			done, err := rollback.Open(h).Confirm(id)
+			store := rollback.Open(h)
+			unlock, reverted, err := g.lockHost(h, store, "ezedge-host confirm")
+			if err != nil {
+				return err
+			}
+			defer unlock()
+			for _, rv := range reverted {
+				if id == "" || rv.ID == id {
+					return fmt.Errorf("apply %s was not confirmed by its deadline and has been rolled back; apply it again", rv.ID)
+				}
+			}
+			done, err := tryapply.Confirm(h, id)
 			if err != nil {
 				return err
 			}
@@ -41,12 +54,19 @@ func confirmCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
+	c.Flags().DurationVar(&g.lockTimeout, "lock-timeout", 0, "wait this long for another ezedge-host changing the host (0: fail at once)")
+	return c
+}
+
+// jsonPending is a pending confirmation in JSON.
+func jsonPending(p tryapply.Pending, now time.Time) map[string]any {
+	return map[string]any{"id": p.ID, "deadline": p.Deadline, "revert_by": p.RevertBy(), "overdue": p.Overdue(now)}
 }
 
 func statusCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "status",
-		Short: "Applies waiting for confirmation, interrupted ones, and the latest",
+		Short: "Applies waiting for confirmation, interrupted or in progress ones, and the latest",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			h, err := g.openRoot()
@@ -54,36 +74,53 @@ func statusCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer h.Close()
-			store := rollback.Open(h)
-			pending, err := store.PendingConfirmations()
+			now := time.Now()
+			pending, err := tryapply.List(h)
 			if err != nil {
 				return err
 			}
-			recs, err := store.Records()
+			hi, err := rollback.Open(h).History()
 			if err != nil {
 				return err
 			}
 			var latest map[string]any
-			var interrupted []string
-			for _, r := range recs {
+			var interrupted, inProgress []string
+			for _, r := range hi.Records {
 				latest = map[string]any{"id": r.ID, "time": r.Time, "changes": len(r.Items), "status": r.Status()}
-				if r.Status() == "interrupted" {
+				switch r.Status() {
+				case rollback.Interrupted:
 					interrupted = append(interrupted, r.ID)
+				case rollback.InProgress:
+					inProgress = append(inProgress, r.ID)
 				}
 			}
 			w := cmd.OutOrStdout()
 			if g.output == "json" {
-				if pending == nil {
-					pending = []rollback.Pending{}
+				pj := []map[string]any{}
+				for _, p := range pending {
+					pj = append(pj, jsonPending(p, now))
 				}
-				return plan.WriteJSON(w, map[string]any{"format_version": plan.FormatVersion, "pending_confirmation": pending, "interrupted": plan.NonNil(interrupted), "latest": latest})
+				return plan.WriteJSON(w, map[string]any{"format_version": plan.FormatVersion, "pending_confirmation": pj,
+					"interrupted": plan.NonNil(interrupted), "in_progress": plan.NonNil(inProgress), "lock_holder": hi.Holder,
+					"unreadable": plan.NonNil(hi.Unreadable), "latest": latest})
 			}
 			for _, p := range pending {
-				left := time.Until(p.Deadline).Round(time.Second)
-				fmt.Fprintf(w, "Apply %s waits for confirmation: rolled back at %s (in %s) by %s unless `ezedge-host confirm` runs first.\n", p.ID, p.Deadline.Local().Format(time.DateTime), left, p.RevertBy)
+				if p.Overdue(now) {
+					fmt.Fprintf(w, "Apply %s was not confirmed by %s and its revert has not run (the process died or the host rebooted): the next apply, rollback or confirm rolls it back first, or run `ezedge-host rollback --to %s` now.\n",
+						p.ID, p.Deadline.Local().Format(time.DateTime), p.ID)
+					continue
+				}
+				fmt.Fprintf(w, "Apply %s waits for confirmation: rolled back at %s (in %s) by %s unless `ezedge-host confirm` runs first.\n",
+					p.ID, p.Deadline.Local().Format(time.DateTime), p.Deadline.Sub(now).Round(time.Second), p.RevertBy())
+			}
+			for _, id := range inProgress {
+				fmt.Fprintf(w, "Apply %s is in progress (%s).\n", id, hi.Holder)
 			}
 			for _, id := range interrupted {
 				fmt.Fprintf(w, "Apply %s was interrupted: run `ezedge-host rollback`.\n", id)
+			}
+			for _, u := range append(hi.Unreadable, hi.Warnings...) {
+				fmt.Fprintf(w, "Warning: %s\n", u)
 			}
 			if latest == nil {
 				fmt.Fprintln(w, "No applies recorded.")
@@ -104,6 +141,10 @@ func revertCmd(g *globals) *cobra.Command {
 		Hidden: true,
 		Args:   cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			id := args[0]
+			if !rollback.ValidID(id) {
+				return fmt.Errorf("%q is not an apply id", id)
+			}
 			if at != "" {
 				t, err := time.Parse(time.RFC3339, at)
 				if err != nil {
@@ -117,34 +158,56 @@ func revertCmd(g *globals) *cobra.Command {
 			}
 			defer h.Close()
 			store := rollback.Open(h)
-			unlock, err := store.Lock(time.Minute, "ezedge-host revert-if-unconfirmed")
+			g.lockTimeout = time.Minute
+			// Taking the lock reverts every overdue apply, this one too.
+			unlock, reverted, err := g.lockHost(h, store, "ezedge-host revert-if-unconfirmed")
 			if err != nil {
 				return err
 			}
 			defer unlock()
-			id := args[0]
-			if !store.IsPending(id) {
-				fmt.Fprintf(cmd.OutOrStdout(), "apply %s was confirmed; nothing to do\n", id)
+			for _, rv := range reverted {
+				fmt.Fprintf(cmd.OutOrStdout(), "apply %s not confirmed in time: rolled back\n", rv.ID)
+			}
+			if !tryapply.IsPending(h, id) {
 				return nil
 			}
-			recs, err := store.Records()
-			if err != nil {
-				return err
+			// Not due by this clock yet (the timer fired early): revert it
+			// all the same, it was scheduled for now.
+			if rv := tryapply.Revert(store, h, id); rv.Err != nil {
+				return rv.Err
 			}
-			targets, err := rollback.Targets(recs, id)
-			if err != nil {
-				return err
-			}
-			for _, r := range targets {
-				o, err := store.Restore(r, false)
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "apply %s not confirmed in time: restored %d resources\n", r.ID, len(o.Restored))
-			}
-			return store.Unconfirmed(id)
+			fmt.Fprintf(cmd.OutOrStdout(), "apply %s not confirmed in time: rolled back\n", id)
+			return nil
 		},
 	}
 	c.Flags().StringVar(&at, "at", "", "wait until this RFC 3339 time first")
 	return c
+}
+
+// revertPendingCmd is what the boot unit runs after a reboot: revert every
+// try apply whose deadline passed, re-arm the timers of the others.
+func revertPendingCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:    "revert-pending",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			h, err := g.openRoot()
+			if err != nil {
+				return err
+			}
+			defer h.Close()
+			g.lockTimeout = time.Minute
+			unlock, _, err := g.lockHost(h, rollback.Open(h), "ezedge-host revert-pending")
+			if err != nil {
+				return err
+			}
+			defer unlock()
+			self, err := os.Executable()
+			if err != nil {
+				return err
+			}
+			return tryapply.Rearm(h, self, time.Now())
+		},
+	}
 }

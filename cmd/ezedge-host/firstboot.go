@@ -26,11 +26,11 @@ func firstbootCmd(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var profData []byte
 			if prof != "" {
-				if _, err := profile.Load(prof); err != nil {
+				var err error
+				if profData, err = profile.Read(prof); err != nil {
 					return err
 				}
-				var err error
-				if profData, err = os.ReadFile(prof); err != nil {
+				if _, err := profile.Parse(prof, profData); err != nil {
 					return err
 				}
 			}
@@ -50,7 +50,8 @@ func firstbootCmd(g *globals) *cobra.Command {
 			if h.IsSystemRoot() {
 				return fmt.Errorf("firstboot install is for an image root: give --root DIR")
 			}
-			unlock, err := rollback.Open(h).Lock(g.lockTimeout, "ezedge-host firstboot install")
+			store := rollback.Open(h)
+			unlock, _, err := g.lockHost(h, store, "ezedge-host firstboot install")
 			if err != nil {
 				return err
 			}
@@ -65,9 +66,9 @@ func firstbootCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				res, err := plan.Apply(h, p, time.Now())
+				res, err := plan.Apply(h, store, p, time.Now())
 				if err != nil {
-					return fmt.Errorf("firstboot install failed, every change it made was restored: %w", err)
+					return fmt.Errorf("firstboot install failed: %w", err)
 				}
 				if res.ID != "" {
 					ids = append(ids, res.ID)
@@ -163,14 +164,15 @@ func firstbootCmd(g *globals) *cobra.Command {
 
 // applyOnce plans and applies under the lock, as apply --yes does.
 func applyOnce(h *hostroot.Root, f *platform.Facts, opt tasks.Options, g *globals) (*plan.Result, error) {
-	unlock, err := rollback.Open(h).Lock(g.lockTimeout, "ezedge-host firstboot run")
+	store := rollback.Open(h)
+	unlock, _, err := g.lockHost(h, store, "ezedge-host firstboot run")
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	p, err := plan.Build(h, f, opt)
+	p, err := plan.Build(h, store, f, opt)
 	if err != nil {
 		return nil, err
 	}
-	return plan.Apply(h, p, time.Now())
+	return plan.Apply(h, store, p, time.Now())
 }

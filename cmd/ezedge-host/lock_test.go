@@ -22,7 +22,7 @@ func holdLock(t *testing.T, root string) (release func()) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+	if err := unix.FcntlFlock(f.Fd(), unix.F_OFD_SETLKW, &unix.Flock_t{Type: unix.F_WRLCK}); err != nil {
 		t.Fatal(err)
 	}
 	f.WriteAt([]byte("4242 ezedge-host apply\n"), 0)
@@ -50,7 +50,7 @@ func TestLock(t *testing.T) {
 		t.Errorf("did not wait for the lock (%s)", waited)
 	}
 
-	// A lock file left by a dead process (no flock held) never blocks.
+	// A lock file left by a dead process (no lock held) never blocks.
 	os.WriteFile(filepath.Join(root, fixture.StoreDir, "lock"), []byte(strconv.Itoa(999999)+" ezedge-host apply\n"), 0o600)
 	cli("rollback", "--root", root, "--yes").must(t, 0)
 	if d := orig.Diff(fixture.Snapshot(t, root, fixture.StoreDir)); len(d) > 0 {

@@ -21,14 +21,24 @@ import (
 	"github.com/ezansiedgeai/ezedge-host/profile"
 	"github.com/ezansiedgeai/ezedge-host/rollback"
 	"github.com/ezansiedgeai/ezedge-host/tasks"
+	"github.com/ezansiedgeai/ezedge-host/tryapply"
 )
 
-// Exit statuses (Terraform's contract for plan --detailed-exitcode).
+// Exit statuses (Terraform's contract for plan --detailed-exitcode, and
+// one of ours for a rollback that left drifted resources alone).
 const (
 	exitOK      = 0
 	exitError   = 1
 	exitChanges = 2
+	exitDrift   = 3
 )
+
+// driftError is a rollback left incomplete on purpose: resources changed
+// since the apply were left alone. It exits exitDrift, so a wrapper can
+// tell it from a failure.
+type driftError struct{ msg string }
+
+func (e driftError) Error() string { return e.msg }
 
 // exitCode carries a non-error exit status out of a command.
 type exitCode int
@@ -52,12 +62,16 @@ type globals struct {
 	yes         bool
 	lockTimeout time.Duration
 	opt         tasks.Options
+	// profileData is the profile as read (nil: the platform defaults),
+	// saved with plan --out so apply plans again with it.
+	profileData []byte
 	platform    string
 	within      time.Duration
+	stderr      io.Writer
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	g := &globals{}
+	g := &globals{stderr: stderr}
 	root := &cobra.Command{
 		Use:           "ezedge-host",
 		Short:         "Plan, apply and roll back performance tuning of an edge host",
@@ -71,18 +85,27 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.PersistentFlags().StringVar(&g.platform, "platform", "", "the platform when the root cannot tell (an image): rpi4, rpi5, amd64 or arm64")
-	root.AddCommand(factsCmd(g), planCmd(g), applyCmd(g), rollbackCmd(g), historyCmd(g), firstbootCmd(g), confirmCmd(g), statusCmd(g), revertCmd(g), manCmd(root))
+	root.AddCommand(factsCmd(g), planCmd(g), applyCmd(g), rollbackCmd(g), historyCmd(g), firstbootCmd(g), confirmCmd(g), statusCmd(g), revertCmd(g), revertPendingCmd(g), manCmd(root))
 	root.SetArgs(terraformOut(args))
 	err := root.Execute()
 	var code exitCode
+	var drift driftError
 	switch {
 	case err == nil:
 		return exitOK
 	case errors.As(err, &code):
 		return int(code)
+	case errors.As(err, &drift):
+		printErr(stderr, err)
+		return exitDrift
 	}
-	fmt.Fprintf(stderr, "ezedge-host: %s\n", strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "\nezedge-host: "))
+	printErr(stderr, err)
 	return exitError
+}
+
+// printErr prints an error one line per problem, each prefixed.
+func printErr(w io.Writer, err error) {
+	fmt.Fprintf(w, "ezedge-host: %s\n", strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "\nezedge-host: "))
 }
 
 // terraformOut accepts Terraform's spelling `-out FILE` / `-out=FILE` for
@@ -121,17 +144,32 @@ func (g *globals) open() (*hostroot.Root, *platform.Facts, error) {
 	return h, f, nil
 }
 
-func (g *globals) plan() (*hostroot.Root, *plan.Plan, error) {
-	opt, err := profile.Load(g.profile)
+// loadProfile reads the --profile file (none: the platform defaults).
+func (g *globals) loadProfile() error {
+	if g.profile == "" {
+		g.opt = tasks.DefaultOptions()
+		return nil
+	}
+	b, err := profile.Read(g.profile)
 	if err != nil {
+		return err
+	}
+	if g.opt, err = profile.Parse(g.profile, b); err != nil {
+		return err
+	}
+	g.profileData = b
+	return nil
+}
+
+func (g *globals) plan() (*hostroot.Root, *plan.Plan, error) {
+	if err := g.loadProfile(); err != nil {
 		return nil, nil, err
 	}
-	g.opt = opt
 	h, err := g.openRoot()
 	if err != nil {
 		return nil, nil, err
 	}
-	p, err := g.replan(h)
+	p, err := g.replan(h, rollback.Open(h))
 	if err != nil {
 		h.Close()
 		return nil, nil, err
@@ -140,12 +178,43 @@ func (g *globals) plan() (*hostroot.Root, *plan.Plan, error) {
 }
 
 // replan reads the host afresh and plans it with the profile loaded.
-func (g *globals) replan(h *hostroot.Root) (*plan.Plan, error) {
+func (g *globals) replan(h *hostroot.Root, store *rollback.Store) (*plan.Plan, error) {
 	f, err := platform.DetectAs(h, platform.Kind(g.platform))
 	if err != nil {
 		return nil, err
 	}
-	return plan.Build(h, f, g.opt)
+	return plan.Build(h, store, f, g.opt)
+}
+
+// lockHost takes the host lock for what, the first step of every command
+// that changes the host, and then reverts any try apply whose deadline has
+// passed without its revert having run (the process died, the device
+// rebooted), and clears what crashes left in the state directory.
+func (g *globals) lockHost(h *hostroot.Root, store *rollback.Store, what string) (func(), []tryapply.Reverted, error) {
+	unlock, err := store.Lock(g.lockTimeout, what)
+	if err != nil {
+		return nil, nil, err
+	}
+	revs, err := tryapply.RevertOverdue(store, h, time.Now())
+	if err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	for _, rv := range revs {
+		if rv.Err != nil {
+			unlock()
+			return nil, revs, fmt.Errorf("apply %s was not confirmed in time and its revert had not run; reverting it now failed: %w", rv.ID, rv.Err)
+		}
+		n := 0
+		for _, o := range rv.Outcomes {
+			n += len(o.Restored)
+		}
+		fmt.Fprintf(g.stderr, "ezedge-host: apply %s was not confirmed in time and its revert had not run: rolled it back first (%d resources restored)\n", rv.ID, n)
+	}
+	if hi, err := store.History(); err == nil {
+		store.Tidy(hi)
+	}
+	return unlock, revs, nil
 }
 
 func factsCmd(g *globals) *cobra.Command {
@@ -248,7 +317,7 @@ func planCmd(g *globals) *cobra.Command {
 				p.Text(cmd.OutOrStdout(), diff)
 			}
 			if err == nil && out != "" {
-				if err = p.Save(out, time.Now()); err == nil && g.output == "text" {
+				if err = p.Save(out, g.profileData, time.Now()); err == nil && g.output == "text" {
 					fmt.Fprintf(cmd.OutOrStdout(), "Saved to %s: `ezedge-host apply %s` applies exactly this plan.\n", out, out)
 				}
 			}
@@ -291,80 +360,89 @@ func applyCmd(g *globals) *cobra.Command {
 		Short: "Make the planned changes (or exactly those of a saved plan), snapshotting every prior value first",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var h *hostroot.Root
-			var p *plan.Plan
+			// A saved plan is the approval of one diff, not a recipe: the
+			// host is planned again with the profile saved in it, and only
+			// that fresh plan, if its diff is the saved one, is applied.
+			var saved *plan.Saved
 			var err error
-			saved := len(args) == 1
-			replan := g.replan
-			if saved {
-				// The saved plan is what was approved: no re-planning, no
-				// prompt, but refused if the host moved since.
-				var f *platform.Facts
-				if h, f, err = g.open(); err == nil {
-					if p, err = plan.Load(args[0], h, f); err != nil {
-						h.Close()
+			if len(args) == 1 {
+				if saved, err = plan.LoadSaved(args[0]); err != nil {
+					return err
+				}
+				g.opt = tasks.DefaultOptions()
+				if saved.Profile != nil {
+					if g.opt, err = profile.Parse(args[0]+" (its profile)", []byte(*saved.Profile)); err != nil {
+						return err
 					}
 				}
-				replan = func(h *hostroot.Root) (*plan.Plan, error) { return plan.Load(args[0], h, f) }
-			} else {
-				h, p, err = g.plan()
+			} else if err := g.loadProfile(); err != nil {
+				return err
 			}
+			h, err := g.openRoot()
 			if err != nil {
 				return err
 			}
 			defer h.Close()
-			w := cmd.OutOrStdout()
 			if err := h.RequirePrivilege("apply"); err != nil {
 				return err
 			}
-			if g.output == "text" && !saved {
+			store := rollback.Open(h)
+			p, err := g.replan(h, store)
+			if err != nil {
+				return err
+			}
+			if saved != nil {
+				if err := saved.Check(p); err != nil {
+					return err
+				}
+			}
+			w := cmd.OutOrStdout()
+			if g.output == "text" && saved == nil {
 				p.Text(w, false)
 			}
 			if len(p.Pending()) > 0 {
-				if err := confirm(cmd, g.yes || saved, "apply these changes"); err != nil {
+				if err := confirm(cmd, g.yes || saved != nil, "apply these changes"); err != nil {
 					return err
 				}
-				unlock, err := rollback.Open(h).Lock(g.lockTimeout, "ezedge-host apply")
-				if err != nil {
-					return err
-				}
-				defer unlock()
-				// Under the lock, the host must still be what was shown and
-				// confirmed: another apply, or an operator, may have been
-				// quicker.
-				again, err := replan(h)
-				if err != nil {
-					return err
-				}
-				if id := plan.Same(p, again); id != "" {
-					return fmt.Errorf("the host changed since the plan was made (%s); nothing was changed: run apply again", id)
-				}
-				p = again
 			}
-			res, err := plan.Apply(h, p, time.Now())
-			var pending *rollback.Pending
+			unlock, _, err := g.lockHost(h, store, "ezedge-host apply")
+			if err != nil {
+				return err
+			}
+			defer unlock()
+			// Under the lock, the host must still be what was shown and
+			// confirmed: another apply, or an operator, may have been
+			// quicker.
+			again, err := g.replan(h, store)
+			if err != nil {
+				return err
+			}
+			if saved != nil {
+				err = saved.Check(again)
+			} else if id := plan.Same(p, again); id != "" {
+				err = fmt.Errorf("the host changed since the plan was made (%s); nothing was changed: run apply again", id)
+			}
+			if err != nil {
+				return err
+			}
+			res, err := plan.Apply(h, store, again, time.Now())
+			var pending *tryapply.Pending
 			if err == nil && res.ID != "" && g.within > 0 {
-				self, serr := os.Executable()
-				if serr == nil {
-					var pd rollback.Pending
-					pd, serr = rollback.Open(h).ScheduleRevert(res.ID, g.within, self, time.Now())
-					pending = &pd
-				}
+				pd, serr := g.scheduleRevert(h, store, res.ID)
 				if serr != nil {
-					// Without a scheduled revert a try apply is not safe:
-					// undo it now.
-					rec, _ := rollback.Open(h).Read(res.ID)
-					if rec != nil {
-						rollback.Open(h).Restore(rec, true)
-					}
-					return fmt.Errorf("could not schedule the automatic revert (%v); the apply was rolled back", serr)
+					return serr
 				}
+				pending = &pd
 			}
 			if g.output == "json" {
+				var pj any
+				if pending != nil {
+					pj = jsonPending(*pending, time.Now())
+				}
 				jerr := plan.WriteJSON(w, map[string]any{
 					"format_version": plan.FormatVersion, "snapshot_id": res.ID,
-					"changes": plan.JSONChanges(res.Changed), "notes": res.Notes, "error": errString(err),
-					"pending_confirmation": pending,
+					"changes": again.JSONChanges(res.Changed), "notes": res.Notes, "error": errString(err),
+					"pending_confirmation": pj,
 				})
 				if err == nil {
 					err = jerr
@@ -372,7 +450,7 @@ func applyCmd(g *globals) *cobra.Command {
 				return err
 			}
 			if err != nil {
-				return fmt.Errorf("apply failed, every change it made was restored: %w", err)
+				return fmt.Errorf("apply failed: %w", err)
 			}
 			if res.ID == "" {
 				fmt.Fprintln(w, "\nNothing to apply.")
@@ -384,7 +462,7 @@ func applyCmd(g *globals) *cobra.Command {
 			}
 			if pending != nil {
 				fmt.Fprintf(w, "Confirm within %s (by %s) with: ezedge-host confirm\nOtherwise it is rolled back then, by %s, even if this session is gone.\n",
-					g.within, pending.Deadline.Local().Format(time.TimeOnly), pending.RevertBy)
+					g.within, pending.Deadline.Local().Format(time.TimeOnly), pending.RevertBy())
 				return nil
 			}
 			fmt.Fprintf(w, "Undo with: ezedge-host rollback --to %s\n", res.ID)
@@ -396,6 +474,24 @@ func applyCmd(g *globals) *cobra.Command {
 	c.Flags().DurationVar(&g.lockTimeout, "lock-timeout", 0, "wait this long for another ezedge-host changing the host (0: fail at once)")
 	c.Flags().DurationVar(&g.within, "confirm-within", 0, "roll the apply back automatically unless `ezedge-host confirm` runs within this time (e.g. 120s)")
 	return c
+}
+
+// scheduleRevert arms the automatic revert of try apply id. Without it a
+// try apply is not safe: if it cannot be armed, the apply is rolled back
+// now, and a failure of that rollback is said too.
+func (g *globals) scheduleRevert(h *hostroot.Root, store *rollback.Store, id string) (tryapply.Pending, error) {
+	self, err := os.Executable()
+	if err == nil {
+		var p tryapply.Pending
+		if p, err = tryapply.Schedule(h, id, g.within, self, time.Now()); err == nil {
+			return p, nil
+		}
+	}
+	rv := tryapply.Revert(store, h, id)
+	if rv.Err != nil {
+		return tryapply.Pending{}, fmt.Errorf("could not schedule the automatic revert (%v), and rolling the apply back failed too: %v; run `ezedge-host rollback --to %s`", err, rv.Err, id)
+	}
+	return tryapply.Pending{}, fmt.Errorf("could not schedule the automatic revert (%v); the apply was rolled back", err)
 }
 
 func errString(err error) any {
@@ -422,11 +518,14 @@ func rollbackCmd(g *globals) *cobra.Command {
 				return err
 			}
 			store := rollback.Open(h)
-			recs, err := store.Records()
+			hi, err := store.History()
 			if err != nil {
 				return err
 			}
-			targets, err := rollback.Targets(recs, to)
+			if err := hi.Err(); err != nil {
+				return err
+			}
+			targets, err := rollback.Targets(hi.Records, to)
 			if err != nil {
 				return err
 			}
@@ -439,16 +538,20 @@ func rollbackCmd(g *globals) *cobra.Command {
 			if err := confirm(cmd, g.yes, "roll back"); err != nil {
 				return err
 			}
-			unlock, err := store.Lock(g.lockTimeout, "ezedge-host rollback")
+			unlock, _, err := g.lockHost(h, store, "ezedge-host rollback")
 			if err != nil {
 				return err
 			}
 			defer unlock()
-			// Another apply or rollback may have finished while we waited.
-			if recs, err = store.Records(); err != nil {
+			// Another apply or rollback (or the revert of an overdue try
+			// apply) may have finished while we waited.
+			if hi, err = store.History(); err != nil {
 				return err
 			}
-			if targets, err = rollback.Targets(recs, to); err != nil {
+			if err := hi.Err(); err != nil {
+				return err
+			}
+			if targets, err = rollback.Targets(hi.Records, to); err != nil {
 				return err
 			}
 			var outs []*rollback.Outcome
@@ -461,14 +564,21 @@ func rollbackCmd(g *globals) *cobra.Command {
 					break
 				}
 				if !o.Complete {
-					failed = fmt.Errorf("rollback of %s incomplete: %d resources changed since the apply were left alone (--force restores them)", r.ID, len(o.LeftAlone))
+					failed = driftError{fmt.Sprintf("rollback of %s incomplete: %d resources changed since the apply were left alone (--force restores them)", r.ID, len(o.LeftAlone))}
 					break
+				}
+				// A rolled-back try apply no longer waits for confirmation.
+				if tryapply.IsPending(h, r.ID) {
+					if err := tryapply.Done(h, r.ID); err != nil {
+						failed = err
+						break
+					}
 				}
 			}
 			if g.output == "json" {
 				list := []map[string]any{}
 				for _, o := range outs {
-					list = append(list, map[string]any{"id": o.ID, "restored": plan.NonNil(o.Restored), "left_alone": plan.NonNil(o.LeftAlone), "complete": o.Complete})
+					list = append(list, map[string]any{"id": o.ID, "restored": plan.NonNil(o.Restored), "left_alone": plan.NonNil(o.LeftAlone), "complete": o.Complete, "notes": plan.NonNil(o.Notes)})
 				}
 				jerr := plan.WriteJSON(w, map[string]any{"format_version": plan.FormatVersion, "rollbacks": list, "error": errString(failed)})
 				if failed == nil {
@@ -480,6 +590,9 @@ func rollbackCmd(g *globals) *cobra.Command {
 				fmt.Fprintf(w, "Apply %s: restored %d resources.\n", o.ID, len(o.Restored))
 				for _, l := range o.LeftAlone {
 					fmt.Fprintf(w, "  left alone: %s\n", l)
+				}
+				for _, n := range o.Notes {
+					fmt.Fprintf(w, "  note: %s\n", n)
 				}
 			}
 			return failed
@@ -520,25 +633,32 @@ func historyCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer h.Close()
-			recs, err := rollback.Open(h).Records()
+			hi, err := rollback.Open(h).History()
 			if err != nil {
 				return err
 			}
 			w := cmd.OutOrStdout()
 			if g.output == "json" {
 				list := []map[string]any{}
-				for _, r := range recs {
+				for _, r := range hi.Records {
 					list = append(list, map[string]any{"id": r.ID, "time": r.Time, "platform": r.Platform, "board": r.Board, "changes": len(r.Items), "status": r.Status()})
 				}
-				return plan.WriteJSON(w, map[string]any{"format_version": plan.FormatVersion, "applies": list})
+				return plan.WriteJSON(w, map[string]any{"format_version": plan.FormatVersion, "applies": list, "unreadable": plan.NonNil(hi.Unreadable), "warnings": plan.NonNil(hi.Warnings)})
 			}
-			if len(recs) == 0 {
+			for _, u := range append(hi.Unreadable, hi.Warnings...) {
+				fmt.Fprintf(g.stderr, "ezedge-host: warning: %s\n", u)
+			}
+			if len(hi.Records) == 0 {
 				fmt.Fprintln(w, "No applies recorded.")
 				return nil
 			}
 			fmt.Fprintf(w, "%-20s  %-25s  %-8s  %7s  %s\n", "ID", "TIME", "PLATFORM", "CHANGES", "STATUS")
-			for _, r := range recs {
-				fmt.Fprintf(w, "%-20s  %-25s  %-8s  %7d  %s\n", r.ID, r.Time.Format(time.RFC3339), r.Platform, len(r.Items), r.Status())
+			for _, r := range hi.Records {
+				t := "-"
+				if !r.Time.IsZero() {
+					t = r.Time.Format(time.RFC3339)
+				}
+				fmt.Fprintf(w, "%-20s  %-25s  %-8s  %7d  %s\n", r.ID, t, r.Platform, len(r.Items), r.Status())
 			}
 			return nil
 		},

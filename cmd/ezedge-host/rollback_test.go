@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -41,7 +42,8 @@ func identical(t *testing.T, orig fixture.Tree, root string) {
 
 // TestDrift: an operator and a package upgrade change two resources after
 // apply. Rollback restores the rest, leaves those two alone and says so,
-// exit 1; --force restores them too and the root is byte-identical.
+// exit 3 (drift, not an error); --force restores them too and the root is
+// byte-identical.
 func TestDrift(t *testing.T) {
 	root := fixture.Copy(t, "pi5-16gb-nvme-bookworm")
 	orig := fixture.Snapshot(t, root)
@@ -53,7 +55,7 @@ func TestDrift(t *testing.T) {
 	if !strings.Contains(p.stdout, "Drift (changed since ezedge-host applied it") || !strings.Contains(p.stdout, "sysctl:vm.swappiness: apply ") || !strings.Contains(p.stdout, "now 42") || !strings.Contains(p.stdout, "file:/etc/udev/rules.d/60-nvme.rules: apply") {
 		t.Errorf("plan does not report the drift:\n%s", p.stdout)
 	}
-	r := cli("rollback", "--root", root, "--yes").must(t, 1)
+	r := cli("rollback", "--root", root, "--yes").must(t, exitDrift)
 	if strings.Count(r.stdout, "left alone") != 2 || !strings.Contains(r.stdout, "sysctl:vm.swappiness") || !strings.Contains(r.stdout, "60-nvme.rules") {
 		t.Fatalf("drift not reported:\n%s", r.stdout)
 	}
@@ -108,12 +110,17 @@ func TestCorruptSnapshot(t *testing.T) {
 		mangle func(b []byte) []byte
 		want   string
 	}{
-		"truncated": {func(b []byte) []byte { return b[:len(b)-7] }, "truncated"},
-		"garbled":   {func(b []byte) []byte { return append(b, []byte("{not json\n")...) }, "corrupt"},
+		"garbled": {func(b []byte) []byte { return append(b, []byte("{not json\n")...) }, "corrupt"},
+		"garbled inside": {func(b []byte) []byte {
+			i := bytes.IndexByte(b, '\n')
+			return append(append(append([]byte{}, b[:i+1]...), "{not json\n"...), b[i+1:]...)
+		}, "corrupt"},
 		"newer": {func(b []byte) []byte {
-			return []byte(strings.Replace(string(b), `"format_version":1`, `"format_version":9`, 1))
+			return []byte(strings.Replace(string(b), `"format_version":2`, `"format_version":9`, 1))
 		}, "newer"},
-		"empty": {func([]byte) []byte { return nil }, "empty"},
+		"not ours": {func(b []byte) []byte {
+			return []byte(strings.Replace(string(b), `"resource":"sysctl:vm.swappiness"`, `"resource":"file:/etc/shadow"`, 1))
+		}, "not a file ezedge-host manages"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
