@@ -217,9 +217,7 @@ func (p *Plan) history(store *rollback.Store) []*rollback.Record {
 	}
 	p.Warnings = append(p.Warnings, hi.Warnings...)
 	p.Unreadable = hi.Unreadable
-	for _, u := range hi.Unreadable {
-		p.Warnings = append(p.Warnings, u)
-	}
+	p.Warnings = append(p.Warnings, hi.Unreadable...)
 	for _, r := range hi.Records {
 		switch r.Status() {
 		case rollback.Interrupted:
