@@ -9,10 +9,12 @@ package hostroot
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -376,9 +378,39 @@ func (h *Root) ReadDir(name string) ([]fs.DirEntry, error) {
 	if err != nil {
 		return nil, h.wrap("readdir", name, err)
 	}
-	ents, err := fs.ReadDir(d.FS(), ".")
-	return ents, h.wrap("readdir", name, err)
+	f, err := d.Open(".")
+	if err != nil {
+		return nil, h.wrap("readdir", name, err)
+	}
+	defer f.Close()
+	// Bounded like a read: a directory of millions of names (a hostile
+	// image) must not take unbounded memory.
+	var ents []fs.DirEntry
+	for {
+		batch, err := f.ReadDir(1024)
+		ents = append(ents, batch...)
+		if len(ents) > MaxDirEntries {
+			return nil, h.refuse("readdir", name, tooManyEntries{})
+		}
+		if err == io.EOF || len(batch) == 0 {
+			break
+		}
+		if err != nil {
+			return nil, h.wrap("readdir", name, err)
+		}
+	}
+	slices.SortFunc(ents, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
+	return ents, nil
 }
+
+type tooManyEntries struct{}
+
+func (tooManyEntries) Error() string        { return fmt.Sprintf("more than %d entries", MaxDirEntries) }
+func (tooManyEntries) Is(target error) bool { return target == ErrTooLarge }
+
+// MaxDirEntries bounds a directory listing; /proc of a busy host has a few
+// thousand entries.
+const MaxDirEntries = 1 << 16
 
 // Exists reports whether a host path exists (following symlinks).
 func (h *Root) Exists(name string) bool {

@@ -23,6 +23,16 @@ func refused(owners []string, what, why string) error {
 	return fmt.Errorf("%s: refused: %s (turn %s off in the profile to apply the rest)", what, why, strings.Join(owners, ", "))
 }
 
+// readRefused: the file that holds the kernel command line cannot be read
+// (a link out of the boot partition, a FIFO): refused when an argument is
+// wanted, nothing to do otherwise.
+func readRefused(owners []string, all []cmdline.Arg, err error) error {
+	if len(all) == 0 {
+		return nil
+	}
+	return refused(owners, "kernel command line", err.Error())
+}
+
 // kernelArgs puts every task's kernel arguments into the boot loader's
 // configuration: one change of one file, with reboot_required, and reports
 // arguments that are configured but not yet in the running kernel.
@@ -51,7 +61,7 @@ func (p *Plan) kernelArgs(h *hostroot.Root, args []taskArg) error {
 		res = tasks.File(boot.CmdlineFile)
 		var err error
 		if cur, err = res.Read(h); err != nil {
-			return fmt.Errorf("%s: %v", boot.CmdlineFile, err)
+			return readRefused(owners, all, err)
 		}
 		if !cur.Exists {
 			if len(all) > 0 {
@@ -75,7 +85,7 @@ func (p *Plan) kernelArgs(h *hostroot.Root, args []taskArg) error {
 		res = tasks.File(tasks.GrubDropInFile)
 		var err error
 		if cur, err = res.Read(h); err != nil {
-			return fmt.Errorf("%s: %v", tasks.GrubDropInFile, err)
+			return readRefused(owners, all, err)
 		}
 		names, contents, err := grubFiles(h, tasks.GrubDropInFile)
 		if err != nil {
@@ -102,7 +112,7 @@ func (p *Plan) kernelArgs(h *hostroot.Root, args []taskArg) error {
 		res = tasks.File(boot.CmdlineFile)
 		var err error
 		if cur, err = res.Read(h); err != nil {
-			return fmt.Errorf("%s: %v", boot.CmdlineFile, err)
+			return readRefused(owners, all, err)
 		}
 		desired = cur
 		if len(all) > 0 {

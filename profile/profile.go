@@ -9,13 +9,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"reflect"
 	"regexp"
 	"sort"
 	"strings"
-
-	"github.com/goccy/go-yaml"
-	"github.com/goccy/go-yaml/parser"
 
 	"github.com/ezansiedgeai/ezedge-host/tasks"
 )
@@ -117,33 +113,33 @@ func Parse(name string, b []byte) (o tasks.Options, err error) {
 	// crash.
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("profile %s: not a valid profile (the YAML decoder failed: %v)", name, r)
+			err = fmt.Errorf("profile %s: not a valid profile (the YAML parser failed: %v)", name, r)
 		}
 	}()
 	if i := bytes.IndexByte(b, 0); i >= 0 {
 		return o, fmt.Errorf("profile %s:%d: binary data (NUL byte), not YAML", name, bytes.Count(b[:i], []byte("\n"))+1)
 	}
 	var f file
-	if err := yaml.UnmarshalWithOptions(b, &f, yaml.Strict()); err != nil {
-		return o, yamlError(name, err)
-	}
-	ast, err := parser.ParseBytes(b, 0)
-	if err != nil {
-		return o, yamlError(name, err)
-	}
+	ferrs, lines := decodeFile(b, &f)
 	type lineErr struct {
 		line int
 		msg  string
 	}
 	var errs []lineErr
-	bad := func(p, msg string) {
-		line := 0
-		if path, err := yaml.PathString("$." + p); err == nil {
-			if n, err := path.FilterFile(ast); err == nil && n != nil {
-				line = n.GetToken().Position.Line
-			}
+	for _, e := range ferrs {
+		errs = append(errs, lineErr{e.line, fmt.Sprintf("profile %s:%d: %s: %s", name, e.line, e.path, e.msg)})
+	}
+	if len(errs) > 0 {
+		// A value that could not be decoded is not range-checked too.
+		msgs := make([]string, len(errs))
+		for i, e := range errs {
+			msgs[i] = e.msg
 		}
-		errs = append(errs, lineErr{line, fmt.Sprintf("profile %s:%d: %s: %s", name, line, strings.ReplaceAll(p, "'", ""), msg)})
+		return o, errors.New(strings.Join(msgs, "\n"))
+	}
+	bad := func(p, msg string) {
+		line := lines[p]
+		errs = append(errs, lineErr{line, fmt.Sprintf("profile %s:%d: %s: %s", name, line, p, msg)})
 	}
 	if f.Version == nil {
 		errs = append(errs, lineErr{1, fmt.Sprintf("profile %s:1: version: missing (want version: %d)", name, Version)})
@@ -169,7 +165,7 @@ func Parse(name string, b []byte) (o tasks.Options, err error) {
 		set("net-buffers", s.Toggle)
 		if s.CoreMax != nil {
 			if *s.CoreMax < 4096 || *s.CoreMax > 1<<31-1 {
-				bad("tasks.'net-buffers'.core_max", fmt.Sprintf("%d out of range 4096..2147483647", *s.CoreMax))
+				bad("tasks.net-buffers.core_max", fmt.Sprintf("%d out of range 4096..2147483647", *s.CoreMax))
 			}
 			o.NetCoreMax = *s.CoreMax
 		}
@@ -183,7 +179,7 @@ func Parse(name string, b []byte) (o tasks.Options, err error) {
 			}
 			v := *tr.v
 			if len(v) != 3 || v[0] < 1 || v[0] > v[1] || v[1] > v[2] || v[2] > 1<<31-1 {
-				bad("tasks.'net-buffers'."+tr.key, fmt.Sprintf("%v must be three sizes min <= default <= max, each 1..2147483647", v))
+				bad("tasks.net-buffers."+tr.key, fmt.Sprintf("%v must be three sizes min <= default <= max, each 1..2147483647", v))
 				continue
 			}
 			copy(tr.dst[:], v)
@@ -213,7 +209,7 @@ func Parse(name string, b []byte) (o tasks.Options, err error) {
 		set("cpu-governor", s.Toggle)
 		if s.Governor != nil {
 			if !governorRe.MatchString(*s.Governor) {
-				bad("tasks.'cpu-governor'.governor", fmt.Sprintf("%q is not a governor name", *s.Governor))
+				bad("tasks.cpu-governor.governor", fmt.Sprintf("%q is not a governor name", *s.Governor))
 			}
 			o.Governor = *s.Governor
 		}
@@ -222,7 +218,7 @@ func Parse(name string, b []byte) (o tasks.Options, err error) {
 		set("nvme-queue", s.Toggle)
 		if s.NrRequests != nil {
 			if *s.NrRequests < 4 || *s.NrRequests > 65536 {
-				bad("tasks.'nvme-queue'.nr_requests", fmt.Sprintf("%d out of range 4..65536", *s.NrRequests))
+				bad("tasks.nvme-queue.nr_requests", fmt.Sprintf("%d out of range 4..65536", *s.NrRequests))
 			}
 			o.NVMeNrRequests = *s.NrRequests
 		}
@@ -255,36 +251,4 @@ func Parse(name string, b []byte) (o tasks.Options, err error) {
 		return o, errors.New(strings.Join(msgs, "\n"))
 	}
 	return o, nil
-}
-
-func kindName(k reflect.Kind) string {
-	switch k {
-	case reflect.Int, reflect.Int64, reflect.Uint64, reflect.Float64:
-		return "number"
-	case reflect.Bool:
-		return "boolean"
-	case reflect.Slice:
-		return "list"
-	case reflect.Map, reflect.Struct:
-		return "mapping"
-	}
-	return k.String()
-}
-
-// yamlError turns a go-yaml error into one line: file, line, message.
-func yamlError(name string, err error) error {
-	var te *yaml.TypeError
-	if errors.As(err, &te) && te.Token != nil && te.Token.Position != nil {
-		return fmt.Errorf("profile %s:%d: %q is a %s, want a %s", name, te.Token.Position.Line, te.Token.Value, kindName(te.SrcType.Kind()), kindName(te.DstType.Kind()))
-	}
-	var ye yaml.Error
-	if errors.As(err, &ye) {
-		line := 0
-		if tk := ye.GetToken(); tk != nil && tk.Position != nil {
-			line = tk.Position.Line
-		}
-		msg := strings.Join(strings.Fields(ye.GetMessage()), " ")
-		return fmt.Errorf("profile %s:%d: %s", name, line, msg)
-	}
-	return fmt.Errorf("profile %s: %s", name, strings.Join(strings.Fields(err.Error()), " "))
 }

@@ -50,12 +50,24 @@ func (netBuffers) Plan(c *Context) Result {
 				f := strings.Fields(string(cur.Data))
 				raised := false
 				orig := joinInts(want)
+				var bad string
 				for i := range want {
-					if i < len(f) {
-						if n, err := strconv.ParseInt(f[i], 10, 64); err == nil && n > want[i] {
-							want[i], raised = n, true
-						}
+					if i >= len(f) {
+						continue
 					}
+					n, err := strconv.ParseInt(f[i], 10, 64)
+					switch {
+					case err != nil:
+						bad = f[i]
+					case n > want[i]:
+						want[i], raised = n, true
+					}
+				}
+				if bad != "" {
+					// What cannot be compared is not changed: the guide's
+					// value might lower it.
+					r.Notes = append(r.Notes, fmt.Sprintf("%s: left as it is: the current value %q is not a number ezedge-host can compare with the guide's %s", k.key, Normalize(cur.Data), orig))
+					continue
 				}
 				if raised {
 					r.Notes = append(r.Notes, fmt.Sprintf("%s: the guide's %s would lower the current %s; the higher values are kept", k.key, orig, Normalize(cur.Data)))
