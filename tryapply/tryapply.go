@@ -93,6 +93,9 @@ type record struct {
 // cannot be read still means the apply was never confirmed: it is listed
 // as overdue, so it is reverted rather than kept on a guess.
 func List(h *hostroot.Root) ([]Pending, error) {
+	if _, err := statedir.Check(h, sub); err != nil {
+		return nil, err
+	}
 	ents, err := h.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -320,6 +323,18 @@ func Revert(s *rollback.Store, h *hostroot.Root, id string) Reverted {
 	}
 	rv.Err = Done(h, id)
 	return rv
+}
+
+// Overdue lists the pending applies whose deadline has passed.
+func Overdue(h *hostroot.Root, now time.Time) []Pending {
+	ps, _ := List(h)
+	var out []Pending
+	for _, p := range ps {
+		if p.Overdue(now) {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // RevertOverdue reverts every pending apply whose deadline has passed: its

@@ -387,6 +387,15 @@ func applyCmd(g *globals) *cobra.Command {
 				return err
 			}
 			store := rollback.Open(h)
+			// An overdue try apply is reverted before the plan is made, so
+			// the plan shown is the one applied.
+			if len(tryapply.Overdue(h, time.Now())) > 0 {
+				unlock, _, err := g.lockHost(h, store, "ezedge-host apply")
+				if err != nil {
+					return err
+				}
+				unlock()
+			}
 			p, err := g.replan(h, store)
 			if err != nil {
 				return err

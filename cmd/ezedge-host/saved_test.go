@@ -64,3 +64,62 @@ func TestSavedPlan(t *testing.T) {
 		t.Errorf("junk plan file: %q", r.stderr)
 	}
 }
+
+// TestSavedPlanIsOnlyAnApproval: a plan file edited after it was saved (a
+// resource the task set never plans, an out-of-range value, another
+// value) approves nothing: apply plans again with the saved profile and
+// refuses the difference, changing nothing. plan --out over an existing
+// world-readable file leaves it 0600.
+func TestSavedPlanIsOnlyAnApproval(t *testing.T) {
+	root := fixture.Copy(t, "pi5-16gb-nvme-bookworm")
+	orig := fixture.Snapshot(t, root)
+	file := filepath.Join(t.TempDir(), "pi5.plan")
+	os.WriteFile(file, []byte("old"), 0o644)
+	cli("plan", "--root", root, "--out", file).must(t, 0)
+	if fi, _ := os.Stat(file); fi.Mode().Perm() != 0o600 {
+		t.Errorf("plan --out over a 0644 file left it %v", fi.Mode())
+	}
+	saved := readFile(t, file)
+	edits := map[string]func(string) string{
+		"extra resource": func(s string) string {
+			return strings.Replace(s, `"changes": [`, `"changes": [{"task":"swappiness","resource":"file:/../../etc/passwd","action":"create","before":{"exists":false},"after":{"exists":true,"data":"cm9vdDo6MDowOjo6L2Jpbi9zaAo=","mode":420}},`, 1)
+		},
+		"out of range": func(s string) string {
+			return strings.Replace(s, `"data": "MTAK"`, `"data": "OTk5OTkK"`, 1)
+		},
+		"a then command": func(s string) string {
+			return strings.Replace(s, `"action": "update",`, `"action": "update", "then": ["/bin/touch", "/tmp/pwned"],`, 1)
+		},
+		"other profile": func(s string) string {
+			return strings.Replace(s, `"profile": null`, `"profile": "version: 1\ntasks:\n  swappiness: {value: 99999}\n"`, 1)
+		},
+	}
+	for name, edit := range edits {
+		t.Run(name, func(t *testing.T) {
+			changed := edit(saved)
+			if changed == saved {
+				t.Fatal("the edit did not apply")
+			}
+			f := filepath.Join(t.TempDir(), "edited.plan")
+			os.WriteFile(f, []byte(changed), 0o600)
+			r := cli("apply", f, "--root", root).must(t, 1)
+			if strings.Count(r.stderr, "\n") != 1 {
+				t.Errorf("want one line: %q", r.stderr)
+			}
+			if d := orig.Diff(fixture.Snapshot(t, root, fixture.StoreDir)); len(d) > 0 {
+				t.Fatalf("an edited plan changed the root: %v", d)
+			}
+			if _, err := os.Stat("/tmp/pwned"); err == nil {
+				t.Fatal("a command from the plan file ran")
+			}
+		})
+	}
+	// An interrupted apply blocks apply FILE as it blocks plain apply.
+	dir := filepath.Join(root, fixture.StoreDir, "snapshots")
+	os.MkdirAll(dir, 0o700)
+	os.Chmod(filepath.Join(root, fixture.StoreDir), 0o700)
+	os.WriteFile(filepath.Join(dir, "20260101T000000Z.jsonl"), []byte(`{"op":"begin","format_version":2,"id":"20260101T000000Z","i":0}`+"\n"), 0o600)
+	if r := cli("apply", file, "--root", root).must(t, 1); !strings.Contains(r.stderr, "interrupted") {
+		t.Errorf("apply FILE over an interrupted apply: %q", r.stderr)
+	}
+}
