@@ -16,8 +16,8 @@ import (
 	"github.com/ezansiedgeai/ezedge-host/hostroot"
 	"github.com/ezansiedgeai/ezedge-host/plan"
 	"github.com/ezansiedgeai/ezedge-host/platform"
+	"github.com/ezansiedgeai/ezedge-host/resource"
 	"github.com/ezansiedgeai/ezedge-host/statedir"
-	"github.com/ezansiedgeai/ezedge-host/tasks"
 )
 
 // Paths inside the image.
@@ -39,9 +39,9 @@ var (
 const maxBinary = 256 << 20
 
 func init() {
-	tasks.Own(Binary, maxBinary)
-	tasks.Own(Profile, hostroot.MaxRead)
-	tasks.Own(unitFile, hostroot.MaxRead)
+	resource.Own(Binary, maxBinary)
+	resource.Own(Profile, hostroot.MaxRead)
+	resource.Own(unitFile, hostroot.MaxRead)
 }
 
 // unit runs the apply once, early in multi-user boot, after udev has
@@ -79,7 +79,7 @@ func InstallPlan(h *hostroot.Root, facts *platform.Facts, binary, profile []byte
 	if !firstBoot {
 		p.Notes = append(p.Notes, "firstboot: /etc/machine-id is not \"uninitialized\": the unit runs once, until "+Done+" exists")
 	}
-	add := func(r tasks.Resource, want tasks.State) error {
+	add := func(r resource.Resource, want resource.State) error {
 		c, err := plan.NewChange(h, "firstboot", r, want)
 		if err != nil {
 			return err
@@ -87,19 +87,19 @@ func InstallPlan(h *hostroot.Root, facts *platform.Facts, binary, profile []byte
 		p.Changes = append(p.Changes, c)
 		return nil
 	}
-	bin := tasks.Content(binary)
+	bin := resource.Content(binary)
 	bin.Mode = 0o755
-	if err := add(tasks.File(Binary), bin); err != nil {
+	if err := add(resource.File(Binary), bin); err != nil {
 		return nil, err
 	}
-	prof := tasks.State{}
+	prof := resource.State{}
 	if profile != nil {
-		prof = tasks.Content(profile)
+		prof = resource.Content(profile)
 	}
-	if err := add(tasks.File(Profile), prof); err != nil {
+	if err := add(resource.File(Profile), prof); err != nil {
 		return nil, err
 	}
-	if err := add(tasks.File(unitFile), tasks.Content([]byte(unit(firstBoot)))); err != nil {
+	if err := add(resource.File(unitFile), resource.Content([]byte(unit(firstBoot)))); err != nil {
 		return nil, err
 	}
 	// Enabling the unit is the next step (Enable): its links are read from
@@ -110,7 +110,7 @@ func InstallPlan(h *hostroot.Root, facts *platform.Facts, binary, profile []byte
 // Enable is the second step of install: the unit's [Install] links, planned
 // once its file is in place.
 func Enable(h *hostroot.Root, facts *platform.Facts) (*plan.Plan, error) {
-	u := tasks.Unit(UnitName)
+	u := resource.Unit(UnitName)
 	cur, err := u.Read(h)
 	if err != nil {
 		return nil, err

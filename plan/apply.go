@@ -8,8 +8,8 @@ import (
 
 	"github.com/ezansiedgeai/ezedge-host/hostroot"
 	"github.com/ezansiedgeai/ezedge-host/internal/crashpoint"
+	"github.com/ezansiedgeai/ezedge-host/resource"
 	"github.com/ezansiedgeai/ezedge-host/rollback"
-	"github.com/ezansiedgeai/ezedge-host/tasks"
 )
 
 // Result is what an apply did.
@@ -26,14 +26,14 @@ func Same(p, q *Plan) string {
 	a, b := p.Pending(), q.Pending()
 	for i := range max(len(a), len(b)) {
 		if i >= len(a) {
-			return tasks.ID(b[i].Resource)
+			return resource.ID(b[i].Resource)
 		}
 		if i >= len(b) {
-			return tasks.ID(a[i].Resource)
+			return resource.ID(a[i].Resource)
 		}
 		x, y := a[i], b[i]
-		if tasks.ID(x.Resource) != tasks.ID(y.Resource) || !x.Resource.Equal(x.Before, y.Before) || !x.Resource.Equal(x.After, y.After) {
-			return tasks.ID(x.Resource)
+		if resource.ID(x.Resource) != resource.ID(y.Resource) || !x.Resource.Equal(x.Before, y.Before) || !x.Resource.Equal(x.After, y.After) {
+			return resource.ID(x.Resource)
 		}
 	}
 	return ""
@@ -106,7 +106,7 @@ func Apply(h *hostroot.Root, store *rollback.Store, p *Plan, now time.Time) (*Re
 		out.Changed = append(out.Changed, c)
 	}
 	if failed == nil {
-		var thens []tasks.Then
+		var thens []resource.Then
 		for _, c := range out.Changed {
 			if c.Then != "" {
 				thens = append(thens, c.Then)

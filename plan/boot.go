@@ -8,6 +8,7 @@ import (
 
 	"github.com/ezansiedgeai/ezedge-host/cmdline"
 	"github.com/ezansiedgeai/ezedge-host/hostroot"
+	"github.com/ezansiedgeai/ezedge-host/resource"
 	"github.com/ezansiedgeai/ezedge-host/tasks"
 )
 
@@ -46,9 +47,9 @@ func (p *Plan) kernelArgs(h *hostroot.Root, args []taskArg) error {
 			owners = append(owners, ta.task)
 		}
 	}
-	var res tasks.Resource
-	var desired tasks.State
-	var cur tasks.State
+	var res resource.Resource
+	var desired resource.State
+	var cur resource.State
 	var notes []string
 	var effective func(fileData []byte) (string, error)
 	switch {
@@ -58,7 +59,7 @@ func (p *Plan) kernelArgs(h *hostroot.Root, args []taskArg) error {
 		}
 		return nil
 	case boot.Loader == "rpi-firmware":
-		res = tasks.File(boot.CmdlineFile)
+		res = resource.File(boot.CmdlineFile)
 		var err error
 		if cur, err = res.Read(h); err != nil {
 			return readRefused(owners, all, err)
@@ -82,7 +83,7 @@ func (p *Plan) kernelArgs(h *hostroot.Root, args []taskArg) error {
 		}
 		effective = func(b []byte) (string, error) { l, _ := cmdline.FirstLine(b); return l, nil }
 	case boot.Loader == "grub" && boot.GrubDropIn:
-		res = tasks.File(tasks.GrubDropInFile)
+		res = resource.File(tasks.GrubDropInFile)
 		var err error
 		if cur, err = res.Read(h); err != nil {
 			return readRefused(owners, all, err)
@@ -102,14 +103,14 @@ func (p *Plan) kernelArgs(h *hostroot.Root, args []taskArg) error {
 			}
 		}
 		if len(all) > 0 {
-			desired = tasks.Content(cmdline.GrubDropIn(tasks.Header, all, overridden))
+			desired = resource.Content(cmdline.GrubDropIn(tasks.Header, all, overridden))
 		}
 		effective = func(b []byte) (string, error) {
 			vars, err := cmdline.EvalGrub(append(names, tasks.GrubDropInFile), append(contents, b))
 			return cmdline.Kernel(vars), err
 		}
 	case boot.Loader == "grub":
-		res = tasks.File(boot.CmdlineFile)
+		res = resource.File(boot.CmdlineFile)
 		var err error
 		if cur, err = res.Read(h); err != nil {
 			return readRefused(owners, all, err)
@@ -158,7 +159,7 @@ func (p *Plan) kernelArgs(h *hostroot.Root, args []taskArg) error {
 		if len(boot.Generator) == 0 {
 			p.Warnings = append(p.Warnings, "no grub.cfg generator (update-grub, grub-mkconfig, grub2-mkconfig) on this host: the GRUB change reaches the next boot only once grub.cfg is regenerated")
 		} else {
-			c.Then = tasks.RegenerateGrub
+			c.Then = resource.RegenerateGrub
 		}
 	}
 	p.Changes = append(p.Changes, c)

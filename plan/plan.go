@@ -11,6 +11,7 @@ import (
 	"github.com/ezansiedgeai/ezedge-host/hostroot"
 	"github.com/ezansiedgeai/ezedge-host/internal/par"
 	"github.com/ezansiedgeai/ezedge-host/platform"
+	"github.com/ezansiedgeai/ezedge-host/resource"
 	"github.com/ezansiedgeai/ezedge-host/rollback"
 	"github.com/ezansiedgeai/ezedge-host/tasks"
 )
@@ -28,15 +29,15 @@ const (
 // Change is one resource and the value the plan wants it to hold.
 type Change struct {
 	Task           string
-	Resource       tasks.Resource
-	Before         tasks.State
-	After          tasks.State
+	Resource       resource.Resource
+	Before         resource.State
+	After          resource.State
 	Action         Action
 	RebootRequired bool
 	Notes          []string
 	// Then must follow the change on a live host (regenerate grub.cfg
 	// after a GRUB change), and its rollback.
-	Then tasks.Then
+	Then resource.Then
 }
 
 // Skipped is a task that will not run, and why.
@@ -139,7 +140,7 @@ func Build(h *hostroot.Root, store *rollback.Store, facts *platform.Facts, opt t
 	}
 	for _, name := range tasks.OwnedFiles {
 		parts := fileParts[name]
-		desired := tasks.State{}
+		desired := resource.State{}
 		var owners []string
 		if len(parts) > 0 {
 			var b strings.Builder
@@ -151,9 +152,9 @@ func Build(h *hostroot.Root, store *rollback.Store, facts *platform.Facts, opt t
 					b.WriteString(l + "\n")
 				}
 			}
-			desired = tasks.Content([]byte(b.String()))
+			desired = resource.Content([]byte(b.String()))
 		}
-		c, err := change(h, strings.Join(owners, ","), tasks.File(name), desired, nil, nil)
+		c, err := change(h, strings.Join(owners, ","), resource.File(name), desired, nil, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -194,9 +195,9 @@ func Build(h *hostroot.Root, store *rollback.Store, facts *platform.Facts, opt t
 			p.Warnings = append(p.Warnings, ctx.Udev().Overrides(name, desired.Data, []string{"cpu0"})...)
 		}
 	}
-	read := map[string]tasks.State{}
+	read := map[string]resource.State{}
 	for _, c := range p.Changes {
-		read[tasks.ID(c.Resource)] = c.Before
+		read[resource.ID(c.Resource)] = c.Before
 	}
 	p.Drift = drift(h, recs, read)
 	for _, r := range h.Refusals() {
@@ -233,7 +234,7 @@ func (p *Plan) history(store *rollback.Store) []*rollback.Record {
 
 // drift compares every resource that an apply still in force set with what
 // it holds now; read holds the states this plan has already read.
-func drift(h *hostroot.Root, recs []*rollback.Record, read map[string]tasks.State) []string {
+func drift(h *hostroot.Root, recs []*rollback.Record, read map[string]resource.State) []string {
 	var out []string
 	seen := map[string]bool{}
 	for i := len(recs) - 1; i >= 0; i-- {
@@ -267,13 +268,13 @@ func drift(h *hostroot.Root, recs []*rollback.Record, read map[string]tasks.Stat
 
 // NewChange is the change that makes r hold desired on the host at h, with
 // its action (none when r holds it already).
-func NewChange(h *hostroot.Root, task string, r tasks.Resource, desired tasks.State) (Change, error) {
+func NewChange(h *hostroot.Root, task string, r resource.Resource, desired resource.State) (Change, error) {
 	return change(h, task, r, desired, nil, nil)
 }
 
 // change compares what r holds (cur, or read now when nil) with desired.
-func change(h *hostroot.Root, task string, r tasks.Resource, desired tasks.State, read *tasks.State, accepted map[string]map[string]string) (Change, error) {
-	var cur tasks.State
+func change(h *hostroot.Root, task string, r resource.Resource, desired resource.State, read *resource.State, accepted map[string]map[string]string) (Change, error) {
+	var cur resource.State
 	if read != nil {
 		cur = *read
 	} else {
@@ -286,8 +287,8 @@ func change(h *hostroot.Root, task string, r tasks.Resource, desired tasks.State
 	if r.Equal(cur, desired) {
 		return c, nil
 	}
-	if got, ok := accepted[tasks.ID(r)][tasks.Normalize(desired.Data)]; ok && got == tasks.Normalize(cur.Data) {
-		c.Notes = append(c.Notes, fmt.Sprintf("the kernel set it to the device's limit %s when %s was asked", got, tasks.Normalize(desired.Data)))
+	if got, ok := accepted[resource.ID(r)][resource.Normalize(desired.Data)]; ok && got == resource.Normalize(cur.Data) {
+		c.Notes = append(c.Notes, fmt.Sprintf("the kernel set it to the device's limit %s when %s was asked", got, resource.Normalize(desired.Data)))
 		c.After = cur
 		return c, nil
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/ezansiedgeai/ezedge-host/hostroot"
 	"github.com/ezansiedgeai/ezedge-host/internal/fixture"
 	"github.com/ezansiedgeai/ezedge-host/platform"
+	"github.com/ezansiedgeai/ezedge-host/resource"
 	"github.com/ezansiedgeai/ezedge-host/rollback"
 	"github.com/ezansiedgeai/ezedge-host/tasks"
 )
@@ -37,11 +38,11 @@ func TestClampReportedOnce(t *testing.T) {
 	defer h.Close()
 	const attr = "/sys/block/nvme1n1/queue/nr_requests"
 	store := rollback.Open(h)
-	j, err := store.Begin(rollback.Meta{Platform: "amd64"}, []rollback.Prior{{Task: "nvme-queue", Resource: tasks.SysfsAttr(attr), State: tasks.Value("256")}}, time.Now())
+	j, err := store.Begin(rollback.Meta{Platform: "amd64"}, []rollback.Prior{{Task: "nvme-queue", Resource: resource.SysfsAttr(attr), State: resource.Value("256")}}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := j.Commit(store, []rollback.After{{State: tasks.Value("1000"), Desired: tasks.Value("1024")}}); err != nil {
+	if err := j.Commit(store, []rollback.After{{State: resource.Value("1000"), Desired: resource.Value("1024")}}); err != nil {
 		t.Fatal(err)
 	}
 	j.Close()
@@ -66,7 +67,7 @@ func TestLargeHostScales(t *testing.T) {
 	defer h.Close()
 	gov, nvme := 0, 0
 	for _, c := range p.Pending() {
-		if c.Resource.Layer() != tasks.Runtime {
+		if c.Resource.Layer() != resource.Runtime {
 			continue
 		}
 		switch c.Task {

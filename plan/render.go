@@ -9,7 +9,7 @@ import (
 	"github.com/pmezard/go-difflib/difflib"
 
 	"github.com/ezansiedgeai/ezedge-host/platform"
-	"github.com/ezansiedgeai/ezedge-host/tasks"
+	"github.com/ezansiedgeai/ezedge-host/resource"
 )
 
 // FormatVersion versions every JSON object ezedge-host prints.
@@ -49,7 +49,7 @@ func (p *Plan) Text(w io.Writer, diff bool) {
 		if cmd := p.thenCommand(c); len(cmd) > 0 {
 			fmt.Fprintf(w, "      then runs: %s\n", strings.Join(cmd, " "))
 		}
-		if diff && c.Resource.Kind() == tasks.KindFile {
+		if diff && c.Resource.Kind() == resource.KindFile {
 			fmt.Fprint(w, indent(FileDiff(c), "      "))
 		}
 	}
@@ -103,14 +103,14 @@ func (p *Plan) Text(w io.Writer, diff bool) {
 
 // thenCommand is the command c's follow-up runs on this host, for display.
 func (p *Plan) thenCommand(c Change) []string {
-	if c.Then == tasks.RegenerateGrub {
+	if c.Then == resource.RegenerateGrub {
 		return p.Facts.Boot.Generator
 	}
 	return nil
 }
 
 // Describe names a resource the way the plan shows it.
-func Describe(r tasks.Resource) string {
+func Describe(r resource.Resource) string {
 	return string(r.Kind()) + " " + r.Name()
 }
 
@@ -193,13 +193,13 @@ type JSONPlan struct {
 func (p *Plan) JSONChanges(cs []Change) []JSONChange {
 	out := []JSONChange{}
 	for _, c := range cs {
-		val := func(s tasks.State) *string {
+		val := func(s resource.State) *string {
 			if !s.Exists {
 				return nil
 			}
 			v := string(s.Data)
-			if c.Resource.Layer() == tasks.Runtime {
-				v = tasks.Normalize(s.Data)
+			if c.Resource.Layer() == resource.Runtime {
+				v = resource.Normalize(s.Data)
 			}
 			return &v
 		}

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ezansiedgeai/ezedge-host/tasks"
+	"github.com/ezansiedgeai/ezedge-host/resource"
 )
 
 // savedKind marks a file written by plan --out.
@@ -23,12 +23,12 @@ const savedVersion = 2
 const maxSaved = 16 << 20
 
 type savedChange struct {
-	Task           string      `json:"task"`
-	Resource       string      `json:"resource"`
-	Action         Action      `json:"action"`
-	Before         tasks.State `json:"before"`
-	After          tasks.State `json:"after"`
-	RebootRequired bool        `json:"reboot_required,omitempty"`
+	Task           string         `json:"task"`
+	Resource       string         `json:"resource"`
+	Action         Action         `json:"action"`
+	Before         resource.State `json:"before"`
+	After          resource.State `json:"after"`
+	RebootRequired bool           `json:"reboot_required,omitempty"`
 }
 
 // Saved is a plan saved by plan --out: the approval of exactly one diff.
@@ -59,7 +59,7 @@ func (p *Plan) Save(name string, profile []byte, now time.Time) error {
 		s.Profile = &t
 	}
 	for _, c := range p.Pending() {
-		s.Changes = append(s.Changes, savedChange{c.Task, tasks.ID(c.Resource), c.Action, c.Before, c.After, c.RebootRequired})
+		s.Changes = append(s.Changes, savedChange{c.Task, resource.ID(c.Resource), c.Action, c.Before, c.After, c.RebootRequired})
 	}
 	b, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
@@ -147,7 +147,7 @@ func (s *Saved) Check(fresh *Plan) error {
 	pending := fresh.Pending()
 	byID := map[string]Change{}
 	for _, c := range pending {
-		byID[tasks.ID(c.Resource)] = c
+		byID[resource.ID(c.Resource)] = c
 	}
 	var stale, differ []string
 	for _, sc := range s.Changes {
@@ -173,7 +173,7 @@ func (s *Saved) Check(fresh *Plan) error {
 			seen[sc.Resource] = true
 		}
 		for _, c := range pending {
-			if id := tasks.ID(c.Resource); !seen[id] {
+			if id := resource.ID(c.Resource); !seen[id] {
 				differ = append(differ, id+" (planned now, not in the file)")
 			}
 		}
@@ -183,7 +183,7 @@ func (s *Saved) Check(fresh *Plan) error {
 	}
 	if len(differ) == 0 {
 		for i, sc := range s.Changes {
-			if sc.Resource != tasks.ID(pending[i].Resource) {
+			if sc.Resource != resource.ID(pending[i].Resource) {
 				differ = append(differ, "the order of the changes")
 				break
 			}

@@ -3,12 +3,12 @@ package platform
 import (
 	"fmt"
 	"path"
-	"slices"
 	"strings"
 
 	"github.com/ezansiedgeai/ezedge-host/cmdline"
 	"github.com/ezansiedgeai/ezedge-host/configtxt"
 	"github.com/ezansiedgeai/ezedge-host/hostroot"
+	"github.com/ezansiedgeai/ezedge-host/resource"
 )
 
 // Boot is how the host's kernel command line is set.
@@ -59,7 +59,7 @@ func (f *Facts) detectBoot(h *hostroot.Root) {
 				}
 			}
 		}
-		b.Generator = GrubGenerator(h)
+		b.Generator = resource.GrubGenerator(h)
 		how := "edited in place"
 		if b.GrubDropIn {
 			how = "through a /etc/default/grub.d drop-in"
@@ -173,30 +173,4 @@ func (f *Facts) configModel() configtxt.Model {
 		return configtxt.Model{Known: true, Yes: []string{"pi5"}, Maybe: []string{"pi500", "cm5"}}
 	}
 	return configtxt.Model{}
-}
-
-// grubGenerators are the commands that regenerate grub.cfg, in the order
-// they are preferred. Only these ever run, and only on the running system:
-// a command is never taken from a file in a root.
-var grubGenerators = [][]string{
-	{"/usr/sbin/update-grub"}, {"/sbin/update-grub"},
-	{"/usr/sbin/grub-mkconfig", "-o", "/boot/grub/grub.cfg"},
-	{"/usr/sbin/grub2-mkconfig", "-o", "/boot/grub2/grub.cfg"},
-}
-
-// GrubGenerator is the first of the known grub.cfg generators installed in
-// the root, or nil.
-func GrubGenerator(h *hostroot.Root) []string {
-	for _, g := range grubGenerators {
-		if h.Exists(g[0]) {
-			return g
-		}
-	}
-	return nil
-}
-
-// IsGrubGenerator reports whether cmd is exactly one of the known
-// generators (a version 1 journal recorded the command itself).
-func IsGrubGenerator(cmd []string) bool {
-	return slices.ContainsFunc(grubGenerators, func(g []string) bool { return slices.Equal(g, cmd) })
 }

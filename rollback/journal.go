@@ -11,8 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ezansiedgeai/ezedge-host/platform"
-	"github.com/ezansiedgeai/ezedge-host/tasks"
+	"github.com/ezansiedgeai/ezedge-host/resource"
 )
 
 // FormatVersion is the journal format this build writes. It reads version
@@ -43,18 +42,18 @@ const (
 )
 
 type line struct {
-	Op            op           `json:"op"`
-	FormatVersion int          `json:"format_version,omitempty"`
-	ID            string       `json:"id,omitempty"`
-	Time          string       `json:"time,omitempty"`
-	Platform      string       `json:"platform,omitempty"`
-	Board         string       `json:"board,omitempty"`
-	I             int          `json:"i"`
-	Task          string       `json:"task,omitempty"`
-	Resource      string       `json:"resource,omitempty"`
-	State         *tasks.State `json:"state,omitempty"`
-	Desired       *tasks.State `json:"desired,omitempty"`
-	Forced        bool         `json:"forced,omitempty"`
+	Op            op              `json:"op"`
+	FormatVersion int             `json:"format_version,omitempty"`
+	ID            string          `json:"id,omitempty"`
+	Time          string          `json:"time,omitempty"`
+	Platform      string          `json:"platform,omitempty"`
+	Board         string          `json:"board,omitempty"`
+	I             int             `json:"i"`
+	Task          string          `json:"task,omitempty"`
+	Resource      string          `json:"resource,omitempty"`
+	State         *resource.State `json:"state,omitempty"`
+	Desired       *resource.State `json:"desired,omitempty"`
+	Forced        bool            `json:"forced,omitempty"`
 	// Then is a follow-up's name (version 2) or, in version 1, the command
 	// itself, accepted only when it is one ezedge-host itself runs.
 	Then json.RawMessage `json:"then,omitempty"`
@@ -63,22 +62,22 @@ type line struct {
 // Item is one resource an apply changed.
 type Item struct {
 	Task     string
-	Resource tasks.Resource
-	Before   tasks.State
+	Resource resource.Resource
+	Before   resource.State
 	// After is what the resource held once written; nil when the apply
 	// stopped before it finished.
-	After   *tasks.State
-	Desired *tasks.State
+	After   *resource.State
+	Desired *resource.State
 	// Restoring: a rollback began restoring it (and may have been cut
 	// short); Restored: it holds its prior state again.
 	Restoring bool
 	Restored  bool
 	// Then must run after the item is restored, as after it was applied.
-	Then tasks.Then
+	Then resource.Then
 }
 
 // ID is the item's resource ID.
-func (it *Item) ID() string { return tasks.ID(it.Resource) }
+func (it *Item) ID() string { return resource.ID(it.Resource) }
 
 // Status says where an apply stands.
 type Status string
@@ -202,7 +201,7 @@ func parse(name, id string, b []byte) (*Record, error) {
 			if l.I != len(r.Items) || l.State == nil || r.Committed || r.Aborted || r.RolledBack {
 				return nil, bad("out-of-order before record")
 			}
-			res, err := tasks.FromID(l.Resource)
+			res, err := resource.FromID(l.Resource)
 			if err != nil {
 				return nil, bad(err.Error())
 			}
@@ -224,7 +223,7 @@ func parse(name, id string, b []byte) (*Record, error) {
 				if l.State == nil || l.Desired == nil {
 					return nil, bad("after record without states")
 				}
-				for _, s := range []*tasks.State{l.State, l.Desired} {
+				for _, s := range []*resource.State{l.State, l.Desired} {
 					if err := validState(it.Resource, *s); err != nil {
 						return nil, bad(err.Error())
 					}
@@ -255,7 +254,7 @@ func corrupt(name string, n int, why string) error {
 // validState checks a journaled state for what ezedge-host itself could
 // have recorded: plain permission bits, digests of the right shape, and
 // missing directories that are parents of the resource's own path.
-func validState(res tasks.Resource, s tasks.State) error {
+func validState(res resource.Resource, s resource.State) error {
 	if s.Mode&^0o777 != 0 {
 		return fmt.Errorf("mode %o has bits beyond rwx", s.Mode)
 	}
@@ -266,7 +265,7 @@ func validState(res tasks.Resource, s tasks.State) error {
 		return errors.New("bad out-of-line contents")
 	}
 	if len(s.MissingDirs) > 0 {
-		if res.Kind() != tasks.KindFile {
+		if res.Kind() != resource.KindFile {
 			return errors.New("missing directories on a resource that is not a file")
 		}
 		p := res.Name()
@@ -282,7 +281,7 @@ func validState(res tasks.Resource, s tasks.State) error {
 
 // parseThen reads a follow-up: a name in version 2; in version 1 the
 // command line, accepted only when it is exactly one ezedge-host runs.
-func parseThen(raw json.RawMessage, version int) (tasks.Then, error) {
+func parseThen(raw json.RawMessage, version int) (resource.Then, error) {
 	if len(raw) == 0 {
 		return "", nil
 	}
@@ -291,7 +290,7 @@ func parseThen(raw json.RawMessage, version int) (tasks.Then, error) {
 		if err := json.Unmarshal(raw, &s); err != nil {
 			return "", err
 		}
-		return tasks.ParseThen(s)
+		return resource.ParseThen(s)
 	}
 	var cmd []string
 	if err := json.Unmarshal(raw, &cmd); err != nil {
@@ -300,13 +299,13 @@ func parseThen(raw json.RawMessage, version int) (tasks.Then, error) {
 	if len(cmd) == 0 {
 		return "", nil
 	}
-	if platform.IsGrubGenerator(cmd) {
-		return tasks.RegenerateGrub, nil
+	if resource.IsGrubGenerator(cmd) {
+		return resource.RegenerateGrub, nil
 	}
 	return "", fmt.Errorf("follow-up command %q is not one ezedge-host runs", strings.Join(cmd, " "))
 }
 
-func thenJSON(t tasks.Then) json.RawMessage {
+func thenJSON(t resource.Then) json.RawMessage {
 	if t == "" {
 		return nil
 	}

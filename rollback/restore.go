@@ -8,7 +8,7 @@ import (
 
 	"github.com/ezansiedgeai/ezedge-host/hostroot"
 	"github.com/ezansiedgeai/ezedge-host/internal/crashpoint"
-	"github.com/ezansiedgeai/ezedge-host/tasks"
+	"github.com/ezansiedgeai/ezedge-host/resource"
 )
 
 // Outcome is what rolling back one apply did.
@@ -74,7 +74,7 @@ func (s *Store) Restore(r *Record, force bool) (*Outcome, error) {
 	}
 	defer j.Close()
 	var errs *multierror.Error
-	var thens []tasks.Then
+	var thens []resource.Then
 	for i := len(r.Items) - 1; i >= 0; i-- {
 		it := r.Items[i]
 		if it.Restored {
@@ -136,7 +136,7 @@ func (s *Store) Restore(r *Record, force bool) (*Outcome, error) {
 
 // writeVerified writes st and reads it back, so a restore that the kernel
 // or file system did not take is an error, not a silent difference.
-func writeVerified(h *hostroot.Root, res tasks.Resource, st tasks.State) error {
+func writeVerified(h *hostroot.Root, res resource.Resource, st resource.State) error {
 	if err := res.Write(h, st); err != nil {
 		return err
 	}
@@ -152,7 +152,7 @@ func writeVerified(h *hostroot.Root, res tasks.Resource, st tasks.State) error {
 
 // NotRun is the note for follow-ups left to do on a root that is not the
 // running system.
-func NotRun(h *hostroot.Root, thens []tasks.Then) string {
+func NotRun(h *hostroot.Root, thens []resource.Then) string {
 	var cmds []string
 	for _, t := range dedupe(thens) {
 		if c, err := t.Command(h); err == nil {

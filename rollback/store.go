@@ -24,8 +24,8 @@ import (
 	"github.com/ezansiedgeai/ezedge-host/hostroot"
 	"github.com/ezansiedgeai/ezedge-host/internal/par"
 	"github.com/ezansiedgeai/ezedge-host/lock"
+	"github.com/ezansiedgeai/ezedge-host/resource"
 	"github.com/ezansiedgeai/ezedge-host/statedir"
-	"github.com/ezansiedgeai/ezedge-host/tasks"
 )
 
 const (
@@ -178,7 +178,7 @@ func (s *Store) Read(id string) (*Record, error) {
 
 // LoadData fills in the bytes of a state kept out of line, checking them
 // against their digest.
-func (s *Store) LoadData(st *tasks.State) error {
+func (s *Store) LoadData(st *resource.State) error {
 	if st.Digest == "" || st.Data != nil {
 		return nil
 	}
@@ -186,7 +186,7 @@ func (s *Store) LoadData(st *tasks.State) error {
 	if err != nil {
 		return fmt.Errorf("snapshot contents %s: %v", st.Digest, err)
 	}
-	if tasks.Digest(b) != st.Digest {
+	if resource.Digest(b) != st.Digest {
 		return fmt.Errorf("snapshot contents %s: damaged (digest differs)", st.Digest)
 	}
 	st.Data = b
@@ -195,11 +195,11 @@ func (s *Store) LoadData(st *tasks.State) error {
 
 // outOfLine moves large contents into a blob and returns the state as
 // journaled.
-func (s *Store) outOfLine(st tasks.State) (tasks.State, error) {
+func (s *Store) outOfLine(st resource.State) (resource.State, error) {
 	if len(st.Data) <= inlineMax {
 		return st, nil
 	}
-	d := tasks.Digest(st.Data)
+	d := resource.Digest(st.Data)
 	name := blobDir + "/" + d
 	if fi, err := s.h.Lstat(name); err != nil || !fi.Mode().IsRegular() || fi.Size() != int64(len(st.Data)) {
 		if err := statedir.Ensure(s.h, snapSub, blobSub); err != nil {
@@ -228,9 +228,9 @@ type Meta struct {
 // Prior is the state of one resource before an apply changes it.
 type Prior struct {
 	Task     string
-	Resource tasks.Resource
-	State    tasks.State
-	Then     tasks.Then
+	Resource resource.Resource
+	State    resource.State
+	Then     resource.Then
 }
 
 // Begin creates the journal of a new apply with the prior state of every
@@ -255,7 +255,7 @@ func (s *Store) Begin(m Meta, items []Prior, now time.Time) (*Journal, error) {
 		if err != nil {
 			return nil, err
 		}
-		ls = append(ls, line{Op: opBefore, I: i, Task: it.Task, Resource: tasks.ID(it.Resource), State: &st, Then: thenJSON(it.Then)})
+		ls = append(ls, line{Op: opBefore, I: i, Task: it.Task, Resource: resource.ID(it.Resource), State: &st, Then: thenJSON(it.Then)})
 	}
 	b, err := encode(ls)
 	if err != nil {
@@ -338,7 +338,7 @@ func (j *Journal) append(ls ...line) error {
 // After is the outcome of one item: what it held after the write, and
 // what was asked.
 type After struct {
-	State, Desired tasks.State
+	State, Desired resource.State
 }
 
 // Commit records every item's outcome (numbered as in Begin) and the
@@ -402,7 +402,7 @@ func (s *Store) Tidy(hi *History) {
 	used := map[string]bool{}
 	for _, r := range hi.Records {
 		for _, it := range r.Items {
-			for _, st := range []*tasks.State{&it.Before, it.After, it.Desired} {
+			for _, st := range []*resource.State{&it.Before, it.After, it.Desired} {
 				if st != nil && st.Digest != "" {
 					used[st.Digest] = true
 				}
@@ -424,10 +424,10 @@ func Accepted(recs []*Record) map[string]map[string]string {
 	out := map[string]map[string]string{}
 	for _, r := range recs {
 		for _, it := range r.Items {
-			if it.After == nil || it.Desired == nil || it.Resource.Layer() != tasks.Runtime {
+			if it.After == nil || it.Desired == nil || it.Resource.Layer() != resource.Runtime {
 				continue
 			}
-			want, got := tasks.Normalize(it.Desired.Data), tasks.Normalize(it.After.Data)
+			want, got := resource.Normalize(it.Desired.Data), resource.Normalize(it.After.Data)
 			if it.After.Exists && want != got {
 				id := it.ID()
 				if out[id] == nil {

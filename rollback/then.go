@@ -7,15 +7,15 @@ import (
 	"strings"
 
 	"github.com/ezansiedgeai/ezedge-host/hostroot"
-	"github.com/ezansiedgeai/ezedge-host/tasks"
+	"github.com/ezansiedgeai/ezedge-host/resource"
 )
 
 // RunThen runs the follow-ups of a change or its restore (regenerate
 // grub.cfg), each once, in order. Only on the running system: for an image
 // or fixture root nothing runs and ran is false, so the caller can say what
 // is left to do. The command is the system's own, found by name from a
-// fixed list (tasks.Then), never read from a journal or a plan file.
-func RunThen(h *hostroot.Root, thens []tasks.Then) (ran bool, err error) {
+// fixed list (resource.Then), never read from a journal or a plan file.
+func RunThen(h *hostroot.Root, thens []resource.Then) (ran bool, err error) {
 	if len(thens) == 0 || !h.IsSystemRoot() {
 		return false, nil
 	}
@@ -36,8 +36,8 @@ func RunThen(h *hostroot.Root, thens []tasks.Then) (ran bool, err error) {
 	return true, nil
 }
 
-func dedupe(thens []tasks.Then) []tasks.Then {
-	var out []tasks.Then
+func dedupe(thens []resource.Then) []resource.Then {
+	var out []resource.Then
 	for _, t := range thens {
 		if !slices.Contains(out, t) {
 			out = append(out, t)

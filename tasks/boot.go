@@ -6,6 +6,7 @@ import (
 
 	"github.com/ezansiedgeai/ezedge-host/cmdline"
 	"github.com/ezansiedgeai/ezedge-host/platform"
+	"github.com/ezansiedgeai/ezedge-host/resource"
 )
 
 const zswapParams = "/sys/module/zswap/parameters"
@@ -60,8 +61,8 @@ func (zswap) Plan(c *Context) Result {
 	}}}
 	if c.Facts.Runtime && c.Host.Exists(zswapParams+"/enabled") {
 		r.Wants = []Want{
-			{Resource: SysfsAttr(zswapParams + "/compressor"), Desired: Value(comp)},
-			{Resource: SysfsAttr(zswapParams + "/enabled"), Desired: Value("Y")},
+			{Resource: resource.SysfsAttr(zswapParams + "/compressor"), Desired: resource.Value(comp)},
+			{Resource: resource.SysfsAttr(zswapParams + "/enabled"), Desired: resource.Value("Y")},
 		}
 	}
 	return r

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/ezansiedgeai/ezedge-host/internal/fixture"
+	"github.com/ezansiedgeai/ezedge-host/resource"
 )
 
 func FuzzParseSysctlConf(f *testing.F) {
@@ -48,8 +49,8 @@ func FuzzNormalize(f *testing.F) {
 	f.Add([]byte("always [madvise] never\n"))
 	f.Add([]byte("4096\t131072\t6291456\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		n := Normalize(data)
-		if Normalize([]byte(n)) != n {
+		n := resource.Normalize(data)
+		if resource.Normalize([]byte(n)) != n {
 			t.Fatalf("Normalize not stable: %q -> %q", data, n)
 		}
 	})

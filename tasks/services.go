@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/ezansiedgeai/ezedge-host/platform"
+	"github.com/ezansiedgeai/ezedge-host/resource"
 )
 
 type bluetooth struct{}
@@ -19,7 +20,7 @@ func (bluetooth) Default(f *platform.Facts) (bool, string) {
 }
 
 func (bluetooth) Plan(c *Context) Result {
-	u := Unit("bluetooth.service")
+	u := resource.Unit("bluetooth.service")
 	cur, err := u.Read(c.Host)
 	if err != nil {
 		return Result{Skip: err.Error()}
@@ -51,7 +52,7 @@ func (fstrim) Default(f *platform.Facts) (bool, string) {
 }
 
 func (fstrim) Plan(c *Context) Result {
-	u := Unit("fstrim.timer")
+	u := resource.Unit("fstrim.timer")
 	cur, err := u.Read(c.Host)
 	if err != nil {
 		return Result{Skip: err.Error()}
@@ -122,7 +123,7 @@ func (wifi) Plan(c *Context) Result {
 				r.Notes = append(r.Notes, fmt.Sprintf("%s (%s) is hard-blocked by a switch or firmware; left as it is", e.Name(), strings.TrimSpace(string(name))))
 				continue
 			}
-			r.Wants = append(r.Wants, Want{Resource: SysfsAttr(d + "/soft"), Desired: Value("1")})
+			r.Wants = append(r.Wants, Want{Resource: resource.SysfsAttr(d + "/soft"), Desired: resource.Value("1")})
 		}
 		if len(r.Wants) == 0 && len(r.Notes) == 0 {
 			return Result{Skip: "no WLAN radio (no rfkill device of type wlan)"}
@@ -137,25 +138,25 @@ func (wifi) Plan(c *Context) Result {
 	for _, e := range saved {
 		if strings.HasSuffix(e.Name(), ":wlan") {
 			p := path.Join(rfkillSaved, e.Name())
-			cur, err := File(p).Read(c.Host)
+			cur, err := resource.File(p).Read(c.Host)
 			if err == nil && cur.Exists {
 				want := cur
 				want.Data = []byte("1\n")
-				r.Wants = append(r.Wants, Want{Resource: File(p), Desired: want})
+				r.Wants = append(r.Wants, Want{Resource: resource.File(p), Desired: want})
 			}
 		}
 	}
-	if Unit("NetworkManager.service").Installed(c.Host) {
-		cur, err := File(NMState).Read(c.Host)
+	if resource.Unit("NetworkManager.service").Installed(c.Host) {
+		cur, err := resource.File(NMState).Read(c.Host)
 		if err != nil {
 			return Result{Skip: err.Error()}
 		}
-		want := Content(SetINI(cur.Data, "main", "WirelessEnabled", "false"))
+		want := resource.Content(SetINI(cur.Data, "main", "WirelessEnabled", "false"))
 		if cur.Exists {
 			want.Mode, want.UID, want.GID = cur.Mode, cur.UID, cur.GID
 		}
 		want.MissingDirs = nil
-		r.Wants = append(r.Wants, Want{Resource: File(NMState), Desired: want})
+		r.Wants = append(r.Wants, Want{Resource: resource.File(NMState), Desired: want})
 		r.Notes = append(r.Notes, "NetworkManager is installed: WirelessEnabled=false in its state file, or it turns WiFi back on")
 	}
 	return r

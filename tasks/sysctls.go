@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/ezansiedgeai/ezedge-host/platform"
+	"github.com/ezansiedgeai/ezedge-host/resource"
 )
 
 type swappiness struct{}
@@ -45,7 +46,7 @@ func (netBuffers) Plan(c *Context) Result {
 	for _, k := range keys {
 		want := append([]int64(nil), k.want...)
 		if c.Facts.Runtime {
-			cur, err := Sysctl(k.key).Read(c.Host)
+			cur, err := resource.Sysctl(k.key).Read(c.Host)
 			if err == nil && cur.Exists {
 				f := strings.Fields(string(cur.Data))
 				raised := false
@@ -66,11 +67,11 @@ func (netBuffers) Plan(c *Context) Result {
 				if bad != "" {
 					// What cannot be compared is not changed: the guide's
 					// value might lower it.
-					r.Notes = append(r.Notes, fmt.Sprintf("%s: left as it is: the current value %q is not a number ezedge-host can compare with the guide's %s", k.key, Normalize(cur.Data), orig))
+					r.Notes = append(r.Notes, fmt.Sprintf("%s: left as it is: the current value %q is not a number ezedge-host can compare with the guide's %s", k.key, resource.Normalize(cur.Data), orig))
 					continue
 				}
 				if raised {
-					r.Notes = append(r.Notes, fmt.Sprintf("%s: the guide's %s would lower the current %s; the higher values are kept", k.key, orig, Normalize(cur.Data)))
+					r.Notes = append(r.Notes, fmt.Sprintf("%s: the guide's %s would lower the current %s; the higher values are kept", k.key, orig, resource.Normalize(cur.Data)))
 				}
 			}
 		}

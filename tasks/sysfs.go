@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/ezansiedgeai/ezedge-host/platform"
+	"github.com/ezansiedgeai/ezedge-host/resource"
 )
 
 const thpEnabled = "/sys/kernel/mm/transparent_hugepage/enabled"
@@ -27,7 +28,7 @@ func (thp) Plan(c *Context) Result {
 		if !c.Host.Exists(thpEnabled) {
 			return Result{Skip: "no transparent huge pages in this kernel (" + thpEnabled + " missing)"}
 		}
-		r.Wants = []Want{{Resource: SysfsAttr(thpEnabled), Desired: Value(c.Opt.THP)}}
+		r.Wants = []Want{{Resource: resource.SysfsAttr(thpEnabled), Desired: resource.Value(c.Opt.THP)}}
 	}
 	return r
 }
@@ -63,9 +64,9 @@ func (cpuGovernor) Plan(c *Context) Result {
 			}
 			seen[cpu.Policy] = true
 			paths = append(paths, p)
-			w := Want{Resource: SysfsAttr(p), Desired: Value(g)}
+			w := Want{Resource: resource.SysfsAttr(p), Desired: resource.Value(g)}
 			if cpu.GovernorRaw != nil {
-				w.Current = &State{Exists: true, Data: cpu.GovernorRaw}
+				w.Current = &resource.State{Exists: true, Data: cpu.GovernorRaw}
 			}
 			r.Wants = append(r.Wants, w)
 		}
@@ -141,7 +142,7 @@ func (nvmeQueue) Plan(c *Context) Result {
 			}
 		}
 		ruleN = min(ruleN, want)
-		r.Wants = append(r.Wants, Want{Resource: SysfsAttr(path.Join("/sys/block", d.Name, "queue/nr_requests")), Desired: Value(strconv.Itoa(want))})
+		r.Wants = append(r.Wants, Want{Resource: resource.SysfsAttr(path.Join("/sys/block", d.Name, "queue/nr_requests")), Desired: resource.Value(strconv.Itoa(want))})
 	}
 	r.Fragments = rule(ruleN)
 	return r
@@ -149,5 +150,5 @@ func (nvmeQueue) Plan(c *Context) Result {
 
 func noScheduler(c *Context, dev string) bool {
 	b, err := c.Host.ReadFile(path.Join("/sys/block", dev, "queue/scheduler"))
-	return err != nil || Normalize(b) == "none"
+	return err != nil || resource.Normalize(b) == "none"
 }

@@ -2,10 +2,12 @@ package tasks
 
 import (
 	"fmt"
+	"path"
 
 	"github.com/ezansiedgeai/ezedge-host/cmdline"
 	"github.com/ezansiedgeai/ezedge-host/hostroot"
 	"github.com/ezansiedgeai/ezedge-host/platform"
+	"github.com/ezansiedgeai/ezedge-host/resource"
 )
 
 // Files ezedge-host owns. Tasks contribute lines to them; the planner
@@ -25,6 +27,19 @@ const GrubDropInFile = "/etc/default/grub.d/90-ezedge-host.cfg"
 
 // OwnedFiles lists every file the tasks may compose, in plan order.
 var OwnedFiles = []string{SysctlFile, TmpfilesFile, GovRuleFile, RaspiConfigDropIn, NVMeRuleFile}
+
+// The files the tasks own, and the other programs' files they edit (each
+// confined to where it must be once resolved).
+func init() {
+	for _, p := range append([]string{GrubDropInFile}, OwnedFiles...) {
+		resource.Own(p, hostroot.MaxRead)
+	}
+	resource.Edit("/boot/firmware/", "/boot/firmware")
+	resource.Edit("/boot/", "/boot")
+	resource.Edit("/etc/default/grub", "/etc/default")
+	resource.Edit(rfkillSaved+"/", rfkillSaved)
+	resource.Edit(NMState, path.Dir(NMState))
+}
 
 // Header starts every owned file so a person reading it knows who wrote it.
 const Header = "# Written by ezedge-host. Changes here are replaced by the next apply;\n# set values in the ezedge-host profile instead.\n"
@@ -82,12 +97,12 @@ func (c *Context) Udev() *Udev {
 
 // Want is a resource a task wants to hold a value.
 type Want struct {
-	Resource Resource
-	Desired  State
+	Resource resource.Resource
+	Desired  resource.State
 	Notes    []string
 	// Current is the resource's state where the facts have just read it;
 	// nil has the plan read it.
-	Current *State
+	Current *resource.State
 }
 
 // Fragment is a task's lines in one of the owned files.
@@ -124,7 +139,7 @@ func sysctlWant(c *Context, key, value string) []Want {
 	if !c.Facts.Runtime {
 		return nil
 	}
-	return []Want{{Resource: Sysctl(key), Desired: Value(value)}}
+	return []Want{{Resource: resource.Sysctl(key), Desired: resource.Value(value)}}
 }
 
 func sysctlLine(key, value string) string { return fmt.Sprintf("%s = %s", key, value) }

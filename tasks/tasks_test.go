@@ -8,6 +8,7 @@ import (
 
 	"github.com/ezansiedgeai/ezedge-host/hostroot"
 	"github.com/ezansiedgeai/ezedge-host/internal/fixture"
+	"github.com/ezansiedgeai/ezedge-host/resource"
 )
 
 func TestNormalize(t *testing.T) {
@@ -21,8 +22,8 @@ func TestNormalize(t *testing.T) {
 		"Raspberry Pi 5\x00":                           "Raspberry Pi 5",
 	}
 	for in, want := range cases {
-		if got := Normalize([]byte(in)); got != want {
-			t.Errorf("Normalize(%q) = %q, want %q", in, got, want)
+		if got := resource.Normalize([]byte(in)); got != want {
+			t.Errorf("resource.Normalize(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
@@ -35,7 +36,7 @@ func TestCorpusTHP(t *testing.T) {
 			continue
 		}
 		b, _ := os.ReadFile(p)
-		got := Normalize(b)
+		got := resource.Normalize(b)
 		want := strings.TrimSuffix(base[strings.LastIndex(base, "-")+1:], ".txt")
 		if got != want {
 			t.Errorf("%s: %q, want %q", base, got, want)

@@ -28,9 +28,9 @@ import (
 	"time"
 
 	"github.com/ezansiedgeai/ezedge-host/hostroot"
+	"github.com/ezansiedgeai/ezedge-host/resource"
 	"github.com/ezansiedgeai/ezedge-host/rollback"
 	"github.com/ezansiedgeai/ezedge-host/statedir"
-	"github.com/ezansiedgeai/ezedge-host/tasks"
 )
 
 const sub = "pending-confirm"
@@ -46,7 +46,7 @@ const (
 	bootUnitLink = "/etc/systemd/system/multi-user.target.wants/" + bootUnitName
 )
 
-func init() { tasks.Own(BootUnit, hostroot.MaxRead) }
+func init() { resource.Own(BootUnit, hostroot.MaxRead) }
 
 // How says what reverts a pending apply.
 type How string
@@ -223,7 +223,7 @@ ExecStart=` + self + ` revert-pending
 [Install]
 WantedBy=multi-user.target
 `
-	if err := tasks.File(BootUnit).Write(h, tasks.Content([]byte(unit))); err != nil {
+	if err := resource.File(BootUnit).Write(h, resource.Content([]byte(unit))); err != nil {
 		return err
 	}
 	if t, err := h.Readlink(bootUnitLink); err == nil && t == BootUnit {

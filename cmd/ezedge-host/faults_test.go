@@ -9,7 +9,7 @@ import (
 
 	"github.com/ezansiedgeai/ezedge-host/hostroot"
 	"github.com/ezansiedgeai/ezedge-host/internal/fixture"
-	"github.com/ezansiedgeai/ezedge-host/tasks"
+	"github.com/ezansiedgeai/ezedge-host/resource"
 )
 
 // TestFullDisk: the root is on a 1 MiB tmpfs (in a private mount namespace
@@ -89,9 +89,9 @@ func (failingStop) Reload() error                      { return nil }
 // TestUnitFailsToStop: a unit that does not stop fails the apply, which
 // restores everything and names the unit.
 func TestUnitFailsToStop(t *testing.T) {
-	old := tasks.NewManager
-	tasks.NewManager = func(*hostroot.Root) (tasks.Manager, error) { return failingStop{}, nil }
-	defer func() { tasks.NewManager = old }()
+	old := resource.NewManager
+	resource.NewManager = func(*hostroot.Root) (resource.Manager, error) { return failingStop{}, nil }
+	defer func() { resource.NewManager = old }()
 	root := fixture.Copy(t, "pi5-16gb-nvme-bookworm")
 	orig := fixture.Snapshot(t, root)
 	r := cli("apply", "--root", root, "--yes").must(t, 1)

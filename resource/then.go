@@ -1,10 +1,10 @@
-package tasks
+package resource
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/ezansiedgeai/ezedge-host/hostroot"
-	"github.com/ezansiedgeai/ezedge-host/platform"
 )
 
 // Then is what must follow a change, and its restore, on a live host.
@@ -32,10 +32,36 @@ func ParseThen(s string) (Then, error) {
 func (t Then) Command(h *hostroot.Root) ([]string, error) {
 	switch t {
 	case RegenerateGrub:
-		if g := platform.GrubGenerator(h); g != nil {
+		if g := GrubGenerator(h); g != nil {
 			return g, nil
 		}
 		return nil, fmt.Errorf("no grub.cfg generator (update-grub, grub-mkconfig, grub2-mkconfig) installed")
 	}
 	return nil, fmt.Errorf("unknown follow-up %q", t)
+}
+
+// grubGenerators are the commands that regenerate grub.cfg, in the order
+// they are preferred. Only these ever run, and only on the running system:
+// a command is never taken from a file in a root.
+var grubGenerators = [][]string{
+	{"/usr/sbin/update-grub"}, {"/sbin/update-grub"},
+	{"/usr/sbin/grub-mkconfig", "-o", "/boot/grub/grub.cfg"},
+	{"/usr/sbin/grub2-mkconfig", "-o", "/boot/grub2/grub.cfg"},
+}
+
+// GrubGenerator is the first of the known grub.cfg generators installed in
+// the root, or nil.
+func GrubGenerator(h *hostroot.Root) []string {
+	for _, g := range grubGenerators {
+		if h.Exists(g[0]) {
+			return g
+		}
+	}
+	return nil
+}
+
+// IsGrubGenerator reports whether cmd is exactly one of the known
+// generators (a version 1 journal recorded the command itself).
+func IsGrubGenerator(cmd []string) bool {
+	return slices.ContainsFunc(grubGenerators, func(g []string) bool { return slices.Equal(g, cmd) })
 }

@@ -1,7 +1,9 @@
-// Package tasks holds the tuning items (one small type each) and the few
-// resource kinds they are built on. A resource reads its current state,
-// writes a desired one and restores a captured one.
-package tasks
+// Package resource holds the few kinds of thing ezedge-host changes (a
+// sysctl, a sysfs attribute, a whole file, a systemd unit's links and
+// state) and the State each is read into. A resource reads its current
+// state, writes a desired one and restores a captured one; plan, apply,
+// restore, drift and saved plans all go through these.
+package resource
 
 import (
 	"bytes"

@@ -1,4 +1,4 @@
-package tasks
+package resource
 
 import (
 	"fmt"
@@ -29,22 +29,30 @@ type fileRule struct {
 }
 
 var (
-	ownedMu sync.RWMutex
+	rulesMu sync.RWMutex
 	owned   = map[string]int64{}
+	edited  []editRule
 )
 
-// Own declares a file that ezedge-host writes whole (a package's own
-// files, e.g. first boot's), with the largest size it may have.
+type editRule struct{ match, home string }
+
+// Own declares a file that ezedge-host writes whole (a task's owned file,
+// first boot's files), with the largest size it may have. The package
+// that writes a file declares it, so that a journal naming it can be read
+// back by any command.
 func Own(p string, limit int64) {
-	ownedMu.Lock()
-	defer ownedMu.Unlock()
+	rulesMu.Lock()
+	defer rulesMu.Unlock()
 	owned[p] = limit
 }
 
-func init() {
-	for _, p := range append([]string{GrubDropInFile}, OwnedFiles...) {
-		Own(p, hostroot.MaxRead)
-	}
+// Edit declares files of other programs that ezedge-host edits: match is
+// one file, or a directory (ending in "/") for any file below it; once
+// resolved, the file must lie inside home.
+func Edit(match, home string) {
+	rulesMu.Lock()
+	defer rulesMu.Unlock()
+	edited = append(edited, editRule{match, home})
 }
 
 // ruleFor is how the file at p may be touched; false for a file
@@ -53,26 +61,20 @@ func ruleFor(p string) (fileRule, bool) {
 	if !path.IsAbs(p) || path.Clean(p) != p {
 		return fileRule{}, false
 	}
-	ownedMu.RLock()
-	limit, ok := owned[p]
-	ownedMu.RUnlock()
-	if ok {
+	rulesMu.RLock()
+	defer rulesMu.RUnlock()
+	if limit, ok := owned[p]; ok {
 		return fileRule{owned: true, limit: limit}, true
 	}
-	edited := func(home string) (fileRule, bool) {
-		return fileRule{home: home, limit: hostroot.MaxRead}, true
+	// The most specific declaration wins (/boot/firmware/ before /boot/).
+	best := -1
+	for i, e := range edited {
+		if (p == e.match || strings.HasSuffix(e.match, "/") && strings.HasPrefix(p, e.match)) && (best < 0 || len(e.match) > len(edited[best].match)) {
+			best = i
+		}
 	}
-	switch {
-	case strings.HasPrefix(p, "/boot/firmware/"):
-		return edited("/boot/firmware")
-	case strings.HasPrefix(p, "/boot/"):
-		return edited("/boot")
-	case p == "/etc/default/grub":
-		return edited("/etc/default")
-	case path.Dir(p) == rfkillSaved:
-		return edited(rfkillSaved)
-	case p == NMState:
-		return edited(path.Dir(NMState))
+	if best >= 0 {
+		return fileRule{home: edited[best].home, limit: hostroot.MaxRead}, true
 	}
 	return fileRule{}, false
 }
