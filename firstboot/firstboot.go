@@ -115,10 +115,11 @@ func Enable(h *hostroot.Root, facts *platform.Facts) (*plan.Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	want, err := u.Enabled(h, cur)
+	links, err := resource.InstallLinks(h, UnitName)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("unit %s: %v", UnitName, err)
 	}
+	want := resource.UnitEnabled(cur, links)
 	c, err := plan.NewChange(h, "firstboot", u, want)
 	if err != nil {
 		return nil, err

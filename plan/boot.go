@@ -132,7 +132,7 @@ func (p *Plan) kernelArgs(h *hostroot.Root, args []taskArg) error {
 	default:
 		return nil
 	}
-	c, err := change(h, strings.Join(owners, ","), res, desired, &cur, nil)
+	c, err := change(h, strings.Join(owners, ","), res, desired, nil, &cur, nil)
 	if err != nil {
 		return err
 	}

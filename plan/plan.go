@@ -5,6 +5,7 @@ package plan
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -85,13 +86,12 @@ func (p *Plan) Pending() []Change {
 	return out
 }
 
-// Build computes the plan for the host at h; store is its snapshot store
-// (Open(h), or the one holding the lock).
-func Build(h *hostroot.Root, store *rollback.Store, facts *platform.Facts, opt tasks.Options) (*Plan, error) {
+// Build computes the plan for the host at h with the profile's choices;
+// store is its snapshot store (Open(h), or the one holding the lock).
+func Build(h *hostroot.Root, store *rollback.Store, facts *platform.Facts, choices tasks.Choices) (*Plan, error) {
 	p := &Plan{Root: h.Dir(), Facts: facts}
 	recs := p.history(store)
 	accepted := rollback.Accepted(recs)
-	ctx := &tasks.Context{Host: h, Facts: facts, Opt: opt}
 
 	type part struct {
 		task  string
@@ -99,27 +99,32 @@ func Build(h *hostroot.Root, store *rollback.Store, facts *platform.Facts, opt t
 	}
 	fileParts := map[string][]part{}
 	var kargs []taskArg
-	for _, t := range tasks.All {
+	for _, t := range tasks.All() {
 		on, why := t.Default(facts)
-		if v, set := opt.Enabled[t.Name()]; set {
+		if v, set := choices.Enabled(t); set {
 			on, why = v, "off in the profile"
 		}
 		if !on {
 			p.Skipped = append(p.Skipped, Skipped{t.Name(), why})
 			continue
 		}
-		res := t.Plan(ctx)
-		if res.Skip != "" {
-			p.Skipped = append(p.Skipped, Skipped{t.Name(), res.Skip})
+		in := t.Plan(facts, choices.Options(t))
+		if in.Skip != "" {
+			p.Skipped = append(p.Skipped, Skipped{t.Name(), in.Skip})
 			continue
 		}
-		for _, n := range res.Notes {
+		for _, n := range in.Notes {
 			p.Notes = append(p.Notes, t.Name()+": "+n)
 		}
-		cs := make([]Change, len(res.Wants))
-		err := par.Do(len(res.Wants), func(i int) error {
-			w := res.Wants[i]
-			c, err := change(h, t.Name(), w.Resource, w.Desired, w.Current, accepted)
+		for _, w := range in.Warnings {
+			if !slices.Contains(p.Warnings, w) {
+				p.Warnings = append(p.Warnings, w)
+			}
+		}
+		cs := make([]Change, len(in.Wants))
+		err := par.Do(len(in.Wants), func(i int) error {
+			w := in.Wants[i]
+			c, err := change(h, t.Name(), w.Resource, w.Desired, w.Edit, w.Current, accepted)
 			c.Notes = append(c.Notes, w.Notes...)
 			cs[i] = c
 			return err
@@ -128,10 +133,10 @@ func Build(h *hostroot.Root, store *rollback.Store, facts *platform.Facts, opt t
 			return nil, err
 		}
 		p.Changes = append(p.Changes, cs...)
-		for _, f := range res.Fragments {
+		for _, f := range in.Fragments {
 			fileParts[f.File] = append(fileParts[f.File], part{t.Name(), f.Lines})
 		}
-		for _, a := range res.KernelArgs {
+		for _, a := range in.KernelArgs {
 			kargs = append(kargs, taskArg{t.Name(), a})
 		}
 	}
@@ -154,7 +159,7 @@ func Build(h *hostroot.Root, store *rollback.Store, facts *platform.Facts, opt t
 			}
 			desired = resource.Content([]byte(b.String()))
 		}
-		c, err := change(h, strings.Join(owners, ","), resource.File(name), desired, nil, nil)
+		c, err := change(h, strings.Join(owners, ","), resource.File(name), desired, nil, nil, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -168,32 +173,6 @@ func Build(h *hostroot.Root, store *rollback.Store, facts *platform.Facts, opt t
 			c.Task = "(no task)"
 		}
 		p.Changes = append(p.Changes, c)
-		if name == tasks.SysctlFile && desired.Exists {
-			want := map[string]string{}
-			for _, pt := range parts {
-				for _, l := range pt.lines {
-					if k, v, ok := strings.Cut(l, " = "); ok {
-						want[k] = v
-					}
-				}
-			}
-			p.Warnings = append(p.Warnings, tasks.SysctlOverrides(h, name, want)...)
-			p.Warnings = append(p.Warnings, ctx.Udev().SysctlOverrides(want)...)
-		}
-		switch {
-		case !desired.Exists:
-		case name == tasks.TmpfilesFile:
-			p.Warnings = append(p.Warnings, tasks.TmpfilesOverrides(h, name, desired.Data)...)
-			p.Warnings = append(p.Warnings, ctx.Udev().RunWrites(tasks.TmpfilesPaths(desired.Data))...)
-		case name == tasks.NVMeRuleFile:
-			devs := []string{"nvme0n1"}
-			for _, d := range facts.NVMe() {
-				devs = append(devs, d.Name)
-			}
-			p.Warnings = append(p.Warnings, ctx.Udev().Overrides(name, desired.Data, devs)...)
-		case name == tasks.GovRuleFile:
-			p.Warnings = append(p.Warnings, ctx.Udev().Overrides(name, desired.Data, []string{"cpu0"})...)
-		}
 	}
 	read := map[string]resource.State{}
 	for _, c := range p.Changes {
@@ -269,11 +248,12 @@ func drift(h *hostroot.Root, recs []*rollback.Record, read map[string]resource.S
 // NewChange is the change that makes r hold desired on the host at h, with
 // its action (none when r holds it already).
 func NewChange(h *hostroot.Root, task string, r resource.Resource, desired resource.State) (Change, error) {
-	return change(h, task, r, desired, nil, nil)
+	return change(h, task, r, desired, nil, nil, nil)
 }
 
-// change compares what r holds (cur, or read now when nil) with desired.
-func change(h *hostroot.Root, task string, r resource.Resource, desired resource.State, read *resource.State, accepted map[string]map[string]string) (Change, error) {
+// change compares what r holds (cur, or read now when nil) with desired,
+// or with what edit makes of it.
+func change(h *hostroot.Root, task string, r resource.Resource, desired resource.State, edit func(resource.State) resource.State, read *resource.State, accepted map[string]map[string]string) (Change, error) {
 	var cur resource.State
 	if read != nil {
 		cur = *read
@@ -282,6 +262,9 @@ func change(h *hostroot.Root, task string, r resource.Resource, desired resource
 		if cur, err = r.Read(h); err != nil {
 			return Change{}, fmt.Errorf("%s: %v", r.Name(), err)
 		}
+	}
+	if edit != nil {
+		desired = edit(cur)
 	}
 	c := Change{Task: task, Resource: r, Before: cur, After: desired, Action: None}
 	if r.Equal(cur, desired) {

@@ -19,11 +19,11 @@ func build(tb testing.TB, root string) (*hostroot.Root, *Plan) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	f, err := platform.Detect(h)
+	f, err := platform.Detect(h, tasks.Observations())
 	if err != nil {
 		tb.Fatal(err)
 	}
-	p, err := Build(h, rollback.Open(h), f, tasks.DefaultOptions())
+	p, err := Build(h, rollback.Open(h), f, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}

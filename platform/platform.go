@@ -13,8 +13,10 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ezansiedgeai/ezedge-host/hostconf"
 	"github.com/ezansiedgeai/ezedge-host/hostroot"
 	"github.com/ezansiedgeai/ezedge-host/internal/par"
+	"github.com/ezansiedgeai/ezedge-host/resource"
 )
 
 // Kind names the platform families that decide task defaults.
@@ -52,6 +54,10 @@ type BlockDevice struct {
 	Rotational bool   `json:"rotational"`
 	Removable  bool   `json:"removable"`
 	Root       bool   `json:"root"`
+	// Scheduler is the I/O scheduler in use ("none" without one).
+	Scheduler string `json:"scheduler,omitempty"`
+	// Tags is the hardware queue's tag count (mq/0/nr_tags), 0 unknown.
+	Tags int `json:"tags,omitempty"`
 }
 
 // Facts is what ezedge-host knows about a host.
@@ -70,9 +76,23 @@ type Facts struct {
 	// values can be read and set. An image root has only files.
 	Runtime bool `json:"runtime"`
 	// OS is PRETTY_NAME from os-release.
-	OS   string `json:"os,omitempty"`
-	Boot Boot   `json:"boot"`
-	Net  Net    `json:"network"`
+	OS     string `json:"os,omitempty"`
+	Boot   Boot   `json:"boot"`
+	Net    Net    `json:"network"`
+	Kernel Kernel `json:"kernel"`
+	Swap   Swap   `json:"swap"`
+	// Units are the systemd units the tasks reason about, by name.
+	Units map[string]Unit `json:"units,omitempty"`
+	// Radios are the rfkill switches; RfkillSaved the files systemd-rfkill
+	// keeps their state in across boots.
+	Radios      []Radio  `json:"radios,omitempty"`
+	RfkillSaved []string `json:"rfkill_saved,omitempty"`
+	// RaspiConfigGovernor: Raspberry Pi OS Bullseye's raspi-config boot
+	// script sets cpu0's governor late in every boot.
+	RaspiConfigGovernor bool `json:"raspi_config_governor,omitempty"`
+	// Conf is the host's sysctl.d, tmpfiles.d and udev configuration, for
+	// the tasks' precedence checks (summed up in Evidence).
+	Conf *hostconf.Conf `json:"-"`
 	// Evidence says, in order, how each fact was decided.
 	Evidence []string `json:"evidence"`
 }
@@ -113,7 +133,7 @@ func (f *Facts) HasCpufreq() bool {
 }
 
 // Detect reads the facts of the host at h.
-func Detect(h *hostroot.Root) (*Facts, error) { return DetectAs(h, "") }
+func Detect(h *hostroot.Root, ob Observe) (*Facts, error) { return DetectAs(h, "", ob) }
 
 // Kinds are the values --platform takes.
 var Kinds = []Kind{RPi4, RPi5, AMD64, ARM64}
@@ -121,8 +141,8 @@ var Kinds = []Kind{RPi4, RPi5, AMD64, ARM64}
 // DetectAs reads the facts of the host at h; as, when set, says what
 // platform it is where the root cannot (an arm64 image does not know
 // whether it will boot on a Pi 4 or a Pi 5). It must agree with the
-// architecture the root shows.
-func DetectAs(h *hostroot.Root, as Kind) (*Facts, error) {
+// architecture the root shows. ob says what else the tasks want read.
+func DetectAs(h *hostroot.Root, as Kind, ob Observe) (*Facts, error) {
 	f := &Facts{}
 	cpuinfo, _ := h.ReadFile("/proc/cpuinfo")
 	meminfo, merr := h.ReadFile("/proc/meminfo")
@@ -162,6 +182,12 @@ func DetectAs(h *hostroot.Root, as Kind) (*Facts, error) {
 	f.detectBlock(h)
 	f.detectBoot(h)
 	f.detectNet(h)
+	f.detectKernel(h, ob)
+	f.detectSwap(h)
+	f.detectRadios(h)
+	f.detectUnits(h, ob.Units)
+	f.detectInit(h)
+	f.detectConf(h)
 	if osr, err := h.ReadFile("/etc/os-release"); err == nil {
 		for _, l := range strings.Split(string(osr), "\n") {
 			if v, ok := strings.CutPrefix(l, "PRETTY_NAME="); ok {
@@ -339,6 +365,10 @@ func (f *Facts) detectBlock(h *hostroot.Root) {
 			Rotational: readTrim(h, dir+"/queue/rotational") == "1",
 			Removable:  readTrim(h, dir+"/removable") == "1",
 		}
+		if sch, err := h.ReadFile(dir + "/queue/scheduler"); err == nil {
+			b.Scheduler = resource.Normalize(sch)
+		}
+		b.Tags, _ = strconv.Atoi(readTrim(h, dir+"/mq/0/nr_tags"))
 		if f.RootDevice != "" && (f.RootDevice == n || (strings.HasPrefix(f.RootDevice, n) && h.Exists(dir+"/"+f.RootDevice))) {
 			b.Root = true
 			f.Evidence = append(f.Evidence, fmt.Sprintf("root device: /dev/%s on disk %s (/proc/mounts)", f.RootDevice, n))

@@ -19,7 +19,7 @@ func detect(t *testing.T, dir string) *Facts {
 		t.Fatal(err)
 	}
 	defer h.Close()
-	f, err := Detect(h)
+	f, err := Detect(h, Observe{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,12 +39,12 @@ type decoder struct {
 	lines map[string]int
 }
 
-// decodeFile parses b and decodes its one document into v (a pointer to a
-// struct); lines maps each key path decoded to its line.
-func decodeFile(b []byte, v any) (errs []fieldError, lines map[string]int) {
+// document parses b and returns the body of its one document.
+func document(b []byte) (ast.Node, *fieldError) {
 	f, err := parser.ParseBytes(b, 0)
 	if err != nil {
-		return []fieldError{yamlSyntax(err)}, nil
+		e := yamlSyntax(err)
+		return nil, &e
 	}
 	var body ast.Node
 	for i, d := range f.Docs {
@@ -52,16 +52,14 @@ func decodeFile(b []byte, v any) (errs []fieldError, lines map[string]int) {
 			continue
 		}
 		if i > 0 && body != nil {
-			return []fieldError{{line(d.Body), "(file)", "a second YAML document (after ---): a profile is one document"}}, nil
+			return nil, &fieldError{line(d.Body), "(file)", "a second YAML document (after ---): a profile is one document"}
 		}
 		body = d.Body
 	}
 	if body == nil {
-		return []fieldError{{1, "(file)", "empty: want at least version: 1"}}, nil
+		return nil, &fieldError{1, "(file)", "empty: want at least version: 1"}
 	}
-	d := &decoder{lines: map[string]int{}}
-	d.node(body, reflect.ValueOf(v).Elem(), "")
-	return d.errs, d.lines
+	return body, nil
 }
 
 func yamlSyntax(err error) fieldError {

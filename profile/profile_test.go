@@ -24,33 +24,39 @@ tasks:
   cpu-governor: {enabled: true, governor: schedutil}
   nvme-queue:   {nr_requests: 2048}
 `
-	o, err := Parse("full.yaml", []byte(src))
+	c, err := Parse("full.yaml", []byte(src))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := tasks.DefaultOptions()
-	want.Enabled = map[string]bool{"swappiness": true, "net-buffers": false, "hugepages": true, "cpu-governor": true}
-	want.Swappiness, want.NetCoreMax, want.HugePages = 5, 268435456, 512
-	want.TCPRmem, want.TCPWmem = [3]int64{4096, 131072, 134217728}, [3]int64{4096, 65536, 134217728}
-	want.THP, want.Governor, want.NVMeNrRequests = "madvise", "schedutil", 2048
-	if len(o.Enabled) != len(want.Enabled) {
-		t.Errorf("enabled %v, want %v", o.Enabled, want.Enabled)
+	on, off := true, false
+	want := tasks.Choices{
+		"swappiness":   {Enabled: &on, Options: &tasks.SwappinessOptions{Value: 5}},
+		"net-buffers":  {Enabled: &off, Options: &tasks.NetBuffersOptions{CoreMax: 268435456, TCPRmem: []int64{4096, 131072, 134217728}, TCPWmem: []int64{4096, 65536, 134217728}}},
+		"hugepages":    {Enabled: &on, Options: &tasks.HugePagesOptions{Pages: 512}},
+		"thp":          {Options: &tasks.THPOptions{Mode: "madvise"}},
+		"cpu-governor": {Enabled: &on, Options: &tasks.CPUGovernorOptions{Governor: "schedutil"}},
+		"nvme-queue":   {Options: &tasks.NVMeQueueOptions{NrRequests: 2048}},
 	}
-	for k, v := range want.Enabled {
-		if o.Enabled[k] != v {
-			t.Errorf("enabled[%s] = %v", k, o.Enabled[k])
-		}
+	if !reflect.DeepEqual(c, want) {
+		t.Errorf("got %+v\nwant %+v", c, want)
 	}
-	o.Enabled, want.Enabled = nil, nil
-	if !reflect.DeepEqual(o, want) {
-		t.Errorf("got %+v\nwant %+v", o, want)
+	// A task left out, or an option left out, keeps its default.
+	z, _ := tasks.ByName("zswap")
+	if o := c.Options(z).(*tasks.ZswapOptions); o.Compressor != "lz4" {
+		t.Errorf("zswap defaults: %+v", o)
+	}
+	partial, _ := Parse("p.yaml", []byte("version: 1\ntasks:\n  net-buffers: {core_max: 8192}\n"))
+	nb, _ := tasks.ByName("net-buffers")
+	if o := partial.Options(nb).(*tasks.NetBuffersOptions); o.CoreMax != 8192 || len(o.TCPRmem) != 3 || o.TCPRmem[2] != 67108864 {
+		t.Errorf("partial net-buffers: %+v", o)
 	}
 }
 
 func TestNoProfileIsDefaults(t *testing.T) {
-	o, err := Load("")
-	if err != nil || o.Swappiness != 10 || len(o.Enabled) != 0 {
-		t.Fatalf("%+v %v", o, err)
+	c, err := Load("")
+	sw, _ := tasks.ByName("swappiness")
+	if err != nil || c.Options(sw).(*tasks.SwappinessOptions).Value != 10 {
+		t.Fatalf("%+v %v", c, err)
 	}
 }
 
@@ -71,7 +77,7 @@ func TestBadProfiles(t *testing.T) {
 		"version: 1\ntasks:\n  swappiness: {value: 10}\n---\ntasks:\n  swappiness: {value: 999}\n": `p.yaml:5: (file): a second YAML document`,
 		"version: 1\ntasks:\n  swappiness: &s {value: 10}\n":                                       `p.yaml:3: tasks.swappiness: YAML anchors`,
 		"version: 1\ntasks:\n  swappiness: !!map {value: 10}\n":                                    `p.yaml:3: tasks.swappiness: YAML anchors`,
-		"version: 1\ntasks:\n  swapiness: {value: 10}\n":                                           `p.yaml:3: tasks.swapiness: unknown key`,
+		"version: 1\ntasks:\n  swapiness: {value: 10}\n":                                           `p.yaml:3: tasks.swapiness: unknown task (known: swappiness, net-buffers`,
 		"version: 1\ntasks:\n  swappiness: {value: 10, value: 11}\n":                               `p.yaml:3: (file): mapping key "value" already defined`,
 		"version: 1\ntasks:\n  net-buffers: {tcp_rmem: [4096, \"87380\", 1]}\n":                    `p.yaml:3: tasks.net-buffers.tcp_rmem[1]: "87380" is a string, want a number`,
 		"version: 1\ntasks:\n  swappiness: {value: 10}\n  swappiness: {value: 11}\n":               `p.yaml:4:`,

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"path"
 	"slices"
 	"strings"
@@ -232,10 +233,11 @@ func installLinks(h *hostroot.Root, name string, seen map[string]bool) (map[stri
 	return links, nil
 }
 
-// Installed reports whether the unit file exists in the root.
-func (u *UnitRes) Installed(h *hostroot.Root) bool {
-	_, _, _, err := install(h, u.name)
-	return err == nil
+// InstallLinks is every symlink `systemctl --root enable name` makes: from
+// its [Install] section and its Also= units'. It is fs.ErrNotExist when the
+// unit is not installed in the root, and an error when it is masked.
+func InstallLinks(h *hostroot.Root, name string) (map[string]string, error) {
+	return installLinks(h, name, map[string]bool{})
 }
 
 func (u *UnitRes) Read(h *hostroot.Root) (State, error) {
@@ -267,14 +269,11 @@ func (u *UnitRes) Read(h *hostroot.Root) (State, error) {
 	return s.encode(), nil
 }
 
-// Enabled is the desired state of an enabled (and, live, active) unit.
-func (u *UnitRes) Enabled(h *hostroot.Root, cur State) (State, error) {
-	links, err := installLinks(h, u.name, map[string]bool{})
-	if err != nil {
-		return State{}, fmt.Errorf("unit %s: %v", u.name, err)
-	}
+// UnitEnabled is the desired state of a unit enabled with links (its
+// InstallLinks) and, live, active, from its current state cur.
+func UnitEnabled(cur State, links map[string]string) State {
 	s := decodeUnit(cur)
-	s.links = links
+	s.links = maps.Clone(links)
 	for p := range links {
 		if d := path.Dir(p); d != "/etc/systemd/system" && !slices.Contains(s.dirs, d) {
 			s.dirs = append(s.dirs, d)
@@ -283,11 +282,12 @@ func (u *UnitRes) Enabled(h *hostroot.Root, cur State) (State, error) {
 	if s.active != "" {
 		s.active = "active"
 	}
-	return s.encode(), nil
+	return s.encode()
 }
 
-// Disabled is the desired state of a disabled, stopped unit.
-func (u *UnitRes) Disabled(cur State) State {
+// UnitDisabled is the desired state of a disabled, stopped unit, from its
+// current state cur.
+func UnitDisabled(cur State) State {
 	s := decodeUnit(cur)
 	s.links = map[string]string{}
 	if s.active != "" {

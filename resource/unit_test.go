@@ -46,7 +46,7 @@ func TestUnitLiveManager(t *testing.T) {
 	if err != nil || !strings.HasPrefix(string(before.Data), "active active\n") || u.Show(before) != "enabled (2 links), active" {
 		t.Fatalf("read: %q %v", before.Data, err)
 	}
-	if err := u.Write(h, u.Disabled(before)); err != nil {
+	if err := u.Write(h, UnitDisabled(before)); err != nil {
 		t.Fatal(err)
 	}
 	if got := strings.Join(fake.calls, ", "); got != "stop bluetooth.service, reload" {

@@ -29,7 +29,7 @@ func TestPiBootAndServices(t *testing.T) {
 	orig := fixture.Snapshot(t, root)
 	apply(t, root)
 	cmd := readFile(t, filepath.Join(root, "boot/firmware/cmdline.txt"))
-	if !strings.HasSuffix(cmd, "cfg80211.ieee80211_regdom=GB zswap.enabled=1 zswap.compressor=lz4\n") {
+	if !strings.HasSuffix(cmd, "cfg80211.ieee80211_regdom=GB zswap.enabled=1 zswap.compressor=lz4 cgroup_enable=memory\n") {
 		t.Errorf("cmdline.txt: %q", cmd)
 	}
 	if stub := readFile(t, filepath.Join(root, "boot/cmdline.txt")); !strings.HasPrefix(stub, "DO NOT EDIT") || strings.Contains(stub, "zswap") {
@@ -59,13 +59,20 @@ func TestPiBootAndServices(t *testing.T) {
 	if !strings.Contains(p.stdout, "Reboot pending") || !strings.Contains(p.stdout, "zswap.enabled=1 (zswap): in /boot/firmware/cmdline.txt, not in /proc/cmdline yet") {
 		t.Errorf("pending reboot not reported:\n%s", p.stdout)
 	}
-	// After the reboot the running command line has it: nothing pending.
+	if !strings.Contains(p.stdout, "memory-cgroup: the memory controller is not active yet") {
+		t.Errorf("the inactive memory controller is not reported:\n%s", p.stdout)
+	}
+	// After the reboot the running command line has it, and the kernel
+	// offers the memory controller: nothing pending, memory-cgroup active.
 	running := readFile(t, filepath.Join(root, "proc/cmdline"))
-	os.WriteFile(filepath.Join(root, "proc/cmdline"), []byte(strings.TrimSpace(running)+" zswap.enabled=1 zswap.compressor=lz4\n"), 0o644)
-	if p := cli("plan", "--root", root).must(t, 0); strings.Contains(p.stdout, "Reboot pending") {
+	controllers := readFile(t, filepath.Join(root, "sys/fs/cgroup/cgroup.controllers"))
+	os.WriteFile(filepath.Join(root, "proc/cmdline"), []byte(strings.TrimSpace(running)+" zswap.enabled=1 zswap.compressor=lz4 cgroup_enable=memory\n"), 0o644)
+	os.WriteFile(filepath.Join(root, "sys/fs/cgroup/cgroup.controllers"), []byte("cpuset cpu io memory pids\n"), 0o644)
+	if p := cli("plan", "--root", root).must(t, 0); strings.Contains(p.stdout, "Reboot pending") || !strings.Contains(p.stdout, "memory-cgroup: the memory controller is active") {
 		t.Errorf("still pending after the reboot:\n%s", p.stdout)
 	}
 	os.WriteFile(filepath.Join(root, "proc/cmdline"), []byte(running), 0o644)
+	os.WriteFile(filepath.Join(root, "sys/fs/cgroup/cgroup.controllers"), []byte(controllers), 0o644)
 	cli("rollback", "--root", root, "--yes").must(t, 0)
 	if d := orig.Diff(fixture.Snapshot(t, root, fixture.StoreDir)); len(d) > 0 {
 		t.Fatalf("not byte-identical:\n%s", strings.Join(d, "\n"))
@@ -225,15 +232,15 @@ func TestConfigTxtCmdline(t *testing.T) {
 				}
 				cli("apply", "--root", root, "--yes").must(t, 1)
 				identical(t, orig, root)
-				// Without zswap nothing needs the command line: the rest applies.
-				p := writeProfile(t, "version: 1\ntasks:\n  zswap: {enabled: false}\n")
+				// Without the tasks that need the command line, the rest applies.
+				p := writeProfile(t, "version: 1\ntasks:\n  zswap: {enabled: false}\n  memory-cgroup: {enabled: false}\n")
 				apply(t, root, "--profile", p)
 				cli("rollback", "--root", root, "--yes").must(t, 0)
 				identical(t, orig, root)
 				return
 			}
 			apply(t, root)
-			if got := readFile(t, filepath.Join(root, c.edited)); got != strings.TrimSuffix(line, "\n")+" zswap.enabled=1 zswap.compressor=lz4\n" {
+			if got := readFile(t, filepath.Join(root, c.edited)); got != strings.TrimSuffix(line, "\n")+" zswap.enabled=1 zswap.compressor=lz4 cgroup_enable=memory\n" {
 				t.Errorf("%s = %q", c.edited, got)
 			}
 			after := fixture.Snapshot(t, root)

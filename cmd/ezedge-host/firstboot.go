@@ -100,14 +100,14 @@ func firstbootCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer h.Close()
-			opt, err := profile.Load("")
+			var choices tasks.Choices
 			if b, rerr := h.ReadFile(firstboot.Profile); rerr == nil {
-				opt, err = profile.Parse(firstboot.Profile, b)
+				choices, err = profile.Parse(firstboot.Profile, b)
 			}
 			o := firstboot.Outcome{FormatVersion: plan.FormatVersion, RanAt: time.Now().UTC()}
 			var res *plan.Result
 			if err == nil {
-				res, err = applyOnce(h, f, opt, g)
+				res, err = applyOnce(h, f, choices, g)
 			}
 			if res != nil {
 				o.SnapshotID, o.Changes = res.ID, len(res.Changed)
@@ -163,14 +163,14 @@ func firstbootCmd(g *globals) *cobra.Command {
 }
 
 // applyOnce plans and applies under the lock, as apply --yes does.
-func applyOnce(h *hostroot.Root, f *platform.Facts, opt tasks.Options, g *globals) (*plan.Result, error) {
+func applyOnce(h *hostroot.Root, f *platform.Facts, choices tasks.Choices, g *globals) (*plan.Result, error) {
 	store := rollback.Open(h)
 	unlock, _, err := g.lockHost(h, store, "ezedge-host firstboot run")
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	p, err := plan.Build(h, store, f, opt)
+	p, err := plan.Build(h, store, f, choices)
 	if err != nil {
 		return nil, err
 	}

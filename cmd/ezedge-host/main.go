@@ -61,7 +61,7 @@ type globals struct {
 	profile     string
 	yes         bool
 	lockTimeout time.Duration
-	opt         tasks.Options
+	choices     tasks.Choices
 	// profileData is the profile as read (nil: the platform defaults),
 	// saved with plan --out so apply plans again with it.
 	profileData []byte
@@ -136,7 +136,7 @@ func (g *globals) open() (*hostroot.Root, *platform.Facts, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	f, err := platform.DetectAs(h, platform.Kind(g.platform))
+	f, err := platform.DetectAs(h, platform.Kind(g.platform), tasks.Observations())
 	if err != nil {
 		h.Close()
 		return nil, nil, err
@@ -147,14 +147,14 @@ func (g *globals) open() (*hostroot.Root, *platform.Facts, error) {
 // loadProfile reads the --profile file (none: the platform defaults).
 func (g *globals) loadProfile() error {
 	if g.profile == "" {
-		g.opt = tasks.DefaultOptions()
+		g.choices = nil
 		return nil
 	}
 	b, err := profile.Read(g.profile)
 	if err != nil {
 		return err
 	}
-	if g.opt, err = profile.Parse(g.profile, b); err != nil {
+	if g.choices, err = profile.Parse(g.profile, b); err != nil {
 		return err
 	}
 	g.profileData = b
@@ -179,11 +179,11 @@ func (g *globals) plan() (*hostroot.Root, *plan.Plan, error) {
 
 // replan reads the host afresh and plans it with the profile loaded.
 func (g *globals) replan(h *hostroot.Root, store *rollback.Store) (*plan.Plan, error) {
-	f, err := platform.DetectAs(h, platform.Kind(g.platform))
+	f, err := platform.DetectAs(h, platform.Kind(g.platform), tasks.Observations())
 	if err != nil {
 		return nil, err
 	}
-	return plan.Build(h, store, f, g.opt)
+	return plan.Build(h, store, f, g.choices)
 }
 
 // lockHost takes the host lock for what, the first step of every command
@@ -369,9 +369,9 @@ func applyCmd(g *globals) *cobra.Command {
 				if saved, err = plan.LoadSaved(args[0]); err != nil {
 					return err
 				}
-				g.opt = tasks.DefaultOptions()
+				g.choices = nil
 				if saved.Profile != nil {
-					if g.opt, err = profile.Parse(args[0]+" (its profile)", []byte(*saved.Profile)); err != nil {
+					if g.choices, err = profile.Parse(args[0]+" (its profile)", []byte(*saved.Profile)); err != nil {
 						return err
 					}
 				}

@@ -1,4 +1,4 @@
-package tasks
+package hostconf
 
 import (
 	"os"
@@ -8,41 +8,7 @@ import (
 
 	"github.com/ezansiedgeai/ezedge-host/hostroot"
 	"github.com/ezansiedgeai/ezedge-host/internal/fixture"
-	"github.com/ezansiedgeai/ezedge-host/resource"
 )
-
-func TestNormalize(t *testing.T) {
-	cases := map[string]string{
-		"always [madvise] never\n":                     "madvise",
-		"[always] madvise never\n":                     "always",
-		"always defer defer+madvise [madvise] never\n": "madvise",
-		"4096\t131072\t6291456\n":                      "4096 131072 6291456",
-		"10\n":                                         "10",
-		"10":                                           "10",
-		"Raspberry Pi 5\x00":                           "Raspberry Pi 5",
-	}
-	for in, want := range cases {
-		if got := resource.Normalize([]byte(in)); got != want {
-			t.Errorf("resource.Normalize(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
-// TestCorpusTHP reads every real THP attribute as the kernel prints it.
-func TestCorpusTHP(t *testing.T) {
-	for _, p := range fixture.CorpusFiles(t, "devicetree") {
-		base := filepath.Base(p)
-		if !strings.HasPrefix(base, "thp-") {
-			continue
-		}
-		b, _ := os.ReadFile(p)
-		got := resource.Normalize(b)
-		want := strings.TrimSuffix(base[strings.LastIndex(base, "-")+1:], ".txt")
-		if got != want {
-			t.Errorf("%s: %q, want %q", base, got, want)
-		}
-	}
-}
 
 // TestCorpusSysctl parses every real sysctl.d file. Keys come out dotted and
 // without spaces, values trimmed; the parser never fails a file.
@@ -110,7 +76,7 @@ func TestSysctlOverrides(t *testing.T) {
 	}
 	h, _ := hostroot.Open(dir)
 	defer h.Close()
-	got := SysctlOverrides(h, SysctlFile, map[string]string{"vm.swappiness": "10", "net.core.rmem_max": "134217728", "net.core.wmem_max": "134217728"})
+	got := Read(h).SysctlOverrides("/etc/sysctl.d/90-ezedge-host.conf", map[string]string{"vm.swappiness": "10", "net.core.rmem_max": "134217728", "net.core.wmem_max": "134217728"})
 	want := []string{
 		`net.core.rmem_max: /usr/lib/sysctl.d/97-glob.conf:1 sets "4096" and is read after 90-ezedge-host.conf, so it wins at boot`,
 		`net.core.wmem_max: /usr/lib/sysctl.d/97-glob.conf:1 sets "4096" and is read after 90-ezedge-host.conf, so it wins at boot`,

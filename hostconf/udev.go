@@ -1,12 +1,10 @@
-package tasks
+package hostconf
 
 import (
 	"fmt"
 	"path"
 	"sort"
 	"strings"
-
-	"github.com/ezansiedgeai/ezedge-host/hostroot"
 )
 
 // udevDirs are udev's rules directories, highest precedence first.
@@ -131,32 +129,10 @@ func udevMatch(pattern, s string) bool {
 	return false
 }
 
-// Udev is the host's udev rules, read once per plan.
-type Udev struct {
-	rules []UdevRule
-}
-
-// ReadUdev reads every rules file udev would, in its order.
-func ReadUdev(h *hostroot.Root) *Udev {
-	u := &Udev{}
-	for _, f := range confFiles(h, udevDirs, ".rules") {
-		b, err := h.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		rs, _ := ParseUdevRules(b)
-		for i := range rs {
-			rs[i].File = f
-		}
-		u.rules = append(u.rules, rs...)
-	}
-	return u
-}
-
 // SetsAttr returns the first rule file other than except that assigns
 // sysfs attribute attr.
-func (u *Udev) SetsAttr(attr, except string) (string, bool) {
-	for _, r := range u.rules {
+func (c *Conf) UdevSetsAttr(attr, except string) (string, bool) {
+	for _, r := range c.Udev {
 		for _, a := range r.Assign {
 			if a.Key == "ATTR" && a.Attr == attr && r.File != except {
 				return r.File, true
@@ -177,13 +153,12 @@ func (r UdevRule) conditions() string {
 	return strings.Join(c, ", ")
 }
 
-// Overrides reports rules read after ours (an owned rules file) that set one
-// of the attributes ours sets, to another value, for a device named like one
-// of devices.
-func (u *Udev) Overrides(ours string, ourRules []byte, devices []string) []string {
-	mine, _ := ParseUdevRules(ourRules)
+// UdevOverrides reports rules read after ours (an owned rules file) that
+// set one of the attributes mine set, to another value, for a device named
+// like one of devices.
+func (c *Conf) UdevOverrides(ours string, mine []UdevRule, devices []string) []string {
 	var out []string
-	for _, r := range u.rules {
+	for _, r := range c.Udev {
 		if path.Base(r.File) <= path.Base(ours) {
 			continue
 		}
@@ -231,11 +206,11 @@ func sameDevices(ours, r UdevRule, devices []string) bool {
 	return kernelOK
 }
 
-// SysctlOverrides reports rules that set one of our sysctl keys with
+// UdevSysctlOverrides reports rules that set one of our sysctl keys with
 // SYSCTL{}: they run on a device event, after systemd-sysctl at boot.
-func (u *Udev) SysctlOverrides(want map[string]string) []string {
+func (c *Conf) UdevSysctlOverrides(want map[string]string) []string {
 	var out []string
-	for _, r := range u.rules {
+	for _, r := range c.Udev {
 		for _, a := range r.Assign {
 			if a.Key != "SYSCTL" {
 				continue
@@ -251,11 +226,11 @@ func (u *Udev) SysctlOverrides(want map[string]string) []string {
 	return out
 }
 
-// RunWrites reports rules whose RUN command names one of the sysfs files
-// we write.
-func (u *Udev) RunWrites(paths []string) []string {
+// UdevRunWrites reports rules whose RUN command names one of the sysfs
+// files we write.
+func (c *Conf) UdevRunWrites(paths []string) []string {
 	var out []string
-	for _, r := range u.rules {
+	for _, r := range c.Udev {
 		for _, a := range r.Assign {
 			if a.Key != "RUN" {
 				continue

@@ -1,12 +1,10 @@
-package tasks
+package hostconf
 
 import (
 	"fmt"
 	"path"
 	"sort"
 	"strings"
-
-	"github.com/ezansiedgeai/ezedge-host/hostroot"
 )
 
 // tmpfilesDirs are systemd-tmpfiles' directories, highest precedence first.
@@ -71,18 +69,13 @@ func (t TmpfilesLine) writes() bool { return strings.HasPrefix(t.Type, "w") }
 // file ours writes, with another value, and win at boot: for the same path
 // the line of the file first in name order is the only one applied; a glob
 // covering the same file applies too, and the one read last wins.
-func TmpfilesOverrides(h *hostroot.Root, ours string, ourData []byte) []string {
-	mine, _ := ParseTmpfiles(ourData)
+func (c *Conf) TmpfilesOverrides(ours string, mine []TmpfilesLine) []string {
 	var out []string
-	for _, f := range confFiles(h, tmpfilesDirs, ".conf") {
+	for _, file := range c.Tmpfiles {
+		f, theirs := file.Path, file.Lines
 		if path.Base(f) == path.Base(ours) {
 			continue
 		}
-		b, err := h.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		theirs, _ := ParseTmpfiles(b)
 		before := path.Base(f) < path.Base(ours)
 		for _, t := range theirs {
 			if !t.writes() {
@@ -112,9 +105,8 @@ func globMatch(pattern, name string) bool {
 	return m && err == nil
 }
 
-// TmpfilesPaths lists the files tmpfiles.d content writes.
-func TmpfilesPaths(data []byte) []string {
-	lines, _ := ParseTmpfiles(data)
+// TmpfilesPaths lists the files tmpfiles.d lines write.
+func TmpfilesPaths(lines []TmpfilesLine) []string {
 	var out []string
 	for _, l := range lines {
 		if l.writes() {

@@ -1,4 +1,4 @@
-package tasks
+package hostconf
 
 import (
 	"fmt"
@@ -86,18 +86,14 @@ func SysctlFiles(h *hostroot.Root) []string {
 
 // SysctlOverrides reports, for each key we persist in ours, a file read after
 // ours that sets it to something else and so wins at boot.
-func SysctlOverrides(h *hostroot.Root, ours string, want map[string]string) []string {
+func (c *Conf) SysctlOverrides(ours string, want map[string]string) []string {
 	var out []string
-	for _, f := range SysctlFiles(h) {
+	for _, file := range c.Sysctl {
+		f := file.Path
 		if f == ours || (f != "/etc/sysctl.conf" && path.Base(f) <= path.Base(ours)) {
 			continue
 		}
-		b, err := h.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		set, _ := ParseSysctlConf(b)
-		for _, s := range set {
+		for _, s := range file.Settings {
 			if !s.Assigns {
 				continue
 			}

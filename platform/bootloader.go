@@ -11,10 +11,21 @@ import (
 	"github.com/ezansiedgeai/ezedge-host/resource"
 )
 
+// Loader is what sets the kernel command line at boot.
+type Loader string
+
+const (
+	// LoaderPiFirmware: the Raspberry Pi firmware reads cmdline.txt.
+	LoaderPiFirmware Loader = "rpi-firmware"
+	// LoaderGrub: GRUB, configured through /etc/default/grub.
+	LoaderGrub Loader = "grub"
+	// LoaderNone: neither was found; the command line is not managed.
+	LoaderNone Loader = "none"
+)
+
 // Boot is how the host's kernel command line is set.
 type Boot struct {
-	// Loader is "rpi-firmware", "grub" or "none".
-	Loader string `json:"loader"`
+	Loader Loader `json:"loader"`
 	// CmdlineFile is the file ezedge-host edits: the cmdline.txt the Pi
 	// firmware reads, or /etc/default/grub.
 	CmdlineFile string `json:"cmdline_file,omitempty"`
@@ -44,7 +55,7 @@ func (f *Facts) detectBoot(h *hostroot.Root) {
 		}
 	}
 	if h.Exists("/etc/default/grub") {
-		b.Loader, b.CmdlineFile = "grub", "/etc/default/grub"
+		b.Loader, b.CmdlineFile = LoaderGrub, "/etc/default/grub"
 		for _, mk := range []string{"/usr/sbin/grub-mkconfig", "/sbin/grub-mkconfig"} {
 			if s, err := h.ReadFile(mk); err == nil && strings.Contains(string(s), "default/grub.d") {
 				b.GrubDropIn = true
@@ -71,7 +82,7 @@ func (f *Facts) detectBoot(h *hostroot.Root) {
 		f.Evidence = append(f.Evidence, fmt.Sprintf("boot: GRUB, command line %s, %s", how, gen))
 		return
 	}
-	b.Loader = "none"
+	b.Loader = LoaderNone
 	f.Evidence = append(f.Evidence, "boot: no cmdline.txt and no /etc/default/grub: the kernel command line is not managed")
 }
 
@@ -82,7 +93,7 @@ func (f *Facts) detectBoot(h *hostroot.Root) {
 func (f *Facts) piCmdline(h *hostroot.Root, dir, dtPrefix string, hasDT bool) bool {
 	b := &f.Boot
 	refuse := func(why string) bool {
-		b.Loader, b.Refused = "rpi-firmware", why+": cannot tell which file holds the kernel command line"
+		b.Loader, b.Refused = LoaderPiFirmware, why+": cannot tell which file holds the kernel command line"
 		f.Evidence = append(f.Evidence, "boot: "+b.Refused)
 		return true
 	}
@@ -143,7 +154,7 @@ func (f *Facts) piCmdline(h *hostroot.Root, dir, dtPrefix string, hasDT bool) bo
 		f.Evidence = append(f.Evidence, fmt.Sprintf("boot: %s is the Bookworm stub, passed over", file))
 		return false
 	}
-	b.Loader, b.CmdlineFile = "rpi-firmware", file
+	b.Loader, b.CmdlineFile = LoaderPiFirmware, file
 	f.Evidence = append(f.Evidence, fmt.Sprintf("boot: Raspberry Pi firmware reads %s (%s)", file, strings.Join(why, ", ")))
 	return true
 }

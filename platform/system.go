@@ -1,0 +1,243 @@
+package platform
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/ezansiedgeai/ezedge-host/hostconf"
+	"github.com/ezansiedgeai/ezedge-host/hostroot"
+	"github.com/ezansiedgeai/ezedge-host/resource"
+)
+
+// Observe names what, beyond the facts every plan needs, the tasks want
+// read: sysctl keys whose current value they compare with, and systemd
+// units they enable or disable. Each task declares its own.
+type Observe struct {
+	Sysctls []string
+	Units   []string
+}
+
+// Merge adds o's names to the set.
+func (ob Observe) Merge(o Observe) Observe {
+	for _, k := range o.Sysctls {
+		if !slices.Contains(ob.Sysctls, k) {
+			ob.Sysctls = append(ob.Sysctls, k)
+		}
+	}
+	for _, u := range o.Units {
+		if !slices.Contains(ob.Units, u) {
+			ob.Units = append(ob.Units, u)
+		}
+	}
+	return ob
+}
+
+// Kernel is what the running kernel offers and holds now. An image root has
+// no running kernel: it is empty there.
+type Kernel struct {
+	Release string `json:"release,omitempty"`
+	// THP is transparent huge pages' selected mode; "" when the kernel has
+	// none.
+	THP string `json:"thp,omitempty"`
+	// Zswap: the kernel has zswap (/sys/module/zswap/parameters).
+	Zswap bool `json:"zswap"`
+	// Crypto lists the algorithms of /proc/crypto; CryptoModules the
+	// crypto modules the kernel ships (modules.dep, modules.builtin).
+	Crypto        []string `json:"crypto,omitempty"`
+	CryptoModules []string `json:"crypto_modules,omitempty"`
+	// Sysctl is the current value of each key a task reads.
+	Sysctl map[string]string `json:"sysctl,omitempty"`
+	// CgroupControllers lists the cgroup v2 controllers the kernel makes
+	// available (/sys/fs/cgroup/cgroup.controllers); nil without cgroup v2.
+	CgroupControllers []string `json:"cgroup_controllers,omitempty"`
+}
+
+// HasCrypto reports whether the kernel has compressor c, loaded or as a
+// module it can load.
+func (k Kernel) HasCrypto(c string) bool {
+	return slices.Contains(k.Crypto, c) || slices.Contains(k.CryptoModules, c)
+}
+
+// Swap is how the host swaps.
+type Swap struct {
+	// Zram says why swap is zram; "" when it is not.
+	Zram string `json:"zram,omitempty"`
+}
+
+// Unit is what the root holds of a systemd unit.
+type Unit struct {
+	Installed bool `json:"installed"`
+	// Problem says why its [Install] links cannot be known (masked).
+	Problem string `json:"problem,omitempty"`
+	// InstallLinks are the symlinks enabling it makes, path to target.
+	InstallLinks map[string]string `json:"install_links,omitempty"`
+}
+
+// Radio is one rfkill switch.
+type Radio struct {
+	Name   string `json:"name"`
+	Type   string `json:"type"`
+	Device string `json:"device,omitempty"`
+	Soft   bool   `json:"soft_blocked"`
+	Hard   bool   `json:"hard_blocked"`
+}
+
+const rfkillClass = "/sys/class/rfkill"
+
+// RfkillSaved is where systemd-rfkill keeps each switch's state across
+// boots.
+const RfkillSaved = "/var/lib/systemd/rfkill"
+
+func (f *Facts) detectKernel(h *hostroot.Root, ob Observe) {
+	k := &f.Kernel
+	if !f.Runtime {
+		return
+	}
+	k.Release = readTrim(h, "/proc/sys/kernel/osrelease")
+	if b, err := h.ReadFile("/sys/kernel/mm/transparent_hugepage/enabled"); err == nil {
+		k.THP = resource.Normalize(b)
+		f.Evidence = append(f.Evidence, fmt.Sprintf("kernel: transparent huge pages %s (/sys/kernel/mm/transparent_hugepage/enabled)", k.THP))
+	}
+	k.Zswap = h.Exists("/sys/module/zswap/parameters/enabled")
+	if crypto, err := h.ReadFile("/proc/crypto"); err == nil {
+		for _, l := range strings.Split(string(crypto), "\n") {
+			if key, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(key) == "name" {
+				if n := strings.TrimSpace(v); !slices.Contains(k.Crypto, n) {
+					k.Crypto = append(k.Crypto, n)
+				}
+			}
+		}
+	}
+	if k.Release != "" {
+		dir := "/lib/modules/" + k.Release
+		for _, file := range []string{"/modules.dep", "/modules.builtin"} {
+			// modules.dep of a distribution kernel is a few hundred KiB.
+			b, err := h.ReadFileLimit(dir+file, 32<<20)
+			if err != nil {
+				continue
+			}
+			for _, l := range strings.Split(string(b), "\n") {
+				p, _, _ := strings.Cut(l, ":")
+				if i := strings.Index(p, "/crypto/"); i >= 0 && !strings.Contains(p[i+8:], "/") {
+					name := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(path.Base(p), ".xz"), ".zst"), ".ko")
+					if !slices.Contains(k.CryptoModules, name) {
+						k.CryptoModules = append(k.CryptoModules, name)
+					}
+				}
+			}
+		}
+		slices.Sort(k.CryptoModules)
+	}
+	for _, key := range ob.Sysctls {
+		if b, err := h.ReadFile("/proc/sys/" + strings.ReplaceAll(key, ".", "/")); err == nil {
+			if k.Sysctl == nil {
+				k.Sysctl = map[string]string{}
+			}
+			k.Sysctl[key] = resource.Normalize(b)
+		}
+	}
+	if b, err := h.ReadFile("/sys/fs/cgroup/cgroup.controllers"); err == nil {
+		k.CgroupControllers = strings.Fields(string(b))
+		if k.CgroupControllers == nil {
+			k.CgroupControllers = []string{}
+		}
+		f.Evidence = append(f.Evidence, fmt.Sprintf("cgroup v2 controllers: %s (/sys/fs/cgroup/cgroup.controllers)", strings.Join(k.CgroupControllers, " ")))
+	}
+}
+
+// detectSwap finds zram swap: in use (/proc/swaps) or configured
+// (systemd's zram-generator, Raspberry Pi OS's rpi-swap).
+func (f *Facts) detectSwap(h *hostroot.Root) {
+	if b, err := h.ReadFile("/proc/swaps"); err == nil {
+		for _, l := range strings.Split(string(b), "\n")[1:] {
+			if fs := strings.Fields(l); len(fs) > 0 && strings.HasPrefix(fs[0], "/dev/zram") {
+				f.Swap.Zram = "swap is zram (" + fs[0] + " in /proc/swaps)"
+				break
+			}
+		}
+	}
+	if f.Swap.Zram == "" {
+		for _, p := range []string{"/etc/systemd/zram-generator.conf", "/usr/lib/systemd/zram-generator.conf", "/etc/rpi/swap.conf"} {
+			if b, err := h.ReadFile(p); err == nil && strings.Contains(strings.ToLower(string(b)), "zram") {
+				f.Swap.Zram = "swap is zram (" + p + ")"
+				break
+			}
+		}
+	}
+	if f.Swap.Zram != "" {
+		f.Evidence = append(f.Evidence, "swap: "+f.Swap.Zram)
+	}
+}
+
+func (f *Facts) detectRadios(h *hostroot.Root) {
+	if f.Runtime {
+		ents, _ := h.ReadDir(rfkillClass)
+		for _, e := range ents {
+			d := path.Join(rfkillClass, e.Name())
+			r := Radio{
+				Name:   e.Name(),
+				Type:   readTrim(h, d+"/type"),
+				Device: readTrim(h, d+"/name"),
+				Soft:   readTrim(h, d+"/soft") == "1",
+				Hard:   readTrim(h, d+"/hard") == "1",
+			}
+			f.Radios = append(f.Radios, r)
+			f.Evidence = append(f.Evidence, fmt.Sprintf("radio: %s %s (%s), soft blocked %v, hard blocked %v (%s)", r.Name, r.Type, r.Device, r.Soft, r.Hard, d))
+		}
+	}
+	ents, _ := h.ReadDir(RfkillSaved)
+	for _, e := range ents {
+		if e.Type().IsRegular() {
+			f.RfkillSaved = append(f.RfkillSaved, e.Name())
+		}
+	}
+}
+
+func (f *Facts) detectUnits(h *hostroot.Root, names []string) {
+	for _, n := range names {
+		u := Unit{}
+		links, err := resource.InstallLinks(h, n)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+		case err != nil:
+			u.Installed, u.Problem = true, err.Error()
+		default:
+			u.Installed, u.InstallLinks = true, links
+		}
+		if f.Units == nil {
+			f.Units = map[string]Unit{}
+		}
+		f.Units[n] = u
+		state := "not installed"
+		if u.Installed {
+			state = fmt.Sprintf("installed, enabling makes %d links", len(u.InstallLinks))
+			if u.Problem != "" {
+				state = "installed, " + u.Problem
+			}
+		}
+		f.Evidence = append(f.Evidence, fmt.Sprintf("unit %s: %s", n, state))
+	}
+}
+
+// detectInit reads what boot scripts do to settings a task persists:
+// Raspberry Pi OS Bullseye's /etc/init.d/raspi-config sets cpu0's governor
+// late in every boot.
+func (f *Facts) detectInit(h *hostroot.Root) {
+	if b, err := h.ReadFile("/etc/init.d/raspi-config"); err == nil && strings.Contains(string(b), "scaling_governor") {
+		f.RaspiConfigGovernor = true
+		f.Evidence = append(f.Evidence, "boot scripts: /etc/init.d/raspi-config sets the CPU governor late in boot")
+	}
+}
+
+func (f *Facts) detectConf(h *hostroot.Root) {
+	f.Conf = hostconf.Read(h)
+	rules := map[string]bool{}
+	for _, r := range f.Conf.Udev {
+		rules[r.File] = true
+	}
+	f.Evidence = append(f.Evidence, fmt.Sprintf("configuration: %d sysctl.d, %d tmpfiles.d and %d udev rules files read for precedence", len(f.Conf.Sysctl), len(f.Conf.Tmpfiles), len(rules)))
+}

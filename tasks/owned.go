@@ -1,0 +1,115 @@
+package tasks
+
+import (
+	"fmt"
+	"path"
+	"strings"
+
+	"github.com/ezansiedgeai/ezedge-host/hostconf"
+	"github.com/ezansiedgeai/ezedge-host/hostroot"
+	"github.com/ezansiedgeai/ezedge-host/platform"
+	"github.com/ezansiedgeai/ezedge-host/resource"
+)
+
+// Files ezedge-host owns. Tasks contribute lines to them; the planner
+// composes each one whole, in this order, so turning a task off removes
+// its lines (and the file, when nothing is left).
+const (
+	SysctlFile   = "/etc/sysctl.d/90-ezedge-host.conf"
+	TmpfilesFile = "/etc/tmpfiles.d/90-ezedge-host.conf"
+	NVMeRuleFile = "/etc/udev/rules.d/60-nvme.rules"
+	GovRuleFile  = "/etc/udev/rules.d/99-ezedge-host-cpu-governor.rules"
+	// RaspiConfigDropIn runs after Raspberry Pi OS Bullseye's raspi-config
+	// boot script, which sets cpu0's governor after tmpfiles.d has run.
+	RaspiConfigDropIn = "/etc/systemd/system/raspi-config.service.d/90-ezedge-host.conf"
+	// GrubDropInFile holds our kernel arguments where GRUB reads grub.d.
+	GrubDropInFile = "/etc/default/grub.d/90-ezedge-host.cfg"
+)
+
+// OwnedFiles lists every file the tasks compose, in plan order.
+var OwnedFiles = []string{SysctlFile, TmpfilesFile, GovRuleFile, RaspiConfigDropIn, NVMeRuleFile}
+
+// Header starts every owned file so a person reading it knows who wrote it.
+const Header = "# Written by ezedge-host. Changes here are replaced by the next apply;\n# set values in the ezedge-host profile instead.\n"
+
+// NMState is where NetworkManager keeps WirelessEnabled across boots.
+const NMState = "/var/lib/NetworkManager/NetworkManager.state"
+
+// The files the tasks own, and the other programs' files they edit (each
+// confined to where it must be once resolved).
+func init() {
+	for _, p := range append([]string{GrubDropInFile}, OwnedFiles...) {
+		resource.Own(p, hostroot.MaxRead)
+	}
+	resource.Edit("/boot/firmware/", "/boot/firmware")
+	resource.Edit("/boot/", "/boot")
+	resource.Edit("/etc/default/grub", "/etc/default")
+	resource.Edit(platform.RfkillSaved+"/", platform.RfkillSaved)
+	resource.Edit(NMState, path.Dir(NMState))
+}
+
+func always(*platform.Facts) (bool, string) { return true, "" }
+
+// onAMD64 is on for amd64 hosts only.
+func onAMD64(f *platform.Facts) (bool, string) {
+	if f.Platform == platform.AMD64 {
+		return true, ""
+	}
+	return false, "off by default on " + string(f.Platform)
+}
+
+// onPi is on for Raspberry Pis, opt-in elsewhere.
+func onPi(f *platform.Facts) (bool, string) {
+	if f.Platform.IsRaspberryPi() {
+		return true, ""
+	}
+	return false, "opt-in on " + string(f.Platform)
+}
+
+func sysctlLine(key, value string) string { return fmt.Sprintf("%s = %s", key, value) }
+
+func tmpfilesWrite(p, value string) string { return fmt.Sprintf("w %s - - - - %s", p, value) }
+
+// sysctls is the intent of setting each key to its value: now through
+// /proc/sys on a live host, at boot through the owned sysctl.d file; with
+// the warnings of the files and udev rules that would win over it.
+func sysctls(f *platform.Facts, kv ...[2]string) Intent {
+	var in Intent
+	var lines []string
+	want := map[string]string{}
+	for _, p := range kv {
+		if f.Runtime {
+			in.Wants = append(in.Wants, Want{Resource: resource.Sysctl(p[0]), Desired: resource.Value(p[1])})
+		}
+		lines = append(lines, sysctlLine(p[0], p[1]))
+		want[p[0]] = p[1]
+	}
+	in.Fragments = []Fragment{{File: SysctlFile, Lines: lines}}
+	if f.Conf != nil {
+		in.Warnings = append(f.Conf.SysctlOverrides(SysctlFile, want), f.Conf.UdevSysctlOverrides(want)...)
+	}
+	return in
+}
+
+// tmpfiles adds lines to the owned tmpfiles.d file, with the warnings of
+// the tmpfiles.d files and udev rules that would win over them.
+func (in *Intent) tmpfiles(f *platform.Facts, lines ...string) {
+	in.Fragments = append(in.Fragments, Fragment{File: TmpfilesFile, Lines: lines})
+	if f.Conf == nil {
+		return
+	}
+	parsed, _ := hostconf.ParseTmpfiles([]byte(strings.Join(lines, "\n")))
+	in.Warnings = append(in.Warnings, f.Conf.TmpfilesOverrides(TmpfilesFile, parsed)...)
+	in.Warnings = append(in.Warnings, f.Conf.UdevRunWrites(hostconf.TmpfilesPaths(parsed))...)
+}
+
+// udevRule adds lines to an owned udev rules file, with the warnings of
+// rules udev reads later that set the same attribute for one of devices.
+func (in *Intent) udevRule(f *platform.Facts, file string, devices []string, lines ...string) {
+	in.Fragments = append(in.Fragments, Fragment{File: file, Lines: lines})
+	if f.Conf == nil {
+		return
+	}
+	rules, _ := hostconf.ParseUdevRules([]byte(strings.Join(lines, "\n")))
+	in.Warnings = append(in.Warnings, f.Conf.UdevOverrides(file, rules, devices)...)
+}
