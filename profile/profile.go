@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"reflect"
-	"regexp"
 	"sort"
 	"strings"
 
@@ -59,8 +58,6 @@ func Read(name string) ([]byte, error) {
 	}
 	return b, nil
 }
-
-var governorRe = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 
 // Parse reads profile bytes; name is used in errors. Each task's entry is
 // decoded into that task's own options (tasks.Register) and checked by it.
