@@ -127,8 +127,8 @@ func Enable(h *hostroot.Root, facts *platform.Facts) (*plan.Plan, error) {
 	return &plan.Plan{Root: h.Dir(), Facts: facts, Changes: []plan.Change{c}}, nil
 }
 
-// Outcome is what the first-boot apply did, kept in Result.
-type Outcome struct {
+// Report is what the first-boot apply did, kept in Result.
+type Report struct {
 	FormatVersion int       `json:"format_version"`
 	RanAt         time.Time `json:"ran_at"`
 	SnapshotID    string    `json:"snapshot_id"`
@@ -136,8 +136,11 @@ type Outcome struct {
 	Error         string    `json:"error,omitempty"`
 }
 
-// Record writes the outcome and the done marker.
-func Record(h *hostroot.Root, o Outcome) error {
+// ReportVersion is the format of Result.
+const ReportVersion = 1
+
+// Write records the report and the done marker.
+func Write(h *hostroot.Root, o Report) error {
 	b, _ := json.MarshalIndent(o, "", "  ")
 	if err := statedir.Ensure(h); err != nil {
 		return err
@@ -150,15 +153,14 @@ func Record(h *hostroot.Root, o Outcome) error {
 
 // Status is whether first-boot provisioning is installed and whether it ran.
 type Status struct {
-	FormatVersion int      `json:"format_version"`
-	Installed     bool     `json:"installed"`
-	Ran           bool     `json:"ran"`
-	Outcome       *Outcome `json:"outcome,omitempty"`
+	Installed bool
+	Ran       bool
+	Report    *Report
 }
 
 // Read reads the first-boot status of the root at h.
 func Read(h *hostroot.Root) (Status, error) {
-	s := Status{FormatVersion: plan.FormatVersion, Installed: h.Exists(unitFile)}
+	s := Status{Installed: h.Exists(unitFile)}
 	b, err := h.ReadPrivate(Result, 64<<10)
 	if errors.Is(err, fs.ErrNotExist) {
 		s.Ran = h.Exists(Done)
@@ -167,10 +169,10 @@ func Read(h *hostroot.Root) (Status, error) {
 	if err != nil {
 		return s, err
 	}
-	var o Outcome
+	var o Report
 	if err := json.Unmarshal(b, &o); err != nil {
 		return s, fmt.Errorf("%s: %v", Result, err)
 	}
-	s.Ran, s.Outcome = true, &o
+	s.Ran, s.Report = true, &o
 	return s, nil
 }

@@ -1,6 +1,8 @@
-// Package plan turns host facts and a profile into an ordered list of
-// changes, renders it, and applies it. Plan and apply share Build: what the
-// plan shows is exactly what apply does.
+// Package plan turns host facts and a profile's choices into an ordered
+// list of changes: each task's wants, the owned files composed from the
+// tasks' lines, the kernel command line, and what the store says (drift,
+// interrupted applies). Plan and apply share Build: what the plan shows is
+// exactly what apply does.
 package plan
 
 import (
@@ -243,6 +245,30 @@ func drift(h *hostroot.Root, recs []*rollback.Record, read map[string]resource.S
 	}
 	sort.Strings(out)
 	return out
+}
+
+// Same reports the first pending change of p that q, planned again, does
+// not have exactly (resource, value before, value after), or "".
+func Same(p, q *Plan) string {
+	a, b := p.Pending(), q.Pending()
+	for i := range max(len(a), len(b)) {
+		if i >= len(a) {
+			return resource.ID(b[i].Resource)
+		}
+		if i >= len(b) {
+			return resource.ID(a[i].Resource)
+		}
+		x, y := a[i], b[i]
+		if resource.ID(x.Resource) != resource.ID(y.Resource) || !x.Resource.Equal(x.Before, y.Before) || !x.Resource.Equal(x.After, y.After) {
+			return resource.ID(x.Resource)
+		}
+	}
+	return ""
+}
+
+// Summary is the plan's closing line.
+func (p *Plan) Summary() string {
+	return fmt.Sprintf("%d to change, %d already in place, %d skipped.", len(p.Pending()), len(p.Changes)-len(p.Pending()), len(p.Skipped))
 }
 
 // NewChange is the change that makes r hold desired on the host at h, with

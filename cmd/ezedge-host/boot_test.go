@@ -27,7 +27,7 @@ func lstatLink(t *testing.T, p string) string {
 func TestPiBootAndServices(t *testing.T) {
 	root := fixture.Copy(t, "pi5-16gb-nvme-bookworm")
 	orig := fixture.Snapshot(t, root)
-	apply(t, root)
+	applyYes(t, root)
 	cmd := readFile(t, filepath.Join(root, "boot/firmware/cmdline.txt"))
 	if !strings.HasSuffix(cmd, "cfg80211.ieee80211_regdom=GB zswap.enabled=1 zswap.compressor=lz4 cgroup_enable=memory\n") {
 		t.Errorf("cmdline.txt: %q", cmd)
@@ -234,12 +234,12 @@ func TestConfigTxtCmdline(t *testing.T) {
 				identical(t, orig, root)
 				// Without the tasks that need the command line, the rest applies.
 				p := writeProfile(t, "version: 1\ntasks:\n  zswap: {enabled: false}\n  memory-cgroup: {enabled: false}\n")
-				apply(t, root, "--profile", p)
+				applyYes(t, root, "--profile", p)
 				cli("rollback", "--root", root, "--yes").must(t, 0)
 				identical(t, orig, root)
 				return
 			}
-			apply(t, root)
+			applyYes(t, root)
 			if got := readFile(t, filepath.Join(root, c.edited)); got != strings.TrimSuffix(line, "\n")+" zswap.enabled=1 zswap.compressor=lz4 cgroup_enable=memory\n" {
 				t.Errorf("%s = %q", c.edited, got)
 			}
@@ -326,7 +326,7 @@ func TestRaspiConfigGovernor(t *testing.T) {
 	if !strings.Contains(r.stdout, "raspi-config.service.d applies ours again right after it") || !strings.Contains(r.stdout, tasks.RaspiConfigDropIn) {
 		t.Errorf("plan:\n%s", r.stdout)
 	}
-	apply(t, root, "--profile", gov)
+	applyYes(t, root, "--profile", gov)
 	want := tasks.Header + "\n# cpu-governor\n[Service]\nExecStartPost=-systemd-tmpfiles --create /etc/tmpfiles.d/90-ezedge-host.conf\n"
 	if got := readFile(t, filepath.Join(root, tasks.RaspiConfigDropIn)); got != want {
 		t.Errorf("drop-in:\n%q\nwant\n%q", got, want)

@@ -7,9 +7,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/ezansiedgeai/ezedge-host/plan"
 	"github.com/ezansiedgeai/ezedge-host/rollback"
 	"github.com/ezansiedgeai/ezedge-host/tryapply"
+	"github.com/ezansiedgeai/ezedge-host/view"
 )
 
 func confirmCmd(g *globals) *cobra.Command {
@@ -58,11 +58,6 @@ func confirmCmd(g *globals) *cobra.Command {
 	return c
 }
 
-// jsonPending is a pending confirmation in JSON.
-func jsonPending(p tryapply.Pending, now time.Time) map[string]any {
-	return map[string]any{"id": p.ID, "deadline": p.Deadline, "revert_by": p.RevertBy(), "overdue": p.Overdue(now)}
-}
-
 func statusCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "status",
@@ -83,50 +78,11 @@ func statusCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var latest map[string]any
-			var interrupted, inProgress []string
-			for _, r := range hi.Records {
-				latest = map[string]any{"id": r.ID, "time": r.Time, "changes": len(r.Items), "status": r.Status()}
-				switch r.Status() {
-				case rollback.Interrupted:
-					interrupted = append(interrupted, r.ID)
-				case rollback.InProgress:
-					inProgress = append(inProgress, r.ID)
-				}
-			}
-			w := cmd.OutOrStdout()
+			st := view.NewStatus(pending, hi, now)
 			if g.output == "json" {
-				pj := []map[string]any{}
-				for _, p := range pending {
-					pj = append(pj, jsonPending(p, now))
-				}
-				return plan.WriteJSON(w, map[string]any{"format_version": plan.FormatVersion, "pending_confirmation": pj,
-					"interrupted": plan.NonNil(interrupted), "in_progress": plan.NonNil(inProgress), "lock_holder": hi.Holder,
-					"unreadable": plan.NonNil(hi.Unreadable), "latest": latest})
+				return view.WriteJSON(cmd.OutOrStdout(), st)
 			}
-			for _, p := range pending {
-				if p.Overdue(now) {
-					fmt.Fprintf(w, "Apply %s was not confirmed by %s and its revert has not run (the process died or the host rebooted): the next apply, rollback or confirm rolls it back first, or run `ezedge-host rollback --to %s` now.\n",
-						p.ID, p.Deadline.Local().Format(time.DateTime), p.ID)
-					continue
-				}
-				fmt.Fprintf(w, "Apply %s waits for confirmation: rolled back at %s (in %s) by %s unless `ezedge-host confirm` runs first.\n",
-					p.ID, p.Deadline.Local().Format(time.DateTime), p.Deadline.Sub(now).Round(time.Second), p.RevertBy())
-			}
-			for _, id := range inProgress {
-				fmt.Fprintf(w, "Apply %s is in progress (%s).\n", id, hi.Holder)
-			}
-			for _, id := range interrupted {
-				fmt.Fprintf(w, "Apply %s was interrupted: run `ezedge-host rollback`.\n", id)
-			}
-			for _, u := range append(hi.Unreadable, hi.Warnings...) {
-				fmt.Fprintf(w, "Warning: %s\n", u)
-			}
-			if latest == nil {
-				fmt.Fprintln(w, "No applies recorded.")
-			} else {
-				fmt.Fprintf(w, "Latest apply: %s, %d changes, %s.\n", latest["id"], latest["changes"], latest["status"])
-			}
+			view.StatusText(cmd.OutOrStdout(), st)
 			return nil
 		},
 	}

@@ -103,7 +103,7 @@ func TestCrashDuringRollback(t *testing.T) {
 		for j := 1; ; j++ {
 			root := fixture.Copy(t, name)
 			orig := fixture.Snapshot(t, root)
-			apply(t, root)
+			applyYes(t, root)
 			killed, code, out := runDie(t, j, "rollback", "--root", root, "--yes")
 			if !killed {
 				if code != 0 {

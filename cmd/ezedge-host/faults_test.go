@@ -124,7 +124,7 @@ func TestCorpusRfkill(t *testing.T) {
 	if strings.Contains(p.stdout, "rfkill1") || strings.Contains(p.stdout, "serial:bluetooth") {
 		t.Errorf("the Bluetooth switch or its saved state is touched:\n%s", p.stdout)
 	}
-	apply(t, root)
+	applyYes(t, root)
 	cli("rollback", "--root", root, "--yes").must(t, 0)
 	if d := orig.Diff(fixture.Snapshot(t, root, fixture.StoreDir)); len(d) > 0 {
 		t.Fatalf("not byte-identical: %v", d)
@@ -188,7 +188,7 @@ func TestCorpusForeignFiles(t *testing.T) {
 	if strings.Count(plan.stdout, "queue/nr_requests: ") != 1 {
 		t.Errorf("nr_requests warnings for non-NVMe rules:\n%s", plan.stdout)
 	}
-	apply(t, root)
+	applyYes(t, root)
 	applied := fixture.Snapshot(t, root)
 	for p, v := range orig {
 		if (strings.HasPrefix(p, "usr/lib/") || strings.HasPrefix(p, "boot/firmware/other")) && applied[p] != v {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ezansiedgeai/ezedge-host/apply"
 	"github.com/ezansiedgeai/ezedge-host/firstboot"
 	"github.com/ezansiedgeai/ezedge-host/hostroot"
 	"github.com/ezansiedgeai/ezedge-host/plan"
@@ -14,6 +15,7 @@ import (
 	"github.com/ezansiedgeai/ezedge-host/profile"
 	"github.com/ezansiedgeai/ezedge-host/rollback"
 	"github.com/ezansiedgeai/ezedge-host/tasks"
+	"github.com/ezansiedgeai/ezedge-host/view"
 )
 
 func firstbootCmd(g *globals) *cobra.Command {
@@ -66,7 +68,7 @@ func firstbootCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				res, err := plan.Apply(h, store, p, time.Now())
+				res, err := apply.Apply(h, store, p, time.Now())
 				if err != nil {
 					return fmt.Errorf("firstboot install failed: %w", err)
 				}
@@ -74,7 +76,7 @@ func firstbootCmd(g *globals) *cobra.Command {
 					ids = append(ids, res.ID)
 				}
 				for _, c := range res.Changed {
-					fmt.Fprintf(w, "  %s %s\n", c.Action, plan.Describe(c.Resource))
+					fmt.Fprintf(w, "  %s %s\n", c.Action, view.Describe(c.Resource))
 				}
 			}
 			if len(ids) == 0 {
@@ -104,8 +106,8 @@ func firstbootCmd(g *globals) *cobra.Command {
 			if b, rerr := h.ReadFile(firstboot.Profile); rerr == nil {
 				choices, err = profile.Parse(firstboot.Profile, b)
 			}
-			o := firstboot.Outcome{FormatVersion: plan.FormatVersion, RanAt: time.Now().UTC()}
-			var res *plan.Result
+			o := firstboot.Report{FormatVersion: firstboot.ReportVersion, RanAt: time.Now().UTC()}
+			var res *apply.Applied
 			if err == nil {
 				res, err = applyOnce(h, f, choices, g)
 			}
@@ -115,7 +117,7 @@ func firstbootCmd(g *globals) *cobra.Command {
 			if err != nil {
 				o.Error = err.Error()
 			}
-			if rerr := firstboot.Record(h, o); rerr != nil && err == nil {
+			if rerr := firstboot.Write(h, o); rerr != nil && err == nil {
 				err = rerr
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "ezedge-host first boot: %d changes, snapshot %q\n", o.Changes, o.SnapshotID)
@@ -139,22 +141,9 @@ func firstbootCmd(g *globals) *cobra.Command {
 			}
 			w := cmd.OutOrStdout()
 			if g.output == "json" {
-				return plan.WriteJSON(w, s)
+				return view.WriteJSON(w, view.NewFirstbootStatus(s))
 			}
-			switch {
-			case !s.Installed && !s.Ran:
-				fmt.Fprintln(w, "First-boot provisioning is not installed.")
-			case !s.Ran:
-				fmt.Fprintln(w, "Installed; it has not run yet (it runs on the first boot).")
-			case s.Outcome == nil:
-				fmt.Fprintln(w, "It ran, but left no result file.")
-			default:
-				o := s.Outcome
-				fmt.Fprintf(w, "Ran at %s: %d changes, snapshot %s.\n", o.RanAt.Format(time.RFC3339), o.Changes, o.SnapshotID)
-				if o.Error != "" {
-					fmt.Fprintf(w, "It failed and restored what it changed: %s\n", o.Error)
-				}
-			}
+			view.FirstbootText(w, s)
 			return nil
 		},
 	}
@@ -163,7 +152,7 @@ func firstbootCmd(g *globals) *cobra.Command {
 }
 
 // applyOnce plans and applies under the lock, as apply --yes does.
-func applyOnce(h *hostroot.Root, f *platform.Facts, choices tasks.Choices, g *globals) (*plan.Result, error) {
+func applyOnce(h *hostroot.Root, f *platform.Facts, choices tasks.Choices, g *globals) (*apply.Applied, error) {
 	store := rollback.Open(h)
 	unlock, _, err := g.lockHost(h, store, "ezedge-host firstboot run")
 	if err != nil {
@@ -174,5 +163,5 @@ func applyOnce(h *hostroot.Root, f *platform.Facts, choices tasks.Choices, g *gl
 	if err != nil {
 		return nil, err
 	}
-	return plan.Apply(h, store, p, time.Now())
+	return apply.Apply(h, store, p, time.Now())
 }

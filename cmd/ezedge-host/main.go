@@ -15,13 +15,16 @@ import (
 	"github.com/spf13/cobra/doc"
 	"golang.org/x/term"
 
+	"github.com/ezansiedgeai/ezedge-host/apply"
 	"github.com/ezansiedgeai/ezedge-host/hostroot"
 	"github.com/ezansiedgeai/ezedge-host/plan"
 	"github.com/ezansiedgeai/ezedge-host/platform"
 	"github.com/ezansiedgeai/ezedge-host/profile"
 	"github.com/ezansiedgeai/ezedge-host/rollback"
+	"github.com/ezansiedgeai/ezedge-host/savedplan"
 	"github.com/ezansiedgeai/ezedge-host/tasks"
 	"github.com/ezansiedgeai/ezedge-host/tryapply"
+	"github.com/ezansiedgeai/ezedge-host/view"
 )
 
 // Exit statuses (Terraform's contract for plan --detailed-exitcode, and
@@ -229,73 +232,12 @@ func factsCmd(g *globals) *cobra.Command {
 			}
 			defer h.Close()
 			if g.output == "json" {
-				return plan.WriteJSON(cmd.OutOrStdout(), map[string]any{"format_version": plan.FormatVersion, "root": h.Dir(), "facts": f})
+				return view.WriteJSON(cmd.OutOrStdout(), view.NewFacts(h.Dir(), f))
 			}
-			printFacts(cmd.OutOrStdout(), f)
+			view.FactsText(cmd.OutOrStdout(), f)
 			return nil
 		},
 	}
-}
-
-func printFacts(w io.Writer, f *platform.Facts) {
-	fmt.Fprintf(w, "platform:   %s\n", f.Platform)
-	fmt.Fprintf(w, "arch:       %s\n", f.Arch)
-	if f.Board != "" {
-		fmt.Fprintf(w, "board:      %s\n", f.Board)
-	}
-	if f.OS != "" {
-		fmt.Fprintf(w, "os:         %s\n", f.OS)
-	}
-	if f.CPUVendor != "" {
-		fmt.Fprintf(w, "cpu vendor: %s\n", f.CPUVendor)
-	}
-	fmt.Fprintf(w, "cores:      %d\n", f.Cores)
-	fmt.Fprintf(w, "memory:     %s", platform.HumanBytes(f.MemTotal))
-	if f.HugePageSize > 0 {
-		fmt.Fprintf(w, " (huge page %s)", platform.HumanBytes(f.HugePageSize))
-	}
-	fmt.Fprintln(w)
-	govs := map[string][]string{}
-	var order []string
-	for _, c := range f.CPUs {
-		if !c.HasCpufreq {
-			continue
-		}
-		k := strings.Join(c.Governors, " ") + " (now " + c.Governor + ")"
-		if _, ok := govs[k]; !ok {
-			order = append(order, k)
-		}
-		govs[k] = append(govs[k], fmt.Sprint(c.ID))
-	}
-	if len(order) == 0 {
-		fmt.Fprintln(w, "cpufreq:    none")
-	}
-	for _, k := range order {
-		fmt.Fprintf(w, "cpufreq:    cpu %s: %s\n", compactIDs(govs[k]), k)
-	}
-	for _, b := range f.Block {
-		var tags []string
-		for _, t := range []struct {
-			on   bool
-			name string
-		}{{b.NVMe, "nvme"}, {b.SDCard, "sd card"}, {b.Rotational, "rotational"}, {!b.Rotational, "non-rotational"}, {b.Removable, "removable"}, {b.Root, "root"}} {
-			if t.on {
-				tags = append(tags, t.name)
-			}
-		}
-		fmt.Fprintf(w, "disk:       %s (%s)\n", b.Name, strings.Join(tags, ", "))
-	}
-	fmt.Fprintf(w, "runtime:    %v\n\nWhy:\n", f.Runtime)
-	for _, e := range f.Evidence {
-		fmt.Fprintf(w, "  %s\n", e)
-	}
-}
-
-func compactIDs(ids []string) string {
-	if len(ids) > 4 {
-		return ids[0] + "-" + ids[len(ids)-1]
-	}
-	return strings.Join(ids, ",")
 }
 
 func planCmd(g *globals) *cobra.Command {
@@ -312,12 +254,12 @@ func planCmd(g *globals) *cobra.Command {
 			}
 			defer h.Close()
 			if g.output == "json" {
-				err = p.JSON(cmd.OutOrStdout())
+				err = view.PlanJSON(cmd.OutOrStdout(), p)
 			} else {
-				p.Text(cmd.OutOrStdout(), diff)
+				view.PlanText(cmd.OutOrStdout(), p, diff)
 			}
 			if err == nil && out != "" {
-				if err = p.Save(out, g.profileData, time.Now()); err == nil && g.output == "text" {
+				if err = savedplan.Save(out, p, g.profileData, time.Now()); err == nil && g.output == "text" {
 					fmt.Fprintf(cmd.OutOrStdout(), "Saved to %s: `ezedge-host apply %s` applies exactly this plan.\n", out, out)
 				}
 			}
@@ -363,10 +305,10 @@ func applyCmd(g *globals) *cobra.Command {
 			// A saved plan is the approval of one diff, not a recipe: the
 			// host is planned again with the profile saved in it, and only
 			// that fresh plan, if its diff is the saved one, is applied.
-			var saved *plan.Saved
+			var saved *savedplan.Saved
 			var err error
 			if len(args) == 1 {
-				if saved, err = plan.LoadSaved(args[0]); err != nil {
+				if saved, err = savedplan.Load(args[0]); err != nil {
 					return err
 				}
 				g.choices = nil
@@ -407,7 +349,7 @@ func applyCmd(g *globals) *cobra.Command {
 			}
 			w := cmd.OutOrStdout()
 			if g.output == "text" && saved == nil {
-				p.Text(w, false)
+				view.PlanText(w, p, false)
 			}
 			if len(p.Pending()) > 0 {
 				if err := confirm(cmd, g.yes || saved != nil, "apply these changes"); err != nil {
@@ -434,7 +376,7 @@ func applyCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			res, err := plan.Apply(h, store, again, time.Now())
+			res, err := apply.Apply(h, store, again, time.Now())
 			var pending *tryapply.Pending
 			if err == nil && res.ID != "" && g.within > 0 {
 				pd, serr := g.scheduleRevert(h, store, res.ID)
@@ -444,16 +386,12 @@ func applyCmd(g *globals) *cobra.Command {
 				pending = &pd
 			}
 			if g.output == "json" {
-				var pj any
+				var pj *view.Pending
 				if pending != nil {
-					pj = jsonPending(*pending, time.Now())
+					v := view.NewPending(*pending, time.Now())
+					pj = &v
 				}
-				jerr := plan.WriteJSON(w, map[string]any{
-					"format_version": plan.FormatVersion, "snapshot_id": res.ID,
-					"changes": again.JSONChanges(res.Changed), "notes": res.Notes, "error": errString(err),
-					"pending_confirmation": pj,
-				})
-				if err == nil {
+				if jerr := view.WriteJSON(w, view.NewApply(again, res, err, pj)); err == nil {
 					err = jerr
 				}
 				return err
@@ -501,13 +439,6 @@ func (g *globals) scheduleRevert(h *hostroot.Root, store *rollback.Store, id str
 		return tryapply.Pending{}, fmt.Errorf("could not schedule the automatic revert (%v), and rolling the apply back failed too: %v; run `ezedge-host rollback --to %s`", err, rv.Err, id)
 	}
 	return tryapply.Pending{}, fmt.Errorf("could not schedule the automatic revert (%v); the apply was rolled back", err)
-}
-
-func errString(err error) any {
-	if err == nil {
-		return nil
-	}
-	return err.Error()
 }
 
 func rollbackCmd(g *globals) *cobra.Command {
@@ -585,25 +516,12 @@ func rollbackCmd(g *globals) *cobra.Command {
 				}
 			}
 			if g.output == "json" {
-				list := []map[string]any{}
-				for _, o := range outs {
-					list = append(list, map[string]any{"id": o.ID, "restored": plan.NonNil(o.Restored), "left_alone": plan.NonNil(o.LeftAlone), "complete": o.Complete, "notes": plan.NonNil(o.Notes)})
-				}
-				jerr := plan.WriteJSON(w, map[string]any{"format_version": plan.FormatVersion, "rollbacks": list, "error": errString(failed)})
-				if failed == nil {
+				if jerr := view.WriteJSON(w, view.NewRollback(outs, failed)); failed == nil {
 					failed = jerr
 				}
 				return failed
 			}
-			for _, o := range outs {
-				fmt.Fprintf(w, "Apply %s: restored %d resources.\n", o.ID, len(o.Restored))
-				for _, l := range o.LeftAlone {
-					fmt.Fprintf(w, "  left alone: %s\n", l)
-				}
-				for _, n := range o.Notes {
-					fmt.Fprintf(w, "  note: %s\n", n)
-				}
-			}
+			view.RollbackText(w, outs)
 			return failed
 		},
 	}
@@ -648,27 +566,12 @@ func historyCmd(g *globals) *cobra.Command {
 			}
 			w := cmd.OutOrStdout()
 			if g.output == "json" {
-				list := []map[string]any{}
-				for _, r := range hi.Records {
-					list = append(list, map[string]any{"id": r.ID, "time": r.Time, "platform": r.Platform, "board": r.Board, "changes": len(r.Items), "status": r.Status()})
-				}
-				return plan.WriteJSON(w, map[string]any{"format_version": plan.FormatVersion, "applies": list, "unreadable": plan.NonNil(hi.Unreadable), "warnings": plan.NonNil(hi.Warnings)})
+				return view.WriteJSON(w, view.NewHistory(hi))
 			}
 			for _, u := range append(hi.Unreadable, hi.Warnings...) {
 				fmt.Fprintf(g.stderr, "ezedge-host: warning: %s\n", u)
 			}
-			if len(hi.Records) == 0 {
-				fmt.Fprintln(w, "No applies recorded.")
-				return nil
-			}
-			fmt.Fprintf(w, "%-20s  %-25s  %-8s  %7s  %s\n", "ID", "TIME", "PLATFORM", "CHANGES", "STATUS")
-			for _, r := range hi.Records {
-				t := "-"
-				if !r.Time.IsZero() {
-					t = r.Time.Format(time.RFC3339)
-				}
-				fmt.Fprintf(w, "%-20s  %-25s  %-8s  %7d  %s\n", r.ID, t, r.Platform, len(r.Items), r.Status())
-			}
+			view.HistoryText(w, hi)
 			return nil
 		},
 	}

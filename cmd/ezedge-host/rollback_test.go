@@ -14,7 +14,7 @@ import (
 
 var snapRe = regexp.MustCompile(`Snapshot (\S+)\.`)
 
-func apply(t *testing.T, root string, args ...string) string {
+func applyYes(t *testing.T, root string, args ...string) string {
 	t.Helper()
 	r := cli(append([]string{"apply", "--root", root, "--yes"}, args...)...).must(t, 0)
 	m := snapRe.FindStringSubmatch(r.stdout)
@@ -47,7 +47,7 @@ func identical(t *testing.T, orig fixture.Tree, root string) {
 func TestDrift(t *testing.T) {
 	root := fixture.Copy(t, "pi5-16gb-nvme-bookworm")
 	orig := fixture.Snapshot(t, root)
-	apply(t, root)
+	applyYes(t, root)
 	os.WriteFile(filepath.Join(root, "proc/sys/vm/swappiness"), []byte("42\n"), 0o644)
 	os.WriteFile(filepath.Join(root, "etc/udev/rules.d/60-nvme.rules"), []byte("# rewritten by a package\n"), 0o644)
 
@@ -79,9 +79,9 @@ func TestDrift(t *testing.T) {
 func TestRollbackTo(t *testing.T) {
 	root := fixture.Copy(t, "pi5-16gb-nvme-bookworm")
 	orig := fixture.Snapshot(t, root)
-	first := apply(t, root)
+	first := applyYes(t, root)
 	prof := writeProfile(t, "version: 1\ntasks:\n  swappiness: {value: 5}\n  thp: {enabled: true, mode: never}\n  cpu-governor: {enabled: true}\n")
-	second := apply(t, root, "--profile", prof)
+	second := applyYes(t, root, "--profile", prof)
 	if first == second {
 		t.Fatalf("two applies share id %s", first)
 	}
@@ -125,7 +125,7 @@ func TestCorruptSnapshot(t *testing.T) {
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
 			root := fixture.Copy(t, "pi5-16gb-nvme-bookworm")
-			id := apply(t, root)
+			id := applyYes(t, root)
 			journal := filepath.Join(root, fixture.StoreDir, "snapshots", id+".jsonl")
 			b, err := os.ReadFile(journal)
 			if err != nil {
@@ -146,7 +146,7 @@ func TestCorruptSnapshot(t *testing.T) {
 
 func TestStorePermissions(t *testing.T) {
 	root := fixture.Copy(t, "pi4-8gb-bullseye")
-	id := apply(t, root)
+	id := applyYes(t, root)
 	for p, want := range map[string]os.FileMode{
 		fixture.StoreDir:                                 0o700 | os.ModeDir,
 		fixture.StoreDir + "/snapshots":                  0o700 | os.ModeDir,
@@ -164,7 +164,7 @@ func TestStorePermissions(t *testing.T) {
 func TestInterrupted(t *testing.T) {
 	root := fixture.Copy(t, "pi5-16gb-nvme-bookworm")
 	orig := fixture.Snapshot(t, root)
-	id := apply(t, root)
+	id := applyYes(t, root)
 	journal := filepath.Join(root, fixture.StoreDir, "snapshots", id+".jsonl")
 	b, _ := os.ReadFile(journal)
 	// The apply was killed after every change was made but before its
@@ -239,7 +239,7 @@ func TestProfileChoices(t *testing.T) {
 		t.Errorf("Pi governor plan:\n%s", r.stdout)
 	}
 
-	apply(t, root)
+	applyYes(t, root)
 	off := writeProfile(t, "version: 1\ntasks:\n  thp: {enabled: false}\n  nvme-queue: {enabled: false}\n")
 	r = cli("plan", "--root", root, "--profile", off, "--diff").must(t, 0)
 	if !strings.Contains(r.stdout, "-w /sys/kernel/mm/transparent_hugepage/enabled - - - - always") || !strings.Contains(r.stdout, "- file /etc/udev/rules.d/60-nvme.rules") {

@@ -35,7 +35,7 @@ func TestSavedPlan(t *testing.T) {
 	}
 	// Applying the saved plan on a copy gives the same tree as a plain apply.
 	plain := fixture.Copy(t, "pi5-16gb-nvme-bookworm")
-	apply(t, plain)
+	applyYes(t, plain)
 	r = cli("apply", file, "--root", root).must(t, 0)
 	if !strings.Contains(r.stdout, "Applied 13 changes") {
 		t.Errorf("apply FILE: %s", r.stdout)

@@ -1,4 +1,7 @@
-package plan
+// Package apply makes a plan's changes on a host: every prior state
+// journalled before anything is touched, each written value read back, the
+// follow-ups run, and on any failure everything restored.
+package apply
 
 import (
 	"fmt"
@@ -8,42 +11,24 @@ import (
 
 	"github.com/ezansiedgeai/ezedge-host/hostroot"
 	"github.com/ezansiedgeai/ezedge-host/internal/crashpoint"
+	"github.com/ezansiedgeai/ezedge-host/plan"
 	"github.com/ezansiedgeai/ezedge-host/resource"
 	"github.com/ezansiedgeai/ezedge-host/rollback"
 )
 
-// Result is what an apply did.
-type Result struct {
+// Applied is what an apply did.
+type Applied struct {
 	// ID is the snapshot id; empty when nothing needed changing.
 	ID      string
-	Changed []Change
+	Changed []plan.Change
 	Notes   []string
-}
-
-// Same reports the first pending change of p that q, planned again, does
-// not have exactly (resource, value before, value after), or "".
-func Same(p, q *Plan) string {
-	a, b := p.Pending(), q.Pending()
-	for i := range max(len(a), len(b)) {
-		if i >= len(a) {
-			return resource.ID(b[i].Resource)
-		}
-		if i >= len(b) {
-			return resource.ID(a[i].Resource)
-		}
-		x, y := a[i], b[i]
-		if resource.ID(x.Resource) != resource.ID(y.Resource) || !x.Resource.Equal(x.Before, y.Before) || !x.Resource.Equal(x.After, y.After) {
-			return resource.ID(x.Resource)
-		}
-	}
-	return ""
 }
 
 // Apply makes the plan's pending changes under the host lock the caller
 // holds through store. Each resource's prior state is journalled durably
 // before it is touched. If any change fails, every change this run made is
 // restored and all errors are returned together.
-func Apply(h *hostroot.Root, store *rollback.Store, p *Plan, now time.Time) (*Result, error) {
+func Apply(h *hostroot.Root, store *rollback.Store, p *plan.Plan, now time.Time) (*Applied, error) {
 	if err := h.RequirePrivilege("apply"); err != nil {
 		return nil, err
 	}
@@ -53,7 +38,7 @@ func Apply(h *hostroot.Root, store *rollback.Store, p *Plan, now time.Time) (*Re
 	if len(p.Interrupted) > 0 {
 		return nil, fmt.Errorf("apply %s was interrupted before it finished; run `ezedge-host rollback` first", p.Interrupted[0])
 	}
-	out := &Result{}
+	out := &Applied{}
 	pending := p.Pending()
 	if len(pending) == 0 {
 		return out, nil
@@ -61,7 +46,7 @@ func Apply(h *hostroot.Root, store *rollback.Store, p *Plan, now time.Time) (*Re
 	// Read every prior state, record them all in one durable write, and
 	// only then change anything: write-ahead for the whole apply at the
 	// cost of one fsync, not one per change.
-	var todo []Change
+	var todo []plan.Change
 	var prior []rollback.Prior
 	for _, c := range pending {
 		cur, err := c.Resource.Read(h)

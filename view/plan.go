@@ -1,4 +1,6 @@
-package plan
+// Package view renders what the commands print: text for a person, and
+// JSON (typed, versioned by FormatVersion) for programs.
+package view
 
 import (
 	"encoding/json"
@@ -8,6 +10,7 @@ import (
 
 	"github.com/pmezard/go-difflib/difflib"
 
+	"github.com/ezansiedgeai/ezedge-host/plan"
 	"github.com/ezansiedgeai/ezedge-host/platform"
 	"github.com/ezansiedgeai/ezedge-host/resource"
 )
@@ -15,16 +18,11 @@ import (
 // FormatVersion versions every JSON object ezedge-host prints.
 const FormatVersion = 1
 
-var symbols = map[Action]string{Create: "+", Update: "~", Delete: "-", None: "="}
-
-// Summary is the plan's closing line.
-func (p *Plan) Summary() string {
-	return fmt.Sprintf("%d to change, %d already in place, %d skipped.", len(p.Pending()), len(p.Changes)-len(p.Pending()), len(p.Skipped))
-}
+var symbols = map[plan.Action]string{plan.Create: "+", plan.Update: "~", plan.Delete: "-", plan.None: "="}
 
 // Text writes the plan for a person. With diff, every file change is
 // followed by its unified diff.
-func (p *Plan) Text(w io.Writer, diff bool) {
+func PlanText(w io.Writer, p *plan.Plan, diff bool) {
 	f := p.Facts
 	board := f.Board
 	if board == "" {
@@ -46,16 +44,16 @@ func (p *Plan) Text(w io.Writer, diff bool) {
 		if c.RebootRequired {
 			fmt.Fprintln(w, "      reboot required: takes effect at the next boot")
 		}
-		if cmd := p.thenCommand(c); len(cmd) > 0 {
+		if cmd := thenCommand(p, c); len(cmd) > 0 {
 			fmt.Fprintf(w, "      then runs: %s\n", strings.Join(cmd, " "))
 		}
 		if diff && c.Resource.Kind() == resource.KindFile {
 			fmt.Fprint(w, indent(FileDiff(c), "      "))
 		}
 	}
-	var inPlace []Change
+	var inPlace []plan.Change
 	for _, c := range p.Changes {
-		if c.Action == None {
+		if c.Action == plan.None {
 			inPlace = append(inPlace, c)
 		}
 	}
@@ -102,7 +100,7 @@ func (p *Plan) Text(w io.Writer, diff bool) {
 }
 
 // thenCommand is the command c's follow-up runs on this host, for display.
-func (p *Plan) thenCommand(c Change) []string {
+func thenCommand(p *plan.Plan, c plan.Change) []string {
 	if c.Then == resource.RegenerateGrub {
 		return p.Facts.Boot.Generator
 	}
@@ -129,7 +127,7 @@ func indent(s, pre string) string {
 }
 
 // FileDiff is the unified diff of a file change.
-func FileDiff(c Change) string {
+func FileDiff(c plan.Change) string {
 	from, to := c.Resource.Name(), c.Resource.Name()
 	if !c.Before.Exists {
 		from = "/dev/null"
@@ -190,7 +188,7 @@ type JSONPlan struct {
 
 // JSONChanges renders changes for JSON output. Kernel values are shown
 // normalised; file contents whole; an absent value is null.
-func (p *Plan) JSONChanges(cs []Change) []JSONChange {
+func JSONChanges(p *plan.Plan, cs []plan.Change) []JSONChange {
 	out := []JSONChange{}
 	for _, c := range cs {
 		val := func(s resource.State) *string {
@@ -206,23 +204,23 @@ func (p *Plan) JSONChanges(cs []Change) []JSONChange {
 		out = append(out, JSONChange{
 			Task: c.Task, Resource: c.Resource.Name(), Kind: string(c.Resource.Kind()), Layer: string(c.Resource.Layer()),
 			Action: string(c.Action), Before: val(c.Before), After: val(c.After),
-			RebootRequired: c.RebootRequired, Then: p.thenCommand(c), Notes: c.Notes,
+			RebootRequired: c.RebootRequired, Then: thenCommand(p, c), Notes: c.Notes,
 		})
 	}
 	return out
 }
 
 // JSON writes the plan as a versioned object.
-func (p *Plan) JSON(w io.Writer) error {
-	var inPlace []Change
+func PlanJSON(w io.Writer, p *plan.Plan) error {
+	var inPlace []plan.Change
 	for _, c := range p.Changes {
-		if c.Action == None {
+		if c.Action == plan.None {
 			inPlace = append(inPlace, c)
 		}
 	}
 	j := JSONPlan{
 		FormatVersion: FormatVersion, Root: p.Root, Facts: p.Facts,
-		Changes: p.JSONChanges(p.Pending()), InPlace: p.JSONChanges(inPlace),
+		Changes: JSONChanges(p, p.Pending()), InPlace: JSONChanges(p, inPlace),
 		Skipped: []map[string]any{}, Notes: NonNil(p.Notes), Warnings: NonNil(p.Warnings), RebootPending: NonNil(p.RebootPending), Drift: NonNil(p.Drift),
 		Interrupted: NonNil(p.Interrupted), InProgress: NonNil(p.InProgress),
 		Summary: map[string]int{"change": len(p.Pending()), "in_place": len(inPlace), "skipped": len(p.Skipped)},

@@ -1,4 +1,6 @@
-package plan
+// Package savedplan is plan --out and apply FILE: a saved plan is the
+// approval of exactly one diff, never a recipe.
+package savedplan
 
 import (
 	"encoding/json"
@@ -9,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ezansiedgeai/ezedge-host/plan"
 	"github.com/ezansiedgeai/ezedge-host/resource"
 )
 
@@ -25,7 +28,7 @@ const maxSaved = 16 << 20
 type savedChange struct {
 	Task           string         `json:"task"`
 	Resource       string         `json:"resource"`
-	Action         Action         `json:"action"`
+	Action         plan.Action    `json:"action"`
 	Before         resource.State `json:"before"`
 	After          resource.State `json:"after"`
 	RebootRequired bool           `json:"reboot_required,omitempty"`
@@ -52,7 +55,7 @@ type Saved struct {
 // computed from and the profile (nil: the platform defaults), for a later
 // apply of exactly this plan. The file is replaced whole and is 0600
 // whatever was there: it holds the prior contents of files.
-func (p *Plan) Save(name string, profile []byte, now time.Time) error {
+func Save(name string, p *plan.Plan, profile []byte, now time.Time) error {
 	s := Saved{Kind: savedKind, FormatVersion: savedVersion, Created: now.UTC(), Root: p.Root, Platform: string(p.Facts.Platform), Changes: []savedChange{}}
 	if profile != nil {
 		t := string(profile)
@@ -103,9 +106,9 @@ func writeFileAtomic(name string, b []byte) error {
 	return nil
 }
 
-// LoadSaved reads a plan file (strictly: unknown fields, another kind or a
+// Load reads a plan file (strictly: unknown fields, another kind or a
 // newer format are refused).
-func LoadSaved(name string) (*Saved, error) {
+func Load(name string) (*Saved, error) {
 	f, err := os.Open(name)
 	if err != nil {
 		return nil, fmt.Errorf("plan file %s: %v", name, err)
@@ -140,12 +143,12 @@ func LoadSaved(name string) (*Saved, error) {
 // Check compares the saved plan with fresh, the plan made again now with
 // the saved profile: nil when fresh's pending changes are exactly the
 // saved ones (resource, action, value before, value after, in order).
-func (s *Saved) Check(fresh *Plan) error {
+func (s *Saved) Check(fresh *plan.Plan) error {
 	if s.Platform != string(fresh.Facts.Platform) {
 		return fmt.Errorf("plan file %s: made for a %s host, this one is %s", s.name, s.Platform, fresh.Facts.Platform)
 	}
 	pending := fresh.Pending()
-	byID := map[string]Change{}
+	byID := map[string]plan.Change{}
 	for _, c := range pending {
 		byID[resource.ID(c.Resource)] = c
 	}
