@@ -12,6 +12,7 @@ import (
 var zswap = []Arg{{Key: "zswap.enabled", Value: "1"}, {Key: "zswap.compressor", Value: "lz4"}}
 
 func TestEdit(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		in   string
 		args []Arg
@@ -39,6 +40,7 @@ func TestEdit(t *testing.T) {
 }
 
 func TestCheck(t *testing.T) {
+	t.Parallel()
 	if err := Check("root=x", "  "); err == nil {
 		t.Error("empty accepted")
 	}
@@ -69,6 +71,7 @@ func others(line string, ours []Arg) []string {
 // only, touching only our tokens; a second edit changes nothing; the
 // Bookworm stub (also after Ansible appended to it) is refused.
 func TestCorpusCmdline(t *testing.T) {
+	t.Parallel()
 	files := fixture.CorpusFiles(t, "cmdline")
 	edited := 0
 	for _, p := range files {
@@ -114,6 +117,7 @@ func TestCorpusCmdline(t *testing.T) {
 // a second edit changes nothing) or refused with a reason; drop-ins
 // evaluate with ours appended.
 func TestCorpusGrub(t *testing.T) {
+	t.Parallel()
 	files := fixture.CorpusFiles(t, "grub")
 	edited, refused := 0, 0
 	for _, p := range files {
@@ -168,6 +172,7 @@ func TestCorpusGrub(t *testing.T) {
 }
 
 func TestEvalGrub(t *testing.T) {
+	t.Parallel()
 	base := []byte("GRUB_CMDLINE_LINUX_DEFAULT=\"quiet splash\"\nGRUB_CMDLINE_LINUX='a b'\n# GRUB_CMDLINE_LINUX=\"commented\"\n")
 	drop := []byte("GRUB_CMDLINE_LINUX=\"$GRUB_CMDLINE_LINUX c=\\\"d\\\"\"\nGRUB_CMDLINE_LINUX_DEFAULT=\"${GRUB_CMDLINE_LINUX_DEFAULT} e\"\n")
 	vars, err := EvalGrub([]string{"grub", "drop"}, [][]byte{base, drop})

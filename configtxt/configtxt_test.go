@@ -23,6 +23,7 @@ func files(m map[string]string) Reader {
 }
 
 func TestEval(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		name  string
 		files map[string]string
@@ -78,6 +79,7 @@ func TestEval(t *testing.T) {
 // here); past maxLines Eval stops with an error naming config.txt rather
 // than hang a plan. A file including itself is read once.
 func TestEvalIncludeBudget(t *testing.T) {
+	t.Parallel()
 	m := map[string]string{
 		"/b/config.txt": strings.Repeat("include a.txt\n", 50),
 		"/b/a.txt":      strings.Repeat("include b.txt\n", 50),
@@ -93,6 +95,7 @@ func TestEvalIncludeBudget(t *testing.T) {
 }
 
 func TestEvalMissing(t *testing.T) {
+	t.Parallel()
 	if _, err := Eval(files(nil), "/b/config.txt", pi4, "cmdline"); err == nil {
 		t.Fatal("no error for a missing config.txt")
 	}
@@ -101,6 +104,7 @@ func TestEvalMissing(t *testing.T) {
 // TestCorpus evaluates every real config.txt of the corpus for a Pi 4 and
 // a Pi 5, resolving includes to the corpus file of the same distribution.
 func TestCorpus(t *testing.T) {
+	t.Parallel()
 	paths := fixture.CorpusFiles(t, "configtxt")
 	byName := map[string]string{}
 	for _, p := range paths {

@@ -11,6 +11,7 @@ import (
 )
 
 func TestParseUdevRules(t *testing.T) {
+	t.Parallel()
 	src := "# comment\n" +
 		"KERNEL==\"nvme[0-9]*n[0-9]*\", SUBSYSTEM==\"block\",\\\n  ATTR{queue/nr_requests}=\"1023\"\n" +
 		"\n" +
@@ -35,6 +36,7 @@ func TestParseUdevRules(t *testing.T) {
 // is read whole except Raspberry Pi OS's one real "!==" typo, which udev
 // itself rejects.
 func TestCorpusUdevRules(t *testing.T) {
+	t.Parallel()
 	var files, rules int
 	paths := append(fixture.CorpusFiles(t, "udev"), fixture.CorpusFiles(t, "rfkill")...)
 	for _, p := range paths {
@@ -70,6 +72,7 @@ func TestCorpusUdevRules(t *testing.T) {
 }
 
 func TestCorpusTmpfiles(t *testing.T) {
+	t.Parallel()
 	n := 0
 	for _, p := range fixture.CorpusFiles(t, "udev") {
 		if !strings.Contains(filepath.Base(p), "tmpfiles") {
@@ -94,6 +97,7 @@ func TestCorpusTmpfiles(t *testing.T) {
 }
 
 func TestParseTmpfiles(t *testing.T) {
+	t.Parallel()
 	lines, bad := ParseTmpfiles([]byte("w! /sys/a - - - - defer+madvise\n\"q\"\nw \"/sys/with space\" - - - - 4096 8192\nd /run/x 0755 root root -\n#w /c\n"))
 	want := []TmpfilesLine{
 		{Line: 1, Type: "w!", Path: "/sys/a", Argument: "defer+madvise"},

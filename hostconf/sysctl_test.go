@@ -13,6 +13,7 @@ import (
 // TestCorpusSysctl parses every real sysctl.d file. Keys come out dotted and
 // without spaces, values trimmed; the parser never fails a file.
 func TestCorpusSysctl(t *testing.T) {
+	t.Parallel()
 	files := fixture.CorpusFiles(t, "sysctl")
 	total := 0
 	for _, p := range files {
@@ -44,6 +45,7 @@ func TestCorpusSysctl(t *testing.T) {
 }
 
 func TestNormalizeSysctlKey(t *testing.T) {
+	t.Parallel()
 	cases := map[string]string{
 		"net/ipv4/conf/all/rp_filter":    "net.ipv4.conf.all.rp_filter",
 		"net.ipv4.conf.eth0/1.rp_filter": "net.ipv4.conf.eth0/1.rp_filter",
@@ -61,6 +63,7 @@ func TestNormalizeSysctlKey(t *testing.T) {
 // same-named file in /etc masks /usr/lib; a glob counts; a bare "-key" does
 // not; /etc/sysctl.conf is read last unless a sysctl.d link already reads it.
 func TestSysctlOverrides(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	files := map[string]string{
 		"etc/sysctl.d/10-early.conf":      "vm.swappiness = 1\n",

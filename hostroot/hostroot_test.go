@@ -67,7 +67,10 @@ func both(t *testing.T, f func(t *testing.T, h *Root, root, outside string)) {
 	}
 }
 
-func TestResolveStaysInside(t *testing.T) { both(t, resolveStaysInside) }
+func TestResolveStaysInside(t *testing.T) {
+	t.Parallel()
+	both(t, resolveStaysInside)
+}
 
 func resolveStaysInside(t *testing.T, h *Root, _, _ string) {
 	cases := map[string]string{
@@ -100,7 +103,10 @@ func resolveStaysInside(t *testing.T, h *Root, _, _ string) {
 	}
 }
 
-func TestWritesNeverLeaveTheRoot(t *testing.T) { both(t, writesNeverLeaveTheRoot) }
+func TestWritesNeverLeaveTheRoot(t *testing.T) {
+	t.Parallel()
+	both(t, writesNeverLeaveTheRoot)
+}
 
 func writesNeverLeaveTheRoot(t *testing.T, h *Root, root, outside string) {
 	// No write follows a final symlink, whether it leads out of the root
@@ -151,6 +157,7 @@ func writesNeverLeaveTheRoot(t *testing.T, h *Root, root, outside string) {
 }
 
 func TestRemoveDropsCachedDirectory(t *testing.T) {
+	t.Parallel()
 	root, _ := layout(t)
 	h, _ := Open(root)
 	defer h.Close()
@@ -178,6 +185,7 @@ func TestRemoveDropsCachedDirectory(t *testing.T) {
 }
 
 func TestOpenErrors(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	if _, err := Open(filepath.Join(dir, "none")); err == nil || err.Error() != "root "+filepath.Join(dir, "none")+": no such directory" {
 		t.Errorf("missing root: %v", err)
@@ -190,6 +198,7 @@ func TestOpenErrors(t *testing.T) {
 }
 
 func TestRemoveSymlinkKeepsTarget(t *testing.T) {
+	t.Parallel()
 	root, _ := layout(t)
 	h, _ := Open(root)
 	defer h.Close()

@@ -65,6 +65,7 @@ func hostile(t *testing.T) (root, outside string, kinds map[string]string) {
 // never read to the end or blocked on; a hard link to a file outside the
 // root is never written in place.
 func TestHostileFileTypes(t *testing.T) {
+	t.Parallel()
 	for _, mode := range []string{"openat2", "os.Root"} {
 		t.Run(mode, func(t *testing.T) {
 			root, outside, kinds := hostile(t)
@@ -124,6 +125,7 @@ func TestHostileFileTypes(t *testing.T) {
 // TestReadBounds: a file over the bound is refused, one at it is read;
 // ReadPrefix reads the head of any size of file.
 func TestReadBounds(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
 	os.WriteFile(filepath.Join(root, "at"), make([]byte, MaxRead), 0o644)
 	os.WriteFile(filepath.Join(root, "over"), make([]byte, MaxRead+1), 0o644)
@@ -143,6 +145,7 @@ func TestReadBounds(t *testing.T) {
 // TestOpenPrivate: the store's files are created 0600, made 0600 when
 // found otherwise, and refused through a link or with another name.
 func TestOpenPrivate(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
 	h, _ := Open(root)
 	defer h.Close()

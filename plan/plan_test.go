@@ -33,6 +33,7 @@ func build(tb testing.TB, root string) (*hostroot.Root, *Plan) {
 // TestClampReportedOnce: when the kernel accepted less than asked, the next
 // plan shows it in place with the device's limit, not as a change forever.
 func TestClampReportedOnce(t *testing.T) {
+	t.Parallel()
 	root := fixture.Copy(t, "amd64-intel-32gb-2nvme")
 	h, _ := build(t, root)
 	defer h.Close()
@@ -62,6 +63,7 @@ func TestClampReportedOnce(t *testing.T) {
 }
 
 func TestLargeHostScales(t *testing.T) {
+	t.Parallel()
 	root := fixture.Large(t, 256, 32)
 	h, p := build(t, root)
 	defer h.Close()

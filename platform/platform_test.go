@@ -27,6 +27,7 @@ func detect(t *testing.T, dir string) *Facts {
 }
 
 func TestFixtureFacts(t *testing.T) {
+	t.Parallel()
 	type want struct {
 		platform       Kind
 		board, vendor  string
@@ -105,6 +106,7 @@ const armCPU = "processor\t: 0\nCPU architecture: 8\n"
 
 // TestCorpusModels reads every real device-tree model string.
 func TestCorpusModels(t *testing.T) {
+	t.Parallel()
 	want := map[string]Kind{"cm4": RPi4, "cm5": RPi5, "pi3": ARM64, "pi400": RPi4, "pi4b": RPi4, "pi5b": RPi5, "zero2w": ARM64}
 	for _, p := range fixture.CorpusFiles(t, "devicetree") {
 		base := filepath.Base(p)
@@ -128,6 +130,7 @@ func TestCorpusModels(t *testing.T) {
 // TestCorpusCpuinfo reads every real cpuinfo, with and without the Model
 // line (older kernels lack it; the Revision code must then decide).
 func TestCorpusCpuinfo(t *testing.T) {
+	t.Parallel()
 	want := map[string]Kind{"cpuinfo-cm5": RPi5, "cpuinfo-pi3bplus": ARM64, "cpuinfo-pi4b": RPi4, "rpi4b": RPi4, "x86_64": AMD64}
 	n := 0
 	for _, p := range fixture.CorpusFiles(t, "devicetree") {
@@ -161,6 +164,7 @@ func TestCorpusCpuinfo(t *testing.T) {
 }
 
 func TestCorpusGovernors(t *testing.T) {
+	t.Parallel()
 	for _, p := range fixture.CorpusFiles(t, "devicetree") {
 		if !strings.Contains(filepath.Base(p), "scaling_available_governors") {
 			continue
@@ -185,6 +189,7 @@ func TestCorpusGovernors(t *testing.T) {
 // TestImageRoot: no /proc, so the architecture comes from the image's own
 // shell binary and nothing runtime is claimed.
 func TestImageRoot(t *testing.T) {
+	t.Parallel()
 	self, err := os.ReadFile("/proc/self/exe")
 	if err != nil {
 		t.Skip("no /proc/self/exe to use as an ELF binary")

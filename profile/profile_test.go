@@ -11,6 +11,7 @@ import (
 )
 
 func TestFullProfile(t *testing.T) {
+	t.Parallel()
 	src := `version: 1
 tasks:
   swappiness:   {enabled: true, value: 5}
@@ -53,6 +54,7 @@ tasks:
 }
 
 func TestNoProfileIsDefaults(t *testing.T) {
+	t.Parallel()
 	c, err := Load("")
 	sw, _ := tasks.ByName("swappiness")
 	if err != nil || c.Options(sw).(*tasks.SwappinessOptions).Value != 10 {
@@ -61,6 +63,7 @@ func TestNoProfileIsDefaults(t *testing.T) {
 }
 
 func TestBadProfiles(t *testing.T) {
+	t.Parallel()
 	cases := map[string]string{
 		"version: 2\n": "p.yaml:1: version: 2 is not supported",
 		"tasks: {}\n":  "p.yaml:1: version: missing",

@@ -10,6 +10,7 @@ import (
 )
 
 func TestNormalize(t *testing.T) {
+	t.Parallel()
 	cases := map[string]string{
 		"always [madvise] never\n":                     "madvise",
 		"[always] madvise never\n":                     "always",
@@ -28,6 +29,7 @@ func TestNormalize(t *testing.T) {
 
 // TestCorpusTHP reads every real THP attribute as the kernel prints it.
 func TestCorpusTHP(t *testing.T) {
+	t.Parallel()
 	for _, p := range fixture.CorpusFiles(t, "devicetree") {
 		base := filepath.Base(p)
 		if !strings.HasPrefix(base, "thp-") {

@@ -33,34 +33,44 @@ type Manager interface {
 
 var (
 	managerMu sync.Mutex
-	managers  = map[*hostroot.Root]Manager{}
-	// NewManager connects to the systemd of a live host; tests replace it.
-	NewManager = func(h *hostroot.Root) (Manager, error) {
-		if !h.IsSystemRoot() || !h.Exists("/run/systemd/system") {
-			return nil, nil
-		}
+	// live is the D-Bus connection to the running systemd, made once.
+	live Manager
+	// stand holds the managers that stand in for systemd on a root, by
+	// its directory (UseManager).
+	stand sync.Map
+)
+
+// UseManager makes m the systemd of the root at dir, for tests of what a
+// live host does (stop, reload, start), each on its own root so they can
+// run side by side; nil removes it.
+func UseManager(dir string, m Manager) {
+	if m == nil {
+		stand.Delete(dir)
+		return
+	}
+	stand.Store(dir, m)
+}
+
+// managerFor is the systemd of h: the running one over D-Bus for the
+// running system, nil for an image or fixture root, where unit state is
+// only the symlinks systemctl --root would make.
+func managerFor(h *hostroot.Root) (Manager, error) {
+	if m, ok := stand.Load(h.Dir()); ok {
+		return m.(Manager), nil
+	}
+	if !h.IsSystemRoot() || !h.Exists("/run/systemd/system") {
+		return nil, nil
+	}
+	managerMu.Lock()
+	defer managerMu.Unlock()
+	if live == nil {
 		c, err := sddbus.NewSystemConnectionContext(context.Background())
 		if err != nil {
 			return nil, fmt.Errorf("systemd D-Bus: %v", err)
 		}
-		return &dbusManager{c: c}, nil
+		live = &dbusManager{c: c}
 	}
-)
-
-// managerFor is the systemd of h, or nil for an image or fixture root,
-// where unit state is only the symlinks systemctl --root would make.
-func managerFor(h *hostroot.Root) (Manager, error) {
-	managerMu.Lock()
-	defer managerMu.Unlock()
-	if m, ok := managers[h]; ok {
-		return m, nil
-	}
-	m, err := NewManager(h)
-	if err != nil {
-		return nil, err
-	}
-	managers[h] = m
-	return m, nil
+	return live, nil
 }
 
 type dbusManager struct{ c *sddbus.Conn }

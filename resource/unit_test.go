@@ -31,11 +31,11 @@ func (f *fakeSystemd) Reload() error { f.calls = append(f.calls, "reload"); retu
 // before its links go and reloads after; restoring recreates the links,
 // reloads and starts it again; the active state is part of the snapshot.
 func TestUnitLiveManager(t *testing.T) {
+	t.Parallel()
 	root := fixture.Copy(t, "pi5-16gb-nvme-bookworm")
 	fake := &fakeSystemd{active: map[string]string{"bluetooth.service": "active"}}
-	old := NewManager
-	NewManager = func(*hostroot.Root) (Manager, error) { return fake, nil }
-	defer func() { NewManager = old }()
+	UseManager(root, fake)
+	defer UseManager(root, nil)
 	h, err := hostroot.Open(root)
 	if err != nil {
 		t.Fatal(err)

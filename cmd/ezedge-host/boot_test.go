@@ -25,6 +25,7 @@ func lstatLink(t *testing.T, p string) string {
 // WiFi and fstrim are applied; a second plan has nothing to change but says
 // a reboot is pending; rollback restores every byte and link.
 func TestPiBootAndServices(t *testing.T) {
+	t.Parallel()
 	root := fixture.Copy(t, "pi5-16gb-nvme-bookworm")
 	orig := fixture.Snapshot(t, root)
 	applyYes(t, root)
@@ -82,6 +83,7 @@ func TestPiBootAndServices(t *testing.T) {
 // TestGuards: WiFi is never blocked over a wireless default route, an SSH
 // session over WiFi, or without a wired carrier; zswap is skipped over zram.
 func TestGuards(t *testing.T) {
+	t.Parallel()
 	r := cli("plan", "--root", filepath.Join(fixture.Testdata(), "pi4-8gb-bullseye")).must(t, 0)
 	if !strings.Contains(r.stdout, "wifi            guard: the default route goes through wlan0, a wireless interface") {
 		t.Errorf("pi4 wifi guard:\n%s", r.stdout)
@@ -116,6 +118,7 @@ func TestGuards(t *testing.T) {
 // is left to do on a non-live root); elsewhere GRUB_CMDLINE_LINUX is edited
 // in place; both roll back byte-identical.
 func TestGrub(t *testing.T) {
+	t.Parallel()
 	prof := writeProfile(t, "version: 1\ntasks:\n  zswap: {enabled: true}\n  cpu-pstate: {enabled: true}\n")
 	root := fixture.Copy(t, "amd64-intel-32gb-2nvme")
 	orig := fixture.Snapshot(t, root)
@@ -152,6 +155,7 @@ func TestGrub(t *testing.T) {
 // into a host, applies zswap, checks a second apply changes nothing, rolls
 // back and compares bytes.
 func TestCorpusRoundTrip(t *testing.T) {
+	t.Parallel()
 	prof := writeProfile(t, "version: 1\ntasks:\n  zswap: {enabled: true}\n")
 	n := 0
 	for _, kind := range []struct{ dir, fix, dest string }{
@@ -197,6 +201,7 @@ func TestCorpusRoundTrip(t *testing.T) {
 // boot (a monitor, a GPIO, tryboot), does not exist, or sits on a partition
 // autoboot.txt may not boot, plan refuses in one line and nothing changes.
 func TestConfigTxtCmdline(t *testing.T) {
+	t.Parallel()
 	const line = "console=serial0,115200 root=PARTUUID=e8af6eb2-02 rootwait\n"
 	for _, c := range []struct {
 		name   string
@@ -272,6 +277,7 @@ func tcp6Addr(s string) string {
 // link WiFi is blocked; through wlan0, or where the link cannot be told, it
 // is not. An IPv6 default route over wlan0 is a guard too.
 func TestGuardsIPv6(t *testing.T) {
+	t.Parallel()
 	const routes = "" +
 		"20010db8000100000000000000000000 40 00000000000000000000000000000000 00 00000000000000000000000000000000 00000100 00000001 00000000 00000001     eth0\n" +
 		"20010db8000200000000000000000000 40 00000000000000000000000000000000 00 00000000000000000000000000000000 00000258 00000001 00000000 00000001    wlan0\n" +
@@ -319,6 +325,7 @@ func TestGuardsIPv6(t *testing.T) {
 // drop-in that re-applies ours right after that script; a second apply
 // changes nothing; rollback removes the drop-in and its directory.
 func TestRaspiConfigGovernor(t *testing.T) {
+	t.Parallel()
 	root := fixture.Copy(t, "pi4-8gb-bullseye")
 	orig := fixture.Snapshot(t, root)
 	gov := writeProfile(t, "version: 1\ntasks:\n  cpu-governor: {enabled: true}\n")
@@ -347,6 +354,7 @@ func TestRaspiConfigGovernor(t *testing.T) {
 // glob covers our file writes after us. plan warns of both; a file that
 // writes the value we want, or another path, is no warning.
 func TestTmpfilesOverrides(t *testing.T) {
+	t.Parallel()
 	root := fixture.Copy(t, "amd64-intel-32gb-2nvme")
 	for name, body := range map[string]string{
 		"usr/lib/tmpfiles.d/10-thp.conf": "w /sys/kernel/mm/transparent_hugepage/enabled - - - - never\n",
@@ -376,6 +384,7 @@ func TestTmpfilesOverrides(t *testing.T) {
 // ssh.socket, or any socket an sshd process holds. The same connection to
 // a port that is not SSH's does not.
 func TestGuardsSSHPort(t *testing.T) {
+	t.Parallel()
 	const guard = "guard: an SSH session comes in through wlan0"
 	for _, c := range []struct {
 		name  string
@@ -421,6 +430,7 @@ func TestGuardsSSHPort(t *testing.T) {
 // Raspberry Pi OS's) makes cpu-governor persist as a later udev rule; one
 // read after ours is warned about, and the note does not claim ours wins.
 func TestUdevGovernorRule(t *testing.T) {
+	t.Parallel()
 	root := fixture.Copy(t, "amd64-intel-32gb-2nvme")
 	rule := filepath.Join(root, "etc/udev/rules.d/zz-powersave.rules")
 	os.MkdirAll(filepath.Dir(rule), 0o755)

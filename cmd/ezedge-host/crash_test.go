@@ -38,6 +38,7 @@ func runDie(t *testing.T, k int, args ...string) (killed bool, code int, out str
 // a rollback that is itself killed midway and run again restores the root
 // byte for byte, and a further rollback changes nothing.
 func TestCrashAtEveryStep(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("runs the binary a few hundred times")
 	}
@@ -98,6 +99,7 @@ func TestCrashAtEveryStep(t *testing.T) {
 // TestCrashDuringRollback kills the rollback of a complete apply after each
 // of its durable steps; the next rollback finishes the job byte-identical.
 func TestCrashDuringRollback(t *testing.T) {
+	t.Parallel()
 	for _, name := range []string{"pi5-16gb-nvme-bookworm", "amd64-intel-32gb-2nvme"} {
 		points := 0
 		for j := 1; ; j++ {

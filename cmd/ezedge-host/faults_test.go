@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ezansiedgeai/ezedge-host/hostroot"
 	"github.com/ezansiedgeai/ezedge-host/internal/fixture"
 	"github.com/ezansiedgeai/ezedge-host/resource"
 )
@@ -16,6 +15,7 @@ import (
 // the test starts, so the machine's mounts are untouched) that is nearly
 // full: the journal cannot be written, apply says so, and nothing changed.
 func TestFullDisk(t *testing.T) {
+	t.Parallel()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root for a private mount namespace")
 	}
@@ -61,6 +61,7 @@ true
 // 0444 for an unprivileged run) stops apply, which restores what it did
 // and names the attribute.
 func TestReadOnlyAttribute(t *testing.T) {
+	t.Parallel()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to run the binary as nobody")
 	}
@@ -89,10 +90,10 @@ func (failingStop) Reload() error                      { return nil }
 // TestUnitFailsToStop: a unit that does not stop fails the apply, which
 // restores everything and names the unit.
 func TestUnitFailsToStop(t *testing.T) {
-	old := resource.NewManager
-	resource.NewManager = func(*hostroot.Root) (resource.Manager, error) { return failingStop{}, nil }
-	defer func() { resource.NewManager = old }()
+	t.Parallel()
 	root := fixture.Copy(t, "pi5-16gb-nvme-bookworm")
+	resource.UseManager(root, failingStop{})
+	defer resource.UseManager(root, nil)
 	orig := fixture.Snapshot(t, root)
 	r := cli("apply", "--root", root, "--yes").must(t, 1)
 	if !strings.Contains(r.stderr, "bluetooth.service: stop bluetooth.service") {
@@ -108,6 +109,7 @@ func TestUnitFailsToStop(t *testing.T) {
 // Bluetooth state file (a ':' in its name) is left alone, and the cycle
 // ends byte-identical.
 func TestCorpusRfkill(t *testing.T) {
+	t.Parallel()
 	tree := fixture.Corpus(t, "rfkill/sys-class-rfkill-pi-wlan-softblocked")
 	root := fixture.Copy(t, "pi5-16gb-nvme-bookworm")
 	os.RemoveAll(filepath.Join(root, "sys/class/rfkill"))
@@ -136,6 +138,7 @@ func TestCorpusRfkill(t *testing.T) {
 // all at once, and runs the full cycle: ezedge-host reads around them (the
 // sysctl.d ones for precedence), never touches one, and ends byte-identical.
 func TestCorpusForeignFiles(t *testing.T) {
+	t.Parallel()
 	root := fixture.Copy(t, "pi5-16gb-nvme-bookworm")
 	placed := 0
 	put := func(dir, name string, b []byte) {

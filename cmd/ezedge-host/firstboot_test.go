@@ -17,6 +17,7 @@ import (
 // records the outcome; rollback --to the install puts the image back byte
 // for byte.
 func TestFirstboot(t *testing.T) {
+	t.Parallel()
 	root := fixture.Copy(t, "pi5-16gb-nvme-bookworm")
 	os.WriteFile(filepath.Join(root, "etc/machine-id"), []byte("uninitialized\n"), 0o444)
 	orig := fixture.Snapshot(t, root)

@@ -30,6 +30,7 @@ func holdLock(t *testing.T, root string) (release func()) {
 }
 
 func TestLock(t *testing.T) {
+	t.Parallel()
 	root := fixture.Copy(t, "pi5-16gb-nvme-bookworm")
 	orig := fixture.Snapshot(t, root, fixture.StoreDir)
 	release := holdLock(t, root)
@@ -62,6 +63,7 @@ func TestLock(t *testing.T) {
 // host changes. Once it has the lock it sees that, names the resource and
 // changes nothing.
 func TestStaleUnderLock(t *testing.T) {
+	t.Parallel()
 	root := fixture.Copy(t, "pi5-16gb-nvme-bookworm")
 	release := holdLock(t, root)
 	cmd := execBin("apply", "--root", root, "--yes", "--lock-timeout", "10s")

@@ -67,6 +67,7 @@ func readFile(t *testing.T, p string) string {
 // TestCycle is the promise: plan, apply, plan (nothing), apply (nothing
 // recorded), rollback, and the root is byte-identical to before.
 func TestCycle(t *testing.T) {
+	t.Parallel()
 	runtimeWant := map[string]map[string]string{
 		"pi4-8gb-bullseye":       {"proc/sys/vm/swappiness": "10"},
 		"pi5-16gb-nvme-bookworm": {"proc/sys/vm/swappiness": "10", "sys/block/nvme0n1/queue/nr_requests": "1024"},
@@ -158,6 +159,7 @@ func golden(t *testing.T, name, got string) {
 // byte-identical. Root ignores file modes, so as root the apply runs as
 // nobody on a tree nobody owns.
 func TestApplyFailureRestores(t *testing.T) {
+	t.Parallel()
 	root := fixture.Copy(t, "amd64-intel-32gb-2nvme")
 	cmd := asNobody(t, root, "apply", "--root", root, "--yes")
 	// The udev rule is the last change; /etc/udev does not exist and /etc
@@ -206,6 +208,7 @@ func asNobody(t *testing.T, root string, args ...string) *exec.Cmd {
 // TestBadInput: each bad input is one line naming the file or key, exit 1,
 // and nothing changed.
 func TestBadInput(t *testing.T) {
+	t.Parallel()
 	root := fixture.Copy(t, "pi5-16gb-nvme-bookworm")
 	orig := fixture.Snapshot(t, root)
 	dir := t.TempDir()
@@ -257,6 +260,7 @@ func TestBadInput(t *testing.T) {
 // works and apply and rollback refuse before touching anything (as nobody
 // nothing could be touched anyway, so this cannot change the machine).
 func TestNotRootOnLiveHost(t *testing.T) {
+	t.Parallel()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to run the binary as nobody")
 	}
@@ -281,6 +285,7 @@ func TestNotRootOnLiveHost(t *testing.T) {
 }
 
 func TestManAndCompletion(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	cli("gen-man", dir).must(t, 0)
 	for _, page := range []string{"ezedge-host.8", "ezedge-host-apply.8", "ezedge-host-firstboot-install.8", "ezedge-host-confirm.8"} {

@@ -45,6 +45,7 @@ func identical(t *testing.T, orig fixture.Tree, root string) {
 // exit 3 (drift, not an error); --force restores them too and the root is
 // byte-identical.
 func TestDrift(t *testing.T) {
+	t.Parallel()
 	root := fixture.Copy(t, "pi5-16gb-nvme-bookworm")
 	orig := fixture.Snapshot(t, root)
 	applyYes(t, root)
@@ -77,6 +78,7 @@ func TestDrift(t *testing.T) {
 
 // TestRollbackTo: two applies; --to the first undoes both, newest first.
 func TestRollbackTo(t *testing.T) {
+	t.Parallel()
 	root := fixture.Copy(t, "pi5-16gb-nvme-bookworm")
 	orig := fixture.Snapshot(t, root)
 	first := applyYes(t, root)
@@ -106,6 +108,7 @@ func TestRollbackTo(t *testing.T) {
 // TestCorruptSnapshot: a truncated, garbled or newer-format journal is
 // refused with a message naming it, and nothing is restored.
 func TestCorruptSnapshot(t *testing.T) {
+	t.Parallel()
 	cases := map[string]struct {
 		mangle func(b []byte) []byte
 		want   string
@@ -145,6 +148,7 @@ func TestCorruptSnapshot(t *testing.T) {
 }
 
 func TestStorePermissions(t *testing.T) {
+	t.Parallel()
 	root := fixture.Copy(t, "pi4-8gb-bullseye")
 	id := applyYes(t, root)
 	for p, want := range map[string]os.FileMode{
@@ -162,6 +166,7 @@ func TestStorePermissions(t *testing.T) {
 // TestInterrupted: a journal without its commit record (a crash during the
 // apply) is detected by plan and apply, and rollback restores the host.
 func TestInterrupted(t *testing.T) {
+	t.Parallel()
 	root := fixture.Copy(t, "pi5-16gb-nvme-bookworm")
 	orig := fixture.Snapshot(t, root)
 	id := applyYes(t, root)
@@ -194,6 +199,7 @@ func TestInterrupted(t *testing.T) {
 
 // TestPlanJSON checks the documented JSON plan object.
 func TestPlanJSON(t *testing.T) {
+	t.Parallel()
 	root := fixture.Copy(t, "amd64-intel-32gb-2nvme")
 	r := cli("plan", "--root", root, "--output", "json").must(t, 0)
 	var p struct {
@@ -225,6 +231,7 @@ func TestPlanJSON(t *testing.T) {
 // TestProfileChoices: the 25 % rule, the governor on Raspberry Pi OS, and
 // turning a task off removes its lines from the owned file.
 func TestProfileChoices(t *testing.T) {
+	t.Parallel()
 	root := fixture.Copy(t, "amd64-intel-32gb-2nvme")
 	big := writeProfile(t, "version: 1\ntasks:\n  hugepages: {pages: 5000}\n")
 	r := cli("plan", "--root", root, "--profile", big).must(t, 0)

@@ -14,6 +14,7 @@ import (
 // without a prompt (no --yes, no terminal); a plan made before the host
 // changed is refused, naming each changed resource, and changes nothing.
 func TestSavedPlan(t *testing.T) {
+	t.Parallel()
 	root := fixture.Copy(t, "pi5-16gb-nvme-bookworm")
 	orig := fixture.Snapshot(t, root)
 	file := filepath.Join(t.TempDir(), "pi5.plan")
@@ -71,6 +72,7 @@ func TestSavedPlan(t *testing.T) {
 // refuses the difference, changing nothing. plan --out over an existing
 // world-readable file leaves it 0600.
 func TestSavedPlanIsOnlyAnApproval(t *testing.T) {
+	t.Parallel()
 	root := fixture.Copy(t, "pi5-16gb-nvme-bookworm")
 	orig := fixture.Snapshot(t, root)
 	file := filepath.Join(t.TempDir(), "pi5.plan")

@@ -18,6 +18,7 @@ import (
 // so a detached process; on a live host a systemd timer), and stays when
 // confirmed.
 func TestTryApply(t *testing.T) {
+	t.Parallel()
 	root := fixture.Copy(t, "pi5-16gb-nvme-bookworm")
 	orig := fixture.Snapshot(t, root)
 	_, code, out := runDie(t, 0, "apply", "--root", root, "--yes", "--confirm-within", "2s")
@@ -65,6 +66,7 @@ func TestTryApply(t *testing.T) {
 // plan say the revert did not run, and the next command that changes the
 // host reverts it first; confirm then refuses to keep it.
 func TestTryApplyRevertDied(t *testing.T) {
+	t.Parallel()
 	for _, next := range []string{"apply", "rollback", "confirm"} {
 		t.Run(next, func(t *testing.T) {
 			t.Parallel()
@@ -117,6 +119,7 @@ func TestTryApplyRevertDied(t *testing.T) {
 // TestTryApplyScheduleFails: when the automatic revert cannot be armed,
 // the apply is rolled back at once and the error says so.
 func TestTryApplyScheduleFails(t *testing.T) {
+	t.Parallel()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to give the pending-confirmation directory to another user")
 	}
@@ -141,6 +144,7 @@ func TestTryApplyScheduleFails(t *testing.T) {
 // an image names a command; confirm on that root runs nothing, and only
 // the pending record goes.
 func TestConfirmRunsNothingForAnImage(t *testing.T) {
+	t.Parallel()
 	root := fixture.Copy(t, "pi5-16gb-nvme-bookworm")
 	dir := filepath.Join(root, fixture.StoreDir, "pending-confirm")
 	os.MkdirAll(dir, 0o700)
