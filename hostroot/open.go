@@ -180,53 +180,40 @@ func reopen(pf *os.File, flags int, st *unix.Stat_t) (*os.File, error) {
 // (absolute links and `..` scoped to the root). Elsewhere the open goes
 // through Resolve and os.Root.
 func (h *Root) ReadFile(name string) ([]byte, error) {
-	b, _, err := h.read(name, MaxRead, false, false)
-	return b, err
+	return h.read(name, MaxRead, false)
 }
 
 // ReadFileLimit reads a host file of at most limit bytes: for the few
 // files larger than MaxRead on a real host (modules.dep).
 func (h *Root) ReadFileLimit(name string, limit int64) ([]byte, error) {
-	b, _, err := h.read(name, limit, false, false)
-	return b, err
+	return h.read(name, limit, false)
 }
 
 // ReadPrefix reads at most the first n bytes of a host file (an ELF
 // header); a longer file is not an error.
 func (h *Root) ReadPrefix(name string, n int64) ([]byte, error) {
-	b, _, err := h.read(name, n, true, false)
-	return b, err
+	return h.read(name, n, true)
 }
 
-// ReadFileID reads a host file and returns its identity (device and inode),
-// which tells apart files reached through different symlinks.
-func (h *Root) ReadFileID(name string) ([]byte, string, error) {
-	return h.read(name, MaxRead, false, true)
-}
-
-func (h *Root) read(name string, limit int64, prefix, id bool) ([]byte, string, error) {
+func (h *Root) read(name string, limit int64, prefix bool) ([]byte, error) {
 	f, st, err := h.openChecked(name, unix.O_RDONLY, forRead)
 	if err != nil {
-		return nil, "", h.refuse("read", name, err)
+		return nil, h.refuse("read", name, err)
 	}
 	defer f.Close()
-	key := ""
-	if id {
-		key = fmt.Sprintf("%d:%d", st.Dev, st.Ino)
-	}
 	// A file system that knows the size says it up front; /proc and /sys
 	// report 0 and are bounded by reading.
 	if st.Size > limit && !prefix {
-		return nil, "", h.refuse("read", name, sizeError{st.Size, limit})
+		return nil, h.refuse("read", name, sizeError{st.Size, limit})
 	}
 	b, err := readAtMost(int(f.Fd()), limit, st.Size)
 	if err == nil && int64(len(b)) > limit {
 		if prefix {
-			return b[:limit], key, nil
+			return b[:limit], nil
 		}
-		return nil, "", h.refuse("read", name, sizeError{0, limit})
+		return nil, h.refuse("read", name, sizeError{0, limit})
 	}
-	return b, key, h.wrap("read", name, err)
+	return b, h.wrap("read", name, err)
 }
 
 // readAtMost reads until EOF or limit+1 bytes, whichever comes first.

@@ -38,8 +38,9 @@ type CPU struct {
 	Governors  []string `json:"governors,omitempty"`
 	Governor   string   `json:"governor,omitempty"`
 	HasCpufreq bool     `json:"cpufreq"`
-	// Policy identifies the cpufreq policy the CPU belongs to (CPUs of one
-	// policy share one scaling_governor file: same device and inode).
+	// Policy is the cpufreq policy the CPU belongs to: the directory its
+	// cpufreq link resolves to (CPUs of one policy share one
+	// scaling_governor file).
 	Policy string `json:"policy,omitempty"`
 	// GovernorRaw is scaling_governor's bytes as read, so the plan need not
 	// read the file a second time on a host of hundreds of CPUs.
@@ -318,9 +319,11 @@ func (f *Facts) detectCPU(h *hostroot.Root, ci map[string]string, cpuinfo []byte
 		if g, err := h.ReadFile(dir + "/scaling_available_governors"); err == nil {
 			c.HasCpufreq = true
 			c.Governors = strings.Fields(string(g))
-			cur, id, _ := h.ReadFileID(dir + "/scaling_governor")
+			cur, _ := h.ReadFile(dir + "/scaling_governor")
 			c.Governor = strings.TrimSpace(string(cur))
-			c.Policy = id
+			if p, err := h.Resolve(dir); err == nil {
+				c.Policy = "/" + p
+			}
 			c.GovernorRaw = cur
 		}
 		return nil

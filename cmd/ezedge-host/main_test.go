@@ -136,7 +136,13 @@ func TestCycle(t *testing.T) {
 
 func golden(t *testing.T, name, got string) {
 	t.Helper()
-	p := filepath.Join(fixture.Testdata(), "golden", name+".plan")
+	goldenFile(t, name+".plan", got)
+}
+
+// goldenFile compares got with testdata/golden/name (-update rewrites it).
+func goldenFile(t *testing.T, name, got string) {
+	t.Helper()
+	p := filepath.Join(fixture.Testdata(), "golden", name)
 	if *update {
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
@@ -150,7 +156,7 @@ func golden(t *testing.T, name, got string) {
 		t.Fatalf("%v (run go test ./cmd/ezedge-host -update to create it)", err)
 	}
 	if got != string(want) {
-		t.Errorf("plan differs from %s:\n--- got\n%s\n--- want\n%s", p, got, want)
+		t.Errorf("output differs from %s (go test ./cmd/ezedge-host -update rewrites it):\n--- got\n%s\n--- want\n%s", p, got, want)
 	}
 }
 
