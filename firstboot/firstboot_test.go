@@ -1,0 +1,136 @@
+package firstboot
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ezansiedgeai/ezedge-host/apply"
+	"github.com/ezansiedgeai/ezedge-host/hostroot"
+	"github.com/ezansiedgeai/ezedge-host/internal/fixture"
+	"github.com/ezansiedgeai/ezedge-host/platform"
+	"github.com/ezansiedgeai/ezedge-host/resource"
+	"github.com/ezansiedgeai/ezedge-host/rollback"
+)
+
+func image(t *testing.T, machineID string) (*hostroot.Root, string, *platform.Facts) {
+	t.Helper()
+	root := fixture.Copy(t, "pi5-16gb-nvme-bookworm")
+	os.WriteFile(filepath.Join(root, "etc/machine-id"), []byte(machineID), 0o444)
+	h, err := hostroot.Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	f, err := platform.Detect(h, platform.Observe{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h, root, f
+}
+
+// TestInstall: the install plan puts the binary (0755), the profile and the
+// unit in place, conditioned on the first boot when machine-id says so;
+// Enable then links the unit from its [Install]; installing again changes
+// nothing; rollback of both removes every trace.
+func TestInstall(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		machineID string
+		firstBoot bool
+	}{{"uninitialized\n", true}, {"0123456789abcdef0123456789abcdef\n", false}} {
+		h, root, f := image(t, c.machineID)
+		orig := fixture.Snapshot(t, root)
+		store := rollback.Open(h)
+		p, err := InstallPlan(h, f, []byte("\x7fELF binary"), []byte("version: 1\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Pending()) != 3 {
+			t.Fatalf("%d pending changes", len(p.Pending()))
+		}
+		res, err := apply.Apply(h, store, p, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := Enable(h, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res2, err := apply.Apply(h, store, e, time.Now().Add(time.Second))
+		if err != nil || res2.ID == "" {
+			t.Fatalf("enable: %v", err)
+		}
+		if fi, err := os.Stat(filepath.Join(root, Binary)); err != nil || fi.Mode().Perm() != 0o755 {
+			t.Errorf("binary: %v %v", fi, err)
+		}
+		u, _ := os.ReadFile(filepath.Join(root, unitFile))
+		if strings.Contains(string(u), "ConditionFirstBoot=yes") != c.firstBoot || !strings.Contains(string(u), "ConditionPathExists=!"+Done) {
+			t.Errorf("unit for machine-id %q:\n%s", c.machineID, u)
+		}
+		if l, _ := os.Readlink(filepath.Join(root, "etc/systemd/system/multi-user.target.wants", UnitName)); l != unitFile {
+			t.Errorf("not enabled: %q", l)
+		}
+		if s, _ := Read(h); !s.Installed || s.Ran {
+			t.Errorf("status %+v", s)
+		}
+		again, _ := InstallPlan(h, f, []byte("\x7fELF binary"), []byte("version: 1\n"))
+		if len(again.Pending()) != 0 {
+			t.Errorf("installing again plans %d changes", len(again.Pending()))
+		}
+		hi, _ := store.History()
+		targets, err := rollback.Targets(hi.Records, res.ID)
+		if err != nil || len(targets) != 2 {
+			t.Fatalf("targets %v %v", targets, err)
+		}
+		for _, r := range targets {
+			if o, err := store.Restore(r, false); err != nil || !o.Complete {
+				t.Fatalf("restore %+v %v", o, err)
+			}
+		}
+		if d := orig.Diff(fixture.Snapshot(t, root, fixture.StoreDir)); len(d) > 0 {
+			t.Fatalf("not byte-identical: %v", d)
+		}
+	}
+}
+
+// TestReport: the outcome of the run is written and read back; a damaged
+// report is an error naming the file.
+func TestReport(t *testing.T) {
+	t.Parallel()
+	h, root, _ := image(t, "uninitialized\n")
+	at := time.Date(2026, 11, 29, 8, 0, 0, 0, time.UTC)
+	if err := Write(h, Report{FormatVersion: ReportVersion, RanAt: at, SnapshotID: "20261129T080000Z", Changes: 7}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Read(h)
+	if err != nil || !s.Ran || s.Report == nil || s.Report.Changes != 7 || !s.Report.RanAt.Equal(at) {
+		t.Fatalf("%+v %v", s, err)
+	}
+	os.WriteFile(filepath.Join(root, strings.TrimPrefix(Result, "/")), []byte("{"), 0o600)
+	if _, err := Read(h); err == nil || !strings.Contains(err.Error(), Result) {
+		t.Errorf("damaged report: %v", err)
+	}
+}
+
+// TestLargeBinaryOutOfLine: the installed binary's bytes are kept once, by
+// digest, not twice in the journal.
+func TestLargeBinaryOutOfLine(t *testing.T) {
+	t.Parallel()
+	h, root, f := image(t, "uninitialized\n")
+	bin := make([]byte, 4<<20)
+	p, _ := InstallPlan(h, f, bin, nil)
+	res, err := apply.Apply(h, rollback.Open(h), p, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, _ := os.Stat(filepath.Join(root, "var/lib/ezedge-host/snapshots", res.ID+".jsonl"))
+	if j.Size() > 16<<10 {
+		t.Errorf("journal %d bytes", j.Size())
+	}
+	if _, err := os.Stat(filepath.Join(root, "var/lib/ezedge-host/snapshots/blobs", resource.Digest(bin))); err != nil {
+		t.Errorf("no blob: %v", err)
+	}
+}
