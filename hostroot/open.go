@@ -7,7 +7,8 @@ import (
 	"os"
 	"path"
 	"slices"
-	"strconv"
+
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 
 	"golang.org/x/sys/unix"
 )
@@ -151,25 +152,12 @@ func checkStat(st *unix.Stat_t, a access) error {
 	return nil
 }
 
-// reopen opens the inode pf refers to with flags. /proc/self/fd reopens
-// exactly that inode; without /proc (a chroot without it) the path is
-// opened again, non-blocking, and must turn out to be the same inode.
-func reopen(pf *os.File, flags int, st *unix.Stat_t) (*os.File, error) {
-	flags |= unix.O_CLOEXEC | unix.O_NOCTTY
-	for {
-		fd, err := unix.Open("/proc/self/fd/"+strconv.Itoa(int(pf.Fd())), flags, 0)
-		if err == unix.EINTR {
-			continue
-		}
-		if err == nil {
-			return os.NewFile(uintptr(fd), pf.Name()), nil
-		}
-		if err != unix.ENOENT {
-			return nil, err
-		}
-		break
-	}
-	return nil, fmt.Errorf("cannot reopen safely: /proc is not mounted")
+// reopen opens the inode pf refers to with flags, through /proc/self/fd:
+// exactly that inode, whatever has been renamed since. filepath-securejoin's
+// Reopen does so through a procfs it has checked is the kernel's own (a
+// /proc mounted over by a hostile container runtime cannot redirect it).
+func reopen(pf *os.File, flags int, _ *unix.Stat_t) (*os.File, error) {
+	return pathrs.Reopen(pf, flags|unix.O_CLOEXEC|unix.O_NOCTTY)
 }
 
 // ReadFile reads a host file: a regular file of at most MaxRead bytes.

@@ -78,6 +78,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root := &cobra.Command{
 		Use:           "ezedge-host",
 		Short:         "Plan, apply and roll back performance tuning of an edge host",
+		Long: "Plan, apply and roll back performance tuning of an edge host.\n\n" +
+			"Tasks (each on or off by platform; a profile turns them on or off and sets their options):\n" + tasks.HelpList(),
 		Version:       version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
