@@ -3,7 +3,8 @@
 // absolute ones included, are followed as if the root were `/`, so an image
 // mounted at a folder or a fixture tree can never make ezedge-host read or
 // write outside it. The final access goes through os.Root, which refuses any
-// escape that a race could introduce after resolution.
+// escape that a race could introduce after resolution. Nothing in a root is
+// trusted: every open checks what it opens (open.go).
 package hostroot
 
 import (

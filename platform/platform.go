@@ -1,5 +1,9 @@
-// Package platform reads facts about a host from its root: architecture,
-// board, CPU, memory, cpufreq and block devices. It only reads.
+// Package platform gathers every observation of a host that a plan rests
+// on, read from its root, each with an evidence line: architecture, board,
+// CPUs and cpufreq, memory, disks, the boot loader and kernel command line,
+// network and SSH sessions, kernel features and tunables, swap, systemd
+// units, radios, boot scripts, and the sysctl.d, tmpfiles.d and udev
+// configuration. It only reads; tasks plan from its Facts alone.
 package platform
 
 import (

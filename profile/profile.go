@@ -1,6 +1,8 @@
 // Package profile reads the YAML profile that turns tasks on or off and
-// overrides their values. It is strict: an unknown key, a wrong type, a
-// duplicate key or a value out of range is an error naming file, line and key.
+// overrides their options, decoded against the task registry: each task's
+// entry into its own options, checked by the task. It is strict: an unknown
+// key, a value of another YAML type, a duplicate key, a value out of range
+// or a second document is an error naming file, line and key.
 package profile
 
 import (
