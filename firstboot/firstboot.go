@@ -44,8 +44,10 @@ func init() {
 	resource.Own(unitFile, hostroot.MaxRead)
 }
 
-// unit runs the apply once, early in multi-user boot, after udev has
-// settled (NVMe queues exist) and D-Bus is up (unit changes).
+// unit runs the apply once, early in multi-user boot: after udev's coldplug
+// has been triggered and the local file systems are mounted (the disks and
+// their queue attributes exist), and after D-Bus (unit changes). It does
+// not pull in systemd-udev-settle.service, which systemd deprecates.
 func unit(firstBootCondition bool) string {
 	cond := "ConditionPathExists=!" + Done
 	if firstBootCondition {
@@ -55,8 +57,7 @@ func unit(firstBootCondition bool) string {
 [Unit]
 Description=ezedge-host first-boot provisioning
 ` + cond + `
-After=basic.target dbus.service systemd-udev-settle.service systemd-sysctl.service systemd-tmpfiles-setup.service
-Wants=systemd-udev-settle.service
+After=basic.target dbus.service systemd-udev-trigger.service systemd-sysctl.service systemd-tmpfiles-setup.service local-fs.target
 
 [Service]
 Type=oneshot

@@ -240,7 +240,11 @@ func drift(h *hostroot.Root, recs []*rollback.Record, read map[string]resource.S
 			if res.Equal(cur, *it.After) {
 				continue
 			}
-			out = append(out, fmt.Sprintf("%s: apply %s set %s, now %s (changed by something else)", id, r.ID, res.Show(*it.After), res.Show(cur)))
+			if res.Equal(cur, it.Before) {
+				out = append(out, fmt.Sprintf("%s: apply %s set %s, now %s again, its value before the apply (changed back by something else; rollback has nothing to undo there)", id, r.ID, res.Show(*it.After), res.Show(cur)))
+				continue
+			}
+			out = append(out, fmt.Sprintf("%s: apply %s set %s, now %s (changed by something else; rollback leaves it alone unless --force)", id, r.ID, res.Show(*it.After), res.Show(cur)))
 		}
 	}
 	sort.Strings(out)

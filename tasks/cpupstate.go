@@ -29,6 +29,9 @@ func init() {
 			case "AMD":
 				return Intent{KernelArgs: []cmdline.Arg{{Key: "amd_pstate", Value: "disable"}}}
 			}
+			if f.CPUVendor == "" {
+				return Skip("CPU vendor unknown (no /proc/cpuinfo in this root): turn it on for a booted host")
+			}
 			return Skip("CPU vendor " + f.CPUVendor + " has no P-state driver to disable")
 		},
 	})

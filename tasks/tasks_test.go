@@ -232,3 +232,13 @@ func TestCheckBounds(t *testing.T) {
 		t.Errorf("%+v", p)
 	}
 }
+
+// TestPstateUnknownVendor: an image whose CPU vendor cannot be read says so
+// instead of naming an empty vendor.
+func TestPstateUnknownVendor(t *testing.T) {
+	t.Parallel()
+	f := &Facts{Platform: platform.AMD64, Boot: platform.Boot{Loader: platform.LoaderGrub}}
+	if in := plan(t, "cpu-pstate", f, nil); in.Skip != "CPU vendor unknown (no /proc/cpuinfo in this root): turn it on for a booted host" {
+		t.Errorf("%q", in.Skip)
+	}
+}

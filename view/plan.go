@@ -79,7 +79,7 @@ func PlanText(w io.Writer, p *plan.Plan, diff bool) {
 		}
 	}
 	if len(p.Drift) > 0 {
-		fmt.Fprintln(w, "\nDrift (changed since ezedge-host applied it; rollback leaves these alone unless --force):")
+		fmt.Fprintln(w, "\nDrift (changed since ezedge-host applied it):")
 		for _, n := range p.Drift {
 			fmt.Fprintf(w, "  %s\n", n)
 		}

@@ -253,3 +253,22 @@ func TestProfileChoices(t *testing.T) {
 		t.Errorf("turning tasks off does not remove their lines:\n%s", r.stdout)
 	}
 }
+
+// TestDriftBackToPrior: a resource set back to its value from before the
+// apply is reported as such, not as something rollback will leave alone;
+// rollback then completes without --force.
+func TestDriftBackToPrior(t *testing.T) {
+	t.Parallel()
+	root := fixture.Copy(t, "pi5-16gb-nvme-bookworm")
+	orig := fixture.Snapshot(t, root)
+	applyYes(t, root)
+	os.WriteFile(filepath.Join(root, "proc/sys/vm/swappiness"), []byte("60\n"), 0o644)
+	p := cli("plan", "--root", root).must(t, 0)
+	if !strings.Contains(p.stdout, "sysctl:vm.swappiness: apply ") || !strings.Contains(p.stdout, "now 60 again, its value before the apply") || strings.Contains(p.stdout, "leaves it alone") {
+		t.Errorf("plan:\n%s", p.stdout)
+	}
+	cli("rollback", "--root", root, "--yes").must(t, 0)
+	if d := orig.Diff(fixture.Snapshot(t, root, fixture.StoreDir)); len(d) > 0 {
+		t.Fatalf("not byte-identical: %v", d)
+	}
+}
