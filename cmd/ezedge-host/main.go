@@ -76,8 +76,8 @@ type globals struct {
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	g := &globals{stderr: stderr}
 	root := &cobra.Command{
-		Use:           "ezedge-host",
-		Short:         "Plan, apply and roll back performance tuning of an edge host",
+		Use:   "ezedge-host",
+		Short: "Plan, apply and roll back performance tuning of an edge host",
 		Long: "Plan, apply and roll back performance tuning of an edge host.\n\n" +
 			"Tasks (each on or off by platform; a profile turns them on or off and sets their options):\n" + tasks.HelpList(),
 		Version:       version,
