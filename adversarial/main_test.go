@@ -79,6 +79,9 @@ func ezedge(t testing.TB, args ...string) result {
 	return runCmd(t, args, exec.Command(bin, args...))
 }
 
+// runCmd runs cmd, bounded by cmdTimeout. It never stops the test (it may
+// run on another goroutine): a failure to start is exit -2, a timeout a
+// kill, each said in stderr.
 func runCmd(t testing.TB, args []string, cmd *exec.Cmd) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
@@ -98,10 +101,11 @@ func runCmd(t testing.TB, args []string, cmd *exec.Cmd) result {
 			r.killed = true
 		}
 		if ctx.Err() != nil {
-			t.Fatalf("%s: timed out after %s", r, cmdTimeout)
+			r.stderr += fmt.Sprintf("\n(killed by the test: no answer within %s)", cmdTimeout)
 		}
 	default:
-		t.Fatalf("ezedge-host %s: %v", strings.Join(args, " "), err)
+		r.code = -2
+		r.stderr += fmt.Sprintf("\n(could not run: %v)", err)
 	}
 	return r
 }
@@ -149,6 +153,9 @@ func traced(t testing.TB, k kill, args ...string) (result, traceReport) {
 	}
 	if r.code == 2 && strings.Contains(r.stderr, "tracer:") {
 		t.Fatalf("tracer failed: %s", r)
+	}
+	if r.killed && rep.Killed == nil {
+		t.Fatalf("killed, but not by the tracer at %s: %s", k, r)
 	}
 	return r, rep
 }
