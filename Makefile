@@ -32,8 +32,11 @@ test-deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 			strace >/dev/null; }
 
+# -timeout: the adversarial kill sweeps run the binary some 8000 times
+# (about 6 CPU-minutes); on a busy 2-core machine that took longer than
+# go test's default limit of 10 minutes.
 test: test-deps fmt-check vet staticcheck
-	$(GO) test -count=1 $(PKGS)
+	$(GO) test -count=1 -timeout 30m $(PKGS)
 
 # Man pages (section 8) for every command, from the cobra definitions.
 man:
