@@ -108,6 +108,7 @@ func sweep(t *testing.T, counts map[string]int, point func(t *testing.T, k kill)
 // apply, and rollback restores the root byte for byte.
 func TestKillSweepApply(t *testing.T) {
 	requirePtrace(t)
+	t.Parallel() // the three sweeps share the machine: no idle tail
 	for _, name := range sweepFixtures() {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -147,6 +148,7 @@ func TestKillSweepApply(t *testing.T) {
 // its own (no drift, no --force) and ends byte-identical.
 func TestKillSweepRollback(t *testing.T) {
 	requirePtrace(t)
+	t.Parallel() // the three sweeps share the machine: no idle tail
 	for _, name := range sweepFixtures() {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -187,6 +189,7 @@ func TestKillSweepRollback(t *testing.T) {
 // root ends byte-identical.
 func TestKillSweepNested(t *testing.T) {
 	requirePtrace(t)
+	t.Parallel() // the three sweeps share the machine: no idle tail
 	for _, name := range sweepFixtures() {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
