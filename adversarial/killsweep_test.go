@@ -194,7 +194,10 @@ func TestKillSweepNested(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			full := fixture.Copy(t, name)
-			_, rep := traced(t, kill{}, "apply", "--root", full, "--yes")
+			res, rep := traced(t, kill{}, "apply", "--root", full, "--yes")
+			if res.code != 0 || res.killed {
+				t.Fatalf("%s: full apply under the tracer: %s", name, res)
+			}
 			mid := middle(full, rep)
 			// The half-applied root, made once and copied for each point.
 			half := fixture.Copy(t, name)
