@@ -10,7 +10,6 @@ package adversarial
 
 import (
 	"encoding/json"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -62,20 +61,20 @@ func TestConcurrentReadersAndSecondApply(t *testing.T) {
 	})
 
 	// The holder is strace's child; it writes "PID ezedge-host apply" into
-	// the lock file once it has the lock.
+	// the lock file once it has the lock. (strace forks a short-lived
+	// child of its own first, to probe ptrace: so any child will do.)
 	lockFile := filepath.Join(root, fixture.StoreDir, "lock")
 	var holder int
 	deadline := time.Now().Add(time.Minute)
 	for {
-		if holder == 0 {
-			holder = childOf(slow.Process.Pid)
-		}
 		b, _ := os.ReadFile(lockFile)
-		if holder != 0 && strings.TrimSpace(string(b)) == fmt.Sprintf("%d ezedge-host apply", holder) {
+		pid, cmd, _ := strings.Cut(strings.TrimSpace(string(b)), " ")
+		if n, err := strconv.Atoi(pid); err == nil && cmd == "ezedge-host apply" && slices.Contains(childrenOf(slow.Process.Pid), n) {
+			holder = n
 			break
 		}
 		if finished() || time.Now().After(deadline) {
-			t.Fatalf("the slowed apply (pid %d) never showed as the lock holder (lock file %q); it printed:\n%s", holder, b, slowOut.String())
+			t.Fatalf("the slowed apply never showed as the lock holder (lock file %q); it printed:\n%s", b, slowOut.String())
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -154,9 +153,9 @@ func TestConcurrentReadersAndSecondApply(t *testing.T) {
 	}
 }
 
-// childOf finds a child process of pid (strace has one: the traced
-// command), or 0.
-func childOf(pid int) int {
+// childrenOf lists the child processes of pid.
+func childrenOf(pid int) []int {
+	var out []int
 	ents, _ := os.ReadDir("/proc")
 	for _, e := range ents {
 		child, err := strconv.Atoi(e.Name())
@@ -171,8 +170,8 @@ func childOf(pid int) int {
 		s := string(b)
 		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
 		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
-			return child
+			out = append(out, child)
 		}
 	}
-	return 0
+	return out
 }
