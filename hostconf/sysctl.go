@@ -2,6 +2,7 @@ package hostconf
 
 import (
 	"fmt"
+	"io/fs"
 	"path"
 	"sort"
 	"strings"
@@ -68,8 +69,8 @@ func NormalizeSysctlKey(k string) string {
 }
 
 // SysctlFiles lists the sysctl.d files systemd-sysctl reads, in the order it
-// applies them, followed by /etc/sysctl.conf when no sysctl.d file already
-// links to it (procps' sysctl --system reads it last).
+// applies them, followed by /etc/sysctl.conf when something else reads it
+// at boot (SysctlConfRead) and no sysctl.d file already links to it.
 func SysctlFiles(h *hostroot.Root) []string {
 	files := confFiles(h, sysctlDirs, ".conf")
 	conf, _ := h.Resolve("/etc/sysctl.conf")
@@ -78,10 +79,40 @@ func SysctlFiles(h *hostroot.Root) []string {
 			return files
 		}
 	}
-	if h.Exists("/etc/sysctl.conf") {
+	if h.Exists("/etc/sysctl.conf") && SysctlConfRead(h) != "" {
 		files = append(files, "/etc/sysctl.conf")
 	}
 	return files
+}
+
+// SysctlConfRead says what reads /etc/sysctl.conf at boot besides the
+// sysctl.d directories, or "" when nothing does. systemd-sysctl reads only
+// sysctl.d; Debian up to bookworm links /etc/sysctl.d/99-sysctl.conf to it,
+// trixie does not and makes procps.service an alias of
+// systemd-sysctl.service. What is read is worked out from the root: a
+// procps.service of its own that runs sysctl, or, without systemd, the
+// procps init script.
+func SysctlConfRead(h *hostroot.Root) string {
+	for _, d := range []string{"/etc/systemd/system", "/run/systemd/system", "/usr/local/lib/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system"} {
+		p := d + "/procps.service"
+		st, err := h.Lstat(p)
+		if err != nil {
+			continue
+		}
+		if st.Mode()&fs.ModeSymlink != 0 {
+			// An alias (of systemd-sysctl.service) or a mask (/dev/null).
+			return ""
+		}
+		b, err := h.ReadFile(p)
+		if err == nil && strings.Contains(string(b), "sysctl") && !strings.Contains(string(b), "systemd-sysctl") {
+			return p
+		}
+		return ""
+	}
+	if !h.Exists("/lib/systemd/systemd") && !h.Exists("/usr/lib/systemd/systemd") && h.Exists("/etc/init.d/procps") {
+		return "/etc/init.d/procps"
+	}
+	return ""
 }
 
 // SysctlOverrides reports, for each key we persist in ours, a file read after

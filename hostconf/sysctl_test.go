@@ -72,6 +72,8 @@ func TestSysctlOverrides(t *testing.T) {
 		"usr/lib/sysctl.d/97-glob.conf":   "net.core.*mem_max = 4096\n-net.core.rmem_max\n",
 		"run/sysctl.d/98-same.conf":       "vm.swappiness=10\n",
 		"etc/sysctl.conf":                 "vm.swappiness=30\n",
+		// A procps.service of its own reads /etc/sysctl.conf after sysctl.d.
+		"lib/systemd/system/procps.service": "[Service]\nExecStart=/sbin/sysctl --system\n",
 	}
 	for p, s := range files {
 		os.MkdirAll(filepath.Dir(filepath.Join(dir, p)), 0o755)
@@ -87,6 +89,15 @@ func TestSysctlOverrides(t *testing.T) {
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	// Trixie: procps.service is an alias of systemd-sysctl.service and no
+	// link reads /etc/sysctl.conf: it is not read at boot, so it wins nothing.
+	os.Remove(filepath.Join(dir, "lib/systemd/system/procps.service"))
+	os.Symlink("systemd-sysctl.service", filepath.Join(dir, "lib/systemd/system/procps.service"))
+	ht, _ := hostroot.Open(dir)
+	defer ht.Close()
+	if got := Read(ht).SysctlOverrides("/etc/sysctl.d/90-ezedge-host.conf", map[string]string{"vm.swappiness": "10"}); len(got) != 0 {
+		t.Errorf("trixie: /etc/sysctl.conf counted as read at boot: %v", got)
 	}
 	// Debian's link: /etc/sysctl.conf is read as 99-sysctl.conf, once.
 	os.Symlink("../sysctl.conf", filepath.Join(dir, "etc/sysctl.d/99-sysctl.conf"))

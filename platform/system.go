@@ -149,8 +149,9 @@ func (f *Facts) detectKernel(h *hostroot.Root, ob Observe) {
 	}
 }
 
-// detectSwap finds zram swap: in use (/proc/swaps) or configured
-// (systemd's zram-generator, Raspberry Pi OS's rpi-swap).
+// detectSwap finds zram swap: in use (/proc/swaps), or configured for the
+// next boot by systemd's zram-generator or Raspberry Pi OS's rpi-swap, read
+// as those read their configuration.
 func (f *Facts) detectSwap(h *hostroot.Root) {
 	if b, err := h.ReadFile("/proc/swaps"); err == nil {
 		for _, l := range strings.Split(string(b), "\n")[1:] {
@@ -161,16 +162,117 @@ func (f *Facts) detectSwap(h *hostroot.Root) {
 		}
 	}
 	if f.Swap.Zram == "" {
-		for _, p := range []string{"/etc/systemd/zram-generator.conf", "/usr/lib/systemd/zram-generator.conf", "/etc/rpi/swap.conf"} {
-			if b, err := h.ReadFile(p); err == nil && strings.Contains(strings.ToLower(string(b)), "zram") {
-				f.Swap.Zram = "swap is zram (" + p + ")"
-				break
-			}
-		}
+		f.Swap.Zram = zramGenerator(h)
+	}
+	if f.Swap.Zram == "" {
+		f.Swap.Zram = rpiSwap(h)
 	}
 	if f.Swap.Zram != "" {
 		f.Evidence = append(f.Evidence, "swap: "+f.Swap.Zram)
 	}
+}
+
+// zramDirs are zram-generator's configuration directories, highest
+// precedence first (zram-generator.conf(5)).
+var zramDirs = []string{"/etc/systemd", "/run/systemd", "/usr/local/lib/systemd", "/usr/lib/systemd"}
+
+// zramGenerator says which zram swap device zram-generator makes at boot,
+// or "". The main file is the first of zramDirs that has one (a link to
+// /dev/null there masks the others); drop-ins in zram-generator.conf.d are
+// read after it, by name, a name in an earlier directory masking the same
+// name in later ones. A [zramN] section makes a swap device unless it sets
+// a mount point (then it is a file system).
+func zramGenerator(h *hostroot.Root) string {
+	if !h.Exists("/usr/lib/systemd/system-generators/zram-generator") && !h.Exists("/lib/systemd/system-generators/zram-generator") {
+		return ""
+	}
+	var files []string
+	for _, d := range zramDirs {
+		p := d + "/zram-generator.conf"
+		if _, err := h.Lstat(p); err == nil {
+			files = append(files, p)
+			break
+		}
+	}
+	drop := map[string]string{}
+	for _, d := range zramDirs {
+		ents, _ := h.ReadDir(d + "/zram-generator.conf.d")
+		for _, e := range ents {
+			if _, masked := drop[e.Name()]; !masked && strings.HasSuffix(e.Name(), ".conf") {
+				drop[e.Name()] = d + "/zram-generator.conf.d/" + e.Name()
+			}
+		}
+	}
+	names := make([]string, 0, len(drop))
+	for n := range drop {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		files = append(files, drop[n])
+	}
+	devices := map[string]string{}
+	mounted := map[string]bool{}
+	for _, p := range files {
+		if t, err := h.Readlink(p); err == nil && t == "/dev/null" {
+			continue
+		}
+		b, err := h.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		section := ""
+		for _, raw := range strings.Split(string(b), "\n") {
+			l := strings.TrimSpace(raw)
+			switch {
+			case l == "" || l[0] == '#' || l[0] == ';':
+			case strings.HasPrefix(l, "[") && strings.HasSuffix(l, "]"):
+				section = l[1 : len(l)-1]
+				if strings.HasPrefix(section, "zram") {
+					if _, ok := devices[section]; !ok {
+						devices[section] = p
+					}
+				}
+			default:
+				if k, _, ok := strings.Cut(l, "="); ok && strings.HasPrefix(section, "zram") && strings.TrimSpace(k) == "mount-point" {
+					mounted[section] = true
+				}
+			}
+		}
+	}
+	var swap []string
+	for dev := range devices {
+		if !mounted[dev] {
+			swap = append(swap, dev)
+		}
+	}
+	if len(swap) == 0 {
+		return ""
+	}
+	slices.Sort(swap)
+	return fmt.Sprintf("swap is zram ([%s] in %s, for systemd's zram-generator)", swap[0], devices[swap[0]])
+}
+
+// rpiSwap reads Raspberry Pi OS's rpi-swap configuration: Mechanism= in
+// [Main] says whether swap is on zram.
+func rpiSwap(h *hostroot.Root) string {
+	const p = "/etc/rpi/swap.conf"
+	b, err := h.ReadFile(p)
+	if err != nil {
+		return ""
+	}
+	section := ""
+	for _, raw := range strings.Split(string(b), "\n") {
+		l := strings.TrimSpace(raw)
+		if strings.HasPrefix(l, "[") {
+			section = l
+			continue
+		}
+		if k, v, ok := strings.Cut(l, "="); ok && section == "[Main]" && strings.TrimSpace(k) == "Mechanism" && strings.Contains(strings.TrimSpace(v), "zram") {
+			return "swap is zram (Mechanism=" + strings.TrimSpace(v) + " in " + p + ")"
+		}
+	}
+	return ""
 }
 
 func (f *Facts) detectRadios(h *hostroot.Root) {
