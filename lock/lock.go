@@ -28,8 +28,13 @@ var File = statedir.Path("lock")
 // Lock is the held host lock.
 type Lock struct{ f *os.File }
 
+// grace is how long Take waits even with no timeout: a lock released by
+// its holder stays held until every copy of its descriptor is closed, and a
+// process that forked just then keeps a copy until its child execs.
+const grace = time.Second
+
 // Take takes the host's lock for cmd, waiting up to timeout (0: fail at
-// once). The error names the holder's PID and command.
+// once, after a short grace). The error names the holder's PID and command.
 func Take(h *hostroot.Root, timeout time.Duration, cmd string) (*Lock, error) {
 	if err := statedir.Ensure(h); err != nil {
 		return nil, err
@@ -38,7 +43,7 @@ func Take(h *hostroot.Root, timeout time.Duration, cmd string) (*Lock, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lock: %v", err)
 	}
-	deadline := time.Now().Add(timeout)
+	deadline := time.Now().Add(max(timeout, grace))
 	for {
 		err = unix.FcntlFlock(f.Fd(), unix.F_OFD_SETLK, &unix.Flock_t{Type: unix.F_WRLCK, Whence: 0})
 		if err == nil {
