@@ -8,6 +8,7 @@ import (
 
 	"github.com/ezansiedgeai/ezedge-host/cmdline"
 	"github.com/ezansiedgeai/ezedge-host/hostroot"
+	"github.com/ezansiedgeai/ezedge-host/platform"
 	"github.com/ezansiedgeai/ezedge-host/resource"
 	"github.com/ezansiedgeai/ezedge-host/tasks"
 )
@@ -53,12 +54,35 @@ func (p *Plan) kernelArgs(h *hostroot.Root, args []taskArg) error {
 	var notes []string
 	var effective func(fileData []byte) (string, error)
 	switch {
-	case boot.Loader == "rpi-firmware" && boot.Refused != "":
+	case boot.Loader == platform.LoaderPiFirmware && boot.Refused != "":
 		if len(all) > 0 {
 			return refused(owners, "kernel command line", boot.Refused)
 		}
 		return nil
-	case boot.Loader == "rpi-firmware":
+	case boot.Loader == platform.LoaderPiFirmware && boot.CmdlineInput != "":
+		// Debian's raspi-firmware makes cmdline.txt from this input: an
+		// edit of cmdline.txt would be gone at the next kernel upgrade.
+		res = resource.File(boot.CmdlineInput)
+		var err error
+		if cur, err = res.Read(h); err != nil {
+			return readRefused(owners, all, err)
+		}
+		desired = cur
+		if len(all) > 0 {
+			data, warn, err := cmdline.EditPiFile(cur.Data, all)
+			if err != nil {
+				return refused(owners, boot.CmdlineInput, err.Error())
+			}
+			if !cur.Exists {
+				desired = resource.Content(append(data, '\n'))
+			} else {
+				desired.Data = data
+			}
+			notes = append(notes, warn...)
+			notes = append(notes, fmt.Sprintf("%s is made from this file by Debian's raspi-firmware", boot.CmdlineFile))
+		}
+		effective = func(b []byte) (string, error) { l, _ := cmdline.FirstLine(b); return l, nil }
+	case boot.Loader == platform.LoaderPiFirmware:
 		res = resource.File(boot.CmdlineFile)
 		var err error
 		if cur, err = res.Read(h); err != nil {
@@ -82,7 +106,7 @@ func (p *Plan) kernelArgs(h *hostroot.Root, args []taskArg) error {
 			desired.Data = data
 		}
 		effective = func(b []byte) (string, error) { l, _ := cmdline.FirstLine(b); return l, nil }
-	case boot.Loader == "grub" && boot.GrubDropIn:
+	case boot.Loader == platform.LoaderGrub && boot.GrubDropIn:
 		res = resource.File(tasks.GrubDropInFile)
 		var err error
 		if cur, err = res.Read(h); err != nil {
@@ -109,7 +133,7 @@ func (p *Plan) kernelArgs(h *hostroot.Root, args []taskArg) error {
 			vars, err := cmdline.EvalGrub(append(names, tasks.GrubDropInFile), append(contents, b))
 			return cmdline.Kernel(vars), err
 		}
-	case boot.Loader == "grub":
+	case boot.Loader == platform.LoaderGrub:
 		res = resource.File(boot.CmdlineFile)
 		var err error
 		if cur, err = res.Read(h); err != nil {
@@ -155,12 +179,16 @@ func (p *Plan) kernelArgs(h *hostroot.Root, args []taskArg) error {
 		}
 	}
 	c.Notes = append(c.Notes, notes...)
-	if boot.Loader == "grub" && c.Action != None {
-		if len(boot.Generator) == 0 {
-			p.Warnings = append(p.Warnings, "no grub.cfg generator (update-grub, grub-mkconfig, grub2-mkconfig) on this host: the GRUB change reaches the next boot only once grub.cfg is regenerated")
-		} else {
-			c.Then = resource.RegenerateGrub
-		}
+	switch {
+	case c.Action == None:
+	case boot.Loader == platform.LoaderGrub && len(boot.Generator) == 0:
+		p.Warnings = append(p.Warnings, "no grub.cfg generator (update-grub, grub-mkconfig, grub2-mkconfig) on this host: the GRUB change reaches the next boot only once grub.cfg is regenerated")
+	case boot.Loader == platform.LoaderGrub:
+		c.Then = resource.RegenerateGrub
+	case boot.CmdlineInput != "" && len(boot.Generator) == 0:
+		p.Warnings = append(p.Warnings, fmt.Sprintf("raspi-firmware's hook %s is missing: %s is remade from %s only at the next kernel install", resource.RaspiFirmwareRegenPath, boot.CmdlineFile, boot.CmdlineInput))
+	case boot.CmdlineInput != "":
+		c.Then = resource.RegenerateRaspiFirmware
 	}
 	p.Changes = append(p.Changes, c)
 	// Configured is what the file says now; active is what the running

@@ -16,12 +16,19 @@ type Then string
 const (
 	// RegenerateGrub rebuilds grub.cfg after its defaults changed.
 	RegenerateGrub Then = "regenerate-grub"
+	// RegenerateRaspiFirmware remakes Debian's raspi-firmware cmdline.txt
+	// (and config.txt) after /etc/default/raspi-extra-cmdline changed.
+	RegenerateRaspiFirmware Then = "regenerate-raspi-firmware"
 )
+
+// RaspiFirmwareRegenPath is Debian raspi-firmware's own initramfs hook,
+// which runs its kernel hook as a kernel update does.
+const RaspiFirmwareRegenPath = "/etc/initramfs/post-update.d/z50-raspi-firmware"
 
 // ParseThen accepts only the names above.
 func ParseThen(s string) (Then, error) {
 	switch Then(s) {
-	case RegenerateGrub:
+	case RegenerateGrub, RegenerateRaspiFirmware:
 		return Then(s), nil
 	}
 	return "", fmt.Errorf("unknown follow-up %q", s)
@@ -36,6 +43,11 @@ func (t Then) Command(h *hostroot.Root) ([]string, error) {
 			return g, nil
 		}
 		return nil, fmt.Errorf("no grub.cfg generator (update-grub, grub-mkconfig, grub2-mkconfig) installed")
+	case RegenerateRaspiFirmware:
+		if h.Exists(RaspiFirmwareRegenPath) {
+			return []string{RaspiFirmwareRegenPath}, nil
+		}
+		return nil, fmt.Errorf("raspi-firmware's hook %s is not installed", RaspiFirmwareRegenPath)
 	}
 	return nil, fmt.Errorf("unknown follow-up %q", t)
 }

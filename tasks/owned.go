@@ -44,6 +44,7 @@ func init() {
 	resource.Edit("/boot/firmware/", "/boot/firmware")
 	resource.Edit("/boot/", "/boot")
 	resource.Edit("/etc/default/grub", "/etc/default")
+	resource.Edit(platform.RaspiExtraCmdline, "/etc/default")
 	resource.Edit(platform.RfkillSaved+"/", platform.RfkillSaved)
 	resource.Edit(NMState, path.Dir(NMState))
 }

@@ -101,7 +101,7 @@ func PlanText(w io.Writer, p *plan.Plan, diff bool) {
 
 // thenCommand is the command c's follow-up runs on this host, for display.
 func thenCommand(p *plan.Plan, c plan.Change) []string {
-	if c.Then == resource.RegenerateGrub {
+	if c.Then != "" {
 		return p.Facts.Boot.Generator
 	}
 	return nil
