@@ -150,7 +150,13 @@ func Schedule(h *hostroot.Root, id string, d time.Duration, self string, now tim
 	if err := statedir.Ensure(h, sub); err != nil {
 		return Pending{}, err
 	}
-	p := Pending{ID: id, Deadline: now.Add(d).UTC().Truncate(time.Second)}
+	// Whole seconds (the revert process takes an RFC 3339 time), rounded
+	// up: a revert never comes before the time the operator was given.
+	dl := now.Add(d).UTC()
+	if t := dl.Truncate(time.Second); !t.Equal(dl) {
+		dl = t.Add(time.Second)
+	}
+	p := Pending{ID: id, Deadline: dl}
 	if liveSystemd(h) {
 		p.How = ByTimer
 		if err := write(h, p); err != nil {

@@ -463,9 +463,9 @@ func TestDebianRaspiFirmware(t *testing.T) {
 	root := fixture.Copy(t, "pi4-8gb-bullseye")
 	hook := "#!/bin/sh\n# raspi-firmware's kernel hook (stands in for Debian's)\n"
 	for p, s := range map[string]string{
-		"etc/kernel/postinst.d/z50-raspi-firmware":      hook,
+		"etc/kernel/postinst.d/z50-raspi-firmware":       hook,
 		"etc/initramfs/post-update.d/z50-raspi-firmware": "#!/bin/sh\nDEB_MAINT_PARAMS=configure /etc/kernel/postinst.d/z50-raspi-firmware\n",
-		"etc/default/raspi-firmware":                    "#ROOTPART=/dev/mmcblk0p2\n",
+		"etc/default/raspi-firmware":                     "#ROOTPART=/dev/mmcblk0p2\n",
 	} {
 		os.MkdirAll(filepath.Dir(filepath.Join(root, p)), 0o755)
 		os.WriteFile(filepath.Join(root, p), []byte(s), 0o755)

@@ -72,7 +72,7 @@ func TestTryApplyRevertDied(t *testing.T) {
 			t.Parallel()
 			root := fixture.Copy(t, "pi5-16gb-nvme-bookworm")
 			orig := fixture.Snapshot(t, root, fixture.StoreDir)
-			_, code, out := runDie(t, 0, "apply", "--root", root, "--yes", "--confirm-within", "1s")
+			_, code, out := runDie(t, 0, "apply", "--root", root, "--yes", "--confirm-within", "2s")
 			if code != 0 {
 				t.Fatal(out)
 			}
@@ -82,7 +82,7 @@ func TestTryApplyRevertDied(t *testing.T) {
 			}
 			pid, _ := strconv.Atoi(m[1])
 			syscall.Kill(pid, syscall.SIGKILL)
-			time.Sleep(1500 * time.Millisecond)
+			time.Sleep(3 * time.Second)
 			if st := cli("status", "--root", root).must(t, 0); !strings.Contains(st.stdout, "its revert has not run") || strings.Contains(st.stdout, "(in -") {
 				t.Errorf("status after the deadline: %s", st.stdout)
 			}
