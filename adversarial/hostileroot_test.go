@@ -440,3 +440,163 @@ func hostileResolveDir(root, rel string) (string, bool) {
 	}
 	return path.Join(done...), true
 }
+
+// hostileLinkCase is one class-2 case: a link planted so that a write
+// through it would land on a file the tool does not own.
+type hostileLinkCase struct {
+	name, fixture string
+	// setup plants the link and returns the targets that must stay
+	// untouched (root-relative, or absolute when outside the root) and the
+	// path the error must name when apply refuses.
+	setup func(t *testing.T, base, root string) (targets []string, names string)
+	// mustRefuse: the README promises apply fails (naming names).
+	mustRefuse bool
+}
+
+var hostileShadow = "root:$6$hostile$notarealhash:19000:0:99999:7:::\n"
+
+func hostileLinkCases() []hostileLinkCase {
+	shadow := func(t *testing.T, root string) {
+		hostileWrite(t, filepath.Join(root, "etc/shadow"), hostileShadow, 0o640)
+	}
+	store := func(t *testing.T, root string) {
+		if err := os.MkdirAll(filepath.Join(root, fixture.StoreDir, "snapshots"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var cases []hostileLinkCase
+	for _, name := range fixture.Names {
+		cases = append(cases,
+			hostileLinkCase{name: "sysctl.d-symlink-to-shadow", fixture: name, setup: func(t *testing.T, _, root string) ([]string, string) {
+				shadow(t, root)
+				hostileLink(t, "../shadow", filepath.Join(root, "etc/sysctl.d/90-ezedge-host.conf"))
+				return []string{"etc/shadow"}, "/etc/sysctl.d/90-ezedge-host.conf"
+			}},
+			hostileLinkCase{name: "lock-symlink-to-shadow", fixture: name, setup: func(t *testing.T, _, root string) ([]string, string) {
+				shadow(t, root)
+				store(t, root)
+				hostileLink(t, "../../../etc/shadow", filepath.Join(root, fixture.StoreDir, "lock"))
+				return []string{"etc/shadow"}, "/" + fixture.StoreDir + "/lock"
+			}},
+			hostileLinkCase{name: "lock-hardlink-to-shadow", fixture: name, setup: func(t *testing.T, _, root string) ([]string, string) {
+				shadow(t, root)
+				store(t, root)
+				if err := os.Link(filepath.Join(root, "etc/shadow"), filepath.Join(root, fixture.StoreDir, "lock")); err != nil {
+					t.Fatal(err)
+				}
+				return []string{"etc/shadow"}, "/" + fixture.StoreDir + "/lock"
+			}},
+			// Journals hold prior file contents (0600 for a reason): led
+			// into /etc/cron.d they would land where cron reads.
+			hostileLinkCase{name: "snapshots-symlink-into-etc", fixture: name, setup: func(t *testing.T, _, root string) ([]string, string) {
+				hostileWrite(t, filepath.Join(root, "etc/cron.d/sentinel"), "# cron sentinel\n", 0o644)
+				if err := os.MkdirAll(filepath.Join(root, fixture.StoreDir), 0o700); err != nil {
+					t.Fatal(err)
+				}
+				hostileLink(t, "/etc/cron.d", filepath.Join(root, fixture.StoreDir, "snapshots"))
+				return []string{"etc/cron.d"}, "/" + fixture.StoreDir + "/snapshots"
+			}},
+			hostileLinkCase{name: "swappiness-hardlink-outside", fixture: name, setup: func(t *testing.T, base, root string) ([]string, string) {
+				out := filepath.Join(base, "outside", "swappiness")
+				hostileWrite(t, out, "60\n", 0o644)
+				p := filepath.Join(root, "proc/sys/vm/swappiness")
+				if err := os.Remove(p); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Link(out, p); err != nil {
+					t.Fatal(err)
+				}
+				return []string{out}, "/proc/sys/vm/swappiness"
+			}},
+		)
+	}
+	return append(cases, hostileLinkCase{name: "cmdline.txt-symlink-to-passwd", fixture: "pi5-16gb-nvme-bookworm", mustRefuse: true,
+		setup: func(t *testing.T, _, root string) ([]string, string) {
+			hostileWrite(t, filepath.Join(root, "etc/passwd"), "root:x:0:0:root:/root:/bin/bash\npi:x:1000:1000::/home/pi:/bin/bash\n", 0o644)
+			p := filepath.Join(root, "boot/firmware/cmdline.txt")
+			if err := os.Remove(p); err != nil {
+				t.Fatal(err)
+			}
+			hostileLink(t, "/etc/passwd", p)
+			return []string{"etc/passwd"}, "/boot/firmware/cmdline.txt"
+		}})
+}
+
+func hostileLink(t *testing.T, target, at string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(at), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(at)
+	if err := os.Symlink(target, at); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestHostileWritesThroughLinks is class 2: links that would carry a write
+// onto a file the tool does not own. After plan, apply and rollback each,
+// the target is untouched (bytes and mode); a refused apply names the link
+// and changes nothing; a successful one rolls back byte-identical.
+func TestHostileWritesThroughLinks(t *testing.T) {
+	t.Parallel()
+	for _, c := range hostileLinkCases() {
+		t.Run(c.fixture+"/"+c.name, func(t *testing.T) {
+			t.Parallel()
+			base := t.TempDir()
+			root := hostileCopy(t, base, c.fixture)
+			targets, names := c.setup(t, base, root)
+			snapTarget := func() map[string]fixture.Tree {
+				out := map[string]fixture.Tree{}
+				for _, tg := range targets {
+					p := tg
+					if !filepath.IsAbs(p) {
+						p = filepath.Join(root, tg)
+					}
+					out[tg] = hostileMustSnap(t, p)
+				}
+				return out
+			}
+			tBefore := snapTarget()
+			before := hostileMustSnap(t, root)
+			where := fmt.Sprintf("fixture %s, case %s (%s)", c.fixture, c.name, names)
+			check := func(cmd string) {
+				for tg, s := range snapTarget() {
+					if d := tBefore[tg].Diff(s); len(d) > 0 {
+						t.Errorf("%s, command %s: wrote through the link onto %s: %s", where, cmd, tg, strings.Join(d, "; "))
+					}
+				}
+			}
+			r := hostileRun(hostileOpts{}, "plan", "--root", root)
+			for _, m := range hostileRunFailures(r, 0, 1) {
+				t.Errorf("%s, command plan: %s", where, m)
+			}
+			check("plan")
+			r = hostileRun(hostileOpts{}, "apply", "--root", root, "--yes")
+			for _, m := range hostileRunFailures(r, 0, 1) {
+				t.Errorf("%s, command apply: %s", where, m)
+			}
+			check("apply")
+			if c.mustRefuse && r.code != 1 {
+				t.Errorf("%s, command apply: exit %d, want 1: the README refuses a command line file outside the boot partition\n%s", where, r.code, r)
+			}
+			switch r.code {
+			case 1:
+				for _, m := range hostileErrLines(r.stderr, names) {
+					t.Errorf("%s, command apply: %s", where, m)
+				}
+				if d := hostileDiff(before, hostileMustSnap(t, root)); len(d) > 0 {
+					t.Errorf("%s, command apply: failed but the root changed: %s", where, strings.Join(d, "; "))
+				}
+			case 0:
+				r = hostileRun(hostileOpts{}, "rollback", "--root", root, "--yes")
+				for _, m := range hostileRunFailures(r, 0) {
+					t.Errorf("%s, command rollback: %s", where, m)
+				}
+				check("rollback")
+				if d := hostileDiff(before, hostileMustSnap(t, root)); len(d) > 0 {
+					t.Errorf("%s, command rollback: root not byte-identical to before apply: %s", where, strings.Join(d, "; "))
+				}
+			}
+		})
+	}
+}
