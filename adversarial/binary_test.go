@@ -554,6 +554,24 @@ func hostileStrace(t testing.TB) string {
 	return p
 }
 
+// hostileExecs reads an strace -f -e trace=execve,execveat log and returns
+// every program a process tried to run (successfully or not).
+func hostileExecs(t testing.TB, log string) []string {
+	t.Helper()
+	b, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatalf("strace log: %v", err)
+	}
+	re := regexp.MustCompile(`execve(?:at)?\((?:[^,]*, )?"((?:[^"\\]|\\.)*)"`)
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if m := re.FindStringSubmatch(l); m != nil {
+			out = append(out, hostileUnescape(m[1]))
+		}
+	}
+	return out
+}
+
 // hostileUnescape undoes strace's C-style string quoting.
 func hostileUnescape(s string) string {
 	if !strings.Contains(s, `\`) {

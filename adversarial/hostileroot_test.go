@@ -8,9 +8,11 @@ package adversarial
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path"
 	"path/filepath"
 	"regexp"
@@ -18,6 +20,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -598,5 +601,368 @@ func TestHostileWritesThroughLinks(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// hostileTraced runs the binary under strace -f, tracing every execve, with
+// PATH holding only the stubs. It returns the result, the programs any
+// process of the run executed (the binary itself first) and what the stubs
+// recorded.
+func hostileTraced(t *testing.T, strace, dir string, args ...string) (hostileResult, []string, string) {
+	t.Helper()
+	f, err := os.CreateTemp(dir, "execs.*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	stubLog := f.Name() + ".stubs"
+	r := hostileRun(hostileOpts{stubLog: stubLog, prefix: []string{strace, "-f", "-qq", "-s", "4096", "-e", "trace=execve,execveat", "-o", f.Name()}}, args...)
+	stubs, _ := os.ReadFile(stubLog)
+	return r, hostileExecs(t, f.Name()), string(stubs)
+}
+
+// hostileForeign lists what was executed other than the binary.
+func hostileForeign(execs []string) []string {
+	self, _ := filepath.EvalSymlinks(hostileBin)
+	var out []string
+	for _, e := range execs {
+		if e == hostileBin || e == self {
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// TestHostileNoCommands is class 3: for a root other than / no program is
+// executed but the binary itself (a try apply's revert is the binary too).
+// Every command of the CLI is traced on every fixture; a file in the root
+// naming a command (a pending confirmation, a saved plan's then, a
+// journal's then) must not get it run either.
+func TestHostileNoCommands(t *testing.T) {
+	t.Parallel()
+	strace := hostileStrace(t)
+	names := fixture.Names
+	if testing.Short() {
+		// One Pi (cmdline.txt, units, radios) and one GRUB host.
+		names = []string{"pi5-16gb-nvme-bookworm", "amd64-intel-32gb-2nvme"}
+	}
+	for _, name := range names {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			root := hostileCopy(t, dir, name)
+			// A profile that turns on every task, so that the GRUB,
+			// unit and radio paths (those with commands on a live host)
+			// run too.
+			prof := filepath.Join(dir, "all.yaml")
+			hostileWrite(t, prof, "version: 1\ntasks:\n  zswap: {enabled: true, force: true}\n  cpu-pstate: {enabled: true}\n  bluetooth: {enabled: true}\n  fstrim: {enabled: true}\n", 0o644)
+			profArgs := []string{"--profile", prof}
+			if !strings.HasPrefix(name, "amd64") {
+				profArgs = nil // cpu-pstate is x86 only; the Pi defaults already cover the rest
+			}
+			img := filepath.Join(dir, "image")
+			if err := fixture.CopyTree(filepath.Join(fixture.Testdata(), name), img); err != nil {
+				t.Fatal(err)
+			}
+			steps := []struct {
+				cmd  string
+				args []string
+			}{
+				{"plan", append([]string{"plan", "--root", root}, profArgs...)},
+				{"apply", append([]string{"apply", "--root", root, "--yes"}, profArgs...)},
+				{"status", []string{"status", "--root", root}},
+				{"history", []string{"history", "--root", root}},
+				{"rollback", []string{"rollback", "--root", root, "--yes"}},
+				{"firstboot install", []string{"firstboot", "install", "--root", img}},
+				{"firstboot status", []string{"firstboot", "status", "--root", img}},
+				{"rollback (of firstboot install)", []string{"rollback", "--root", img, "--yes"}},
+			}
+			for _, s := range steps {
+				r, execs, stubs := hostileTraced(t, strace, dir, s.args...)
+				cmd := s.cmd
+				for _, m := range hostileExitFailures(r, 0, 1) {
+					t.Errorf("fixture %s, command %s: %s", name, cmd, m)
+				}
+				if f := hostileForeign(execs); len(f) > 0 {
+					t.Errorf("fixture %s, command %s: executed %q for a root other than /", name, cmd, f)
+				}
+				if stubs != "" {
+					t.Errorf("fixture %s, command %s: ran stubbed commands:\n%s", name, cmd, stubs)
+				}
+			}
+		})
+	}
+	t.Run("try-apply-then-confirm", func(t *testing.T) {
+		t.Parallel()
+		hostileTryConfirm(t, strace)
+	})
+	t.Run("try-apply-reverted", func(t *testing.T) {
+		t.Parallel()
+		hostileTryRevert(t, strace)
+	})
+	t.Run("pending-confirm-names-a-command", func(t *testing.T) {
+		t.Parallel()
+		hostilePlantedConfirm(t, strace)
+	})
+	t.Run("saved-plan-then", func(t *testing.T) {
+		t.Parallel()
+		hostileSavedThen(t, strace)
+	})
+	t.Run("journal-then", func(t *testing.T) {
+		t.Parallel()
+		hostileJournalThen(t, strace)
+	})
+}
+
+// hostileCheckExecs reports what a traced run executed besides the binary.
+func hostileCheckExecs(t *testing.T, where string, r hostileResult, execs []string, stubs string, okCodes ...int) {
+	t.Helper()
+	for _, m := range hostileExitFailures(r, okCodes...) {
+		t.Errorf("%s: %s", where, m)
+	}
+	if f := hostileForeign(execs); len(f) > 0 {
+		t.Errorf("%s: executed %q for a root other than /", where, f)
+	}
+	if stubs != "" {
+		t.Errorf("%s: ran stubbed commands (they would have run on this machine):\n%s", where, stubs)
+	}
+}
+
+// hostileTryConfirm: apply --confirm-within 60s, status, confirm. The
+// revert process the apply starts is the binary; it sleeps until the
+// deadline, and strace -f waits for every traced process, so once the
+// apply itself has exited and the revert is on record, the test ends that
+// process (by its pid, which the binary recorded) to let strace finish.
+func hostileTryConfirm(t *testing.T, strace string) {
+	const name = "pi5-16gb-nvme-bookworm"
+	dir := t.TempDir()
+	root := hostileCopy(t, dir, name)
+	log := filepath.Join(dir, "try.execs")
+	stubLog := log + ".stubs"
+	cmd := exec.Command(strace, "-f", "-qq", "-s", "4096", "-e", "trace=execve,execveat", "-o", log,
+		hostileBin, "apply", "--root", root, "--yes", "--confirm-within", "60s")
+	cmd.Env = hostileEnv(hostileOpts{stubLog: stubLog})
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	pending := filepath.Join(root, fixture.StoreDir, "pending-confirm")
+	revertPid := 0
+	deadline := time.Now().Add(30 * time.Second)
+	for revertPid == 0 && time.Now().Before(deadline) {
+		ents, _ := os.ReadDir(pending)
+		for _, e := range ents {
+			b, _ := os.ReadFile(filepath.Join(pending, e.Name()))
+			fmt.Sscanf(hostileAfter(string(b), "process "), "%d", &revertPid)
+		}
+		select {
+		case err := <-done:
+			if revertPid == 0 {
+				t.Fatalf("fixture %s, command apply --confirm-within: ended (%v) without a revert on record:\n%s", name, err, out.String())
+			}
+			done <- err
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	if revertPid == 0 {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		t.Fatalf("fixture %s, command apply --confirm-within: no revert on record after 30s:\n%s", name, out.String())
+	}
+	// Whatever happens below, the revert process (started by the binary
+	// this test ran, in its own session) does not outlive the test.
+	t.Cleanup(func() { syscall.Kill(revertPid, syscall.SIGKILL) })
+	// The apply (the first process in the trace) writes the record just
+	// before it exits; once it is gone, the revert process is idle until
+	// the deadline and can be stopped.
+	for time.Now().Before(deadline) {
+		b, _ := os.ReadFile(log)
+		if pid := hostileFirstPid(b); pid > 0 && hostileGone(pid) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	syscall.Kill(revertPid, syscall.SIGKILL)
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		t.Fatalf("strace did not end after the revert process was stopped")
+	}
+	stubs, _ := os.ReadFile(stubLog)
+	r := hostileResult{code: cmd.ProcessState.ExitCode(), stdout: out.String()}
+	if !strings.Contains(out.String(), "Confirm within") {
+		t.Errorf("fixture %s, command apply --confirm-within 60s: no confirmation asked:\n%s", name, out.String())
+	}
+	hostileCheckExecs(t, "fixture "+name+", command apply --confirm-within 60s", r, hostileExecs(t, log), string(stubs), 0)
+
+	for _, args := range [][]string{{"status", "--root", root}, {"confirm", "--root", root}, {"history", "--root", root}} {
+		r, execs, stubs := hostileTraced(t, strace, dir, args...)
+		hostileCheckExecs(t, "fixture "+name+", command "+args[0]+" (after apply --confirm-within 60s)", r, execs, stubs, 0)
+	}
+}
+
+// hostileFirstPid is the pid on the first line of an strace -f log: the
+// binary strace started.
+func hostileFirstPid(log []byte) int {
+	pid := 0
+	fmt.Sscanf(string(log), "%d", &pid)
+	return pid
+}
+
+// hostileGone reports whether process pid has exited.
+func hostileGone(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	_, rest, _ := strings.Cut(string(b), ") ")
+	return strings.HasPrefix(rest, "Z")
+}
+
+func hostileAfter(s, sep string) string {
+	if _, after, ok := strings.Cut(s, sep); ok {
+		return after
+	}
+	return ""
+}
+
+// hostileTryRevert: a try apply nobody confirms is reverted by the binary
+// itself; strace -f follows the detached revert process to its end.
+func hostileTryRevert(t *testing.T, strace string) {
+	const name = "pi4-8gb-bullseye"
+	dir := t.TempDir()
+	root := hostileCopy(t, dir, name)
+	orig := hostileMustSnap(t, root)
+	r, execs, stubs := hostileTraced(t, strace, dir, "apply", "--root", root, "--yes", "--confirm-within", "2s")
+	hostileCheckExecs(t, "fixture "+name+", command apply --confirm-within 2s (and its revert)", r, execs, stubs, 0)
+	if d := hostileDiff(orig, hostileMustSnap(t, root)); len(d) > 0 {
+		t.Errorf("fixture %s, command apply --confirm-within 2s: not reverted once strace saw every process end: %s", name, strings.Join(d, "; "))
+	}
+}
+
+// hostilePlantedConfirm: a pending confirmation in the root whose "revert
+// by" line names a systemd timer with a shell command in it. The record
+// is the root's content, not this machine's: confirm must not hand it to
+// systemctl (here a stub, so this machine is never touched).
+func hostilePlantedConfirm(t *testing.T, strace string) {
+	const name = "pi5-16gb-nvme-bookworm"
+	dir := t.TempDir()
+	root := hostileCopy(t, dir, name)
+	pwned := filepath.Join(dir, "pwned.timer")
+	pend := filepath.Join(root, fixture.StoreDir, "pending-confirm")
+	if err := os.MkdirAll(pend, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(filepath.Join(root, fixture.StoreDir), 0o700)
+	deadline := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	hostileWrite(t, filepath.Join(pend, "20260101T000000Z"), deadline+"\nsystemd timer x;touch "+pwned+"\n", 0o600)
+	r, execs, stubs := hostileTraced(t, strace, dir, "confirm", "--root", root)
+	hostileCheckExecs(t, "fixture "+name+", command confirm (planted pending-confirm naming a timer)", r, execs, stubs, 0, 1)
+	if _, err := os.Stat(pwned); err == nil {
+		t.Errorf("fixture %s, command confirm: the planted command ran (%s exists)", name, pwned)
+	}
+}
+
+// hostileSavedThen: a saved plan edited to run a command after a change.
+func hostileSavedThen(t *testing.T, strace string) {
+	const name = "amd64-intel-32gb-2nvme"
+	dir := t.TempDir()
+	root := hostileCopy(t, dir, name)
+	planFile := filepath.Join(dir, "edited.plan")
+	if r := hostileRun(hostileOpts{}, "plan", "--root", root, "--out", planFile); r.code != 0 {
+		t.Fatalf("fixture %s, command plan --out: %s", name, r)
+	}
+	touched := filepath.Join(dir, "then-ran")
+	hostileEditPlan(t, planFile, func(changes []map[string]any) []map[string]any {
+		changes[0]["then"] = []string{"/bin/touch", touched}
+		return changes
+	})
+	r, execs, stubs := hostileTraced(t, strace, dir, "apply", planFile, "--root", root)
+	hostileCheckExecs(t, "fixture "+name+", command apply FILE (saved plan with then: /bin/touch)", r, execs, stubs, 0, 1)
+	if r.code == 0 {
+		r, execs, stubs = hostileTraced(t, strace, dir, "rollback", "--root", root, "--yes")
+		hostileCheckExecs(t, "fixture "+name+", command rollback (after a saved plan with then)", r, execs, stubs, 0)
+	}
+	if _, err := os.Stat(touched); err == nil {
+		t.Errorf("fixture %s, command apply FILE: the plan's then command ran (%s exists)", name, touched)
+	}
+}
+
+// hostileJournalThen: a journal in the root edited so that an item's
+// restore is followed by a command; rollback must not run it.
+func hostileJournalThen(t *testing.T, strace string) {
+	const name = "amd64-intel-32gb-2nvme"
+	dir := t.TempDir()
+	root := hostileCopy(t, dir, name)
+	if r := hostileRun(hostileOpts{}, "apply", "--root", root, "--yes"); r.code != 0 {
+		t.Fatalf("fixture %s, command apply: %s", name, r)
+	}
+	touched := filepath.Join(dir, "then-ran")
+	j := hostileJournals(t, root)[0]
+	b, err := os.ReadFile(j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(b), "\n")
+	for i, l := range lines {
+		var m map[string]any
+		if json.Unmarshal([]byte(l), &m) == nil && m["op"] == "before" {
+			m["then"] = []string{"/bin/touch", touched}
+			nb, _ := json.Marshal(m)
+			lines[i] = string(nb)
+		}
+	}
+	if err := os.WriteFile(j, []byte(strings.Join(lines, "\n")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r, execs, stubs := hostileTraced(t, strace, dir, "rollback", "--root", root, "--yes")
+	hostileCheckExecs(t, "fixture "+name+", command rollback (journal with then: /bin/touch)", r, execs, stubs, 0, 1)
+	if _, err := os.Stat(touched); err == nil {
+		t.Errorf("fixture %s, command rollback: the journal's then command ran (%s exists)", name, touched)
+	}
+}
+
+// hostileJournals lists the journals in a root's store, oldest first.
+func hostileJournals(t *testing.T, root string) []string {
+	t.Helper()
+	m, err := filepath.Glob(filepath.Join(root, fixture.StoreDir, "snapshots", "*.jsonl"))
+	if err != nil || len(m) == 0 {
+		t.Fatalf("no journal in %s: %v", root, err)
+	}
+	slices.Sort(m)
+	return m
+}
+
+// hostileEditPlan rewrites a saved plan's changes.
+func hostileEditPlan(t *testing.T, file string, edit func([]map[string]any) []map[string]any) {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p map[string]any
+	if err := json.Unmarshal(b, &p); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := p["changes"].([]any)
+	var changes []map[string]any
+	for _, c := range raw {
+		changes = append(changes, c.(map[string]any))
+	}
+	if len(changes) == 0 {
+		t.Fatalf("plan %s has no changes to edit", file)
+	}
+	p["changes"] = edit(changes)
+	nb, err := json.MarshalIndent(p, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, append(nb, '\n'), 0o600); err != nil {
+		t.Fatal(err)
 	}
 }
