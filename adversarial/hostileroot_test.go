@@ -386,15 +386,17 @@ var hostileHostPathRE = regexp.MustCompile(`/[^\s:"'()\[\],;]+`)
 // directories lead to rel's inside the root (cpu0/cpufreq is a link to
 // policy0, so /sys/devices/system/cpu/cpu0/cpufreq/scaling_governor names
 // policy0's file). The last component is not followed: it is the hostile
-// entry itself.
+// entry itself. A path below rel counts too: "/a/b/c: not a directory" is
+// how the kernel reports a hostile /a/b that is not a directory.
 func hostileNames(root, msg, rel string) bool {
+	is := func(p string) bool { return p == rel || strings.HasPrefix(p, rel+"/") }
 	for _, m := range hostileHostPathRE.FindAllString(msg, -1) {
 		clean := strings.TrimPrefix(path.Clean(m), "/")
-		if clean == rel {
+		if is(clean) {
 			return true
 		}
 		dir, ok := hostileResolveDir(root, path.Dir(clean))
-		if ok && path.Join(dir, path.Base(clean)) == rel {
+		if ok && is(path.Join(dir, path.Base(clean))) {
 			return true
 		}
 	}
