@@ -34,11 +34,17 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
+	// Readable by all: a test may run it as another user.
+	os.Chmod(dir, 0o755)
 	bin = filepath.Join(dir, "ezedge-host")
 	build := exec.Command("go", "build", "-o", bin, "github.com/ezansiedgeai/ezedge-host/cmd/ezedge-host")
 	if out, err := build.CombinedOutput(); err != nil {
 		os.RemoveAll(dir)
 		panic(string(out))
+	}
+	if err := setupHostile(dir, bin); err != nil {
+		os.RemoveAll(dir)
+		panic(err)
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
