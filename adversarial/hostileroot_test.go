@@ -759,8 +759,14 @@ func hostileTryConfirm(t *testing.T, strace string) {
 	for revertPid == 0 && time.Now().Before(deadline) {
 		ents, _ := os.ReadDir(pending)
 		for _, e := range ents {
+			// {"deadline": …, "how": "process", "pid": N}
+			var rec struct {
+				PID int `json:"pid"`
+			}
 			b, _ := os.ReadFile(filepath.Join(pending, e.Name()))
-			fmt.Sscanf(hostileAfter(string(b), "process "), "%d", &revertPid)
+			if json.Unmarshal(b, &rec) == nil {
+				revertPid = rec.PID
+			}
 		}
 		select {
 		case err := <-done:
@@ -826,12 +832,6 @@ func hostileGone(pid int) bool {
 	return strings.HasPrefix(rest, "Z")
 }
 
-func hostileAfter(s, sep string) string {
-	if _, after, ok := strings.Cut(s, sep); ok {
-		return after
-	}
-	return ""
-}
 
 // hostileTryRevert: a try apply nobody confirms is reverted by the binary
 // itself; strace -f follows the detached revert process to its end.

@@ -49,7 +49,9 @@ func TestHostileUntrustedPlan(t *testing.T) {
 			hostileChange(t, cs, "sysctl:vm.swappiness")["after"] = map[string]any{"exists": true, "data": hostileB64("99999\n")}
 			return cs
 		}},
-		{"add a then command", []string{"/bin/touch"}, func(cs []map[string]any, touched string) []map[string]any {
+		// A saved plan has no then field at all (follow-ups are never read
+		// from one): the refusal names the field.
+		{"add a then command", []string{`"then"`}, func(cs []map[string]any, touched string) []map[string]any {
 			cs[0]["then"] = []string{"/bin/touch", touched}
 			return cs
 		}},

@@ -127,7 +127,10 @@ func Load(name string) (*Saved, error) {
 	var s Saved
 	dec := json.NewDecoder(strings.NewReader(string(b)))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&s); err != nil || s.Kind != savedKind || dec.More() {
+	if err := dec.Decode(&s); err != nil {
+		return nil, fmt.Errorf("plan file %s: not a plan written by ezedge-host plan --out (%v)", name, err)
+	}
+	if s.Kind != savedKind || dec.More() {
 		return nil, fmt.Errorf("plan file %s: not a plan written by ezedge-host plan --out", name)
 	}
 	switch {
