@@ -832,7 +832,6 @@ func hostileGone(pid int) bool {
 	return strings.HasPrefix(rest, "Z")
 }
 
-
 // hostileTryRevert: a try apply nobody confirms is reverted by the binary
 // itself; strace -f follows the detached revert process to its end.
 func hostileTryRevert(t *testing.T, strace string) {
