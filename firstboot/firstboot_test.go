@@ -10,6 +10,7 @@ import (
 	"github.com/ezansiedgeai/ezedge-host/apply"
 	"github.com/ezansiedgeai/ezedge-host/hostroot"
 	"github.com/ezansiedgeai/ezedge-host/internal/fixture"
+	"github.com/ezansiedgeai/ezedge-host/plan"
 	"github.com/ezansiedgeai/ezedge-host/platform"
 	"github.com/ezansiedgeai/ezedge-host/resource"
 	"github.com/ezansiedgeai/ezedge-host/rollback"
@@ -132,5 +133,38 @@ func TestLargeBinaryOutOfLine(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(root, "var/lib/ezedge-host/snapshots/blobs", resource.Digest(bin))); err != nil {
 		t.Errorf("no blob: %v", err)
+	}
+}
+
+// TestBinaryDrift: the installed binary, known by digest, is not drift
+// while it is the file apply wrote; replaced, it is.
+func TestBinaryDrift(t *testing.T) {
+	t.Parallel()
+	h, root, f := image(t, "uninitialized\n")
+	bin := make([]byte, 1<<20)
+	p, _ := InstallPlan(h, f, bin, nil)
+	if _, err := apply.Apply(h, rollback.Open(h), p, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	drift := func() []string {
+		p, err := plan.Build(h, rollback.Open(h), f, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, d := range p.Drift {
+			if strings.Contains(d, Binary) {
+				out = append(out, d)
+			}
+		}
+		return out
+	}
+	if d := drift(); len(d) > 0 {
+		t.Errorf("the binary apply wrote is drift: %v", d)
+	}
+	other := append([]byte{1}, bin[1:]...)
+	os.WriteFile(filepath.Join(root, Binary), other, 0o755)
+	if d := drift(); len(d) != 1 {
+		t.Errorf("a replaced binary is not drift: %v", d)
 	}
 }

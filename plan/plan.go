@@ -230,6 +230,12 @@ func drift(h *hostroot.Root, recs []*rollback.Record, read map[string]resource.S
 			}
 			seen[id] = true
 			res := it.Resource
+			// A large file installed by an apply (first boot's binary) is
+			// seen unchanged by its size and time, not read and hashed on
+			// every plan.
+			if f, isFile := res.(*resource.FileRes); isFile && f.Unchanged(h, *it.After) {
+				continue
+			}
 			cur, ok := read[id]
 			if !ok {
 				var err error

@@ -12,6 +12,7 @@ import (
 	"debug/elf"
 	"encoding/binary"
 	"fmt"
+	"path"
 	"slices"
 	"sort"
 	"strconv"
@@ -325,8 +326,14 @@ func (f *Facts) detectCPU(h *hostroot.Root, ci map[string]string, cpuinfo []byte
 			c.Governors = strings.Fields(string(g))
 			cur, _ := h.ReadFile(dir + "/scaling_governor")
 			c.Governor = strings.TrimSpace(string(cur))
-			if p, err := h.Resolve(dir); err == nil {
-				c.Policy = "/" + p
+			// cpuN/cpufreq is a link to its policy's directory (one
+			// readlink, where resolving the path would stat each part).
+			c.Policy = dir
+			if t, err := h.Readlink(dir); err == nil {
+				if !path.IsAbs(t) {
+					t = path.Join(path.Dir(dir), t)
+				}
+				c.Policy = path.Clean(t)
 			}
 			c.GovernorRaw = cur
 		}

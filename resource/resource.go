@@ -40,6 +40,10 @@ type State struct {
 	// is not loaded; Size is then their length.
 	Digest string `json:"sha256,omitempty"`
 	Size   int64  `json:"size,omitempty"`
+	// ModTime is a file's modification time as read (nanoseconds), so a
+	// large file known by digest can be seen unchanged without reading it
+	// (Unchanged). It is not part of the value: Equal ignores it.
+	ModTime int64 `json:"mtime_ns,omitempty"`
 	Mode   uint32 `json:"mode,omitempty"`
 	UID    int    `json:"uid,omitempty"`
 	GID    int    `json:"gid,omitempty"`
@@ -282,11 +286,27 @@ func (f *FileRes) Read(h *hostroot.Root) (State, error) {
 	if err != nil {
 		return State{}, err
 	}
-	s := State{Exists: true, Data: b, Mode: uint32(st.Mode().Perm())}
+	s := State{Exists: true, Data: b, Mode: uint32(st.Mode().Perm()), ModTime: st.ModTime().UnixNano()}
 	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
 		s.UID, s.GID = int(sys.Uid), int(sys.Gid)
 	}
 	return s, nil
+}
+
+// Unchanged reports, without reading the file, whether it is still the
+// one st was read from: a state known by digest (a large file), whose size
+// and modification time the file still has, with the same mode. False means
+// only that it must be read to tell.
+func (f *FileRes) Unchanged(h *hostroot.Root, st State) bool {
+	if !st.Exists || st.Digest == "" || st.ModTime == 0 {
+		return false
+	}
+	p, err := f.rule.locate(h, f.path)
+	if err != nil {
+		return false
+	}
+	fi, err := h.Lstat(p)
+	return err == nil && fi.Mode().IsRegular() && fi.Size() == st.Size && fi.ModTime().UnixNano() == st.ModTime && uint32(fi.Mode().Perm()) == st.Mode
 }
 
 // Write makes the file hold s. Whatever an interrupted write left (the
