@@ -43,10 +43,10 @@ type State struct {
 	// ModTime is a file's modification time as read (nanoseconds), so a
 	// large file known by digest can be seen unchanged without reading it
 	// (Unchanged). It is not part of the value: Equal ignores it.
-	ModTime int64 `json:"mtime_ns,omitempty"`
-	Mode   uint32 `json:"mode,omitempty"`
-	UID    int    `json:"uid,omitempty"`
-	GID    int    `json:"gid,omitempty"`
+	ModTime int64  `json:"mtime_ns,omitempty"`
+	Mode    uint32 `json:"mode,omitempty"`
+	UID     int    `json:"uid,omitempty"`
+	GID     int    `json:"gid,omitempty"`
 	// MissingDirs are the parent directories that did not exist either,
 	// deepest last, so restoring absence removes what apply created.
 	MissingDirs []string `json:"missing_dirs,omitempty"`
