@@ -380,7 +380,7 @@ func hostileRunPair(t *testing.T, c hostileCase) {
 	}
 }
 
-var hostileHostPathRE = regexp.MustCompile(`/[^\s:"'()\[\],;]+`)
+var hostileHostPathRE = regexp.MustCompile(`/[^\s"'()\[\],;]+`)
 
 // hostileNames reports whether msg names rel: as /rel or as any path whose
 // directories lead to rel's inside the root (cpu0/cpufreq is a link to
@@ -391,7 +391,9 @@ var hostileHostPathRE = regexp.MustCompile(`/[^\s:"'()\[\],;]+`)
 func hostileNames(root, msg, rel string) bool {
 	is := func(p string) bool { return p == rel || strings.HasPrefix(p, rel+"/") }
 	for _, m := range hostileHostPathRE.FindAllString(msg, -1) {
-		clean := strings.TrimPrefix(path.Clean(m), "/")
+		// A path may hold a colon (systemd-rfkill's "…mmc:wlan"); the
+		// one that ends it is the message's "path: why".
+		clean := strings.TrimPrefix(path.Clean(strings.TrimRight(m, ":")), "/")
 		if is(clean) {
 			return true
 		}
@@ -965,5 +967,14 @@ func hostileEditPlan(t *testing.T, file string, edit func([]map[string]any) []ma
 	}
 	if err := os.WriteFile(file, append(nb, '\n'), 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestHostileNamesColon: a refusal names a path with a colon in it.
+func TestHostileNamesColon(t *testing.T) {
+	t.Parallel()
+	msg := "ezedge-host: /var/lib/systemd/rfkill/platform-1.mmc:wlan: read /var/lib/systemd/rfkill/platform-1.mmc:wlan: too large"
+	if !hostileNames(t.TempDir(), msg, "var/lib/systemd/rfkill/platform-1.mmc:wlan") {
+		t.Error("not recognised")
 	}
 }
