@@ -125,9 +125,20 @@ func (u *UnitRes) Kind() Kind   { return KindUnit }
 func (u *UnitRes) Name() string { return u.name }
 func (u *UnitRes) Layer() Layer { return Persistent }
 
-// unitState is the parsed form of a unit State's Data.
+// activeState is systemd's ActiveState of a unit; the ones ezedge-host
+// asks for are named, others (activating, failed…) are kept as read.
+type activeState string
+
+const (
+	stateActive   activeState = "active"
+	stateInactive activeState = "inactive"
+)
+
+// unitState is the parsed form of a unit State's Data, which is text
+// ("active X", "dir D", "link PATH TARGET" lines) so that a journal and the
+// JSON plan show it readably; all logic works on this struct.
 type unitState struct {
-	active string            // "" when unknown (no running systemd)
+	active activeState       // "" when unknown (no running systemd)
 	links  map[string]string // symlink path -> target
 	dirs   []string          // .wants/.requires directories that exist
 }
@@ -160,7 +171,7 @@ func decodeUnit(st State) unitState {
 		f := strings.Fields(sc.Text())
 		switch {
 		case len(f) == 2 && f[0] == "active":
-			s.active = f[1]
+			s.active = activeState(f[1])
 		case len(f) == 2 && f[0] == "dir":
 			s.dirs = append(s.dirs, f[1])
 		case len(f) == 3 && f[0] == "link":
@@ -272,9 +283,11 @@ func (u *UnitRes) Read(h *hostroot.Root) (State, error) {
 		return State{}, err
 	}
 	if m != nil {
-		if s.active, err = m.ActiveState(u.name); err != nil {
+		a, err := m.ActiveState(u.name)
+		if err != nil {
 			return State{}, fmt.Errorf("unit %s: %v", u.name, err)
 		}
+		s.active = activeState(a)
 	}
 	return s.encode(), nil
 }
@@ -290,7 +303,7 @@ func UnitEnabled(cur State, links map[string]string) State {
 		}
 	}
 	if s.active != "" {
-		s.active = "active"
+		s.active = stateActive
 	}
 	return s.encode()
 }
@@ -301,7 +314,7 @@ func UnitDisabled(cur State) State {
 	s := decodeUnit(cur)
 	s.links = map[string]string{}
 	if s.active != "" {
-		s.active = "inactive"
+		s.active = stateInactive
 	}
 	return s.encode()
 }
@@ -320,7 +333,7 @@ func (u *UnitRes) Write(h *hostroot.Root, st State) error {
 	if err != nil {
 		return err
 	}
-	if m != nil && want.active == "inactive" && cur.active != "inactive" {
+	if m != nil && want.active == stateInactive && cur.active != stateInactive {
 		if err := m.Stop(u.name); err != nil {
 			return fmt.Errorf("stop %s: %v", u.name, err)
 		}
@@ -365,7 +378,7 @@ func (u *UnitRes) Write(h *hostroot.Root, st State) error {
 		if err := m.Reload(); err != nil {
 			return fmt.Errorf("daemon-reload: %v", err)
 		}
-		if want.active == "active" && cur.active != "active" {
+		if want.active == stateActive && cur.active != stateActive {
 			if err := m.Start(u.name); err != nil {
 				return fmt.Errorf("start %s: %v", u.name, err)
 			}
@@ -403,7 +416,7 @@ func (u *UnitRes) Show(st State) string {
 		en = fmt.Sprintf("enabled (%d links)", len(s.links))
 	}
 	if s.active != "" {
-		return en + ", " + s.active
+		return en + ", " + string(s.active)
 	}
 	return en
 }
