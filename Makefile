@@ -5,7 +5,7 @@ BIN     := bin/ezedge-host
 PKGS    := ./...
 LDFLAGS := -s -w
 
-.PHONY: build build-arm64 test test-deps vet staticcheck fmt-check demo bench fuzz man e2e e2e-deps clean
+.PHONY: build build-arm64 test test-deps vet staticcheck fmt-check demo bench fuzz man e2e e2e-deps realroots realroots-deps clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/ezedge-host
@@ -96,6 +96,24 @@ e2e-deps:
 
 e2e: e2e-deps
 	$(GO) run ./e2e -arch $(ARCH)
+
+# ezedge-host on roots built from Debian's real packages (cached in
+# .cache/realroots): Debian's Raspberry Pi layout (bookworm arm64,
+# raspi-firmware) and trixie amd64. Root needed (mmdebstrap, chroot); the
+# arm64 root and its programs run through qemu-user and binfmt_misc.
+REALROOTS_TOOLS := mmdebstrap arch-test eatmydata qemu-aarch64-static update-binfmts
+REALROOTS_PKGS := mmdebstrap arch-test eatmydata qemu-user-static binfmt-support
+realroots-deps:
+	@missing=; for t in $(REALROOTS_TOOLS); do command -v $$t >/dev/null || missing=1; done; \
+	if [ -n "$$missing" ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			$(REALROOTS_PKGS) >/dev/null; fi
+	@if [ "$$(uname -m)" != aarch64 ]; then \
+		[ -e /proc/sys/fs/binfmt_misc/register ] || mount binfmt_misc -t binfmt_misc /proc/sys/fs/binfmt_misc; \
+		update-binfmts --enable qemu-aarch64 >/dev/null 2>&1 || true; fi
+
+realroots: realroots-deps
+	$(GO) run ./realroots
 
 clean:
 	rm -rf bin e2e-out man

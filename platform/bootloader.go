@@ -88,6 +88,20 @@ func (f *Facts) detectBoot(h *hostroot.Root) {
 		return
 	}
 	b.Loader = LoaderNone
+	// Other generators of a boot configuration in Debian's packages, whose
+	// inputs ezedge-host does not edit: say so rather than "none found".
+	// (flash-kernel's database covers the Raspberry Pi 1 to 3 only; on a
+	// Pi 4 or 5 the firmware's cmdline.txt is read, handled above.)
+	switch {
+	case h.Exists("/usr/sbin/u-boot-update"):
+		b.Refused = "u-boot-menu makes /boot/extlinux/extlinux.conf from U_BOOT_PARAMETERS in /etc/default/u-boot (or /etc/kernel/cmdline); ezedge-host does not edit those"
+	case h.Exists("/usr/sbin/flash-kernel"):
+		b.Refused = "flash-kernel makes the boot script from LINUX_KERNEL_CMDLINE in /etc/default/flash-kernel; ezedge-host does not edit it"
+	}
+	if b.Refused != "" {
+		f.Evidence = append(f.Evidence, "boot: "+b.Refused)
+		return
+	}
 	f.Evidence = append(f.Evidence, "boot: no cmdline.txt and no /etc/default/grub: the kernel command line is not managed")
 }
 

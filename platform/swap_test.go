@@ -54,3 +54,21 @@ func TestZramConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestOtherBootGenerators: an arm64 board whose boot configuration
+// u-boot-menu or flash-kernel generates is named, not "none found".
+func TestOtherBootGenerators(t *testing.T) {
+	t.Parallel()
+	for tool, want := range map[string]string{"usr/sbin/u-boot-update": "u-boot-menu makes /boot/extlinux/extlinux.conf", "usr/sbin/flash-kernel": "flash-kernel makes the boot script"} {
+		dir := t.TempDir()
+		os.MkdirAll(filepath.Join(dir, "usr/sbin"), 0o755)
+		os.WriteFile(filepath.Join(dir, tool), []byte("#!/bin/sh\n"), 0o755)
+		h, _ := hostroot.Open(dir)
+		f := &Facts{Arch: "arm64", Platform: ARM64}
+		f.detectBoot(h)
+		h.Close()
+		if f.Boot.Loader != LoaderNone || !strings.HasPrefix(f.Boot.Refused, want) {
+			t.Errorf("%s: %+v", tool, f.Boot)
+		}
+	}
+}

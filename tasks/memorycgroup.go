@@ -24,6 +24,9 @@ func init() {
 			if f.Runtime && active && !cmdline.Holds(f.Boot.Running, cgroupEnableMemory) {
 				return Skip("the memory controller is already available (/sys/fs/cgroup/cgroup.controllers lists memory)")
 			}
+			if why := noCmdline(f); why != "" {
+				return Skip(why)
+			}
 			in := Intent{KernelArgs: []cmdline.Arg{cgroupEnableMemory}}
 			switch {
 			case !f.Runtime:

@@ -114,3 +114,16 @@ func (in *Intent) udevRule(f *platform.Facts, file string, devices []string, lin
 	rules, _ := hostconf.ParseUdevRules([]byte(strings.Join(lines, "\n")))
 	in.Warnings = append(in.Warnings, f.Conf.UdevOverrides(file, rules, devices)...)
 }
+
+// noCmdline says why the kernel command line cannot take a task's
+// arguments on this host, or "" when it can (a refusal of an edit that is
+// attempted is the planner's, naming the file).
+func noCmdline(f *Facts) string {
+	if f.Boot.Loader != platform.LoaderNone {
+		return ""
+	}
+	if f.Boot.Refused != "" {
+		return f.Boot.Refused
+	}
+	return "no boot configuration found (no cmdline.txt, no /etc/default/grub)"
+}

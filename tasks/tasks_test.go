@@ -242,3 +242,20 @@ func TestPstateUnknownVendor(t *testing.T) {
 		t.Errorf("%q", in.Skip)
 	}
 }
+
+// TestKernelArgsNeedABootLoader: where the command line cannot be managed,
+// the tasks that need it say why (u-boot-menu's input is not edited)
+// instead of planning arguments nobody writes.
+func TestKernelArgsNeedABootLoader(t *testing.T) {
+	t.Parallel()
+	f := &Facts{Platform: platform.ARM64, Boot: platform.Boot{Loader: platform.LoaderNone, Refused: "u-boot-menu makes /boot/extlinux/extlinux.conf"}}
+	for _, name := range []string{"zswap", "memory-cgroup"} {
+		if in := plan(t, name, f, nil); !strings.HasPrefix(in.Skip, "u-boot-menu makes") || len(in.KernelArgs) > 0 {
+			t.Errorf("%s: %+v", name, in)
+		}
+	}
+	f.Boot.Refused = ""
+	if in := plan(t, "memory-cgroup", f, nil); in.Skip != "no boot configuration found (no cmdline.txt, no /etc/default/grub)" {
+		t.Errorf("memory-cgroup without a boot loader: %+v", in)
+	}
+}

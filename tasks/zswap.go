@@ -5,7 +5,6 @@ import (
 	"slices"
 
 	"github.com/ezansiedgeai/ezedge-host/cmdline"
-	"github.com/ezansiedgeai/ezedge-host/platform"
 	"github.com/ezansiedgeai/ezedge-host/resource"
 )
 
@@ -33,8 +32,8 @@ func init() {
 }
 
 func planZswap(f *Facts, o *ZswapOptions) Intent {
-	if f.Boot.Loader == platform.LoaderNone {
-		return Skip("no boot configuration found (no cmdline.txt, no /etc/default/grub)")
+	if why := noCmdline(f); why != "" {
+		return Skip(why)
 	}
 	if z := f.Swap.Zram; z != "" && !o.Force {
 		return Skip(z + ": zswap in front of zram compresses every page twice (set force: true in the profile to do it anyway)")
