@@ -72,31 +72,22 @@ func PlanText(w io.Writer, p *plan.Plan, diff bool) {
 			fmt.Fprintf(w, "  %-15s %s\n", s.Task, s.Reason)
 		}
 	}
-	if len(p.Notes) > 0 {
-		fmt.Fprintln(w, "\nNotes:")
-		for _, n := range p.Notes {
-			fmt.Fprintf(w, "  %s\n", n)
-		}
-	}
-	if len(p.Drift) > 0 {
-		fmt.Fprintln(w, "\nDrift (changed since ezedge-host applied it):")
-		for _, n := range p.Drift {
-			fmt.Fprintf(w, "  %s\n", n)
-		}
-	}
-	if len(p.RebootPending) > 0 {
-		fmt.Fprintln(w, "\nReboot pending (configured, not active until the next boot; not a change):")
-		for _, n := range p.RebootPending {
-			fmt.Fprintf(w, "  %s\n", n)
-		}
-	}
-	if len(p.Warnings) > 0 {
-		fmt.Fprintln(w, "\nWarnings:")
-		for _, n := range p.Warnings {
-			fmt.Fprintf(w, "  ! %s\n", n)
-		}
-	}
+	section(w, "Notes:", "", p.Notes)
+	section(w, "Drift (changed since ezedge-host applied it):", "", p.Drift)
+	section(w, "Reboot pending (configured, not active until the next boot; not a change):", "", p.RebootPending)
+	section(w, "Warnings:", "! ", p.Warnings)
 	fmt.Fprintf(w, "\nPlan: %s\n", p.Summary())
+}
+
+// section writes a titled list of lines, when there are any.
+func section(w io.Writer, title, mark string, lines []string) {
+	if len(lines) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\n"+title)
+	for _, l := range lines {
+		fmt.Fprintf(w, "  %s%s\n", mark, l)
+	}
 }
 
 // thenCommand is the command c's follow-up runs on this host, for display.
