@@ -13,7 +13,9 @@ import (
 	"os"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/ezansiedgeai/ezedge-host/tasks"
 	"github.com/goccy/go-yaml/ast"
@@ -69,7 +71,7 @@ func Parse(name string, b []byte) (c tasks.Choices, err error) {
 	// crash.
 	defer func() {
 		if r := recover(); r != nil {
-			c, err = nil, fmt.Errorf("profile %s: not a valid profile (the YAML parser failed: %v)", name, r)
+			c, err = nil, fmt.Errorf("profile %s: not a valid profile (the YAML parser failed: %s)", name, printable(fmt.Sprint(r)))
 		}
 	}()
 	if i := bytes.IndexByte(b, 0); i >= 0 {
@@ -172,7 +174,18 @@ func lineErrors(name string, errs []fieldError) error {
 	sort.SliceStable(errs, func(i, j int) bool { return errs[i].line < errs[j].line })
 	msgs := make([]string, len(errs))
 	for i, e := range errs {
-		msgs[i] = fmt.Sprintf("profile %s:%d: %s: %s", name, e.line, e.path, e.msg)
+		msgs[i] = fmt.Sprintf("profile %s:%d: %s: %s", printable(name), e.line, printable(e.path), printable(e.msg))
 	}
 	return errors.New(strings.Join(msgs, "\n"))
+}
+
+// printable escapes what would break an error onto a second line or hide
+// in a terminal: a key or value in a profile is text from a file, and a
+// quoted YAML key may hold a newline or an escape sequence.
+func printable(s string) string {
+	if strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) && r != ' ' }) < 0 {
+		return s
+	}
+	q := strconv.QuoteToGraphic(s)
+	return q[1 : len(q)-1]
 }
