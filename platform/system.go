@@ -75,6 +75,8 @@ type Unit struct {
 	Problem string `json:"problem,omitempty"`
 	// InstallLinks are the symlinks enabling it makes, path to target.
 	InstallLinks map[string]string `json:"install_links,omitempty"`
+	// Enabled: every one of its install links is in place.
+	Enabled bool `json:"enabled"`
 }
 
 // Radio is one rfkill switch.
@@ -309,6 +311,12 @@ func (f *Facts) detectUnits(h *hostroot.Root, names []string) {
 			u.Installed, u.Problem = true, err.Error()
 		default:
 			u.Installed, u.InstallLinks = true, links
+			u.Enabled = len(links) > 0
+			for l := range links {
+				if _, err := h.Lstat(l); err != nil {
+					u.Enabled = false
+				}
+			}
 		}
 		if f.Units == nil {
 			f.Units = map[string]Unit{}
@@ -317,6 +325,9 @@ func (f *Facts) detectUnits(h *hostroot.Root, names []string) {
 		state := "not installed"
 		if u.Installed {
 			state = fmt.Sprintf("installed, enabling makes %d links", len(u.InstallLinks))
+			if u.Enabled {
+				state = "installed and enabled"
+			}
 			if u.Problem != "" {
 				state = "installed, " + u.Problem
 			}

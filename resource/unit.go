@@ -116,10 +116,25 @@ func (d *dbusManager) Reload() error {
 // UnitRes is a systemd unit's state: its enablement symlinks (exactly those
 // systemctl enable/disable make from [Install]: WantedBy=, RequiredBy=,
 // Alias=, and Also= units) and, on a live host, whether it is active.
-type UnitRes struct{ name string }
+type UnitRes struct {
+	name string
+	// links, when set, are the unit's install links as the task that
+	// writes its unit file knows them: read before that file exists,
+	// the unit is there and disabled, not "not installed", so that
+	// restoring it removes its links while the file is still in place.
+	links map[string]string
+}
 
 // Unit is the systemd unit name.
 func Unit(name string) *UnitRes { return &UnitRes{name: name} }
+
+// OwnUnit is a unit whose file the same task writes, with the install
+// links that file's [Install] section makes. Its ID is the unit's, so a
+// journal restores it as Unit(name) (the file is still in place then:
+// restores run in reverse order).
+func OwnUnit(name string, links map[string]string) *UnitRes {
+	return &UnitRes{name: name, links: maps.Clone(links)}
+}
 
 func (u *UnitRes) Kind() Kind   { return KindUnit }
 func (u *UnitRes) Name() string { return u.name }
@@ -262,7 +277,10 @@ func InstallLinks(h *hostroot.Root, name string) (map[string]string, error) {
 }
 
 func (u *UnitRes) Read(h *hostroot.Root) (State, error) {
-	want, err := installLinks(h, u.name, map[string]bool{})
+	want, err := u.links, error(nil)
+	if want == nil {
+		want, err = installLinks(h, u.name, map[string]bool{})
+	}
 	if errors.Is(err, fs.ErrNotExist) {
 		return State{}, nil
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -34,6 +35,9 @@ const (
 	exitError   = 1
 	exitChanges = 2
 	exitDrift   = 3
+	// check: the host passed with warnings, or failed a check.
+	exitWarn = 4
+	exitFail = 5
 )
 
 // driftError is a rollback left incomplete on purpose: resources changed
@@ -71,6 +75,9 @@ type globals struct {
 	platform    string
 	within      time.Duration
 	stderr      io.Writer
+	// formats are the --output formats a command takes beyond text and
+	// json (check: junit, prometheus).
+	formats []string
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -85,12 +92,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().StringVar(&g.root, "root", "/", "treat `DIR` as the host's /")
-	root.PersistentFlags().StringVarP(&g.output, "output", "o", "text", "output format: text or json")
+	root.PersistentFlags().StringVarP(&g.output, "output", "o", "text", "output format: text or json (check: also junit, prometheus)")
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.PersistentFlags().StringVar(&g.platform, "platform", "", "the platform when the root cannot tell (an image): rpi4, rpi5, amd64 or arm64")
-	root.AddCommand(factsCmd(g), planCmd(g), applyCmd(g), rollbackCmd(g), historyCmd(g), firstbootCmd(g), confirmCmd(g), statusCmd(g), revertCmd(g), revertPendingCmd(g), manCmd(root))
+	root.AddCommand(factsCmd(g), planCmd(g), applyCmd(g), rollbackCmd(g), historyCmd(g), firstbootCmd(g), confirmCmd(g), statusCmd(g), revertCmd(g), revertPendingCmd(g), checkCmd(g), manCmd(root))
 	root.SetArgs(terraformOut(args))
 	err := root.Execute()
 	var code exitCode
@@ -130,8 +137,8 @@ func terraformOut(args []string) []string {
 }
 
 func (g *globals) openRoot() (*hostroot.Root, error) {
-	if g.output != "text" && g.output != "json" {
-		return nil, fmt.Errorf("--output %q: want text or json", g.output)
+	if g.output != "text" && g.output != "json" && !slices.Contains(g.formats, g.output) {
+		return nil, fmt.Errorf("--output %q: want %s", g.output, strings.Join(append([]string{"text", "json"}, g.formats...), ", "))
 	}
 	return hostroot.Open(g.root)
 }

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"bytes"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ezansiedgeai/ezedge-host/check"
+	"github.com/ezansiedgeai/ezedge-host/platform"
+	"github.com/ezansiedgeai/ezedge-host/rollback"
+	"github.com/ezansiedgeai/ezedge-host/view"
+)
+
+// DefaultTextfileDir is Debian's prometheus-node-exporter textfile
+// directory.
+const DefaultTextfileDir = "/var/lib/prometheus/node-exporter"
+
+// checkNow is the clock a check reads (a test fixes it: the report's time
+// and the textfile's age are in its output).
+var checkNow = time.Now
+
+func checkCmd(g *globals) *cobra.Command {
+	var firmware bool
+	var textfileDir string
+	c := &cobra.Command{
+		Use:   "check",
+		Short: "Check the host against the guide's checklists (power, temperature, storage, swap, limits, tuning, monitoring)",
+		Long: "Check the host against the performance guide's checklists: each check ok, warn, fail or unknown, with\n" +
+			"the value seen, the file it was read from and what fixes it. Changes nothing on the host; with\n" +
+			"--output prometheus it writes the node exporter's textfile (" + check.TextfileName + ") in --textfile-dir.\n\n" +
+			"Exit status: 0 all ok (unknown allowed), 4 warnings, 5 failures, 1 the check could not run.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			g.formats = []string{"junit", "prometheus"}
+			if err := g.loadProfile(); err != nil {
+				return err
+			}
+			h, err := g.openRoot()
+			if err != nil {
+				return err
+			}
+			defer h.Close()
+			dir := textfileDir
+			if dir == "-" {
+				dir = ""
+			}
+			r, err := check.Host(h, rollback.Open(h), check.Options{As: platform.Kind(g.platform), Choices: g.choices,
+				Firmware: firmware, TextfileDir: dir}, checkNow())
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			switch g.output {
+			case "json":
+				err = view.WriteJSON(out, view.NewCheck(r))
+			case "junit":
+				err = view.CheckJUnit(out, r)
+			case "prometheus":
+				if textfileDir == "-" {
+					err = view.CheckPrometheus(out, r)
+					break
+				}
+				var b bytes.Buffer
+				if err = view.CheckPrometheus(&b, r); err == nil {
+					err = check.WriteTextfile(h, textfileDir, b.Bytes())
+				}
+			default:
+				view.CheckText(out, r)
+			}
+			if err != nil {
+				return err
+			}
+			switch r.Worst() {
+			case check.Fail:
+				return exitCode(exitFail)
+			case check.Warn:
+				return exitCode(exitWarn)
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVar(&g.profile, "profile", "", "profile `FILE` (YAML) the host is tuned with (default: the platform defaults)")
+	c.Flags().BoolVar(&firmware, "firmware", false, "also read the Raspberry Pi firmware's throttling word (get_throttled; newer kernels log a warning at each read)")
+	c.Flags().StringVar(&textfileDir, "textfile-dir", DefaultTextfileDir, "the node exporter's textfile `DIR` in the root, for --output prometheus (- for standard output)")
+	return c
+}

@@ -1,0 +1,179 @@
+package main
+
+import (
+	"encoding/json"
+	"encoding/xml"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ezansiedgeai/ezedge-host/internal/fixture"
+)
+
+// checkTime is the clock of every check in these tests: the report's time
+// is in every format.
+var checkTime = time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+
+func init() { checkNow = func() time.Time { return checkTime } }
+
+// TestCheckGolden: check on every fixture in all four formats matches its
+// golden file, exits by its worst result (4 warnings, 5 failures), and
+// each format is well formed.
+func TestCheckGolden(t *testing.T) {
+	t.Parallel()
+	for _, name := range fixture.Names {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			root := fixture.Copy(t, name)
+			var want int
+			for _, format := range []string{"json", "text", "junit", "prometheus"} {
+				args := []string{"check", "--root", root, "--output", format, "--firmware"}
+				if format == "prometheus" {
+					args = append(args, "--textfile-dir", "-")
+				}
+				r := cli(args...)
+				if r.code != 4 && r.code != 5 && r.code != 0 {
+					t.Fatalf("%s: exit %d\n%s%s", format, r.code, r.stdout, r.stderr)
+				}
+				switch format {
+				case "json":
+					var v struct {
+						FormatVersion int            `json:"format_version"`
+						Status        string         `json:"status"`
+						Summary       map[string]int `json:"summary"`
+					}
+					if err := json.Unmarshal([]byte(r.stdout), &v); err != nil || v.FormatVersion != 1 {
+						t.Fatalf("json: %v %+v\n%s", err, v, r.stdout)
+					}
+					want = map[string]int{"ok": 0, "warn": 4, "fail": 5}[v.Status]
+					if v.Summary["fail"] > 0 && want != 5 || v.Summary["fail"] == 0 && v.Summary["warn"] > 0 && want != 4 {
+						t.Errorf("status %s does not follow the summary %v", v.Status, v.Summary)
+					}
+				case "junit":
+					var v struct {
+						Tests    int `xml:"tests,attr"`
+						Failures int `xml:"failures,attr"`
+					}
+					if err := xml.Unmarshal([]byte(r.stdout), &v); err != nil || v.Tests == 0 {
+						t.Fatalf("junit: %v %+v", err, v)
+					}
+					if (v.Failures > 0) != (want == 5) {
+						t.Errorf("junit failures %d, exit %d", v.Failures, want)
+					}
+				case "prometheus":
+					checkExposition(t, r.stdout)
+				}
+				if r.code != want {
+					t.Errorf("%s: exit %d, want %d", format, r.code, want)
+				}
+				ext := map[string]string{"json": "json", "text": "txt", "junit": "xml", "prometheus": "prom"}[format]
+				goldenFile(t, "check/"+name+"."+ext, strings.ReplaceAll(r.stdout, root, "<root>"))
+			}
+		})
+	}
+}
+
+// checkExposition checks what the node exporter's textfile collector
+// insists on: HELP and TYPE before a metric's samples, each series once,
+// label values quoted, a number at the end of each sample.
+func checkExposition(t *testing.T, s string) {
+	t.Helper()
+	typed := map[string]bool{}
+	seen := map[string]bool{}
+	for i, l := range strings.Split(strings.TrimSuffix(s, "\n"), "\n") {
+		if rest, ok := strings.CutPrefix(l, "# TYPE "); ok {
+			typed[strings.Fields(rest)[0]] = true
+			continue
+		}
+		if strings.HasPrefix(l, "#") {
+			continue
+		}
+		series, value, ok := strings.Cut(l, " ")
+		if i := strings.IndexByte(l, '}'); i >= 0 {
+			series, value, ok = l[:i+1], strings.TrimSpace(l[i+1:]), true
+		}
+		name, _, _ := strings.Cut(series, "{")
+		if !ok || value == "" || !typed[name] {
+			t.Errorf("line %d: %q: not a typed sample", i+1, l)
+		}
+		if seen[series] {
+			t.Errorf("line %d: series %s twice", i+1, series)
+		}
+		seen[series] = true
+	}
+}
+
+// TestCheckTimerCycle: the check-timer task installs and enables the
+// timer; the check then reports monitoring ok and writes the textfile
+// atomically in the node exporter's directory; rollback takes the timer
+// away and leaves the root as it was (the textfile is the check's output,
+// not a change of the host's configuration).
+func TestCheckTimerCycle(t *testing.T) {
+	t.Parallel()
+	root := fixture.Copy(t, "amd64-intel-32gb-2nvme")
+	before := fixture.Snapshot(t, root)
+	prof := filepath.Join(t.TempDir(), "p.yaml")
+	os.WriteFile(prof, []byte("version: 1\ntasks:\n  check-timer: {enabled: true, profile: /etc/ezedge-host/profile.yaml}\n"), 0o644)
+	cli("apply", "--root", root, "--profile", prof, "--yes").must(t, 0)
+	svc := readFile(t, filepath.Join(root, "etc/systemd/system/ezedge-host-check.service"))
+	if !strings.Contains(svc, "ExecStart=/usr/local/sbin/ezedge-host check --output prometheus --textfile-dir /var/lib/prometheus/node-exporter --profile /etc/ezedge-host/profile.yaml\n") {
+		t.Errorf("service:\n%s", svc)
+	}
+	if l, err := os.Readlink(filepath.Join(root, "etc/systemd/system/timers.target.wants/ezedge-host-check.timer")); err != nil || l != "/etc/systemd/system/ezedge-host-check.timer" {
+		t.Errorf("timer link %q %v", l, err)
+	}
+	cli("check", "--root", root, "--profile", prof, "--output", "prometheus").must(t, 4)
+	prom := readFile(t, filepath.Join(root, "var/lib/prometheus/node-exporter/ezedge-host.prom"))
+	checkExposition(t, prom)
+	for _, want := range []string{`ezedge_check_status{check="monitoring.check-timer",group="monitoring"} 0`, `ezedge_check_status{check="tuning.check-timer",group="tuning"} 0`} {
+		if !strings.Contains(prom, want+"\n") {
+			t.Errorf("textfile lacks %s:\n%s", want, prom)
+		}
+	}
+	ents, _ := os.ReadDir(filepath.Join(root, "var/lib/prometheus/node-exporter"))
+	for _, e := range ents {
+		if strings.Contains(e.Name(), "tmp") {
+			t.Errorf("temporary file left: %s", e.Name())
+		}
+	}
+	// The tests' clock is fixed: the textfile was written "now" on it.
+	os.Chtimes(filepath.Join(root, "var/lib/prometheus/node-exporter/ezedge-host.prom"), checkTime, checkTime.Add(-30*time.Second))
+	r := cli("check", "--root", root, "--profile", prof, "--output", "json").must(t, 0)
+	if !strings.Contains(r.stdout, `"name": "textfile",`) || !strings.Contains(r.stdout, `"value": "written 30s ago"`) {
+		t.Errorf("textfile not reported fresh:\n%s", r.stdout)
+	}
+	cli("rollback", "--root", root, "--yes").must(t, 0)
+	os.Remove(filepath.Join(root, "var/lib/prometheus/node-exporter/ezedge-host.prom"))
+	if d := before.Diff(fixture.Snapshot(t, root, fixture.StoreDir)); len(d) > 0 {
+		t.Errorf("root not as before after rollback:\n%s", strings.Join(d, "\n"))
+	}
+}
+
+// TestCheckErrors: a bad format, a textfile directory that is not one,
+// and a profile that does not parse exit 1 with one line naming the
+// problem, and write nothing.
+func TestCheckErrors(t *testing.T) {
+	t.Parallel()
+	root := fixture.Copy(t, "pi4-8gb-bullseye")
+	for _, tc := range []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"--output", "yaml"}, `--output "yaml": want text, json, junit, prometheus`},
+		{[]string{"--output", "prometheus", "--textfile-dir", "/etc/hostname-none"}, "--textfile-dir /etc/hostname-none:"},
+		{[]string{"--output", "prometheus", "--textfile-dir", "/etc/os-release"}, "--textfile-dir /etc/os-release: not a directory"},
+	} {
+		r := cli(append([]string{"check", "--root", root}, tc.args...)...).must(t, 1)
+		if !strings.Contains(r.stderr, tc.msg) || strings.Count(r.stderr, "\n") != 1 {
+			t.Errorf("%v: stderr %q, want one line with %q", tc.args, r.stderr, tc.msg)
+		}
+	}
+	// Facts must not have used the plan's --output check: plan keeps
+	// text and json only.
+	r := cli("plan", "--root", root, "--output", "junit").must(t, 1)
+	if !strings.Contains(r.stderr, `want text, json`) || strings.Contains(r.stderr, "junit,") {
+		t.Errorf("plan --output junit: %q", r.stderr)
+	}
+}

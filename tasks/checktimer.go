@@ -1,0 +1,88 @@
+package tasks
+
+import (
+	"fmt"
+	"regexp"
+
+	"github.com/ezansiedgeai/ezedge-host/resource"
+)
+
+// CheckTimerOptions are check-timer's profile options.
+type CheckTimerOptions struct {
+	Profile     string `yaml:"profile" doc:"profile file the check plans with (absolute path; empty: the platform defaults)"`
+	TextfileDir string `yaml:"textfile_dir" doc:"the node exporter's textfile directory (Debian's by default)"`
+}
+
+// The check timer's units: a oneshot service that refreshes the node
+// exporter's textfile, and the timer that runs it every minute.
+const (
+	CheckService = "/etc/systemd/system/ezedge-host-check.service"
+	CheckTimer   = "/etc/systemd/system/ezedge-host-check.timer"
+	// CheckBinary is where the service runs ezedge-host from: where
+	// `firstboot install` puts it.
+	CheckBinary = "/usr/local/sbin/ezedge-host"
+)
+
+// unitPath is what may go unquoted into an ExecStart= line: systemd
+// splits it on blanks and expands % and $.
+var unitPath = regexp.MustCompile(`^/[A-Za-z0-9._/-]*$`)
+
+func init() {
+	resource.Own(CheckService, 64<<10)
+	resource.Own(CheckTimer, 64<<10)
+	Register(Def[CheckTimerOptions]{
+		Name: "check-timer", Order: 200,
+		Summary: "a systemd timer running `ezedge-host check --output prometheus` every minute for the node exporter",
+		When:    "opt-in (monitoring)",
+		Default: func(*Facts) (bool, string) { return false, "opt-in: turn it on in the profile" },
+		Options: CheckTimerOptions{TextfileDir: "/var/lib/prometheus/node-exporter"},
+		Check: func(o *CheckTimerOptions) []Problem {
+			var out []Problem
+			if o.Profile != "" && !unitPath.MatchString(o.Profile) {
+				out = append(out, Problem{"profile", fmt.Sprintf("%q: want an absolute path of letters, digits, '.', '_', '-' and '/'", o.Profile)})
+			}
+			if !unitPath.MatchString(o.TextfileDir) {
+				out = append(out, Problem{"textfile_dir", fmt.Sprintf("%q: want an absolute path of letters, digits, '.', '_', '-' and '/'", o.TextfileDir)})
+			}
+			return out
+		},
+		Plan: func(f *Facts, o *CheckTimerOptions) Intent {
+			args := " check --output prometheus --textfile-dir " + o.TextfileDir
+			if o.Profile != "" {
+				args += " --profile " + o.Profile
+			}
+			service := Header + `[Unit]
+Description=ezedge-host check: refresh the node exporter's textfile
+Documentation=man:ezedge-host-check(1)
+ConditionPathIsDirectory=` + o.TextfileDir + `
+
+[Service]
+Type=oneshot
+ExecStart=` + CheckBinary + args + `
+# 4: warnings, 5: failures; the metrics say which.
+SuccessExitStatus=4 5
+Nice=10
+IOSchedulingClass=idle
+`
+			timer := Header + `[Unit]
+Description=Refresh ezedge-host check's metrics every minute
+
+[Timer]
+OnBootSec=1min
+OnUnitActiveSec=1min
+AccuracySec=5s
+
+[Install]
+WantedBy=timers.target
+`
+			links := map[string]string{"/etc/systemd/system/timers.target.wants/ezedge-host-check.timer": CheckTimer}
+			return Intent{Wants: []Want{
+				{Resource: resource.File(CheckService), Desired: resource.Content([]byte(service))},
+				{Resource: resource.File(CheckTimer), Desired: resource.Content([]byte(timer))},
+				{Resource: resource.OwnUnit("ezedge-host-check.timer", links), Edit: func(cur resource.State) resource.State {
+					return resource.UnitEnabled(cur, links)
+				}},
+			}}
+		},
+	})
+}
