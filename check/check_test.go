@@ -5,8 +5,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ezansiedgeai/ezedge-host/hostroot"
+	"github.com/ezansiedgeai/ezedge-host/internal/fixture"
 	"github.com/ezansiedgeai/ezedge-host/plan"
 	"github.com/ezansiedgeai/ezedge-host/platform"
+	"github.com/ezansiedgeai/ezedge-host/rollback"
 )
 
 var now = time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
@@ -223,5 +226,25 @@ func TestMonitoringFreshness(t *testing.T) {
 		if res := find(t, r, "monitoring.textfile"); res.Status != want {
 			t.Errorf("age %s: %s", age, res.Status)
 		}
+	}
+}
+
+// BenchmarkCheck is a whole check (facts, health, plan, evaluation) of each
+// fixture, beside BenchmarkPlan: the timer runs it every minute.
+func BenchmarkCheck(b *testing.B) {
+	for _, n := range fixture.Names {
+		root := fixture.Copy(b, n)
+		b.Run(n, func(b *testing.B) {
+			for b.Loop() {
+				h, err := hostroot.Open(root)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := Host(h, rollback.Open(h), Options{Firmware: true}, now); err != nil {
+					b.Fatal(err)
+				}
+				h.Close()
+			}
+		})
 	}
 }

@@ -40,7 +40,10 @@ var (
 
 // packages is the guest root (plus the kernel for the architecture); the
 // cache key is derived from it.
-var packages = []string{"systemd", "systemd-sysv", "dbus", "udev", "procps", "util-linux", "kmod", "rfkill", "bluez", "initramfs-tools"}
+// podman and busybox-static: a container with limits and one without,
+// started from a local root file system (no image pull), for check.
+var packages = []string{"systemd", "systemd-sysv", "dbus", "udev", "procps", "util-linux", "kmod", "rfkill", "bluez", "initramfs-tools",
+	"podman", "busybox-static"}
 
 const initrdModules = "virtio_pci\nvirtio_blk\next4\n"
 
@@ -78,7 +81,7 @@ func main() {
 	cache := flag.String("cache", ".cache/e2e", "folder for the cached root (git-ignored)")
 	arch := flag.String("arch", "amd64", "guest architecture: amd64 or arm64")
 	out := flag.String("out", "e2e-out", "folder for the logs of failed boots")
-	bootTimeout := flag.Duration("boot-timeout", 4*time.Minute, "hard limit on one boot")
+	bootTimeout := flag.Duration("boot-timeout", 6*time.Minute, "hard limit on one boot (a boot takes 1–3 min under software emulation)")
 	flag.Parse()
 	start := time.Now()
 	m, ok := machines[*arch]
@@ -251,6 +254,22 @@ func prepare(work, root, bin, hostBin string, m machine, name string, firstboot 
 		}
 		os.Chmod(full, f.mode)
 	}
+	// The node exporter's textfile directory, where the check timer
+	// writes (the exporter itself is not needed to write it); a
+	// container root file system of busybox alone.
+	for _, d := range []string{"var/lib/prometheus/node-exporter", "opt/ctr/bin", "opt/ctr/proc", "opt/ctr/sys", "opt/ctr/dev", "opt/ctr/etc", "opt/ctr/tmp"} {
+		if err := os.MkdirAll(filepath.Join(guest, d), 0o755); err != nil {
+			return nil, err
+		}
+	}
+	if err := sh("cp", filepath.Join(guest, "bin/busybox"), filepath.Join(guest, "opt/ctr/bin/busybox")); err != nil {
+		return nil, err
+	}
+	for _, l := range []string{"sh", "sleep"} {
+		if err := os.Symlink("busybox", filepath.Join(guest, "opt/ctr/bin", l)); err != nil {
+			return nil, err
+		}
+	}
 	// Debian enables fstrim.timer when util-linux installs; disabled, the
 	// fstrim task has something to enable and rollback something to undo.
 	if err := os.Remove(filepath.Join(guest, "etc/systemd/system/timers.target.wants/fstrim.timer")); err != nil && !os.IsNotExist(err) {
@@ -298,7 +317,7 @@ func boots(g *guestImage, m machine, nvme, outDir, name string, n int, bootTimeo
 		if err != nil {
 			return err
 		}
-		args := "root=/dev/vda rw console=" + m.console + " systemd.firstboot=off panic=-1 ezedge.results=" + m.results + " ezedge.scenario=" + name + " " + kcmd
+		args := "root=/dev/vda rw console=" + m.console + " systemd.firstboot=off systemd.show_status=1 panic=-1 ezedge.results=" + m.results + " ezedge.scenario=" + name + " " + kcmd
 		con := filepath.Join(work, fmt.Sprintf("%s-console-%d.log", name, boot))
 		res := filepath.Join(work, fmt.Sprintf("%s-results-%d.log", name, boot))
 		t := time.Now()

@@ -351,18 +351,37 @@ func (hl *Health) readContainers(h *hostroot.Root, names map[string]string) {
 	sort.Slice(hl.Containers, func(i, j int) bool { return hl.Containers[i].Cgroup < hl.Containers[j].Cgroup })
 }
 
-// readLimits reads a container's cgroup v2 limits: memory.max and
-// memory.low ("max" or bytes), cpu.max ("max <period>" or
-// "<quota> <period>").
+// readLimits reads the cgroup v2 limits a container's processes are held
+// to: memory.max and memory.low ("max" or bytes), cpu.max ("max <period>"
+// or "<quota> <period>"). crun under systemd puts the processes and the
+// limits in the scope's "container" child and leaves the scope itself at
+// max; cgroupfs puts them on the scope. The tighter of the two levels is
+// what the kernel enforces.
 func readLimits(h *hostroot.Root, dir, id, name string) ContainerLimit {
 	c := ContainerLimit{ID: id, Name: name, Cgroup: dir}
-	c.MemoryMax, _ = strconv.ParseUint(readTrim(h, dir+"/memory.max"), 10, 64)
-	c.MemoryLow, _ = strconv.ParseUint(readTrim(h, dir+"/memory.low"), 10, 64)
-	if q, p, ok := strings.Cut(readTrim(h, dir+"/cpu.max"), " "); ok {
-		quota, err1 := strconv.ParseUint(q, 10, 64)
-		period, err2 := strconv.ParseUint(p, 10, 64)
-		if err1 == nil && err2 == nil && period > 0 {
-			c.CPUs = float64(quota) / float64(period)
+	levels := []string{dir}
+	if st, err := h.Lstat(dir + "/container"); err == nil && st.IsDir() {
+		levels = append(levels, dir+"/container")
+		c.Cgroup = dir + "/container"
+	}
+	for _, d := range levels {
+		if v, err := strconv.ParseUint(readTrim(h, d+"/memory.max"), 10, 64); err == nil && v > 0 && (c.MemoryMax == 0 || v < c.MemoryMax) {
+			c.MemoryMax = v
+		}
+		// memory.low protects down the tree only as far as every level
+		// grants it; a level left at 0 under systemd's scope is the
+		// usual layout, so the deepest value set is the one shown.
+		if v, err := strconv.ParseUint(readTrim(h, d+"/memory.low"), 10, 64); err == nil && v > 0 {
+			c.MemoryLow = v
+		}
+		if q, p, ok := strings.Cut(readTrim(h, d+"/cpu.max"), " "); ok {
+			quota, err1 := strconv.ParseUint(q, 10, 64)
+			period, err2 := strconv.ParseUint(p, 10, 64)
+			if err1 == nil && err2 == nil && period > 0 {
+				if cpus := float64(quota) / float64(period); cpus > 0 && (c.CPUs == 0 || cpus < c.CPUs) {
+					c.CPUs = cpus
+				}
+			}
 		}
 	}
 	return c

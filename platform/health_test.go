@@ -106,7 +106,15 @@ func TestHealthHostile(t *testing.T) {
 	os.MkdirAll(filepath.Join(root, "sys/class/hwmon/hwmon3/in0_lcrit_alarm"), 0o755)
 	w("sys/fs/cgroup/machine.slice/libpod-"+strings.Repeat("g", 64)+".scope/memory.max", "1\n")
 	w("sys/fs/cgroup/machine.slice/libpod-"+strings.Repeat("a", 64)+".scope/cpu.max", "100000 0\n")
+	// A limit on the scope tighter than its container child's is the
+	// one the kernel enforces.
+	w("sys/fs/cgroup/machine.slice/libpod-0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0.scope/memory.max", "1073741824\n")
 	_, hl := health(t, root, HealthOptions{})
+	for _, c := range hl.Containers {
+		if strings.HasPrefix(c.ID, "0f1e") && (c.MemoryMax != 1<<30 || c.CPUs != 2 || !strings.HasSuffix(c.Cgroup, ".scope/container")) {
+			t.Errorf("scope and container limits: %+v", c)
+		}
+	}
 	if len(hl.Thermal) != 0 || len(hl.Fans) != 0 || hl.UnderVoltage != nil {
 		t.Errorf("garbage read as values: thermal %+v fans %+v uv %+v", hl.Thermal, hl.Fans, hl.UnderVoltage)
 	}

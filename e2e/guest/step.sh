@@ -31,7 +31,8 @@ snapshot() {
 	echo "bluetooth=$(systemctl is-enabled bluetooth.service 2>/dev/null)/$(systemctl is-active bluetooth.service 2>/dev/null)"
 	echo "fstrim=$(systemctl is-enabled fstrim.timer 2>/dev/null)/$(systemctl is-active fstrim.timer 2>/dev/null)"
 	echo "cmdline_zswap=$(grep -o 'zswap.enabled=[^ ]*' /proc/cmdline)"
-	for f in /etc/sysctl.d/90-ezedge-host.conf /etc/tmpfiles.d/90-ezedge-host.conf /etc/udev/rules.d/60-nvme.rules /etc/default/grub.d/90-ezedge-host.cfg; do
+	echo "check_timer=$(systemctl is-enabled ezedge-host-check.timer 2>/dev/null)"
+	for f in /etc/sysctl.d/90-ezedge-host.conf /etc/tmpfiles.d/90-ezedge-host.conf /etc/udev/rules.d/60-nvme.rules /etc/default/grub.d/90-ezedge-host.cfg /etc/systemd/system/ezedge-host-check.service /etc/systemd/system/ezedge-host-check.timer; do
 		[ -e "$f" ] && echo "file=$f"
 	done
 }
@@ -78,6 +79,24 @@ case $n in
 	expect default-thp "$(sel $thp)" madvise
 	expect default-nvme "$(cat "$nvme/queue/nr_requests")" 64
 	expect default-fstrim "$(systemctl is-enabled fstrim.timer)/$(systemctl is-active fstrim.timer)" "disabled/inactive"
+	# check before apply: the tuning fails; two containers, one with
+	# limits, are reported with what their cgroups hold.
+	podman run -d --name limited --network none --memory 256m --memory-reservation 128m --cpus 1 --rootfs /opt/ctr /bin/sleep 900 >/dev/null 2>"$state/podman1" ||
+		sed 's/^/  podman: /' "$state/podman1" >&3
+	podman run -d --name unlimited --network none --rootfs /opt/ctr /bin/sleep 900 >/dev/null 2>>"$state/podman1" ||
+		sed 's/^/  podman: /' "$state/podman1" >&3
+	ck=$($E check --profile $P 2>&1); rc=$?
+	echo "$ck" > "$state/check1"
+	expect check-before-exit "$rc" 5
+	expect_in check-before-swappiness "$(grep -E '^ *\[fail\] +tuning\.swappiness ' <<<"$ck")" "change(s) pending"
+	expect_in check-container-limited "$(grep -E '^ *\[ok\] +memory\.container\.limited ' <<<"$ck")" "memory.max 256 MiB, memory.low 128 MiB, cpu.max 1.00 CPUs"
+	expect_in check-container-unlimited "$(grep -E '^ *\[warn\] +memory\.container\.unlimited ' <<<"$ck")" "memory.max none, memory.low none, cpu.max max"
+	[ "$rc" = 5 ] || sed 's/^/  check: /' "$state/check1" >&3
+	grep -E 'memory\.' "$state/check1" | sed 's/^/  check: /' >&3
+	for d in /sys/fs/cgroup/machine.slice/libpod-*; do
+		[ -d "$d" ] && echo "  cgroup: ${d##*/} $(cat "$d/memory.max" "$d/memory.low" "$d/cpu.max" 2>&1 | tr '\n' ' ') [$(ls "$d" | grep -v '\.' | tr '\n' ' ')]" >&3
+	done
+	podman rm -f -t 0 limited unlimited >/dev/null 2>&1
 	plan=$($E plan --profile $P 2>&1)
 	echo "$plan" > "$state/plan1"
 	expect_in plan-governor-skipped "$plan" "cpu-governor    no cpufreq on this host"
@@ -116,6 +135,17 @@ case $n in
 	expect zswap-compressor "$(cat /sys/module/zswap/parameters/compressor)" lz4
 	expect bluetooth "$(systemctl is-enabled bluetooth.service)/$(systemctl is-active bluetooth.service)" "disabled/inactive"
 	expect fstrim "$(systemctl is-enabled fstrim.timer)/$(systemctl is-active fstrim.timer)" "enabled/active"
+	# check after apply and reboot: the tuning is in place, and the timer
+	# (one minute after boot) has written the textfile.
+	prom=/var/lib/prometheus/node-exporter/ezedge-host.prom
+	for _ in $(seq 120); do [ -s "$prom" ] && break; sleep 1; done
+	expect check-timer "$(systemctl is-enabled ezedge-host-check.timer)/$(systemctl is-active ezedge-host-check.timer)" "enabled/active"
+	expect_in check-textfile "$(cat "$prom" 2>&1)" 'ezedge_check_status{check="tuning.swappiness",group="tuning"} 0'
+	ck=$($E check --profile $P 2>&1); rc=$?
+	echo "$ck" > "$state/check2"
+	expect check-after-no-fail "$(grep -cE '^ *\[fail\] +tuning\.' <<<"$ck")" 0
+	expect_in check-after-swappiness "$(grep -E '^ *\[ok\] +tuning\.swappiness ' <<<"$ck")" "in place"
+	[ "$rc" != 5 ] || sed 's/^/  check: /' "$state/check2" >&3
 	$E plan --profile $P --detailed-exitcode > "$state/plan2" 2>&1
 	rc=$?
 	expect plan-exit "$rc" 0
