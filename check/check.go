@@ -403,6 +403,19 @@ func (c *checker) storage() {
 		c.add(Result{Group: Storage, Name: "disk." + b.Name, Status: status, Value: what, Detail: detail, Fix: fix,
 			Evidence: "/sys/block/" + b.Name})
 	}
+	// Free space: model files and container layers fill a disk.
+	for _, fs := range h.Filesystems {
+		pct := float64(fs.Avail) * 100 / float64(fs.Size)
+		res := Result{Group: Storage, Name: "free." + fs.Mount, Status: OK, Evidence: fs.Device + " (statfs " + fs.Mount + ")",
+			Value: fmt.Sprintf("%s free of %s (%.0f %%)", platform.HumanBytes(fs.Avail), platform.HumanBytes(fs.Size), pct)}
+		switch {
+		case pct < freeFail:
+			res.Status, res.Detail, res.Fix = Fail, fmt.Sprintf("less than %d %% free", freeFail), "free space: podman system prune, old models, logs"
+		case pct < freeWarn:
+			res.Status, res.Detail, res.Fix = Warn, fmt.Sprintf("less than %d %% free", freeWarn), "free space: podman system prune, old models, logs"
+		}
+		c.add(res)
+	}
 	// TRIM keeps an SSD's write speed: fstrim.timer on SSD and NVMe.
 	flash := false
 	for _, b := range f.Block {
@@ -424,6 +437,12 @@ func (c *checker) storage() {
 		c.add(res)
 	}
 }
+
+// Free space thresholds, in percent of a file system.
+const (
+	freeWarn = 10
+	freeFail = 5
+)
 
 func (c *checker) swap() {
 	f, h := c.in.Facts, c.in.Health
@@ -470,6 +489,9 @@ func (c *checker) swap() {
 		res.Detail = kind + " swap (" + strings.Join(append(zram, disk...), ", ") + ")"
 		if z := f.Kernel.Sysctl["vm.swappiness"]; z != "" {
 			res.Detail += ", swappiness " + z
+		}
+		if h.Zswap != nil && len(disk) > 0 {
+			res.Detail += ", zswap " + map[bool]string{true: "on", false: "off"}[h.Zswap.Value]
 		}
 		switch {
 		case onSD:

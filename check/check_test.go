@@ -248,3 +248,15 @@ func BenchmarkCheck(b *testing.B) {
 		})
 	}
 }
+
+// TestFreeSpace: under 10 % free warns, under 5 % fails.
+func TestFreeSpace(t *testing.T) {
+	t.Parallel()
+	for avail, want := range map[uint64]Status{50: OK, 8: Warn, 4: Fail} {
+		hl := &platform.Health{Filesystems: []platform.Filesystem{{Mount: "/", Device: "/dev/nvme0n1p2", Size: 100 << 30, Avail: avail << 30}}}
+		r := run(&platform.Facts{Platform: platform.AMD64, Block: []platform.BlockDevice{{Name: "nvme0n1", NVMe: true, Root: true}}}, hl, nil)
+		if res := find(t, r, "storage.free./"); res.Status != want {
+			t.Errorf("%d %% free: %s, want %s", avail, res.Status, want)
+		}
+	}
+}

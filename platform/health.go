@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ezansiedgeai/ezedge-host/hostroot"
+	"golang.org/x/sys/unix"
 )
 
 // Health is what `ezedge-host check` reads beyond the facts a plan rests
@@ -37,6 +38,20 @@ type Health struct {
 	SwapTotal     uint64           `json:"swap_total_bytes"`
 	SwapFree      uint64           `json:"swap_free_bytes"`
 	Containers    []ContainerLimit `json:"containers,omitempty"`
+	// Zswap is zswap's enabled parameter now; nil without zswap.
+	Zswap *Reading[bool] `json:"zswap,omitempty"`
+	// Filesystems are the mounted disk file systems and their free
+	// space, read on the running system only (statfs of a mount point in
+	// a fixture or image would measure the machine running the check).
+	Filesystems []Filesystem `json:"filesystems,omitempty"`
+}
+
+// Filesystem is one mounted disk file system; sizes in bytes.
+type Filesystem struct {
+	Mount  string `json:"mount"`
+	Device string `json:"device"`
+	Size   uint64 `json:"size_bytes"`
+	Avail  uint64 `json:"avail_bytes"`
 }
 
 // Reading is one value and the file it was read from.
@@ -136,7 +151,37 @@ func ReadHealth(h *hostroot.Root, f *Facts, o HealthOptions) *Health {
 	hl.readDisks(h, f)
 	hl.readSwaps(h)
 	hl.readContainers(h, o.Names)
+	if b, err := h.ReadFile("/sys/module/zswap/parameters/enabled"); err == nil {
+		v := strings.TrimSpace(string(b))
+		hl.Zswap = &Reading[bool]{v == "Y" || v == "1", "/sys/module/zswap/parameters/enabled"}
+	}
+	if h.IsSystemRoot() {
+		hl.readFilesystems(h)
+	}
 	return hl
+}
+
+// readFilesystems measures every file system mounted from a disk
+// (/dev/…) of the running system, once per device.
+func (hl *Health) readFilesystems(h *hostroot.Root) {
+	b, err := h.ReadFile("/proc/mounts")
+	if err != nil {
+		return
+	}
+	seen := map[string]bool{}
+	for _, l := range strings.Split(string(b), "\n") {
+		fs := strings.Fields(l)
+		if len(fs) < 3 || !strings.HasPrefix(fs[0], "/dev/") || seen[fs[0]] || strings.HasPrefix(fs[0], "/dev/loop") {
+			continue
+		}
+		mount := strings.ReplaceAll(fs[1], `\040`, " ")
+		var st unix.Statfs_t
+		if unix.Statfs(mount, &st) != nil || st.Blocks == 0 {
+			continue
+		}
+		seen[fs[0]] = true
+		hl.Filesystems = append(hl.Filesystems, Filesystem{mount, fs[0], st.Blocks * uint64(st.Bsize), st.Bavail * uint64(st.Bsize)})
+	}
 }
 
 // readInt reads a file holding one decimal integer.

@@ -135,3 +135,29 @@ func TestHealthHostile(t *testing.T) {
 		t.Errorf("podman garbage: %v", n)
 	}
 }
+
+// TestHealthLiveFilesystems reads the free space of the machine running
+// the test (read only): every disk file system it reports has a size and
+// no more available than that.
+func TestHealthLiveFilesystems(t *testing.T) {
+	t.Parallel()
+	h, err := hostroot.Open("/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	hl := &Health{}
+	hl.readFilesystems(h)
+	mounts, _ := os.ReadFile("/proc/mounts")
+	if !strings.Contains(string(mounts), "\n/dev/") && !strings.HasPrefix(string(mounts), "/dev/") {
+		t.Skip("no disk file system mounted here (a container's overlay root)")
+	}
+	if len(hl.Filesystems) == 0 {
+		t.Fatalf("no file system read from\n%s", mounts)
+	}
+	for _, fs := range hl.Filesystems {
+		if fs.Size == 0 || fs.Avail > fs.Size || !strings.HasPrefix(fs.Device, "/dev/") {
+			t.Errorf("%+v", fs)
+		}
+	}
+}
