@@ -151,9 +151,14 @@ func (t *tester) ez(args ...string) (string, string, int) {
 	return o.String(), e.String(), code
 }
 
-// chroot runs a program of the root inside it.
+// chroot runs a program of the root inside it, with /proc mounted there
+// in a mount namespace of its own (gone when the program exits, whatever
+// happens): raspi-firmware's hooks ask ischroot, which reads /proc, before
+// insisting that /boot/firmware be a mount point.
 func chroot(root string, args ...string) (string, error) {
-	out, err := exec.Command("chroot", append([]string{root}, args...)...).CombinedOutput()
+	script := `mount -t proc proc "$1/proc" && r=$1 && shift && exec chroot "$r" "$@"`
+	cmd := exec.Command("unshare", append([]string{"--mount", "--propagation", "private", "sh", "-c", script, "sh", root}, args...)...)
+	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
 
