@@ -436,6 +436,11 @@ func initramfsLine(conf []byte) string {
 //     probes) and its WiFi child;
 //   - the Bluetooth chip on the PL011 UART is removed: with it the UART is
 //     a serdev bus, not ttyAMA0, the results port;
+//   - /chosen gets an rng-seed, as a bootloader gives one (the kernel
+//     trusts it: RANDOM_TRUST_BOOTLOADER): QEMU's raspi4b has no RNG
+//     (it disables RNG200) and gives no seed, so the kernel's pool filled
+//     only after minutes, and systemd-random-seed, which waits for it once
+//     a seed file exists (every boot after the first), held the boot.
 //
 // and mmc0/mmc1 aliases make the card mmcblk0 at every boot (without them
 // the kernel numbers the controllers in probe order).
@@ -476,10 +481,17 @@ func qemuDeviceTree(dtb string) error {
 		}
 	}
 	const sdhci, emmc2 = "/soc/mmc@7e300000", "/emmc2bus/mmc@7e340000"
+	b := make([]byte, 64)
+	rand.Read(b)
+	var seed []string
+	for _, x := range b {
+		seed = append(seed, fmt.Sprintf("%02x", x))
+	}
 	for _, edit := range [][]string{
 		{"fdtput", "-d", dtb, sdhci, "mmc-pwrseq"},
 		{"fdtput", "-r", dtb, sdhci + "/wifi@1"},
 		{"fdtput", "-r", dtb, "/soc/serial@7e201000/bluetooth"},
+		append([]string{"fdtput", "-t", "bx", dtb, "/chosen", "rng-seed"}, seed...),
 		{"fdtput", "-t", "s", dtb, "/aliases", "mmc0", sdhci},
 		{"fdtput", "-t", "s", dtb, "/aliases", "mmc1", emmc2},
 	} {
