@@ -6,8 +6,8 @@
 // configuration would, so a command-line change made by apply reaches the
 // next boot. Then the Raspberry Pi scenario (pi.go): Debian's Pi layout on
 // an SD card image under QEMU's raspi4b, the harness playing the Pi's
-// firmware (`make e2e PI=1`, or -scenarios pi). Run it with `make e2e` (as
-// root: mmdebstrap and mke2fs -d keep ownership); -scenarios picks some.
+// firmware. Run it with `make e2e` (as root: mmdebstrap and mke2fs -d keep
+// ownership); -scenarios picks some of them.
 package main
 
 import (
@@ -82,9 +82,7 @@ func main() {
 	out := flag.String("out", "e2e-out", "folder for the logs of failed boots")
 	bootTimeout := flag.Duration("boot-timeout", 4*time.Minute, "hard limit on one boot")
 	piBootTimeout := flag.Duration("pi-boot-timeout", 10*time.Minute, "hard limit on one boot of the Raspberry Pi scenario (an emulated Cortex-A72 without KVM)")
-	// pi is not run by default yet: its second boot stalls under
-	// QEMU's raspi4b (see docs/testing.md); `make e2e PI=1` adds it.
-	scenarios := flag.String("scenarios", "apply-reboot-rollback,firstboot", "the scenarios to run, comma-separated (apply-reboot-rollback, firstboot, pi)")
+	scenarios := flag.String("scenarios", "apply-reboot-rollback,firstboot,pi", "the scenarios to run, comma-separated")
 	flag.Parse()
 	start := time.Now()
 	m, ok := machines[*arch]
