@@ -84,12 +84,17 @@ fuzz:
 # guest root is built with mmdebstrap, its image with mke2fs -d).
 # ARCH=arm64 boots the arm64 build under qemu-system-aarch64 (the root is
 # built through qemu-user-static and binfmt_misc, which it registers).
+# The Raspberry Pi scenario (always run) builds its arm64 root the same
+# way and boots an SD card image (FAT made with dosfstools and mtools,
+# partitioned with fdisk's sfdisk, device tree edited with
+# device-tree-compiler's fdtput) under trixie's QEMU, which it installs
+# into a chroot under .cache/e2e itself.
 ARCH ?= amd64
-E2E_TOOLS := mmdebstrap mke2fs debugfs eatmydata
-E2E_PKGS := mmdebstrap e2fsprogs eatmydata
+E2E_TOOLS := mmdebstrap mke2fs debugfs eatmydata qemu-aarch64-static update-binfmts mcopy mkfs.vfat sfdisk fdtput
+E2E_PKGS := mmdebstrap e2fsprogs eatmydata qemu-user-static binfmt-support mtools dosfstools fdisk device-tree-compiler
 ifeq ($(ARCH),arm64)
-E2E_TOOLS += qemu-system-aarch64 qemu-aarch64-static
-E2E_PKGS += qemu-system-arm qemu-user-static binfmt-support
+E2E_TOOLS += qemu-system-aarch64
+E2E_PKGS += qemu-system-arm
 else
 E2E_TOOLS += qemu-system-x86_64
 E2E_PKGS += qemu-system-x86
@@ -99,7 +104,7 @@ e2e-deps:
 	if [ -n "$$missing" ]; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 			$(E2E_PKGS) >/dev/null; fi
-	@if [ "$(ARCH)" = arm64 ] && [ "$$(uname -m)" != aarch64 ]; then \
+	@if [ "$$(uname -m)" != aarch64 ]; then \
 		[ -e /proc/sys/fs/binfmt_misc/register ] || mount binfmt_misc -t binfmt_misc /proc/sys/fs/binfmt_misc; \
 		update-binfmts --enable qemu-aarch64 >/dev/null 2>&1 || true; fi
 

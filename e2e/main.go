@@ -4,8 +4,10 @@
 // check everything held, roll back, reboot and check the defaults are back.
 // Between boots it gives the kernel the command line the image's GRUB
 // configuration would, so a command-line change made by apply reaches the
-// next boot. Run it with `make e2e` (as root: mmdebstrap and mke2fs -d keep
-// ownership).
+// next boot. Then the Raspberry Pi scenario (pi.go): Debian's Pi layout on
+// an SD card image under QEMU's raspi4b, the harness playing the Pi's
+// firmware. Run it with `make e2e` (as root: mmdebstrap and mke2fs -d keep
+// ownership); -scenarios picks some of them.
 package main
 
 import (
@@ -82,6 +84,8 @@ func main() {
 	arch := flag.String("arch", "amd64", "guest architecture: amd64 or arm64")
 	out := flag.String("out", "e2e-out", "folder for the logs of failed boots")
 	bootTimeout := flag.Duration("boot-timeout", 6*time.Minute, "hard limit on one boot (a boot takes 1–3 min under software emulation)")
+	piBootTimeout := flag.Duration("pi-boot-timeout", 10*time.Minute, "hard limit on one boot of the Raspberry Pi scenario (an emulated Cortex-A72 without KVM)")
+	scenarios := flag.String("scenarios", "apply-reboot-rollback,firstboot,pi", "the scenarios to run, comma-separated")
 	flag.Parse()
 	start := time.Now()
 	m, ok := machines[*arch]
@@ -89,7 +93,15 @@ func main() {
 		fmt.Fprintf(os.Stderr, "e2e: -arch %q: want amd64 or arm64\n", *arch)
 		os.Exit(2)
 	}
-	err := run(*arch, m, *cache, *out, *bootTimeout)
+	want := map[string]bool{}
+	for _, sc := range strings.Split(*scenarios, ",") {
+		if sc != "apply-reboot-rollback" && sc != "firstboot" && sc != "pi" {
+			fmt.Fprintf(os.Stderr, "e2e: -scenarios: %q is not a scenario (apply-reboot-rollback, firstboot, pi)\n", sc)
+			os.Exit(2)
+		}
+		want[sc] = true
+	}
+	err := run(*arch, m, *cache, *out, *bootTimeout, *piBootTimeout, want)
 	fmt.Printf("e2e took %.0f s\n", time.Since(start).Seconds())
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: FAIL: %v\n", err)
@@ -112,7 +124,34 @@ func sh(name string, args ...string) error {
 	return nil
 }
 
-func run(arch string, m machine, cacheDir, outDir string, bootTimeout time.Duration) error {
+func run(arch string, m machine, cacheDir, outDir string, bootTimeout, piBootTimeout time.Duration, want map[string]bool) error {
+	work, err := os.MkdirTemp("", "ezedge-e2e")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	if want["apply-reboot-rollback"] || want["firstboot"] {
+		if err := runGrub(arch, m, cacheDir, outDir, work, bootTimeout, want); err != nil {
+			return err
+		}
+	}
+	if !want["pi"] {
+		return nil
+	}
+	// The Pi guest is arm64 whatever -arch says.
+	bin := filepath.Join(work, "ezedge-host-arm64")
+	build := exec.Command("go", "build", "-trimpath", "-o", bin, "./cmd/ezedge-host")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=arm64")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		return fmt.Errorf("building ezedge-host for arm64: %v", err)
+	}
+	return runPi(cacheDir, outDir, bin, piBootTimeout)
+}
+
+// runGrub runs the scenarios on amd64's q35 or arm64's virt machine, with
+// the harness playing GRUB.
+func runGrub(arch string, m machine, cacheDir, outDir, work string, bootTimeout time.Duration, want map[string]bool) error {
 	for _, tool := range []string{"mmdebstrap", m.qemu, "mke2fs", "debugfs"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			return fmt.Errorf("%s not installed (make e2e installs it: apt-get install mmdebstrap qemu-system-x86 e2fsprogs eatmydata)", tool)
@@ -142,11 +181,6 @@ func run(arch string, m machine, cacheDir, outDir string, bootTimeout time.Durat
 		fmt.Printf("e2e: root built in %.0f s\n", time.Since(t).Seconds())
 	}
 
-	work, err := os.MkdirTemp("", "ezedge-e2e")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(work)
 	bin := filepath.Join(work, "ezedge-host")
 	build := exec.Command("go", "build", "-trimpath", "-o", bin, "./cmd/ezedge-host")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch)
@@ -179,6 +213,9 @@ func run(arch string, m machine, cacheDir, outDir string, bootTimeout time.Durat
 		firstboot bool
 		boots     int
 	}{{"apply-reboot-rollback", false, 3}, {"firstboot", true, 2}} {
+		if !want[sc.name] {
+			continue
+		}
 		fmt.Printf("e2e: scenario %s\n", sc.name)
 		g, err := prepare(work, root, bin, hostBin, m, sc.name, sc.firstboot)
 		if err != nil {
@@ -320,7 +357,6 @@ func boots(g *guestImage, m machine, nvme, outDir, name string, n int, bootTimeo
 		args := "root=/dev/vda rw console=" + m.console + " systemd.firstboot=off systemd.show_status=1 panic=-1 ezedge.results=" + m.results + " ezedge.scenario=" + name + " " + kcmd
 		con := filepath.Join(work, fmt.Sprintf("%s-console-%d.log", name, boot))
 		res := filepath.Join(work, fmt.Sprintf("%s-results-%d.log", name, boot))
-		t := time.Now()
 		fmt.Printf("e2e: boot %d: %s\n", boot, args)
 		qa := append(append([]string{}, m.qemuArgs...), "-m", "1536", "-smp", "2",
 			"-kernel", g.kernel, "-initrd", g.initrd, "-append", args,
@@ -333,43 +369,53 @@ func boots(g *guestImage, m machine, nvme, outDir, name string, n int, bootTimeo
 		} else {
 			qa = append(qa, "-serial", "file:"+res)
 		}
-		q := exec.Command(m.qemu, qa...)
-		if err := q.Start(); err != nil {
+		if err := bootOnce(exec.Command(m.qemu, qa...), name, boot, con, res, outDir, bootTimeout); err != nil {
 			return err
-		}
-		done := make(chan error, 1)
-		go func() { done <- q.Wait() }()
-		timedOut := false
-		select {
-		case <-done:
-		case <-time.After(bootTimeout):
-			q.Process.Kill()
-			<-done
-			timedOut = true
-		}
-		pass, fail, ended := report(res, boot)
-		passed, failed = passed+pass, failed+fail
-		fmt.Printf("e2e: boot %d: %d passed, %d failed in %.0f s\n", boot, pass, fail, time.Since(t).Seconds())
-		if timedOut || !ended || fail > 0 {
-			if fail == 0 {
-				failed++
-			}
-			if timedOut {
-				fmt.Printf("FAIL boot%d timeout after %s\n", boot, bootTimeout)
-			} else if !ended {
-				fmt.Printf("FAIL boot%d the scenario did not finish\n", boot)
-			}
-			os.MkdirAll(outDir, 0o755)
-			for _, f := range []string{con, res} {
-				if b, err := os.ReadFile(f); err == nil {
-					os.WriteFile(filepath.Join(outDir, filepath.Base(f)), b, 0o644)
-				}
-			}
-			fmt.Printf("e2e: serial logs of boot %d kept in %s\n", boot, outDir)
-			return fmt.Errorf("scenario %s: boot %d failed", name, boot)
 		}
 	}
 	return nil
+}
+
+// bootOnce runs one boot (q, a qemu that powers off at the end of the
+// step) under a hard timeout and reports its results; a failed boot's
+// serial logs are kept in outDir.
+func bootOnce(q *exec.Cmd, name string, boot int, con, res, outDir string, bootTimeout time.Duration) error {
+	t := time.Now()
+	if err := q.Start(); err != nil {
+		return err
+	}
+	done := make(chan error, 1)
+	go func() { done <- q.Wait() }()
+	timedOut := false
+	select {
+	case <-done:
+	case <-time.After(bootTimeout):
+		q.Process.Kill()
+		<-done
+		timedOut = true
+	}
+	pass, fail, ended := report(res, boot)
+	passed, failed = passed+pass, failed+fail
+	fmt.Printf("e2e: boot %d: %d passed, %d failed in %.0f s\n", boot, pass, fail, time.Since(t).Seconds())
+	if !timedOut && ended && fail == 0 {
+		return nil
+	}
+	if fail == 0 {
+		failed++
+	}
+	if timedOut {
+		fmt.Printf("FAIL boot%d timeout after %s\n", boot, bootTimeout)
+	} else if !ended {
+		fmt.Printf("FAIL boot%d the scenario did not finish\n", boot)
+	}
+	os.MkdirAll(outDir, 0o755)
+	for _, f := range []string{con, res} {
+		if b, err := os.ReadFile(f); err == nil {
+			os.WriteFile(filepath.Join(outDir, filepath.Base(f)), b, 0o644)
+		}
+	}
+	fmt.Printf("e2e: serial logs of boot %d kept in %s\n", boot, outDir)
+	return fmt.Errorf("scenario %s: boot %d failed", name, boot)
 }
 
 // report prints a boot's result lines and counts them.
