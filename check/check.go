@@ -8,6 +8,7 @@ package check
 import (
 	"fmt"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -100,16 +101,13 @@ type Figures struct {
 
 // Report is the whole check of one host.
 type Report struct {
-	Root     string           `json:"root"`
-	Platform platform.Kind    `json:"platform"`
-	Runtime  bool             `json:"runtime"`
-	Time     time.Time        `json:"time"`
-	Results  []Result         `json:"results"`
-	Figures  Figures          `json:"figures"`
-	Counts   map[string]int   `json:"summary"`
-	Facts    *platform.Facts  `json:"-"`
-	Health   *platform.Health `json:"-"`
-	Plan     *plan.Plan       `json:"-"`
+	Root     string         `json:"root"`
+	Platform platform.Kind  `json:"platform"`
+	Runtime  bool           `json:"runtime"`
+	Time     time.Time      `json:"time"`
+	Results  []Result       `json:"results"`
+	Figures  Figures        `json:"figures"`
+	Counts   map[string]int `json:"summary"`
 }
 
 // Worst is the worst status among the results; unknown counts as ok (a
@@ -131,8 +129,6 @@ type Input struct {
 	Plan   *plan.Plan
 	// LastApply is the time of the newest apply still in force.
 	LastApply time.Time
-	// FirmwareRead: the get_throttled word was asked for.
-	FirmwareRead bool
 	// Textfile is the textfile this check writes for the node exporter,
 	// and when it was last written (zero: never).
 	Textfile     string
@@ -142,8 +138,7 @@ type Input struct {
 
 // Run evaluates every check.
 func Run(in Input) *Report {
-	r := &Report{Root: in.Plan.Root, Platform: in.Facts.Platform, Runtime: in.Facts.Runtime, Time: in.Now,
-		Facts: in.Facts, Health: in.Health, Plan: in.Plan}
+	r := &Report{Root: in.Plan.Root, Platform: in.Facts.Platform, Runtime: in.Facts.Runtime, Time: in.Now}
 	c := &checker{in: in, r: r}
 	c.power()
 	c.thermal()
@@ -469,8 +464,11 @@ func (c *checker) swap() {
 		disk = append(disk, s.Name)
 		// A swap file lives on the root file system; a partition names
 		// its disk.
+		if s.Type == "file" && sd[rootDisk(f)] {
+			onSD = true
+		}
 		for n := range sd {
-			if strings.HasPrefix(strings.TrimPrefix(s.Name, "/dev/"), n) || (s.Type == "file" && sd[rootDisk(f)]) {
+			if strings.HasPrefix(strings.TrimPrefix(s.Name, "/dev/"), n) {
 				onSD = true
 			}
 		}
@@ -536,7 +534,7 @@ func (c *checker) memory() {
 	case f.Kernel.CgroupControllers == nil:
 		res.Status, res.Value, res.Detail = Fail, "no cgroup v2", "container limits cannot be enforced"
 		res.Fix = "boot with cgroup v2 (systemd.unified_cgroup_hierarchy=1)"
-	case !contains(f.Kernel.CgroupControllers, "memory"):
+	case !slices.Contains(f.Kernel.CgroupControllers, "memory"):
 		res.Status, res.Value, res.Detail = Fail, "memory controller off", "container memory limits are ignored"
 		res.Fix = "task memory-cgroup (cgroup_enable=memory), then reboot"
 	}
@@ -601,15 +599,6 @@ func limitText(n uint64) string {
 		return "none"
 	}
 	return platform.HumanBytes(n)
-}
-
-func contains(xs []string, x string) bool {
-	for _, y := range xs {
-		if x == y {
-			return true
-		}
-	}
-	return false
 }
 
 // tuning turns the plan into one check per task: in place, pending, or
@@ -759,7 +748,7 @@ func Host(h *hostroot.Root, store *rollback.Store, o Options, now time.Time) (*R
 	if h.IsSystemRoot() && f.Runtime {
 		ho.Names = platform.RunningPodmanNames()
 	}
-	in := Input{Facts: f, Health: platform.ReadHealth(h, f, ho), Plan: p, FirmwareRead: o.Firmware, Now: now}
+	in := Input{Facts: f, Health: platform.ReadHealth(h, f, ho), Plan: p, Now: now}
 	if hi, err := store.History(); err == nil {
 		for _, r := range hi.Records {
 			if r.Status() == rollback.Applied || r.Status() == rollback.PartlyRolledBack && r.Time.After(in.LastApply) {

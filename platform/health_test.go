@@ -12,15 +12,12 @@ import (
 
 func health(t *testing.T, dir string, o HealthOptions) (*Facts, *Health) {
 	t.Helper()
+	f := detect(t, dir)
 	h, err := hostroot.Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer h.Close()
-	f, err := Detect(h, Observe{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	return f, ReadHealth(h, f, o)
 }
 
