@@ -26,16 +26,18 @@ staticcheck:
 
 # The adversarial suites slow an apply down with strace (fault injection)
 # and check their own tracer against it; under CI (CI set) they fail
-# rather than skip without it, so a fresh machine installs it here.
+# rather than skip without it, so a fresh machine installs it here. Debian's
+# podman-compose (without podman: the test stands one in) reads the
+# Compose override `resources` writes.
 #
 # The check's textfile is read by Debian's own prometheus-node-exporter in a
 # test: its package is unpacked into .cache/tools, not installed, so that no
 # exporter service starts on the machine running the tests.
 NODE_EXPORTER := .cache/tools/usr/bin/prometheus-node-exporter
 test-deps:
-	@command -v strace >/dev/null || { \
+	@command -v strace >/dev/null && command -v podman-compose >/dev/null || { \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-			strace >/dev/null; }
+			strace podman-compose >/dev/null; }
 	@[ -x $(NODE_EXPORTER) ] || { \
 		mkdir -p .cache/tools/deb && cd .cache/tools/deb && \
 		{ apt-get download -qq prometheus-node-exporter 2>/dev/null || { apt-get update -qq && apt-get download -qq prometheus-node-exporter; }; } && \

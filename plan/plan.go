@@ -321,3 +321,29 @@ func change(h *hostroot.Root, task string, r resource.Resource, desired resource
 	}
 	return c, nil
 }
+
+// Narrow keeps of p only task's changes to the resources ids names (with
+// its notes and skip), for a command that writes one thing through the
+// plan (`resources --write`). What blocks or concerns any apply (an
+// interrupted apply, unreadable journals, warnings) stays.
+func (p *Plan) Narrow(task string, ids []string) {
+	var cs []Change
+	for _, c := range p.Changes {
+		if c.Task == task && slices.Contains(ids, resource.ID(c.Resource)) {
+			cs = append(cs, c)
+		}
+	}
+	var sk []Skipped
+	for _, s := range p.Skipped {
+		if s.Task == task {
+			sk = append(sk, s)
+		}
+	}
+	var notes []string
+	for _, n := range p.Notes {
+		if strings.HasPrefix(n, task+": ") {
+			notes = append(notes, n)
+		}
+	}
+	p.Changes, p.Skipped, p.Notes, p.RebootPending = cs, sk, notes, nil
+}

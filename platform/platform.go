@@ -89,6 +89,11 @@ type Facts struct {
 	Swap   Swap   `json:"swap"`
 	// Units are the systemd units the tasks reason about, by name.
 	Units map[string]Unit `json:"units,omitempty"`
+	// Packages are the installed versions of the Debian packages the
+	// tasks asked about (absent: not installed, or no dpkg database).
+	Packages map[string]string `json:"packages,omitempty"`
+	// Globbed are the files matching each pattern a task asked for.
+	Globbed map[string][]string `json:"-"`
 	// Radios are the rfkill switches; RfkillSaved the files systemd-rfkill
 	// keeps their state in across boots.
 	Radios      []Radio  `json:"radios,omitempty"`
@@ -192,6 +197,8 @@ func DetectAs(h *hostroot.Root, as Kind, ob Observe) (*Facts, error) {
 	f.detectSwap(h)
 	f.detectRadios(h)
 	f.detectUnits(h, ob.Units)
+	f.detectPackages(h, ob.Packages)
+	f.detectGlobs(h, ob.Globs)
 	f.detectInit(h)
 	f.detectConf(h)
 	if osr, err := h.ReadFile("/etc/os-release"); err == nil {

@@ -19,6 +19,13 @@ import (
 type Observe struct {
 	Sysctls []string
 	Units   []string
+	// Packages are Debian packages whose installed version a task needs
+	// (the Podman version decides which Quadlet keys work).
+	Packages []string
+	// Globs are path patterns (path.Match, one level per component) whose
+	// matches a task needs listed: the drop-ins it wrote for names no
+	// longer in its profile.
+	Globs []string
 }
 
 // Merge adds o's names to the set.
@@ -31,6 +38,16 @@ func (ob Observe) Merge(o Observe) Observe {
 	for _, u := range o.Units {
 		if !slices.Contains(ob.Units, u) {
 			ob.Units = append(ob.Units, u)
+		}
+	}
+	for _, p := range o.Packages {
+		if !slices.Contains(ob.Packages, p) {
+			ob.Packages = append(ob.Packages, p)
+		}
+	}
+	for _, g := range o.Globs {
+		if !slices.Contains(ob.Globs, g) {
+			ob.Globs = append(ob.Globs, g)
 		}
 	}
 	return ob

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"regexp"
 	"strings"
 	"sync"
 
@@ -29,10 +30,16 @@ type fileRule struct {
 }
 
 var (
-	rulesMu sync.RWMutex
-	owned   = map[string]int64{}
-	edited  []editRule
+	rulesMu      sync.RWMutex
+	owned        = map[string]int64{}
+	ownedMatches []ownedMatch
+	edited       []editRule
 )
+
+type ownedMatch struct {
+	re    *regexp.Regexp
+	limit int64
+}
 
 type editRule struct{ match, home string }
 
@@ -44,6 +51,15 @@ func Own(p string, limit int64) {
 	rulesMu.Lock()
 	defer rulesMu.Unlock()
 	owned[p] = limit
+}
+
+// OwnMatching declares a family of owned files whose names come from a
+// profile (a drop-in per container): every path re matches whole. re must
+// not match a path with "..", "." or an empty component.
+func OwnMatching(re *regexp.Regexp, limit int64) {
+	rulesMu.Lock()
+	defer rulesMu.Unlock()
+	ownedMatches = append(ownedMatches, ownedMatch{re, limit})
 }
 
 // Edit declares files of other programs that ezedge-host edits: match is
@@ -65,6 +81,11 @@ func ruleFor(p string) (fileRule, bool) {
 	defer rulesMu.RUnlock()
 	if limit, ok := owned[p]; ok {
 		return fileRule{owned: true, limit: limit}, true
+	}
+	for _, m := range ownedMatches {
+		if m.re.MatchString(p) {
+			return fileRule{owned: true, limit: m.limit}, true
+		}
 	}
 	// The most specific declaration wins (/boot/firmware/ before /boot/).
 	best := -1

@@ -64,6 +64,9 @@ func Schema() ([]byte, error) {
 			case "integers":
 				s["type"] = "array"
 				s["items"] = map[string]any{"type": "integer"}
+			case "strings":
+				s["type"] = "array"
+				s["items"] = map[string]any{"type": "string"}
 			default:
 				s["type"] = f.Kind
 			}

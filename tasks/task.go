@@ -226,7 +226,8 @@ func (c Choices) Enabled(t Task) (on, set bool) {
 // Field describes one option, for the profile schema and the docs.
 type Field struct {
 	Key, Doc string
-	// Kind is "integer", "boolean", "string" or "integers" (a list).
+	// Kind is "integer", "boolean", "string", or "integers" or "strings"
+	// (a list).
 	Kind     string
 	Default  any
 	Min, Max *int64
@@ -250,6 +251,9 @@ func Fields(t Task) []Field {
 			f.Kind = "string"
 		case reflect.Slice:
 			f.Kind = "integers"
+			if sf.Type.Elem().Kind() == reflect.String {
+				f.Kind = "strings"
+			}
 		}
 		if s, ok := sf.Tag.Lookup("min"); ok {
 			n, _ := strconv.ParseInt(s, 10, 64)

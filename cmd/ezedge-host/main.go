@@ -78,6 +78,9 @@ type globals struct {
 	// formats are the --output formats a command takes beyond text and
 	// json (check: junit, prometheus).
 	formats []string
+	// narrow, when set, cuts every plan made down to what one command
+	// writes (resources --write).
+	narrow func(*plan.Plan) error
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -97,7 +100,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.PersistentFlags().StringVar(&g.platform, "platform", "", "the platform when the root cannot tell (an image): rpi4, rpi5, amd64 or arm64")
-	root.AddCommand(factsCmd(g), planCmd(g), applyCmd(g), rollbackCmd(g), historyCmd(g), firstbootCmd(g), confirmCmd(g), statusCmd(g), revertCmd(g), revertPendingCmd(g), checkCmd(g), manCmd(root))
+	root.AddCommand(factsCmd(g), planCmd(g), applyCmd(g), rollbackCmd(g), historyCmd(g), firstbootCmd(g), confirmCmd(g), statusCmd(g), revertCmd(g), revertPendingCmd(g), checkCmd(g), resourcesCmd(g), manCmd(root))
 	root.SetArgs(terraformOut(args))
 	err := root.Execute()
 	var code exitCode
@@ -195,7 +198,11 @@ func (g *globals) replan(h *hostroot.Root, store *rollback.Store) (*plan.Plan, e
 	if err != nil {
 		return nil, err
 	}
-	return plan.Build(h, store, f, g.choices)
+	p, err := plan.Build(h, store, f, g.choices)
+	if err == nil && g.narrow != nil {
+		err = g.narrow(p)
+	}
+	return p, err
 }
 
 // lockHost takes the host lock for what, the first step of every command
@@ -329,100 +336,7 @@ func applyCmd(g *globals) *cobra.Command {
 			} else if err := g.loadProfile(); err != nil {
 				return err
 			}
-			h, err := g.openRoot()
-			if err != nil {
-				return err
-			}
-			defer h.Close()
-			if err := h.RequirePrivilege("apply"); err != nil {
-				return err
-			}
-			store := rollback.Open(h)
-			// An overdue try apply is reverted before the plan is made, so
-			// the plan shown is the one applied.
-			if len(tryapply.Overdue(h, time.Now())) > 0 {
-				unlock, _, err := g.lockHost(h, store, "ezedge-host apply")
-				if err != nil {
-					return err
-				}
-				unlock()
-			}
-			p, err := g.replan(h, store)
-			if err != nil {
-				return err
-			}
-			if saved != nil {
-				if err := saved.Check(p); err != nil {
-					return err
-				}
-			}
-			w := cmd.OutOrStdout()
-			if g.output == "text" && saved == nil {
-				view.PlanText(w, p, false)
-			}
-			if len(p.Pending()) > 0 {
-				if err := confirm(cmd, g.yes || saved != nil, "apply these changes"); err != nil {
-					return err
-				}
-			}
-			unlock, _, err := g.lockHost(h, store, "ezedge-host apply")
-			if err != nil {
-				return err
-			}
-			defer unlock()
-			// Under the lock, the host must still be what was shown and
-			// confirmed: another apply, or an operator, may have been
-			// quicker.
-			again, err := g.replan(h, store)
-			if err != nil {
-				return err
-			}
-			if saved != nil {
-				err = saved.Check(again)
-			} else if id := plan.Same(p, again); id != "" {
-				err = fmt.Errorf("the host changed since the plan was made (%s); nothing was changed: run apply again", id)
-			}
-			if err != nil {
-				return err
-			}
-			res, err := apply.Apply(h, store, again, time.Now())
-			var pending *tryapply.Pending
-			if err == nil && res.ID != "" && g.within > 0 {
-				pd, serr := g.scheduleRevert(h, store, res.ID)
-				if serr != nil {
-					return serr
-				}
-				pending = &pd
-			}
-			if g.output == "json" {
-				var pj *view.Pending
-				if pending != nil {
-					v := view.NewPending(*pending, time.Now())
-					pj = &v
-				}
-				if jerr := view.WriteJSON(w, view.NewApply(again, res, err, pj)); err == nil {
-					err = jerr
-				}
-				return err
-			}
-			if err != nil {
-				return fmt.Errorf("apply failed: %w", err)
-			}
-			if res.ID == "" {
-				fmt.Fprintln(w, "\nNothing to apply.")
-				return nil
-			}
-			fmt.Fprintf(w, "\nApplied %d changes. Snapshot %s.\n", len(res.Changed), res.ID)
-			for _, n := range res.Notes {
-				fmt.Fprintf(w, "  note: %s\n", n)
-			}
-			if pending != nil {
-				fmt.Fprintf(w, "Confirm within %s (by %s) with: ezedge-host confirm\nOtherwise it is rolled back then, by %s, even if this session is gone.\n",
-					g.within, pending.Deadline.Local().Format(time.TimeOnly), pending.RevertBy())
-				return nil
-			}
-			fmt.Fprintf(w, "Undo with: ezedge-host rollback --to %s\n", res.ID)
-			return nil
+			return g.apply(cmd, saved)
 		},
 	}
 	c.Flags().StringVar(&g.profile, "profile", "", "profile `FILE` (YAML) overriding the platform defaults")
@@ -430,6 +344,105 @@ func applyCmd(g *globals) *cobra.Command {
 	c.Flags().DurationVar(&g.lockTimeout, "lock-timeout", 0, "wait this long for another ezedge-host changing the host (0: fail at once)")
 	c.Flags().DurationVar(&g.within, "confirm-within", 0, "roll the apply back automatically unless `ezedge-host confirm` runs within this time (e.g. 120s)")
 	return c
+}
+
+// apply plans the host with the choices loaded (or checks the fresh plan
+// against saved), shows it, asks, and applies it under the host lock.
+func (g *globals) apply(cmd *cobra.Command, saved *savedplan.Saved) error {
+	h, err := g.openRoot()
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	if err := h.RequirePrivilege("apply"); err != nil {
+		return err
+	}
+	store := rollback.Open(h)
+	// An overdue try apply is reverted before the plan is made, so
+	// the plan shown is the one applied.
+	if len(tryapply.Overdue(h, time.Now())) > 0 {
+		unlock, _, err := g.lockHost(h, store, "ezedge-host apply")
+		if err != nil {
+			return err
+		}
+		unlock()
+	}
+	p, err := g.replan(h, store)
+	if err != nil {
+		return err
+	}
+	if saved != nil {
+		if err := saved.Check(p); err != nil {
+			return err
+		}
+	}
+	w := cmd.OutOrStdout()
+	if g.output == "text" && saved == nil {
+		view.PlanText(w, p, false)
+	}
+	if len(p.Pending()) > 0 {
+		if err := confirm(cmd, g.yes || saved != nil, "apply these changes"); err != nil {
+			return err
+		}
+	}
+	unlock, _, err := g.lockHost(h, store, "ezedge-host apply")
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	// Under the lock, the host must still be what was shown and
+	// confirmed: another apply, or an operator, may have been
+	// quicker.
+	again, err := g.replan(h, store)
+	if err != nil {
+		return err
+	}
+	if saved != nil {
+		err = saved.Check(again)
+	} else if id := plan.Same(p, again); id != "" {
+		err = fmt.Errorf("the host changed since the plan was made (%s); nothing was changed: run apply again", id)
+	}
+	if err != nil {
+		return err
+	}
+	res, err := apply.Apply(h, store, again, time.Now())
+	var pending *tryapply.Pending
+	if err == nil && res.ID != "" && g.within > 0 {
+		pd, serr := g.scheduleRevert(h, store, res.ID)
+		if serr != nil {
+			return serr
+		}
+		pending = &pd
+	}
+	if g.output == "json" {
+		var pj *view.Pending
+		if pending != nil {
+			v := view.NewPending(*pending, time.Now())
+			pj = &v
+		}
+		if jerr := view.WriteJSON(w, view.NewApply(again, res, err, pj)); err == nil {
+			err = jerr
+		}
+		return err
+	}
+	if err != nil {
+		return fmt.Errorf("apply failed: %w", err)
+	}
+	if res.ID == "" {
+		fmt.Fprintln(w, "\nNothing to apply.")
+		return nil
+	}
+	fmt.Fprintf(w, "\nApplied %d changes. Snapshot %s.\n", len(res.Changed), res.ID)
+	for _, n := range res.Notes {
+		fmt.Fprintf(w, "  note: %s\n", n)
+	}
+	if pending != nil {
+		fmt.Fprintf(w, "Confirm within %s (by %s) with: ezedge-host confirm\nOtherwise it is rolled back then, by %s, even if this session is gone.\n",
+			g.within, pending.Deadline.Local().Format(time.TimeOnly), pending.RevertBy())
+		return nil
+	}
+	fmt.Fprintf(w, "Undo with: ezedge-host rollback --to %s\n", res.ID)
+	return nil
 }
 
 // scheduleRevert arms the automatic revert of try apply id. Without it a

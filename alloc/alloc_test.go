@@ -1,0 +1,295 @@
+package alloc
+
+import (
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/ezansiedgeai/ezedge-host/platform"
+)
+
+// host is a live host of kind k with MemTotal mem and cores CPUs, its
+// memory and cpu controllers available.
+func host(k platform.Kind, mem Bytes, cores int) *platform.Facts {
+	f := &platform.Facts{Platform: k, MemTotal: uint64(mem), Cores: cores, Runtime: true}
+	f.Kernel.CgroupControllers = []string{"cpuset", "cpu", "io", "memory", "pids"}
+	return f
+}
+
+// The guide's memory table, row by row, on hosts as the kernel reports
+// them (MemTotal below the module size) and at the exact size.
+func TestMemoryTableRows(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name         string
+		k            platform.Kind
+		mem          Bytes
+		limit, reser Bytes
+	}{
+		{"Pi 4 8 GB", platform.RPi4, 7997184 << 10, 5 * GiB, 3 * GiB},
+		{"Pi 4 8 GB exact", platform.RPi4, 8 * GiB, 5 * GiB, 3 * GiB},
+		{"Pi 5 16 GB", platform.RPi5, 16608528 << 10, 12 * GiB, 8 * GiB},
+		{"amd64 24 GB", platform.AMD64, 24*GiB - 600*MiB, 18 * GiB, 12 * GiB},
+		{"amd64 32 GB", platform.AMD64, 32775564 << 10, 28 * GiB, 20 * GiB},
+	} {
+		a, err := Compute(host(c.k, c.mem, 4), 0, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		g := a.Containers[0]
+		if g.Workload != General || g.Memory != c.limit || g.Reservation != c.reser {
+			t.Errorf("%s: general gets %s / %s, want %s / %s (row %q)", c.name, g.Memory, g.Reservation, c.limit, c.reser, a.Row)
+		}
+	}
+}
+
+// Between and beyond the rows: the nearest row at or below takes its
+// percentages to the host's size; below the smallest, the smallest's.
+func TestMemoryDerived(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name         string
+		k            platform.Kind
+		mem          Bytes
+		row          string
+		limit, reser Bytes
+	}{
+		// 62.5 % / 37.5 % of 4 GiB.
+		{"Pi 4 4 GB", platform.RPi4, 3884 * MiB, "Pi 4 8 GB", 2560 * MiB, 1536 * MiB},
+		{"Pi 5 8 GB", platform.RPi5, 8245168 << 10, "Pi 4 8 GB", 5 * GiB, 3 * GiB},
+		// 75 % / 50 % of 16 GiB (the amd64 24 GB row's rates).
+		{"amd64 16 GB", platform.AMD64, 16303340 << 10, "amd64 24 GB", 12 * GiB, 8 * GiB},
+		// 87.5 % / 62.5 % of 64 GiB.
+		{"amd64 64 GB", platform.AMD64, 63 * GiB, "amd64 32 GB+", 56 * GiB, 40 * GiB},
+		// 48 GiB is a module size: the 32 GB+ row's rates.
+		{"amd64 48 GB", platform.AMD64, 47 * GiB, "amd64 32 GB+", 42 * GiB, 30 * GiB},
+		// A VM given 20 GiB is 20 GiB, not a 24 GiB module: 75 % / 50 %
+		// of what it has.
+		{"amd64 VM 20 GiB", platform.AMD64, 20 * GiB, "amd64 24 GB", 15 * GiB, 10 * GiB},
+		{"arm64 server 32 GB", platform.ARM64, 31*GiB + 512*MiB, "amd64 32 GB+", 28 * GiB, 20 * GiB},
+		// A 32 GB host whose kernel keeps more: the limit stops at RAM
+		// less 10 %.
+		{"amd64 32 GB, 31 GiB seen", platform.AMD64, 31 * GiB, "amd64 32 GB+", 28569 * MiB, 20 * GiB},
+	} {
+		a, err := Compute(host(c.k, c.mem, 4), 0, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		g := a.Containers[0]
+		if a.Row != c.row || g.Memory != c.limit || g.Reservation != c.reser {
+			t.Errorf("%s: row %q, %s / %s; want row %q, %s / %s", c.name, a.Row, g.Memory, g.Reservation, c.row, c.limit, c.reser)
+		}
+		if g.Memory > a.Budget {
+			t.Errorf("%s: limit %s over the budget %s", c.name, g.Memory, a.Budget)
+		}
+	}
+}
+
+func TestPhysical(t *testing.T) {
+	t.Parallel()
+	for mem, want := range map[Bytes]Bytes{
+		7997184 << 10:  8 * GiB,
+		16303340 << 10: 16 * GiB,
+		32775564 << 10: 32 * GiB,
+		23 * GiB:       24 * GiB,
+		20 * GiB:       20 * GiB,
+		5 * GiB:        5 * GiB, // neither 4 nor 6 GiB within 10 %
+		6 * GiB:        6 * GiB,
+		950 * MiB:      GiB,
+		900 * MiB:      900 * MiB,
+	} {
+		if got := Physical(mem); got != want {
+			t.Errorf("Physical(%s) = %s, want %s", mem, got, want)
+		}
+	}
+}
+
+// The guide's CPU table, row by row, and the rules around it.
+func TestCPUTable(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		class Class
+		cores int
+		want  int
+	}{
+		{Pi, 4, 4}, {AMD64, 6, 6}, {AMD64, 8, 6}, {AMD64, 12, 12}, {AMD64, 16, 12},
+		// Around the rows: 75 %, at least one, never more than present.
+		{AMD64, 1, 1}, {AMD64, 2, 1}, {AMD64, 4, 3}, {AMD64, 10, 7}, {AMD64, 32, 24},
+		{Pi, 2, 2}, {Pi, 1, 1},
+	} {
+		got, why := GeneralCPUs(c.class, c.cores)
+		if got != c.want || why == "" {
+			t.Errorf("%s with %d cores: %d CPUs (%q), want %d", c.class, c.cores, got, why, c.want)
+		}
+	}
+}
+
+// The guide's workload table, cell by cell.
+func TestWorkloadTable(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		k    platform.Kind
+		mem  Bytes
+		w    Workload
+		mb   Bytes
+		cpus int
+		env  string
+	}{
+		{platform.RPi5, 16 * GiB, LLM, 4 * GiB, 4, "NUM_THREADS=4 MAX_CONCURRENT_REQUESTS=2"},
+		{platform.AMD64, 32 * GiB, LLM, 20 * GiB, 8, "NUM_THREADS=8 MAX_CONCURRENT_REQUESTS=5"},
+		{platform.RPi5, 16 * GiB, STT, 2 * GiB, 4, "WORKERS=2 BATCH_SIZE=1"},
+		{platform.AMD64, 32 * GiB, STT, 8 * GiB, 6, "WORKERS=4 BATCH_SIZE=4"},
+		{platform.RPi5, 16 * GiB, Vision, 3 * GiB, 4, "INFERENCE_THREADS=4 IMAGE_CACHE_SIZE=100"},
+		{platform.AMD64, 32 * GiB, Vision, 12 * GiB, 8, "INFERENCE_THREADS=8 IMAGE_CACHE_SIZE=500"},
+	} {
+		cores := 4
+		if c.k == platform.AMD64 {
+			cores = 16
+		}
+		a, err := Compute(host(c.k, c.mem, cores), 0, []Request{{Name: "x", Workload: c.w}})
+		if err != nil {
+			t.Fatalf("%s on %s: %v", c.w, c.k, err)
+		}
+		got := a.Containers[0]
+		if got.Memory != c.mb || got.CPUs != c.cpus || envString(got.Env) != c.env || got.Reservation >= got.Memory || got.Reservation == 0 {
+			t.Errorf("%s on %s: %s (reserved %s), %d CPUs, %q; want %s, %d, %q", c.w, c.k, got.Memory, got.Reservation, got.CPUs, envString(got.Env), c.mb, c.cpus, c.env)
+		}
+	}
+}
+
+func envString(env []Env) string {
+	var s []string
+	for _, e := range env {
+		s = append(s, e.Name+"="+e.Value)
+	}
+	return strings.Join(s, " ")
+}
+
+// CPUs are clamped to the cores present, and the thread counts with them.
+func TestClampToCores(t *testing.T) {
+	t.Parallel()
+	a, err := Compute(host(platform.AMD64, 32*GiB, 6), 0, []Request{{"chat", LLM}, {"eyes", Vision}, {"ears", STT}})
+	if err == nil {
+		t.Fatalf("llm+vision+stt (40g) fit a 32 GiB host: %+v", a)
+	}
+	a, err = Compute(host(platform.AMD64, 32*GiB, 6), 0, []Request{{"chat", LLM}, {"ears", STT}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := a.Containers[0]; c.CPUs != 6 || envString(c.Env) != "NUM_THREADS=6 MAX_CONCURRENT_REQUESTS=5" {
+		t.Errorf("llm on 6 cores: %d CPUs, %s", c.CPUs, envString(c.Env))
+	}
+	if c := a.Containers[1]; c.CPUs != 6 || envString(c.Env) != "WORKERS=4 BATCH_SIZE=4" {
+		t.Errorf("stt on 6 cores: %d CPUs, %s", c.CPUs, envString(c.Env))
+	}
+}
+
+// A mix over the host's RAM less 10 % is refused, with the sums.
+func TestRefusedWithSums(t *testing.T) {
+	t.Parallel()
+	_, err := Compute(host(platform.AMD64, 16303340<<10, 6), 0, []Request{{"chat", LLM}})
+	if err == nil || !strings.Contains(err.Error(), "20g (chat 20g)") || !strings.Contains(err.Error(), "15.5 GiB RAM less 10 %") {
+		t.Errorf("llm (20g) on 16 GB amd64: %v", err)
+	}
+	_, err = Compute(host(platform.RPi4, 7997184<<10, 4), 0, []Request{{"chat", LLM}, {"ears", STT}, {"eyes", Vision}})
+	if err == nil || !strings.Contains(err.Error(), "9g (chat 4g + ears 2g + eyes 3g)") {
+		t.Errorf("llm+stt+vision on a Pi 4 8 GB: %v", err)
+	}
+	// Over the guide's own total but under the hard line: a warning.
+	a, err := Compute(host(platform.RPi4, 7997184<<10, 4), 0, []Request{{"chat", LLM}, {"ears", STT}})
+	if err != nil || len(a.Warnings) != 1 || !strings.Contains(a.Warnings[0], "more than the 5g the guide gives") {
+		t.Errorf("llm+stt on a Pi 4 8 GB: %v %q", err, a.Warnings)
+	}
+	if _, err := Compute(host(platform.RPi4, 0, 4), 0, nil); err == nil || !strings.Contains(err.Error(), "--ram") {
+		t.Errorf("no RAM: %v", err)
+	}
+	if a, err := Compute(host(platform.RPi4, 0, 4), 8*GiB, nil); err != nil || a.Containers[0].Memory != 5*GiB {
+		t.Errorf("--ram 8g: %v", err)
+	}
+	if _, err := Compute(host(platform.RPi4, 8*GiB, 4), 0, []Request{{"a", LLM}, {"a", STT}}); err == nil {
+		t.Errorf("a name given twice is accepted")
+	}
+}
+
+// The rules hold for any host and mix: limits within the budget, CPUs
+// within the cores, reservations below limits, and a refusal otherwise.
+func TestInvariants(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(1, 2))
+	kinds := []platform.Kind{platform.RPi4, platform.RPi5, platform.AMD64, platform.ARM64}
+	n := 20000
+	if testing.Short() {
+		n = 2000
+	}
+	for range n {
+		mem := Bytes(r.Uint64N(uint64(256*GiB))) + 256*MiB
+		cores := 1 + r.IntN(128)
+		var reqs []Request
+		for i := range r.IntN(4) {
+			reqs = append(reqs, Request{Name: string(rune('a' + i)), Workload: Workloads[r.IntN(len(Workloads))]})
+		}
+		a, err := Compute(host(kinds[r.IntN(len(kinds))], mem, cores), 0, reqs)
+		if err != nil {
+			if !strings.Contains(err.Error(), "more than this host's") {
+				t.Fatalf("mem %d cores %d %v: %v", mem, cores, reqs, err)
+			}
+			continue
+		}
+		var sum Bytes
+		for _, c := range a.Containers {
+			sum += c.Memory
+			if c.CPUs < 1 || c.CPUs > cores || c.Reservation > c.Memory || c.Memory == 0 || c.Memory%MiB != 0 || c.Reservation%MiB != 0 {
+				t.Fatalf("mem %d cores %d: %+v", mem, cores, c)
+			}
+		}
+		if sum != a.SumLimit || sum > a.Budget || a.Budget > mem {
+			t.Fatalf("mem %d: sum %s, budget %s", mem, sum, a.Budget)
+		}
+	}
+}
+
+func TestParse(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]Request{"llm": {"llm", LLM}, "stt=ears": {"ears", STT}, "general=box-1.a_b": {"box-1.a_b", General}} {
+		if got, err := ParseRequest(in); err != nil || got != want {
+			t.Errorf("ParseRequest(%q) = %+v, %v", in, got, err)
+		}
+	}
+	for _, bad := range []string{"", "gpu", "llm=", "llm=../x", "llm=A", "llm=a b", "llm=.x", "llm=" + strings.Repeat("x", 64), "llm=x\n"} {
+		if _, err := ParseRequest(bad); err == nil {
+			t.Errorf("ParseRequest(%q) accepted", bad)
+		}
+	}
+	for in, want := range map[string]Bytes{"8g": 8 * GiB, "8G": 8 * GiB, "8GiB": 8 * GiB, "8 GB": 8 * GiB, "512m": 512 * MiB, "1024": 1024, "1t": 1 << 40} {
+		if got, err := ParseBytes(in); err != nil || got != want {
+			t.Errorf("ParseBytes(%q) = %d, %v", in, got, err)
+		}
+	}
+	for _, bad := range []string{"", "0", "-1g", "1.5g", "g", "8x", "99999999999t"} {
+		if _, err := ParseBytes(bad); err == nil {
+			t.Errorf("ParseBytes(%q) accepted", bad)
+		}
+	}
+}
+
+func TestQuadletSupport(t *testing.T) {
+	t.Parallel()
+	for v, want := range map[string][2]bool{
+		"":                      {true, false},
+		"4.3.1+ds1-8+deb12u1":   {false, false},
+		"4.4.0-1":               {false, false},
+		"4.9.4+ds1-1":           {false, false},
+		"5.0.0-1":               {true, false},
+		"5.4.2+ds1-2":           {true, false},
+		"5.5.0-1":               {true, true},
+		"1:5.10.1-1":            {true, true},
+		"6.0.1-1":               {true, true},
+		"garbage":               {true, false},
+		"5.4.2+ds1-2\nVersion:": {true, false},
+	} {
+		d, m, why := ParsePodman(v).QuadletSupport()
+		if d != want[0] || m != want[1] || why == "" {
+			t.Errorf("%q: drop-ins %v memory %v (%s)", v, d, m, why)
+		}
+	}
+}

@@ -1,0 +1,274 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/ezansiedgeai/ezedge-host/internal/fixture"
+)
+
+// resourceMixes are the workload mixes the golden files hold, on every
+// fixture: each workload alone, the platform's general container, and all
+// three AI workloads sharing one host (refused where they do not fit).
+var resourceMixes = []struct {
+	name string
+	args []string
+}{
+	{"general", nil},
+	{"llm", []string{"--workload", "llm=chat"}},
+	{"stt", []string{"--workload", "stt"}},
+	{"vision", []string{"--workload", "vision"}},
+	{"llm-stt", []string{"--workload", "llm=chat", "--workload", "stt=ears"}},
+	{"all", []string{"--workload", "llm=chat", "--workload", "stt=ears", "--workload", "vision=eyes"}},
+}
+
+// TestGoldenResources: every fixture × workload mix, in text (every form)
+// and JSON (every form), with the exit status and error.
+func TestGoldenResources(t *testing.T) {
+	t.Parallel()
+	for _, name := range fixture.Names {
+		root := filepath.Join(fixture.Testdata(), name)
+		for _, m := range resourceMixes {
+			for _, out := range []string{"text", "json"} {
+				r := cli(append([]string{"resources", "--root", root, "--output", out}, m.args...)...)
+				got := fmt.Sprintf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+				if out == "json" && r.code == 0 {
+					var v map[string]any
+					if err := json.Unmarshal([]byte(r.stdout), &v); err != nil || v["format_version"] != float64(1) {
+						t.Errorf("%s %s: not JSON with format_version 1: %v", name, m.name, err)
+					}
+				}
+				ext := map[string]string{"text": "txt", "json": "json"}[out]
+				goldenFile(t, "resources/"+name+"."+m.name+"."+ext, normalize(got, root))
+			}
+		}
+	}
+}
+
+// TestResourcesWrite: --write goes through plan and apply like any
+// change: shown, snapshotted, idempotent, undone byte for byte; in both
+// forms, on every fixture (refused where the installed Podman cannot read
+// a drop-in, with its reason).
+func TestResourcesWrite(t *testing.T) {
+	t.Parallel()
+	for _, name := range fixture.Names {
+		for _, form := range []string{"quadlet", "compose"} {
+			t.Run(name+"/"+form, func(t *testing.T) {
+				t.Parallel()
+				root := fixture.Copy(t, name)
+				orig := fixture.Snapshot(t, root)
+				args := []string{"resources", "--root", root, "--workload", "stt=ears", "--form", form, "--write", "ears", "--yes"}
+				file := filepath.Join(root, "etc/containers/systemd/ears.container.d/90-ezedge-host.conf")
+				if form == "compose" {
+					file = filepath.Join(root, "etc/ezedge-host/compose.override.yaml")
+				}
+				r := cli(args...)
+				if name == "pi5-16gb-nvme-bookworm" && form == "quadlet" {
+					r.must(t, 1)
+					if !strings.Contains(r.stderr, "Podman 4.3.1+ds1-8+deb12u1 has no Quadlet") {
+						t.Errorf("quadlet on Podman 4.3: %s", r.stderr)
+					}
+					if d := orig.Diff(fixture.Snapshot(t, root)); len(d) > 0 {
+						t.Fatalf("a refused --write changed the root: %v", d)
+					}
+					return
+				}
+				r.must(t, 0)
+				if !strings.Contains(r.stdout, "+ file /"+strings.TrimPrefix(file, root+"/")) || !strings.Contains(r.stdout, "Snapshot ") {
+					t.Fatalf("--write did not plan and apply the file:\n%s", r.stdout)
+				}
+				// Only that file, and the store, changed.
+				d := orig.Diff(fixture.Snapshot(t, root, fixture.StoreDir))
+				for _, l := range d {
+					if !strings.Contains(l, ": etc/containers") && !strings.Contains(l, ": etc/ezedge-host") {
+						t.Errorf("--write changed more than its file: %s", l)
+					}
+				}
+				body := readFile(t, file)
+				if !strings.HasPrefix(body, "# Written by ezedge-host.") || !strings.Contains(body, "WORKERS") {
+					t.Errorf("%s:\n%s", file, body)
+				}
+				if cli(args...).must(t, 0); !strings.Contains(cli(args...).stdout, "Nothing to apply.") {
+					t.Errorf("a second --write did something")
+				}
+				cli("rollback", "--root", root, "--yes").must(t, 0)
+				if d := orig.Diff(fixture.Snapshot(t, root, fixture.StoreDir)); len(d) > 0 {
+					t.Fatalf("root not byte-identical after rollback:\n%s", strings.Join(d, "\n"))
+				}
+			})
+		}
+	}
+}
+
+// TestResourcesBadInput: every bad flag is one line naming it, exit 1,
+// and nothing written.
+func TestResourcesBadInput(t *testing.T) {
+	t.Parallel()
+	root := fixture.Copy(t, "pi5-8gb-trixie-zram")
+	orig := fixture.Snapshot(t, root)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--workload", "gpu"}, `--workload workload "gpu": want llm, stt, vision, general`},
+		{[]string{"--workload", "llm=../x"}, `name "../x"`},
+		{[]string{"--workload", "llm=a", "--workload", "stt=a"}, `the name "a" is given twice`},
+		{[]string{"--form", "helm"}, `--form "helm"`},
+		{[]string{"--ram", "lots"}, `--ram size "lots"`},
+		{[]string{"--workload", "llm", "--workload", "stt", "--workload", "vision"}, "memory limits sum to 9g (llm 4g + stt 2g + vision 3g), more than this host's"},
+		{[]string{"--workload", "llm", "--write", "other", "--yes"}, `--write "other": no container of that name`},
+		{[]string{"--workload", "llm", "--write", "llm", "--form", "run", "--yes"}, "--write writes one file"},
+		{[]string{"--workload", "llm", "--write", "llm", "--ram", "8g", "--yes"}, "--ram with --write"},
+	} {
+		r := cli(append([]string{"resources", "--root", root}, c.args...)...)
+		if r.code != 1 || !strings.Contains(r.stderr, c.want) || strings.Count(strings.TrimSpace(r.stderr), "\n") > 0 {
+			t.Errorf("%v: exit %d, stderr %q; want one line with %q", c.args, r.code, r.stderr, c.want)
+		}
+	}
+	if d := orig.Diff(fixture.Snapshot(t, root)); len(d) > 0 {
+		t.Fatalf("bad input changed the root: %v", d)
+	}
+	// An image shows no RAM: --ram stands in for it.
+	img := t.TempDir()
+	if err := fixture.CopyTree(filepath.Join(fixture.Testdata(), "pi5-8gb-trixie-zram", "etc"), filepath.Join(img, "etc")); err != nil {
+		t.Fatal(err)
+	}
+	if r := cli("resources", "--root", img, "--platform", "rpi5"); r.code != 1 || !strings.Contains(r.stderr, "--ram") {
+		t.Errorf("image without --ram: %d %s", r.code, r.stderr)
+	}
+}
+
+// TestResourcesProfile: the container-resources task from a profile is
+// the whole list: a container dropped from it loses its drop-in, a form
+// switched leaves no file of the other, and rollback undoes each step.
+func TestResourcesProfile(t *testing.T) {
+	t.Parallel()
+	root := fixture.Copy(t, "pi5-8gb-trixie-zram")
+	orig := fixture.Snapshot(t, root)
+	prof := func(list, form string) string {
+		p := filepath.Join(t.TempDir(), "p.yaml")
+		body := fmt.Sprintf("version: 1\ntasks:\n  container-resources: {enabled: true, containers: [%s], form: %s}\n", list, form)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	exists := func(p string) bool { _, err := os.Stat(filepath.Join(root, p)); return err == nil }
+	cli("apply", "--root", root, "--yes", "--profile", prof("llm=chat, stt=ears", "quadlet")).must(t, 0)
+	if !exists("etc/containers/systemd/chat.container.d/90-ezedge-host.conf") || !exists("etc/containers/systemd/ears.container.d/90-ezedge-host.conf") {
+		t.Fatalf("drop-ins not written")
+	}
+	cli("plan", "--root", root, "--detailed-exitcode", "--profile", prof("llm=chat, stt=ears", "quadlet")).must(t, 0)
+	p := cli("plan", "--root", root, "--profile", prof("llm=chat", "quadlet")).must(t, 0)
+	if !strings.Contains(p.stdout, "- file /etc/containers/systemd/ears.container.d/90-ezedge-host.conf") {
+		t.Errorf("a container dropped from the profile keeps its drop-in:\n%s", p.stdout)
+	}
+	cli("apply", "--root", root, "--yes", "--profile", prof("llm=chat", "quadlet")).must(t, 0)
+	if exists("etc/containers/systemd/ears.container.d") {
+		t.Errorf("ears' drop-in directory left behind")
+	}
+	cli("apply", "--root", root, "--yes", "--profile", prof("llm=chat", "compose")).must(t, 0)
+	if exists("etc/containers/systemd/chat.container.d") || !exists("etc/ezedge-host/compose.override.yaml") {
+		t.Errorf("switching to compose: quadlet drop-in kept or override missing")
+	}
+	// A bad entry in the profile is refused before anything is planned.
+	r := cli("plan", "--root", root, "--profile", prof("llm=chat, gpu", "quadlet"))
+	if r.code != 1 || !strings.Contains(r.stderr, "containers[1]") {
+		t.Errorf("bad profile entry: %d %s", r.code, r.stderr)
+	}
+	cli("rollback", "--root", root, "--yes", "--to", firstApply(t, root)).must(t, 0)
+	if d := orig.Diff(fixture.Snapshot(t, root, fixture.StoreDir)); len(d) > 0 {
+		t.Fatalf("root not byte-identical after rollback:\n%s", strings.Join(d, "\n"))
+	}
+}
+
+var historyID = regexp.MustCompile(`(?m)^([0-9]{8}T[0-9]{6}Z(-[0-9]+)?) `)
+
+// firstApply is the oldest apply in root's history.
+func firstApply(t *testing.T, root string) string {
+	t.Helper()
+	ids := historyID.FindAllStringSubmatch(cli("history", "--root", root).must(t, 0).stdout, -1)
+	if len(ids) == 0 {
+		t.Fatal("no apply in history")
+	}
+	first := ids[0][1]
+	for _, m := range ids {
+		first = min(first, m[1])
+	}
+	return first
+}
+
+// TestComposeOverrideInPodmanCompose: Debian's podman-compose (1.0.3)
+// merges the emitted override over a compose file and turns it into the
+// podman flags the guide means. 1.0.3 has no `config` command; --dry-run
+// prints the merged file and every podman command instead of running it
+// (podman itself is a stand-in that only answers --version).
+func TestComposeOverrideInPodmanCompose(t *testing.T) {
+	t.Parallel()
+	pc, err := exec.LookPath("podman-compose")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("CI is set and podman-compose is missing (make test-deps installs it): %v", err)
+		}
+		t.Skip("podman-compose is not installed (make test-deps installs it)")
+	}
+	dir := t.TempDir()
+	r := cli("resources", "--root", filepath.Join(fixture.Testdata(), "amd64-intel-32gb-2nvme"), "--workload", "llm=chat", "--workload", "stt=ears", "--output", "json").must(t, 0)
+	var v struct {
+		Forms struct{ Compose string }
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &v); err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{
+		"compose.yaml":  "services:\n  chat:\n    image: localhost/llm:latest\n  ears:\n    image: localhost/stt:latest\n",
+		"override.yaml": v.Forms.Compose,
+		// What the override leaves out on purpose, tried: 1.0.3 drops it.
+		"cpures.yaml": "services:\n  chat:\n    deploy:\n      resources:\n        reservations:\n          cpus: \"2\"\n",
+		"podman":      "#!/bin/sh\necho podman version 4.3.1\n",
+	}
+	for n, b := range files {
+		if err := os.WriteFile(filepath.Join(dir, n), []byte(b), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command(pc, "--podman-path", filepath.Join(dir, "podman"), "--dry-run", "-f", "compose.yaml", "-f", "override.yaml", "-f", "cpures.yaml", "up", "-d")
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("podman-compose refused the override: %v\n%s", err, out)
+	}
+	runs := map[string]string{}
+	for _, l := range strings.Split(string(out), "\n") {
+		if i := strings.Index(l, " run --name=dir_"); i >= 0 || strings.Contains(l, "podman run --name=") {
+			for _, n := range []string{"chat", "ears"} {
+				if strings.Contains(l, "_"+n+"_1 ") {
+					runs[n] = l
+				}
+			}
+		}
+	}
+	for n, want := range map[string][]string{
+		"chat": {"--cpus 8.0", "-m 20g", "--memory-reservation 14628m", "-e NUM_THREADS=8", "-e MAX_CONCURRENT_REQUESTS=5"},
+		"ears": {"--cpus 6.0", "-m 8g", "--memory-reservation 5851m", "-e WORKERS=4", "-e BATCH_SIZE=4"},
+	} {
+		l, ok := runs[n]
+		if !ok {
+			t.Fatalf("no podman run for %s in:\n%s", n, out)
+		}
+		for _, w := range want {
+			if !strings.Contains(l+" ", w+" ") {
+				t.Errorf("%s: %q not in %s", n, w, l)
+			}
+		}
+		if strings.Count(l, "--cpu") != 1 {
+			t.Errorf("%s: reservations.cpus became a flag: %s", n, l)
+		}
+	}
+}

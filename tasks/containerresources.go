@@ -1,0 +1,126 @@
+package tasks
+
+import (
+	"fmt"
+	"path"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/ezansiedgeai/ezedge-host/alloc"
+	"github.com/ezansiedgeai/ezedge-host/platform"
+	"github.com/ezansiedgeai/ezedge-host/resource"
+)
+
+// ContainerResourcesOptions are container-resources' profile options.
+type ContainerResourcesOptions struct {
+	Containers []string `yaml:"containers" doc:"the containers to size, each WORKLOAD or WORKLOAD=NAME (llm, stt, vision, general); they share the host"`
+	Form       string   `yaml:"form" enum:"quadlet,compose" doc:"quadlet: a drop-in per container in /etc/containers/systemd/NAME.container.d/; compose: one override file, /etc/ezedge-host/compose.override.yaml"`
+}
+
+// ComposeOverrideFile is where the compose form is written, for
+// podman-compose -f compose.yaml -f /etc/ezedge-host/compose.override.yaml.
+const ComposeOverrideFile = "/etc/ezedge-host/compose.override.yaml"
+
+// quadletDropIns is every drop-in this task may write: one per container
+// name (alloc.Name's alphabet, so never "..").
+var quadletDropIns = regexp.MustCompile(`^/etc/containers/systemd/[a-z0-9][a-z0-9_.-]{0,62}\.container\.d/90-ezedge-host\.conf$`)
+
+const quadletGlob = "/etc/containers/systemd/*.container.d/90-ezedge-host.conf"
+
+func init() {
+	resource.Own(ComposeOverrideFile, 64<<10)
+	resource.OwnMatching(quadletDropIns, 64<<10)
+	Register(Def[ContainerResourcesOptions]{
+		Name: "container-resources", Order: 190,
+		Summary: "the guide's memory limits and reservations, CPUs and environment for each AI container, as Quadlet drop-ins or a Compose override",
+		When:    "opt-in: name the containers in the profile",
+		Observe: platform.Observe{Packages: []string{"podman"}, Globs: []string{quadletGlob}},
+		Default: func(*Facts) (bool, string) { return false, "opt-in: name the containers in the profile" },
+		Options: ContainerResourcesOptions{Containers: []string{}, Form: string(alloc.Quadlet)},
+		Check: func(o *ContainerResourcesOptions) []Problem {
+			var out []Problem
+			seen := map[string]bool{}
+			for i, c := range o.Containers {
+				r, err := alloc.ParseRequest(c)
+				if err != nil {
+					out = append(out, Problem{fmt.Sprintf("containers[%d]", i), err.Error()})
+					continue
+				}
+				if seen[r.Name] {
+					out = append(out, Problem{fmt.Sprintf("containers[%d]", i), fmt.Sprintf("the name %q is given twice", r.Name)})
+				}
+				seen[r.Name] = true
+			}
+			return out
+		},
+		Plan: func(f *Facts, o *ContainerResourcesOptions) Intent {
+			if len(o.Containers) == 0 {
+				return Skip("no containers named in the profile (containers: [llm=chat, …])")
+			}
+			var reqs []alloc.Request
+			for _, c := range o.Containers {
+				r, err := alloc.ParseRequest(c)
+				if err != nil {
+					return Skip(err.Error())
+				}
+				reqs = append(reqs, r)
+			}
+			a, err := alloc.Compute(f, 0, reqs)
+			if err != nil {
+				return Skip(err.Error())
+			}
+			return ContainerIntent(f, a, alloc.Form(o.Form))
+		},
+	})
+}
+
+// ContainerIntent is what writing allocation a in form wants: its files,
+// and the removal of the ones this task wrote for containers, or in a
+// form, no longer asked for. `ezedge-host resources --write` plans the
+// same intent.
+func ContainerIntent(f *Facts, a *alloc.Allocation, form alloc.Form) Intent {
+	in := Intent{Warnings: a.Warnings}
+	want := map[string]bool{}
+	switch form {
+	case alloc.Quadlet:
+		p := alloc.ParsePodman(f.Packages["podman"])
+		dropIns, _, why := p.QuadletSupport()
+		if !dropIns {
+			return Skip(why)
+		}
+		in.Notes = append(in.Notes, why, "Quadlet reads drop-ins when systemd reloads: systemctl daemon-reload, then restart each container's unit")
+		for _, c := range a.Containers {
+			file := alloc.QuadletPath(c.Name)
+			want[file] = true
+			in.Wants = append(in.Wants, Want{Resource: resource.File(file), Desired: resource.Content(append([]byte(Header), alloc.QuadletDropIn(c, p)...))})
+		}
+		in.Wants = append(in.Wants, Want{Resource: resource.File(ComposeOverrideFile), Desired: gone(ComposeOverrideFile)})
+	case alloc.Compose:
+		in.Notes = append(in.Notes, alloc.ComposeNote, "podman-compose reads it on the next `podman-compose -f compose.yaml -f "+ComposeOverrideFile+" up`")
+		want[ComposeOverrideFile] = true
+		in.Wants = append(in.Wants, Want{Resource: resource.File(ComposeOverrideFile), Desired: resource.Content(append([]byte(Header), alloc.ComposeOverride(a)...))})
+	default:
+		return Skip(fmt.Sprintf("form %q: want quadlet or compose", form))
+	}
+	// Drop-ins of ours for names no longer listed go: the profile is the
+	// whole list.
+	for _, p := range f.Globbed[quadletGlob] {
+		if !want[p] && quadletDropIns.MatchString(p) && !slices.ContainsFunc(in.Wants, func(w Want) bool { return w.Resource.Name() == p }) {
+			in.Wants = append(in.Wants, Want{Resource: resource.File(p), Desired: gone(p)})
+		}
+	}
+	var names []string
+	for _, c := range a.Containers {
+		names = append(names, fmt.Sprintf("%s (%s): %s limit, %s reserved, %d CPUs", c.Name, c.Workload, c.Memory, c.Reservation, c.CPUs))
+	}
+	in.Notes = append([]string{strings.Join(names, "; ")}, in.Notes...)
+	return in
+}
+
+// gone is the desired state of a file of ours that should not exist: its
+// directory goes with it when nothing else is left in it (a drop-in
+// directory of someone else's drop-ins stays).
+func gone(p string) resource.State {
+	return resource.State{MissingDirs: []string{path.Dir(p)}}
+}
