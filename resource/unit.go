@@ -326,6 +326,18 @@ func UnitEnabled(cur State, links map[string]string) State {
 	return s.encode()
 }
 
+// UnitLinked is the desired state of a unit enabled with links whose
+// running state is left as it is: apply does not start it (a tmpfs is not
+// mounted over a /tmp in use; it starts at the next boot), and a plan or
+// drift check after that boot does not count its being active as a
+// difference. Restoring the state read before it still stops a unit that
+// was inactive then.
+func UnitLinked(cur State, links map[string]string) State {
+	s := decodeUnit(UnitEnabled(cur, links))
+	s.active = ""
+	return s.encode()
+}
+
 // UnitDisabled is the desired state of a disabled, stopped unit, from its
 // current state cur.
 func UnitDisabled(cur State) State {
