@@ -118,6 +118,11 @@ func Build(h *hostroot.Root, store *rollback.Store, facts *platform.Facts, choic
 		for _, n := range in.Notes {
 			p.Notes = append(p.Notes, t.Name()+": "+n)
 		}
+		for _, rp := range in.RebootPending {
+			// The form the kernel arguments' entries have, which check
+			// reads: "what (task): why".
+			p.RebootPending = append(p.RebootPending, fmt.Sprintf("%s (%s): %s", rp.What, t.Name(), rp.Why))
+		}
 		for _, w := range in.Warnings {
 			if !slices.Contains(p.Warnings, w) {
 				p.Warnings = append(p.Warnings, w)
@@ -128,6 +133,7 @@ func Build(h *hostroot.Root, store *rollback.Store, facts *platform.Facts, choic
 			w := in.Wants[i]
 			c, err := change(h, t.Name(), w.Resource, w.Desired, w.Edit, w.Current, accepted)
 			c.Notes = append(c.Notes, w.Notes...)
+			c.RebootRequired = w.Reboot && c.Action != None
 			cs[i] = c
 			return err
 		})

@@ -101,6 +101,8 @@ type Facts struct {
 	// RaspiConfigGovernor: Raspberry Pi OS Bullseye's raspi-config boot
 	// script sets cpu0's governor late in every boot.
 	RaspiConfigGovernor bool `json:"raspi_config_governor,omitempty"`
+	// Writes are the facts of the tasks that spare an SD card writes.
+	Writes Writes `json:"writes"`
 	// Conf is the host's sysctl.d, tmpfiles.d and udev configuration, for
 	// the tasks' precedence checks (summed up in Evidence).
 	Conf *hostconf.Conf `json:"-"`
@@ -201,6 +203,7 @@ func DetectAs(h *hostroot.Root, as Kind, ob Observe) (*Facts, error) {
 	f.detectGlobs(h, ob.Globs)
 	f.detectInit(h)
 	f.detectConf(h)
+	f.detectWrites(h)
 	if osr, err := h.ReadFile("/etc/os-release"); err == nil {
 		for _, l := range strings.Split(string(osr), "\n") {
 			if v, ok := strings.CutPrefix(l, "PRETTY_NAME="); ok {

@@ -123,6 +123,9 @@ type UnitRes struct {
 	// the unit is there and disabled, not "not installed", so that
 	// restoring it removes its links while the file is still in place.
 	links map[string]string
+	// linksOnly: only the links are read (and so snapshotted), never the
+	// running state, so neither apply nor a restore starts or stops it.
+	linksOnly bool
 }
 
 // Unit is the systemd unit name.
@@ -134,6 +137,17 @@ func Unit(name string) *UnitRes { return &UnitRes{name: name} }
 // restores run in reverse order).
 func OwnUnit(name string, links map[string]string) *UnitRes {
 	return &UnitRes{name: name, links: maps.Clone(links)}
+}
+
+// LinksOnly is u with its running state left out of what is read: a
+// tmp.mount enabled for the next boot must not be stopped by a rollback
+// (that would unmount a /tmp in use), nor started by apply. A journal
+// restores it as Unit(name), and a captured state without a running
+// state restores links only.
+func (u *UnitRes) LinksOnly() *UnitRes {
+	c := *u
+	c.linksOnly = true
+	return &c
 }
 
 func (u *UnitRes) Kind() Kind   { return KindUnit }
@@ -300,7 +314,7 @@ func (u *UnitRes) Read(h *hostroot.Root) (State, error) {
 	if err != nil {
 		return State{}, err
 	}
-	if m != nil {
+	if m != nil && !u.linksOnly {
 		a, err := m.ActiveState(u.name)
 		if err != nil {
 			return State{}, fmt.Errorf("unit %s: %v", u.name, err)
@@ -323,6 +337,18 @@ func UnitEnabled(cur State, links map[string]string) State {
 	if s.active != "" {
 		s.active = stateActive
 	}
+	return s.encode()
+}
+
+// UnitLinked is the desired state of a unit enabled with links whose
+// running state is left as it is: apply does not start it (a tmpfs is not
+// mounted over a /tmp in use; it starts at the next boot), and a plan or
+// drift check after that boot does not count its being active as a
+// difference. Read it with LinksOnly, so that restoring the state read
+// before does not stop it either.
+func UnitLinked(cur State, links map[string]string) State {
+	s := decodeUnit(UnitEnabled(cur, links))
+	s.active = ""
 	return s.encode()
 }
 

@@ -67,3 +67,47 @@ func TestUnitLiveManager(t *testing.T) {
 		t.Errorf("restored %q, want %q", again.Data, before.Data)
 	}
 }
+
+// TestUnitLinksOnly: a unit enabled for the next boot (tmp.mount) is
+// neither started by apply nor stopped by the restore of its snapshot,
+// even as the journal restores it through a plain Unit: stopping a mounted
+// /tmp would fail on the files in use.
+func TestUnitLinksOnly(t *testing.T) {
+	t.Parallel()
+	root := fixture.Copy(t, "pi5-16gb-nvme-bookworm")
+	fake := &fakeSystemd{active: map[string]string{"bluetooth.service": "inactive"}}
+	UseManager(root, fake)
+	defer UseManager(root, nil)
+	h, err := hostroot.Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	u := Unit("bluetooth.service").LinksOnly()
+	before, err := u.Read(h)
+	if err != nil || strings.Contains(string(before.Data), "active") {
+		t.Fatalf("links-only read holds a running state: %q %v", before.Data, err)
+	}
+	disabled := UnitDisabled(before)
+	if err := u.Write(h, disabled); err != nil {
+		t.Fatal(err)
+	}
+	links, _ := InstallLinks(h, "bluetooth.service")
+	if err := u.Write(h, UnitLinked(disabled, links)); err != nil {
+		t.Fatal(err)
+	}
+	fake.active["bluetooth.service"] = "active" // the next boot started it
+	fake.calls = nil
+	restored, _ := FromID(ID(u))
+	if err := restored.Write(h, disabled); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range fake.calls {
+		if strings.HasPrefix(c, "stop") || strings.HasPrefix(c, "start") {
+			t.Errorf("restore of a links-only snapshot called %s", c)
+		}
+	}
+	if got, _ := u.Read(h); !u.Equal(got, disabled) {
+		t.Errorf("links not restored: %q", got.Data)
+	}
+}

@@ -47,6 +47,9 @@ func init() {
 	resource.Edit(platform.RaspiExtraCmdline, "/etc/default")
 	resource.Edit(platform.RfkillSaved+"/", platform.RfkillSaved)
 	resource.Edit(NMState, path.Dir(NMState))
+	// root-noatime edits the root's line of fstab, wherever in /etc a
+	// link puts the file, never outside it.
+	resource.Edit(hostconf.FstabPath, "/etc")
 }
 
 func always(*platform.Facts) (bool, string) { return true, "" }
@@ -65,6 +68,24 @@ func onPi(f *platform.Facts) (bool, string) {
 		return true, ""
 	}
 	return false, "opt-in on " + string(f.Platform)
+}
+
+// onSDRoot is on when the root file system is on an SD card, whose flash
+// wears out with writes and is slow at small ones; opt-in elsewhere, where
+// what the task trades for fewer writes (RAM, the journal across boots,
+// access times) buys less. why says what that is, for the skip reason.
+func onSDRoot(why string) func(*platform.Facts) (bool, string) {
+	return func(f *platform.Facts) (bool, string) {
+		for _, b := range f.Block {
+			if b.Root && b.SDCard {
+				return true, ""
+			}
+			if b.Root {
+				return false, "opt-in: root disk " + b.Name + " is not an SD card; " + why
+			}
+		}
+		return false, "opt-in: root disk unknown (no /proc/mounts); " + why
+	}
 }
 
 func sysctlLine(key, value string) string { return fmt.Sprintf("%s = %s", key, value) }

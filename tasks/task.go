@@ -33,7 +33,14 @@ type Want struct {
 	// Current is the resource's state where the facts have just read it;
 	// nil has the plan read it.
 	Current *resource.State
+	// Reboot: a change of the resource takes effect only at the next boot
+	// (a unit's configuration read when it starts, a mount's options).
+	Reboot bool
 }
+
+// Pending is a setting that is in its file already but not in force yet:
+// What names it, Why says where it is and what makes it take effect.
+type Pending struct{ What, Why string }
 
 // Fragment is a task's lines in one of the owned files.
 type Fragment struct {
@@ -53,6 +60,9 @@ type Intent struct {
 	// Warnings come from the task's precedence checks: another file that
 	// undoes what it persists.
 	Warnings []string
+	// RebootPending lists what the task's files hold already that the
+	// running host does not have yet (the plan's "Reboot pending").
+	RebootPending []Pending
 }
 
 // Skip is the intent of a task that does not run, and why.

@@ -1,0 +1,135 @@
+package tasks
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/ezansiedgeai/ezedge-host/hostconf"
+	"github.com/ezansiedgeai/ezedge-host/platform"
+	"github.com/ezansiedgeai/ezedge-host/resource"
+)
+
+// TmpTmpfsOptions are tmp-tmpfs's profile options.
+type TmpTmpfsOptions struct {
+	SizePercent int `yaml:"size_percent" min:"5" max:"50" doc:"the tmpfs's size limit, in percent of RAM (tmpfs takes RAM only as files are written)"`
+	MaxMiB      int `yaml:"max_mib" min:"0" max:"65536" doc:"cap on that limit, in MiB, where RAM is known (0: none)"`
+}
+
+// The files tmp-tmpfs writes: a drop-in setting tmp.mount's options, and,
+// where the distribution ships tmp.mount only outside the unit path
+// (Debian up to bookworm: /usr/share/systemd), the unit itself, as Debian's
+// documentation has the administrator copy it.
+const (
+	TmpMountUnit   = "/etc/systemd/system/tmp.mount"
+	TmpMountDropIn = "/etc/systemd/system/tmp.mount.d/90-ezedge-host.conf"
+)
+
+// tmpMountLinks are the links enabling our tmp.mount makes.
+var tmpMountLinks = map[string]string{"/etc/systemd/system/local-fs.target.wants/tmp.mount": TmpMountUnit}
+
+// tmpMountFile is our tmp.mount: systemd's own, whose Options= the drop-in
+// replaces.
+const tmpMountFile = Header + `[Unit]
+Description=Temporary Directory /tmp
+Documentation=https://systemd.io/TEMPORARY_DIRECTORIES
+Documentation=man:file-hierarchy(7)
+ConditionPathIsSymbolicLink=!/tmp
+DefaultDependencies=no
+Conflicts=umount.target
+Before=local-fs.target umount.target
+After=swap.target
+
+[Mount]
+What=tmpfs
+Where=/tmp
+Type=tmpfs
+Options=mode=1777,strictatime,nosuid,nodev
+
+[Install]
+WantedBy=local-fs.target
+`
+
+func init() {
+	resource.Own(TmpMountUnit, 64<<10)
+	resource.Own(TmpMountDropIn, 64<<10)
+	Register(Def[TmpTmpfsOptions]{
+		Name: "tmp-tmpfs", Order: 120,
+		Summary: "/tmp on a tmpfs through systemd's tmp.mount, sized from RAM (from the next boot)",
+		When:    "on when the root is on an SD card; opt-in elsewhere",
+		Observe: platform.Observe{Units: []string{"tmp.mount"}},
+		Default: onSDRoot("a tmpfs /tmp spends RAM to spare the root disk writes"),
+		// A quarter of RAM holds what package builds and unpacking put
+		// in /tmp on a 2 GiB board and leaves the rest to containers;
+		// systemd's own 50 % lets /tmp alone push an 8 GiB board into
+		// swap. The 2 GiB cap keeps large hosts from lending /tmp more
+		// RAM than an edge workload's temporary files need.
+		Options: TmpTmpfsOptions{SizePercent: 25, MaxMiB: 2048},
+		Plan: func(f *Facts, o *TmpTmpfsOptions) Intent {
+			t, w := f.Writes.Tmp, f.Writes
+			u := f.Units["tmp.mount"]
+			ours := strings.HasPrefix(Header, t.Etc+"\n")
+			switch {
+			case t.Symlink:
+				return Skip("/tmp is a symbolic link: tmp.mount does not mount over one")
+			case w.FstabProblem != "":
+				return Skip(w.FstabProblem + ": whether it mounts /tmp is unknown")
+			}
+			if n := hostconf.FstabMounts(w.Fstab, "/tmp"); len(n) > 0 {
+				return Skip(fmt.Sprintf("%s line %d mounts /tmp: fstab wins over tmp.mount (systemd-fstab-generator makes tmp.mount from it); set /tmp up there", hostconf.FstabPath, n[0]))
+			}
+			switch {
+			case u.Problem != "":
+				return Skip(u.Problem + ": `systemctl unmask tmp.mount` lets /tmp be a tmpfs")
+			case t.Static != "":
+				return Skip("/tmp is a tmpfs at every boot already: the distribution enables tmp.mount (" + t.Static + ", Debian trixie's default)")
+			}
+			size, note := tmpSize(f, o)
+			dropIn := Header + "[Mount]\nOptions=mode=1777,strictatime,nosuid,nodev,size=" + size + "\n"
+			boot := "takes effect at the next boot: a tmpfs is not mounted over a /tmp whose files are in use"
+			in := Intent{Notes: []string{note}}
+			switch {
+			case t.Unit == "" && (t.Etc == "" || ours) && t.Shared != "":
+				// Debian up to bookworm: the unit is in /usr/share/systemd,
+				// outside the unit path; ours takes its place in /etc.
+				in.Wants = []Want{
+					{Resource: resource.File(TmpMountUnit), Desired: resource.Content([]byte(tmpMountFile)), Reboot: true},
+					{Resource: resource.File(TmpMountDropIn), Desired: resource.Content([]byte(dropIn)), Notes: []string{boot}, Reboot: true},
+					{Resource: resource.OwnUnit("tmp.mount", tmpMountLinks).LinksOnly(), Edit: func(cur resource.State) resource.State {
+						return resource.UnitLinked(cur, tmpMountLinks)
+					}, Reboot: true},
+				}
+			case !u.Installed:
+				return Skip("tmp.mount is not installed (systemd ships it in " + platform.SharedTmpMount + " or /usr/lib/systemd/system)")
+			case len(u.InstallLinks) == 0:
+				return Skip("tmp.mount has no [Install] section to enable it by")
+			default:
+				in.Wants = []Want{
+					{Resource: resource.File(TmpMountDropIn), Desired: resource.Content([]byte(dropIn)), Notes: []string{boot}, Reboot: true},
+					{Resource: resource.Unit("tmp.mount").LinksOnly(), Edit: func(cur resource.State) resource.State {
+						return resource.UnitLinked(cur, u.InstallLinks)
+					}, Reboot: true},
+				}
+			}
+			if f.Runtime && u.Enabled && !t.Live {
+				in.RebootPending = []Pending{{"/tmp on tmpfs", "tmp.mount is enabled, /tmp is not a tmpfs yet (/proc/mounts)"}}
+			}
+			return in
+		},
+	})
+}
+
+// tmpSize is the tmpfs's size= (escaped for a unit file: systemd expands
+// '%') and, in words, what it comes to. A percentage stays one where it is
+// under the cap, so an image sizes /tmp from the RAM of the board it
+// boots on.
+func tmpSize(f *Facts, o *TmpTmpfsOptions) (size, note string) {
+	limit := f.MemTotal * uint64(o.SizePercent) / 100
+	capped := uint64(o.MaxMiB) << 20
+	switch {
+	case f.MemTotal == 0:
+		return fmt.Sprintf("%d%%%%", o.SizePercent), fmt.Sprintf("/tmp may hold up to %d%% of RAM (RAM unknown on an image root)", o.SizePercent)
+	case o.MaxMiB > 0 && limit > capped:
+		return fmt.Sprintf("%dM", o.MaxMiB), fmt.Sprintf("/tmp may hold up to %s (the max_mib cap; %d%% of %s would be %s)", platform.HumanBytes(capped), o.SizePercent, platform.HumanBytes(f.MemTotal), platform.HumanBytes(limit))
+	}
+	return fmt.Sprintf("%d%%%%", o.SizePercent), fmt.Sprintf("/tmp may hold up to %d%% of RAM (%s of %s); a tmpfs takes RAM only as files are written", o.SizePercent, platform.HumanBytes(limit), platform.HumanBytes(f.MemTotal))
+}
