@@ -30,27 +30,21 @@ type Observe struct {
 
 // Merge adds o's names to the set.
 func (ob Observe) Merge(o Observe) Observe {
-	for _, k := range o.Sysctls {
-		if !slices.Contains(ob.Sysctls, k) {
-			ob.Sysctls = append(ob.Sysctls, k)
-		}
-	}
-	for _, u := range o.Units {
-		if !slices.Contains(ob.Units, u) {
-			ob.Units = append(ob.Units, u)
-		}
-	}
-	for _, p := range o.Packages {
-		if !slices.Contains(ob.Packages, p) {
-			ob.Packages = append(ob.Packages, p)
-		}
-	}
-	for _, g := range o.Globs {
-		if !slices.Contains(ob.Globs, g) {
-			ob.Globs = append(ob.Globs, g)
-		}
-	}
+	ob.Sysctls = union(ob.Sysctls, o.Sysctls)
+	ob.Units = union(ob.Units, o.Units)
+	ob.Packages = union(ob.Packages, o.Packages)
+	ob.Globs = union(ob.Globs, o.Globs)
 	return ob
+}
+
+// union is a with the names of b it lacks, in order.
+func union(a, b []string) []string {
+	for _, x := range b {
+		if !slices.Contains(a, x) {
+			a = append(a, x)
+		}
+	}
+	return a
 }
 
 // Kernel is what the running kernel offers and holds now. An image root has

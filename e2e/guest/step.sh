@@ -97,6 +97,28 @@ case $n in
 		[ -d "$d" ] && echo "  cgroup: ${d##*/} $(cat "$d/memory.max" "$d/memory.low" "$d/cpu.max" 2>&1 | tr '\n' ' ') [$(ls "$d" | grep -v '\.' | tr '\n' ' ')]" >&3
 	done
 	podman rm -f -t 0 limited unlimited >/dev/null 2>&1
+	# resources: the general container sized for this VM from the guide's
+	# tables, run with exactly the flags it prints (no image: a rootfs),
+	# has them in its cgroup.
+	rs=$($E resources --form run 2>&1)
+	echo "$rs" > "$state/resources1"
+	flags=$(sed -n 's/^  podman run --name general \(.*\) IMAGE$/\1/p' <<<"$rs")
+	expect_in resources-flags "$flags" "--memory-reservation="
+	tobytes() { case $1 in *g) echo $(( ${1%g} << 30 ));; *m) echo $(( ${1%m} << 20 ));; *) echo "$1";; esac; }
+	mem=$(sed -n 's/.*--memory=\([0-9]*[mg]\).*/\1/p' <<<"$flags")
+	res=$(sed -n 's/.*--memory-reservation=\([0-9]*[mg]\).*/\1/p' <<<"$flags")
+	cpus=$(sed -n 's/.*--cpus=\([0-9]*\).*/\1/p' <<<"$flags")
+	# shellcheck disable=SC2086 # the flags are words
+	podman run -d --name general --network none $flags --rootfs /opt/ctr /bin/sleep 900 >/dev/null 2>"$state/podman2" ||
+		sed 's/^/  podman: /' "$state/podman2" >&3
+	id=$(podman inspect -f '{{.Id}}' general 2>/dev/null)
+	d=/sys/fs/cgroup/machine.slice/libpod-$id.scope
+	[ -d "$d/container" ] && d=$d/container
+	echo "  resources: $flags -> $(cat "$d/memory.max" "$d/memory.low" "$d/cpu.max" 2>&1 | tr '\n' ' ')" >&3
+	expect resources-memory.max "$(cat "$d/memory.max" 2>&1)" "$(tobytes "$mem")"
+	expect resources-memory.low "$(cat "$d/memory.low" 2>&1)" "$(tobytes "$res")"
+	expect resources-cpu.max "$(cat "$d/cpu.max" 2>&1)" "$((cpus * 100000)) 100000"
+	podman rm -f -t 0 general >/dev/null 2>&1
 	plan=$($E plan --profile $P 2>&1)
 	echo "$plan" > "$state/plan1"
 	expect_in plan-governor-skipped "$plan" "cpu-governor    no cpufreq on this host"
