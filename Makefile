@@ -63,7 +63,7 @@ bench:
 # run finds is kept under <pkg>/testdata/fuzz and replayed by `make test`.
 FUZZTIME ?= 1m
 FUZZ_TARGETS := cmdline:FuzzEditPiFile cmdline:FuzzEditGrubDefault cmdline:FuzzEvalGrub configtxt:FuzzEval \
-	hostconf:FuzzParseSysctlConf hostconf:FuzzParseTmpfiles hostconf:FuzzParseUdevRules hostconf:FuzzRootNoatime tasks:FuzzSetINI resource:FuzzNormalize \
+	hostconf:FuzzParseSysctlConf hostconf:FuzzParseTmpfiles hostconf:FuzzParseUdevRules hostconf:FuzzRootNoatime tasks:FuzzSetINI storageconf:FuzzSet resource:FuzzNormalize \
 	profile:FuzzParse rollback:FuzzJournal
 # Go's fuzzer can report "context deadline exceeded" when its time runs out
 # while a worker is busy (no input failed, nothing is written): that is not

@@ -127,6 +127,10 @@ type Input struct {
 	Facts  *platform.Facts
 	Health *platform.Health
 	Plan   *plan.Plan
+	// PlanError is why no plan could be made (a task refused, a file it
+	// cannot edit): the tuning is then one failing check saying so,
+	// rather than no check at all (the timer's metrics would go stale).
+	PlanError error
 	// LastApply is the time of the newest apply still in force.
 	LastApply time.Time
 	// Textfile is the textfile this check writes for the node exporter,
@@ -605,6 +609,11 @@ func limitText(n uint64) string {
 // pending a reboot; and the plan's drift and warnings (a file that wins
 // over ours) as their own checks.
 func (c *checker) tuning() {
+	if c.in.PlanError != nil {
+		c.add(Result{Group: Tuning, Name: "plan", Status: Fail, Value: "no plan can be made",
+			Detail: c.in.PlanError.Error(), Fix: "see `ezedge-host plan`; turn the task named off in the profile"})
+		return
+	}
 	p := c.in.Plan
 	pending := map[string]int{}
 	var order []string
@@ -740,15 +749,15 @@ func Host(h *hostroot.Root, store *rollback.Store, o Options, now time.Time) (*R
 	if err != nil {
 		return nil, err
 	}
-	p, err := plan.Build(h, store, f, o.Choices)
-	if err != nil {
-		return nil, err
+	p, perr := plan.Build(h, store, f, o.Choices)
+	if perr != nil {
+		p = &plan.Plan{Root: h.Dir(), Facts: f}
 	}
 	ho := platform.HealthOptions{Firmware: o.Firmware}
 	if h.IsSystemRoot() && f.Runtime {
 		ho.Names = platform.RunningPodmanNames()
 	}
-	in := Input{Facts: f, Health: platform.ReadHealth(h, f, ho), Plan: p, Now: now}
+	in := Input{Facts: f, Health: platform.ReadHealth(h, f, ho), Plan: p, PlanError: perr, Now: now}
 	if hi, err := store.History(); err == nil {
 		for _, r := range hi.Records {
 			if r.Status() == rollback.Applied || r.Status() == rollback.PartlyRolledBack && r.Time.After(in.LastApply) {

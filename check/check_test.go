@@ -1,6 +1,7 @@
 package check
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -258,5 +259,18 @@ func TestFreeSpace(t *testing.T) {
 		if res := find(t, r, "storage.free./"); res.Status != want {
 			t.Errorf("%d %% free: %s, want %s", avail, res.Status, want)
 		}
+	}
+}
+
+// TestPlanRefused: a plan that cannot be made (a task refused) is one
+// failing tuning check naming why, not a check that does not run.
+func TestPlanRefused(t *testing.T) {
+	t.Parallel()
+	in := Input{Facts: &platform.Facts{Platform: platform.AMD64}, Health: &platform.Health{}, Plan: &plan.Plan{},
+		PlanError: errors.New("/var/lib/containers/storage: refused: the store holds 2 images"), Now: time.Unix(0, 0)}
+	r := Run(in)
+	res := find(t, r, "tuning.plan")
+	if res.Status != Fail || !strings.Contains(res.Detail, "holds 2 images") || r.Worst() != Fail {
+		t.Errorf("refused plan: %+v", res)
 	}
 }

@@ -111,6 +111,9 @@ func Build(h *hostroot.Root, store *rollback.Store, facts *platform.Facts, choic
 			continue
 		}
 		in := t.Plan(facts, choices.Options(t))
+		if in.Refuse != "" {
+			return nil, refused([]string{t.Name()}, in.RefuseFile, in.Refuse)
+		}
 		if in.Skip != "" {
 			p.Skipped = append(p.Skipped, Skipped{t.Name(), in.Skip})
 			continue

@@ -87,6 +87,9 @@ type Facts struct {
 	Net    Net    `json:"network"`
 	Kernel Kernel `json:"kernel"`
 	Swap   Swap   `json:"swap"`
+	// Containers is Podman's rootful storage, read when Podman is
+	// installed.
+	Containers Containers `json:"containers,omitzero"`
 	// Units are the systemd units the tasks reason about, by name.
 	Units map[string]Unit `json:"units,omitempty"`
 	// Packages are the installed versions of the Debian packages the
@@ -197,6 +200,7 @@ func DetectAs(h *hostroot.Root, as Kind, ob Observe) (*Facts, error) {
 	f.detectNet(h)
 	f.detectKernel(h, ob)
 	f.detectSwap(h)
+	f.detectContainers(h)
 	f.detectRadios(h)
 	f.detectUnits(h, ob.Units)
 	f.detectPackages(h, ob.Packages)

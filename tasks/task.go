@@ -56,7 +56,11 @@ type Intent struct {
 	// every task into the boot loader's configuration together.
 	KernelArgs []cmdline.Arg
 	Skip       string
-	Notes      []string
+	// Refuse stops the plan with this reason: the task is on but doing it
+	// would destroy something (a populated container store) or edit a
+	// file it cannot edit safely. RefuseFile names what it is about.
+	Refuse, RefuseFile string
+	Notes              []string
 	// Warnings come from the task's precedence checks: another file that
 	// undoes what it persists.
 	Warnings []string
@@ -67,6 +71,9 @@ type Intent struct {
 
 // Skip is the intent of a task that does not run, and why.
 func Skip(why string) Intent { return Intent{Skip: why} }
+
+// Refuse is the intent of a task that is on but must not run here.
+func Refuse(file, why string) Intent { return Intent{Refuse: why, RefuseFile: file} }
 
 // Problem is an option value a task refuses, by its YAML key.
 type Problem struct {

@@ -38,7 +38,7 @@ func TestRegistry(t *testing.T) {
 			t.Errorf("%s: NewOptions shares its value", tk.Name())
 		}
 	}
-	if len(seen) != 17 {
+	if len(seen) != 18 {
 		t.Errorf("%d tasks registered", len(seen))
 	}
 	nb, _ := ByName("net-buffers")

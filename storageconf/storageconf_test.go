@@ -1,0 +1,101 @@
+package storageconf
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+var (
+	native = Want{Driver: "overlay", Graphroot: "/var/lib/containers/storage"}
+	fuse   = Want{Driver: "overlay", Graphroot: "/var/lib/containers/storage", MountProgram: "/usr/bin/fuse-overlayfs"}
+)
+
+func TestSetUpstream(t *testing.T) {
+	in, err := os.ReadFile("testdata/upstream.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := Set(in, fuse)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := strings.Replace(string(in), `driver = ""`, `driver = "overlay"`, 1)
+	want = strings.Replace(want, "[storage.options.overlay]\n", "[storage.options.overlay]\nmount_program = \"/usr/bin/fuse-overlayfs\"\n", 1)
+	if string(out) != want {
+		t.Fatalf("got\n%s", out)
+	}
+	again, err := Set(out, fuse)
+	if err != nil || string(again) != string(out) {
+		t.Fatalf("second edit: %v", err)
+	}
+	// Back to native: mount_program is commented out, nothing else moves.
+	back, err := Set(out, native)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Replace(string(out), "\nmount_program", "\n#mount_program", 1) != string(back) {
+		t.Fatalf("got\n%s", back)
+	}
+}
+
+func TestSetCases(t *testing.T) {
+	for _, c := range []struct {
+		name, in string
+		w        Want
+		out, err string
+	}{
+		{"empty", "", fuse, "[storage]\ndriver = \"overlay\"\ngraphroot = \"/var/lib/containers/storage\"\n\n[storage.options.overlay]\nmount_program = \"/usr/bin/fuse-overlayfs\"\n", ""},
+		{"comment only, no newline", "# x", native, "# x\n\n[storage]\ndriver = \"overlay\"\ngraphroot = \"/var/lib/containers/storage\"\n", ""},
+		{"header without newline", "[storage]", native, "[storage]\ndriver = \"overlay\"\ngraphroot = \"/var/lib/containers/storage\"\n", ""},
+		{"crlf", "[storage]\r\ndriver = \"vfs\" # old\r\n", native, "[storage]\r\ngraphroot = \"/var/lib/containers/storage\"\r\ndriver = \"overlay\" # old\r\n", ""},
+		{"no trailing newline", "[storage]\ndriver = 'vfs'", native, "[storage]\ngraphroot = \"/var/lib/containers/storage\"\ndriver = \"overlay\"", ""},
+		{"quoted key", "[storage]\n\"driver\" = \"vfs\"\ngraphroot = \"/var/lib/containers/storage\"\n", native, "[storage]\n\"driver\" = \"overlay\"\ngraphroot = \"/var/lib/containers/storage\"\n", ""},
+		{"sub-table first", "[storage.options]\nsize = \"\"\n", native, "[storage.options]\nsize = \"\"\n\n[storage]\ndriver = \"overlay\"\ngraphroot = \"/var/lib/containers/storage\"\n", ""},
+		{"multi-line values elsewhere", "[storage]\nx = \"\"\"\n[storage.options.overlay]\nmount_program = 1\n\"\"\"\ny = [\n  \"a]\", # ]\n  { b = \"}\" },\n]\ndriver = \"overlay\"\ngraphroot = \"/var/lib/containers/storage\"\n", native, "", ""},
+		{"remove mount_program", "[storage]\ndriver = \"overlay\"\ngraphroot = \"/var/lib/containers/storage\"\n[storage.options.overlay]\n  mount_program = \"/usr/bin/fuse-overlayfs\" # why\n", native, "[storage]\ndriver = \"overlay\"\ngraphroot = \"/var/lib/containers/storage\"\n[storage.options.overlay]\n#  mount_program = \"/usr/bin/fuse-overlayfs\" # why\n", ""},
+		{"duplicate key", "[storage]\ndriver = \"a\"\ndriver = \"b\"\n", native, "", "line 3: not TOML"},
+		{"duplicate table", "[storage]\n[storage]\n", native, "", "line 2: not TOML"},
+		{"not toml", "[storage\n", native, "", "line 2: not TOML"},
+		{"driver not a string", "[storage]\ndriver = 5\n", native, "", "not TOML"},
+		{"dotted key", "storage.driver = \"vfs\"\n", native, "", "line 1: storage.driver is set as a dotted key"},
+		{"dotted key in table", "[storage]\noptions.overlay.mount_program = \"/x\"\n", native, "", "line 2: storage.options.overlay.mount_program is set as a dotted key"},
+		{"dotted table", "[storage]\noptions.overlay.mountopt = \"nodev\"\n", fuse, "", "line 2: storage.options.overlay is defined by dotted keys"},
+		{"inline table", "[storage.options]\noverlay = { mountopt = \"nodev\" }\n", fuse, "", "line 2: storage.options.overlay is written as an inline value"},
+		{"inline table holding the key", "[storage.options]\noverlay = { mount_program = \"/x\" }\n", native, "", "line 2: storage.options.overlay is written as an inline value"},
+		{"multi-line string value", "[storage]\ndriver = \"\"\"\nvfs\"\"\"\n", native, "", "line 2: storage.driver is set as a dotted key or in an inline table"},
+		{"escaped value", "[storage]\ndriver = \"vf\\u0073\"\n", native, "", "storage.driver is set as a dotted key or in an inline table"},
+		{"old place", "[storage.options]\nmount_program = \"/usr/bin/fuse-overlayfs\"\n", fuse, "", "line 2: mount_program is set in [storage.options]"},
+		{"array table", "[[storage]]\n", native, "", "not TOML"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			out, err := Set([]byte(c.in), c.w)
+			if c.err != "" {
+				if err == nil || !strings.Contains(err.Error(), c.err) || strings.Contains(err.Error(), "\n") {
+					t.Fatalf("err %v, want %q (one line); out %q", err, c.err, out)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := c.out
+			if want == "" {
+				want = c.in
+			}
+			if string(out) != want {
+				t.Fatalf("got  %q\nwant %q", out, want)
+			}
+			if again, err := Set(out, c.w); err != nil || string(again) != string(out) {
+				t.Fatalf("second edit: %v %q", err, again)
+			}
+		})
+	}
+}
+
+func TestParse(t *testing.T) {
+	v, err := Parse([]byte("[storage]\ndriver = \"overlay\"\n[storage.options]\nmount_program = \"/old\"\n"))
+	if err != nil || v != (Values{Driver: "overlay", MountProgram: "/old"}) {
+		t.Fatalf("%+v %v", v, err)
+	}
+}

@@ -1,0 +1,147 @@
+package tasks
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/ezansiedgeai/ezedge-host/platform"
+	"github.com/ezansiedgeai/ezedge-host/resource"
+	"github.com/ezansiedgeai/ezedge-host/storageconf"
+)
+
+// ContainerStorageOptions are container-storage's profile options.
+type ContainerStorageOptions struct {
+	Overlay string `yaml:"overlay" doc:"auto: native overlay where every kernel has it and is 5.13 or later, fuse-overlayfs (mount_program) elsewhere; native or fuse-overlayfs to choose" enum:"auto,native,fuse-overlayfs"`
+}
+
+// storageConfHome is where the storage.conf edit must land once resolved.
+const storageConfHome = "/etc/containers"
+
+// New storage.conf files start with one of these, so a person reading it
+// knows who wrote it and why it stands alone.
+const (
+	storageConfNew    = "# Written by ezedge-host's container-storage task. containers/storage reads\n# this file alone, not /usr/share/containers/storage.conf as well.\n"
+	storageConfCopied = "# Copied by ezedge-host's container-storage task from\n# /usr/share/containers/storage.conf and edited: containers/storage reads\n# this file instead of that one, not both.\n"
+)
+
+func init() {
+	resource.Edit(platform.StorageConf, storageConfHome)
+	Register(Def[ContainerStorageOptions]{
+		Name: "container-storage", Order: 120,
+		Summary: "Podman's rootful store in /etc/containers/storage.conf: driver overlay, graphroot /var/lib/containers/storage, mount_program fuse-overlayfs only where native overlay is unavailable; refused on a populated store",
+		When:    "opt-in (a storage change on a store with images needs `podman system reset`)",
+		Default: func(*Facts) (bool, string) { return false, "opt-in: turn it on in the profile" },
+		Options: ContainerStorageOptions{Overlay: "auto"},
+		Plan:    planContainerStorage,
+	})
+}
+
+// overlayChoice is the mount_program storage.conf should name ("" for
+// native overlay) and why, or a reason to skip.
+func overlayChoice(c platform.Containers, mode string) (mp, why, skip string) {
+	kernels := "kernel unknown"
+	if len(c.Kernels) > 0 {
+		kernels = "kernel " + strings.Join(c.Kernels, ", ")
+	}
+	fuse := "fuse-overlayfs " + map[bool]string{true: "is installed (" + platform.FuseOverlayfs + ")", false: "is not installed (no " + platform.FuseOverlayfs + ")"}[c.FuseOverlayfs]
+	switch mode {
+	case "native":
+		return "", "native overlay, as the profile asks (" + kernels + "; " + c.OverlayWhy + ")", ""
+	case "fuse-overlayfs":
+		if !c.FuseOverlayfs {
+			return "", "", "the profile asks for fuse-overlayfs and " + fuse
+		}
+		return platform.FuseOverlayfs, "fuse-overlayfs, as the profile asks; " + fuse, ""
+	}
+	var lacks []string
+	switch {
+	case !c.OverlayKnown:
+		lacks = append(lacks, "the overlay file system's presence is unknown ("+c.OverlayWhy+")")
+	case !c.Overlay:
+		lacks = append(lacks, c.OverlayWhy)
+	}
+	if !platform.AtLeast(c.Kernels, 5, 13) {
+		lacks = append(lacks, kernels+" is not known to be 5.13 or later (rootless native overlay needs 5.13)")
+	}
+	if len(lacks) == 0 {
+		return "", fmt.Sprintf("native overlay: %s ≥ 5.13 and %s; Podman's maintainers advise it over fuse-overlayfs (no FUSE process per container, faster I/O)", kernels, c.OverlayWhy), ""
+	}
+	if !c.FuseOverlayfs {
+		return "", "", "native overlay is unavailable (" + strings.Join(lacks, "; ") + ") and " + fuse
+	}
+	return platform.FuseOverlayfs, "fuse-overlayfs as mount_program: native overlay is unavailable (" + strings.Join(lacks, "; ") + "); " + fuse, ""
+}
+
+func planContainerStorage(f *Facts, o *ContainerStorageOptions) Intent {
+	c := f.Containers
+	if !c.Podman {
+		return Skip("Podman is not installed (no /usr/bin/podman)")
+	}
+	if c.ConfErr != "" {
+		return Refuse(c.ConfFile, c.ConfErr)
+	}
+	mp, why, skip := overlayChoice(c, o.Overlay)
+	if skip != "" {
+		return Skip(skip)
+	}
+	want := storageconf.Want{Driver: "overlay", Graphroot: platform.DefaultGraphroot, MountProgram: mp}
+	changed := c.Effective != storageconf.Values(want)
+	if changed {
+		if c.StoreErr != "" {
+			return Refuse(c.Effective.Graphroot, "cannot tell whether the store holds images or containers: "+c.StoreErr)
+		}
+		if c.Populated() {
+			return Refuse(c.Effective.Graphroot, fmt.Sprintf("the store holds %d images, %d containers and %d volumes; changing driver %q, graphroot %s, mount_program %q to %q, %s, %q needs `podman system reset`, which deletes them all: reset or export them by hand first, or leave the task off",
+				c.Images, c.Containers, c.Volumes, c.Effective.Driver, c.Effective.Graphroot, c.Effective.MountProgram, want.Driver, want.Graphroot, want.MountProgram))
+		}
+		if c.Database != "" && (c.Effective.Driver != want.Driver || c.Effective.Graphroot != want.Graphroot) {
+			return Refuse(c.Database, fmt.Sprintf("Podman's database records driver %q and graphroot %s, and Podman refuses to run once they differ, even on an empty store: `podman system reset` first, or leave the task off",
+				c.Effective.Driver, c.Effective.Graphroot))
+		}
+	}
+	// The edit is made here on the facts' copy so that a file it cannot
+	// edit safely is refused before anything is written; the plan's Edit
+	// makes it again on the bytes it reads.
+	base := func(cur []byte, exists bool) []byte {
+		switch {
+		case exists:
+			return cur
+		case c.Default != nil:
+			return append([]byte(storageConfCopied), c.Default...)
+		}
+		return []byte(storageConfNew)
+	}
+	if _, err := storageconf.Set(base(c.Conf, c.ConfFile == platform.StorageConf), want); err != nil {
+		file := platform.StorageConf
+		if c.ConfFile == platform.StorageConfDefault {
+			file = c.ConfFile
+		}
+		return Refuse(file, err.Error())
+	}
+	in := Intent{Notes: []string{
+		why,
+		fmt.Sprintf("store %s: %d images, %d containers (counted from its images.json and containers.json)", c.Effective.Graphroot, c.Images, c.Containers),
+		"Podman reads storage.conf at its next command (no daemon to restart); rootless stores (~/.local/share/containers) and users' own storage.conf are not read or changed",
+		"containers/storage reads /etc/containers/storage.conf alone (storage.conf.d drop-ins only from Podman 6; Debian bookworm has 4.3, trixie 5.4): the file is edited, every line but the changed keys kept byte for byte",
+	}}
+	if c.ConfFile == platform.StorageConfDefault {
+		in.Notes = append(in.Notes, "no "+platform.StorageConf+": it starts as a copy of "+platform.StorageConfDefault+", which containers/storage then no longer reads")
+	}
+	in.Wants = []Want{{Resource: resource.File(platform.StorageConf), Edit: func(cur resource.State) resource.State {
+		if !cur.Exists && !changed {
+			return cur
+		}
+		out, err := storageconf.Set(base(cur.Data, cur.Exists), want)
+		if err != nil {
+			// The file changed since the facts were read into one this
+			// cannot edit: leave it; the next plan refuses it.
+			return cur
+		}
+		next := resource.Content(out)
+		if cur.Exists {
+			next.Mode, next.UID, next.GID = cur.Mode, cur.UID, cur.GID
+		}
+		return next
+	}}}
+	return in
+}

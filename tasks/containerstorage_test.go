@@ -1,0 +1,73 @@
+package tasks
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/ezansiedgeai/ezedge-host/platform"
+	"github.com/ezansiedgeai/ezedge-host/storageconf"
+)
+
+// TestContainerStorageChoice: native overlay only where every kernel has
+// it and is 5.13 or later; fuse-overlayfs elsewhere when installed; a
+// populated store refuses any change, mount_program alone included.
+func TestContainerStorageChoice(t *testing.T) {
+	base := platform.Containers{Podman: true, FuseOverlayfs: true, Overlay: true, OverlayKnown: true, OverlayWhy: "overlay in /proc/filesystems",
+		Kernels: []string{"6.1.0-rpi7-rpi-2712"}, Effective: platformValues("overlay", "")}
+	for _, c := range []struct {
+		name   string
+		edit   func(*platform.Containers)
+		mode   string
+		want   string // a note, the skip or the refusal
+		refuse bool
+	}{
+		{"native", nil, "auto", "native overlay: kernel 6.1.0-rpi7-rpi-2712 ≥ 5.13", false},
+		{"old kernel", func(c *platform.Containers) { c.Kernels = []string{"5.10.103-v8+"} }, "auto", "fuse-overlayfs as mount_program: native overlay is unavailable (kernel 5.10.103-v8+ is not known to be 5.13 or later", false},
+		{"one old kernel of two", func(c *platform.Containers) { c.Kernels = []string{"5.10.0", "6.1.0"} }, "auto", "fuse-overlayfs as mount_program", false},
+		{"unknown", func(c *platform.Containers) {
+			c.Kernels, c.OverlayKnown, c.OverlayWhy = nil, false, "no running kernel and no /lib/modules to tell"
+		}, "auto", "the overlay file system's presence is unknown", false},
+		{"no overlay, no fuse", func(c *platform.Containers) {
+			c.Overlay, c.OverlayWhy, c.FuseOverlayfs = false, "no overlay module for kernel 6.1.0", false
+		}, "auto", "native overlay is unavailable (no overlay module for kernel 6.1.0) and fuse-overlayfs is not installed", false},
+		{"forced native", func(c *platform.Containers) { c.Kernels = []string{"5.10.0"} }, "native", "native overlay, as the profile asks", false},
+		{"forced fuse", nil, "fuse-overlayfs", "fuse-overlayfs, as the profile asks", false},
+		{"not installed", func(c *platform.Containers) { c.Podman = false }, "auto", "Podman is not installed", false},
+		{"populated, in place", func(c *platform.Containers) { c.Images = 3 }, "auto", "", false},
+		{"populated, mount_program", func(c *platform.Containers) { c.Images, c.Containers = 3, 1 }, "fuse-overlayfs", "the store holds 3 images, 1 containers and 0 volumes", true},
+		{"volumes only", func(c *platform.Containers) { c.Volumes = 2 }, "fuse-overlayfs", "the store holds 0 images, 0 containers and 2 volumes", true},
+		// Podman's database pins driver and graphroot, not the driver's
+		// options: a new mount_program on an empty store is fine.
+		{"database, mount_program", func(c *platform.Containers) { c.Database = "/var/lib/containers/storage/libpod/db.sql" }, "fuse-overlayfs", "fuse-overlayfs, as the profile asks", false},
+		{"database, driver", func(c *platform.Containers) {
+			c.Database, c.Effective = "/var/lib/containers/storage/libpod/db.sql", platformValues("vfs", "")
+		}, "auto", `Podman's database records driver "vfs"`, true},
+		{"store unknown", func(c *platform.Containers) { c.StoreErr = "x: not a JSON array" }, "fuse-overlayfs", "cannot tell whether the store holds images or containers: x: not a JSON array", true},
+		{"conf error", func(c *platform.Containers) { c.ConfFile, c.ConfErr = platform.StorageConf, "line 2: not TOML" }, "auto", "line 2: not TOML", true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cs := base
+			if c.edit != nil {
+				c.edit(&cs)
+			}
+			in := plan(t, "container-storage", &Facts{Containers: cs}, &ContainerStorageOptions{Overlay: c.mode})
+			if c.refuse {
+				if !strings.Contains(in.Refuse, c.want) {
+					t.Fatalf("refuse %q, want %q", in.Refuse, c.want)
+				}
+				return
+			}
+			if in.Refuse != "" {
+				t.Fatalf("refused: %s", in.Refuse)
+			}
+			got := in.Skip + strings.Join(in.Notes, "\n")
+			if !strings.Contains(got, c.want) {
+				t.Fatalf("got %q, want %q", got, c.want)
+			}
+		})
+	}
+}
+
+func platformValues(driver, mp string) storageconf.Values {
+	return storageconf.Values{Driver: driver, Graphroot: platform.DefaultGraphroot, MountProgram: mp}
+}
