@@ -79,6 +79,16 @@ GRUB_CMDLINE_LINUX=""
 // value, so without it apply and rollback would change nothing visible.
 const vendorNVMeRule = `ACTION=="add|change", SUBSYSTEM=="block", KERNEL=="nvme[0-9]*n[0-9]*", ATTR{queue/nr_requests}="64"` + "\n"
 
+// vfsStorage starts Podman's store away from the guide (vfs, not
+// overlay), so container-storage has something to change and its refusal
+// on a populated store has a store to refuse.
+const vfsStorage = `# The e2e image's store: vfs, away from the guide's overlay.
+[storage]
+driver = "vfs"
+runroot = "/run/containers/storage"
+graphroot = "/var/lib/containers/storage"
+`
+
 func main() {
 	cache := flag.String("cache", ".cache/e2e", "folder for the cached root (git-ignored)")
 	arch := flag.String("arch", "amd64", "guest architecture: amd64 or arm64")
@@ -259,6 +269,8 @@ func prepare(work, root, bin, hostBin string, m machine, name string, firstboot 
 		"etc/e2e/try.yaml":                              {tryProfile, 0o644},
 		"etc/default/grub":                              {[]byte(debianGrub), 0o644},
 		"etc/udev/rules.d/50-e2e-nvme.rules":            {[]byte(vendorNVMeRule), 0o644},
+		"etc/containers/storage.conf":                   {[]byte(vfsStorage), 0o644},
+		"etc/e2e/storage.yaml":                          {[]byte("version: 1\ntasks:\n  container-storage: {enabled: true}\n"), 0o644},
 		"usr/sbin/update-grub":                          {[]byte("#!/bin/sh\n# The e2e guest boots its kernel directly: nothing to generate.\nexit 0\n"), 0o755},
 		"etc/machine-id":                                {[]byte(machineID), 0o444},
 		"etc/fstab":                                     {[]byte("/dev/vda / ext4 rw,errors=remount-ro 0 1\n"), 0o644},
