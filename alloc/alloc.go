@@ -280,8 +280,11 @@ func Compute(f *platform.Facts, ram Bytes, reqs []Request) (*Allocation, error) 
 	switch {
 	case a.MemTotal == 0:
 		return nil, fmt.Errorf("this root shows no RAM (no /proc/meminfo: an image?): give the device's RAM with --ram")
+	case a.Cores == 0 && a.Class == Pi:
+		// An image shows no CPUs; every Raspberry Pi 4 and 5 has four.
+		a.Cores = 4
 	case a.Cores == 0:
-		return nil, fmt.Errorf("this root shows no CPUs (no /proc/cpuinfo or /sys/devices/system/cpu)")
+		return nil, fmt.Errorf("this root shows no CPUs (no /proc/cpuinfo or /sys/devices/system/cpu): size it on the host itself")
 	}
 	a.Physical = Physical(a.MemTotal)
 	row := memoryRow(a.Class, a.Physical)

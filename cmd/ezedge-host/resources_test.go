@@ -142,6 +142,11 @@ func TestResourcesBadInput(t *testing.T) {
 	if r := cli("resources", "--root", img, "--platform", "rpi5"); r.code != 1 || !strings.Contains(r.stderr, "--ram") {
 		t.Errorf("image without --ram: %d %s", r.code, r.stderr)
 	}
+	// With it, a Pi image is sized as its board: 4 cores.
+	r := cli("resources", "--root", img, "--platform", "rpi5", "--ram", "16g", "--workload", "llm").must(t, 0)
+	if !strings.Contains(r.stdout, "16 GiB RAM (16 GiB installed), 4 CPUs") || !strings.Contains(r.stdout, "llm        llm       4g") {
+		t.Errorf("Pi image with --ram 16g:\n%s", r.stdout)
+	}
 }
 
 // TestResourcesProfile: the container-resources task from a profile is
