@@ -194,6 +194,19 @@ func TestWifiGuardFromFacts(t *testing.T) {
 	if in := plan(t, "wifi", f, nil); !strings.Contains(in.Skip, "no wired interface has carrier") {
 		t.Errorf("no carrier: %+v", in)
 	}
+	// wired: true does not lift the guard on a live host.
+	if in := plan(t, "wifi", f, &WifiOptions{Wired: true}); !strings.Contains(in.Skip, "no wired interface has carrier") {
+		t.Errorf("no carrier, wired: true: %+v", in)
+	}
+	// An image has no network to look at: its WiFi stays unless the
+	// profile says the device is wired.
+	img := &Facts{Platform: platform.RPi5, RfkillSaved: []string{"platform-fe300000.mmcnr:wlan"}}
+	if in := plan(t, "wifi", img, nil); in.Skip != imageWifi {
+		t.Errorf("image: %+v", in)
+	}
+	if in := plan(t, "wifi", img, &WifiOptions{Wired: true}); in.Skip != "" || len(in.Wants) != 1 || !strings.Contains(in.Notes[0], "wired: true") {
+		t.Errorf("image, wired: %+v", in)
+	}
 }
 
 // TestUnitsFromFacts: bluetooth and fstrim act only on installed units,

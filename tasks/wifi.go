@@ -9,8 +9,18 @@ import (
 	"github.com/ezansiedgeai/ezedge-host/resource"
 )
 
+// WifiOptions are wifi's profile options.
+type WifiOptions struct {
+	Wired bool `yaml:"wired" doc:"the device is reached over a wired link: an image (which has no network to look at) gets WiFi blocked too; a live host is always guarded"`
+}
+
+// imageWifi is why an image keeps its WiFi: nothing offline says how the
+// device will be reached, and a Pi reached over WiFi must not boot with
+// it blocked. Firstboot's apply on the device runs the guard there.
+const imageWifi = "an image has no network to look at: left to the device, where the guard runs (a firstboot-provisioned image applies there); set wired: true in the profile if the device is reached over a wired link"
+
 func init() {
-	Register(Def[struct{}]{
+	Register(Def[WifiOptions]{
 		Name: "wifi", Order: 100,
 		Summary: "soft-block every WLAN rfkill switch, now and across boots (systemd-rfkill's saved state, NetworkManager's WirelessEnabled=false); guarded",
 		When:    "on Raspberry Pi, guarded; opt-in elsewhere",
@@ -44,8 +54,14 @@ func wifiGuard(f *Facts) string {
 	return "no wired interface has carrier"
 }
 
-func planWifi(f *Facts, _ *struct{}) Intent {
+func planWifi(f *Facts, o *WifiOptions) Intent {
 	var in Intent
+	if !f.Runtime {
+		if !o.Wired {
+			return Skip(imageWifi)
+		}
+		in.Notes = append(in.Notes, "wired: true in the profile: blocked on the image for a device reached over a wired link")
+	}
 	if f.Runtime {
 		for _, r := range f.Radios {
 			if r.Type != "wlan" {
