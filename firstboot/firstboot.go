@@ -44,10 +44,25 @@ func init() {
 	resource.Own(unitFile, hostroot.MaxRead)
 }
 
-// unit runs the apply once, early in multi-user boot: after udev's coldplug
-// has been triggered and the local file systems are mounted (the disks and
-// their queue attributes exist), and after D-Bus (unit changes). It does
-// not pull in systemd-udev-settle.service, which systemd deprecates.
+// unit runs the apply once in the first boot, ordered explicitly:
+//   - after what it tunes exists and what it writes would otherwise undo
+//     it: udev's coldplug triggered (disks and their queue attributes),
+//     local file systems, systemd-sysctl and systemd-tmpfiles (it applies
+//     its own sysctl.d and tmpfiles.d lines live), D-Bus (unit changes);
+//     never systemd-udev-settle.service, which systemd deprecates and
+//     which holds the boot for every device;
+//   - after cloud-init's config stage (Raspberry Pi OS images ship
+//     cloud-init from Trixie on): users, network and written files (a
+//     profile among them) are in place; an ordering on a unit that is not
+//     installed is void;
+//   - after network-online.target, ordering only (no Wants=): where
+//     something already waits for the network (podman-restart.service,
+//     NetworkManager-wait-online) the WiFi guard sees the routes; where
+//     nothing does, the boot is not held for it and the guard, seeing no
+//     wired carrier yet, leaves WiFi alone;
+//   - before the units that run containers (podman-restart.service
+//     restarts them at boot; podman.service is the API), so they start
+//     with the tuning and the resource drop-ins in place.
 func unit(firstBootCondition bool) string {
 	cond := "ConditionPathExists=!" + Done
 	if firstBootCondition {
@@ -57,7 +72,9 @@ func unit(firstBootCondition bool) string {
 [Unit]
 Description=ezedge-host first-boot provisioning
 ` + cond + `
-After=basic.target dbus.service systemd-udev-trigger.service systemd-sysctl.service systemd-tmpfiles-setup.service local-fs.target
+After=local-fs.target systemd-udev-trigger.service systemd-sysctl.service systemd-tmpfiles-setup.service dbus.service
+After=cloud-config.service network-online.target
+Before=podman-restart.service podman.service
 
 [Service]
 Type=oneshot

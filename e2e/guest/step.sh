@@ -48,6 +48,12 @@ if grep -q 'ezedge.scenario=firstboot' /proc/cmdline; then
 		expect bluetooth "$(systemctl is-enabled bluetooth.service)" disabled
 		expect_in grub-drop-in "$(cat /etc/default/grub.d/90-ezedge-host.cfg 2>&1)" "zswap.enabled=1"
 		$E history > "$state/history1"
+		# What first boot costs the boot (reported, not checked: it is
+		# emulated).
+		echo "  boot: $(systemd-analyze time 2>&1 | head -1)" >&3
+		echo "  boot: $(systemd-analyze blame 2>&1 | grep -F ezedge-host-firstboot.service)" >&3
+		systemd-analyze critical-chain ezedge-host-firstboot.service 2>&1 | sed -n '3,12s/^/  critical-chain: /p' >&3
+		expect firstboot-no-udev-settle "$(systemctl is-active systemd-udev-settle.service)" inactive
 		;;
 	2)
 		expect firstboot-not-again "$($E firstboot status 2>&1)" "$(cat "$state/firstboot1")"
