@@ -20,13 +20,13 @@ description:
   - A refused plan (a guard, an interrupted apply, a plan that went stale) fails the task with the tool's
     one-line errors (each prefixed C(ezedge-host:)).
 version_added: "1.0.0"
-author: ezedge-host contributors
+author: ezedge-host contributors (@ezansiedgeai)
 options:
   state:
     description:
       - C(planned) reports what an apply would change and changes nothing; it reports C(changed) when
         changes are pending (the tool's C(plan --detailed-exitcode) 2).
-      - C(applied) applies the plan (idempotent: nothing to change reports C(changed=false)).
+      - C(applied) applies the plan; idempotent, nothing to change reports C(changed=false).
       - C(rolled_back) restores the latest apply not yet rolled back, or every apply back to and including I(to).
       - C(confirmed) keeps a try apply (I(confirm_within)) before its automatic revert; I(to) names it.
     type: str
@@ -81,8 +81,10 @@ notes:
 attributes:
   check_mode:
     support: full
+    description: Runs C(plan) only (C(history) or C(status) for I(state=rolled_back) and I(state=confirmed)).
   diff_mode:
     support: full
+    description: One diff per change, whole contents or value before and after, headed by the resource, its task and layer.
 '''
 
 EXAMPLES = r'''
