@@ -168,8 +168,10 @@ drift:
   returned: when state is planned or applied
   type: list
   elements: str
-skipped:
-  description: Tasks skipped, each with C(task) and C(reason).
+skipped_tasks:
+  description:
+    - The ezedge-host tasks the plan skipped, each with C(task) and C(reason) (the plan's C(skipped)).
+    - Not named C(skipped), which Ansible reads as the whole task having been skipped.
   returned: when state is planned or applied
   type: list
   elements: dict
@@ -343,7 +345,7 @@ def profile_arg(module):
     if prof is None:
         return []
     if isinstance(prof, dict):
-        path = os.path.join(module.tmpdir, 'profile.yaml')
+        path = os.path.join(module.tmpdir, 'inline-profile.yaml')
         # module.tmpdir is private to this run (mode 0700) and removed after it.
         with open(path, 'w') as f:
             f.write(to_yaml(prof) + '\n')
@@ -359,7 +361,7 @@ def plan_result(plan):
         pending=len(pending),
         in_place=len(plan.get('in_place') or []),
         changes=pending,
-        skipped=plan.get('skipped') or [],
+        skipped_tasks=plan.get('skipped') or [],
         notes=plan.get('notes') or [],
         tool_warnings=plan.get('warnings') or [],
         drift=plan.get('drift') or [],

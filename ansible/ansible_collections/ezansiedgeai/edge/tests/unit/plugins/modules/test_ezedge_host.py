@@ -136,7 +136,7 @@ def test_check_mode_plans_only_and_diffs_every_change(run):
     assert run.calls[0][-4:] == ['--root', '/r', '--output', 'json']
     assert res['facts']['platform'] == 'rpi5'
     assert res['reboot_required'] is True  # the cmdline.txt change
-    assert all('task' in s and 'reason' in s for s in res['skipped'])
+    assert all('task' in s and 'reason' in s for s in res['skipped_tasks'])
 
 
 def test_apply_applies_the_saved_plan(run):
