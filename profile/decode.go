@@ -198,7 +198,7 @@ func (d *decoder) node(n ast.Node, v reflect.Value, path string) {
 				*errs = append(*errs, fieldError{line(mv.Key), path, "YAML merge keys (<<) are not used in a profile"})
 				continue
 			}
-			key := mv.Key.String()
+			key := keyName(mv.Key)
 			kp := join(path, key)
 			if seen[key] {
 				*errs = append(*errs, fieldError{line(mv.Key), kp, "appears twice"})
@@ -225,7 +225,7 @@ func (d *decoder) node(n ast.Node, v reflect.Value, path string) {
 			v.Set(reflect.MakeMap(v.Type()))
 		}
 		for _, mv := range vals {
-			key := mv.Key.String()
+			key := keyName(mv.Key)
 			kp := join(path, key)
 			if v.MapIndex(reflect.ValueOf(key)).IsValid() {
 				*errs = append(*errs, fieldError{line(mv.Key), kp, "appears twice"})
@@ -284,6 +284,16 @@ func (d *decoder) node(n ast.Node, v reflect.Value, path string) {
 	default:
 		bad("cannot be set in a profile")
 	}
+}
+
+// keyName is a mapping key as YAML means it: a quoted key ("swappiness",
+// as JSON writes every key, and JSON is YAML) is its string, not its source
+// text with the quotes.
+func keyName(k ast.MapKeyNode) string {
+	if s, ok := k.(*ast.StringNode); ok {
+		return s.Value
+	}
+	return k.String()
 }
 
 // scalar is an integer node's text, and whether it is one.

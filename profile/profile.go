@@ -90,7 +90,7 @@ func Parse(name string, b []byte) (c tasks.Choices, err error) {
 	}
 	seen := map[string]bool{}
 	for _, mv := range vals {
-		key := mv.Key.String()
+		key := keyName(mv.Key)
 		if seen[key] {
 			d.errs = append(d.errs, fieldError{line(mv.Key), key, "appears twice"})
 			continue
@@ -131,7 +131,7 @@ func (d *decoder) tasks(n ast.Node, c tasks.Choices) {
 		return
 	}
 	for _, mv := range vals {
-		name := mv.Key.String()
+		name := keyName(mv.Key)
 		path := "tasks." + name
 		d.lines[path] = line(mv.Key)
 		t, ok := tasks.ByName(name)

@@ -53,6 +53,28 @@ tasks:
 	}
 }
 
+// A profile written as JSON (a generator's output, Ansible's to_json) is
+// YAML too: its quoted keys name the same keys as plain ones.
+func TestJSONProfile(t *testing.T) {
+	t.Parallel()
+	j, err := Parse("p.json", []byte(`{"version": 1, "tasks": {"swappiness": {"enabled": true, "value": 5}, "thp": {"mode": "madvise"}, 'net-buffers': {"tcp_rmem": [4096, 131072, 134217728]}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, err := Parse("p.yaml", []byte("version: 1\ntasks:\n  swappiness: {enabled: true, value: 5}\n  thp: {mode: madvise}\n  net-buffers: {tcp_rmem: [4096, 131072, 134217728]}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(j, y) {
+		t.Fatalf("JSON profile %+v, YAML %+v", j, y)
+	}
+	// Quoting does not make a key another one (the YAML parser sees the duplicate).
+	_, err = Parse("p.json", []byte(`{"version": 1, "tasks": {"swappiness": {"value": 5}, swappiness: {"value": 6}}}`))
+	if err == nil || !strings.Contains(err.Error(), `"swappiness" already defined`) {
+		t.Fatalf("duplicate quoted key: %v", err)
+	}
+}
+
 func TestNoProfileIsDefaults(t *testing.T) {
 	t.Parallel()
 	c, err := Load("")
