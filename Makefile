@@ -5,7 +5,7 @@ BIN     := bin/ezedge-host
 PKGS    := ./...
 LDFLAGS := -s -w
 
-.PHONY: build build-arm64 test test-deps vet staticcheck fmt-check demo bench fuzz man e2e e2e-deps realroots realroots-deps clean
+.PHONY: build build-arm64 test test-deps test-ansible ansible-deps vet staticcheck fmt-check demo bench fuzz man e2e e2e-deps realroots realroots-deps clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/ezedge-host
@@ -48,6 +48,24 @@ test-deps:
 # go test's default limit of 10 minutes.
 test: test-deps fmt-check vet staticcheck
 	$(GO) test -count=1 -timeout 30m $(PKGS)
+
+# The Ansible collection (ansible/, docs/ansible.md): unit tests, ansible-test
+# sanity and ansible-playbook runs on fixture copies and on a bookworm
+# chroot (root needed for the chroot; its root is cached in .cache/ansible).
+# Debian's ansible ships ansible-core 2.14, ansible-test and
+# community.general (the chroot connection); the linters ansible-test's
+# sanity tests run are Debian's too (ansible/sanity.sh: no PyPI).
+ANSIBLE_TOOLS := ansible-playbook ansible-test pytest-3 mmdebstrap pylint yamllint
+ANSIBLE_PKGS := ansible python3-pytest mmdebstrap pylint yamllint python3-pycodestyle python3-voluptuous
+ansible-deps:
+	@missing=; for t in $(ANSIBLE_TOOLS); do command -v $$t >/dev/null || missing=1; done; \
+	/usr/bin/python3 -c 'import pycodestyle, voluptuous' 2>/dev/null || missing=1; \
+	if [ -n "$$missing" ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			$(ANSIBLE_PKGS) >/dev/null; fi
+
+test-ansible: ansible-deps
+	./ansible/test.sh
 
 # Man pages (section 8) for every command, from the cobra definitions.
 man:

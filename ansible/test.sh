@@ -72,7 +72,7 @@ run_unit() {
 }
 
 run_sanity() {
-	have ansible-test || return 0
+	have ansible-test pylint yamllint || return 0
 	"$here/sanity.sh"
 }
 
@@ -127,6 +127,15 @@ run_local() {
 	grep -q 'A reboot is needed' <<<"$out" || { echo "$out"; fail "role.yml: no reboot notice"; }
 	out=$(play -i localhost, -c local -e "ezedge_root=$tmp/role" -e "ezedge_bin=$bin" "$here/tests/role.yml") || { echo "$out"; fail "role.yml (again)"; }
 	[ "$(recap "$out")" = "changed=0 failed=0" ] || { echo "$out"; fail "role.yml: second run changed"; }
+	# The no-module recipe: first run changed (plan rc 2, apply), second not.
+	cp -a "$repo/testdata/amd64-amd-16gb-nocpufreq" "$tmp/recipe"
+	printf 'version: 1\ntasks:\n  swappiness: {enabled: true, value: 10}\n' >"$tmp/recipe.yaml"
+	local rinv=(-i localhost, -c local -e "ezedge_root=$tmp/recipe" -e "ezedge_bin=$bin" -e "ezedge_profile_file=$tmp/recipe.yaml")
+	out=$(play "${rinv[@]}" "$here/tests/recipe.yml") || { echo "$out"; fail "recipe.yml"; }
+	[ "$(recap "$out")" = "changed=2 failed=0" ] || { echo "$out"; fail "recipe.yml: first run not changed (plan, apply)"; }
+	out=$(play "${rinv[@]}" "$here/tests/recipe.yml") || { echo "$out"; fail "recipe.yml (again)"; }
+	[ "$(recap "$out")" = "changed=0 failed=0" ] || { echo "$out"; fail "recipe.yml: second run changed"; }
+	echo "ok amd64-amd-16gb-nocpufreq: the no-module recipe (command, changed_when rc == 2): changed, then changed=0"
 	echo "ok pi5-8gb-trixie-zram: role (binary copied, profile put, applied, no reboot for a root other than /, plan clean; second run changed=0)"
 }
 
