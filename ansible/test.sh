@@ -148,17 +148,43 @@ run_chroot() {
 	build
 	if [ ! -s "$ROOTFS" ]; then
 		mkdir -p "$(dirname "$ROOTFS")"
-		mmdebstrap --quiet --variant=apt --include=python3 bookworm "$ROOTFS.tmp" || fail "mmdebstrap"
+		mmdebstrap --quiet --format=tar --variant=apt --include=python3 bookworm "$ROOTFS.tmp" || fail "mmdebstrap"
 		mv "$ROOTFS.tmp" "$ROOTFS"
 	fi
 	local root=$tmp/chroot out sum0 deb=${EZEDGE_DEB:-}
 	mkdir "$root"
 	tar -C "$root" -xf "$ROOTFS"
 	if [ -z "$deb" ]; then deb=$(ls "$repo"/dist/ezedge-host_*_amd64.deb 2>/dev/null | tail -1 || true); fi
-	local inv=(-i "$here/tests/chroot.ini" -e "ansible_host=$root" -e "ezedge_deb=$deb" -e "ezedge_bin=$bin")
-	out=$(play "${inv[@]}" "$here/tests/chroot.yml") || { echo "$out"; fail "chroot.yml"; }
-	echo "$out" | grep -E '^ok: .*"msg"|"msg": "(installed|check|apply|rollback)' || true
-	echo "ok chroot: role in a bookworm root ($( [ -n "$deb" ] && echo ".deb $(basename "$deb")" || echo "binary copied")), check+diff leaves it byte-identical, apply, again changed=0, rolled_back byte-identical"
+	# Inside the chroot the module finds the program where the role put it
+	# (PATH, /usr/sbin); the profile is the same as for the fixtures.
+	local inv=(-i "$here/tests/chroot.ini" -e "ansible_host=$root" -e "ezedge_deb=$deb" -e "ezedge_bin=$bin"
+		-e ezedge_root=/ -e ezedge_target_bin=/usr/sbin/ezedge-host)
+	out=$(play "${inv[@]}" "$here/tests/install.yml") || { echo "$out"; fail "chroot: install"; }
+	grep -o '"msg": "installed .*"' <<<"$out" || true
+	# Ansible's own files in the chroot (its remote temporary directory, a
+	# path under this run's $tmp) are not the host's: /tmp is left out.
+	chsum() { treesum "$root" | grep -v -e '^d 1777 tmp ' -e ' tmp/' -e '\./tmp/'; }
+	sum0=$(chsum)
+
+	out=$(play "${inv[@]}" --check --diff "$here/tests/apply.yml") || { echo "$out"; fail "chroot: check mode"; }
+	[ "$(recap "$out")" = "changed=1 failed=0" ] || { echo "$out"; fail "chroot: check mode did not report changed"; }
+	grep -q -- '^--- before: ' <<<"$out" || { echo "$out"; fail "chroot: no diff"; }
+	[ "$(chsum)" = "$sum0" ] || { diff <(echo "$sum0") <(chsum) || true; fail "chroot: check mode changed the root"; }
+	echo "ok chroot: check+diff shows $(grep -c -- '^--- before:' <<<"$out") diffs, root byte-identical"
+	out=$(play "${inv[@]}" "$here/tests/apply.yml") || { echo "$out"; fail "chroot: apply"; }
+	[ "$(recap "$out")" = "changed=1 failed=0" ] || { echo "$out"; fail "chroot: first apply not changed"; }
+	grep -o '"msg": "changed=.*"' <<<"$out" || true
+	out=$(play "${inv[@]}" "$here/tests/apply.yml") || { echo "$out"; fail "chroot: second apply"; }
+	[ "$(recap "$out")" = "changed=0 failed=0" ] || { echo "$out"; fail "chroot: second apply changed"; }
+	echo "ok chroot: first apply changed=1, second changed=0"
+	out=$(play "${inv[@]}" "$here/tests/rollback.yml") || { echo "$out"; fail "chroot: rollback"; }
+	[ "$(recap "$out")" = "changed=1 failed=0" ] || { echo "$out"; fail "chroot: rollback not changed"; }
+	[ "$(chsum)" = "$sum0" ] || { diff <(echo "$sum0") <(chsum) || true; fail "chroot: rollback not byte-identical"; }
+	echo "ok chroot: rolled_back restores the root byte-identical"
+	out=$(play "${inv[@]}" "$here/tests/role_chroot.yml") || { echo "$out"; fail "chroot: role"; }
+	out=$(play "${inv[@]}" "$here/tests/role_chroot.yml") || { echo "$out"; fail "chroot: role again"; }
+	[ "$(recap "$out")" = "changed=0 failed=0" ] || { echo "$out"; fail "chroot: role second run changed"; }
+	echo "ok chroot: role ($([ -n "$deb" ] && echo ".deb $(basename "$deb")" || echo "binary copied"), profile, apply, plan clean); second run changed=0"
 }
 
 start=$(date +%s)
