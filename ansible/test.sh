@@ -136,6 +136,14 @@ run_local() {
 	out=$(play "${rinv[@]}" "$here/tests/recipe.yml") || { echo "$out"; fail "recipe.yml (again)"; }
 	[ "$(recap "$out")" = "changed=0 failed=0" ] || { echo "$out"; fail "recipe.yml: second run changed"; }
 	echo "ok amd64-amd-16gb-nocpufreq: the no-module recipe (command, changed_when rc == 2): changed, then changed=0"
+	# The role's try apply: applied with confirm_within, confirmed from a
+	# new connection after a clean plan; nothing is left waiting.
+	cp -a "$repo/testdata/pi5-8gb-trixie-zram" "$tmp/role-try"
+	out=$(play -i localhost, -c local -e "ezedge_root=$tmp/role-try" -e "ezedge_bin=$bin" -e ezedge_host_confirm_within=120s "$here/tests/role.yml") || { echo "$out"; fail "role.yml with confirm_within"; }
+	grep -q 'TASK \[ezansiedgeai.edge.ezedge_host : Confirm the try apply\]' <<<"$out" || { echo "$out"; fail "role.yml: no confirmation"; }
+	"$bin" status --root "$tmp/role-try" --output json | /usr/bin/python3 -c 'import json, sys; s = json.load(sys.stdin); sys.exit(0 if not s["pending_confirmation"] and s["latest"]["status"] == "applied" else 1)' ||
+		fail "role.yml with confirm_within: the try apply is not kept"
+	echo "ok pi5-8gb-trixie-zram: role with ezedge_host_confirm_within: try apply confirmed after reset_connection and a clean plan"
 	echo "ok pi5-8gb-trixie-zram: role (binary copied, profile put, applied, no reboot for a root other than /, plan clean; second run changed=0)"
 }
 
