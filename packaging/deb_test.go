@@ -19,9 +19,11 @@ import (
 	"testing"
 )
 
+// Versions as make deb makes them without a tag (the longest form, and
+// the upgrade goes by commit time).
 const (
-	v1 = "0.0.1"
-	v2 = "0.0.2"
+	v1 = "0~git20261129080000.0123abc"
+	v2 = "0~git20261129090000.4567def+dirty"
 )
 
 var (

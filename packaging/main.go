@@ -224,7 +224,9 @@ func generate(bin, dir, version string, when time.Time) error {
 			return err
 		}
 	}
-	entry := fmt.Sprintf("%s (%s-%s) unstable; urgency=medium\n\n  * Built from the ezedge-host source tree at version %s.\n\n -- %s  %s\n",
+	// The version goes on a line of its own: a git version is long, and
+	// lintian wants changelog lines under 80 columns.
+	entry := fmt.Sprintf("%s (%s-%s) unstable; urgency=medium\n\n  * Built from the ezedge-host source tree, version\n    %s.\n\n -- %s  %s\n",
 		name, version, revision, version, maintainer, when.Format(time.RFC1123Z))
 	return writeGzip(filepath.Join(dir, "changelog.Debian.gz"), []byte(entry))
 }
