@@ -5,7 +5,7 @@ BIN     := bin/ezedge-host
 PKGS    := ./...
 LDFLAGS := -s -w
 
-.PHONY: build build-arm64 test test-deps vet staticcheck fmt-check demo bench fuzz man e2e e2e-deps realroots realroots-deps clean
+.PHONY: build build-arm64 deb deb-deps deb-test test test-deps vet staticcheck fmt-check demo bench fuzz man e2e e2e-deps realroots realroots-deps clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/ezedge-host
@@ -131,5 +131,25 @@ realroots-deps:
 realroots: realroots-deps
 	$(GO) run ./realroots
 
+# Debian packages (amd64, arm64, armhf) into dist/, built with nfpm as a
+# library by packaging/, its own module so nfpm stays out of go.mod and out
+# of `make test`. VERSION overrides the one from git describe.
+deb:
+	cd packaging && $(GO) run . -repo .. -out ../dist $(if $(VERSION),-version $(VERSION))
+
+# The packages' tests: contents, Debian's lintian, the armhf build on the
+# fixtures under qemu-user, and install/upgrade/remove/purge in a bookworm
+# chroot (root needed; the chroot is cached in .cache/deb). Not part of
+# `make test`: CI runs it as its own step.
+DEB_TOOLS := lintian mmdebstrap qemu-arm-static dpkg-deb
+deb-deps:
+	@missing=; for t in $(DEB_TOOLS); do command -v $$t >/dev/null || missing=1; done; \
+	if [ -n "$$missing" ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			lintian mmdebstrap qemu-user-static >/dev/null; fi
+
+deb-test: deb-deps
+	cd packaging && $(GO) test -count=1 -timeout 30m .
+
 clean:
-	rm -rf bin e2e-out man
+	rm -rf bin e2e-out man dist

@@ -330,14 +330,10 @@ func prepare(work, root, bin, hostBin string, m machine, name string, firstboot 
 		return nil, err
 	}
 	if firstboot {
-		if err := sh(hostBin, "firstboot", "install", "--root", guest, "--profile", filepath.Join(guest, "etc/e2e/profile.yaml")); err != nil {
+		// --binary: the guest's build (firstboot install refuses a binary
+		// of another architecture than the image's).
+		if err := sh(hostBin, "firstboot", "install", "--root", guest, "--profile", filepath.Join(guest, "etc/e2e/profile.yaml"), "--binary", bin); err != nil {
 			return nil, err
-		}
-		if hostBin != bin {
-			// Installed as itself; the image needs the guest's binary.
-			if err := os.WriteFile(filepath.Join(guest, "usr/local/sbin/ezedge-host"), self, 0o755); err != nil {
-				return nil, err
-			}
 		}
 	}
 	kernels, _ := filepath.Glob(filepath.Join(guest, "boot/vmlinuz-*"))
