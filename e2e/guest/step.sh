@@ -56,6 +56,9 @@ if grep -q 'ezedge.scenario=firstboot' /proc/cmdline; then
 		start=$(ts ExecMainStartTimestampMonotonic) end=$(ts ExecMainExitTimestampMonotonic)
 		echo "  boot: ezedge-host-firstboot.service started $((start / 1000)) ms after the kernel, ran $(((end - start) / 1000)) ms" >&3
 		echo "  boot: multi-user.target waited for it: $(systemctl show -p After --value multi-user.target | tr ' ' '\n' | grep -c ezedge-host-firstboot)" >&3
+		nol=$(systemctl show -p ActiveEnterTimestampMonotonic --value network-online.target)
+		echo "  boot: network-online.target reached $((nol / 1000)) ms after the kernel (0: nothing pulled it in); wanted by: $(systemctl show -p WantedBy --value network-online.target)" >&3
+		echo "  boot: local-fs.target reached $(( $(systemctl show -p ActiveEnterTimestampMonotonic --value local-fs.target) / 1000 )) ms, basic.target $(( $(systemctl show -p ActiveEnterTimestampMonotonic --value basic.target) / 1000 )) ms after the kernel" >&3
 		deps=$(systemctl show -p Wants -p Requires -p After ezedge-host-firstboot.service)
 		if grep -q udev-settle <<<"$deps"; then fail firstboot-no-udev-settle "$deps"; else pass firstboot-no-udev-settle; fi
 		expect_in firstboot-after-cloud-config "$deps" "cloud-config.service"
