@@ -1,6 +1,7 @@
 package integrations
 
 import (
+	"os"
 	"path/filepath"
 	"testing"
 )
@@ -49,4 +50,26 @@ func TestMmdebstrapHookFails(t *testing.T) {
 	args := append(append([]string{}, mmdebstrapArgs...), "bookworm", out, "--customize-hook="+abs(t, hook))
 	log, err := sh(t, "", hookEnv(t, writeProfile(t, invalidProfile), "amd64"), "mmdebstrap", args...)
 	failed(t, log, err, "mmdebstrap with an invalid profile", failCases[0].want)
+}
+
+// EZEDGE_MODE=apply writes the persistent configuration into the image at
+// build time instead of installing the first-boot unit; its snapshot stays
+// in the image too.
+func TestProvisionApplyMode(t *testing.T) {
+	r := root(t)
+	mount(t, r, "proc")
+	env := append(hookEnv(t, writeProfile(t, goodProfile), "amd64"), "EZEDGE_MODE=apply")
+	log := must(t, "", env, abs(t, hook), r)
+	sh(t, "", nil, "umount", r+"/proc")
+	conf := filepath.Join(r, "etc/sysctl.d/90-ezedge-host.conf")
+	if _, err := os.Stat(conf); err != nil {
+		t.Fatalf("apply wrote no sysctl configuration: %v\n%s", err, log)
+	}
+	if _, err := os.Stat(filepath.Join(r, "etc/systemd/system/ezedge-host-firstboot.service")); err == nil {
+		t.Errorf("apply mode installed the first-boot unit")
+	}
+	must(t, "", nil, filepath.Join(r, "usr/sbin/ezedge-host"), "rollback", "--root", r, "--yes")
+	if _, err := os.Stat(conf); err == nil {
+		t.Errorf("rollback left %s", conf)
+	}
 }
