@@ -24,7 +24,8 @@
 // and fail on an invalid profile and on a refused plan. Root is needed (the
 // tests make chroots and mounts); under CI (CI set) a missing tool or root
 // fails the tests instead of skipping them. Nothing outside temporary
-// directories and .cache is changed.
+// directories and .cache is changed (but apt's package lists, refreshed
+// when apt-get download cannot find cloud-init, as make test-deps does).
 //
 // Its own module, like packaging/, so that `go test ./...` (make test) does
 // not run it.
