@@ -79,9 +79,10 @@ case $n in
 	expect_in plan-fstrim-skipped "$plan" "fstrim          root is on an SD card (mmcblk0)"
 	expect_in plan-wifi-skipped "$plan" "wifi            no WLAN radio (no rfkill device of type wlan)"
 	# Fewer writes to the SD card: on by default for an SD-card root.
-	expect_in plan-root-noatime "$plan" "file /etc/fstab [root-noatime"
-	expect_in plan-journald "$plan" "file /etc/systemd/journald.conf.d/90-ezedge-host.conf [journald"
-	expect_in plan-tmp-tmpfs "$plan" "file /etc/systemd/system/tmp.mount.d/90-ezedge-host.conf [tmp-tmpfs"
+	# (the plan pads the resource column before its [task, layer])
+	expect_in plan-root-noatime "$(grep -E 'file /etc/fstab +\[root-noatime' <<<"$plan")" "root-noatime"
+	expect_in plan-journald "$(grep -E 'file /etc/systemd/journald.conf.d/90-ezedge-host.conf +\[journald' <<<"$plan")" "journald"
+	expect_in plan-tmp-tmpfs "$(grep -E 'file /etc/systemd/system/tmp.mount.d/90-ezedge-host.conf +\[tmp-tmpfs' <<<"$plan")" "tmp-tmpfs"
 	echo "  fstab: $(grep -v '^#' /etc/fstab | tr '\n' '|')" >&3
 	out=$($E apply --yes --profile $P 2>&1); rc=$?
 	echo "$out" > "$state/apply1"
