@@ -5,7 +5,7 @@ BIN     := bin/ezedge-host
 PKGS    := ./...
 LDFLAGS := -s -w
 
-.PHONY: build build-arm64 test test-deps test-ansible ansible-deps vet staticcheck fmt-check demo bench fuzz man e2e e2e-deps realroots realroots-deps clean
+.PHONY: build build-arm64 deb deb-deps deb-test builders-deps builders-test test test-deps test-ansible ansible-deps vet staticcheck fmt-check demo bench fuzz man e2e e2e-deps realroots realroots-deps clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/ezedge-host
@@ -64,7 +64,8 @@ ansible-deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 			$(ANSIBLE_PKGS) >/dev/null; fi
 
-test-ansible: ansible-deps
+# make deb first: the chroot test installs dist/'s amd64 package with the role.
+test-ansible: ansible-deps deb
 	./ansible/test.sh
 
 # Man pages (section 8) for every command, from the cobra definitions.
@@ -149,5 +150,43 @@ realroots-deps:
 realroots: realroots-deps
 	$(GO) run ./realroots
 
+# Debian packages (amd64, arm64, armhf) into dist/, built with nfpm as a
+# library by packaging/, its own module so nfpm stays out of go.mod and out
+# of `make test`. VERSION overrides the one from git describe.
+deb:
+	cd packaging && $(GO) run . -repo .. -out ../dist $(if $(VERSION),-version $(VERSION))
+
+# The packages' tests: contents, Debian's lintian, the armhf build on the
+# fixtures under qemu-user, and install/upgrade/remove/purge in a bookworm
+# chroot (root needed; the chroot is cached in .cache/deb). Not part of
+# `make test`: CI runs it as its own step.
+DEB_TOOLS := lintian mmdebstrap qemu-arm-static dpkg-deb
+deb-deps:
+	@missing=; for t in $(DEB_TOOLS); do command -v $$t >/dev/null || missing=1; done; \
+	if [ -n "$$missing" ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			lintian mmdebstrap qemu-user-static >/dev/null; fi
+
+deb-test: deb-deps
+	cd packaging && $(GO) test -count=1 -timeout 30m .
+
+# The image-builder integrations (integrations/: mmdebstrap hook, pi-gen
+# stage, rpi-image-gen layer, sdm plugin, cloud-init user-data), each run
+# in its builder's calling convention on a bookworm root made with
+# mmdebstrap (cached in .cache/builders; cloud-init is unpacked, not
+# installed, into .cache/tools for its schema check). Root needed; its own
+# module, so not part of `make test`. BUILDERS_SHORT=1 calls the mmdebstrap
+# hook as mmdebstrap does instead of running mmdebstrap itself.
+BUILDERS_TOOLS := mmdebstrap shellcheck python3
+builders-deps:
+	@missing=; for t in $(BUILDERS_TOOLS); do command -v $$t >/dev/null || missing=1; done; \
+	python3 -c 'import yaml, jsonschema, jinja2' 2>/dev/null || missing=1; \
+	if [ -n "$$missing" ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			mmdebstrap shellcheck python3-yaml python3-jsonschema python3-jinja2 >/dev/null; fi
+
+builders-test: builders-deps
+	cd integrations && $(GO) test -count=1 -timeout 30m $(if $(BUILDERS_SHORT),-short) .
+
 clean:
-	rm -rf bin e2e-out man
+	rm -rf bin e2e-out man dist

@@ -691,7 +691,7 @@ func TestHostileNoCommands(t *testing.T) {
 				{"status", []string{"status", "--root", root}},
 				{"history", []string{"history", "--root", root}},
 				{"rollback", []string{"rollback", "--root", root, "--yes"}},
-				{"firstboot install", []string{"firstboot", "install", "--root", img}},
+				{"firstboot install", []string{"firstboot", "install", "--root", img, "--binary", imageBinary(name)}},
 				{"firstboot status", []string{"firstboot", "status", "--root", img}},
 				{"rollback (of firstboot install)", []string{"rollback", "--root", img, "--yes"}},
 			}
@@ -700,6 +700,11 @@ func TestHostileNoCommands(t *testing.T) {
 				cmd := s.cmd
 				for _, m := range hostileExitFailures(r, 0, 1) {
 					t.Errorf("fixture %s, command %s: %s", name, cmd, m)
+				}
+				// The install copies a binary of the image's own
+				// architecture: it must succeed, or nothing was traced.
+				if s.cmd == "firstboot install" && r.code != 0 {
+					t.Errorf("fixture %s: firstboot install failed: %s", name, r.stderr)
 				}
 				if f := hostileForeign(execs); len(f) > 0 {
 					t.Errorf("fixture %s, command %s: executed %q for a root other than /", name, cmd, f)
@@ -990,4 +995,13 @@ func TestHostileNamesColon(t *testing.T) {
 	if !hostileNames(t.TempDir(), msg, "var/lib/systemd/rfkill/platform-1.mmc:wlan") {
 		t.Error("not recognised")
 	}
+}
+
+// imageBinary is the build firstboot install copies into fixture name's
+// image: one of its architecture.
+func imageBinary(name string) string {
+	if strings.HasPrefix(name, "amd64") {
+		return bin
+	}
+	return binArm64
 }

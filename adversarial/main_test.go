@@ -22,6 +22,10 @@ import (
 // bin is the production binary, built once by TestMain.
 var bin string
 
+// binArm64 is the same build for arm64: the binary firstboot install
+// copies into an arm64 image (it refuses one of another architecture).
+var binArm64 string
+
 func TestMain(m *testing.M) {
 	if os.Getenv(tracerEnv) != "" {
 		os.Exit(tracerMain(os.Args[1:]))
@@ -39,6 +43,13 @@ func TestMain(m *testing.M) {
 	bin = filepath.Join(dir, "ezedge-host")
 	build := exec.Command("go", "build", "-o", bin, "github.com/ezansiedgeai/ezedge-host/cmd/ezedge-host")
 	if out, err := build.CombinedOutput(); err != nil {
+		os.RemoveAll(dir)
+		panic(string(out))
+	}
+	binArm64 = filepath.Join(dir, "ezedge-host-arm64")
+	cross := exec.Command("go", "build", "-o", binArm64, "github.com/ezansiedgeai/ezedge-host/cmd/ezedge-host")
+	cross.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=arm64")
+	if out, err := cross.CombinedOutput(); err != nil {
 		os.RemoveAll(dir)
 		panic(string(out))
 	}

@@ -1,6 +1,6 @@
 // Package firstboot makes an image provision itself on its first boot:
-// install puts ezedge-host, the profile and a oneshot unit into an offline
-// root (as an apply, so it is snapshotted and can be rolled back); run is
+// install puts ezedge-host (unless the image has the Debian package's),
+// the profile and a oneshot unit into an offline root (as an apply, so it is snapshotted and can be rolled back); run is
 // what that unit executes; status reads what it did.
 package firstboot
 
@@ -20,9 +20,10 @@ import (
 	"github.com/ezansiedgeai/ezedge-host/statedir"
 )
 
-// Paths inside the image.
+// Paths inside the image. Binary is where install copies itself when the
+// image has no packaged ezedge-host (platform.PackagedBinary).
 const (
-	Binary   = "/usr/local/sbin/ezedge-host"
+	Binary   = platform.LocalBinary
 	Profile  = "/etc/ezedge-host/profile.yaml"
 	UnitName = "ezedge-host-firstboot.service"
 	unitFile = "/etc/systemd/system/" + UnitName
@@ -44,7 +45,11 @@ func init() {
 	resource.Own(unitFile, hostroot.MaxRead)
 }
 
-// unit runs the apply once in the first boot, ordered explicitly:
+// UnitText is the first-boot unit running binary; header is the comment
+// it starts with; firstBootCondition adds ConditionFirstBoot=yes (an image
+// whose machine-id is "uninitialized"). The Debian package ships it
+// without (disabled: whoever enables it chooses when it runs). It runs the
+// apply once in the first boot, ordered explicitly:
 //   - after what it tunes exists and what it writes would otherwise undo
 //     it: udev's coldplug triggered (disks and their queue attributes),
 //     local file systems, systemd-sysctl and systemd-tmpfiles (it applies
@@ -63,14 +68,14 @@ func init() {
 //   - before the units that run containers (podman-restart.service
 //     restarts them at boot; podman.service is the API), so they start
 //     with the tuning and the resource drop-ins in place.
-func unit(firstBootCondition bool) string {
+func UnitText(header, binary string, firstBootCondition bool) string {
 	cond := "ConditionPathExists=!" + Done
 	if firstBootCondition {
 		cond = "ConditionFirstBoot=yes\n" + cond
 	}
-	return `# Written by ezedge-host firstboot install.
-[Unit]
+	return header + `[Unit]
 Description=ezedge-host first-boot provisioning
+Documentation=man:ezedge-host-firstboot(8)
 ` + cond + `
 After=local-fs.target systemd-udev-trigger.service systemd-sysctl.service systemd-tmpfiles-setup.service dbus.service
 After=cloud-config.service network-online.target
@@ -79,12 +84,39 @@ Before=podman-restart.service podman.service
 [Service]
 Type=oneshot
 RemainAfterExit=yes
-ExecStart=` + Binary + ` firstboot run
+ExecStart=` + binary + ` firstboot run
 StandardOutput=journal+console
 
 [Install]
 WantedBy=multi-user.target
 `
+}
+
+const installHeader = "# Written by ezedge-host firstboot install.\n"
+
+// CheckArch refuses a binary (name, starting with data) that cannot run
+// in the root whose facts are f: an amd64 ezedge-host copied into an arm64
+// image would fail its first boot, after the build said it was fine.
+func CheckArch(name string, data []byte, f *platform.Facts) error {
+	want := f.Userland
+	if want == "" {
+		want = f.Arch
+	}
+	m, ok := platform.ELFMachine(data)
+	if !ok {
+		return fmt.Errorf("%s: not an ELF binary", name)
+	}
+	got := platform.ELFArch(m)
+	if got == "" {
+		got = m.String()
+	}
+	if want == "" || want == "unknown" {
+		return fmt.Errorf("%s: the image's architecture is not known (no /proc/cpuinfo, no dpkg database, no ELF /bin/sh); give --platform", name)
+	}
+	if got != want {
+		return fmt.Errorf("%s is built for %s, the image is %s: build or install ezedge-host for %s", name, got, want, want)
+	}
+	return nil
 }
 
 // InstallPlan is the plan that installs first-boot provisioning into the
@@ -105,19 +137,40 @@ func InstallPlan(h *hostroot.Root, facts *platform.Facts, binary, profile []byte
 		p.Changes = append(p.Changes, c)
 		return nil
 	}
-	bin := resource.Content(binary)
-	bin.Mode = 0o755
-	if err := add(resource.File(Binary), bin); err != nil {
-		return nil, err
+	// The packaged binary is the image's own (dpkg keeps it up to date):
+	// the unit runs it and nothing is copied; its profile is the package's
+	// conffile, replaced only when a profile is given.
+	exe := Binary
+	packaged := h.Exists(platform.PackagedBinary)
+	if packaged {
+		exe = platform.PackagedBinary
+		head, err := h.ReadPrefix(exe, 64)
+		if err != nil {
+			return nil, err
+		}
+		if err := CheckArch(exe, head, facts); err != nil {
+			return nil, err
+		}
+	} else {
+		if err := CheckArch("this binary", binary, facts); err != nil {
+			return nil, err
+		}
+		bin := resource.Content(binary)
+		bin.Mode = 0o755
+		if err := add(resource.File(Binary), bin); err != nil {
+			return nil, err
+		}
 	}
-	prof := resource.State{}
-	if profile != nil {
-		prof = resource.Content(profile)
+	if profile != nil || !packaged {
+		prof := resource.State{}
+		if profile != nil {
+			prof = resource.Content(profile)
+		}
+		if err := add(resource.File(Profile), prof); err != nil {
+			return nil, err
+		}
 	}
-	if err := add(resource.File(Profile), prof); err != nil {
-		return nil, err
-	}
-	if err := add(resource.File(unitFile), resource.Content([]byte(unit(firstBoot)))); err != nil {
+	if err := add(resource.File(unitFile), resource.Content([]byte(UnitText(installHeader, exe, firstBoot)))); err != nil {
 		return nil, err
 	}
 	// Enabling the unit is the next step (Enable): its links are read from

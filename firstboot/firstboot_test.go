@@ -1,6 +1,8 @@
 package firstboot
 
 import (
+	"debug/elf"
+	"encoding/binary"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +17,17 @@ import (
 	"github.com/ezansiedgeai/ezedge-host/resource"
 	"github.com/ezansiedgeai/ezedge-host/rollback"
 )
+
+// elfFor is n bytes starting with a little-endian 64-bit ELF header for
+// machine m: what install reads of a binary to know where it runs.
+func elfFor(m elf.Machine, n int) []byte {
+	b := make([]byte, max(n, 64))
+	copy(b, elf.ELFMAG)
+	b[elf.EI_CLASS], b[elf.EI_DATA], b[elf.EI_VERSION] = byte(elf.ELFCLASS64), byte(elf.ELFDATA2LSB), byte(elf.EV_CURRENT)
+	binary.LittleEndian.PutUint16(b[16:], uint16(elf.ET_EXEC))
+	binary.LittleEndian.PutUint16(b[18:], uint16(m))
+	return b
+}
 
 func image(t *testing.T, machineID string) (*hostroot.Root, string, *platform.Facts) {
 	t.Helper()
@@ -45,7 +58,7 @@ func TestInstall(t *testing.T) {
 		h, root, f := image(t, c.machineID)
 		orig := fixture.Snapshot(t, root)
 		store := rollback.Open(h)
-		p, err := InstallPlan(h, f, []byte("\x7fELF binary"), []byte("version: 1\n"))
+		p, err := InstallPlan(h, f, elfFor(elf.EM_AARCH64, 64), []byte("version: 1\n"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -77,7 +90,7 @@ func TestInstall(t *testing.T) {
 		if s, _ := Read(h); !s.Installed || s.Ran {
 			t.Errorf("status %+v", s)
 		}
-		again, _ := InstallPlan(h, f, []byte("\x7fELF binary"), []byte("version: 1\n"))
+		again, _ := InstallPlan(h, f, elfFor(elf.EM_AARCH64, 64), []byte("version: 1\n"))
 		if len(again.Pending()) != 0 {
 			t.Errorf("installing again plans %d changes", len(again.Pending()))
 		}
@@ -121,7 +134,7 @@ func TestReport(t *testing.T) {
 func TestLargeBinaryOutOfLine(t *testing.T) {
 	t.Parallel()
 	h, root, f := image(t, "uninitialized\n")
-	bin := make([]byte, 4<<20)
+	bin := elfFor(elf.EM_AARCH64, 4<<20)
 	p, _ := InstallPlan(h, f, bin, nil)
 	res, err := apply.Apply(h, rollback.Open(h), p, time.Now())
 	if err != nil {
@@ -141,7 +154,7 @@ func TestLargeBinaryOutOfLine(t *testing.T) {
 func TestBinaryDrift(t *testing.T) {
 	t.Parallel()
 	h, root, f := image(t, "uninitialized\n")
-	bin := make([]byte, 1<<20)
+	bin := elfFor(elf.EM_AARCH64, 1<<20)
 	p, _ := InstallPlan(h, f, bin, nil)
 	if _, err := apply.Apply(h, rollback.Open(h), p, time.Now()); err != nil {
 		t.Fatal(err)
@@ -166,5 +179,55 @@ func TestBinaryDrift(t *testing.T) {
 	os.WriteFile(filepath.Join(root, Binary), other, 0o755)
 	if d := drift(); len(d) != 1 {
 		t.Errorf("a replaced binary is not drift: %v", d)
+	}
+}
+
+// TestInstallRefusesOtherArch: a binary built for another architecture
+// than the image's (amd64 into an arm64 image), or no ELF binary at all, is
+// refused with nothing planned; so is a packaged one that does not match.
+func TestInstallRefusesOtherArch(t *testing.T) {
+	t.Parallel()
+	h, root, f := image(t, "uninitialized\n")
+	for _, b := range [][]byte{elfFor(elf.EM_X86_64, 64), elfFor(elf.EM_ARM, 64), []byte("#!/bin/sh\n")} {
+		if p, err := InstallPlan(h, f, b, nil); err == nil {
+			t.Errorf("installed %q: %d changes", b[:20], len(p.Pending()))
+		}
+	}
+	os.MkdirAll(filepath.Join(root, "usr/sbin"), 0o755)
+	os.WriteFile(filepath.Join(root, "usr/sbin/ezedge-host"), elfFor(elf.EM_X86_64, 64), 0o755)
+	if _, err := InstallPlan(h, f, nil, nil); err == nil || !strings.Contains(err.Error(), "/usr/sbin/ezedge-host is built for amd64, the image is arm64") {
+		t.Errorf("packaged amd64 binary in an arm64 image: %v", err)
+	}
+}
+
+// TestInstallPackaged: with the Debian package's binary in the image,
+// install copies nothing, the unit runs /usr/sbin/ezedge-host, and the
+// package's profile (a conffile) is left alone unless one is given.
+func TestInstallPackaged(t *testing.T) {
+	t.Parallel()
+	h, root, f := image(t, "uninitialized\n")
+	os.MkdirAll(filepath.Join(root, "usr/sbin"), 0o755)
+	os.WriteFile(filepath.Join(root, "usr/sbin/ezedge-host"), elfFor(elf.EM_AARCH64, 64), 0o755)
+	os.MkdirAll(filepath.Join(root, "etc/ezedge-host"), 0o755)
+	os.WriteFile(filepath.Join(root, Profile[1:]), []byte("version: 1\n"), 0o644)
+	p, err := InstallPlan(h, f, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Pending()) != 1 {
+		t.Fatalf("%d pending changes, want the unit only", len(p.Pending()))
+	}
+	if _, err := apply.Apply(h, rollback.Open(h), p, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	u, _ := os.ReadFile(filepath.Join(root, unitFile))
+	if !strings.Contains(string(u), "ExecStart=/usr/sbin/ezedge-host firstboot run") {
+		t.Errorf("unit:\n%s", u)
+	}
+	if _, err := os.Stat(filepath.Join(root, Binary)); err == nil {
+		t.Error("a binary was copied next to the packaged one")
+	}
+	if b, _ := os.ReadFile(filepath.Join(root, Profile[1:])); string(b) != "version: 1\n" {
+		t.Errorf("profile changed: %q", b)
 	}
 }

@@ -65,7 +65,7 @@ type Containers struct {
 	StoreErr string `json:"store_error,omitempty"`
 	// Database is Podman's own database in the store, when there is one:
 	// it records the driver and graphroot it was made with, and Podman
-	// refuses to run once they differ, store empty or not.
+	// goes on using those, whatever storage.conf says, store empty or not.
 	Database string `json:"database,omitempty"`
 }
 

@@ -68,7 +68,15 @@ type BlockDevice struct {
 
 // Facts is what ezedge-host knows about a host.
 type Facts struct {
-	Arch         string        `json:"arch"`
+	// Arch is the machine's (the kernel's) architecture: amd64 or arm64.
+	Arch string `json:"arch"`
+	// Userland is the Debian architecture of the root's programs (dpkg's
+	// own, or the ELF machine of /bin/sh) when it is known: "armhf" on
+	// Raspberry Pi OS's 32-bit userland, often on a 64-bit (arm64) kernel.
+	Userland string `json:"userland,omitempty"`
+	// Binary is the ezedge-host units in the root run: the Debian
+	// package's when installed, else where `firstboot install` copies one.
+	Binary       string        `json:"-"`
 	Platform     Kind          `json:"platform"`
 	Board        string        `json:"board,omitempty"`
 	CPUVendor    string        `json:"cpu_vendor,omitempty"`
@@ -171,6 +179,8 @@ func DetectAs(h *hostroot.Root, as Kind, ob Observe) (*Facts, error) {
 	ci := parseColonFile(cpuinfo)
 
 	f.detectArch(h, ci)
+	f.detectUserland(h)
+	f.Binary = InstalledBinary(h)
 	f.detectBoard(h, ci)
 	if as != "" {
 		want := "arm64"
@@ -252,7 +262,15 @@ func (f *Facts) detectArch(h *hostroot.Root, ci map[string]string) {
 // are enough, whatever the size of the binary.
 func elfMachine(h *hostroot.Root, name string) (elf.Machine, bool) {
 	b, err := h.ReadPrefix(name, 20)
-	if err != nil || len(b) < 20 || string(b[:4]) != elf.ELFMAG {
+	if err != nil {
+		return 0, false
+	}
+	return ELFMachine(b)
+}
+
+// ELFMachine is the machine field of the ELF header b starts with.
+func ELFMachine(b []byte) (elf.Machine, bool) {
+	if len(b) < 20 || string(b[:4]) != elf.ELFMAG {
 		return 0, false
 	}
 	var bo binary.ByteOrder = binary.LittleEndian

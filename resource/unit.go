@@ -433,7 +433,17 @@ func (u *UnitRes) Write(h *hostroot.Root, st State) error {
 
 func (u *UnitRes) Equal(a, b State) bool {
 	if a.Exists != b.Exists {
-		return false
+		// What ezedge-host controls of a unit is its links and whether it
+		// runs: a unit with neither is, to it, the same as one not
+		// installed. A unit whose file a task writes (OwnUnit) is read as
+		// disabled before that file exists, and as not installed by the
+		// plain Unit a journal restores it through once the file is gone.
+		s := a
+		if b.Exists {
+			s = b
+		}
+		x := decodeUnit(s)
+		return len(x.links) == 0 && x.active != stateActive
 	}
 	x, y := decodeUnit(a), decodeUnit(b)
 	if x.active != "" && y.active != "" && x.active != y.active {

@@ -111,3 +111,26 @@ func TestUnitLinksOnly(t *testing.T) {
 		t.Errorf("links not restored: %q", got.Data)
 	}
 }
+
+// TestUnitEqualNotInstalled: a unit with no links that is not running is,
+// for what ezedge-host controls, the same as one not installed; one with
+// a link or running is not.
+func TestUnitEqualNotInstalled(t *testing.T) {
+	t.Parallel()
+	u := Unit("tmp.mount")
+	absent := State{}
+	for _, c := range []struct {
+		s    unitState
+		want bool
+	}{
+		{unitState{links: map[string]string{}}, true},
+		{unitState{links: map[string]string{}, active: stateInactive}, true},
+		{unitState{links: map[string]string{}, active: stateActive}, false},
+		{unitState{links: map[string]string{"/etc/systemd/system/local-fs.target.wants/tmp.mount": "/etc/systemd/system/tmp.mount"}}, false},
+	} {
+		st := c.s.encode()
+		if got := u.Equal(absent, st); got != c.want || u.Equal(st, absent) != c.want {
+			t.Errorf("not installed vs %q: %v, want %v", st.Data, got, c.want)
+		}
+	}
+}

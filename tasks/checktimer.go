@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 
+	"github.com/ezansiedgeai/ezedge-host/platform"
 	"github.com/ezansiedgeai/ezedge-host/resource"
 )
 
@@ -18,14 +19,16 @@ type CheckTimerOptions struct {
 const (
 	CheckService = "/etc/systemd/system/ezedge-host-check.service"
 	CheckTimer   = "/etc/systemd/system/ezedge-host-check.timer"
-	// CheckBinary is where the service runs ezedge-host from: where
-	// `firstboot install` puts it.
-	CheckBinary = "/usr/local/sbin/ezedge-host"
 )
 
 // unitPath is what may go unquoted into an ExecStart= line: systemd
 // splits it on blanks and expands % and $.
 var unitPath = regexp.MustCompile(`^/[A-Za-z0-9._/-]*$`)
+
+// CheckTimerDefaults are check-timer's options when the profile sets none.
+func CheckTimerDefaults() CheckTimerOptions {
+	return CheckTimerOptions{TextfileDir: "/var/lib/prometheus/node-exporter"}
+}
 
 func init() {
 	resource.Own(CheckService, 64<<10)
@@ -35,7 +38,7 @@ func init() {
 		Summary: "a systemd timer running `ezedge-host check --output prometheus` every minute for the node exporter",
 		When:    "opt-in (monitoring)",
 		Default: func(*Facts) (bool, string) { return false, "opt-in: turn it on in the profile" },
-		Options: CheckTimerOptions{TextfileDir: "/var/lib/prometheus/node-exporter"},
+		Options: CheckTimerDefaults(),
 		Check: func(o *CheckTimerOptions) []Problem {
 			var out []Problem
 			if o.Profile != "" && !unitPath.MatchString(o.Profile) {
@@ -47,34 +50,11 @@ func init() {
 			return out
 		},
 		Plan: func(f *Facts, o *CheckTimerOptions) Intent {
-			args := " check --output prometheus --textfile-dir " + o.TextfileDir
-			if o.Profile != "" {
-				args += " --profile " + o.Profile
+			bin := f.Binary
+			if bin == "" { // facts not read from a root (tests)
+				bin = platform.LocalBinary
 			}
-			service := Header + `[Unit]
-Description=ezedge-host check: refresh the node exporter's textfile
-Documentation=man:ezedge-host-check(1)
-ConditionPathIsDirectory=` + o.TextfileDir + `
-
-[Service]
-Type=oneshot
-ExecStart=` + CheckBinary + args + `
-# 4: warnings, 5: failures; the metrics say which.
-SuccessExitStatus=4 5
-Nice=10
-IOSchedulingClass=idle
-`
-			timer := Header + `[Unit]
-Description=Refresh ezedge-host check's metrics every minute
-
-[Timer]
-OnBootSec=1min
-OnUnitActiveSec=1min
-AccuracySec=5s
-
-[Install]
-WantedBy=timers.target
-`
+			service, timer := CheckUnitTexts(Header, bin, o.TextfileDir, o.Profile)
 			links := map[string]string{"/etc/systemd/system/timers.target.wants/ezedge-host-check.timer": CheckTimer}
 			return Intent{Wants: []Want{
 				{Resource: resource.File(CheckService), Desired: resource.Content([]byte(service))},
@@ -85,4 +65,40 @@ WantedBy=timers.target
 			}}
 		},
 	})
+}
+
+// CheckUnitTexts are the check service running binary and its timer, each
+// after header. The task writes them with the binary the root has
+// (facts' Binary: the packaged one first); the Debian package ships them
+// disabled under /usr/lib/systemd/system with its defaults.
+func CheckUnitTexts(header, binary, textfileDir, profile string) (service, timer string) {
+	args := " check --output prometheus --textfile-dir " + textfileDir
+	if profile != "" {
+		args += " --profile " + profile
+	}
+	service = header + `[Unit]
+Description=ezedge-host check: refresh the node exporter's textfile
+Documentation=man:ezedge-host-check(8)
+ConditionPathIsDirectory=` + textfileDir + `
+
+[Service]
+Type=oneshot
+ExecStart=` + binary + args + `
+# 4: warnings, 5: failures; the metrics say which.
+SuccessExitStatus=4 5
+Nice=10
+IOSchedulingClass=idle
+`
+	timer = header + `[Unit]
+Description=Refresh ezedge-host check's metrics every minute
+
+[Timer]
+OnBootSec=1min
+OnUnitActiveSec=1min
+AccuracySec=5s
+
+[Install]
+WantedBy=timers.target
+`
+	return service, timer
 }

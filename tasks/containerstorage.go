@@ -95,7 +95,7 @@ func planContainerStorage(f *Facts, o *ContainerStorageOptions) Intent {
 				c.Images, c.Containers, c.Volumes, c.Effective.Driver, c.Effective.Graphroot, c.Effective.MountProgram, want.Driver, want.Graphroot, want.MountProgram))
 		}
 		if c.Database != "" && (c.Effective.Driver != want.Driver || c.Effective.Graphroot != want.Graphroot) {
-			return Refuse(c.Database, fmt.Sprintf("Podman's database records driver %q and graphroot %s, and Podman refuses to run once they differ, even on an empty store: `podman system reset` first, or leave the task off",
+			return Refuse(c.Database, fmt.Sprintf("Podman's database records driver %q and graphroot %s, and Podman goes on using them whatever storage.conf says, even on an empty store: the change would not take effect; `podman system reset` first, or leave the task off",
 				c.Effective.Driver, c.Effective.Graphroot))
 		}
 	}

@@ -41,9 +41,9 @@ var dir = statedir.Path(sub)
 // transient timer does not survive one). It exists only while an apply
 // waits for confirmation.
 const (
-	bootUnitName = "ezedge-host-revert-pending.service"
-	BootUnit     = "/etc/systemd/system/" + bootUnitName
-	bootUnitLink = "/etc/systemd/system/multi-user.target.wants/" + bootUnitName
+	BootUnitName = "ezedge-host-revert-pending.service"
+	BootUnit     = "/etc/systemd/system/" + BootUnitName
+	bootUnitLink = "/etc/systemd/system/multi-user.target.wants/" + BootUnitName
 )
 
 func init() { resource.Own(BootUnit, hostroot.MaxRead) }
@@ -208,6 +208,25 @@ func spawn(self, root, id string, at time.Time) (int, error) {
 	return pid, cmd.Process.Release()
 }
 
+// BootUnitText is the boot unit running binary, after header. The Debian
+// package ships it (disabled) under /usr/lib/systemd/system; an apply
+// waiting for confirmation writes and enables its own in /etc, which
+// takes precedence, and removes it once none waits.
+func BootUnitText(header, binary string) string {
+	return header + `[Unit]
+Description=ezedge-host: revert try applies not confirmed in time
+ConditionDirectoryNotEmpty=` + dir + `
+After=local-fs.target dbus.service
+
+[Service]
+Type=oneshot
+ExecStart=` + binary + ` revert-pending
+
+[Install]
+WantedBy=multi-user.target
+`
+}
+
 // safeExec: the boot unit's ExecStart= takes the binary's path unquoted.
 var safeExec = regexp.MustCompile(`^/[A-Za-z0-9._/+-]+$`)
 
@@ -215,20 +234,7 @@ func installBootUnit(h *hostroot.Root, self string) error {
 	if !safeExec.MatchString(self) {
 		return fmt.Errorf("this binary's path %q cannot be named in a unit file", self)
 	}
-	unit := `# Written by ezedge-host while an apply waits for confirmation; removed once
-# none does. After a reboot it reverts what is overdue and re-arms the rest.
-[Unit]
-Description=ezedge-host: revert try applies not confirmed in time
-ConditionDirectoryNotEmpty=` + dir + `
-After=local-fs.target dbus.service
-
-[Service]
-Type=oneshot
-ExecStart=` + self + ` revert-pending
-
-[Install]
-WantedBy=multi-user.target
-`
+	unit := BootUnitText("# Written by ezedge-host while an apply waits for confirmation; removed once\n# none does. After a reboot it reverts what is overdue and re-arms the rest.\n", self)
 	if err := resource.File(BootUnit).Write(h, resource.Content([]byte(unit))); err != nil {
 		return err
 	}

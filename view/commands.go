@@ -251,6 +251,10 @@ func FirstbootText(w io.Writer, s firstboot.Status) {
 func FactsText(w io.Writer, f *platform.Facts) {
 	fmt.Fprintf(w, "platform:   %s\n", f.Platform)
 	fmt.Fprintf(w, "arch:       %s\n", f.Arch)
+	if f.Userland != "" && f.Userland != f.Arch {
+		// Raspberry Pi OS 32-bit: armhf programs on an arm64 kernel.
+		fmt.Fprintf(w, "userland:   %s\n", f.Userland)
+	}
 	if f.Board != "" {
 		fmt.Fprintf(w, "board:      %s\n", f.Board)
 	}

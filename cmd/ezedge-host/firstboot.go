@@ -20,7 +20,7 @@ import (
 
 func firstbootCmd(g *globals) *cobra.Command {
 	c := &cobra.Command{Use: "firstboot", Short: "Provision an image on its first boot"}
-	var prof string
+	var prof, binFile string
 	install := &cobra.Command{
 		Use:   "install",
 		Short: "Make the image at --root apply the profile once, on its first boot",
@@ -36,14 +36,6 @@ func firstbootCmd(g *globals) *cobra.Command {
 					return err
 				}
 			}
-			self, err := os.Executable()
-			if err != nil {
-				return err
-			}
-			bin, err := os.ReadFile(self)
-			if err != nil {
-				return fmt.Errorf("reading this binary to copy it: %v", err)
-			}
 			h, f, err := g.open()
 			if err != nil {
 				return err
@@ -51,6 +43,24 @@ func firstbootCmd(g *globals) *cobra.Command {
 			defer h.Close()
 			if h.IsSystemRoot() {
 				return fmt.Errorf("firstboot install is for an image root: give --root DIR")
+			}
+			// An image with the Debian package runs its own binary;
+			// otherwise this one (or --binary, built for the image's
+			// architecture) is copied, refused if it cannot run there.
+			var bin []byte
+			if !h.Exists(platform.PackagedBinary) {
+				src := binFile
+				if src == "" {
+					if src, err = os.Executable(); err != nil {
+						return err
+					}
+				}
+				if bin, err = os.ReadFile(src); err != nil {
+					return fmt.Errorf("reading the binary to copy: %v", err)
+				}
+				if err := firstboot.CheckArch(src, bin, f); err != nil {
+					return fmt.Errorf("firstboot install: %v", err)
+				}
 			}
 			store := rollback.Open(h)
 			unlock, _, err := g.lockHost(h, store, "ezedge-host firstboot install")
@@ -89,6 +99,7 @@ func firstbootCmd(g *globals) *cobra.Command {
 		},
 	}
 	install.Flags().StringVar(&prof, "profile", "", "profile `FILE` to apply at first boot (default: the platform's defaults)")
+	install.Flags().StringVar(&binFile, "binary", "", "ezedge-host `FILE` to copy into an image without the Debian package (default: this binary; it must match the image's architecture)")
 	install.Flags().DurationVar(&g.lockTimeout, "lock-timeout", 0, "wait this long for another ezedge-host")
 
 	run := &cobra.Command{

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"debug/elf"
+	"encoding/binary"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -22,7 +25,19 @@ func TestFirstboot(t *testing.T) {
 	os.WriteFile(filepath.Join(root, "etc/machine-id"), []byte("uninitialized\n"), 0o444)
 	orig := fixture.Snapshot(t, root)
 	prof := writeProfile(t, "version: 1\ntasks:\n  bluetooth: {enabled: false}\n")
-	_, code, out := runDie(t, 0, "firstboot", "install", "--root", root, "--profile", prof)
+	// This (amd64) test binary is refused by the arm64 image; one built
+	// for arm64 (an ELF header is all install reads) is copied.
+	if runtime.GOARCH == "amd64" {
+		if _, code, out := runDie(t, 0, "firstboot", "install", "--root", root, "--profile", prof); code == 0 || !strings.Contains(out, "is built for amd64, the image is arm64") {
+			t.Fatalf("an amd64 binary installed into an arm64 image: %d %s", code, out)
+		}
+		if d := orig.Diff(fixture.Snapshot(t, root)); len(d) > 0 {
+			t.Fatalf("a refused install changed the image: %v", d)
+		}
+	}
+	arm64 := filepath.Join(t.TempDir(), "ezedge-host-arm64")
+	os.WriteFile(arm64, elfHeader(elf.EM_AARCH64), 0o755)
+	_, code, out := runDie(t, 0, "firstboot", "install", "--root", root, "--profile", prof, "--binary", arm64)
 	if code != 0 {
 		t.Fatalf("install: %s", out)
 	}
@@ -30,9 +45,9 @@ func TestFirstboot(t *testing.T) {
 	if m == nil {
 		t.Fatalf("no undo id:\n%s", out)
 	}
-	self, _ := os.ReadFile(bin)
+	self, _ := os.ReadFile(arm64)
 	if got, _ := os.ReadFile(filepath.Join(root, "usr/local/sbin/ezedge-host")); string(got) != string(self) {
-		t.Error("the binary in the image is not this one")
+		t.Error("the binary in the image is not --binary's")
 	}
 	if l := lstatLink(t, filepath.Join(root, "etc/systemd/system/multi-user.target.wants/ezedge-host-firstboot.service")); l != "/etc/systemd/system/ezedge-host-firstboot.service" {
 		t.Errorf("unit not enabled: %q", l)
@@ -43,7 +58,7 @@ func TestFirstboot(t *testing.T) {
 	if s := cli("firstboot", "status", "--root", root).must(t, 0); !strings.Contains(s.stdout, "has not run yet") {
 		t.Errorf("status before: %s", s.stdout)
 	}
-	if _, code, out := runDie(t, 0, "firstboot", "install", "--root", root, "--profile", prof); code != 0 || !strings.Contains(out, "already installed") {
+	if _, code, out := runDie(t, 0, "firstboot", "install", "--root", root, "--profile", prof, "--binary", arm64); code != 0 || !strings.Contains(out, "already installed") {
 		t.Errorf("second install: %s", out)
 	}
 
@@ -67,4 +82,14 @@ func TestFirstboot(t *testing.T) {
 	if d := orig.Diff(fixture.Snapshot(t, root, fixture.StoreDir)); len(d) > 0 {
 		t.Fatalf("not byte-identical after rolling back first boot and install:\n%s", strings.Join(d, "\n"))
 	}
+}
+
+// elfHeader is a little-endian 64-bit ELF header for machine m.
+func elfHeader(m elf.Machine) []byte {
+	b := make([]byte, 64)
+	copy(b, elf.ELFMAG)
+	b[elf.EI_CLASS], b[elf.EI_DATA], b[elf.EI_VERSION] = byte(elf.ELFCLASS64), byte(elf.ELFDATA2LSB), byte(elf.EV_CURRENT)
+	binary.LittleEndian.PutUint16(b[16:], uint16(elf.ET_EXEC))
+	binary.LittleEndian.PutUint16(b[18:], uint16(m))
+	return b
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/ezansiedgeai/ezedge-host/apply"
+	"github.com/ezansiedgeai/ezedge-host/firstboot"
 	"github.com/ezansiedgeai/ezedge-host/hostroot"
 	"github.com/ezansiedgeai/ezedge-host/plan"
 	"github.com/ezansiedgeai/ezedge-host/platform"
@@ -100,7 +102,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.PersistentFlags().StringVar(&g.platform, "platform", "", "the platform when the root cannot tell (an image): rpi4, rpi5, amd64 or arm64")
-	root.AddCommand(factsCmd(g), planCmd(g), applyCmd(g), rollbackCmd(g), historyCmd(g), firstbootCmd(g), confirmCmd(g), statusCmd(g), revertCmd(g), revertPendingCmd(g), checkCmd(g), resourcesCmd(g), manCmd(root))
+	root.AddCommand(factsCmd(g), planCmd(g), applyCmd(g), rollbackCmd(g), historyCmd(g), firstbootCmd(g), confirmCmd(g), statusCmd(g), revertCmd(g), revertPendingCmd(g), checkCmd(g), resourcesCmd(g), manCmd(root), unitsCmd())
 	root.SetArgs(terraformOut(args))
 	err := root.Execute()
 	var code exitCode
@@ -568,6 +570,42 @@ func manCmd(root *cobra.Command) *cobra.Command {
 			root.DisableAutoGenTag = true
 			return doc.GenManTree(root, &doc.GenManHeader{Title: "EZEDGE-HOST", Section: "8", Source: "ezedge-host " + version}, args[0])
 		},
+	}
+}
+
+// unitsCmd writes the systemd units the Debian package ships (disabled),
+// from the same source as the ones ezedge-host writes itself, running the
+// packaged binary.
+func unitsCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:    "gen-units DIR",
+		Short:  "Write the units the Debian package ships into DIR",
+		Hidden: true,
+		Args:   cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			if err := os.MkdirAll(args[0], 0o755); err != nil {
+				return err
+			}
+			for name, text := range packagedUnits() {
+				if err := os.WriteFile(filepath.Join(args[0], name), []byte(text), 0o644); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	}
+}
+
+// packagedUnits are the Debian package's units by name.
+func packagedUnits() map[string]string {
+	const header = "# Shipped disabled by the ezedge-host package; see ezedge-host(8) and\n# /usr/share/doc/ezedge-host. Override in /etc/systemd/system.\n"
+	bin := platform.PackagedBinary
+	service, timer := tasks.CheckUnitTexts(header, bin, tasks.CheckTimerDefaults().TextfileDir, "")
+	return map[string]string{
+		firstboot.UnitName:          firstboot.UnitText(header, bin, false),
+		tryapply.BootUnitName:       tryapply.BootUnitText(header, bin),
+		"ezedge-host-check.service": service,
+		"ezedge-host-check.timer":   timer,
 	}
 }
 

@@ -36,7 +36,11 @@ snapshot() {
 	echo "cmdline_zswap=$(grep -o 'zswap\.[^ ]*' /proc/cmdline | tr '\n' ' ')"
 	echo "cmdline.txt=$(bytes_of $FW/cmdline.txt)"
 	echo "raspi-extra-cmdline=$(bytes_of $EXTRA)"
-	for f in /etc/sysctl.d/90-ezedge-host.conf /etc/tmpfiles.d/90-ezedge-host.conf; do
+	echo "tmp=$(findmnt -n -o FSTYPE /tmp)"
+	echo "root_noatime=$(findmnt -n -o OPTIONS / | tr ',' '\n' | grep -cx noatime)"
+	echo "fstab=$(bytes_of /etc/fstab)"
+	for f in /etc/sysctl.d/90-ezedge-host.conf /etc/tmpfiles.d/90-ezedge-host.conf /etc/systemd/journald.conf.d/90-ezedge-host.conf \
+		/etc/systemd/system/tmp.mount /etc/systemd/system/tmp.mount.d/90-ezedge-host.conf /etc/systemd/system/local-fs.target.wants/tmp.mount; do
 		[ -e "$f" ] && echo "file=$f"
 	done
 }
@@ -74,6 +78,12 @@ case $n in
 	expect_in plan-governor "$plan" "cpu-governor"
 	expect_in plan-fstrim-skipped "$plan" "fstrim          root is on an SD card (mmcblk0)"
 	expect_in plan-wifi-skipped "$plan" "wifi            no WLAN radio (no rfkill device of type wlan)"
+	# Fewer writes to the SD card: on by default for an SD-card root.
+	# (the plan pads the resource column before its [task, layer])
+	expect_in plan-root-noatime "$(grep -E 'file /etc/fstab +\[root-noatime' <<<"$plan")" "root-noatime"
+	expect_in plan-journald "$(grep -E 'file /etc/systemd/journald.conf.d/90-ezedge-host.conf +\[journald' <<<"$plan")" "journald"
+	expect_in plan-tmp-tmpfs "$(grep -E 'file /etc/systemd/system/tmp.mount.d/90-ezedge-host.conf +\[tmp-tmpfs' <<<"$plan")" "tmp-tmpfs"
+	echo "  fstab: $(grep -v '^#' /etc/fstab | tr '\n' '|')" >&3
 	out=$($E apply --yes --profile $P 2>&1); rc=$?
 	echo "$out" > "$state/apply1"
 	expect apply-exit "$rc" 0
@@ -107,6 +117,10 @@ case $n in
 	expect zswap-compressor "$(cat /sys/module/zswap/parameters/compressor)" lz4
 	expect swappiness "$(sysv vm.swappiness)" 10
 	expect governor "$(gov)" performance
+	expect tmp-tmpfs "$(findmnt -n -o FSTYPE /tmp)" tmpfs
+	expect root-noatime "$(findmnt -n -o OPTIONS / | tr ',' '\n' | grep -x noatime)" noatime
+	expect_in journald-volatile "$(systemd-analyze cat-config systemd/journald.conf 2>&1)" "Storage=volatile"
+	expect journal-in-ram "$(journalctl --header 2>/dev/null | grep -m1 -o '/run/log/journal')" /run/log/journal
 	$E plan --profile $P --detailed-exitcode > "$state/plan2" 2>&1
 	rc=$?
 	expect plan-exit "$rc" 0
