@@ -92,7 +92,7 @@ func main() {
 	cache := flag.String("cache", ".cache/e2e", "folder for the cached root (git-ignored)")
 	arch := flag.String("arch", "amd64", "guest architecture: amd64 or arm64")
 	out := flag.String("out", "e2e-out", "folder for the logs of failed boots")
-	bootTimeout := flag.Duration("boot-timeout", 6*time.Minute, "hard limit on one boot (a boot takes 1–3 min under software emulation)")
+	bootTimeout := flag.Duration("boot-timeout", 10*time.Minute, "hard limit on one boot (a boot takes 1–5 min under software emulation)")
 	piBootTimeout := flag.Duration("pi-boot-timeout", 10*time.Minute, "hard limit on one boot of the Raspberry Pi scenario (an emulated Cortex-A72 without KVM)")
 	scenarios := flag.String("scenarios", "apply-reboot-rollback,firstboot,pi", "the scenarios to run, comma-separated")
 	flag.Parse()
