@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"time"
@@ -190,28 +191,25 @@ func runGrub(arch string, m machine, cacheDir, outDir, work string, bootTimeout 
 		fmt.Printf("e2e: root built in %.0f s\n", time.Since(t).Seconds())
 	}
 
-	// ezedge-host goes into the guests as its Debian package, built for
-	// the guest: the first-boot image is provisioned the way an image
-	// builder does it (the mmdebstrap hook's script,
-	// integrations/common/ezedge-provision, whose firstboot install uses
-	// the packaged binary); the other has it installed with dpkg -i.
-	var deb string
-	if want["firstboot"] || want["apply-reboot-rollback"] {
-		repo, err := os.Getwd()
-		if err != nil {
-			return err
+	bin := filepath.Join(work, "ezedge-host")
+	build := exec.Command("go", "build", "-trimpath", "-o", bin, "./cmd/ezedge-host")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch)
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		return fmt.Errorf("building ezedge-host: %v", err)
+	}
+	// firstboot install runs here, on the build host, and copies itself
+	// (os.Executable) into the image: for another architecture it runs as
+	// a host binary and the guest's binary replaces the copy.
+	hostBin := bin
+	if arch != runtime.GOARCH {
+		hostBin = filepath.Join(work, "ezedge-host-host")
+		b := exec.Command("go", "build", "-trimpath", "-o", hostBin, "./cmd/ezedge-host")
+		b.Env = append(os.Environ(), "CGO_ENABLED=0")
+		b.Stderr = os.Stderr
+		if err := b.Run(); err != nil {
+			return fmt.Errorf("building ezedge-host for this host: %v", err)
 		}
-		pkg := exec.Command("go", "run", ".", "-repo", repo, "-out", filepath.Join(work, "deb"), "-arch", arch, "-version", "0~e2e")
-		pkg.Dir = filepath.Join(repo, "packaging")
-		pkg.Stdout, pkg.Stderr = os.Stderr, os.Stderr
-		if err := pkg.Run(); err != nil {
-			return fmt.Errorf("building the .deb: %v", err)
-		}
-		debs, _ := filepath.Glob(filepath.Join(work, "deb", "ezedge-host_*_"+arch+".deb"))
-		if len(debs) != 1 {
-			return fmt.Errorf("want one .deb for %s, found %v", arch, debs)
-		}
-		deb = debs[0]
 	}
 	nvme := filepath.Join(work, "nvme.img")
 	if err := os.WriteFile(nvme, nil, 0o644); err != nil {
@@ -229,7 +227,7 @@ func runGrub(arch string, m machine, cacheDir, outDir, work string, bootTimeout 
 			continue
 		}
 		fmt.Printf("e2e: scenario %s\n", sc.name)
-		g, err := prepare(work, root, deb, m, sc.name, sc.firstboot)
+		g, err := prepare(work, root, bin, hostBin, m, sc.name, sc.firstboot)
 		if err != nil {
 			return err
 		}
@@ -246,7 +244,7 @@ type guestImage struct{ disk, kernel, initrd string }
 // makes its disk image. For the first-boot scenario the image is
 // provisioned offline with `ezedge-host firstboot install`, as an operator
 // would, and keeps machine-id "uninitialized".
-func prepare(work, root, deb string, m machine, name string, firstboot bool) (*guestImage, error) {
+func prepare(work, root, bin, hostBin string, m machine, name string, firstboot bool) (*guestImage, error) {
 	guest := filepath.Join(work, name)
 	if err := sh("cp", "-a", root, guest); err != nil {
 		return nil, err
@@ -256,6 +254,10 @@ func prepare(work, root, deb string, m machine, name string, firstboot bool) (*g
 	machineID := hex.EncodeToString(id) + "\n"
 	if firstboot {
 		machineID = "uninitialized\n"
+	}
+	self, err := os.ReadFile(bin)
+	if err != nil {
+		return nil, err
 	}
 	files := map[string]struct {
 		data []byte
@@ -277,7 +279,12 @@ func prepare(work, root, deb string, m machine, name string, firstboot bool) (*g
 		"etc/systemd/system/serial-getty@ttyS1.service": {nil, 0},
 		"etc/systemd/system/serial-getty@hvc0.service":  {nil, 0},
 	}
-
+	if !firstboot {
+		files["usr/local/sbin/ezedge-host"] = struct {
+			data []byte
+			mode os.FileMode
+		}{self, 0o755}
+	}
 	for p, f := range files {
 		full := filepath.Join(guest, p)
 		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
@@ -322,30 +329,11 @@ func prepare(work, root, deb string, m machine, name string, firstboot bool) (*g
 	if err := os.Symlink("/etc/systemd/system/ezedge-e2e.service", filepath.Join(wants, "ezedge-e2e.service")); err != nil {
 		return nil, err
 	}
-	if !firstboot {
-		// dpkg -i inside the image, as an operator on the device would.
-		if err := sh("cp", deb, filepath.Join(guest, "tmp/ezedge-host.deb")); err != nil {
-			return nil, err
-		}
-		if err := sh("chroot", guest, "dpkg", "-i", "/tmp/ezedge-host.deb"); err != nil {
-			return nil, err
-		}
-		if err := os.Remove(filepath.Join(guest, "tmp/ezedge-host.deb")); err != nil {
-			return nil, err
-		}
-	}
 	if firstboot {
-		// As the mmdebstrap hook does: install the .deb with the image's
-		// dpkg, print the plan, firstboot install with the profile.
-		repo, err := os.Getwd()
-		if err != nil {
+		// --binary: the guest's build (firstboot install refuses a binary
+		// of another architecture than the image's).
+		if err := sh(hostBin, "firstboot", "install", "--root", guest, "--profile", filepath.Join(guest, "etc/e2e/profile.yaml"), "--binary", bin); err != nil {
 			return nil, err
-		}
-		prov := exec.Command(filepath.Join(repo, "integrations/common/ezedge-provision"), guest)
-		prov.Env = append(os.Environ(), "EZEDGE_DEB="+deb, "EZEDGE_PROFILE="+filepath.Join(guest, "etc/e2e/profile.yaml"), "EZEDGE_PLATFORM="+strings.TrimPrefix(m.kernelPkg, "linux-image-"))
-		prov.Stdout, prov.Stderr = os.Stderr, os.Stderr
-		if err := prov.Run(); err != nil {
-			return nil, fmt.Errorf("provisioning the first-boot image: %v", err)
 		}
 	}
 	kernels, _ := filepath.Glob(filepath.Join(guest, "boot/vmlinuz-*"))
