@@ -17,19 +17,23 @@ const DpkgStatus = "/var/lib/dpkg/status"
 // MiB; one far larger is not a dpkg database to trust.
 const maxDpkgStatus = 32 << 20
 
+// readDpkgStatus is the root's dpkg database, read once per detection
+// (the userland and the packages the tasks ask about both come from it);
+// nil where there is none.
+func readDpkgStatus(h *hostroot.Root) []byte {
+	b, err := h.ReadFileLimit(DpkgStatus, maxDpkgStatus)
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
 // detectPackages reads the installed version of each named package from
 // dpkg's status file. Nothing in the root is run: the version is read,
 // not asked of the program.
-func (f *Facts) detectPackages(h *hostroot.Root, names []string) {
-	if len(names) == 0 {
-		return
-	}
-	b, err := h.ReadFileLimit(DpkgStatus, maxDpkgStatus)
-	if err != nil {
-		return
-	}
+func (f *Facts) detectPackages(status []byte, names []string) {
 	for _, n := range names {
-		if v, ok := DpkgVersion(b, n); ok {
+		if v, ok := DpkgVersion(status, n); ok {
 			if f.Packages == nil {
 				f.Packages = map[string]string{}
 			}
@@ -39,28 +43,41 @@ func (f *Facts) detectPackages(h *hostroot.Root, names []string) {
 	}
 }
 
+// dpkgStanzas are the fields of package name's stanzas in a dpkg status
+// file (continuation lines left out): one, or one per architecture of a
+// multi-arch package.
+func dpkgStanzas(status []byte, name string) []map[string]string {
+	var out []map[string]string
+	for _, stanza := range bytes.Split(status, []byte("\n\n")) {
+		fields := map[string]string{}
+		for _, l := range strings.Split(string(stanza), "\n") {
+			if k, v, ok := strings.Cut(l, ":"); ok && !strings.HasPrefix(l, " ") {
+				fields[k] = strings.TrimSpace(v)
+			}
+		}
+		if fields["Package"] == name {
+			out = append(out, fields)
+		}
+	}
+	return out
+}
+
+// dpkgValue is a field's value, "" when it holds a control character
+// (nothing read from a root goes into output unchecked).
+func dpkgValue(fields map[string]string, key string) string {
+	if v := fields[key]; !strings.ContainsFunc(v, isControl) {
+		return v
+	}
+	return ""
+}
+
 // DpkgVersion is the version of package name in a dpkg status file, when
 // it is installed ("install ok installed"; a package removed but not
 // purged keeps a stanza with "deinstall ok config-files").
 func DpkgVersion(status []byte, name string) (string, bool) {
-	for _, stanza := range bytes.Split(status, []byte("\n\n")) {
-		var pkg, st, ver string
-		for _, l := range strings.Split(string(stanza), "\n") {
-			k, v, ok := strings.Cut(l, ":")
-			if !ok || strings.HasPrefix(l, " ") {
-				continue
-			}
-			switch k {
-			case "Package":
-				pkg = strings.TrimSpace(v)
-			case "Status":
-				st = strings.TrimSpace(v)
-			case "Version":
-				ver = strings.TrimSpace(v)
-			}
-		}
-		if pkg == name && strings.HasSuffix(st, " installed") && ver != "" && !strings.ContainsFunc(ver, isControl) {
-			return ver, true
+	for _, fields := range dpkgStanzas(status, name) {
+		if v := dpkgValue(fields, "Version"); v != "" && strings.HasSuffix(fields["Status"], " installed") {
+			return v, true
 		}
 	}
 	return "", false

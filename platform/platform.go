@@ -179,7 +179,8 @@ func DetectAs(h *hostroot.Root, as Kind, ob Observe) (*Facts, error) {
 	ci := parseColonFile(cpuinfo)
 
 	f.detectArch(h, ci)
-	f.detectUserland(h)
+	status := readDpkgStatus(h)
+	f.detectUserland(h, status)
 	f.Binary = InstalledBinary(h)
 	f.detectBoard(h, ci)
 	if as != "" {
@@ -213,7 +214,7 @@ func DetectAs(h *hostroot.Root, as Kind, ob Observe) (*Facts, error) {
 	f.detectContainers(h)
 	f.detectRadios(h)
 	f.detectUnits(h, ob.Units)
-	f.detectPackages(h, ob.Packages)
+	f.detectPackages(status, ob.Packages)
 	f.detectGlobs(h, ob.Globs)
 	f.detectInit(h)
 	f.detectConf(h)

@@ -1,10 +1,8 @@
 package platform
 
 import (
-	"bytes"
 	"debug/elf"
 	"fmt"
-	"strings"
 
 	"github.com/ezansiedgeai/ezedge-host/hostroot"
 )
@@ -30,14 +28,17 @@ func InstalledBinary(h *hostroot.Root) string {
 // (armhf) userland boots a 64-bit kernel on a Pi 4 or 5 by default.
 // dpkg's own package says it first; an image without a dpkg database is
 // asked through the ELF header of its shell.
-func (f *Facts) detectUserland(h *hostroot.Root) {
-	if b, err := h.ReadFileLimit(DpkgStatus, maxDpkgStatus); err == nil {
-		if a := dpkgArch(b); a != "" {
-			f.Userland = a
-			f.Evidence = append(f.Evidence, fmt.Sprintf("userland: %s (Architecture of dpkg in %s)", a, DpkgStatus))
-			f.noteArmhf()
-			return
+func (f *Facts) detectUserland(h *hostroot.Root, status []byte) {
+	// dpkg is never a foreign package: its architecture is the root's.
+	for _, fields := range dpkgStanzas(status, "dpkg") {
+		a := dpkgValue(fields, "Architecture")
+		if a == "" {
+			continue
 		}
+		f.Userland = a
+		f.Evidence = append(f.Evidence, fmt.Sprintf("userland: %s (Architecture of dpkg in %s)", a, DpkgStatus))
+		f.noteArmhf()
+		return
 	}
 	for _, bin := range []string{"/bin/sh", "/usr/bin/sh"} {
 		if m, ok := elfMachine(h, bin); ok {
@@ -79,30 +80,6 @@ func ELFArch(m elf.Machine) string {
 		return "arm64"
 	case elf.EM_ARM:
 		return "armhf"
-	}
-	return ""
-}
-
-// dpkgArch is the Architecture of the dpkg package in a status file: the
-// root's native architecture (dpkg is never a foreign package).
-func dpkgArch(status []byte) string {
-	for _, stanza := range bytes.Split(status, []byte("\n\n")) {
-		var pkg, arch string
-		for _, l := range strings.Split(string(stanza), "\n") {
-			k, v, ok := strings.Cut(l, ":")
-			if !ok || strings.HasPrefix(l, " ") {
-				continue
-			}
-			switch k {
-			case "Package":
-				pkg = strings.TrimSpace(v)
-			case "Architecture":
-				arch = strings.TrimSpace(v)
-			}
-		}
-		if pkg == "dpkg" && arch != "" && !strings.ContainsFunc(arch, isControl) {
-			return arch
-		}
 	}
 	return ""
 }
