@@ -17,6 +17,10 @@ func FuzzSet(f *testing.F) {
 	f.Add([]byte(""), true)
 	f.Add([]byte("[storage]\ndriver = 'vfs'\n[storage.options.overlay]\nmount_program = \"/x\" # y"), false)
 	f.Add([]byte("a = [\n\"]\", { b = '}' }, # ]\n]\n[storage]\nx = \"\"\"\n[storage]\"\"\"\n"), true)
+	// Keys in another letter case, which Podman's decoder reads as the
+	// managed ones (found by this fuzzer in CI).
+	f.Add([]byte("[storage]\ndriver = \"overlay\"\nDRIVER = '12'\n"), false)
+	f.Add([]byte("[storage.options.overlAy]\nmount_program = \"8A\" #98\n"), true)
 	f.Fuzz(func(t *testing.T, data []byte, withFuse bool) {
 		w := native
 		if withFuse {

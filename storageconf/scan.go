@@ -26,6 +26,19 @@ type doc struct {
 	// inline lists the keys whose value is an inline table or array, by
 	// path, with their line: a table below one cannot be given a header.
 	inline map[string]int
+	// lines has, for every path a header or key writes (its prefixes
+	// too), the first line that writes it.
+	lines map[string]int
+}
+
+// wrote records the line of path and of each of its prefixes.
+func (d *doc) wrote(path []string, line int) {
+	for i := 1; i <= len(path); i++ {
+		id := strings.Join(path[:i], "\x00")
+		if _, ok := d.lines[id]; !ok {
+			d.lines[id] = line
+		}
+	}
 }
 
 // inlineAbove refuses a key whose table, or a table above it, is written
@@ -95,7 +108,7 @@ func (s *scanner) rest() error {
 }
 
 func scan(b []byte) (*doc, error) {
-	d := &doc{keys: map[string]key{}, tables: map[string]int{}, inline: map[string]int{}}
+	d := &doc{keys: map[string]key{}, tables: map[string]int{}, inline: map[string]int{}, lines: map[string]int{}}
 	s := &scanner{b: b, line: 1}
 	var table []string
 	inArray := false
@@ -111,6 +124,7 @@ func scan(b []byte) (*doc, error) {
 			}
 			continue
 		case b[s.i] == '[':
+			hline := s.line
 			arr := s.peek("[[")
 			s.i++
 			if arr {
@@ -134,6 +148,7 @@ func scan(b []byte) (*doc, error) {
 				return nil, err
 			}
 			table, inArray = parts, arr
+			d.wrote(parts, hline)
 			if !arr {
 				d.tables[strings.Join(parts, "\x00")] = s.i
 			}
@@ -165,6 +180,7 @@ func scan(b []byte) (*doc, error) {
 			continue
 		}
 		full := append(append([]string{}, table...), parts...)
+		d.wrote(full, line)
 		id := strings.Join(full, "\x00")
 		d.keys[id] = key{line: line, lineStart: start, valStart: vs, valEnd: ve, plain: len(parts) == 1 && str && !multi && !quoted, value: val, header: len(table)}
 		if c := b[vs]; c == '{' || c == '[' {

@@ -75,6 +75,9 @@ func Parse(data []byte) (Values, error) {
 	if err != nil {
 		return Values{}, parseError(err)
 	}
+	if err := caseVariants(md, data); err != nil {
+		return Values{}, err
+	}
 	v := Values{Driver: f.Storage.Driver, Graphroot: f.Storage.Graphroot, MountProgram: f.Storage.Options.Overlay.MountProgram}
 	if md.IsDefined(keyOldMountProgram...) {
 		if v.MountProgram == "" {
@@ -82,6 +85,64 @@ func Parse(data []byte) (Values, error) {
 		}
 	}
 	return v, nil
+}
+
+// managed is the part of the document's key tree this package reads: the
+// tables down to its keys.
+var managed = node{"storage": {
+	"driver":    nil,
+	"graphroot": nil,
+	"options": {
+		"mount_program": nil,
+		"overlay":       {"mount_program": nil},
+	},
+}}
+
+type node map[string]node
+
+// caseVariants refuses a key or table on the managed paths written in other
+// letter case ([Storage], DRIVER, ...). BurntSushi/toml, which both this
+// package and containers/storage decode with, matches a struct field by
+// name regardless of case (Unicode folding, so "ſtorage" too); such a key
+// sets what Podman reads while an edit of the exact name would not see it,
+// and with both spellings present which one wins depends on map order.
+func caseVariants(md toml.MetaData, data []byte) error {
+	for _, k := range md.Keys() {
+		n := managed
+		for i, part := range k {
+			next, exact := n[part]
+			if exact {
+				if next == nil {
+					break
+				}
+				n = next
+				continue
+			}
+			for name := range n {
+				if strings.EqualFold(name, part) {
+					path := append(append([]string{}, k[:i]...), name)
+					return fmt.Errorf("%s%q is read by Podman as %s (its keys match in any letter case); rename it to %s by hand",
+						keyLine(data, k[:i+1]), strings.Join(k[:i+1], "."), strings.Join(path, "."), name)
+				}
+			}
+			break
+		}
+	}
+	return nil
+}
+
+// keyLine is "line N: " for the line that first writes key (as a header,
+// a key, or a dotted key's prefix), or "" when the scanner cannot place it
+// (a name written with escapes).
+func keyLine(data []byte, key []string) string {
+	d, err := scan(data)
+	if err != nil {
+		return ""
+	}
+	if line, ok := d.lines[strings.Join(key, "\x00")]; ok {
+		return fmt.Sprintf("line %d: ", line)
+	}
+	return ""
 }
 
 // decodeAll is the whole document as generic values, for comparing what

@@ -99,3 +99,34 @@ func TestParse(t *testing.T) {
 		t.Fatalf("%+v %v", v, err)
 	}
 }
+
+// Every key and table on the managed paths, written in another letter case
+// (Unicode folding included), is refused with its line: Podman's decoder
+// would read it as the managed key.
+func TestCaseVariantsRefused(t *testing.T) {
+	for _, c := range []struct{ in, err string }{
+		{"[Storage]\ndriver = \"vfs\"\n", `line 1: "Storage" is read by Podman as storage`},
+		{"[storage]\nDRIVER = \"12\"\n", `line 2: "storage.DRIVER" is read by Podman as storage.driver`},
+		{"[storage]\ndriver = \"overlay\"\nDriver = \"12\"\n", `line 3: "storage.Driver"`},
+		{"[storage]\nGraphRoot = \"/x\"\n", `line 2: "storage.GraphRoot"`},
+		{"[storage.Options]\nx = 1\n", `line 1: "storage.Options"`},
+		{"[storage.options.overlAy]\nmount_program = \"8A\"\n", `line 1: "storage.options.overlAy"`},
+		{"[storage.options.overlay]\nMount_Program = \"x\"\n", `line 2: "storage.options.overlay.Mount_Program"`},
+		{"[storage]\noptions.Overlay.x = 1\n", `line 2: "storage.options.Overlay"`},
+		{"[\"ſtorage\"]\ndriver = \"vfs\"\n", `line 1: "ſtorage"`},
+		{"[\"\\u0053torage\"]\ndriver = \"vfs\"\n", `"Storage" is read by Podman as storage`},
+	} {
+		if _, err := Parse([]byte(c.in)); err == nil || !strings.Contains(err.Error(), c.err) {
+			t.Errorf("Parse(%q) = %v, want %q", c.in, err, c.err)
+		}
+		if _, err := Set([]byte(c.in), native); err == nil || !strings.Contains(err.Error(), c.err) {
+			t.Errorf("Set(%q) = %v, want %q", c.in, err, c.err)
+		}
+	}
+	// Other keys keep their case and are not the package's business.
+	for _, in := range []string{"[storage]\nRunRoot = \"/x\"\n", "[Engine]\nx = 1\n", "[storage.options.thinpool]\nSize = \"1\"\n"} {
+		if _, err := Set([]byte(in), native); err != nil {
+			t.Errorf("Set(%q): %v", in, err)
+		}
+	}
+}
