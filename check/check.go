@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ezansiedgeai/ezedge-host/baseline"
 	"github.com/ezansiedgeai/ezedge-host/hostroot"
 	"github.com/ezansiedgeai/ezedge-host/plan"
 	"github.com/ezansiedgeai/ezedge-host/platform"
@@ -52,7 +53,7 @@ const (
 )
 
 // Groups is the order results are shown in.
-var Groups = []Group{Power, Thermal, Storage, Swap, Memory, Tuning, Monitoring}
+var Groups = []Group{Power, Thermal, Storage, Swap, Memory, Tuning, Performance, Monitoring}
 
 // Result is one check.
 type Result struct {
@@ -137,6 +138,7 @@ type Input struct {
 	// and when it was last written (zero: never).
 	Textfile     string
 	TextfileTime time.Time
+	Baselines    Baselines
 	Now          time.Time
 }
 
@@ -150,6 +152,7 @@ func Run(in Input) *Report {
 	c.swap()
 	c.memory()
 	c.tuning()
+	c.performance()
 	c.monitoring()
 	r.Counts = map[string]int{}
 	for _, s := range []Status{OK, Warn, Fail, Unknown} {
@@ -737,6 +740,9 @@ type Options struct {
 	// TextfileDir is the node exporter's textfile directory in the root
 	// ("": none).
 	TextfileDir string
+	// Probe, when set, is this check's own short measurement, compared
+	// with the newest baseline.
+	Probe *baseline.Record
 }
 
 // TextfileName is the file the check writes in the textfile directory.
@@ -760,10 +766,18 @@ func Host(h *hostroot.Root, store *rollback.Store, o Options, now time.Time) (*R
 	in := Input{Facts: f, Health: platform.ReadHealth(h, f, ho), Plan: p, PlanError: perr, Now: now}
 	if hi, err := store.History(); err == nil {
 		for _, r := range hi.Records {
-			if r.Status() == rollback.Applied || r.Status() == rollback.PartlyRolledBack && r.Time.After(in.LastApply) {
+			if (r.Status() == rollback.Applied || r.Status() == rollback.PartlyRolledBack) && r.Time.After(in.LastApply) {
 				in.LastApply = r.Time
 			}
 		}
+	}
+	in.Baselines = Baselines{Live: h.IsSystemRoot() && f.Runtime, Probe: o.Probe}
+	if in.Baselines.Live {
+		recs, skipped, err := baseline.List(h)
+		if err != nil {
+			skipped = append(skipped, err.Error())
+		}
+		in.Baselines.Records, in.Baselines.Skipped = recs, skipped
 	}
 	if o.TextfileDir != "" {
 		in.Textfile = path.Join(o.TextfileDir, TextfileName)

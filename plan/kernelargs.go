@@ -3,6 +3,7 @@ package plan
 import (
 	"fmt"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 
@@ -48,6 +49,22 @@ func (p *Plan) kernelArgs(h *hostroot.Root, args []taskArg) error {
 			owners = append(owners, ta.task)
 		}
 	}
+	// With --only, another task's argument is kept only where the boot
+	// configuration holds it now: each edit then leaves it as it is.
+	keep := func(line string) {
+		if p.only == nil {
+			return
+		}
+		all, owners = nil, nil
+		for _, ta := range args {
+			if slices.Contains(p.only, ta.task) || cmdline.Holds(line, ta.arg) {
+				all = append(all, ta.arg)
+				if len(owners) == 0 || owners[len(owners)-1] != ta.task {
+					owners = append(owners, ta.task)
+				}
+			}
+		}
+	}
 	var res resource.Resource
 	var desired resource.State
 	var cur resource.State
@@ -67,6 +84,7 @@ func (p *Plan) kernelArgs(h *hostroot.Root, args []taskArg) error {
 		if cur, err = res.Read(h); err != nil {
 			return readRefused(owners, all, err)
 		}
+		keep(string(cur.Data))
 		desired = cur
 		if len(all) > 0 {
 			data, warn, err := cmdline.EditPiFile(cur.Data, all)
@@ -88,6 +106,7 @@ func (p *Plan) kernelArgs(h *hostroot.Root, args []taskArg) error {
 		if cur, err = res.Read(h); err != nil {
 			return readRefused(owners, all, err)
 		}
+		keep(string(cur.Data))
 		if !cur.Exists {
 			if len(all) > 0 {
 				// Creating it would boot a kernel without root= and the
@@ -116,6 +135,15 @@ func (p *Plan) kernelArgs(h *hostroot.Root, args []taskArg) error {
 		if err != nil {
 			return err
 		}
+		if p.only != nil {
+			// What the drop-in adds is held when the command line the
+			// configuration evaluates to holds it.
+			vars, err := cmdline.EvalGrub(append(slices.Clone(names), tasks.GrubDropInFile), append(slices.Clone(contents), cur.Data))
+			if err != nil {
+				return fmt.Errorf("cannot evaluate the GRUB configuration: %v", err)
+			}
+			keep(cmdline.Kernel(vars))
+		}
 		// A key GRUB_CMDLINE_LINUX_DEFAULT sets otherwise would come later
 		// on the command line and win over ours.
 		var overridden []string
@@ -139,6 +167,7 @@ func (p *Plan) kernelArgs(h *hostroot.Root, args []taskArg) error {
 		if cur, err = res.Read(h); err != nil {
 			return readRefused(owners, all, err)
 		}
+		keep(string(cur.Data))
 		desired = cur
 		if len(all) > 0 {
 			if desired.Data, err = cmdline.EditGrubDefault(cur.Data, all); err != nil {

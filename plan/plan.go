@@ -75,6 +75,34 @@ type Plan struct {
 	// Drift lists resources an apply set that something else has changed
 	// since: rollback leaves them alone unless --force.
 	Drift []string
+	// only are the tasks the plan is limited to (nil: all).
+	only []string
+}
+
+// sections reads an owned file ezedge-host wrote (Header, then a "# task"
+// line after a blank line and its lines, for each task) into each task's
+// lines; a file it did not write has none.
+func sections(data []byte) map[string][]string {
+	out := map[string][]string{}
+	rest, ok := strings.CutPrefix(string(data), tasks.Header)
+	if !ok {
+		return out
+	}
+	var cur string
+	lines := strings.Split(strings.TrimSuffix(rest, "\n"), "\n")
+	for i, l := range lines {
+		if name, ok := strings.CutPrefix(l, "# "); ok && i > 0 && lines[i-1] == "" {
+			if _, task := tasks.ByName(name); task {
+				cur = name
+				out[cur] = []string{}
+				continue
+			}
+		}
+		if cur != "" && !(l == "" && i+1 < len(lines) && strings.HasPrefix(lines[i+1], "# ")) {
+			out[cur] = append(out[cur], l)
+		}
+	}
+	return out
 }
 
 // Pending lists the changes that would modify the host.
@@ -91,7 +119,16 @@ func (p *Plan) Pending() []Change {
 // Build computes the plan for the host at h with the profile's choices;
 // store is its snapshot store (Open(h), or the one holding the lock).
 func Build(h *hostroot.Root, store *rollback.Store, facts *platform.Facts, choices tasks.Choices) (*Plan, error) {
-	p := &Plan{Root: h.Dir(), Facts: facts}
+	return BuildOnly(h, store, facts, choices, nil)
+}
+
+// BuildOnly is Build for the named tasks only (nil: all), for one change
+// at a time (`apply --only TASK`): every other task's resources, its part
+// of an owned file and its kernel arguments stay as they are now, so the
+// plan holds exactly the named tasks' changes.
+func BuildOnly(h *hostroot.Root, store *rollback.Store, facts *platform.Facts, choices tasks.Choices, only []string) (*Plan, error) {
+	p := &Plan{Root: h.Dir(), Facts: facts, only: only}
+	named := func(task string) bool { return only == nil || slices.Contains(only, task) }
 	recs := p.history(store)
 	accepted := rollback.Accepted(recs)
 
@@ -107,10 +144,22 @@ func Build(h *hostroot.Root, store *rollback.Store, facts *platform.Facts, choic
 			on, why = v, "off in the profile"
 		}
 		if !on {
-			p.Skipped = append(p.Skipped, Skipped{t.Name(), why})
+			if named(t.Name()) {
+				p.Skipped = append(p.Skipped, Skipped{t.Name(), why})
+			}
 			continue
 		}
 		in := t.Plan(facts, choices.Options(t))
+		if !named(t.Name()) {
+			// Its kernel arguments are looked at only to keep those the
+			// boot configuration holds now (kernelArgs).
+			if in.Refuse == "" && in.Skip == "" {
+				for _, a := range in.KernelArgs {
+					kargs = append(kargs, taskArg{t.Name(), a})
+				}
+			}
+			continue
+		}
 		if in.Refuse != "" {
 			return nil, refused([]string{t.Name()}, in.RefuseFile, in.Refuse)
 		}
@@ -156,6 +205,26 @@ func Build(h *hostroot.Root, store *rollback.Store, facts *platform.Facts, choic
 	}
 	for _, name := range tasks.OwnedFiles {
 		parts := fileParts[name]
+		if only != nil {
+			// The other tasks' parts as the file holds them now.
+			cur, err := resource.File(name).Read(h)
+			if err != nil {
+				return nil, err
+			}
+			now := sections(cur.Data)
+			parts = nil
+			for _, t := range tasks.All() {
+				if named(t.Name()) {
+					for _, pt := range fileParts[name] {
+						if pt.task == t.Name() {
+							parts = append(parts, pt)
+						}
+					}
+				} else if lines, ok := now[t.Name()]; ok {
+					parts = append(parts, part{t.Name(), lines})
+				}
+			}
+		}
 		desired := resource.State{}
 		var owners []string
 		if len(parts) > 0 {

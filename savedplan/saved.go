@@ -40,23 +40,26 @@ type savedChange struct {
 // diff is the one saved here. An edited file (another resource, another
 // value, another command) or a host that moved since is refused.
 type Saved struct {
-	Kind          string        `json:"kind"`
-	FormatVersion int           `json:"format_version"`
-	Created       time.Time     `json:"created"`
-	Root          string        `json:"root"`
-	Platform      string        `json:"platform"`
-	Profile       *string       `json:"profile"`
-	Changes       []savedChange `json:"changes"`
+	Kind          string    `json:"kind"`
+	FormatVersion int       `json:"format_version"`
+	Created       time.Time `json:"created"`
+	Root          string    `json:"root"`
+	Platform      string    `json:"platform"`
+	Profile       *string   `json:"profile"`
+	// Only are the tasks the plan was narrowed to (plan --only).
+	Only    []string      `json:"only,omitempty"`
+	Changes []savedChange `json:"changes"`
 
 	name string
 }
 
 // Save writes the plan's pending changes, with the values they were
-// computed from and the profile (nil: the platform defaults), for a later
+// computed from, the profile (nil: the platform defaults) and the tasks it
+// was narrowed to (nil: all), for a later
 // apply of exactly this plan. The file is replaced whole and is 0600
 // whatever was there: it holds the prior contents of files.
-func Save(name string, p *plan.Plan, profile []byte, now time.Time) error {
-	s := Saved{Kind: savedKind, FormatVersion: savedVersion, Created: now.UTC(), Root: p.Root, Platform: string(p.Facts.Platform), Changes: []savedChange{}}
+func Save(name string, p *plan.Plan, profile []byte, only []string, now time.Time) error {
+	s := Saved{Kind: savedKind, FormatVersion: savedVersion, Created: now.UTC(), Root: p.Root, Platform: string(p.Facts.Platform), Only: only, Changes: []savedChange{}}
 	if profile != nil {
 		t := string(profile)
 		s.Profile = &t

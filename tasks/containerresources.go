@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/ezansiedgeai/ezedge-host/alloc"
+	"github.com/ezansiedgeai/ezedge-host/measure"
 	"github.com/ezansiedgeai/ezedge-host/platform"
 	"github.com/ezansiedgeai/ezedge-host/resource"
 )
@@ -33,11 +34,12 @@ func init() {
 	resource.OwnMatching(quadletDropIns, 64<<10)
 	Register(Def[ContainerResourcesOptions]{
 		Name: "container-resources", Order: 190,
-		Summary: "the guide's memory limits and reservations, CPUs and environment for each AI container, as Quadlet drop-ins or a Compose override",
-		When:    "opt-in: name the containers in the profile",
-		Observe: platform.Observe{Packages: []string{"podman"}, Globs: []string{quadletGlob}},
-		Default: func(*Facts) (bool, string) { return false, "opt-in: name the containers in the profile" },
-		Options: ContainerResourcesOptions{Containers: []string{}, Form: string(alloc.Quadlet)},
+		Measures: []measure.Kind{measure.HTTP},
+		Summary:  "the guide's memory limits and reservations, CPUs and environment for each AI container, as Quadlet drop-ins or a Compose override",
+		When:     "opt-in: name the containers in the profile",
+		Observe:  platform.Observe{Packages: []string{"podman"}, Globs: []string{quadletGlob}},
+		Default:  func(*Facts) (bool, string) { return false, "opt-in: name the containers in the profile" },
+		Options:  ContainerResourcesOptions{Containers: []string{}, Form: string(alloc.Quadlet)},
 		Check: func(o *ContainerResourcesOptions) []Problem {
 			var out []Problem
 			seen := map[string]bool{}

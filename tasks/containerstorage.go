@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/ezansiedgeai/ezedge-host/measure"
 	"github.com/ezansiedgeai/ezedge-host/platform"
 	"github.com/ezansiedgeai/ezedge-host/resource"
 	"github.com/ezansiedgeai/ezedge-host/storageconf"
@@ -28,11 +29,12 @@ func init() {
 	resource.Edit(platform.StorageConf, storageConfHome)
 	Register(Def[ContainerStorageOptions]{
 		Name: "container-storage", Order: 120,
-		Summary: "Podman's rootful store in /etc/containers/storage.conf: driver overlay, graphroot /var/lib/containers/storage, mount_program fuse-overlayfs only where native overlay is unavailable; refused on a populated store",
-		When:    "opt-in (a storage change on a store with images needs `podman system reset`)",
-		Default: func(*Facts) (bool, string) { return false, "opt-in: turn it on in the profile" },
-		Options: ContainerStorageOptions{Overlay: "auto"},
-		Plan:    planContainerStorage,
+		Measures: []measure.Kind{measure.Sync},
+		Summary:  "Podman's rootful store in /etc/containers/storage.conf: driver overlay, graphroot /var/lib/containers/storage, mount_program fuse-overlayfs only where native overlay is unavailable; refused on a populated store",
+		When:     "opt-in (a storage change on a store with images needs `podman system reset`)",
+		Default:  func(*Facts) (bool, string) { return false, "opt-in: turn it on in the profile" },
+		Options:  ContainerStorageOptions{Overlay: "auto"},
+		Plan:     planContainerStorage,
 	})
 }
 

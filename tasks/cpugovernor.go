@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/ezansiedgeai/ezedge-host/measure"
 	"github.com/ezansiedgeai/ezedge-host/resource"
 )
 
@@ -19,10 +20,11 @@ var governorName = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 func init() {
 	Register(Def[CPUGovernorOptions]{
 		Name: "cpu-governor", Order: 50,
-		Summary: "cpufreq governor performance on every CPU that offers it (one write per cpufreq policy)",
-		When:    "on amd64",
-		Default: onAMD64,
-		Options: CPUGovernorOptions{Governor: "performance"},
+		Measures: []measure.Kind{measure.CPUSingle, measure.CPUAll},
+		Summary:  "cpufreq governor performance on every CPU that offers it (one write per cpufreq policy)",
+		When:     "on amd64",
+		Default:  onAMD64,
+		Options:  CPUGovernorOptions{Governor: "performance"},
 		Check: func(o *CPUGovernorOptions) []Problem {
 			if !governorName.MatchString(o.Governor) {
 				return []Problem{{"governor", fmt.Sprintf("%q is not a governor name", o.Governor)}}

@@ -2,14 +2,16 @@ package tasks
 
 import (
 	"github.com/ezansiedgeai/ezedge-host/cmdline"
+	"github.com/ezansiedgeai/ezedge-host/measure"
 	"github.com/ezansiedgeai/ezedge-host/platform"
 )
 
 func init() {
 	Register(Def[struct{}]{
 		Name: "cpu-pstate", Order: 80,
-		Summary: "intel_pstate=disable or amd_pstate=disable on the kernel command line, by CPU vendor (the guide's \"disable CPU power saving\")",
-		When:    "opt-in only, amd64",
+		Measures: []measure.Kind{measure.CPUSingle, measure.CPUAll},
+		Summary:  "intel_pstate=disable or amd_pstate=disable on the kernel command line, by CPU vendor (the guide's \"disable CPU power saving\")",
+		When:     "opt-in only, amd64",
 		Default: func(f *Facts) (bool, string) {
 			if f.Platform != platform.AMD64 {
 				return false, "x86 only"

@@ -1,6 +1,7 @@
 package tasks
 
 import (
+	"github.com/ezansiedgeai/ezedge-host/measure"
 	"github.com/ezansiedgeai/ezedge-host/platform"
 	"github.com/ezansiedgeai/ezedge-host/resource"
 )
@@ -8,9 +9,10 @@ import (
 func init() {
 	Register(Def[struct{}]{
 		Name: "fstrim", Order: 110,
-		Summary: "enable and start fstrim.timer (weekly TRIM of SSDs)",
-		When:    "on when the root disk is an SSD or NVMe; off on SD cards and rotational disks",
-		Observe: platform.Observe{Units: []string{"fstrim.timer"}},
+		Measures: []measure.Kind{measure.Sync},
+		Summary:  "enable and start fstrim.timer (weekly TRIM of SSDs)",
+		When:     "on when the root disk is an SSD or NVMe; off on SD cards and rotational disks",
+		Observe:  platform.Observe{Units: []string{"fstrim.timer"}},
 		Default: func(f *Facts) (bool, string) {
 			for _, b := range f.Block {
 				if !b.Root {

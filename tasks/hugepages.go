@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/ezansiedgeai/ezedge-host/measure"
 	"github.com/ezansiedgeai/ezedge-host/platform"
 )
 
@@ -18,8 +19,9 @@ const hugepagesMinRAM = 24 << 30
 func init() {
 	Register(Def[HugePagesOptions]{
 		Name: "hugepages", Order: 30,
-		Summary: "vm.nr_hugepages=1024 (never more than 25 % of RAM)",
-		When:    "on amd64 with 24 GiB of RAM or more",
+		Measures: []measure.Kind{measure.Memory},
+		Summary:  "vm.nr_hugepages=1024 (never more than 25 % of RAM)",
+		When:     "on amd64 with 24 GiB of RAM or more",
 		Default: func(f *Facts) (bool, string) {
 			if f.Platform != platform.AMD64 {
 				return false, "off by default on " + string(f.Platform)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path"
 
+	"github.com/ezansiedgeai/ezedge-host/measure"
 	"github.com/ezansiedgeai/ezedge-host/resource"
 )
 
@@ -22,9 +23,10 @@ func init() {
 	resource.Own(JournaldDropIn, 64<<10)
 	Register(Def[JournaldOptions]{
 		Name: "journald", Order: 130,
-		Summary: "keep the systemd journal in RAM (Storage=volatile), or cap it on disk (from the next boot)",
-		When:    "on when the root is on an SD card; opt-in elsewhere",
-		Default: onSDRoot("a volatile journal loses the logs of past boots to spare the root disk writes"),
+		Measures: []measure.Kind{measure.Sync},
+		Summary:  "keep the systemd journal in RAM (Storage=volatile), or cap it on disk (from the next boot)",
+		When:     "on when the root is on an SD card; opt-in elsewhere",
+		Default:  onSDRoot("a volatile journal loses the logs of past boots to spare the root disk writes"),
 		// 64 MiB keeps days of an edge host's logs in RAM; journald's own
 		// cap (10 % of /run, itself half of RAM) would be 400 MiB on an
 		// 8 GiB board. 256 MiB on disk bounds wear where logs must

@@ -4,6 +4,7 @@ import (
 	"slices"
 
 	"github.com/ezansiedgeai/ezedge-host/cmdline"
+	"github.com/ezansiedgeai/ezedge-host/measure"
 )
 
 // cgroupEnableMemory undoes the cgroup_disable=memory that Raspberry Pi
@@ -13,9 +14,10 @@ var cgroupEnableMemory = cmdline.Arg{Key: "cgroup_enable", Value: "memory"}
 func init() {
 	Register(Def[struct{}]{
 		Name: "memory-cgroup", Order: 75,
-		Summary: "cgroup_enable=memory on the kernel command line, so container memory limits and reservations take effect",
-		When:    "on Raspberry Pi; opt-in elsewhere (a no-op where the memory controller is already available)",
-		Default: onPi,
+		Measures: []measure.Kind{measure.Memory},
+		Summary:  "cgroup_enable=memory on the kernel command line, so container memory limits and reservations take effect",
+		When:     "on Raspberry Pi; opt-in elsewhere (a no-op where the memory controller is already available)",
+		Default:  onPi,
 		Plan: func(f *Facts, _ *struct{}) Intent {
 			// Active means the kernel offers the controller; on 6.12
 			// kernels /proc/cgroups no longer lists it, cgroup.controllers

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ezansiedgeai/ezedge-host/measure"
 	"github.com/ezansiedgeai/ezedge-host/platform"
 )
 
@@ -20,11 +21,12 @@ var netBufferKeys = []string{"net.core.rmem_max", "net.core.wmem_max", "net.ipv4
 func init() {
 	Register(Def[NetBuffersOptions]{
 		Name: "net-buffers", Order: 20,
-		Summary: "larger socket buffers (rmem_max/wmem_max 128 MiB, tcp_rmem/tcp_wmem up to 64 MiB); never lowers a value already higher",
-		When:    "on amd64",
-		Observe: platform.Observe{Sysctls: netBufferKeys},
-		Default: onAMD64,
-		Options: NetBuffersOptions{CoreMax: 134217728, TCPRmem: []int64{4096, 87380, 67108864}, TCPWmem: []int64{4096, 65536, 67108864}},
+		Measures: []measure.Kind{measure.HTTP},
+		Summary:  "larger socket buffers (rmem_max/wmem_max 128 MiB, tcp_rmem/tcp_wmem up to 64 MiB); never lowers a value already higher",
+		When:     "on amd64",
+		Observe:  platform.Observe{Sysctls: netBufferKeys},
+		Default:  onAMD64,
+		Options:  NetBuffersOptions{CoreMax: 134217728, TCPRmem: []int64{4096, 87380, 67108864}, TCPWmem: []int64{4096, 65536, 67108864}},
 		Check: func(o *NetBuffersOptions) []Problem {
 			var out []Problem
 			for _, tr := range []struct {

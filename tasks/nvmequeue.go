@@ -5,6 +5,7 @@ import (
 	"path"
 	"strconv"
 
+	"github.com/ezansiedgeai/ezedge-host/measure"
 	"github.com/ezansiedgeai/ezedge-host/resource"
 )
 
@@ -16,8 +17,9 @@ type NVMeQueueOptions struct {
 func init() {
 	Register(Def[NVMeQueueOptions]{
 		Name: "nvme-queue", Order: 60,
-		Summary: "queue/nr_requests 1024 on each NVMe disk (its tag count where it has no I/O scheduler)",
-		When:    "on when an NVMe disk is present",
+		Measures: []measure.Kind{measure.DiskRead},
+		Summary:  "queue/nr_requests 1024 on each NVMe disk (its tag count where it has no I/O scheduler)",
+		When:     "on when an NVMe disk is present",
 		Default: func(f *Facts) (bool, string) {
 			if len(f.NVMe()) > 0 {
 				return true, ""

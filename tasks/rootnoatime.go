@@ -5,15 +5,17 @@ import (
 	"strings"
 
 	"github.com/ezansiedgeai/ezedge-host/hostconf"
+	"github.com/ezansiedgeai/ezedge-host/measure"
 	"github.com/ezansiedgeai/ezedge-host/resource"
 )
 
 func init() {
 	Register(Def[struct{}]{
 		Name: "root-noatime", Order: 140,
-		Summary: "mount / with noatime: the option added to the root's line of /etc/fstab, every other byte kept",
-		When:    "on when the root is on an SD card; opt-in elsewhere",
-		Default: onSDRoot("relatime already writes an access time at most once a day per file"),
+		Measures: []measure.Kind{measure.Sync},
+		Summary:  "mount / with noatime: the option added to the root's line of /etc/fstab, every other byte kept",
+		When:     "on when the root is on an SD card; opt-in elsewhere",
+		Default:  onSDRoot("relatime already writes an access time at most once a day per file"),
 		Plan: func(f *Facts, _ *struct{}) Intent {
 			w := f.Writes
 			switch {

@@ -1,6 +1,10 @@
 package tasks
 
-import "strconv"
+import (
+	"strconv"
+
+	"github.com/ezansiedgeai/ezedge-host/measure"
+)
 
 // SwappinessOptions are swappiness's profile options.
 type SwappinessOptions struct {
@@ -10,10 +14,11 @@ type SwappinessOptions struct {
 func init() {
 	Register(Def[SwappinessOptions]{
 		Name: "swappiness", Order: 10,
-		Summary: "vm.swappiness=10: keep model and cache pages in RAM rather than swap",
-		When:    "on everywhere",
-		Default: always,
-		Options: SwappinessOptions{Value: 10},
+		Measures: []measure.Kind{measure.Memory},
+		Summary:  "vm.swappiness=10: keep model and cache pages in RAM rather than swap",
+		When:     "on everywhere",
+		Default:  always,
+		Options:  SwappinessOptions{Value: 10},
 		Plan: func(f *Facts, o *SwappinessOptions) Intent {
 			return sysctls(f, [2]string{"vm.swappiness", strconv.Itoa(o.Value)})
 		},

@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/ezansiedgeai/ezedge-host/cmdline"
+	"github.com/ezansiedgeai/ezedge-host/measure"
 	"github.com/ezansiedgeai/ezedge-host/platform"
 	"github.com/ezansiedgeai/ezedge-host/resource"
 )
@@ -99,6 +100,9 @@ type Task interface {
 	Plan(f *platform.Facts, opts any) Intent
 	// Observe is what the task needs read into the facts.
 	Observe() platform.Observe
+	// Measures are the figures its changes bear on, taken before and
+	// after a measured apply (`apply --measure`).
+	Measures() []measure.Kind
 }
 
 // Def defines a task with options of type O, a struct whose fields have a
@@ -114,6 +118,9 @@ type Def[O any] struct {
 	// Check, when set, adds rules the tags cannot say.
 	Check func(o *O) []Problem
 	Plan  func(f *platform.Facts, o *O) Intent
+	// Measures are the figures its changes bear on (none: nothing a
+	// short measurement shows, like a radio switched off).
+	Measures []measure.Kind
 }
 
 type task[O any] struct{ d Def[O] }
@@ -123,6 +130,7 @@ func (t task[O]) Summary() string                          { return t.d.Summary 
 func (t task[O]) When() string                             { return t.d.When }
 func (t task[O]) Default(f *platform.Facts) (bool, string) { return t.d.Default(f) }
 func (t task[O]) Observe() platform.Observe                { return t.d.Observe }
+func (t task[O]) Measures() []measure.Kind                 { return t.d.Measures }
 func (t task[O]) NewOptions() any                          { o := t.d.Options; return clone(&o) }
 func (t task[O]) Plan(f *platform.Facts, opts any) Intent  { return t.d.Plan(f, opts.(*O)) }
 func (t task[O]) Check(opts any) []Problem                 { return t.check(opts.(*O)) }
@@ -321,3 +329,23 @@ func tagProblems(o any) []Problem {
 
 // Facts are a host's facts, as the tasks plan from them.
 type Facts = platform.Facts
+
+// MeasuresOf is the figures the named tasks' changes bear on, each once,
+// in the order measure takes them.
+func MeasuresOf(names []string) []measure.Kind {
+	want := map[measure.Kind]bool{}
+	for _, n := range names {
+		if t, ok := ByName(n); ok {
+			for _, k := range t.Measures() {
+				want[k] = true
+			}
+		}
+	}
+	var out []measure.Kind
+	for _, k := range append(slices.Clone(measure.Kinds), measure.HTTP) {
+		if want[k] {
+			out = append(out, k)
+		}
+	}
+	return out
+}

@@ -1,6 +1,9 @@
 package tasks
 
-import "github.com/ezansiedgeai/ezedge-host/resource"
+import (
+	"github.com/ezansiedgeai/ezedge-host/measure"
+	"github.com/ezansiedgeai/ezedge-host/resource"
+)
 
 const thpEnabled = "/sys/kernel/mm/transparent_hugepage/enabled"
 
@@ -12,10 +15,11 @@ type THPOptions struct {
 func init() {
 	Register(Def[THPOptions]{
 		Name: "thp", Order: 40,
-		Summary: "transparent huge pages always (fewer TLB misses for large models)",
-		When:    "on amd64",
-		Default: onAMD64,
-		Options: THPOptions{Mode: "always"},
+		Measures: []measure.Kind{measure.Memory},
+		Summary:  "transparent huge pages always (fewer TLB misses for large models)",
+		When:     "on amd64",
+		Default:  onAMD64,
+		Options:  THPOptions{Mode: "always"},
 		Plan: func(f *Facts, o *THPOptions) Intent {
 			var in Intent
 			if f.Runtime {

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/ezansiedgeai/ezedge-host/hostconf"
+	"github.com/ezansiedgeai/ezedge-host/measure"
 	"github.com/ezansiedgeai/ezedge-host/platform"
 	"github.com/ezansiedgeai/ezedge-host/resource"
 )
@@ -54,10 +55,11 @@ func init() {
 	resource.Own(TmpMountDropIn, 64<<10)
 	Register(Def[TmpTmpfsOptions]{
 		Name: "tmp-tmpfs", Order: 120,
-		Summary: "/tmp on a tmpfs through systemd's tmp.mount, sized from RAM (from the next boot)",
-		When:    "on when the root is on an SD card; opt-in elsewhere",
-		Observe: platform.Observe{Units: []string{"tmp.mount"}},
-		Default: onSDRoot("a tmpfs /tmp spends RAM to spare the root disk writes"),
+		Measures: []measure.Kind{measure.Sync},
+		Summary:  "/tmp on a tmpfs through systemd's tmp.mount, sized from RAM (from the next boot)",
+		When:     "on when the root is on an SD card; opt-in elsewhere",
+		Observe:  platform.Observe{Units: []string{"tmp.mount"}},
+		Default:  onSDRoot("a tmpfs /tmp spends RAM to spare the root disk writes"),
 		// A quarter of RAM holds what package builds and unpacking put
 		// in /tmp on a 2 GiB board and leaves the rest to containers;
 		// systemd's own 50 % lets /tmp alone push an 8 GiB board into

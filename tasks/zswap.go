@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/ezansiedgeai/ezedge-host/cmdline"
+	"github.com/ezansiedgeai/ezedge-host/measure"
 	"github.com/ezansiedgeai/ezedge-host/resource"
 )
 
@@ -23,11 +24,12 @@ type ZswapOptions struct {
 func init() {
 	Register(Def[ZswapOptions]{
 		Name: "zswap", Order: 70,
-		Summary: "zswap.enabled=1 zswap.compressor=lz4 on the kernel command line, and now through /sys/module/zswap",
-		When:    "on Raspberry Pi; opt-in elsewhere",
-		Default: onPi,
-		Options: ZswapOptions{Compressor: "lz4"},
-		Plan:    planZswap,
+		Measures: []measure.Kind{measure.Memory},
+		Summary:  "zswap.enabled=1 zswap.compressor=lz4 on the kernel command line, and now through /sys/module/zswap",
+		When:     "on Raspberry Pi; opt-in elsewhere",
+		Default:  onPi,
+		Options:  ZswapOptions{Compressor: "lz4"},
+		Plan:     planZswap,
 	})
 }
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ezansiedgeai/ezedge-host/apply"
+	"github.com/ezansiedgeai/ezedge-host/baseline"
 	"github.com/ezansiedgeai/ezedge-host/firstboot"
 	"github.com/ezansiedgeai/ezedge-host/plan"
 	"github.com/ezansiedgeai/ezedge-host/platform"
@@ -53,6 +54,8 @@ type Apply struct {
 	Error         *string      `json:"error"`
 	// PendingConfirmation is set for a try apply.
 	PendingConfirmation *Pending `json:"pending_confirmation"`
+	// Measured is set for apply --measure.
+	Measured *Effect `json:"measured,omitempty"`
 }
 
 // NewApply is the JSON of an apply of p that did res (nil when it did not
@@ -70,6 +73,8 @@ type Rollback struct {
 	FormatVersion int             `json:"format_version"`
 	Rollbacks     []RollbackEntry `json:"rollbacks"`
 	Error         *string         `json:"error"`
+	// Measured is set for rollback --measure.
+	Measured *Effect `json:"measured,omitempty"`
 }
 
 // RollbackEntry is what rolling back one apply did.
@@ -119,6 +124,8 @@ type HistoryEntry struct {
 	Board    string          `json:"board"`
 	Changes  int             `json:"changes"`
 	Status   rollback.Status `json:"status"`
+	// Measured are its measured apply and rollbacks (history only).
+	Measured []Effect `json:"measured,omitempty"`
 }
 
 func entry(r *rollback.Record) HistoryEntry {
@@ -130,17 +137,23 @@ func entry(r *rollback.Record) HistoryEntry {
 	return e
 }
 
-// NewHistory is the JSON of a store's history.
-func NewHistory(hi *rollback.History) History {
+// NewHistory is the JSON of a store's history, with the measured effects
+// of applies by id.
+func NewHistory(hi *rollback.History, effects map[string][]*baseline.Effect) History {
 	h := History{FormatVersion: FormatVersion, Applies: []HistoryEntry{}, Unreadable: NonNil(hi.Unreadable), Warnings: NonNil(hi.Warnings)}
 	for _, r := range hi.Records {
-		h.Applies = append(h.Applies, entry(r))
+		e := entry(r)
+		for _, ef := range effects[r.ID] {
+			e.Measured = append(e.Measured, NewEffect(ef))
+		}
+		h.Applies = append(h.Applies, e)
 	}
 	return h
 }
 
-// HistoryText lists the applies, one a line.
-func HistoryText(w io.Writer, hi *rollback.History) {
+// HistoryText lists the applies, one a line, each measured apply or
+// rollback on a line below it.
+func HistoryText(w io.Writer, hi *rollback.History, effects map[string][]*baseline.Effect) {
 	if len(hi.Records) == 0 {
 		fmt.Fprintln(w, "No applies recorded.")
 		return
@@ -152,6 +165,9 @@ func HistoryText(w io.Writer, hi *rollback.History) {
 			t = r.Time.Format(time.RFC3339)
 		}
 		fmt.Fprintf(w, "%-20s  %-25s  %-8s  %7d  %s\n", r.ID, t, r.Platform, len(r.Items), r.Status())
+		for _, e := range effects[r.ID] {
+			fmt.Fprintf(w, "    measured %s\n", EffectLine(e))
+		}
 	}
 }
 

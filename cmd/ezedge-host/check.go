@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -21,8 +22,9 @@ const DefaultTextfileDir = "/var/lib/prometheus/node-exporter"
 var checkNow = time.Now
 
 func checkCmd(g *globals) *cobra.Command {
-	var firmware bool
+	var firmware, probe bool
 	var textfileDir string
+	var m measureFlags
 	c := &cobra.Command{
 		Use:   "check",
 		Short: "Check the host against the guide's checklists (power, temperature, storage, swap, limits, tuning, monitoring)",
@@ -45,8 +47,19 @@ func checkCmd(g *globals) *cobra.Command {
 			if dir == "-" {
 				dir = ""
 			}
-			r, err := check.Host(h, rollback.Open(h), check.Options{As: platform.Kind(g.platform), Choices: g.choices,
-				Firmware: firmware, TextfileDir: dir}, checkNow())
+			o := check.Options{As: platform.Kind(g.platform), Choices: g.choices, Firmware: firmware, TextfileDir: dir}
+			if probe {
+				f, err := platform.DetectAs(h, platform.Kind(g.platform), platform.Observe{})
+				if err != nil {
+					return err
+				}
+				hv, err := m.live(h, f, rollback.Open(h))
+				if err != nil {
+					return fmt.Errorf("--measure: %w", err)
+				}
+				o.Probe = hv.Measure(check.ProbeKinds, m.budget)
+			}
+			r, err := check.Host(h, rollback.Open(h), o, checkNow())
 			if err != nil {
 				return err
 			}
@@ -82,6 +95,9 @@ func checkCmd(g *globals) *cobra.Command {
 	}
 	c.Flags().StringVar(&g.profile, "profile", "", "profile `FILE` (YAML) the host is tuned with (default: the platform defaults)")
 	c.Flags().BoolVar(&firmware, "firmware", false, "also read the Raspberry Pi firmware's throttling word (get_throttled; newer kernels log a warning at each read)")
+	c.Flags().BoolVar(&probe, "measure", false, "also measure CPU, memory and disk reads briefly and compare them with the newest baseline")
+	c.Flags().DurationVar(&m.budget, "budget", 5*time.Second, "time --measure may take (1s to 10m)")
+	c.Flags().BoolVar(&m.busy, "busy", false, "--measure even when the host is under heavy load")
 	c.Flags().StringVar(&textfileDir, "textfile-dir", DefaultTextfileDir, "the node exporter's textfile `DIR` in the root, for --output prometheus (- for standard output)")
 	return c
 }

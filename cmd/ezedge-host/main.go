@@ -18,6 +18,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/ezansiedgeai/ezedge-host/apply"
+	"github.com/ezansiedgeai/ezedge-host/baseline"
 	"github.com/ezansiedgeai/ezedge-host/firstboot"
 	"github.com/ezansiedgeai/ezedge-host/hostroot"
 	"github.com/ezansiedgeai/ezedge-host/plan"
@@ -83,6 +84,24 @@ type globals struct {
 	// narrow, when set, cuts every plan made down to what one command
 	// writes (resources --write).
 	narrow func(*plan.Plan) error
+	// measure: apply or rollback --measure, with its flags.
+	measure  bool
+	measured measureFlags
+	// only: apply or plan --only, the tasks named.
+	only []string
+}
+
+// onlyTasks narrows every plan to the --only tasks.
+func (g *globals) onlyTasks() error {
+	if len(g.only) == 0 {
+		return nil
+	}
+	for _, n := range g.only {
+		if _, ok := tasks.ByName(n); !ok {
+			return fmt.Errorf("--only %s: no such task (tasks: %s)", n, strings.Join(tasks.Names(), ", "))
+		}
+	}
+	return nil
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -102,7 +121,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.PersistentFlags().StringVar(&g.platform, "platform", "", "the platform when the root cannot tell (an image): rpi4, rpi5, amd64 or arm64")
-	root.AddCommand(factsCmd(g), planCmd(g), applyCmd(g), rollbackCmd(g), historyCmd(g), firstbootCmd(g), confirmCmd(g), statusCmd(g), revertCmd(g), revertPendingCmd(g), checkCmd(g), resourcesCmd(g), manCmd(root), unitsCmd())
+	root.AddCommand(factsCmd(g), planCmd(g), applyCmd(g), rollbackCmd(g), historyCmd(g), firstbootCmd(g), confirmCmd(g), statusCmd(g), revertCmd(g), revertPendingCmd(g), checkCmd(g), resourcesCmd(g), baselineCmd(g), manCmd(root), unitsCmd())
 	root.SetArgs(terraformOut(args))
 	err := root.Execute()
 	var code exitCode
@@ -200,7 +219,7 @@ func (g *globals) replan(h *hostroot.Root, store *rollback.Store) (*plan.Plan, e
 	if err != nil {
 		return nil, err
 	}
-	p, err := plan.Build(h, store, f, g.choices)
+	p, err := plan.BuildOnly(h, store, f, g.choices, g.only)
 	if err == nil && g.narrow != nil {
 		err = g.narrow(p)
 	}
@@ -266,6 +285,9 @@ func planCmd(g *globals) *cobra.Command {
 		Short: "Show what apply would change; changes nothing",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := g.onlyTasks(); err != nil {
+				return err
+			}
 			h, p, err := g.plan()
 			if err != nil {
 				return err
@@ -277,7 +299,7 @@ func planCmd(g *globals) *cobra.Command {
 				view.PlanText(cmd.OutOrStdout(), p, diff)
 			}
 			if err == nil && out != "" {
-				if err = savedplan.Save(out, p, g.profileData, time.Now()); err == nil && g.output == "text" {
+				if err = savedplan.Save(out, p, g.profileData, g.only, time.Now()); err == nil && g.output == "text" {
 					fmt.Fprintf(cmd.OutOrStdout(), "Saved to %s: `ezedge-host apply %s` applies exactly this plan.\n", out, out)
 				}
 			}
@@ -291,6 +313,7 @@ func planCmd(g *globals) *cobra.Command {
 	c.Flags().BoolVar(&diff, "diff", false, "show a unified diff for every file")
 	c.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit 0 when there is nothing to change, 2 when changes are pending, 1 on error")
 	c.Flags().StringVar(&out, "out", "", "save the plan to `FILE` for `ezedge-host apply FILE`")
+	c.Flags().StringArrayVar(&g.only, "only", nil, "plan only `TASK`'s changes (repeatable)")
 	return c
 }
 
@@ -338,6 +361,18 @@ func applyCmd(g *globals) *cobra.Command {
 			} else if err := g.loadProfile(); err != nil {
 				return err
 			}
+			if saved != nil {
+				if len(g.only) > 0 {
+					return fmt.Errorf("--only: a saved plan is applied as saved; make it with plan --only instead")
+				}
+				g.only = saved.Only
+			}
+			if err := g.onlyTasks(); err != nil {
+				if saved != nil {
+					return fmt.Errorf("plan file %s: %w", args[0], err)
+				}
+				return err
+			}
 			return g.apply(cmd, saved)
 		},
 	}
@@ -345,6 +380,9 @@ func applyCmd(g *globals) *cobra.Command {
 	c.Flags().BoolVarP(&g.yes, "yes", "y", false, "do not ask for confirmation")
 	c.Flags().DurationVar(&g.lockTimeout, "lock-timeout", 0, "wait this long for another ezedge-host changing the host (0: fail at once)")
 	c.Flags().DurationVar(&g.within, "confirm-within", 0, "roll the apply back automatically unless `ezedge-host confirm` runs within this time (e.g. 120s)")
+	c.Flags().BoolVar(&g.measure, "measure", false, "measure what the changed tasks bear on (disk, CPU, memory, --http URLs) before and after, and keep the figures with the snapshot")
+	c.Flags().StringArrayVar(&g.only, "only", nil, "apply only `TASK`'s changes, the others left pending (repeatable): one change at a time")
+	g.measured.add(c, 20*time.Second, "before and after together")
 	return c
 }
 
@@ -378,6 +416,14 @@ func (g *globals) apply(cmd *cobra.Command, saved *savedplan.Saved) error {
 			return err
 		}
 	}
+	// --measure on a host that cannot be measured fails before anything
+	// is locked, asked or changed.
+	var me *measured
+	if len(p.Pending()) > 0 {
+		if me, err = g.measured.prepare(g.measure, h, p.Facts, store); err != nil {
+			return err
+		}
+	}
 	w := cmd.OutOrStdout()
 	if g.output == "text" && saved == nil {
 		view.PlanText(w, p, false)
@@ -407,7 +453,30 @@ func (g *globals) apply(cmd *cobra.Command, saved *savedplan.Saved) error {
 	if err != nil {
 		return err
 	}
+	if me != nil && len(again.Pending()) > 0 {
+		var names []string
+		for _, c := range again.Pending() {
+			if !slices.Contains(names, c.Task) {
+				names = append(names, c.Task)
+			}
+		}
+		me.takeBefore(names)
+	} else {
+		me = nil
+	}
 	res, err := apply.Apply(h, store, again, time.Now())
+	var effect *baseline.Effect
+	if me != nil && err == nil && res.ID != "" {
+		note := ""
+		for _, c := range again.Pending() {
+			if c.RebootRequired {
+				note = "some changes take effect at the next boot: the after figures do not show them yet"
+			}
+		}
+		if effect, err = me.after(h, "apply", res.ID, note); err != nil {
+			err = fmt.Errorf("the apply is done (snapshot %s), but its figures were not saved: %w", res.ID, err)
+		}
+	}
 	var pending *tryapply.Pending
 	if err == nil && res.ID != "" && g.within > 0 {
 		pd, serr := g.scheduleRevert(h, store, res.ID)
@@ -422,7 +491,12 @@ func (g *globals) apply(cmd *cobra.Command, saved *savedplan.Saved) error {
 			v := view.NewPending(*pending, time.Now())
 			pj = &v
 		}
-		if jerr := view.WriteJSON(w, view.NewApply(again, res, err, pj)); err == nil {
+		a := view.NewApply(again, res, err, pj)
+		if effect != nil {
+			e := view.NewEffect(effect)
+			a.Measured = &e
+		}
+		if jerr := view.WriteJSON(w, a); err == nil {
 			err = jerr
 		}
 		return err
@@ -437,6 +511,9 @@ func (g *globals) apply(cmd *cobra.Command, saved *savedplan.Saved) error {
 	fmt.Fprintf(w, "\nApplied %d changes. Snapshot %s.\n", len(res.Changed), res.ID)
 	for _, n := range res.Notes {
 		fmt.Fprintf(w, "  note: %s\n", n)
+	}
+	if effect != nil {
+		view.EffectText(w, effect)
 	}
 	if pending != nil {
 		fmt.Fprintf(w, "Confirm within %s (by %s) with: ezedge-host confirm\nOtherwise it is rolled back then, by %s, even if this session is gone.\n",
@@ -493,6 +570,10 @@ func rollbackCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			me, err := g.measured.prepare(g.measure, h, nil, store)
+			if err != nil {
+				return err
+			}
 			w := cmd.OutOrStdout()
 			if g.output == "text" {
 				for _, r := range targets {
@@ -518,6 +599,17 @@ func rollbackCmd(g *globals) *cobra.Command {
 			if targets, err = rollback.Targets(hi.Records, to); err != nil {
 				return err
 			}
+			var names []string
+			for _, r := range targets {
+				for _, it := range r.Items {
+					if !slices.Contains(names, it.Task) {
+						names = append(names, it.Task)
+					}
+				}
+			}
+			if me != nil {
+				me.takeBefore(names)
+			}
 			var outs []*rollback.Outcome
 			var failed error
 			for _, r := range targets {
@@ -539,18 +631,39 @@ func rollbackCmd(g *globals) *cobra.Command {
 					}
 				}
 			}
+			var effect *baseline.Effect
+			if me != nil && failed == nil && len(targets) > 0 {
+				last := targets[len(targets)-1]
+				note := ""
+				if len(targets) > 1 {
+					note = fmt.Sprintf("figures for rolling back %d applies together, back to %s", len(targets), last.ID)
+				}
+				if effect, err = me.after(h, "rollback", last.ID, note); err != nil {
+					failed = fmt.Errorf("the rollback is done, but its figures were not saved: %w", err)
+				}
+			}
 			if g.output == "json" {
-				if jerr := view.WriteJSON(w, view.NewRollback(outs, failed)); failed == nil {
+				rj := view.NewRollback(outs, failed)
+				if effect != nil {
+					e := view.NewEffect(effect)
+					rj.Measured = &e
+				}
+				if jerr := view.WriteJSON(w, rj); failed == nil {
 					failed = jerr
 				}
 				return failed
 			}
 			view.RollbackText(w, outs)
+			if effect != nil {
+				view.EffectText(w, effect)
+			}
 			return failed
 		},
 	}
 	c.Flags().StringVar(&to, "to", "", "roll back every apply back to and including `ID`")
 	c.Flags().BoolVar(&force, "force", false, "also restore resources changed by someone else since the apply")
+	c.Flags().BoolVar(&g.measure, "measure", false, "measure what the restored tasks bear on before and after, and keep the figures with the snapshot")
+	g.measured.add(c, 20*time.Second, "before and after together")
 	c.Flags().BoolVarP(&g.yes, "yes", "y", false, "do not ask for confirmation")
 	c.Flags().DurationVar(&g.lockTimeout, "lock-timeout", 0, "wait this long for another ezedge-host changing the host (0: fail at once)")
 	return c
@@ -624,14 +737,19 @@ func historyCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			effects, skipped, err := baseline.Effects(h)
+			if err != nil {
+				return err
+			}
+			hi.Warnings = append(hi.Warnings, skipped...)
 			w := cmd.OutOrStdout()
 			if g.output == "json" {
-				return view.WriteJSON(w, view.NewHistory(hi))
+				return view.WriteJSON(w, view.NewHistory(hi, effects))
 			}
 			for _, u := range append(hi.Unreadable, hi.Warnings...) {
 				fmt.Fprintf(g.stderr, "ezedge-host: warning: %s\n", u)
 			}
-			view.HistoryText(w, hi)
+			view.HistoryText(w, hi, effects)
 			return nil
 		},
 	}

@@ -168,6 +168,44 @@ case $n in
 	$E rollback --yes >/dev/null 2>&1
 	expect storage-rollback "$(sha256sum /etc/containers/storage.conf)" "$conf_before"
 	podman system reset -f >/dev/null 2>&1 || rm -rf /var/lib/containers/storage
+	# baseline (issue 16): the data filesystem on the emulated NVMe, a
+	# capability stand-in (busybox httpd on loopback, bounded by timeout).
+	# The figures are the emulator's and must say so; reported, not
+	# checked against the guide.
+	mkdir -p /mnt/nvme /srv/e2e && echo ok > /srv/e2e/health
+	mkfs.ext4 -q -F "/dev/${nvme##*/}" && mount "/dev/${nvme##*/}" /mnt/nvme
+	timeout 300 busybox httpd -f -p 127.0.0.1:8088 -h /srv/e2e &
+	hp=$!
+	bl=$($E baseline --budget 20s --busy --data-dir /mnt/nvme --http health=http://127.0.0.1:8088/health 2>&1); rc=$?
+	echo "$bl" > "$state/baseline1"
+	expect baseline-exit "$rc" 0
+	sed 's/^/  baseline: /' "$state/baseline1" >&3
+	expect_in baseline-emulated "$bl" "Emulated: this host is a virtual machine"
+	expect baseline-figures "$(grep -cE "^(cpu-single|cpu-all|memory-copy|disk-read /dev/${nvme##*/}|sync-write /mnt/nvme|http http://127.0.0.1:8088/health|http-10 http://127.0.0.1:8088/health) " <<<"$bl")" 7
+	expect_in baseline-guide "$bl" "guide 10–50 ms:"
+	expect baseline-no-temp "$(ls -A /mnt/nvme | grep -c ezedge)" 0
+	expect_in baseline-list "$($E baseline --list)" "$(sed -n 's/^Saved as baseline \(.*\)\.$/\1/p' <<<"$bl")"
+	ck=$($E check --measure --busy --budget 8s --profile $P 2>&1)
+	expect_in check-baseline "$(grep -E '^ *\[ok\] +performance\.baseline ' <<<"$ck")" "0 days old"
+	expect_in check-measure "$(grep -E 'performance\.regression ' <<<"$ck")" "performance.regression"
+	grep -A1 -E 'performance\.' <<<"$ck" | sed 's/^/  check: /' >&3
+	# One change at a time, measured: nvme-queue alone, then rolled back
+	# measured too; history shows both in numbers.
+	out=$($E apply --yes --only nvme-queue --measure --busy --budget 12s --data-dir /mnt/nvme --profile $P 2>&1); rc=$?
+	echo "$out" > "$state/measured-apply"
+	expect measured-apply-exit "$rc" 0
+	sed -n '/^Measured/,$s/^/  measured: /p' "$state/measured-apply" >&3
+	expect measured-apply-only "$(grep -cE '^ *[~+-] ' <<<"$out")" "$(grep -cE '^ *[~+-] .*\[nvme-queue' <<<"$out")"
+	expect_in measured-apply-nvme "$out" "disk-read /dev/${nvme##*/}"
+	expect measured-apply-nr "$(cat "$nvme/queue/nr_requests")" "$(sed -n 's/.*nr_requests}="\([0-9]*\)".*/\1/p' /etc/udev/rules.d/60-nvme.rules)"
+	out=$($E rollback --yes --measure --busy --budget 12s --data-dir /mnt/nvme 2>&1); rc=$?
+	expect measured-rollback-exit "$rc" 0
+	expect measured-rollback-nr "$(cat "$nvme/queue/nr_requests")" 64
+	hist=$($E history)
+	expect_in history-measured-apply "$hist" "measured apply: disk-read /dev/${nvme##*/}"
+	expect_in history-measured-rollback "$hist" "measured rollback: disk-read /dev/${nvme##*/}"
+	kill "$hp" 2>/dev/null
+	umount /mnt/nvme
 	plan=$($E plan --profile $P 2>&1)
 	echo "$plan" > "$state/plan1"
 	expect_in plan-governor-skipped "$plan" "cpu-governor    no cpufreq on this host"
