@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ezansiedgeai/ezedge-host/measure"
 	"github.com/ezansiedgeai/ezedge-host/platform"
 	"github.com/ezansiedgeai/ezedge-host/resource"
 )
@@ -270,5 +271,27 @@ func TestKernelArgsNeedABootLoader(t *testing.T) {
 	f.Boot.Refused = ""
 	if in := plan(t, "memory-cgroup", f, nil); in.Skip != "no boot configuration found (no cmdline.txt, no /etc/default/grub)" {
 		t.Errorf("memory-cgroup without a boot loader: %+v", in)
+	}
+}
+
+// Every task's figures are kinds measure takes, and MeasuresOf gives each
+// once, in measure's order.
+func TestMeasuresOf(t *testing.T) {
+	t.Parallel()
+	known := append(slices.Clone(measure.Kinds), measure.HTTP)
+	for _, tk := range All() {
+		for _, k := range tk.Measures() {
+			if !slices.Contains(known, k) {
+				t.Errorf("%s: %q is not a kind measure takes", tk.Name(), k)
+			}
+		}
+	}
+	got := MeasuresOf([]string{"net-buffers", "nvme-queue", "cpu-governor", "swappiness", "thp", "bluetooth", "nope"})
+	want := []measure.Kind{measure.CPUSingle, measure.CPUAll, measure.Memory, measure.DiskRead, measure.HTTP}
+	if !slices.Equal(got, want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	if got := MeasuresOf([]string{"bluetooth", "wifi"}); got != nil {
+		t.Fatalf("radios: %v", got)
 	}
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -187,4 +189,15 @@ func (me *measured) after(h *hostroot.Root, op, id, note string) (*baseline.Effe
 		e.Note = "none of these tasks changes a figure ezedge-host measures"
 	}
 	return e, baseline.SaveEffect(h, e)
+}
+
+// addTasks adds the tasks a change names (a resource several tasks share
+// names them all: "swappiness,net-buffers") to names, each once.
+func addTasks(names []string, task string) []string {
+	for _, t := range strings.Split(task, ",") {
+		if _, ok := tasks.ByName(t); ok && !slices.Contains(names, t) {
+			names = append(names, t)
+		}
+	}
+	return names
 }

@@ -456,9 +456,7 @@ func (g *globals) apply(cmd *cobra.Command, saved *savedplan.Saved) error {
 	if me != nil && len(again.Pending()) > 0 {
 		var names []string
 		for _, c := range again.Pending() {
-			if !slices.Contains(names, c.Task) {
-				names = append(names, c.Task)
-			}
+			names = addTasks(names, c.Task)
 		}
 		me.takeBefore(names)
 	} else {
@@ -602,9 +600,7 @@ func rollbackCmd(g *globals) *cobra.Command {
 			var names []string
 			for _, r := range targets {
 				for _, it := range r.Items {
-					if !slices.Contains(names, it.Task) {
-						names = append(names, it.Task)
-					}
+					names = addTasks(names, it.Task)
 				}
 			}
 			if me != nil {
