@@ -21,7 +21,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
 	"time"
@@ -198,18 +197,27 @@ func runGrub(arch string, m machine, cacheDir, outDir, work string, bootTimeout 
 	if err := build.Run(); err != nil {
 		return fmt.Errorf("building ezedge-host: %v", err)
 	}
-	// firstboot install runs here, on the build host, and copies itself
-	// (os.Executable) into the image: for another architecture it runs as
-	// a host binary and the guest's binary replaces the copy.
-	hostBin := bin
-	if arch != runtime.GOARCH {
-		hostBin = filepath.Join(work, "ezedge-host-host")
-		b := exec.Command("go", "build", "-trimpath", "-o", hostBin, "./cmd/ezedge-host")
-		b.Env = append(os.Environ(), "CGO_ENABLED=0")
-		b.Stderr = os.Stderr
-		if err := b.Run(); err != nil {
-			return fmt.Errorf("building ezedge-host for this host: %v", err)
+	// The first-boot image is provisioned the way an image builder does
+	// it: the .deb built for the guest and installed by the mmdebstrap
+	// hook's script (integrations/common/ezedge-provision), whose
+	// firstboot install uses the packaged binary.
+	var deb string
+	if want["firstboot"] {
+		repo, err := os.Getwd()
+		if err != nil {
+			return err
 		}
+		pkg := exec.Command("go", "run", ".", "-repo", repo, "-out", filepath.Join(work, "deb"), "-arch", arch, "-version", "0~e2e")
+		pkg.Dir = filepath.Join(repo, "packaging")
+		pkg.Stdout, pkg.Stderr = os.Stderr, os.Stderr
+		if err := pkg.Run(); err != nil {
+			return fmt.Errorf("building the .deb: %v", err)
+		}
+		debs, _ := filepath.Glob(filepath.Join(work, "deb", "ezedge-host_*_"+arch+".deb"))
+		if len(debs) != 1 {
+			return fmt.Errorf("want one .deb for %s, found %v", arch, debs)
+		}
+		deb = debs[0]
 	}
 	nvme := filepath.Join(work, "nvme.img")
 	if err := os.WriteFile(nvme, nil, 0o644); err != nil {
@@ -227,7 +235,7 @@ func runGrub(arch string, m machine, cacheDir, outDir, work string, bootTimeout 
 			continue
 		}
 		fmt.Printf("e2e: scenario %s\n", sc.name)
-		g, err := prepare(work, root, bin, hostBin, m, sc.name, sc.firstboot)
+		g, err := prepare(work, root, bin, deb, m, sc.name, sc.firstboot)
 		if err != nil {
 			return err
 		}
@@ -244,7 +252,7 @@ type guestImage struct{ disk, kernel, initrd string }
 // makes its disk image. For the first-boot scenario the image is
 // provisioned offline with `ezedge-host firstboot install`, as an operator
 // would, and keeps machine-id "uninitialized".
-func prepare(work, root, bin, hostBin string, m machine, name string, firstboot bool) (*guestImage, error) {
+func prepare(work, root, bin, deb string, m machine, name string, firstboot bool) (*guestImage, error) {
 	guest := filepath.Join(work, name)
 	if err := sh("cp", "-a", root, guest); err != nil {
 		return nil, err
@@ -330,10 +338,17 @@ func prepare(work, root, bin, hostBin string, m machine, name string, firstboot 
 		return nil, err
 	}
 	if firstboot {
-		// --binary: the guest's build (firstboot install refuses a binary
-		// of another architecture than the image's).
-		if err := sh(hostBin, "firstboot", "install", "--root", guest, "--profile", filepath.Join(guest, "etc/e2e/profile.yaml"), "--binary", bin); err != nil {
+		// As the mmdebstrap hook does: install the .deb with the image's
+		// dpkg, print the plan, firstboot install with the profile.
+		repo, err := os.Getwd()
+		if err != nil {
 			return nil, err
+		}
+		prov := exec.Command(filepath.Join(repo, "integrations/common/ezedge-provision"), guest)
+		prov.Env = append(os.Environ(), "EZEDGE_DEB="+deb, "EZEDGE_PROFILE="+filepath.Join(guest, "etc/e2e/profile.yaml"), "EZEDGE_PLATFORM="+strings.TrimPrefix(m.kernelPkg, "linux-image-"))
+		prov.Stdout, prov.Stderr = os.Stderr, os.Stderr
+		if err := prov.Run(); err != nil {
+			return nil, fmt.Errorf("provisioning the first-boot image: %v", err)
 		}
 	}
 	kernels, _ := filepath.Glob(filepath.Join(guest, "boot/vmlinuz-*"))

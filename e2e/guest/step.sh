@@ -7,7 +7,9 @@ state=/var/lib/e2e
 mkdir -p "$state"
 n=$(( $(cat "$state/boot" 2>/dev/null || echo 0) + 1 ))
 echo "$n" > "$state/boot"
+# The first-boot image has the Debian package; the other a copied binary.
 E=/usr/local/sbin/ezedge-host
+[ -x /usr/sbin/ezedge-host ] && E=/usr/sbin/ezedge-host
 P=/etc/e2e/profile.yaml
 
 pass() { echo "PASS boot$n $1" >&3; }
@@ -40,6 +42,11 @@ snapshot() {
 if grep -q 'ezedge.scenario=firstboot' /proc/cmdline; then
 	case $n in
 	1)
+		# Provisioned by the mmdebstrap hook's script: the package, and
+		# the unit running its binary.
+		expect firstboot-package "$(dpkg-query -W -f '${Status}' ezedge-host 2>&1)" "install ok installed"
+		expect_in firstboot-unit-binary "$(systemctl cat ezedge-host-firstboot.service 2>&1)" "ExecStart=/usr/sbin/ezedge-host firstboot run"
+		expect firstboot-no-copy "$(ls /usr/local/sbin/ezedge-host 2>&1 | grep -c 'No such')" 1
 		st=$($E firstboot status 2>&1)
 		expect_in firstboot-ran "$st" "Ran at"
 		echo "$st" > "$state/firstboot1"
