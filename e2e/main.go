@@ -190,19 +190,13 @@ func runGrub(arch string, m machine, cacheDir, outDir, work string, bootTimeout 
 		fmt.Printf("e2e: root built in %.0f s\n", time.Since(t).Seconds())
 	}
 
-	bin := filepath.Join(work, "ezedge-host")
-	build := exec.Command("go", "build", "-trimpath", "-o", bin, "./cmd/ezedge-host")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch)
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		return fmt.Errorf("building ezedge-host: %v", err)
-	}
-	// The first-boot image is provisioned the way an image builder does
-	// it: the .deb built for the guest and installed by the mmdebstrap
-	// hook's script (integrations/common/ezedge-provision), whose
-	// firstboot install uses the packaged binary.
+	// ezedge-host goes into the guests as its Debian package, built for
+	// the guest: the first-boot image is provisioned the way an image
+	// builder does it (the mmdebstrap hook's script,
+	// integrations/common/ezedge-provision, whose firstboot install uses
+	// the packaged binary); the other has it installed with dpkg -i.
 	var deb string
-	if want["firstboot"] {
+	if want["firstboot"] || want["apply-reboot-rollback"] {
 		repo, err := os.Getwd()
 		if err != nil {
 			return err
@@ -235,7 +229,7 @@ func runGrub(arch string, m machine, cacheDir, outDir, work string, bootTimeout 
 			continue
 		}
 		fmt.Printf("e2e: scenario %s\n", sc.name)
-		g, err := prepare(work, root, bin, deb, m, sc.name, sc.firstboot)
+		g, err := prepare(work, root, deb, m, sc.name, sc.firstboot)
 		if err != nil {
 			return err
 		}
@@ -252,7 +246,7 @@ type guestImage struct{ disk, kernel, initrd string }
 // makes its disk image. For the first-boot scenario the image is
 // provisioned offline with `ezedge-host firstboot install`, as an operator
 // would, and keeps machine-id "uninitialized".
-func prepare(work, root, bin, deb string, m machine, name string, firstboot bool) (*guestImage, error) {
+func prepare(work, root, deb string, m machine, name string, firstboot bool) (*guestImage, error) {
 	guest := filepath.Join(work, name)
 	if err := sh("cp", "-a", root, guest); err != nil {
 		return nil, err
@@ -262,10 +256,6 @@ func prepare(work, root, bin, deb string, m machine, name string, firstboot bool
 	machineID := hex.EncodeToString(id) + "\n"
 	if firstboot {
 		machineID = "uninitialized\n"
-	}
-	self, err := os.ReadFile(bin)
-	if err != nil {
-		return nil, err
 	}
 	files := map[string]struct {
 		data []byte
@@ -287,12 +277,7 @@ func prepare(work, root, bin, deb string, m machine, name string, firstboot bool
 		"etc/systemd/system/serial-getty@ttyS1.service": {nil, 0},
 		"etc/systemd/system/serial-getty@hvc0.service":  {nil, 0},
 	}
-	if !firstboot {
-		files["usr/local/sbin/ezedge-host"] = struct {
-			data []byte
-			mode os.FileMode
-		}{self, 0o755}
-	}
+
 	for p, f := range files {
 		full := filepath.Join(guest, p)
 		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
@@ -336,6 +321,18 @@ func prepare(work, root, bin, deb string, m machine, name string, firstboot bool
 	os.MkdirAll(wants, 0o755)
 	if err := os.Symlink("/etc/systemd/system/ezedge-e2e.service", filepath.Join(wants, "ezedge-e2e.service")); err != nil {
 		return nil, err
+	}
+	if !firstboot {
+		// dpkg -i inside the image, as an operator on the device would.
+		if err := sh("cp", deb, filepath.Join(guest, "tmp/ezedge-host.deb")); err != nil {
+			return nil, err
+		}
+		if err := sh("chroot", guest, "dpkg", "-i", "/tmp/ezedge-host.deb"); err != nil {
+			return nil, err
+		}
+		if err := os.Remove(filepath.Join(guest, "tmp/ezedge-host.deb")); err != nil {
+			return nil, err
+		}
 	}
 	if firstboot {
 		// As the mmdebstrap hook does: install the .deb with the image's
