@@ -160,12 +160,12 @@ deb:
 # fixtures under qemu-user, and install/upgrade/remove/purge in a bookworm
 # chroot (root needed; the chroot is cached in .cache/deb). Not part of
 # `make test`: CI runs it as its own step.
-DEB_TOOLS := lintian mmdebstrap qemu-arm-static dpkg-deb
+DEB_TOOLS := lintian mmdebstrap qemu-arm-static dpkg-deb systemctl
 deb-deps:
 	@missing=; for t in $(DEB_TOOLS); do command -v $$t >/dev/null || missing=1; done; \
 	if [ -n "$$missing" ]; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-			lintian mmdebstrap qemu-user-static >/dev/null; fi
+			lintian mmdebstrap qemu-user-static systemd >/dev/null; fi
 
 deb-test: deb-deps
 	cd packaging && $(GO) test -count=1 -timeout 30m .

@@ -27,6 +27,10 @@ const (
 	Profile  = "/etc/ezedge-host/profile.yaml"
 	UnitName = "ezedge-host-firstboot.service"
 	unitFile = "/etc/systemd/system/" + UnitName
+	// presetFile enables the unit for `systemctl preset-all` (an image's
+	// first boot runs it; so do some image builders, in full mode): it
+	// comes before the package's 50-ezedge-host.preset, which disables it.
+	presetFile = "/etc/systemd/system-preset/40-ezedge-host-firstboot.preset"
 )
 
 var (
@@ -43,6 +47,7 @@ func init() {
 	resource.Own(Binary, maxBinary)
 	resource.Own(Profile, hostroot.MaxRead)
 	resource.Own(unitFile, hostroot.MaxRead)
+	resource.Own(presetFile, hostroot.MaxRead)
 }
 
 // UnitText is the first-boot unit running binary; header is the comment
@@ -171,6 +176,9 @@ func InstallPlan(h *hostroot.Root, facts *platform.Facts, binary, profile []byte
 		}
 	}
 	if err := add(resource.File(unitFile), resource.Content([]byte(UnitText(installHeader, exe, firstBoot)))); err != nil {
+		return nil, err
+	}
+	if err := add(resource.File(presetFile), resource.Content([]byte(installHeader+"# The package's preset keeps its units disabled; this one is enabled.\nenable "+UnitName+"\n"))); err != nil {
 		return nil, err
 	}
 	// Enabling the unit is the next step (Enable): its links are read from

@@ -87,6 +87,7 @@ func sh(t *testing.T, name string, args ...string) string {
 // expected is every path the package installs (directories aside).
 var expected = []string{
 	"/etc/ezedge-host/profile.yaml",
+	"/usr/lib/systemd/system-preset/50-ezedge-host.preset",
 	"/usr/lib/systemd/system/ezedge-host-check.service",
 	"/usr/lib/systemd/system/ezedge-host-check.timer",
 	"/usr/lib/systemd/system/ezedge-host-firstboot.service",
@@ -372,5 +373,23 @@ func TestInstallUpgradeRemovePurge(t *testing.T) {
 	}
 	if out, err := exec.Command("chroot", root, "dpkg-query", "-W", "ezedge-host").CombinedOutput(); err == nil {
 		t.Errorf("still known to dpkg after purge: %s", out)
+	}
+
+	// An image's first boot runs `systemctl preset-all` (machine-id
+	// "uninitialized"), and Debian's default preset enables every unit: the
+	// package's preset keeps its units disabled. The chroot has no preset
+	// of its own, so without ours systemctl's default (enable) applies:
+	// the control below shows that.
+	need(t, "systemctl")
+	in("dpkg", "-i", "/tmp/"+filepath.Base(a))
+	sh(t, "systemctl", "--root="+root, "preset-all")
+	links, _ := filepath.Glob(filepath.Join(root, "etc/systemd/system/*.wants/ezedge-host*"))
+	if len(links) > 0 {
+		t.Errorf("preset-all enabled %v", links)
+	}
+	os.Remove(filepath.Join(root, "usr/lib/systemd/system-preset/50-ezedge-host.preset"))
+	sh(t, "systemctl", "--root="+root, "preset", "ezedge-host-check.timer")
+	if links, _ := filepath.Glob(filepath.Join(root, "etc/systemd/system/*.wants/ezedge-host-check.timer")); len(links) == 0 {
+		t.Error("without the package's preset, preset did not enable the timer: the check above proves nothing")
 	}
 }

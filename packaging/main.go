@@ -257,6 +257,7 @@ func Contents(repo, gen, bin string) (files.Contents, error) {
 		{filepath.Join(deb, "README.Debian"), doc + "/README.Debian", 0o644, false},
 		{filepath.Join(gen, "changelog.Debian.gz"), doc + "/changelog.Debian.gz", 0o644, false},
 		{filepath.Join(deb, "lintian-overrides"), "/usr/share/lintian/overrides/" + name, 0o644, false},
+		{filepath.Join(deb, "ezedge-host.preset"), "/usr/lib/systemd/system-preset/50-" + name + ".preset", 0o644, false},
 		{filepath.Join(gen, "completion", "bash"), "/usr/share/bash-completion/completions/" + name, 0o644, false},
 		{filepath.Join(gen, "completion", "zsh"), "/usr/share/zsh/vendor-completions/_" + name, 0o644, false},
 		{filepath.Join(gen, "completion", "fish"), "/usr/share/fish/vendor_completions.d/" + name + ".fish", 0o644, false},

@@ -21,6 +21,7 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"path"
 	"regexp"
 	"slices"
 	"strings"
@@ -238,7 +239,10 @@ func installBootUnit(h *hostroot.Root, self string) error {
 	if err := resource.File(BootUnit).Write(h, resource.Content([]byte(unit))); err != nil {
 		return err
 	}
-	if t, err := h.Readlink(bootUnitLink); err == nil && t == BootUnit {
+	// Already enabled (by us, or the packaged unit by the operator or a
+	// preset): systemd finds a wants link's unit by its name, and ours in
+	// /etc comes before the package's, so the link stays as it is.
+	if t, err := h.Readlink(bootUnitLink); err == nil && path.Base(t) == BootUnitName {
 		return nil
 	}
 	if !h.Exists("/etc/systemd/system/multi-user.target.wants") {
@@ -259,10 +263,15 @@ func Done(h *hostroot.Root, id string) error {
 	if err != nil || len(left) > 0 {
 		return err
 	}
-	for _, p := range []string{bootUnitLink, BootUnit} {
-		if err := h.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	// The link goes only when it is the one this package makes: a link to
+	// the packaged unit was made by someone else and is theirs to keep.
+	if t, err := h.Readlink(bootUnitLink); err == nil && t == BootUnit {
+		if err := h.Remove(bootUnitLink); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
+	}
+	if err := h.Remove(BootUnit); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
 	}
 	return nil
 }
