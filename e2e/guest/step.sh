@@ -55,6 +55,11 @@ if grep -q 'ezedge.scenario=firstboot' /proc/cmdline; then
 		expect bluetooth "$(systemctl is-enabled bluetooth.service)" disabled
 		expect_in grub-drop-in "$(cat /etc/default/grub.d/90-ezedge-host.cfg 2>&1)" "zswap.enabled=1"
 		$E history > "$state/history1"
+		# The first boot ran systemctl preset-all (machine-id was
+		# "uninitialized"; Debian's preset enables every unit): the
+		# package's preset kept its units disabled.
+		expect firstboot-preset-revert "$(systemctl is-enabled ezedge-host-revert-pending.service 2>&1)" disabled
+		expect firstboot-preset-ran "$(systemctl is-enabled systemd-networkd.service 2>&1)" enabled
 		# What first boot costs the boot (reported, not checked: it is
 		# emulated). This step is part of the boot, so systemd-analyze
 		# cannot sum it yet: the unit's own timestamps (monotonic, from
@@ -78,7 +83,9 @@ if grep -q 'ezedge.scenario=firstboot' /proc/cmdline; then
 		expect swappiness "$(sysv vm.swappiness)" 10
 		# A try apply on a live systemd host: a transient timer reverts it.
 		before=$(sha256sum /etc/sysctl.d/90-ezedge-host.conf)
-		out=$($E apply --yes --confirm-within 6s --profile /etc/e2e/try.yaml 2>&1)
+		out=$($E apply --yes --confirm-within 6s --profile /etc/e2e/try.yaml 2>&1); rc=$?
+		expect try-apply-exit "$rc" 0
+		[ "$rc" = 0 ] || { sed 's/^/  try: /' <<<"$out"; journalctl -b --no-pager -n 40 | sed 's/^/  journal: /'; } >&3
 		expect_in try-apply-timer "$out" "by systemd timer ezedge-host-revert-"
 		expect try-applied "$(sysv vm.swappiness)" 20
 		expect_in try-status "$($E status)" "waits for confirmation"
@@ -209,8 +216,9 @@ case $n in
 	expect measured-rollback-exit "$rc" 0
 	expect measured-rollback-nr "$(cat "$nvme/queue/nr_requests")" 64
 	hist=$($E history)
-	expect_in history-measured-apply "$hist" "measured apply: disk-read /dev/${nvme##*/}"
-	expect_in history-measured-rollback "$hist" "measured rollback: disk-read /dev/${nvme##*/}"
+	expect_in history-measured-apply "$(grep 'measured apply: ' <<<"$hist")" "disk-read /dev/${nvme##*/} "
+	expect_in history-measured-rollback "$(grep 'measured rollback: ' <<<"$hist")" "disk-read /dev/${nvme##*/} "
+	grep measured <<<"$hist" | sed 's/^/  history: /' >&3
 	kill "$hp" 2>/dev/null
 	umount /mnt/nvme
 	plan=$($E plan --profile $P 2>&1)
