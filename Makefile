@@ -47,7 +47,7 @@ test-deps:
 # (about 6 CPU-minutes); on a busy 2-core machine that took longer than
 # go test's default limit of 10 minutes.
 test: test-deps fmt-check vet staticcheck
-	$(GO) test -count=1 -timeout 30m $(PKGS)
+	$(GO) test -count=1 -timeout 40m $(PKGS)
 
 # The Ansible collection (ansible/, docs/ansible.md): unit tests, ansible-test
 # sanity and ansible-playbook runs on fixture copies and on a bookworm

@@ -62,7 +62,8 @@ func TestInstall(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(p.Pending()) != 3 {
+		// The binary, the profile, the unit and its preset.
+		if len(p.Pending()) != 4 {
 			t.Fatalf("%d pending changes", len(p.Pending()))
 		}
 		res, err := apply.Apply(h, store, p, time.Now())
@@ -214,11 +215,14 @@ func TestInstallPackaged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(p.Pending()) != 1 {
-		t.Fatalf("%d pending changes, want the unit only", len(p.Pending()))
+	if len(p.Pending()) != 2 {
+		t.Fatalf("%d pending changes, want the unit and its preset only", len(p.Pending()))
 	}
 	if _, err := apply.Apply(h, rollback.Open(h), p, time.Now()); err != nil {
 		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(root, presetFile)); !strings.Contains(string(b), "\nenable "+UnitName+"\n") {
+		t.Errorf("preset:\n%s", b)
 	}
 	u, _ := os.ReadFile(filepath.Join(root, unitFile))
 	if !strings.Contains(string(u), "ExecStart=/usr/sbin/ezedge-host firstboot run") {
