@@ -80,8 +80,7 @@ func UnitText(header, binary string, firstBootCondition bool) string {
 	}
 	return header + `[Unit]
 Description=ezedge-host first-boot provisioning
-Documentation=man:ezedge-host-firstboot(8)
-` + cond + `
+` + platform.ManDocumentation(binary, "ezedge-host-firstboot") + cond + `
 After=local-fs.target systemd-udev-trigger.service systemd-sysctl.service systemd-tmpfiles-setup.service dbus.service
 After=cloud-config.service network-online.target
 Before=podman-restart.service podman.service

@@ -83,3 +83,14 @@ func ELFArch(m elf.Machine) string {
 	}
 	return ""
 }
+
+// ManDocumentation is a unit's Documentation= line for man page (section
+// 8) when binary is the packaged one, which installs its man pages; ""
+// for a copied binary, which has none (systemd-analyze verify fails a unit
+// naming a page man cannot find).
+func ManDocumentation(binary, page string) string {
+	if binary != PackagedBinary {
+		return ""
+	}
+	return "Documentation=man:" + page + "(8)\n"
+}

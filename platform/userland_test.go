@@ -65,3 +65,15 @@ func TestUserlandArmhfImage(t *testing.T) {
 		t.Errorf("binary %s with the package", b)
 	}
 }
+
+// Only the packaged binary's units name its man pages: a copied binary has
+// none, and systemd-analyze verify fails a unit naming a missing page.
+func TestManDocumentation(t *testing.T) {
+	t.Parallel()
+	if got := ManDocumentation(PackagedBinary, "ezedge-host-check"); got != "Documentation=man:ezedge-host-check(8)\n" {
+		t.Fatalf("%q", got)
+	}
+	if got := ManDocumentation(LocalBinary, "ezedge-host-check"); got != "" {
+		t.Fatalf("%q", got)
+	}
+}

@@ -78,8 +78,7 @@ func CheckUnitTexts(header, binary, textfileDir, profile string) (service, timer
 	}
 	service = header + `[Unit]
 Description=ezedge-host check: refresh the node exporter's textfile
-Documentation=man:ezedge-host-check(8)
-ConditionPathIsDirectory=` + textfileDir + `
+` + platform.ManDocumentation(binary, "ezedge-host-check") + `ConditionPathIsDirectory=` + textfileDir + `
 
 [Service]
 Type=oneshot
