@@ -141,18 +141,28 @@ func checkFigures(name string, fs ...[]measure.Figure) error {
 	return nil
 }
 
+// listDir lists one of the store's directories (none: nil), refusing one
+// holding more files than ezedge-host ever writes there.
+func listDir(h *hostroot.Root, sub string) ([]fs.DirEntry, error) {
+	ents, err := h.ReadDir(statedir.Path(sub))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(ents) > maxFiles {
+		return nil, fmt.Errorf("%s holds %d files, more than ezedge-host writes", statedir.Path(sub), len(ents))
+	}
+	return ents, nil
+}
+
 // List reads every baseline, oldest first; what cannot be read is named in
 // skipped.
 func List(h *hostroot.Root) (recs []*Record, skipped []string, err error) {
-	ents, err := h.ReadDir(statedir.Path(baseSub))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil, nil
-	}
+	ents, err := listDir(h, baseSub)
 	if err != nil {
 		return nil, nil, err
-	}
-	if len(ents) > maxFiles {
-		return nil, nil, fmt.Errorf("%s holds %d files, more than ezedge-host writes", statedir.Path(baseSub), len(ents))
 	}
 	for _, e := range ents {
 		id, ok := strings.CutSuffix(e.Name(), ".json")
@@ -181,15 +191,9 @@ func List(h *hostroot.Root) (recs []*Record, skipped []string, err error) {
 
 // Effects reads the measured applies and rollbacks by snapshot id.
 func Effects(h *hostroot.Root) (map[string][]*Effect, []string, error) {
-	ents, err := h.ReadDir(statedir.Path(effSub))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil, nil
-	}
-	if err != nil {
+	ents, err := listDir(h, effSub)
+	if err != nil || ents == nil {
 		return nil, nil, err
-	}
-	if len(ents) > maxFiles {
-		return nil, nil, fmt.Errorf("%s holds %d files, more than ezedge-host writes", statedir.Path(effSub), len(ents))
 	}
 	out := map[string][]*Effect{}
 	var skipped []string

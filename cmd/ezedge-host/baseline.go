@@ -89,7 +89,8 @@ func baselineCmd(g *globals) *cobra.Command {
 				view.BaselineListText(w, recs)
 				return nil
 			}
-			f, err := platform.DetectAs(h, platform.Kind(g.platform), tasks.Observations())
+			// Only the platform, cores and disks: no task's observations.
+			f, err := platform.DetectAs(h, platform.Kind(g.platform), platform.Observe{})
 			if err != nil {
 				return err
 			}
