@@ -49,12 +49,12 @@ test-deps:
 test: test-deps fmt-check vet staticcheck
 	$(GO) test -count=1 -timeout 40m $(PKGS)
 
-# The Ansible collection (ansible/, docs/ansible.md): unit tests, ansible-test
+# The Ansible collection (dist/ansible/, docs/ansible.md): unit tests, ansible-test
 # sanity and ansible-playbook runs on fixture copies and on a bookworm
 # chroot (root needed for the chroot; its root is cached in .cache/ansible).
 # Debian's ansible ships ansible-core 2.14, ansible-test and
 # community.general (the chroot connection); the linters ansible-test's
-# sanity tests run are Debian's too (ansible/sanity.sh: no PyPI).
+# sanity tests run are Debian's too (dist/ansible/sanity.sh: no PyPI).
 ANSIBLE_TOOLS := ansible-playbook ansible-test pytest-3 mmdebstrap pylint yamllint
 ANSIBLE_PKGS := ansible python3-pytest mmdebstrap pylint yamllint python3-pycodestyle python3-voluptuous
 ansible-deps:
@@ -64,9 +64,9 @@ ansible-deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 			$(ANSIBLE_PKGS) >/dev/null; fi
 
-# make deb first: the chroot test installs dist/'s amd64 package with the role.
+# make deb first: the chroot test installs out/'s amd64 package with the role.
 test-ansible: ansible-deps deb
-	./ansible/test.sh
+	./dist/ansible/test.sh
 
 # Man pages (section 8) for every command, from the cobra definitions.
 man:
@@ -81,9 +81,10 @@ bench:
 # Every parser and editor's fuzz target, FUZZTIME each (CI: 10s). What a
 # run finds is kept under <pkg>/testdata/fuzz and replayed by `make test`.
 FUZZTIME ?= 1m
-FUZZ_TARGETS := cmdline:FuzzEditPiFile cmdline:FuzzEditGrubDefault cmdline:FuzzEvalGrub configtxt:FuzzEval \
-	hostconf:FuzzParseSysctlConf hostconf:FuzzParseTmpfiles hostconf:FuzzParseUdevRules hostconf:FuzzRootNoatime tasks:FuzzSetINI storageconf:FuzzSet resource:FuzzNormalize \
-	profile:FuzzParse rollback:FuzzJournal
+F := internal/formats
+FUZZ_TARGETS := $(F)/cmdline:FuzzEditPiFile $(F)/cmdline:FuzzEditGrubDefault $(F)/cmdline:FuzzEvalGrub $(F)/configtxt:FuzzEval \
+	$(F)/hostconf:FuzzParseSysctlConf $(F)/hostconf:FuzzParseTmpfiles $(F)/hostconf:FuzzParseUdevRules $(F)/hostconf:FuzzRootNoatime \
+	tasks:FuzzSetINI $(F)/storageconf:FuzzSet internal/resource:FuzzNormalize internal/profile:FuzzParse rollback:FuzzJournal
 # Go's fuzzer can report "context deadline exceeded" when its time runs out
 # while a worker is busy (no input failed, nothing is written): that is not
 # a finding. A real one writes <pkg>/testdata/fuzz/<target>/ and fails.
@@ -130,7 +131,7 @@ e2e-deps:
 		update-binfmts --enable qemu-aarch64 >/dev/null 2>&1 || true; fi
 
 e2e: e2e-deps
-	$(GO) run ./e2e -arch $(ARCH)
+	$(GO) run ./test/e2e -arch $(ARCH)
 
 # ezedge-host on roots built from Debian's real packages (cached in
 # .cache/realroots): Debian's Raspberry Pi layout (bookworm arm64,
@@ -148,13 +149,13 @@ realroots-deps:
 		update-binfmts --enable qemu-aarch64 >/dev/null 2>&1 || true; fi
 
 realroots: realroots-deps
-	$(GO) run ./realroots
+	$(GO) run ./test/realroots
 
-# Debian packages (amd64, arm64, armhf) into dist/, built with nfpm as a
-# library by packaging/, its own module so nfpm stays out of go.mod and out
+# Debian packages (amd64, arm64, armhf) into out/, built with nfpm as a
+# library by dist/deb/, its own module so nfpm stays out of go.mod and out
 # of `make test`. VERSION overrides the one from git describe.
 deb:
-	cd packaging && $(GO) run . -repo .. -out ../dist $(if $(VERSION),-version $(VERSION))
+	cd dist/deb && $(GO) run . -repo ../.. -out ../../out $(if $(VERSION),-version $(VERSION))
 
 # The packages' tests: contents, Debian's lintian, the armhf build on the
 # fixtures under qemu-user, and install/upgrade/remove/purge in a bookworm
@@ -168,9 +169,9 @@ deb-deps:
 			lintian mmdebstrap qemu-user-static systemd >/dev/null; fi
 
 deb-test: deb-deps
-	cd packaging && $(GO) test -count=1 -timeout 30m .
+	cd dist/deb && $(GO) test -count=1 -timeout 30m .
 
-# The image-builder integrations (integrations/: mmdebstrap hook, pi-gen
+# The image-builder integrations (dist/images/: mmdebstrap hook, pi-gen
 # stage, rpi-image-gen layer, sdm plugin, cloud-init user-data), each run
 # in its builder's calling convention on a bookworm root made with
 # mmdebstrap (cached in .cache/builders; cloud-init is unpacked, not
@@ -186,7 +187,7 @@ builders-deps:
 			mmdebstrap shellcheck python3-yaml python3-jsonschema python3-jinja2 >/dev/null; fi
 
 builders-test: builders-deps
-	cd integrations && $(GO) test -count=1 -timeout 30m $(if $(BUILDERS_SHORT),-short) .
+	cd dist/images && $(GO) test -count=1 -timeout 30m $(if $(BUILDERS_SHORT),-short) .
 
 clean:
-	rm -rf bin e2e-out man dist
+	rm -rf bin e2e-out man out

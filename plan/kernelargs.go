@@ -7,10 +7,10 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/ezansiedgeai/ezedge-host/cmdline"
-	"github.com/ezansiedgeai/ezedge-host/hostroot"
+	"github.com/ezansiedgeai/ezedge-host/internal/formats/cmdline"
+	"github.com/ezansiedgeai/ezedge-host/internal/hostroot"
+	"github.com/ezansiedgeai/ezedge-host/internal/resource"
 	"github.com/ezansiedgeai/ezedge-host/platform"
-	"github.com/ezansiedgeai/ezedge-host/resource"
 	"github.com/ezansiedgeai/ezedge-host/tasks"
 )
 

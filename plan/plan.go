@@ -11,10 +11,10 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/ezansiedgeai/ezedge-host/hostroot"
+	"github.com/ezansiedgeai/ezedge-host/internal/hostroot"
 	"github.com/ezansiedgeai/ezedge-host/internal/par"
+	"github.com/ezansiedgeai/ezedge-host/internal/resource"
 	"github.com/ezansiedgeai/ezedge-host/platform"
-	"github.com/ezansiedgeai/ezedge-host/resource"
 	"github.com/ezansiedgeai/ezedge-host/rollback"
 	"github.com/ezansiedgeai/ezedge-host/tasks"
 )

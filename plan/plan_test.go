@@ -5,10 +5,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ezansiedgeai/ezedge-host/hostroot"
 	"github.com/ezansiedgeai/ezedge-host/internal/fixture"
+	"github.com/ezansiedgeai/ezedge-host/internal/hostroot"
+	"github.com/ezansiedgeai/ezedge-host/internal/resource"
 	"github.com/ezansiedgeai/ezedge-host/platform"
-	"github.com/ezansiedgeai/ezedge-host/resource"
 	"github.com/ezansiedgeai/ezedge-host/rollback"
 	"github.com/ezansiedgeai/ezedge-host/tasks"
 )

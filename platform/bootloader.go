@@ -5,10 +5,10 @@ import (
 	"path"
 	"strings"
 
-	"github.com/ezansiedgeai/ezedge-host/cmdline"
-	"github.com/ezansiedgeai/ezedge-host/configtxt"
-	"github.com/ezansiedgeai/ezedge-host/hostroot"
-	"github.com/ezansiedgeai/ezedge-host/resource"
+	"github.com/ezansiedgeai/ezedge-host/internal/formats/cmdline"
+	"github.com/ezansiedgeai/ezedge-host/internal/formats/configtxt"
+	"github.com/ezansiedgeai/ezedge-host/internal/hostroot"
+	"github.com/ezansiedgeai/ezedge-host/internal/resource"
 )
 
 // Loader is what sets the kernel command line at boot.

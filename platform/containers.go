@@ -11,8 +11,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/ezansiedgeai/ezedge-host/hostroot"
-	"github.com/ezansiedgeai/ezedge-host/storageconf"
+	"github.com/ezansiedgeai/ezedge-host/internal/formats/storageconf"
+	"github.com/ezansiedgeai/ezedge-host/internal/hostroot"
 )
 
 // Podman's storage configuration. containers/storage reads the first of

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ezansiedgeai/ezedge-host/hostroot"
+	"github.com/ezansiedgeai/ezedge-host/internal/hostroot"
 )
 
 // TestContainersImageRoot: an image root's kernels come from /lib/modules,

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ezansiedgeai/ezedge-host/hostroot"
+	"github.com/ezansiedgeai/ezedge-host/internal/hostroot"
 	"golang.org/x/sys/unix"
 )
 

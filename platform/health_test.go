@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ezansiedgeai/ezedge-host/hostroot"
 	"github.com/ezansiedgeai/ezedge-host/internal/fixture"
+	"github.com/ezansiedgeai/ezedge-host/internal/hostroot"
 )
 
 func health(t *testing.T, dir string, o HealthOptions) (*Facts, *Health) {

@@ -7,7 +7,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/ezansiedgeai/ezedge-host/hostroot"
+	"github.com/ezansiedgeai/ezedge-host/internal/hostroot"
 )
 
 // DpkgStatus is dpkg's database of installed packages.

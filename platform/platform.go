@@ -18,10 +18,10 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/ezansiedgeai/ezedge-host/hostconf"
-	"github.com/ezansiedgeai/ezedge-host/hostroot"
+	"github.com/ezansiedgeai/ezedge-host/internal/formats/hostconf"
+	"github.com/ezansiedgeai/ezedge-host/internal/hostroot"
 	"github.com/ezansiedgeai/ezedge-host/internal/par"
-	"github.com/ezansiedgeai/ezedge-host/resource"
+	"github.com/ezansiedgeai/ezedge-host/internal/resource"
 )
 
 // Kind names the platform families that decide task defaults.

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ezansiedgeai/ezedge-host/hostroot"
 	"github.com/ezansiedgeai/ezedge-host/internal/fixture"
+	"github.com/ezansiedgeai/ezedge-host/internal/hostroot"
 )
 
 func detect(t *testing.T, dir string) *Facts {

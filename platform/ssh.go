@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/ezansiedgeai/ezedge-host/hostroot"
+	"github.com/ezansiedgeai/ezedge-host/internal/hostroot"
 )
 
 // sshPorts are the TCP ports an SSH session can come in on: 22, every Port

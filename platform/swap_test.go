@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ezansiedgeai/ezedge-host/hostroot"
+	"github.com/ezansiedgeai/ezedge-host/internal/hostroot"
 )
 
 // TestZramConfig reads zram-generator's and rpi-swap's configuration as

@@ -8,9 +8,9 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/ezansiedgeai/ezedge-host/hostconf"
-	"github.com/ezansiedgeai/ezedge-host/hostroot"
-	"github.com/ezansiedgeai/ezedge-host/resource"
+	"github.com/ezansiedgeai/ezedge-host/internal/formats/hostconf"
+	"github.com/ezansiedgeai/ezedge-host/internal/hostroot"
+	"github.com/ezansiedgeai/ezedge-host/internal/resource"
 )
 
 // Observe names what, beyond the facts every plan needs, the tasks want

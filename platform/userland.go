@@ -4,7 +4,7 @@ import (
 	"debug/elf"
 	"fmt"
 
-	"github.com/ezansiedgeai/ezedge-host/hostroot"
+	"github.com/ezansiedgeai/ezedge-host/internal/hostroot"
 )
 
 // Where ezedge-host is installed in a root: the Debian package's binary

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ezansiedgeai/ezedge-host/hostroot"
 	"github.com/ezansiedgeai/ezedge-host/internal/fixture"
+	"github.com/ezansiedgeai/ezedge-host/internal/hostroot"
 )
 
 // elf32 is a little-endian 32-bit ELF header for machine m.

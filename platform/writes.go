@@ -5,8 +5,8 @@ import (
 	"io/fs"
 	"strings"
 
-	"github.com/ezansiedgeai/ezedge-host/hostconf"
-	"github.com/ezansiedgeai/ezedge-host/hostroot"
+	"github.com/ezansiedgeai/ezedge-host/internal/formats/hostconf"
+	"github.com/ezansiedgeai/ezedge-host/internal/hostroot"
 )
 
 // Writes are the facts of the tasks that spare an SD card writes: the

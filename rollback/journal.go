@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ezansiedgeai/ezedge-host/resource"
+	"github.com/ezansiedgeai/ezedge-host/internal/resource"
 )
 
 // FormatVersion is the journal format this build writes. It reads version

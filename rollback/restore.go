@@ -6,9 +6,9 @@ import (
 
 	"github.com/hashicorp/go-multierror"
 
-	"github.com/ezansiedgeai/ezedge-host/hostroot"
 	"github.com/ezansiedgeai/ezedge-host/internal/crashpoint"
-	"github.com/ezansiedgeai/ezedge-host/resource"
+	"github.com/ezansiedgeai/ezedge-host/internal/hostroot"
+	"github.com/ezansiedgeai/ezedge-host/internal/resource"
 )
 
 // Outcome is what rolling back one apply did.

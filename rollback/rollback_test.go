@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ezansiedgeai/ezedge-host/hostroot"
-	"github.com/ezansiedgeai/ezedge-host/resource"
+	"github.com/ezansiedgeai/ezedge-host/internal/hostroot"
+	"github.com/ezansiedgeai/ezedge-host/internal/resource"
 )
 
 func init() {

@@ -21,11 +21,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ezansiedgeai/ezedge-host/hostroot"
+	"github.com/ezansiedgeai/ezedge-host/internal/hostroot"
 	"github.com/ezansiedgeai/ezedge-host/internal/par"
-	"github.com/ezansiedgeai/ezedge-host/lock"
-	"github.com/ezansiedgeai/ezedge-host/resource"
-	"github.com/ezansiedgeai/ezedge-host/statedir"
+	"github.com/ezansiedgeai/ezedge-host/internal/resource"
+	"github.com/ezansiedgeai/ezedge-host/internal/store/lock"
+	"github.com/ezansiedgeai/ezedge-host/internal/store/statedir"
 )
 
 const (

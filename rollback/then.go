@@ -6,8 +6,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/ezansiedgeai/ezedge-host/hostroot"
-	"github.com/ezansiedgeai/ezedge-host/resource"
+	"github.com/ezansiedgeai/ezedge-host/internal/hostroot"
+	"github.com/ezansiedgeai/ezedge-host/internal/resource"
 )
 
 // RunThen runs the follow-ups of a change or its restore (regenerate

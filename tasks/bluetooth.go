@@ -1,8 +1,8 @@
 package tasks
 
 import (
+	"github.com/ezansiedgeai/ezedge-host/internal/resource"
 	"github.com/ezansiedgeai/ezedge-host/platform"
-	"github.com/ezansiedgeai/ezedge-host/resource"
 )
 
 func init() {

@@ -7,10 +7,10 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/ezansiedgeai/ezedge-host/alloc"
-	"github.com/ezansiedgeai/ezedge-host/measure"
+	"github.com/ezansiedgeai/ezedge-host/internal/alloc"
+	"github.com/ezansiedgeai/ezedge-host/internal/health/measure"
+	"github.com/ezansiedgeai/ezedge-host/internal/resource"
 	"github.com/ezansiedgeai/ezedge-host/platform"
-	"github.com/ezansiedgeai/ezedge-host/resource"
 )
 
 // ContainerResourcesOptions are container-resources' profile options.

@@ -4,10 +4,10 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/ezansiedgeai/ezedge-host/measure"
+	"github.com/ezansiedgeai/ezedge-host/internal/formats/storageconf"
+	"github.com/ezansiedgeai/ezedge-host/internal/health/measure"
+	"github.com/ezansiedgeai/ezedge-host/internal/resource"
 	"github.com/ezansiedgeai/ezedge-host/platform"
-	"github.com/ezansiedgeai/ezedge-host/resource"
-	"github.com/ezansiedgeai/ezedge-host/storageconf"
 )
 
 // ContainerStorageOptions are container-storage's profile options.

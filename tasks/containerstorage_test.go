@@ -4,8 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ezansiedgeai/ezedge-host/internal/formats/storageconf"
 	"github.com/ezansiedgeai/ezedge-host/platform"
-	"github.com/ezansiedgeai/ezedge-host/storageconf"
 )
 
 // TestContainerStorageChoice: native overlay only where every kernel has

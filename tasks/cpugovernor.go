@@ -6,8 +6,8 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/ezansiedgeai/ezedge-host/measure"
-	"github.com/ezansiedgeai/ezedge-host/resource"
+	"github.com/ezansiedgeai/ezedge-host/internal/health/measure"
+	"github.com/ezansiedgeai/ezedge-host/internal/resource"
 )
 
 // CPUGovernorOptions are cpu-governor's profile options.

@@ -1,8 +1,8 @@
 package tasks
 
 import (
-	"github.com/ezansiedgeai/ezedge-host/cmdline"
-	"github.com/ezansiedgeai/ezedge-host/measure"
+	"github.com/ezansiedgeai/ezedge-host/internal/formats/cmdline"
+	"github.com/ezansiedgeai/ezedge-host/internal/health/measure"
 	"github.com/ezansiedgeai/ezedge-host/platform"
 )
 

@@ -1,9 +1,9 @@
 package tasks
 
 import (
-	"github.com/ezansiedgeai/ezedge-host/measure"
+	"github.com/ezansiedgeai/ezedge-host/internal/health/measure"
+	"github.com/ezansiedgeai/ezedge-host/internal/resource"
 	"github.com/ezansiedgeai/ezedge-host/platform"
-	"github.com/ezansiedgeai/ezedge-host/resource"
 )
 
 func init() {

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strconv"
 
-	"github.com/ezansiedgeai/ezedge-host/measure"
+	"github.com/ezansiedgeai/ezedge-host/internal/health/measure"
 	"github.com/ezansiedgeai/ezedge-host/platform"
 )
 

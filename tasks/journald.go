@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"path"
 
-	"github.com/ezansiedgeai/ezedge-host/measure"
-	"github.com/ezansiedgeai/ezedge-host/resource"
+	"github.com/ezansiedgeai/ezedge-host/internal/health/measure"
+	"github.com/ezansiedgeai/ezedge-host/internal/resource"
 )
 
 // JournaldOptions are journald's profile options.

@@ -3,8 +3,8 @@ package tasks
 import (
 	"slices"
 
-	"github.com/ezansiedgeai/ezedge-host/cmdline"
-	"github.com/ezansiedgeai/ezedge-host/measure"
+	"github.com/ezansiedgeai/ezedge-host/internal/formats/cmdline"
+	"github.com/ezansiedgeai/ezedge-host/internal/health/measure"
 )
 
 // cgroupEnableMemory undoes the cgroup_disable=memory that Raspberry Pi

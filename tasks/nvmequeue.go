@@ -5,8 +5,8 @@ import (
 	"path"
 	"strconv"
 
-	"github.com/ezansiedgeai/ezedge-host/measure"
-	"github.com/ezansiedgeai/ezedge-host/resource"
+	"github.com/ezansiedgeai/ezedge-host/internal/health/measure"
+	"github.com/ezansiedgeai/ezedge-host/internal/resource"
 )
 
 // NVMeQueueOptions are nvme-queue's profile options.

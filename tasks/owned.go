@@ -5,10 +5,10 @@ import (
 	"path"
 	"strings"
 
-	"github.com/ezansiedgeai/ezedge-host/hostconf"
-	"github.com/ezansiedgeai/ezedge-host/hostroot"
+	"github.com/ezansiedgeai/ezedge-host/internal/formats/hostconf"
+	"github.com/ezansiedgeai/ezedge-host/internal/hostroot"
+	"github.com/ezansiedgeai/ezedge-host/internal/resource"
 	"github.com/ezansiedgeai/ezedge-host/platform"
-	"github.com/ezansiedgeai/ezedge-host/resource"
 )
 
 // Files ezedge-host owns. Tasks contribute lines to them; the planner

@@ -4,9 +4,9 @@ import (
 	"errors"
 	"strings"
 
-	"github.com/ezansiedgeai/ezedge-host/hostconf"
-	"github.com/ezansiedgeai/ezedge-host/measure"
-	"github.com/ezansiedgeai/ezedge-host/resource"
+	"github.com/ezansiedgeai/ezedge-host/internal/formats/hostconf"
+	"github.com/ezansiedgeai/ezedge-host/internal/health/measure"
+	"github.com/ezansiedgeai/ezedge-host/internal/resource"
 )
 
 func init() {

@@ -3,7 +3,7 @@ package tasks
 import (
 	"strconv"
 
-	"github.com/ezansiedgeai/ezedge-host/measure"
+	"github.com/ezansiedgeai/ezedge-host/internal/health/measure"
 )
 
 // SwappinessOptions are swappiness's profile options.

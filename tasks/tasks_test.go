@@ -6,9 +6,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ezansiedgeai/ezedge-host/measure"
+	"github.com/ezansiedgeai/ezedge-host/internal/health/measure"
+	"github.com/ezansiedgeai/ezedge-host/internal/resource"
 	"github.com/ezansiedgeai/ezedge-host/platform"
-	"github.com/ezansiedgeai/ezedge-host/resource"
 )
 
 // TestRegistry: every task is complete (summary, when, documented options

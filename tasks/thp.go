@@ -1,8 +1,8 @@
 package tasks
 
 import (
-	"github.com/ezansiedgeai/ezedge-host/measure"
-	"github.com/ezansiedgeai/ezedge-host/resource"
+	"github.com/ezansiedgeai/ezedge-host/internal/health/measure"
+	"github.com/ezansiedgeai/ezedge-host/internal/resource"
 )
 
 const thpEnabled = "/sys/kernel/mm/transparent_hugepage/enabled"

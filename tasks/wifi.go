@@ -5,8 +5,8 @@ import (
 	"path"
 	"strings"
 
+	"github.com/ezansiedgeai/ezedge-host/internal/resource"
 	"github.com/ezansiedgeai/ezedge-host/platform"
-	"github.com/ezansiedgeai/ezedge-host/resource"
 )
 
 // WifiOptions are wifi's profile options.

@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/ezansiedgeai/ezedge-host/cmdline"
-	"github.com/ezansiedgeai/ezedge-host/measure"
-	"github.com/ezansiedgeai/ezedge-host/resource"
+	"github.com/ezansiedgeai/ezedge-host/internal/formats/cmdline"
+	"github.com/ezansiedgeai/ezedge-host/internal/health/measure"
+	"github.com/ezansiedgeai/ezedge-host/internal/resource"
 )
 
 const zswapParams = "/sys/module/zswap/parameters"

@@ -8,13 +8,13 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/ezansiedgeai/ezedge-host/baseline"
-	"github.com/ezansiedgeai/ezedge-host/hostroot"
-	"github.com/ezansiedgeai/ezedge-host/measure"
+	"github.com/ezansiedgeai/ezedge-host/internal/health/baseline"
+	"github.com/ezansiedgeai/ezedge-host/internal/health/measure"
+	"github.com/ezansiedgeai/ezedge-host/internal/hostroot"
+	"github.com/ezansiedgeai/ezedge-host/internal/view"
 	"github.com/ezansiedgeai/ezedge-host/platform"
 	"github.com/ezansiedgeai/ezedge-host/rollback"
 	"github.com/ezansiedgeai/ezedge-host/tasks"
-	"github.com/ezansiedgeai/ezedge-host/view"
 )
 
 // measureFlags are the options of every command that measures.

@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ezansiedgeai/ezedge-host/baseline"
-	"github.com/ezansiedgeai/ezedge-host/hostroot"
 	"github.com/ezansiedgeai/ezedge-host/internal/fixture"
-	"github.com/ezansiedgeai/ezedge-host/measure"
+	"github.com/ezansiedgeai/ezedge-host/internal/health/baseline"
+	"github.com/ezansiedgeai/ezedge-host/internal/health/measure"
+	"github.com/ezansiedgeai/ezedge-host/internal/hostroot"
 )
 
 // On a fixture root (an image, a copy) nothing can be measured: baseline,

@@ -7,10 +7,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/ezansiedgeai/ezedge-host/check"
+	"github.com/ezansiedgeai/ezedge-host/internal/health/check"
+	"github.com/ezansiedgeai/ezedge-host/internal/view"
 	"github.com/ezansiedgeai/ezedge-host/platform"
 	"github.com/ezansiedgeai/ezedge-host/rollback"
-	"github.com/ezansiedgeai/ezedge-host/view"
 )
 
 // DefaultTextfileDir is Debian's prometheus-node-exporter textfile

@@ -7,9 +7,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ezansiedgeai/ezedge-host/internal/engine/tryapply"
+	"github.com/ezansiedgeai/ezedge-host/internal/view"
 	"github.com/ezansiedgeai/ezedge-host/rollback"
-	"github.com/ezansiedgeai/ezedge-host/tryapply"
-	"github.com/ezansiedgeai/ezedge-host/view"
 )
 
 func confirmCmd(g *globals) *cobra.Command {

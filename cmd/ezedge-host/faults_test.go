@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/ezansiedgeai/ezedge-host/internal/fixture"
-	"github.com/ezansiedgeai/ezedge-host/resource"
+	"github.com/ezansiedgeai/ezedge-host/internal/resource"
 )
 
 // TestFullDisk: the root is on a 1 MiB tmpfs (in a private mount namespace

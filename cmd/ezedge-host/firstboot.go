@@ -7,15 +7,15 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/ezansiedgeai/ezedge-host/apply"
-	"github.com/ezansiedgeai/ezedge-host/firstboot"
-	"github.com/ezansiedgeai/ezedge-host/hostroot"
+	"github.com/ezansiedgeai/ezedge-host/internal/engine/apply"
+	"github.com/ezansiedgeai/ezedge-host/internal/engine/firstboot"
+	"github.com/ezansiedgeai/ezedge-host/internal/hostroot"
+	"github.com/ezansiedgeai/ezedge-host/internal/profile"
+	"github.com/ezansiedgeai/ezedge-host/internal/view"
 	"github.com/ezansiedgeai/ezedge-host/plan"
 	"github.com/ezansiedgeai/ezedge-host/platform"
-	"github.com/ezansiedgeai/ezedge-host/profile"
 	"github.com/ezansiedgeai/ezedge-host/rollback"
 	"github.com/ezansiedgeai/ezedge-host/tasks"
-	"github.com/ezansiedgeai/ezedge-host/view"
 )
 
 func firstbootCmd(g *globals) *cobra.Command {

@@ -17,18 +17,18 @@ import (
 	"github.com/spf13/cobra/doc"
 	"golang.org/x/term"
 
-	"github.com/ezansiedgeai/ezedge-host/apply"
-	"github.com/ezansiedgeai/ezedge-host/baseline"
-	"github.com/ezansiedgeai/ezedge-host/firstboot"
-	"github.com/ezansiedgeai/ezedge-host/hostroot"
+	"github.com/ezansiedgeai/ezedge-host/internal/engine/apply"
+	"github.com/ezansiedgeai/ezedge-host/internal/engine/firstboot"
+	"github.com/ezansiedgeai/ezedge-host/internal/engine/savedplan"
+	"github.com/ezansiedgeai/ezedge-host/internal/engine/tryapply"
+	"github.com/ezansiedgeai/ezedge-host/internal/health/baseline"
+	"github.com/ezansiedgeai/ezedge-host/internal/hostroot"
+	"github.com/ezansiedgeai/ezedge-host/internal/profile"
+	"github.com/ezansiedgeai/ezedge-host/internal/view"
 	"github.com/ezansiedgeai/ezedge-host/plan"
 	"github.com/ezansiedgeai/ezedge-host/platform"
-	"github.com/ezansiedgeai/ezedge-host/profile"
 	"github.com/ezansiedgeai/ezedge-host/rollback"
-	"github.com/ezansiedgeai/ezedge-host/savedplan"
 	"github.com/ezansiedgeai/ezedge-host/tasks"
-	"github.com/ezansiedgeai/ezedge-host/tryapply"
-	"github.com/ezansiedgeai/ezedge-host/view"
 )
 
 // Exit statuses (Terraform's contract for plan --detailed-exitcode, and

@@ -7,11 +7,11 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/ezansiedgeai/ezedge-host/alloc"
+	"github.com/ezansiedgeai/ezedge-host/internal/alloc"
+	"github.com/ezansiedgeai/ezedge-host/internal/resource"
+	"github.com/ezansiedgeai/ezedge-host/internal/view"
 	"github.com/ezansiedgeai/ezedge-host/plan"
-	"github.com/ezansiedgeai/ezedge-host/resource"
 	"github.com/ezansiedgeai/ezedge-host/tasks"
-	"github.com/ezansiedgeai/ezedge-host/view"
 )
 
 func resourcesCmd(g *globals) *cobra.Command {

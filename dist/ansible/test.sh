@@ -1,0 +1,203 @@
+#!/usr/bin/env bash
+# The Ansible collection's tests, with Debian's ansible (ansible-core 2.14):
+#   unit         pytest on the module, against the golden JSON files
+#   sanity       ansible-test sanity (sanity.sh: offline, Debian's linters)
+#   local        ansible-playbook, connection local, on copies of fixture roots
+#   chroot       ansible-playbook, connection community.general.chroot, on a
+#                Debian bookworm root made by mmdebstrap (root needed): the
+#                module runs inside it with root /, the way it runs on a device
+#
+# Usage: dist/ansible/test.sh [unit|sanity|local|chroot]...  (default: all)
+# `make ansible-deps` installs what it needs. A part whose tools are missing
+# is skipped with a message, or fails when CI is set.
+#
+# Nothing on the machine running it changes: fixtures are copied into a
+# temporary directory, the chroot root is extracted there, Ansible's and
+# ansible-test's state go there too; the bookworm root is cached as a
+# tarball under .cache/ansible (git-ignored).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+# Debian's python and ansible first (a pyenv shim would be another Python
+# without ansible); Go where make finds it.
+export PATH=/usr/bin:/bin:/usr/sbin:/sbin:/usr/local/go/bin:$PATH
+parts=("$@")
+[ ${#parts[@]} -gt 0 ] || parts=(unit sanity local chroot)
+
+tmp=$(mktemp -d /tmp/ezedge-ansible.XXXXXX)
+cleanup() {
+	# A chroot root is plain files (nothing is mounted in it): rm is enough.
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# Go keeps its caches where they are (HOME moves below).
+export GOMODCACHE=$(go env GOMODCACHE) GOCACHE=$(go env GOCACHE)
+export HOME=$tmp/home ANSIBLE_LOCAL_TEMP=$tmp/ansible-local ANSIBLE_REMOTE_TEMP=$tmp/ansible-remote
+mkdir -p "$HOME"
+export ANSIBLE_COLLECTIONS_PATH=$here ANSIBLE_NOCOLOR=1 ANSIBLE_RETRY_FILES_ENABLED=0 \
+	ANSIBLE_PYTHON_INTERPRETER=/usr/bin/python3 ANSIBLE_DEPRECATION_WARNINGS=0 ANSIBLE_HOST_KEY_CHECKING=0
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+# have TOOL...: every tool is there; else skip the part, or fail under CI.
+have() {
+	local t missing=()
+	for t in "$@"; do command -v "$t" >/dev/null || missing+=("$t"); done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	[ -n "${CI:-}" ] && fail "missing ${missing[*]} (make ansible-deps)"
+	echo "SKIP: missing ${missing[*]} (make ansible-deps)"
+	return 1
+}
+
+bin=${EZEDGE_BIN:-}
+build() {
+	[ -n "$bin" ] && return
+	bin=$tmp/ezedge-host
+	(cd "$repo" && CGO_ENABLED=0 go build -trimpath -o "$bin" ./cmd/ezedge-host)
+}
+
+# treesum DIR: every entry's type, mode, path and link target, and every
+# regular file's sha256, the snapshot store (var/lib/ezedge-host) aside.
+treesum() {
+	(cd "$1" && find . -path ./var/lib/ezedge-host -prune -o -printf '%y %m %P %l\n' | LC_ALL=C sort &&
+		find . -path ./var/lib/ezedge-host -prune -o -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum)
+}
+
+# recap OUT: the changed= and failed= counts of ansible-playbook's recap.
+recap() { sed -n 's/.*ok=[0-9]* *changed=\([0-9]*\) .*failed=\([0-9]*\) .*/changed=\1 failed=\2/p' <<<"$1" | tail -1; }
+
+run_unit() {
+	have pytest-3 || return 0
+	(cd "$here" && PYTHONPATH=$here /usr/bin/python3 -m pytest -q -p no:cacheprovider ansible_collections/ezansiedgeai/edge/tests/unit)
+}
+
+run_sanity() {
+	have ansible-test pylint yamllint || return 0
+	"$here/sanity.sh"
+}
+
+# play INVENTORY-ARGS... -- PLAYBOOK ARGS...
+play() { ansible-playbook -e @"$here/tests/profile.json" "$@" 2>&1; }
+
+# local_fixture NAME: the whole cycle on a copy of testdata/NAME.
+local_fixture() {
+	local name=$1 root=$tmp/local-$1 out sum0
+	cp -a "$repo/testdata/$name" "$root"
+	local inv=(-i localhost, -c local -e "ezedge_root=$root" -e "ezedge_bin=$bin")
+	sum0=$(treesum "$root")
+
+	out=$(play "${inv[@]}" --check --diff "$here/tests/apply.yml") || { echo "$out"; fail "$name: check mode"; }
+	[ "$(recap "$out")" = "changed=1 failed=0" ] || { echo "$out"; fail "$name: check mode did not report changed"; }
+	# The diff Ansible prints: one per change, headed by resource, task and layer.
+	grep -q -- '--- before: sysctl vm.swappiness \[swappiness, runtime\]' <<<"$out" || { echo "$out"; fail "$name: no diff for vm.swappiness"; }
+	grep -q -- '^+10$' <<<"$out" || { echo "$out"; fail "$name: diff lacks the new swappiness"; }
+	grep -q -- '+++ after: file /etc/sysctl.d/90-ezedge-host.conf \[[a-z,-]*, persistent\]$' <<<"$out" || { echo "$out"; fail "$name: no diff for the sysctl.d file"; }
+	[ "$(treesum "$root")" = "$sum0" ] || fail "$name: check mode changed the tree"
+	[ ! -e "$root/var/lib/ezedge-host" ] || fail "$name: check mode made the state directory"
+	echo "ok $name: check+diff shows $(grep -c -- '^--- before:' <<<"$out") diffs, tree byte-identical"
+
+	out=$(play "${inv[@]}" "$here/tests/apply.yml") || { echo "$out"; fail "$name: apply"; }
+	[ "$(recap "$out")" = "changed=1 failed=0" ] || { echo "$out"; fail "$name: first apply not changed"; }
+	[ "$(treesum "$root")" != "$sum0" ] || fail "$name: apply changed nothing"
+	out=$(play "${inv[@]}" "$here/tests/apply.yml") || { echo "$out"; fail "$name: second apply"; }
+	[ "$(recap "$out")" = "changed=0 failed=0" ] || { echo "$out"; fail "$name: second apply changed"; }
+	echo "ok $name: first apply changed=1, second changed=0"
+
+	out=$(play "${inv[@]}" "$here/tests/rollback.yml") || { echo "$out"; fail "$name: rollback"; }
+	[ "$(recap "$out")" = "changed=1 failed=0" ] || { echo "$out"; fail "$name: rollback not changed"; }
+	[ "$(treesum "$root")" = "$sum0" ] || { diff <(echo "$sum0") <(treesum "$root") || true; fail "$name: rollback not byte-identical"; }
+	echo "ok $name: rolled_back restores byte-identical"
+
+	if out=$(play "${inv[@]}" "$here/tests/bad_profile.yml"); then echo "$out"; fail "$name: a bad profile passed"; fi
+	grep -q 'tasks.swappiness.value: 500 out of range 0..200' <<<"$out" || { echo "$out"; fail "$name: bad profile without the tool's message"; }
+	[ "$(treesum "$root")" = "$sum0" ] || fail "$name: a bad profile changed the tree"
+	echo "ok $name: a bad profile fails with: $(grep -o '"msg": "[^"]*"' <<<"$out" | head -1)"
+}
+
+run_local() {
+	have ansible-playbook go || return 0
+	build
+	local f out
+	for f in pi5-16gb-nvme-bookworm amd64-intel-32gb-2nvme; do local_fixture "$f"; done
+	cp -a "$repo/testdata/pi4-8gb-bullseye" "$tmp/paths"
+	out=$(play -i localhost, -c local -e "ezedge_root=$tmp/paths" -e "ezedge_bin=$bin" "$here/tests/local.yml") || { echo "$out"; fail "local.yml"; }
+	echo "ok pi4-8gb-bullseye: planned, try apply + confirm, unconfirmed try apply reverts, rollback --to (local.yml)"
+	cp -a "$repo/testdata/pi5-8gb-trixie-zram" "$tmp/role"
+	out=$(play -i localhost, -c local -e "ezedge_root=$tmp/role" -e "ezedge_bin=$bin" "$here/tests/role.yml") || { echo "$out"; fail "role.yml"; }
+	grep -q 'A reboot is needed' <<<"$out" || { echo "$out"; fail "role.yml: no reboot notice"; }
+	out=$(play -i localhost, -c local -e "ezedge_root=$tmp/role" -e "ezedge_bin=$bin" "$here/tests/role.yml") || { echo "$out"; fail "role.yml (again)"; }
+	[ "$(recap "$out")" = "changed=0 failed=0" ] || { echo "$out"; fail "role.yml: second run changed"; }
+	# The no-module recipe: first run changed (plan rc 2, apply), second not.
+	cp -a "$repo/testdata/amd64-amd-16gb-nocpufreq" "$tmp/recipe"
+	printf 'version: 1\ntasks:\n  swappiness: {enabled: true, value: 10}\n' >"$tmp/recipe.yaml"
+	local rinv=(-i localhost, -c local -e "ezedge_root=$tmp/recipe" -e "ezedge_bin=$bin" -e "ezedge_profile_file=$tmp/recipe.yaml")
+	out=$(play "${rinv[@]}" "$here/tests/recipe.yml") || { echo "$out"; fail "recipe.yml"; }
+	[ "$(recap "$out")" = "changed=2 failed=0" ] || { echo "$out"; fail "recipe.yml: first run not changed (plan, apply)"; }
+	out=$(play "${rinv[@]}" "$here/tests/recipe.yml") || { echo "$out"; fail "recipe.yml (again)"; }
+	[ "$(recap "$out")" = "changed=0 failed=0" ] || { echo "$out"; fail "recipe.yml: second run changed"; }
+	echo "ok amd64-amd-16gb-nocpufreq: the no-module recipe (command, changed_when rc == 2): changed, then changed=0"
+	# The role's try apply: applied with confirm_within, confirmed from a
+	# new connection after a clean plan; nothing is left waiting.
+	cp -a "$repo/testdata/pi5-8gb-trixie-zram" "$tmp/role-try"
+	out=$(play -i localhost, -c local -e "ezedge_root=$tmp/role-try" -e "ezedge_bin=$bin" -e ezedge_host_confirm_within=120s "$here/tests/role.yml") || { echo "$out"; fail "role.yml with confirm_within"; }
+	grep -q 'TASK \[ezansiedgeai.edge.ezedge_host : Confirm the try apply\]' <<<"$out" || { echo "$out"; fail "role.yml: no confirmation"; }
+	"$bin" status --root "$tmp/role-try" --output json | /usr/bin/python3 -c 'import json, sys; s = json.load(sys.stdin); sys.exit(0 if not s["pending_confirmation"] and s["latest"]["status"] == "applied" else 1)' ||
+		fail "role.yml with confirm_within: the try apply is not kept"
+	echo "ok pi5-8gb-trixie-zram: role with ezedge_host_confirm_within: try apply confirmed after reset_connection and a clean plan"
+	echo "ok pi5-8gb-trixie-zram: role (binary copied, profile put, applied, no reboot for a root other than /, plan clean; second run changed=0)"
+}
+
+# A bookworm root with Python (Ansible's modules run on the target), made
+# once by mmdebstrap and kept as a tarball.
+ROOTFS=$repo/.cache/ansible/bookworm-apt-python3.tar
+run_chroot() {
+	have ansible-playbook mmdebstrap go || return 0
+	[ "$(id -u)" = 0 ] || { [ -n "${CI:-}" ] && fail "chroot: root needed"; echo "SKIP chroot: root needed"; return 0; }
+	build
+	if [ ! -s "$ROOTFS" ]; then
+		mkdir -p "$(dirname "$ROOTFS")"
+		mmdebstrap --quiet --format=tar --variant=apt --include=python3 bookworm "$ROOTFS.tmp" || fail "mmdebstrap"
+		mv "$ROOTFS.tmp" "$ROOTFS"
+	fi
+	local root=$tmp/chroot out sum0 deb=${EZEDGE_DEB:-}
+	mkdir "$root"
+	tar -C "$root" -xf "$ROOTFS"
+	if [ -z "$deb" ]; then deb=$(ls "$repo"/out/ezedge-host_*_amd64.deb 2>/dev/null | tail -1 || true); fi
+	# Inside the chroot the module finds the program where the role put it
+	# (PATH, /usr/sbin); the profile is the same as for the fixtures.
+	local inv=(-i "$here/tests/chroot.ini" -e "ansible_host=$root" -e "ezedge_deb=$deb" -e "ezedge_bin=$bin"
+		-e ezedge_root=/ -e ezedge_target_bin=/usr/sbin/ezedge-host)
+	out=$(play "${inv[@]}" "$here/tests/install.yml") || { echo "$out"; fail "chroot: install"; }
+	grep -o '"msg": "installed .*"' <<<"$out" || true
+	# Ansible's own files in the chroot (its remote temporary directory, a
+	# path under this run's $tmp) are not the host's: /tmp is left out.
+	chsum() { treesum "$root" | grep -v -e '^d 1777 tmp ' -e ' tmp/' -e '\./tmp/'; }
+	sum0=$(chsum)
+
+	out=$(play "${inv[@]}" --check --diff "$here/tests/apply.yml") || { echo "$out"; fail "chroot: check mode"; }
+	[ "$(recap "$out")" = "changed=1 failed=0" ] || { echo "$out"; fail "chroot: check mode did not report changed"; }
+	grep -q -- '^--- before: ' <<<"$out" || { echo "$out"; fail "chroot: no diff"; }
+	[ "$(chsum)" = "$sum0" ] || { diff <(echo "$sum0") <(chsum) || true; fail "chroot: check mode changed the root"; }
+	echo "ok chroot: check+diff shows $(grep -c -- '^--- before:' <<<"$out") diffs, root byte-identical"
+	out=$(play "${inv[@]}" "$here/tests/apply.yml") || { echo "$out"; fail "chroot: apply"; }
+	[ "$(recap "$out")" = "changed=1 failed=0" ] || { echo "$out"; fail "chroot: first apply not changed"; }
+	grep -o '"msg": "changed=.*"' <<<"$out" || true
+	out=$(play "${inv[@]}" "$here/tests/apply.yml") || { echo "$out"; fail "chroot: second apply"; }
+	[ "$(recap "$out")" = "changed=0 failed=0" ] || { echo "$out"; fail "chroot: second apply changed"; }
+	echo "ok chroot: first apply changed=1, second changed=0"
+	out=$(play "${inv[@]}" "$here/tests/rollback.yml") || { echo "$out"; fail "chroot: rollback"; }
+	[ "$(recap "$out")" = "changed=1 failed=0" ] || { echo "$out"; fail "chroot: rollback not changed"; }
+	[ "$(chsum)" = "$sum0" ] || { diff <(echo "$sum0") <(chsum) || true; fail "chroot: rollback not byte-identical"; }
+	echo "ok chroot: rolled_back restores the root byte-identical"
+	out=$(play "${inv[@]}" "$here/tests/role_chroot.yml") || { echo "$out"; fail "chroot: role"; }
+	out=$(play "${inv[@]}" "$here/tests/role_chroot.yml") || { echo "$out"; fail "chroot: role again"; }
+	[ "$(recap "$out")" = "changed=0 failed=0" ] || { echo "$out"; fail "chroot: role second run changed"; }
+	echo "ok chroot: role ($([ -n "$deb" ] && echo ".deb $(basename "$deb")" || echo "binary copied"), profile, apply, plan clean); second run changed=0"
+}
+
+start=$(date +%s)
+for p in "${parts[@]}"; do
+	echo "== ansible $p"
+	"run_$p"
+done
+echo "ansible tests passed in $(($(date +%s) - start))s: ${parts[*]}"

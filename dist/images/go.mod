@@ -1,0 +1,3 @@
+module github.com/ezansiedgeai/ezedge-host/dist/images
+
+go 1.26.8

@@ -1,3 +1,0 @@
-module github.com/ezansiedgeai/ezedge-host/integrations
-
-go 1.26.8

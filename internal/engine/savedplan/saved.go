@@ -1,0 +1,205 @@
+// Package savedplan is plan --out and apply FILE: a saved plan is the
+// approval of exactly one diff, never a recipe.
+package savedplan
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/ezansiedgeai/ezedge-host/internal/resource"
+	"github.com/ezansiedgeai/ezedge-host/plan"
+)
+
+// savedKind marks a file written by plan --out.
+const savedKind = "ezedge-host-plan"
+
+// savedVersion is the saved-plan format: version 2 keeps the profile the
+// plan was made with, so apply can plan again with it.
+const savedVersion = 2
+
+// maxSaved bounds a plan file (it holds the prior contents of files).
+const maxSaved = 16 << 20
+
+type savedChange struct {
+	Task           string         `json:"task"`
+	Resource       string         `json:"resource"`
+	Action         plan.Action    `json:"action"`
+	Before         resource.State `json:"before"`
+	After          resource.State `json:"after"`
+	RebootRequired bool           `json:"reboot_required,omitempty"`
+}
+
+// Saved is a plan saved by plan --out: the approval of exactly one diff.
+// Nothing in it is acted on: apply plans again, under the lock, with the
+// profile the plan was made with, and applies that fresh plan only if its
+// diff is the one saved here. An edited file (another resource, another
+// value, another command) or a host that moved since is refused.
+type Saved struct {
+	Kind          string    `json:"kind"`
+	FormatVersion int       `json:"format_version"`
+	Created       time.Time `json:"created"`
+	Root          string    `json:"root"`
+	Platform      string    `json:"platform"`
+	Profile       *string   `json:"profile"`
+	// Only are the tasks the plan was narrowed to (plan --only).
+	Only    []string      `json:"only,omitempty"`
+	Changes []savedChange `json:"changes"`
+
+	name string
+}
+
+// Save writes the plan's pending changes, with the values they were
+// computed from, the profile (nil: the platform defaults) and the tasks it
+// was narrowed to (nil: all), for a later
+// apply of exactly this plan. The file is replaced whole and is 0600
+// whatever was there: it holds the prior contents of files.
+func Save(name string, p *plan.Plan, profile []byte, only []string, now time.Time) error {
+	s := Saved{Kind: savedKind, FormatVersion: savedVersion, Created: now.UTC(), Root: p.Root, Platform: string(p.Facts.Platform), Only: only, Changes: []savedChange{}}
+	if profile != nil {
+		t := string(profile)
+		s.Profile = &t
+	}
+	for _, c := range p.Pending() {
+		s.Changes = append(s.Changes, savedChange{c.Task, resource.ID(c.Resource), c.Action, c.Before, c.After, c.RebootRequired})
+	}
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(name, append(b, '\n')); err != nil {
+		return fmt.Errorf("plan file %s: %v", name, err)
+	}
+	return nil
+}
+
+// writeFileAtomic replaces name with a new 0600 file holding b.
+func writeFileAtomic(name string, b []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(name), ".ezedge-plan-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	fail := func(err error) error {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if err := f.Chmod(0o600); err != nil {
+		return fail(err)
+	}
+	if _, err := f.Write(b); err != nil {
+		return fail(err)
+	}
+	if err := f.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, name); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
+}
+
+// Load reads a plan file (strictly: unknown fields, another kind or a
+// newer format are refused).
+func Load(name string) (*Saved, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, fmt.Errorf("plan file %s: %v", name, err)
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.IsDir() {
+		return nil, fmt.Errorf("plan file %s: is a directory", name)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxSaved+1))
+	if err != nil {
+		return nil, fmt.Errorf("plan file %s: %v", name, err)
+	}
+	if len(b) > maxSaved {
+		return nil, fmt.Errorf("plan file %s: larger than %d bytes", name, maxSaved)
+	}
+	var s Saved
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&s); err != nil {
+		return nil, fmt.Errorf("plan file %s: not a plan written by ezedge-host plan --out (%v)", name, err)
+	}
+	if s.Kind != savedKind || dec.More() {
+		return nil, fmt.Errorf("plan file %s: not a plan written by ezedge-host plan --out", name)
+	}
+	switch {
+	case s.FormatVersion > savedVersion:
+		return nil, fmt.Errorf("plan file %s: format version %d is newer than this build reads (%d)", name, s.FormatVersion, savedVersion)
+	case s.FormatVersion < savedVersion:
+		return nil, fmt.Errorf("plan file %s: format version %d was written by an older ezedge-host; make the plan again", name, s.FormatVersion)
+	}
+	s.name = name
+	return &s, nil
+}
+
+// Check compares the saved plan with fresh, the plan made again now with
+// the saved profile: nil when fresh's pending changes are exactly the
+// saved ones (resource, action, value before, value after, in order).
+func (s *Saved) Check(fresh *plan.Plan) error {
+	if s.Platform != string(fresh.Facts.Platform) {
+		return fmt.Errorf("plan file %s: made for a %s host, this one is %s", s.name, s.Platform, fresh.Facts.Platform)
+	}
+	pending := fresh.Pending()
+	byID := map[string]plan.Change{}
+	for _, c := range pending {
+		byID[resource.ID(c.Resource)] = c
+	}
+	var stale, differ []string
+	for _, sc := range s.Changes {
+		c, ok := byID[sc.Resource]
+		if !ok {
+			differ = append(differ, sc.Resource+" (not planned now)")
+			continue
+		}
+		r := c.Resource
+		switch {
+		case !r.Equal(c.Before, sc.Before):
+			stale = append(stale, fmt.Sprintf("%s (planned from %s, now %s)", sc.Resource, r.Show(sc.Before), r.Show(c.Before)))
+		case !r.Equal(c.After, sc.After) || sc.Action != c.Action || sc.Task != c.Task || sc.RebootRequired != c.RebootRequired:
+			differ = append(differ, fmt.Sprintf("%s (the file says %s, the profile plans %s)", sc.Resource, r.Show(sc.After), r.Show(c.After)))
+		}
+	}
+	if len(stale) > 0 {
+		return fmt.Errorf("plan file %s is stale, the host changed since it was made: %s", s.name, strings.Join(stale, "; "))
+	}
+	if len(differ) == 0 && len(s.Changes) != len(pending) {
+		seen := map[string]bool{}
+		for _, sc := range s.Changes {
+			seen[sc.Resource] = true
+		}
+		for _, c := range pending {
+			if id := resource.ID(c.Resource); !seen[id] {
+				differ = append(differ, id+" (planned now, not in the file)")
+			}
+		}
+		if len(differ) == 0 {
+			differ = append(differ, fmt.Sprintf("%d changes in the file, %d planned now", len(s.Changes), len(pending)))
+		}
+	}
+	if len(differ) == 0 {
+		for i, sc := range s.Changes {
+			if sc.Resource != resource.ID(pending[i].Resource) {
+				differ = append(differ, "the order of the changes")
+				break
+			}
+		}
+	}
+	if len(differ) > 0 {
+		return fmt.Errorf("plan file %s does not match what its profile plans for this host now: %s; nothing was changed: make the plan again", s.name, strings.Join(differ, "; "))
+	}
+	return nil
+}

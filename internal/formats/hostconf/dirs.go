@@ -1,0 +1,41 @@
+package hostconf
+
+import (
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/ezansiedgeai/ezedge-host/internal/hostroot"
+)
+
+// confFiles lists the files with suffix in dirs (highest precedence first)
+// the way systemd and udev read such drop-in directories: a name in an
+// earlier directory masks the same name in later ones, and the result is
+// in name order whatever the directory.
+func confFiles(h *hostroot.Root, dirs []string, suffix string) []string {
+	byName := map[string]string{}
+	for _, d := range dirs {
+		ents, err := h.ReadDir(d)
+		if err != nil {
+			continue
+		}
+		for _, e := range ents {
+			if !strings.HasSuffix(e.Name(), suffix) {
+				continue
+			}
+			if _, masked := byName[e.Name()]; !masked {
+				byName[e.Name()] = path.Join(d, e.Name())
+			}
+		}
+	}
+	names := make([]string, 0, len(byName))
+	for n := range byName {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	files := make([]string, len(names))
+	for i, n := range names {
+		files[i] = byName[n]
+	}
+	return files
+}

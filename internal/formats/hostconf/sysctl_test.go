@@ -1,0 +1,110 @@
+package hostconf
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ezansiedgeai/ezedge-host/internal/fixture"
+	"github.com/ezansiedgeai/ezedge-host/internal/hostroot"
+)
+
+// TestCorpusSysctl parses every real sysctl.d file. Keys come out dotted and
+// without spaces, values trimmed; the parser never fails a file.
+func TestCorpusSysctl(t *testing.T) {
+	t.Parallel()
+	files := fixture.CorpusFiles(t, "sysctl")
+	total := 0
+	for _, p := range files {
+		b, _ := os.ReadFile(p)
+		set, bad := ParseSysctlConf(b)
+		content := 0
+		for _, l := range strings.Split(string(b), "\n") {
+			if l = strings.TrimSpace(l); l != "" && l[0] != '#' && l[0] != ';' {
+				content++
+			}
+		}
+		if len(set)+len(bad) != content {
+			t.Errorf("%s: %d settings + %d passed over, but %d content lines", filepath.Base(p), len(set), len(bad), content)
+		}
+		for _, s := range set {
+			if s.Key == "" || strings.ContainsAny(s.Key, " \t=") || strings.HasPrefix(s.Key, "-") {
+				t.Errorf("%s:%d: key %q", filepath.Base(p), s.Line, s.Key)
+			}
+			if strings.HasPrefix(s.Key, "net/") {
+				t.Errorf("%s:%d: slash key not normalised: %q", filepath.Base(p), s.Line, s.Key)
+			}
+		}
+		if len(bad) > 0 {
+			t.Logf("%s: lines without '=' passed over: %v", filepath.Base(p), bad)
+		}
+		total += len(set)
+	}
+	t.Logf("%d files, %d settings", len(files), total)
+}
+
+func TestNormalizeSysctlKey(t *testing.T) {
+	t.Parallel()
+	cases := map[string]string{
+		"net/ipv4/conf/all/rp_filter":    "net.ipv4.conf.all.rp_filter",
+		"net.ipv4.conf.eth0/1.rp_filter": "net.ipv4.conf.eth0/1.rp_filter",
+		"net/ipv4/conf/eth0.1/rp_filter": "net.ipv4.conf.eth0/1.rp_filter",
+		"vm.swappiness":                  "vm.swappiness",
+	}
+	for in, want := range cases {
+		if got := NormalizeSysctlKey(in); got != want {
+			t.Errorf("%q -> %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestSysctlOverrides: systemd-sysctl's order decides which file wins; a
+// same-named file in /etc masks /usr/lib; a glob counts; a bare "-key" does
+// not; /etc/sysctl.conf is read last unless a sysctl.d link already reads it.
+func TestSysctlOverrides(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	files := map[string]string{
+		"etc/sysctl.d/10-early.conf":      "vm.swappiness = 1\n",
+		"usr/lib/sysctl.d/95-masked.conf": "vm.swappiness = 95\n",
+		"etc/sysctl.d/95-masked.conf":     "# masks the /usr/lib file\n",
+		"usr/lib/sysctl.d/97-glob.conf":   "net.core.*mem_max = 4096\n-net.core.rmem_max\n",
+		"run/sysctl.d/98-same.conf":       "vm.swappiness=10\n",
+		"etc/sysctl.conf":                 "vm.swappiness=30\n",
+		// A procps.service of its own reads /etc/sysctl.conf after sysctl.d.
+		"lib/systemd/system/procps.service": "[Service]\nExecStart=/sbin/sysctl --system\n",
+	}
+	for p, s := range files {
+		os.MkdirAll(filepath.Dir(filepath.Join(dir, p)), 0o755)
+		os.WriteFile(filepath.Join(dir, p), []byte(s), 0o644)
+	}
+	h, _ := hostroot.Open(dir)
+	defer h.Close()
+	got := Read(h).SysctlOverrides("/etc/sysctl.d/90-ezedge-host.conf", map[string]string{"vm.swappiness": "10", "net.core.rmem_max": "134217728", "net.core.wmem_max": "134217728"})
+	want := []string{
+		`net.core.rmem_max: /usr/lib/sysctl.d/97-glob.conf:1 sets "4096" and is read after 90-ezedge-host.conf, so it wins at boot`,
+		`net.core.wmem_max: /usr/lib/sysctl.d/97-glob.conf:1 sets "4096" and is read after 90-ezedge-host.conf, so it wins at boot`,
+		`vm.swappiness: /etc/sysctl.conf:1 sets "30" and is read after 90-ezedge-host.conf, so it wins at boot`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	// Trixie: procps.service is an alias of systemd-sysctl.service and no
+	// link reads /etc/sysctl.conf: it is not read at boot, so it wins nothing.
+	os.Remove(filepath.Join(dir, "lib/systemd/system/procps.service"))
+	os.Symlink("systemd-sysctl.service", filepath.Join(dir, "lib/systemd/system/procps.service"))
+	ht, _ := hostroot.Open(dir)
+	defer ht.Close()
+	if got := Read(ht).SysctlOverrides("/etc/sysctl.d/90-ezedge-host.conf", map[string]string{"vm.swappiness": "10"}); len(got) != 0 {
+		t.Errorf("trixie: /etc/sysctl.conf counted as read at boot: %v", got)
+	}
+	// Debian's link: /etc/sysctl.conf is read as 99-sysctl.conf, once.
+	os.Symlink("../sysctl.conf", filepath.Join(dir, "etc/sysctl.d/99-sysctl.conf"))
+	h2, _ := hostroot.Open(dir)
+	defer h2.Close()
+	fs := SysctlFiles(h2)
+	if fs[len(fs)-1] != "/etc/sysctl.d/99-sysctl.conf" || strings.Contains(strings.Join(fs, " "), "/etc/sysctl.conf") {
+		t.Errorf("files %v", fs)
+	}
+}

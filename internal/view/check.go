@@ -1,0 +1,274 @@
+package view
+
+import (
+	"encoding/xml"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ezansiedgeai/ezedge-host/internal/health/check"
+)
+
+// Check is the JSON of `ezedge-host check`.
+type Check struct {
+	FormatVersion int            `json:"format_version"`
+	Root          string         `json:"root"`
+	Platform      string         `json:"platform"`
+	Runtime       bool           `json:"runtime"`
+	Time          time.Time      `json:"time"`
+	Status        check.Status   `json:"status"`
+	Summary       map[string]int `json:"summary"`
+	Results       []check.Result `json:"results"`
+	Figures       check.Figures  `json:"figures"`
+}
+
+// NewCheck is the JSON form of a check report.
+func NewCheck(r *check.Report) Check {
+	c := Check{FormatVersion: FormatVersion, Root: r.Root, Platform: string(r.Platform), Runtime: r.Runtime, Time: r.Time.UTC(),
+		Status: r.Worst(), Summary: r.Counts, Results: r.Results, Figures: r.Figures}
+	if c.Results == nil {
+		c.Results = []check.Result{}
+	}
+	if c.Figures.Temperatures == nil {
+		c.Figures.Temperatures = []check.Temperature{}
+	}
+	return c
+}
+
+// CheckText writes the report for a person: by group, one line per check,
+// the fix under each warning or failure.
+func CheckText(w io.Writer, r *check.Report) {
+	fmt.Fprintf(w, "Check of %s (%s)\n", r.Root, r.Platform)
+	if !r.Runtime {
+		fmt.Fprintln(w, "An image root: what only a running system shows is unknown here.")
+	}
+	width := 0
+	for _, x := range r.Results {
+		width = max(width, len(x.ID()))
+	}
+	for _, g := range check.Groups {
+		first := true
+		for _, x := range r.Results {
+			if x.Group != g {
+				continue
+			}
+			if first {
+				fmt.Fprintf(w, "\n%s\n", strings.ToUpper(string(g)[:1])+string(g)[1:])
+				first = false
+			}
+			line := fmt.Sprintf("  %-9s %-*s  %s", "["+x.Status.String()+"]", width, x.ID(), x.Value)
+			if x.Detail != "" {
+				line += " — " + x.Detail
+			}
+			fmt.Fprintln(w, line)
+			if x.Fix != "" && (x.Status == check.Warn || x.Status == check.Fail) {
+				fmt.Fprintf(w, "  %-9s %-*s  fix: %s\n", "", width, "", x.Fix)
+			}
+		}
+	}
+	fmt.Fprintf(w, "\n%d ok, %d warn, %d fail, %d unknown.\n", r.Counts["ok"], r.Counts["warn"], r.Counts["fail"], r.Counts["unknown"])
+}
+
+// The JUnit XML CI dashboards read: one testcase per check; a failure is
+// a <failure>, a warning passes with its text in <system-out>, an unknown
+// is <skipped>.
+type junitSuites struct {
+	XMLName  xml.Name     `xml:"testsuites"`
+	Name     string       `xml:"name,attr"`
+	Tests    int          `xml:"tests,attr"`
+	Failures int          `xml:"failures,attr"`
+	Skipped  int          `xml:"skipped,attr"`
+	Suites   []junitSuite `xml:"testsuite"`
+}
+
+type junitSuite struct {
+	Name      string      `xml:"name,attr"`
+	Tests     int         `xml:"tests,attr"`
+	Failures  int         `xml:"failures,attr"`
+	Skipped   int         `xml:"skipped,attr"`
+	Timestamp string      `xml:"timestamp,attr"`
+	Cases     []junitCase `xml:"testcase"`
+}
+
+type junitCase struct {
+	Name      string        `xml:"name,attr"`
+	Classname string        `xml:"classname,attr"`
+	Failure   *junitMessage `xml:"failure,omitempty"`
+	Skipped   *junitMessage `xml:"skipped,omitempty"`
+	SystemOut string        `xml:"system-out,omitempty"`
+}
+
+type junitMessage struct {
+	Message string `xml:"message,attr"`
+	Type    string `xml:"type,attr,omitempty"`
+	Text    string `xml:",chardata"`
+}
+
+// CheckJUnit writes the report as JUnit XML.
+func CheckJUnit(w io.Writer, r *check.Report) error {
+	all := junitSuites{Name: "ezedge-host check"}
+	for _, g := range check.Groups {
+		s := junitSuite{Name: string(g), Timestamp: r.Time.UTC().Format("2006-01-02T15:04:05")}
+		for _, x := range r.Results {
+			if x.Group != g {
+				continue
+			}
+			msg := x.Value
+			if x.Detail != "" {
+				msg += ": " + x.Detail
+			}
+			c := junitCase{Name: x.ID(), Classname: "ezedge-host.check." + string(g)}
+			var evidence string
+			if x.Evidence != "" {
+				evidence = "evidence: " + x.Evidence + "\n"
+			}
+			if x.Fix != "" {
+				evidence += "fix: " + x.Fix + "\n"
+			}
+			switch x.Status {
+			case check.Fail:
+				c.Failure = &junitMessage{Message: msg, Type: "fail", Text: evidence}
+				s.Failures++
+			case check.Unknown:
+				c.Skipped = &junitMessage{Message: msg}
+				s.Skipped++
+			case check.Warn:
+				c.SystemOut = "warn: " + msg + "\n" + evidence
+			default:
+				c.SystemOut = "ok: " + msg + "\n"
+			}
+			s.Cases = append(s.Cases, c)
+			s.Tests++
+		}
+		if s.Tests == 0 {
+			continue
+		}
+		all.Suites = append(all.Suites, s)
+		all.Tests += s.Tests
+		all.Failures += s.Failures
+		all.Skipped += s.Skipped
+	}
+	if _, err := io.WriteString(w, xml.Header); err != nil {
+		return err
+	}
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	if err := enc.Encode(all); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, "\n")
+	return err
+}
+
+// CheckPrometheus writes the report in the node exporter's textfile
+// format (the Prometheus text exposition format, without timestamps).
+// Metric and label names are fixed; label values are escaped as the
+// format requires.
+func CheckPrometheus(w io.Writer, r *check.Report) error {
+	var b strings.Builder
+	metric := func(name, help, typ string) {
+		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
+	}
+	sample := func(name string, labels [][2]string, v float64) {
+		b.WriteString(name)
+		if len(labels) > 0 {
+			b.WriteByte('{')
+			for i, l := range labels {
+				if i > 0 {
+					b.WriteByte(',')
+				}
+				b.WriteString(l[0] + `="` + promEscape(l[1]) + `"`)
+			}
+			b.WriteByte('}')
+		}
+		b.WriteString(" " + strconv.FormatFloat(v, 'g', -1, 64) + "\n")
+	}
+	metric("ezedge_check_status", "Outcome of each check: 0 ok, 1 warn, 2 fail, 3 unknown.", "gauge")
+	seen := map[string]bool{}
+	for _, x := range r.Results {
+		// Two results of one name (two zones of one type) would be a
+		// duplicate series, which the textfile collector rejects.
+		id := x.ID()
+		for n := 2; seen[id]; n++ {
+			id = x.ID() + "#" + strconv.Itoa(n)
+		}
+		seen[id] = true
+		sample("ezedge_check_status", [][2]string{{"check", id}, {"group", string(x.Group)}}, float64(x.Status))
+	}
+	metric("ezedge_check_results", "Number of checks by outcome.", "gauge")
+	for _, s := range []check.Status{check.OK, check.Warn, check.Fail, check.Unknown} {
+		sample("ezedge_check_results", [][2]string{{"status", s.String()}}, float64(r.Counts[s.String()]))
+	}
+	f := r.Figures
+	if len(f.Temperatures) > 0 {
+		metric("ezedge_check_temperature_celsius", "Temperature of each thermal zone and hwmon sensor.", "gauge")
+		temps := append([]check.Temperature(nil), f.Temperatures...)
+		sort.SliceStable(temps, func(i, j int) bool { return temps[i].Sensor < temps[j].Sensor })
+		seenT := map[string]bool{}
+		for _, t := range temps {
+			if seenT[t.Sensor] {
+				continue
+			}
+			seenT[t.Sensor] = true
+			sample("ezedge_check_temperature_celsius", [][2]string{{"sensor", t.Sensor}}, t.Celsius)
+		}
+	}
+	if len(f.FanRPM) > 0 {
+		metric("ezedge_check_fan_rpm", "Speed of each fan.", "gauge")
+		for i, v := range f.FanRPM {
+			sample("ezedge_check_fan_rpm", [][2]string{{"fan", strconv.Itoa(i + 1)}}, v)
+		}
+	}
+	var known []check.Bit
+	for _, bt := range f.Throttling {
+		if bt.Now != nil || bt.SinceBoot != nil {
+			known = append(known, bt)
+		}
+	}
+	if len(known) > 0 {
+		metric("ezedge_check_throttling", "Raspberry Pi firmware throttling bits: 1 set, 0 clear (absent: unknown).", "gauge")
+		for _, bt := range known {
+			for _, when := range []struct {
+				name string
+				v    *bool
+			}{{"now", bt.Now}, {"since_boot", bt.SinceBoot}} {
+				if when.v != nil {
+					sample("ezedge_check_throttling", [][2]string{{"bit", bt.Name}, {"when", when.name}}, b2f(*when.v))
+				}
+			}
+		}
+	}
+	metric("ezedge_check_swap_total_bytes", "Swap configured.", "gauge")
+	sample("ezedge_check_swap_total_bytes", nil, float64(f.SwapTotal))
+	metric("ezedge_check_swap_used_bytes", "Swap in use.", "gauge")
+	sample("ezedge_check_swap_used_bytes", nil, float64(f.SwapUsed))
+	metric("ezedge_check_pending_changes", "Changes the plan would make.", "gauge")
+	sample("ezedge_check_pending_changes", nil, float64(f.PendingChanges))
+	metric("ezedge_check_drift_resources", "Resources changed by something else since the apply.", "gauge")
+	sample("ezedge_check_drift_resources", nil, float64(f.Drift))
+	metric("ezedge_check_pending_reboot", "1 when kernel arguments are configured but not active until a reboot.", "gauge")
+	sample("ezedge_check_pending_reboot", nil, b2f(f.PendingReboot))
+	if !f.LastApply.IsZero() {
+		metric("ezedge_check_last_apply_timestamp_seconds", "When the newest apply still in force was made.", "gauge")
+		sample("ezedge_check_last_apply_timestamp_seconds", nil, float64(f.LastApply.Unix()))
+	}
+	metric("ezedge_check_timestamp_seconds", "When this check ran.", "gauge")
+	sample("ezedge_check_timestamp_seconds", nil, float64(r.Time.Unix()))
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// promEscape escapes a label value: backslash, double quote and newline.
+func promEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(s)
+}

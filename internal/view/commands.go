@@ -1,0 +1,338 @@
+package view
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/ezansiedgeai/ezedge-host/internal/engine/apply"
+	"github.com/ezansiedgeai/ezedge-host/internal/engine/firstboot"
+	"github.com/ezansiedgeai/ezedge-host/internal/engine/tryapply"
+	"github.com/ezansiedgeai/ezedge-host/internal/health/baseline"
+	"github.com/ezansiedgeai/ezedge-host/plan"
+	"github.com/ezansiedgeai/ezedge-host/platform"
+	"github.com/ezansiedgeai/ezedge-host/rollback"
+)
+
+// Every command's --output json is one of these objects, each with
+// format_version. Lists are [] when empty, never null; a value that may be
+// absent is a pointer (null).
+
+// Facts is `facts --output json`.
+type Facts struct {
+	FormatVersion int             `json:"format_version"`
+	Root          string          `json:"root"`
+	Facts         *platform.Facts `json:"facts"`
+}
+
+// NewFacts is the JSON of facts f of the root at dir.
+func NewFacts(dir string, f *platform.Facts) Facts {
+	return Facts{FormatVersion: FormatVersion, Root: dir, Facts: f}
+}
+
+// Pending is a try apply waiting for confirmation.
+type Pending struct {
+	ID       string    `json:"id"`
+	Deadline time.Time `json:"deadline"`
+	RevertBy string    `json:"revert_by"`
+	// Overdue: the deadline passed and the revert did not run.
+	Overdue bool `json:"overdue"`
+}
+
+// NewPending is the JSON of p at now.
+func NewPending(p tryapply.Pending, now time.Time) Pending {
+	return Pending{ID: p.ID, Deadline: p.Deadline, RevertBy: p.RevertBy(), Overdue: p.Overdue(now)}
+}
+
+// Apply is `apply --output json`.
+type Apply struct {
+	FormatVersion int          `json:"format_version"`
+	SnapshotID    string       `json:"snapshot_id"`
+	Changes       []JSONChange `json:"changes"`
+	Notes         []string     `json:"notes"`
+	Error         *string      `json:"error"`
+	// PendingConfirmation is set for a try apply.
+	PendingConfirmation *Pending `json:"pending_confirmation"`
+	// Measured is set for apply --measure.
+	Measured *Effect `json:"measured,omitempty"`
+}
+
+// NewApply is the JSON of an apply of p that did res (nil when it did not
+// start) and ended with err.
+func NewApply(p *plan.Plan, res *apply.Applied, err error, pending *Pending) Apply {
+	a := Apply{FormatVersion: FormatVersion, Changes: []JSONChange{}, Notes: []string{}, Error: errText(err), PendingConfirmation: pending}
+	if res != nil {
+		a.SnapshotID, a.Changes, a.Notes = res.ID, JSONChanges(p, res.Changed), NonNil(res.Notes)
+	}
+	return a
+}
+
+// Rollback is `rollback --output json`.
+type Rollback struct {
+	FormatVersion int             `json:"format_version"`
+	Rollbacks     []RollbackEntry `json:"rollbacks"`
+	Error         *string         `json:"error"`
+	// Measured is set for rollback --measure.
+	Measured *Effect `json:"measured,omitempty"`
+}
+
+// RollbackEntry is what rolling back one apply did.
+type RollbackEntry struct {
+	ID        string   `json:"id"`
+	Restored  []string `json:"restored"`
+	LeftAlone []string `json:"left_alone"`
+	Complete  bool     `json:"complete"`
+	Notes     []string `json:"notes"`
+}
+
+// NewRollback is the JSON of a rollback.
+func NewRollback(outs []*rollback.Outcome, err error) Rollback {
+	r := Rollback{FormatVersion: FormatVersion, Rollbacks: []RollbackEntry{}, Error: errText(err)}
+	for _, o := range outs {
+		r.Rollbacks = append(r.Rollbacks, RollbackEntry{o.ID, NonNil(o.Restored), NonNil(o.LeftAlone), o.Complete, NonNil(o.Notes)})
+	}
+	return r
+}
+
+// RollbackText says what each rollback did.
+func RollbackText(w io.Writer, outs []*rollback.Outcome) {
+	for _, o := range outs {
+		fmt.Fprintf(w, "Apply %s: restored %d resources.\n", o.ID, len(o.Restored))
+		for _, l := range o.LeftAlone {
+			fmt.Fprintf(w, "  left alone: %s\n", l)
+		}
+		for _, n := range o.Notes {
+			fmt.Fprintf(w, "  note: %s\n", n)
+		}
+	}
+}
+
+// History is `history --output json`.
+type History struct {
+	FormatVersion int            `json:"format_version"`
+	Applies       []HistoryEntry `json:"applies"`
+	Unreadable    []string       `json:"unreadable"`
+	Warnings      []string       `json:"warnings"`
+}
+
+// HistoryEntry is one apply.
+type HistoryEntry struct {
+	ID       string          `json:"id"`
+	Time     *time.Time      `json:"time"`
+	Platform string          `json:"platform"`
+	Board    string          `json:"board"`
+	Changes  int             `json:"changes"`
+	Status   rollback.Status `json:"status"`
+	// Measured are its measured apply and rollbacks (history only).
+	Measured []Effect `json:"measured,omitempty"`
+}
+
+func entry(r *rollback.Record) HistoryEntry {
+	e := HistoryEntry{ID: r.ID, Platform: r.Platform, Board: r.Board, Changes: len(r.Items), Status: r.Status()}
+	if !r.Time.IsZero() {
+		t := r.Time
+		e.Time = &t
+	}
+	return e
+}
+
+// NewHistory is the JSON of a store's history, with the measured effects
+// of applies by id.
+func NewHistory(hi *rollback.History, effects map[string][]*baseline.Effect) History {
+	h := History{FormatVersion: FormatVersion, Applies: []HistoryEntry{}, Unreadable: NonNil(hi.Unreadable), Warnings: NonNil(hi.Warnings)}
+	for _, r := range hi.Records {
+		e := entry(r)
+		for _, ef := range effects[r.ID] {
+			e.Measured = append(e.Measured, NewEffect(ef))
+		}
+		h.Applies = append(h.Applies, e)
+	}
+	return h
+}
+
+// HistoryText lists the applies, one a line, each measured apply or
+// rollback on a line below it.
+func HistoryText(w io.Writer, hi *rollback.History, effects map[string][]*baseline.Effect) {
+	if len(hi.Records) == 0 {
+		fmt.Fprintln(w, "No applies recorded.")
+		return
+	}
+	fmt.Fprintf(w, "%-20s  %-25s  %-8s  %7s  %s\n", "ID", "TIME", "PLATFORM", "CHANGES", "STATUS")
+	for _, r := range hi.Records {
+		t := "-"
+		if !r.Time.IsZero() {
+			t = r.Time.Format(time.RFC3339)
+		}
+		fmt.Fprintf(w, "%-20s  %-25s  %-8s  %7d  %s\n", r.ID, t, r.Platform, len(r.Items), r.Status())
+		for _, e := range effects[r.ID] {
+			fmt.Fprintf(w, "    measured %s\n", EffectLine(e))
+		}
+	}
+}
+
+// Status is `status --output json`.
+type Status struct {
+	FormatVersion       int       `json:"format_version"`
+	PendingConfirmation []Pending `json:"pending_confirmation"`
+	Interrupted         []string  `json:"interrupted"`
+	InProgress          []string  `json:"in_progress"`
+	// LockHolder is who changes the host now ("pid command"), or "".
+	LockHolder string        `json:"lock_holder"`
+	Unreadable []string      `json:"unreadable"`
+	Warnings   []string      `json:"warnings"`
+	Latest     *HistoryEntry `json:"latest"`
+}
+
+// NewStatus is the state of the store: pending confirmations at now,
+// interrupted and running applies, the latest apply.
+func NewStatus(pending []tryapply.Pending, hi *rollback.History, now time.Time) Status {
+	s := Status{FormatVersion: FormatVersion, PendingConfirmation: []Pending{}, Interrupted: []string{}, InProgress: []string{},
+		LockHolder: hi.Holder, Unreadable: NonNil(hi.Unreadable), Warnings: NonNil(hi.Warnings)}
+	for _, p := range pending {
+		s.PendingConfirmation = append(s.PendingConfirmation, NewPending(p, now))
+	}
+	for _, r := range hi.Records {
+		e := entry(r)
+		s.Latest = &e
+		switch r.Status() {
+		case rollback.Interrupted:
+			s.Interrupted = append(s.Interrupted, r.ID)
+		case rollback.InProgress:
+			s.InProgress = append(s.InProgress, r.ID)
+		}
+	}
+	return s
+}
+
+// StatusText says the same for a person.
+func StatusText(w io.Writer, s Status) {
+	for _, p := range s.PendingConfirmation {
+		if p.Overdue {
+			fmt.Fprintf(w, "Apply %s was not confirmed by %s and its revert has not run (the process died or the host rebooted): the next apply, rollback or confirm rolls it back first, or run `ezedge-host rollback --to %s` now.\n",
+				p.ID, p.Deadline.Local().Format(time.DateTime), p.ID)
+			continue
+		}
+		fmt.Fprintf(w, "Apply %s waits for confirmation: rolled back at %s (in %s) by %s unless `ezedge-host confirm` runs first.\n",
+			p.ID, p.Deadline.Local().Format(time.DateTime), time.Until(p.Deadline).Round(time.Second), p.RevertBy)
+	}
+	for _, id := range s.InProgress {
+		fmt.Fprintf(w, "Apply %s is in progress (%s).\n", id, s.LockHolder)
+	}
+	for _, id := range s.Interrupted {
+		fmt.Fprintf(w, "Apply %s was interrupted: run `ezedge-host rollback`.\n", id)
+	}
+	for _, u := range append(append([]string{}, s.Unreadable...), s.Warnings...) {
+		fmt.Fprintf(w, "Warning: %s\n", u)
+	}
+	if s.Latest == nil {
+		fmt.Fprintln(w, "No applies recorded.")
+	} else {
+		fmt.Fprintf(w, "Latest apply: %s, %d changes, %s.\n", s.Latest.ID, s.Latest.Changes, s.Latest.Status)
+	}
+}
+
+// FirstbootStatus is `firstboot status --output json`.
+type FirstbootStatus struct {
+	FormatVersion int               `json:"format_version"`
+	Installed     bool              `json:"installed"`
+	Ran           bool              `json:"ran"`
+	Outcome       *firstboot.Report `json:"outcome"`
+}
+
+// NewFirstbootStatus is the JSON of s.
+func NewFirstbootStatus(s firstboot.Status) FirstbootStatus {
+	return FirstbootStatus{FormatVersion: FormatVersion, Installed: s.Installed, Ran: s.Ran, Outcome: s.Report}
+}
+
+// FirstbootText says the same for a person.
+func FirstbootText(w io.Writer, s firstboot.Status) {
+	switch {
+	case !s.Installed && !s.Ran:
+		fmt.Fprintln(w, "First-boot provisioning is not installed.")
+	case !s.Ran:
+		fmt.Fprintln(w, "Installed; it has not run yet (it runs on the first boot).")
+	case s.Report == nil:
+		fmt.Fprintln(w, "It ran, but left no result file.")
+	default:
+		o := s.Report
+		fmt.Fprintf(w, "Ran at %s: %d changes, snapshot %s.\n", o.RanAt.Format(time.RFC3339), o.Changes, o.SnapshotID)
+		if o.Error != "" {
+			fmt.Fprintf(w, "It failed and restored what it changed: %s\n", o.Error)
+		}
+	}
+}
+
+// FactsText says what ezedge-host decided about a host and why.
+func FactsText(w io.Writer, f *platform.Facts) {
+	fmt.Fprintf(w, "platform:   %s\n", f.Platform)
+	fmt.Fprintf(w, "arch:       %s\n", f.Arch)
+	if f.Userland != "" && f.Userland != f.Arch {
+		// Raspberry Pi OS 32-bit: armhf programs on an arm64 kernel.
+		fmt.Fprintf(w, "userland:   %s\n", f.Userland)
+	}
+	if f.Board != "" {
+		fmt.Fprintf(w, "board:      %s\n", f.Board)
+	}
+	if f.OS != "" {
+		fmt.Fprintf(w, "os:         %s\n", f.OS)
+	}
+	if f.CPUVendor != "" {
+		fmt.Fprintf(w, "cpu vendor: %s\n", f.CPUVendor)
+	}
+	fmt.Fprintf(w, "cores:      %d\n", f.Cores)
+	fmt.Fprintf(w, "memory:     %s", platform.HumanBytes(f.MemTotal))
+	if f.HugePageSize > 0 {
+		fmt.Fprintf(w, " (huge page %s)", platform.HumanBytes(f.HugePageSize))
+	}
+	fmt.Fprintln(w)
+	govs := map[string][]string{}
+	var order []string
+	for _, c := range f.CPUs {
+		if !c.HasCpufreq {
+			continue
+		}
+		k := strings.Join(c.Governors, " ") + " (now " + c.Governor + ")"
+		if _, ok := govs[k]; !ok {
+			order = append(order, k)
+		}
+		govs[k] = append(govs[k], fmt.Sprint(c.ID))
+	}
+	if len(order) == 0 {
+		fmt.Fprintln(w, "cpufreq:    none")
+	}
+	for _, k := range order {
+		fmt.Fprintf(w, "cpufreq:    cpu %s: %s\n", compactIDs(govs[k]), k)
+	}
+	for _, b := range f.Block {
+		var tags []string
+		for _, t := range []struct {
+			on   bool
+			name string
+		}{{b.NVMe, "nvme"}, {b.SDCard, "sd card"}, {b.Rotational, "rotational"}, {!b.Rotational, "non-rotational"}, {b.Removable, "removable"}, {b.Root, "root"}} {
+			if t.on {
+				tags = append(tags, t.name)
+			}
+		}
+		fmt.Fprintf(w, "disk:       %s (%s)\n", b.Name, strings.Join(tags, ", "))
+	}
+	fmt.Fprintf(w, "runtime:    %v\n\nWhy:\n", f.Runtime)
+	for _, e := range f.Evidence {
+		fmt.Fprintf(w, "  %s\n", e)
+	}
+}
+
+func compactIDs(ids []string) string {
+	if len(ids) > 4 {
+		return ids[0] + "-" + ids[len(ids)-1]
+	}
+	return strings.Join(ids, ",")
+}
+
+func errText(err error) *string {
+	if err == nil {
+		return nil
+	}
+	s := err.Error()
+	return &s
+}
