@@ -82,7 +82,7 @@ bench:
 # run finds is kept under <pkg>/testdata/fuzz and replayed by `make test`.
 FUZZTIME ?= 1m
 F := internal/formats
-FUZZ_TARGETS := $(F)/cmdline:FuzzEditPiFile $(F)/cmdline:FuzzEditGrubDefault $(F)/cmdline:FuzzEvalGrub $(F)/configtxt:FuzzEval \
+FUZZ_TARGETS := $(F)/cmdline:FuzzSetPiCmdline $(F)/cmdline:FuzzSetGrubDefaults $(F)/cmdline:FuzzSetGrubConfig $(F)/cmdline:FuzzEvalGrub $(F)/configtxt:FuzzEval \
 	$(F)/hostconf:FuzzParseSysctlConf $(F)/hostconf:FuzzParseTmpfiles $(F)/hostconf:FuzzParseUdevRules $(F)/hostconf:FuzzRootNoatime \
 	tasks:FuzzSetINI $(F)/storageconf:FuzzSet internal/resource:FuzzNormalize internal/profile:FuzzParse rollback:FuzzJournal
 # Go's fuzzer can report "context deadline exceeded" when its time runs out

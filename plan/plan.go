@@ -75,8 +75,13 @@ type Plan struct {
 	// Drift lists resources an apply set that something else has changed
 	// since: rollback leaves them alone unless --force.
 	Drift []string
-	// only are the tasks the plan is limited to (nil: all).
-	only []string
+	// ArgFiles are the files whose kernel arguments change, whole, as they
+	// are and as apply leaves them (for plan --diff).
+	ArgFiles []ArgFile
+	// only are the tasks the plan is limited to (nil: all); otherArgs are
+	// the kernel arguments of the tasks it leaves out.
+	only      []string
+	otherArgs []taskArg
 }
 
 // sections reads an owned file ezedge-host wrote (Header, then a "# task"
@@ -138,6 +143,7 @@ func BuildOnly(h *hostroot.Root, store *rollback.Store, facts *platform.Facts, c
 	}
 	fileParts := map[string][]part{}
 	var kargs []taskArg
+	var off []string
 	for _, t := range tasks.All() {
 		on, why := t.Default(facts)
 		if v, set := choices.Enabled(t); set {
@@ -146,16 +152,17 @@ func BuildOnly(h *hostroot.Root, store *rollback.Store, facts *platform.Facts, c
 		if !on {
 			if named(t.Name()) {
 				p.Skipped = append(p.Skipped, Skipped{t.Name(), why})
+				off = append(off, t.Name())
 			}
 			continue
 		}
 		in := t.Plan(facts, choices.Options(t))
 		if !named(t.Name()) {
 			// Its kernel arguments are looked at only to keep those the
-			// boot configuration holds now (kernelArgs).
+			// GRUB drop-in holds now (grubDropIn).
 			if in.Refuse == "" && in.Skip == "" {
 				for _, a := range in.KernelArgs {
-					kargs = append(kargs, taskArg{t.Name(), a})
+					p.otherArgs = append(p.otherArgs, taskArg{t.Name(), a})
 				}
 			}
 			continue
@@ -254,6 +261,10 @@ func BuildOnly(h *hostroot.Root, store *rollback.Store, facts *platform.Facts, c
 		}
 		p.Changes = append(p.Changes, c)
 	}
+	if err := p.undoOff(h, store, recs, off); err != nil {
+		return nil, err
+	}
+	p.previewArgs(h)
 	read := map[string]resource.State{}
 	for _, c := range p.Changes {
 		read[resource.ID(c.Resource)] = c.Before

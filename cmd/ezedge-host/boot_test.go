@@ -151,6 +151,69 @@ func TestGrub(t *testing.T) {
 	}
 }
 
+// grubCfg is a grub.cfg as Debian's grub-mkconfig writes it (trimmed).
+const grubCfg = `menuentry 'Debian GNU/Linux' --class debian $menuentry_id_option 'gnulinux-simple-6f1b' {
+	load_video
+	linux	/boot/vmlinuz-6.1.0-18-amd64 root=UUID=6f1b ro  quiet
+	initrd	/boot/initrd.img-6.1.0-18-amd64
+}
+submenu 'Advanced options for Debian GNU/Linux' $menuentry_id_option 'gnulinux-advanced-6f1b' {
+	menuentry 'Debian GNU/Linux, with Linux 6.1.0-18-amd64 (recovery mode)' --class debian {
+		linux	/boot/vmlinuz-6.1.0-18-amd64 root=UUID=6f1b ro single
+		initrd	/boot/initrd.img-6.1.0-18-amd64
+	}
+}
+`
+
+// TestGrubConfigOnImage: on an image, where update-grub does not run, the
+// arguments go into the GRUB drop-in and into grub.cfg's every linux
+// command, the file GRUB reads at the next boot; the plan compares it;
+// rollback takes them out of both, also after update-grub remade grub.cfg
+// (with another kernel's entries) in the image since.
+func TestGrubConfigOnImage(t *testing.T) {
+	t.Parallel()
+	prof := writeProfile(t, "version: 1\ntasks:\n  zswap: {enabled: true}\n  cpu-pstate: {enabled: true}\n")
+	const args = " zswap.enabled=1 zswap.compressor=lz4 intel_pstate=disable"
+	setup := func() (string, string) {
+		root := fixture.Copy(t, "amd64-intel-32gb-2nvme")
+		cfg := filepath.Join(root, "boot/grub/grub.cfg")
+		os.MkdirAll(filepath.Dir(cfg), 0o755)
+		os.WriteFile(cfg, []byte(grubCfg), 0o644)
+		return root, cfg
+	}
+	root, cfg := setup()
+	orig := fixture.Snapshot(t, root)
+	plan := cli("plan", "--root", root, "--profile", prof).must(t, 0)
+	if !strings.Contains(plan.stdout, "kernel-arg /boot/grub/grub.cfg:zswap.enabled") {
+		t.Errorf("plan does not edit grub.cfg:\n%s", plan.stdout)
+	}
+	cli("apply", "--root", root, "--yes", "--profile", prof).must(t, 0)
+	want := strings.ReplaceAll(strings.ReplaceAll(grubCfg, "ro  quiet\n", "ro  quiet"+args+"\n"), "ro single\n", "ro single"+args+"\n")
+	if got := readFile(t, cfg); got != want {
+		t.Errorf("grub.cfg:\n%s\nwant:\n%s", got, want)
+	}
+	cli("plan", "--root", root, "--profile", prof, "--detailed-exitcode").must(t, 0)
+	cli("rollback", "--root", root, "--yes").must(t, 0)
+	if d := orig.Diff(fixture.Snapshot(t, root, fixture.StoreDir)); len(d) > 0 {
+		t.Fatalf("not byte-identical: %v", d)
+	}
+
+	// update-grub run in the image after the apply: a new kernel's entry,
+	// the arguments where grub-mkconfig puts them.
+	root, cfg = setup()
+	cli("apply", "--root", root, "--yes", "--profile", prof).must(t, 0)
+	regen := func(a string) string {
+		return "menuentry 'Debian GNU/Linux' {\n\tlinux\t/boot/vmlinuz-6.12.0-1-amd64 root=UUID=6f1b ro" + a + " quiet\n}\n" +
+			"menuentry 'Debian GNU/Linux, 6.1 (recovery mode)' {\n\tlinux\t/boot/vmlinuz-6.1.0-18-amd64 root=UUID=6f1b ro single" + a + "\n}\n"
+	}
+	os.WriteFile(cfg, []byte(regen(args)), 0o644)
+	cli("plan", "--root", root, "--profile", prof, "--detailed-exitcode").must(t, 0)
+	cli("rollback", "--root", root, "--yes").must(t, 0)
+	if got := readFile(t, cfg); got != regen("") {
+		t.Errorf("after rollback grub.cfg:\n%s\nwant:\n%s", got, regen(""))
+	}
+}
+
 // TestCorpusRoundTrip puts every real cmdline.txt and GRUB defaults file
 // into a host, applies zswap, checks a second apply changes nothing, rolls
 // back and compares bytes.
@@ -455,40 +518,81 @@ func TestUdevGovernorRule(t *testing.T) {
 
 // TestDebianRaspiFirmware: on Debian's Raspberry Pi layout, cmdline.txt is
 // remade by raspi-firmware's kernel hook from /etc/default/raspi-firmware
-// and /etc/default/raspi-extra-cmdline; the arguments go into the latter
-// (created here), cmdline.txt is left to the hook, the hook is named as
-// left to do on an image, and rollback removes the file again.
+// and /etc/default/raspi-extra-cmdline. The arguments go into both: the
+// input (created here), so a kernel upgrade keeps them, and cmdline.txt,
+// the file the firmware reads, so an image boots with them before the
+// hook runs again; the plan compares cmdline.txt too. After the hook has
+// remade cmdline.txt (the arguments elsewhere on the line), rollback still
+// takes them out of it: the rolled-back image boots untuned.
 func TestDebianRaspiFirmware(t *testing.T) {
 	t.Parallel()
-	root := fixture.Copy(t, "pi4-8gb-bullseye")
-	hook := "#!/bin/sh\n# raspi-firmware's kernel hook (stands in for Debian's)\n"
-	for p, s := range map[string]string{
-		"etc/kernel/postinst.d/z50-raspi-firmware":       hook,
-		"etc/initramfs/post-update.d/z50-raspi-firmware": "#!/bin/sh\nDEB_MAINT_PARAMS=configure /etc/kernel/postinst.d/z50-raspi-firmware\n",
-		"etc/default/raspi-firmware":                     "#ROOTPART=/dev/mmcblk0p2\n",
-	} {
-		os.MkdirAll(filepath.Dir(filepath.Join(root, p)), 0o755)
-		os.WriteFile(filepath.Join(root, p), []byte(s), 0o755)
+	const args = " zswap.enabled=1 zswap.compressor=lz4 cgroup_enable=memory"
+	setup := func(t *testing.T) string {
+		root := fixture.Copy(t, "pi4-8gb-bullseye")
+		hook := "#!/bin/sh\n# raspi-firmware's kernel hook (stands in for Debian's)\n"
+		for p, s := range map[string]string{
+			"etc/kernel/postinst.d/z50-raspi-firmware":       hook,
+			"etc/initramfs/post-update.d/z50-raspi-firmware": "#!/bin/sh\nDEB_MAINT_PARAMS=configure /etc/kernel/postinst.d/z50-raspi-firmware\n",
+			"etc/default/raspi-firmware":                     "#ROOTPART=/dev/mmcblk0p2\n",
+		} {
+			os.MkdirAll(filepath.Dir(filepath.Join(root, p)), 0o755)
+			os.WriteFile(filepath.Join(root, p), []byte(s), 0o755)
+		}
+		return root
 	}
+	root := setup(t)
 	orig := fixture.Snapshot(t, root)
 	f := cli("facts", "--root", root).must(t, 0)
 	if !strings.Contains(f.stdout, "generated by Debian's raspi-firmware") {
 		t.Errorf("facts:\n%s", f.stdout)
 	}
-	before := readFile(t, filepath.Join(root, "boot/cmdline.txt"))
+	cmdlineTxt := filepath.Join(root, "boot/cmdline.txt")
+	before := readFile(t, cmdlineTxt)
+	plan := cli("plan", "--root", root).must(t, 0)
+	for _, want := range []string{"kernel-arg /etc/default/raspi-extra-cmdline:zswap.enabled", "kernel-arg /boot/cmdline.txt:zswap.enabled", "/boot/cmdline.txt is remade by raspi-firmware's kernel hook"} {
+		if !strings.Contains(plan.stdout, want) {
+			t.Errorf("plan lacks %q:\n%s", want, plan.stdout)
+		}
+	}
 	r := cli("apply", "--root", root, "--yes").must(t, 0)
 	if !strings.Contains(r.stdout, "not run on this root (not the running system): /etc/initramfs/post-update.d/z50-raspi-firmware") {
 		t.Errorf("apply does not name the hook left to run:\n%s", r.stdout)
 	}
-	if got := readFile(t, filepath.Join(root, "etc/default/raspi-extra-cmdline")); got != "zswap.enabled=1 zswap.compressor=lz4 cgroup_enable=memory\n" {
+	if got := readFile(t, filepath.Join(root, "etc/default/raspi-extra-cmdline")); got != strings.TrimPrefix(args, " ")+"\n" {
 		t.Errorf("raspi-extra-cmdline = %q", got)
 	}
-	if readFile(t, filepath.Join(root, "boot/cmdline.txt")) != before {
-		t.Errorf("the generated cmdline.txt was edited")
+	if got, want := readFile(t, cmdlineTxt), strings.TrimSuffix(before, "\n")+args+"\n"; got != want {
+		t.Errorf("cmdline.txt = %q, want %q", got, want)
 	}
 	cli("plan", "--root", root, "--detailed-exitcode").must(t, 0)
+	// The image's next boot would run without them: the plan must say so.
+	os.WriteFile(cmdlineTxt, []byte(before), 0o644)
+	if p := cli("plan", "--root", root, "--detailed-exitcode"); p.code != 2 || !strings.Contains(p.stdout, "kernel-arg /boot/cmdline.txt:cgroup_enable") {
+		t.Errorf("plan with cmdline.txt lacking the arguments: exit %d\n%s", p.code, p.stdout)
+	}
+	cli("apply", "--root", root, "--yes").must(t, 0)
+	cli("rollback", "--root", root, "--yes").must(t, 0)
 	cli("rollback", "--root", root, "--yes").must(t, 0)
 	if d := orig.Diff(fixture.Snapshot(t, root, fixture.StoreDir)); len(d) > 0 {
 		t.Fatalf("not byte-identical: %v", d)
+	}
+
+	// A kernel package installed in the image after the apply: its hook
+	// remakes cmdline.txt from the input, the arguments where it puts them
+	// (before rootwait here). Rollback takes them out of both files.
+	root = setup(t)
+	cmdlineTxt = filepath.Join(root, "boot/cmdline.txt")
+	cli("apply", "--root", root, "--yes").must(t, 0)
+	regen := func(extra string) string {
+		return "console=serial0,115200 console=tty1 root=PARTUUID=e8af6eb2-02 rootfstype=ext4 fsck.repair=yes " + extra + " rootwait\n"
+	}
+	os.WriteFile(cmdlineTxt, []byte(regen(strings.TrimSpace(args))), 0o644)
+	cli("plan", "--root", root, "--detailed-exitcode").must(t, 0)
+	cli("rollback", "--root", root, "--yes").must(t, 0)
+	if got, want := readFile(t, cmdlineTxt), strings.Replace(regen(""), "  ", " ", 1); got != want {
+		t.Errorf("after rollback cmdline.txt = %q, want %q (the hook's line without the arguments)", got, want)
+	}
+	if _, err := os.Stat(filepath.Join(root, "etc/default/raspi-extra-cmdline")); !os.IsNotExist(err) {
+		t.Errorf("raspi-extra-cmdline still there after rollback: %v", err)
 	}
 }

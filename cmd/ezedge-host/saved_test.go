@@ -38,7 +38,7 @@ func TestSavedPlan(t *testing.T) {
 	plain := fixture.Copy(t, "pi5-16gb-nvme-bookworm")
 	applyYes(t, plain)
 	r = cli("apply", file, "--root", root).must(t, 0)
-	if !strings.Contains(r.stdout, "Applied 13 changes") {
+	if !strings.Contains(r.stdout, "Applied 15 changes") {
 		t.Errorf("apply FILE: %s", r.stdout)
 	}
 	if d := fixture.Snapshot(t, plain, fixture.StoreDir).Diff(fixture.Snapshot(t, root, fixture.StoreDir)); len(d) > 0 {

@@ -145,6 +145,17 @@ func FromID(id string) (Resource, error) {
 			return bad("a file")
 		}
 		return File(name), nil
+	case KindKernelArg:
+		i := strings.LastIndexByte(name, ':')
+		if i < 0 {
+			return bad("a kernel argument")
+		}
+		file, key := name[:i], name[i+1:]
+		_, managed := ruleFor(file)
+		if _, ok := FormatOf(file); !ok || !managed || path.Clean(file) != file || !kargKey.MatchString(key) {
+			return bad("a kernel argument")
+		}
+		return KernelArgIn(file, key), nil
 	case KindUnit:
 		if !unitName.MatchString(name) {
 			return bad("a systemd unit")

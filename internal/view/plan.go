@@ -35,7 +35,7 @@ func PlanText(w io.Writer, p *plan.Plan, diff bool) {
 	} else {
 		fmt.Fprintln(w, "Changes (+ create, ~ update, - delete):")
 	}
-	for _, c := range pending {
+	for i, c := range pending {
 		fmt.Fprintf(w, "  %s %-60s [%s, %s]\n", symbols[c.Action], Describe(c.Resource), c.Task, c.Resource.Layer())
 		fmt.Fprintf(w, "      %s -> %s\n", c.Resource.Show(c.Before), c.Resource.Show(c.After))
 		for _, n := range c.Notes {
@@ -49,6 +49,14 @@ func PlanText(w io.Writer, p *plan.Plan, diff bool) {
 		}
 		if diff && c.Resource.Kind() == resource.KindFile {
 			fmt.Fprint(w, indent(FileDiff(c), "      "))
+		}
+		if k, ok := c.Resource.(*resource.KernelArg); ok && diff && lastArgOf(pending, i, k.File()) {
+			for _, af := range p.ArgFiles {
+				if af.Path == k.File() {
+					fmt.Fprintf(w, "      %s as apply leaves it:\n", af.Path)
+					fmt.Fprint(w, indent(unifiedDiff(af.Path, af.Before, af.After, true, true), "      "))
+				}
+			}
 		}
 	}
 	var inPlace []plan.Change
@@ -119,11 +127,28 @@ func indent(s, pre string) string {
 
 // FileDiff is the unified diff of a file change.
 func FileDiff(c plan.Change) string {
-	from, to := c.Resource.Name(), c.Resource.Name()
-	if !c.Before.Exists {
+	return unifiedDiff(c.Resource.Name(), c.Before.Data, c.After.Data, c.Before.Exists, c.After.Exists)
+}
+
+// lastArgOf reports whether pending[i] is the last kernel-argument change
+// of file.
+func lastArgOf(pending []plan.Change, i int, file string) bool {
+	for _, c := range pending[i+1:] {
+		if k, ok := c.Resource.(*resource.KernelArg); ok && k.File() == file {
+			return false
+		}
+	}
+	return true
+}
+
+// unifiedDiff is the unified diff of a file's bytes, from and to (absent
+// on either side is /dev/null).
+func unifiedDiff(name string, a, b []byte, aExists, bExists bool) string {
+	from, to := name, name
+	if !aExists {
 		from = "/dev/null"
 	}
-	if !c.After.Exists {
+	if !bExists {
 		to = "/dev/null"
 	}
 	lines := func(b []byte) []string {
@@ -137,8 +162,8 @@ func FileDiff(c plan.Change) string {
 		return ls
 	}
 	d, _ := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
-		A:        lines(c.Before.Data),
-		B:        lines(c.After.Data),
+		A:        lines(a),
+		B:        lines(b),
 		FromFile: from,
 		ToFile:   to,
 		Context:  3,

@@ -173,7 +173,10 @@ func read(root, p string) string {
 // raspiFirmware: on Debian's Raspberry Pi layout the kernel arguments go
 // into raspi-extra-cmdline, so raspi-firmware's own hook (run by every
 // kernel upgrade and initramfs update) puts them into cmdline.txt and keeps
-// them there; rollback takes them out again.
+// them there, and into cmdline.txt itself, which the firmware reads, so an
+// image boots with them before the hook ever runs; the hook's own output
+// agrees with ezedge-host's edit; rollback takes them out of both, with or
+// without the hook run since.
 func (t *tester) raspiFirmware(cached string) error {
 	root, err := t.copyRoot(cached, "pi")
 	if err != nil {
@@ -211,7 +214,10 @@ func (t *tester) raspiFirmware(cached string) error {
 	check("pi-apply", code == 0 && strings.Contains(out, "not run on this root (not the running system): "+hook), "exit %d\n%s%s", code, out, errOut)
 	check("pi-extra-cmdline", read(root, "etc/default/raspi-extra-cmdline") == "zswap.enabled=1 zswap.compressor=lz4 cgroup_enable=memory\n",
 		"raspi-extra-cmdline %q", read(root, "etc/default/raspi-extra-cmdline"))
-	check("pi-cmdline-untouched", read(root, "boot/firmware/cmdline.txt") == pristine, "apply edited the generated cmdline.txt")
+	edited := read(root, "boot/firmware/cmdline.txt")
+	check("pi-cmdline-edited", edited == strings.TrimSuffix(pristine, "\n")+" zswap.enabled=1 zswap.compressor=lz4 cgroup_enable=memory\n", "cmdline.txt after apply %q, was %q", edited, pristine)
+	out, _, code = t.ez("plan", "--root", root, "--platform", "rpi4", "--detailed-exitcode")
+	check("pi-plan-clean-before-hook", code == 0, "exit %d\n%s", code, out)
 
 	// What the running Pi does after apply, and what a kernel upgrade
 	// does later: the hook, then update-initramfs (which runs it again).
@@ -220,6 +226,7 @@ func (t *tester) raspiFirmware(cached string) error {
 	}
 	after := read(root, "boot/firmware/cmdline.txt")
 	check("pi-hook-keeps-arguments", strings.Contains(after, "zswap.enabled=1 zswap.compressor=lz4 cgroup_enable=memory"), "cmdline.txt %q", after)
+	check("pi-hook-agrees-with-edit", after == edited, "the hook made %q, ezedge-host's edit was %q", after, edited)
 	if out, err := chroot(root, "update-initramfs", "-u"); err != nil {
 		return fmt.Errorf("update-initramfs -u: %v: %s", err, out)
 	}
@@ -231,6 +238,8 @@ func (t *tester) raspiFirmware(cached string) error {
 	out, errOut, code = t.ez("rollback", "--root", root, "--yes")
 	check("pi-rollback", code == 0, "exit %d\n%s%s", code, out, errOut)
 	check("pi-extra-cmdline-gone", read(root, "etc/default/raspi-extra-cmdline") == "(absent)", "raspi-extra-cmdline %q", read(root, "etc/default/raspi-extra-cmdline"))
+	// Nothing runs the hook on an image: cmdline.txt must be right as it is.
+	check("pi-cmdline-pristine-without-hook", read(root, "boot/firmware/cmdline.txt") == pristine, "cmdline.txt %q, was %q", read(root, "boot/firmware/cmdline.txt"), pristine)
 	if out, err := chroot(root, hook); err != nil {
 		return fmt.Errorf("raspi-firmware hook after rollback: %v: %s", err, out)
 	}

@@ -116,12 +116,16 @@ func Edit(line string, args []Arg) string {
 			found = true
 			if a.Absent {
 				// Drop the token and the whitespace before it (or after it
-				// when it is the first token).
+				// when it is the first of several): the inverse of an
+				// append, so removing what was added gives the bytes back.
 				from, to := t.Start, t.End
-				if i > 0 {
+				switch {
+				case i > 0:
 					from = toks[i-1].End
-				} else if len(toks) > 1 {
+				case len(toks) > 1:
 					to = toks[1].Start
+				default:
+					from = 0
 				}
 				b.WriteString(line[last:from])
 				last = to

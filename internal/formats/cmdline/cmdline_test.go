@@ -1,8 +1,10 @@
 package cmdline
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -67,17 +69,65 @@ func others(line string, ours []Arg) []string {
 	return out
 }
 
+// setAll sets every arg in data, one key at a time as apply does.
+func setAll(data []byte, f Format, args []Arg) ([]byte, error) {
+	for _, a := range args {
+		var err error
+		if data, err = Set(data, f, a.Key, Want{Value: a.Value, Absent: a.Absent}); err != nil {
+			return nil, err
+		}
+	}
+	return data, nil
+}
+
+// recorded is what a snapshot keeps of each key before an edit.
+func recorded(t *testing.T, data []byte, f Format, args []Arg) [][]Found {
+	t.Helper()
+	var out [][]Found
+	for _, a := range args {
+		found, err := Find(data, f, a.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, found)
+	}
+	return out
+}
+
+// restoreAll puts every key back as recorded, newest first, as rollback
+// does.
+func restoreAll(data []byte, f Format, args []Arg, rec [][]Found) ([]byte, error) {
+	for i := len(args) - 1; i >= 0; i-- {
+		w := Want{PerLine: [][]string{}}
+		any := false
+		for _, l := range rec[i] {
+			w.PerLine = append(w.PerLine, l.Tokens)
+			any = any || len(l.Tokens) > 0
+		}
+		if !any {
+			w = Want{Absent: true}
+		}
+		var err error
+		if data, err = Set(data, f, args[i].Key, w); err != nil {
+			return nil, err
+		}
+	}
+	return data, nil
+}
+
 // TestCorpusCmdline: every real cmdline.txt is edited on its first line
-// only, touching only our tokens; a second edit changes nothing; the
-// Bookworm stub (also after Ansible appended to it) is refused.
+// only, touching only our tokens; a second edit changes nothing; putting
+// the recorded values back gives the file's bytes back; the Bookworm stub
+// (also after Ansible appended to it) is refused.
 func TestCorpusCmdline(t *testing.T) {
 	t.Parallel()
 	files := fixture.CorpusFiles(t, "cmdline")
 	edited := 0
+	args := append(slices.Clone(zswap), Arg{Key: "cgroup_enable", Value: "memory"}, Arg{Key: "quiet"})
 	for _, p := range files {
 		name := filepath.Base(p)
 		orig, _ := os.ReadFile(p)
-		out, warn, err := EditPiFile(orig, zswap)
+		out, err := setAll(orig, PiCmdline, args)
 		if strings.Contains(name, "stub") {
 			if err == nil {
 				t.Errorf("%s: stub edited", name)
@@ -94,19 +144,20 @@ func TestCorpusCmdline(t *testing.T) {
 		if r0 != r1 {
 			t.Errorf("%s: bytes after the first line changed", name)
 		}
-		if strings.Join(others(l0, zswap), "\x00") != strings.Join(others(l1, zswap), "\x00") {
+		if strings.Join(others(l0, args), "\x00") != strings.Join(others(l1, args), "\x00") {
 			t.Errorf("%s: tokens not ours changed:\n%q\n%q", name, l0, l1)
 		}
-		for _, a := range zswap {
+		for _, a := range args {
 			if !Holds(l1, a) {
 				t.Errorf("%s: %s does not hold after the edit: %q", name, a, l1)
 			}
 		}
-		if again, _, _ := EditPiFile(out, zswap); string(again) != string(out) {
+		if again, _ := setAll(out, PiCmdline, args); string(again) != string(out) {
 			t.Errorf("%s: second edit changed the file", name)
 		}
-		if strings.TrimSpace(r0) != "" && len(warn) == 0 {
-			t.Errorf("%s: several lines, no warning", name)
+		back, err := restoreAll(out, PiCmdline, args, recorded(t, orig, PiCmdline, args))
+		if err != nil || string(back) != string(orig) {
+			t.Errorf("%s: restore: %v\n%q\n%q", name, err, orig, back)
 		}
 	}
 	t.Logf("%d cmdline files, %d edited", len(files), edited)
@@ -114,12 +165,13 @@ func TestCorpusCmdline(t *testing.T) {
 
 // TestCorpusGrub: every real GRUB defaults file or fragment is either
 // edited in place (our tokens hold when evaluated, other lines untouched,
-// a second edit changes nothing) or refused with a reason; drop-ins
-// evaluate with ours appended.
+// a second edit changes nothing, the recorded values put back give the
+// bytes back), lacks GRUB_CMDLINE_LINUX (ErrNoLine: the plan adds one), or
+// is refused with a reason; drop-ins evaluate with ours appended.
 func TestCorpusGrub(t *testing.T) {
 	t.Parallel()
 	files := fixture.CorpusFiles(t, "grub")
-	edited, refused := 0, 0
+	edited, refused, noLine := 0, 0, 0
 	for _, p := range files {
 		name := filepath.Base(p)
 		orig, _ := os.ReadFile(p)
@@ -137,27 +189,32 @@ func TestCorpusGrub(t *testing.T) {
 			}
 			continue
 		}
-		out, err := EditGrubDefault(orig, zswap)
+		prepared, err := PrepareGrub(orig)
+		if err != nil {
+			refused++
+			t.Logf("%s: refused: %v", name, err)
+			continue
+		}
+		if string(prepared) != string(orig) {
+			noLine++
+		}
+		out, err := setAll(prepared, GrubDefaults, zswap)
 		if err != nil {
 			refused++
 			t.Logf("%s: refused: %v", name, err)
 			continue
 		}
 		edited++
-		ol, nl := strings.Split(string(orig), "\n"), strings.Split(string(out), "\n")
-		changed := 0
+		ol, nl := strings.Split(string(prepared), "\n"), strings.Split(string(out), "\n")
+		if len(ol) != len(nl) {
+			t.Errorf("%s: %d lines became %d", name, len(ol), len(nl))
+		}
 		for i := range ol {
-			if i < len(nl) && ol[i] != nl[i] {
-				changed++
-				if !strings.Contains(ol[i], "GRUB_CMDLINE_LINUX") && !(i == len(ol)-1 && ol[i] == "") {
-					t.Errorf("%s:%d: a line that is not GRUB_CMDLINE_LINUX changed: %q", name, i+1, nl[i])
-				}
+			if i < len(nl) && ol[i] != nl[i] && !strings.Contains(ol[i], "GRUB_CMDLINE_LINUX") {
+				t.Errorf("%s:%d: a line that is not GRUB_CMDLINE_LINUX changed: %q", name, i+1, nl[i])
 			}
 		}
-		if changed > 2 || len(nl) > len(ol)+2 {
-			t.Errorf("%s: %d lines changed, %d added", name, changed, len(nl)-len(ol))
-		}
-		if again, _ := EditGrubDefault(out, zswap); string(again) != string(out) {
+		if again, _ := setAll(out, GrubDefaults, zswap); string(again) != string(out) {
 			t.Errorf("%s: second edit changed the file", name)
 		}
 		if vars, err := EvalGrub([]string{name}, [][]byte{out}); err == nil {
@@ -167,8 +224,117 @@ func TestCorpusGrub(t *testing.T) {
 				}
 			}
 		}
+		back, err := restoreAll(out, GrubDefaults, zswap, recorded(t, prepared, GrubDefaults, zswap))
+		if err != nil || string(back) != string(prepared) {
+			t.Errorf("%s: restore: %v\n%q\n%q", name, err, orig, back)
+		}
 	}
-	t.Logf("%d grub files: %d edited in place, %d refused", len(files), edited, refused)
+	t.Logf("%d grub files: %d edited in place, %d of them prepared first (a GRUB_CMDLINE_LINUX added, a bare value quoted), %d refused", len(files), edited, noLine, refused)
+}
+
+// debianGrubCfg is grub.cfg as Debian's grub-mkconfig writes it (trimmed):
+// a default entry, a submenu with a normal and a recovery entry.
+const debianGrubCfg = `### BEGIN /etc/grub.d/10_linux ###
+function gfxmode {
+	set gfxpayload="${1}"
+}
+menuentry 'Debian GNU/Linux' --class debian --class gnu-linux --class gnu --class os $menuentry_id_option 'gnulinux-simple-6f1b' {
+	load_video
+	insmod gzio
+	search --no-floppy --fs-uuid --set=root 6f1b
+	echo	'Loading Linux 6.1.0-18-amd64 ...'
+	linux	/boot/vmlinuz-6.1.0-18-amd64 root=UUID=6f1b ro  quiet
+	echo	'Loading initial ramdisk ...'
+	initrd	/boot/initrd.img-6.1.0-18-amd64
+}
+submenu 'Advanced options for Debian GNU/Linux' $menuentry_id_option 'gnulinux-advanced-6f1b' {
+	menuentry 'Debian GNU/Linux, with Linux 6.1.0-18-amd64' --class debian {
+		linux	/boot/vmlinuz-6.1.0-18-amd64 root=UUID=6f1b ro  quiet
+		initrd	/boot/initrd.img-6.1.0-18-amd64
+	}
+	menuentry 'Debian GNU/Linux, with Linux 6.1.0-18-amd64 (recovery mode)' --class debian {
+		linux	/boot/vmlinuz-6.1.0-18-amd64 root=UUID=6f1b ro single
+		initrd	/boot/initrd.img-6.1.0-18-amd64
+	}
+}
+### END /etc/grub.d/10_linux ###
+`
+
+// TestGrubConfig: every linux command of a generated grub.cfg gets the
+// argument, nothing else changes, the recorded values put back give the
+// bytes back; a linux command grub.cfg's quoting would change is refused.
+func TestGrubConfig(t *testing.T) {
+	t.Parallel()
+	args := append(slices.Clone(zswap), Arg{Key: "quiet"})
+	for _, in := range []string{
+		debianGrubCfg,
+		strings.ReplaceAll(debianGrubCfg, "\tlinux\t", "\tlinux16 "),
+		"menuentry x {\n  linux /vmlinuz\n}\n",
+		"menuentry x {\n  linuxefi /vmlinuz root=/dev/sda1 $vt_handoff\n}\n",
+	} {
+		out, err := setAll([]byte(in), GrubConfig, args)
+		if err != nil {
+			t.Errorf("%v\n%s", err, in)
+			continue
+		}
+		spans, _ := Spans(out, GrubConfig)
+		if len(spans) == 0 {
+			t.Fatalf("no linux commands in\n%s", out)
+		}
+		for _, sp := range spans {
+			for _, a := range args {
+				if !Holds(string(out[sp.Start:sp.End]), a) {
+					t.Errorf("%s: %s does not hold: %q", sp.Name, a, out[sp.Start:sp.End])
+				}
+			}
+		}
+		ol, nl := strings.Split(in, "\n"), strings.Split(string(out), "\n")
+		for i := range ol {
+			if ol[i] != nl[i] && !strings.Contains(ol[i], "linux") {
+				t.Errorf("line %d changed: %q", i+1, nl[i])
+			}
+			if ol[i] != nl[i] && !strings.HasPrefix(nl[i], ol[i][:strings.Index(ol[i], "/vmlinuz")]) {
+				t.Errorf("line %d: the command or kernel changed: %q", i+1, nl[i])
+			}
+		}
+		back, err := restoreAll(out, GrubConfig, args, recorded(t, []byte(in), GrubConfig, args))
+		if err != nil || string(back) != in {
+			t.Errorf("restore: %v\n%s\n%s", err, in, back)
+		}
+	}
+	for _, bad := range []string{
+		"menuentry x {\n  linux /vmlinuz root=x 'quoted arg'\n}\n",
+		"menuentry x {\n  linux /vmlinuz root=x \\\n  quiet\n}\n",
+		"menuentry x {\n  linux /vmlinuz root=x; reboot\n}\n",
+	} {
+		if _, err := setAll([]byte(bad), GrubConfig, zswap); err == nil {
+			t.Errorf("edited a linux command it cannot read: %q", bad)
+		}
+	}
+	if _, err := Set([]byte("menuentry x {\n}\n"), GrubConfig, "a", Want{Value: "1"}); !errors.Is(err, ErrNoLine) {
+		t.Errorf("grub.cfg without linux commands: %v", err)
+	}
+}
+
+// TestRestoreRegenerated: a file its generator remade since (the keys
+// elsewhere on the line, more command lines than recorded) still has each
+// key put back: a value recorded everywhere as one is put back as that.
+func TestRestoreRegenerated(t *testing.T) {
+	t.Parallel()
+	regen := []byte(strings.Replace(debianGrubCfg, "### END", "menuentry 'extra' {\n\tlinux\t/boot/vmlinuz-6.12 root=UUID=6f1b ro zswap.enabled=1 quiet\n}\n### END", 1))
+	out, err := setAll(regen, GrubConfig, zswap[:1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := Set(out, GrubConfig, "zswap.enabled", Want{Absent: true})
+	if err != nil || strings.Contains(string(back), "zswap") {
+		t.Errorf("absent: %v\n%s", err, back)
+	}
+	// Recorded on one line as 0 and on the other as 1: cannot be put back
+	// onto three lines.
+	if _, err := Set(out, GrubConfig, "zswap.enabled", Want{PerLine: [][]string{{"0"}, {"1"}}}); err == nil {
+		t.Error("a per-line record put back onto other lines")
+	}
 }
 
 func TestEvalGrub(t *testing.T) {

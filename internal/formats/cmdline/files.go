@@ -20,28 +20,6 @@ func FirstLine(data []byte) (line, rest string) {
 	return s, ""
 }
 
-// EditPiFile edits the first line of a Raspberry Pi cmdline.txt. The
-// firmware reads only that line, so more lines are left as they are, with
-// a warning.
-func EditPiFile(data []byte, args []Arg) ([]byte, []string, error) {
-	line, rest := FirstLine(data)
-	if strings.HasPrefix(strings.TrimSpace(line), PiStub) {
-		return nil, nil, fmt.Errorf("it is the Bookworm stub that points to /boot/firmware/cmdline.txt, not a command line")
-	}
-	if !Balanced(line) {
-		return nil, nil, fmt.Errorf("it has a double quote that is never closed; it cannot be edited safely")
-	}
-	var warn []string
-	if strings.TrimSpace(rest) != "" {
-		warn = append(warn, "more than one line: the firmware reads only the first, and only it is edited")
-	}
-	out := Edit(line, args)
-	if err := Check(line, out); err != nil {
-		return nil, nil, err
-	}
-	return []byte(out + rest), warn, nil
-}
-
 var assignRe = regexp.MustCompile(`^([ \t]*)(?:export[ \t]+)?(GRUB_CMDLINE_LINUX(?:_DEFAULT)?)=`)
 
 // grubValue locates the value of the last active assignment to name in a
@@ -114,61 +92,6 @@ func closingDouble(body string) int {
 		}
 	}
 	return -1
-}
-
-// EditGrubDefault edits GRUB_CMDLINE_LINUX in place in /etc/default/grub,
-// keeping its quoting and every other line. A key that
-// GRUB_CMDLINE_LINUX_DEFAULT sets to another value is edited there too,
-// since that variable comes later on the kernel's command line and would
-// win. Without a GRUB_CMDLINE_LINUX line, one is appended.
-func EditGrubDefault(data []byte, args []Arg) ([]byte, error) {
-	s := string(data)
-	for _, name := range []string{"GRUB_CMDLINE_LINUX_DEFAULT", "GRUB_CMDLINE_LINUX"} {
-		v, err := findGrubValue(s, name)
-		if err != nil {
-			return nil, err
-		}
-		if !v.found {
-			continue
-		}
-		val := s[v.start:v.end]
-		var edit []Arg
-		for _, a := range args {
-			if name == "GRUB_CMDLINE_LINUX" || present(val, a.Key) {
-				edit = append(edit, a)
-			}
-		}
-		nv := Edit(val, edit)
-		if len(nv) > MaxLen {
-			return nil, fmt.Errorf("%s would be %d bytes, over the %d-byte limit", name, len(nv), MaxLen)
-		}
-		if v.bare && strings.ContainsAny(nv, " \t") {
-			nv = `"` + nv + `"`
-		}
-		s = s[:v.start] + nv + s[v.end:]
-		if name == "GRUB_CMDLINE_LINUX" {
-			return []byte(s), nil
-		}
-	}
-	var toks []string
-	for _, a := range args {
-		if !a.Absent {
-			toks = append(toks, a.text())
-		}
-	}
-	if s != "" && !strings.HasSuffix(s, "\n") {
-		s += "\n"
-	}
-	return []byte(s + `GRUB_CMDLINE_LINUX="` + strings.Join(toks, " ") + "\"\n"), nil
-}
-
-func present(line, key string) bool {
-	for _, t := range Tokenize(line) {
-		if t.Key == key {
-			return true
-		}
-	}
-	return false
 }
 
 // GrubDropIn is the whole /etc/default/grub.d drop-in that appends args

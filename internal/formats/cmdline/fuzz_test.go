@@ -1,6 +1,7 @@
 package cmdline
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,55 +21,89 @@ func seeds(f *testing.F, pattern string) {
 	f.Add([]byte("root=x zswap.enabled=0 dyndbg=\"a b\"  \n\nsecond line"))
 }
 
-func FuzzEditPiFile(f *testing.F) {
+// fuzzSet: whatever Set accepts, the key then holds the value on every
+// required command line, a second Set changes nothing, other bytes outside
+// the command lines stay, and putting the recorded values back (then
+// removing, for a key that was absent) gives the original bytes.
+func fuzzSet(t *testing.T, data []byte, f Format, key, value string) {
+	if key == "" || strings.ContainsAny(key, " \t\r\n\"=") || strings.ContainsAny(value, " \t\r\n\"") {
+		return
+	}
+	rec, err := Find(data, f, key)
+	if err != nil {
+		return
+	}
+	out, err := Set(data, f, key, Want{Value: value})
+	if err != nil {
+		if errors.Is(err, ErrNeedsQuotes) && f != GrubDefaults || errors.Is(err, ErrNoLine) && (f == PiCmdline || f == ExtraArgs) {
+			t.Fatalf("%v for %s", err, f)
+		}
+		if errors.Is(err, ErrNeedsQuotes) || errors.Is(err, ErrNoLine) && f == GrubDefaults {
+			if prep, perr := PrepareGrub(data); perr == nil && string(prep) != string(data) {
+				fuzzSet(t, prep, f, key, value)
+			}
+		}
+		return
+	}
+	found, err := Find(out, f, key)
+	if err != nil {
+		t.Fatalf("edited file no longer reads: %v\n%q", err, out)
+	}
+	for _, l := range found {
+		if len(l.Tokens) == 0 && !l.Optional {
+			t.Fatalf("a command line lacks %s after Set:\n%q", key, out)
+		}
+		for _, v := range l.Values() {
+			if v != value {
+				t.Fatalf("%s=%s after Set of %q:\n%q", key, v, value, out)
+			}
+		}
+	}
+	if again, err := Set(out, f, key, Want{Value: value}); err != nil || string(again) != string(out) {
+		t.Fatalf("second Set: %v\n%q\n%q", err, out, again)
+	}
+	w := Want{PerLine: [][]string{}}
+	any := false
+	for _, l := range rec {
+		w.PerLine = append(w.PerLine, l.Tokens)
+		any = any || len(l.Tokens) > 0
+	}
+	if !any {
+		w = Want{Absent: true}
+	}
+	back, err := Set(out, f, key, w)
+	if err != nil || string(back) != string(data) {
+		t.Fatalf("restore: %v\n%q\n%q\n%q", err, data, out, back)
+	}
+}
+
+func FuzzSetPiCmdline(f *testing.F) {
 	seeds(f, "*/boot/*cmdline.txt")
 	seeds(f, "*/boot/firmware/cmdline.txt")
 	f.Fuzz(func(t *testing.T, data []byte) {
-		out, _, err := EditPiFile(data, zswap)
-		if err != nil {
-			return
-		}
-		_, r0 := FirstLine(data)
-		l1, r1 := FirstLine(out)
-		if r0 != r1 {
-			t.Fatalf("bytes after the first line changed: %q -> %q", data, out)
-		}
-		for _, a := range zswap {
-			if !Holds(l1, a) {
-				t.Fatalf("%s does not hold in %q", a, l1)
-			}
-		}
-		if again, _, err := EditPiFile(out, zswap); err != nil || string(again) != string(out) {
-			t.Fatalf("second edit: %v %q -> %q", err, out, again)
+		for _, a := range append(zswap, Arg{Key: "root", Value: "/dev/x"}, Arg{Key: "quiet"}) {
+			fuzzSet(t, data, PiCmdline, a.Key, a.Value)
+			fuzzSet(t, data, ExtraArgs, a.Key, a.Value)
 		}
 	})
 }
 
-func FuzzEditGrubDefault(f *testing.F) {
+func FuzzSetGrubDefaults(f *testing.F) {
 	seeds(f, "*/etc/default/grub")
 	f.Add([]byte("GRUB_CMDLINE_LINUX=\"a \\\"b c\\\" d\"\nGRUB_CMDLINE_LINUX_DEFAULT='zswap.enabled=0'\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		out, err := EditGrubDefault(data, zswap)
-		if err != nil {
-			return
+		for _, a := range zswap {
+			fuzzSet(t, data, GrubDefaults, a.Key, a.Value)
 		}
-		again, err := EditGrubDefault(out, zswap)
-		if err != nil || string(again) != string(out) {
-			t.Fatalf("second edit: %v\n%q\n%q", err, out, again)
-		}
-		// Only GRUB_CMDLINE lines change; others stay, in order.
-		keep := func(b []byte) []string {
-			var o []string
-			for _, l := range strings.Split(string(b), "\n") {
-				if !strings.Contains(l, "GRUB_CMDLINE_LINUX") {
-					o = append(o, l)
-				}
-			}
-			return o
-		}
-		a, b := keep(data), keep(out)
-		if len(b) > len(a)+1 || strings.Join(a, "\n") != strings.Join(b[:len(a)], "\n") && strings.Join(a, "\n") != strings.Join(b, "\n") {
-			t.Fatalf("other lines changed:\n%q\n%q", data, out)
+	})
+}
+
+func FuzzSetGrubConfig(f *testing.F) {
+	f.Add([]byte(debianGrubCfg))
+	f.Add([]byte("menuentry x {\n  linux /vmlinuz\n  linux16 /k root=x zswap.enabled=0\n}\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, a := range zswap {
+			fuzzSet(t, data, GrubConfig, a.Key, a.Value)
 		}
 	})
 }
