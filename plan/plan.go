@@ -133,135 +133,22 @@ func Build(h *hostroot.Root, store *rollback.Store, facts *platform.Facts, choic
 // plan holds exactly the named tasks' changes.
 func BuildOnly(h *hostroot.Root, store *rollback.Store, facts *platform.Facts, choices tasks.Choices, only []string) (*Plan, error) {
 	p := &Plan{Root: h.Dir(), Facts: facts, only: only}
-	named := func(task string) bool { return only == nil || slices.Contains(only, task) }
 	recs := p.history(store)
-	accepted := rollback.Accepted(recs)
-
-	type part struct {
-		task  string
-		lines []string
-	}
-	fileParts := map[string][]part{}
-	var kargs []taskArg
-	var off []string
+	b := &builder{p: p, h: h, accepted: rollback.Accepted(recs), parts: map[string][]part{}}
 	for _, t := range tasks.All() {
-		on, why := t.Default(facts)
-		if v, set := choices.Enabled(t); set {
-			on, why = v, "off in the profile"
-		}
-		if !on {
-			if named(t.Name()) {
-				p.Skipped = append(p.Skipped, Skipped{t.Name(), why})
-				off = append(off, t.Name())
-			}
-			continue
-		}
-		in := t.Plan(facts, choices.Options(t))
-		if !named(t.Name()) {
-			// Its kernel arguments are looked at only to keep those the
-			// GRUB drop-in holds now (grubDropIn).
-			if in.Refuse == "" && in.Skip == "" {
-				for _, a := range in.KernelArgs {
-					p.otherArgs = append(p.otherArgs, taskArg{t.Name(), a})
-				}
-			}
-			continue
-		}
-		if in.Refuse != "" {
-			return nil, refused([]string{t.Name()}, in.RefuseFile, in.Refuse)
-		}
-		if in.Skip != "" {
-			p.Skipped = append(p.Skipped, Skipped{t.Name(), in.Skip})
-			continue
-		}
-		for _, n := range in.Notes {
-			p.Notes = append(p.Notes, t.Name()+": "+n)
-		}
-		for _, rp := range in.RebootPending {
-			// The form the kernel arguments' entries have, which check
-			// reads: "what (task): why".
-			p.RebootPending = append(p.RebootPending, fmt.Sprintf("%s (%s): %s", rp.What, t.Name(), rp.Why))
-		}
-		for _, w := range in.Warnings {
-			if !slices.Contains(p.Warnings, w) {
-				p.Warnings = append(p.Warnings, w)
-			}
-		}
-		cs := make([]Change, len(in.Wants))
-		err := par.Do(len(in.Wants), func(i int) error {
-			w := in.Wants[i]
-			c, err := change(h, t.Name(), w.Resource, w.Desired, w.Edit, w.Current, accepted)
-			c.Notes = append(c.Notes, w.Notes...)
-			c.RebootRequired = w.Reboot && c.Action != None
-			cs[i] = c
-			return err
-		})
-		if err != nil {
+		if err := b.task(t, choices); err != nil {
 			return nil, err
 		}
-		p.Changes = append(p.Changes, cs...)
-		for _, f := range in.Fragments {
-			fileParts[f.File] = append(fileParts[f.File], part{t.Name(), f.Lines})
-		}
-		for _, a := range in.KernelArgs {
-			kargs = append(kargs, taskArg{t.Name(), a})
-		}
 	}
-	if err := p.kernelArgs(h, kargs); err != nil {
+	if err := p.kernelArgs(h, b.kargs); err != nil {
 		return nil, err
 	}
 	for _, name := range tasks.OwnedFiles {
-		parts := fileParts[name]
-		if only != nil {
-			// The other tasks' parts as the file holds them now.
-			cur, err := resource.File(name).Read(h)
-			if err != nil {
-				return nil, err
-			}
-			now := sections(cur.Data)
-			parts = nil
-			for _, t := range tasks.All() {
-				if named(t.Name()) {
-					for _, pt := range fileParts[name] {
-						if pt.task == t.Name() {
-							parts = append(parts, pt)
-						}
-					}
-				} else if lines, ok := now[t.Name()]; ok {
-					parts = append(parts, part{t.Name(), lines})
-				}
-			}
-		}
-		desired := resource.State{}
-		var owners []string
-		if len(parts) > 0 {
-			var b strings.Builder
-			b.WriteString(tasks.Header)
-			for _, pt := range parts {
-				owners = append(owners, pt.task)
-				fmt.Fprintf(&b, "\n# %s\n", pt.task)
-				for _, l := range pt.lines {
-					b.WriteString(l + "\n")
-				}
-			}
-			desired = resource.Content([]byte(b.String()))
-		}
-		c, err := change(h, strings.Join(owners, ","), resource.File(name), desired, nil, nil, nil)
-		if err != nil {
+		if err := b.ownedFile(name); err != nil {
 			return nil, err
 		}
-		if c.Before.Exists && c.Action != None && !strings.HasPrefix(string(c.Before.Data), tasks.Header) {
-			c.Notes = append(c.Notes, "replaces a file ezedge-host did not write; rollback puts it back")
-		}
-		if c.Task == "" {
-			if c.Action == None {
-				continue
-			}
-			c.Task = "(no task)"
-		}
-		p.Changes = append(p.Changes, c)
 	}
-	if err := p.undoOff(h, store, recs, off); err != nil {
+	if err := p.undoOff(h, store, recs, b.off); err != nil {
 		return nil, err
 	}
 	p.previewArgs(h)
@@ -274,6 +161,152 @@ func BuildOnly(h *hostroot.Root, store *rollback.Store, facts *platform.Facts, c
 		p.Warnings = append(p.Warnings, "not read: "+r)
 	}
 	return p, nil
+}
+
+// builder gathers a plan task by task: each task's changes go straight
+// into the plan; its lines in owned files, its kernel arguments, and
+// whether it is off are kept for the steps that take every task together.
+type builder struct {
+	p        *Plan
+	h        *hostroot.Root
+	accepted map[string]map[string]string
+	parts    map[string][]part
+	kargs    []taskArg
+	off      []string
+}
+
+// part is one task's lines in an owned file.
+type part struct {
+	task  string
+	lines []string
+}
+
+// named says whether the plan covers task (--only).
+func (p *Plan) named(task string) bool { return p.only == nil || slices.Contains(p.only, task) }
+
+// task plans one task under the profile's choices.
+func (b *builder) task(t tasks.Task, choices tasks.Choices) error {
+	p := b.p
+	on, why := t.Default(p.Facts)
+	if v, set := choices.Enabled(t); set {
+		on, why = v, "off in the profile"
+	}
+	if !on {
+		if p.named(t.Name()) {
+			p.Skipped = append(p.Skipped, Skipped{t.Name(), why})
+			b.off = append(b.off, t.Name())
+		}
+		return nil
+	}
+	in := t.Plan(p.Facts, choices.Options(t))
+	if !p.named(t.Name()) {
+		// Its kernel arguments are looked at only to keep those the
+		// GRUB drop-in holds now (grubDropIn).
+		if in.Refuse == "" && in.Skip == "" {
+			for _, a := range in.KernelArgs {
+				p.otherArgs = append(p.otherArgs, taskArg{t.Name(), a})
+			}
+		}
+		return nil
+	}
+	if in.Refuse != "" {
+		return refused([]string{t.Name()}, in.RefuseFile, in.Refuse)
+	}
+	if in.Skip != "" {
+		p.Skipped = append(p.Skipped, Skipped{t.Name(), in.Skip})
+		return nil
+	}
+	for _, n := range in.Notes {
+		p.Notes = append(p.Notes, t.Name()+": "+n)
+	}
+	for _, rp := range in.RebootPending {
+		// The form the kernel arguments' entries have, which check
+		// reads: "what (task): why".
+		p.RebootPending = append(p.RebootPending, fmt.Sprintf("%s (%s): %s", rp.What, t.Name(), rp.Why))
+	}
+	for _, w := range in.Warnings {
+		if !slices.Contains(p.Warnings, w) {
+			p.Warnings = append(p.Warnings, w)
+		}
+	}
+	cs := make([]Change, len(in.Wants))
+	err := par.Do(len(in.Wants), func(i int) error {
+		w := in.Wants[i]
+		c, err := change(b.h, t.Name(), w.Resource, w.Desired, w.Edit, w.Current, b.accepted)
+		c.Notes = append(c.Notes, w.Notes...)
+		c.RebootRequired = w.Reboot && c.Action != None
+		cs[i] = c
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	p.Changes = append(p.Changes, cs...)
+	for _, f := range in.Fragments {
+		b.parts[f.File] = append(b.parts[f.File], part{t.Name(), f.Lines})
+	}
+	for _, a := range in.KernelArgs {
+		b.kargs = append(b.kargs, taskArg{t.Name(), a})
+	}
+	return nil
+}
+
+// ownedFile composes the owned file name whole from the tasks' parts, in
+// plan order, each under a "# task" line; with --only, the other tasks'
+// parts are taken as the file holds them now.
+func (b *builder) ownedFile(name string) error {
+	p := b.p
+	parts := b.parts[name]
+	if p.only != nil {
+		cur, err := resource.File(name).Read(b.h)
+		if err != nil {
+			return err
+		}
+		now := sections(cur.Data)
+		parts = nil
+		for _, t := range tasks.All() {
+			if !p.named(t.Name()) {
+				if lines, ok := now[t.Name()]; ok {
+					parts = append(parts, part{t.Name(), lines})
+				}
+				continue
+			}
+			for _, pt := range b.parts[name] {
+				if pt.task == t.Name() {
+					parts = append(parts, pt)
+				}
+			}
+		}
+	}
+	desired := resource.State{}
+	var owners []string
+	if len(parts) > 0 {
+		var sb strings.Builder
+		sb.WriteString(tasks.Header)
+		for _, pt := range parts {
+			owners = append(owners, pt.task)
+			fmt.Fprintf(&sb, "\n# %s\n", pt.task)
+			for _, l := range pt.lines {
+				sb.WriteString(l + "\n")
+			}
+		}
+		desired = resource.Content([]byte(sb.String()))
+	}
+	c, err := change(b.h, strings.Join(owners, ","), resource.File(name), desired, nil, nil, nil)
+	if err != nil {
+		return err
+	}
+	if c.Before.Exists && c.Action != None && !strings.HasPrefix(string(c.Before.Data), tasks.Header) {
+		c.Notes = append(c.Notes, "replaces a file ezedge-host did not write; rollback puts it back")
+	}
+	if c.Task == "" {
+		if c.Action == None {
+			return nil
+		}
+		c.Task = "(no task)"
+	}
+	p.Changes = append(p.Changes, c)
+	return nil
 }
 
 // history reads the store for the plan: interrupted applies (which block
