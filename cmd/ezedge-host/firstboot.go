@@ -55,8 +55,8 @@ func firstbootCmd(g *globals) *cobra.Command {
 						return err
 					}
 				}
-				if bin, err = os.ReadFile(src); err != nil {
-					return fmt.Errorf("reading the binary to copy: %v", err)
+				if bin, err = hostroot.ReadNamed(src, firstboot.BinaryFile); err != nil {
+					return err
 				}
 				if err := firstboot.CheckArch(src, bin, f); err != nil {
 					return fmt.Errorf("firstboot install: %v", err)
