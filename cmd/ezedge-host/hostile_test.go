@@ -33,9 +33,10 @@ var long = strings.Repeat("long-", 2000) + evil
 // hostileRoot is the Pi 5 fixture with evil in every string a command
 // shows: the board, the OS name, thermal zone and cooling types, hwmon
 // chip names and labels, rfkill names, a network link's name, a Podman
-// package version, the name of a sysctl.d file that wins over ours and of
-// a FIFO planted where a sysctl.d file is read, and the kernel command
-// line the plan edits (its diff shows it).
+// package version, a unit's description and install links, the name of a
+// sysctl.d file that wins over ours and of a FIFO planted where a
+// sysctl.d file is read, and the kernel command line the plan edits (its
+// diff shows it).
 func hostileRoot(t *testing.T) string {
 	t.Helper()
 	root := fixture.Copy(t, "pi5-16gb-nvme-bookworm")
@@ -71,6 +72,18 @@ func hostileRoot(t *testing.T) string {
 	})
 	write("etc/sysctl.d/99-\x1b[2J\xff\u202e.conf", "vm.swappiness = 99\n")
 	if err := syscall.Mkfifo(filepath.Join(root, "etc/sysctl.d/98-\x1b]0;fifo\x07.conf"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A unit's description, and a target of its [Install] section with
+	// its link: the plan lists the links it removes, the journal keeps
+	// them, rollback puts them back.
+	edit("usr/lib/systemd/system/bluetooth.service", func(s string) string {
+		s = strings.Replace(s, "Description=Bluetooth service", "Description=Bluetooth "+strings.ReplaceAll(evil, "\n", ""), 1)
+		return strings.Replace(s, "WantedBy=bluetooth.target", "WantedBy=bluetooth.target evil\x1b[2J\u202e.target", 1)
+	})
+	wants := filepath.Join(root, "etc/systemd/system/evil\x1b[2J\u202e.target.wants")
+	os.MkdirAll(wants, 0o755)
+	if err := os.Symlink("/lib/systemd/system/bluetooth.service", filepath.Join(wants, "bluetooth.service")); err != nil {
 		t.Fatal(err)
 	}
 	edit("boot/firmware/cmdline.txt", func(s string) string {

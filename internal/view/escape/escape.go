@@ -107,7 +107,9 @@ func PromHelp(s string) string {
 
 // Fprintf is fmt.Fprintf for text output: format is the program's and
 // printed as it is; every argument is data and is shown as Text (numbers
-// with their verb, width and precision as fmt formats them).
+// with their verb, width and precision as fmt formats them). The
+// arguments are wrapped in place, so that go vet still checks the format
+// against them: pass values, not a slice kept for later.
 func Fprintf(w io.Writer, format string, args ...any) (int, error) {
 	for i, a := range args {
 		switch a.(type) {
