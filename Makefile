@@ -31,9 +31,11 @@ staticcheck:
 # Compose override `resources` writes.
 #
 # The check's textfile is read by Debian's own prometheus-node-exporter in a
-# test: its package is unpacked into .cache/tools, not installed, so that no
-# exporter service starts on the machine running the tests.
+# test, and checked by promtool (Debian's prometheus package): both packages
+# are unpacked into .cache/tools, not installed, so that no exporter or
+# Prometheus service starts on the machine running the tests.
 NODE_EXPORTER := .cache/tools/usr/bin/prometheus-node-exporter
+PROMTOOL := .cache/tools/usr/bin/promtool
 test-deps:
 	@command -v strace >/dev/null && command -v podman-compose >/dev/null || { \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
@@ -42,6 +44,10 @@ test-deps:
 		mkdir -p .cache/tools/deb && cd .cache/tools/deb && \
 		{ apt-get download -qq prometheus-node-exporter 2>/dev/null || { apt-get update -qq && apt-get download -qq prometheus-node-exporter; }; } && \
 		dpkg-deb -x prometheus-node-exporter_*.deb .. && rm -f prometheus-node-exporter_*.deb; }
+	@[ -x $(PROMTOOL) ] || { \
+		mkdir -p .cache/tools/deb && cd .cache/tools/deb && \
+		{ apt-get download -qq prometheus 2>/dev/null || { apt-get update -qq && apt-get download -qq prometheus; }; } && \
+		dpkg-deb -x prometheus_*.deb .. && rm -f prometheus_*.deb; }
 
 # -timeout: the adversarial kill sweeps run the binary some 8000 times
 # (about 6 CPU-minutes); on a busy 2-core machine that took longer than
@@ -84,7 +90,8 @@ FUZZTIME ?= 1m
 F := internal/formats
 FUZZ_TARGETS := $(F)/cmdline:FuzzSetPiCmdline $(F)/cmdline:FuzzSetGrubDefaults $(F)/cmdline:FuzzSetGrubConfig $(F)/cmdline:FuzzEvalGrub $(F)/configtxt:FuzzEval \
 	$(F)/hostconf:FuzzParseSysctlConf $(F)/hostconf:FuzzParseTmpfiles $(F)/hostconf:FuzzParseUdevRules $(F)/hostconf:FuzzRootNoatime \
-	tasks:FuzzSetINI $(F)/storageconf:FuzzSet internal/resource:FuzzNormalize internal/profile:FuzzParse rollback:FuzzJournal
+	tasks:FuzzSetINI $(F)/storageconf:FuzzSet internal/resource:FuzzNormalize internal/profile:FuzzParse rollback:FuzzJournal \
+	internal/view/escape:FuzzText
 # Go's fuzzer can report "context deadline exceeded" when its time runs out
 # while a worker is busy (no input failed, nothing is written): that is not
 # a finding. A real one writes <pkg>/testdata/fuzz/<target>/ and fails.

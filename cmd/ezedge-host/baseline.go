@@ -12,6 +12,7 @@ import (
 	"github.com/ezansiedgeai/ezedge-host/internal/health/measure"
 	"github.com/ezansiedgeai/ezedge-host/internal/hostroot"
 	"github.com/ezansiedgeai/ezedge-host/internal/view"
+	"github.com/ezansiedgeai/ezedge-host/internal/view/escape"
 	"github.com/ezansiedgeai/ezedge-host/platform"
 	"github.com/ezansiedgeai/ezedge-host/rollback"
 	"github.com/ezansiedgeai/ezedge-host/tasks"
@@ -84,7 +85,7 @@ func baselineCmd(g *globals) *cobra.Command {
 					return view.WriteJSON(w, view.BaselineList{FormatVersion: view.FormatVersion, Baselines: nonNilRecs(recs), Skipped: view.NonNil(skipped)})
 				}
 				for _, s := range skipped {
-					fmt.Fprintf(g.stderr, "ezedge-host: warning: left out: %s\n", s)
+					escape.Fprintf(g.stderr, "ezedge-host: warning: left out: %s\n", s)
 				}
 				view.BaselineListText(w, recs)
 				return nil
@@ -124,10 +125,10 @@ func baselineCmd(g *globals) *cobra.Command {
 				return view.WriteJSON(w, view.NewBaseline(r, prev, skipped))
 			}
 			for _, s := range skipped {
-				fmt.Fprintf(g.stderr, "ezedge-host: warning: left out: %s\n", s)
+				escape.Fprintf(g.stderr, "ezedge-host: warning: left out: %s\n", s)
 			}
 			view.BaselineText(w, r, prev)
-			fmt.Fprintf(w, "\nSaved as baseline %s.\n", r.ID)
+			escape.Fprintf(w, "\nSaved as baseline %s.\n", r.ID)
 			return nil
 		},
 	}

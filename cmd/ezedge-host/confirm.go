@@ -9,6 +9,7 @@ import (
 
 	"github.com/ezansiedgeai/ezedge-host/internal/engine/tryapply"
 	"github.com/ezansiedgeai/ezedge-host/internal/view"
+	"github.com/ezansiedgeai/ezedge-host/internal/view/escape"
 	"github.com/ezansiedgeai/ezedge-host/rollback"
 )
 
@@ -49,7 +50,7 @@ func confirmCmd(g *globals) *cobra.Command {
 				return fmt.Errorf("no apply is waiting for confirmation")
 			}
 			for _, d := range done {
-				fmt.Fprintf(cmd.OutOrStdout(), "Confirmed apply %s: it stays.\n", d)
+				escape.Fprintf(cmd.OutOrStdout(), "Confirmed apply %s: it stays.\n", d)
 			}
 			return nil
 		},
@@ -122,7 +123,7 @@ func revertCmd(g *globals) *cobra.Command {
 			}
 			defer unlock()
 			for _, rv := range reverted {
-				fmt.Fprintf(cmd.OutOrStdout(), "apply %s not confirmed in time: rolled back\n", rv.ID)
+				escape.Fprintf(cmd.OutOrStdout(), "apply %s not confirmed in time: rolled back\n", rv.ID)
 			}
 			if !tryapply.IsPending(h, id) {
 				return nil
@@ -132,7 +133,7 @@ func revertCmd(g *globals) *cobra.Command {
 			if rv := tryapply.Revert(store, h, id); rv.Err != nil {
 				return rv.Err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "apply %s not confirmed in time: rolled back\n", id)
+			escape.Fprintf(cmd.OutOrStdout(), "apply %s not confirmed in time: rolled back\n", id)
 			return nil
 		},
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/ezansiedgeai/ezedge-host/internal/hostroot"
 	"github.com/ezansiedgeai/ezedge-host/internal/profile"
 	"github.com/ezansiedgeai/ezedge-host/internal/view"
+	"github.com/ezansiedgeai/ezedge-host/internal/view/escape"
 	"github.com/ezansiedgeai/ezedge-host/plan"
 	"github.com/ezansiedgeai/ezedge-host/platform"
 	"github.com/ezansiedgeai/ezedge-host/rollback"
@@ -55,8 +56,8 @@ func firstbootCmd(g *globals) *cobra.Command {
 						return err
 					}
 				}
-				if bin, err = os.ReadFile(src); err != nil {
-					return fmt.Errorf("reading the binary to copy: %v", err)
+				if bin, err = hostroot.ReadNamed(src, firstboot.BinaryFile); err != nil {
+					return err
 				}
 				if err := firstboot.CheckArch(src, bin, f); err != nil {
 					return fmt.Errorf("firstboot install: %v", err)
@@ -86,15 +87,15 @@ func firstbootCmd(g *globals) *cobra.Command {
 					ids = append(ids, res.ID)
 				}
 				for _, c := range res.Changed {
-					fmt.Fprintf(w, "  %s %s\n", c.Action, view.Describe(c.Resource))
+					escape.Fprintf(w, "  %s %s\n", c.Action, view.Describe(c.Resource))
 				}
 			}
 			if len(ids) == 0 {
-				fmt.Fprintln(w, "First-boot provisioning is already installed.")
+				escape.Fprintf(w, "First-boot provisioning is already installed.\n")
 				return nil
 			}
-			fmt.Fprintf(w, "Installed: %s applies the profile once, on the first boot of this image (platform %s).\n", firstboot.UnitName, f.Platform)
-			fmt.Fprintf(w, "Undo with: ezedge-host rollback --root %s --to %s\n", g.root, ids[0])
+			escape.Fprintf(w, "Installed: %s applies the profile once, on the first boot of this image (platform %s).\n", firstboot.UnitName, f.Platform)
+			escape.Fprintf(w, "Undo with: ezedge-host rollback --root %s --to %s\n", g.root, ids[0])
 			return nil
 		},
 	}
@@ -131,7 +132,7 @@ func firstbootCmd(g *globals) *cobra.Command {
 			if rerr := firstboot.Write(h, o); rerr != nil && err == nil {
 				err = rerr
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "ezedge-host first boot: %d changes, snapshot %q\n", o.Changes, o.SnapshotID)
+			escape.Fprintf(cmd.OutOrStdout(), "ezedge-host first boot: %d changes, snapshot %q\n", o.Changes, o.SnapshotID)
 			return err
 		},
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/ezansiedgeai/ezedge-host/internal/hostroot"
 	"github.com/ezansiedgeai/ezedge-host/internal/profile"
 	"github.com/ezansiedgeai/ezedge-host/internal/view"
+	"github.com/ezansiedgeai/ezedge-host/internal/view/escape"
 	"github.com/ezansiedgeai/ezedge-host/plan"
 	"github.com/ezansiedgeai/ezedge-host/platform"
 	"github.com/ezansiedgeai/ezedge-host/rollback"
@@ -139,9 +140,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return exitError
 }
 
-// printErr prints an error one line per problem, each prefixed.
+// printErr prints an error one line per problem, each prefixed. An error
+// names files and values from the root: each line is shown as
+// escape.Text.
 func printErr(w io.Writer, err error) {
-	fmt.Fprintf(w, "ezedge-host: %s\n", strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "\nezedge-host: "))
+	for l := range strings.Lines(strings.TrimSpace(err.Error())) {
+		escape.Fprintf(w, "ezedge-host: %s\n", strings.TrimSuffix(l, "\n"))
+	}
 }
 
 // terraformOut accepts Terraform's spelling `-out FILE` / `-out=FILE` for
@@ -249,7 +254,7 @@ func (g *globals) lockHost(h *hostroot.Root, store *rollback.Store, what string)
 		for _, o := range rv.Outcomes {
 			n += len(o.Restored)
 		}
-		fmt.Fprintf(g.stderr, "ezedge-host: apply %s was not confirmed in time and its revert had not run: rolled it back first (%d resources restored)\n", rv.ID, n)
+		escape.Fprintf(g.stderr, "ezedge-host: apply %s was not confirmed in time and its revert had not run: rolled it back first (%d resources restored)\n", rv.ID, n)
 	}
 	if hi, err := store.History(); err == nil {
 		store.Tidy(hi)
@@ -300,7 +305,7 @@ func planCmd(g *globals) *cobra.Command {
 			}
 			if err == nil && out != "" {
 				if err = savedplan.Save(out, p, g.profileData, g.only, time.Now()); err == nil && g.output == "text" {
-					fmt.Fprintf(cmd.OutOrStdout(), "Saved to %s: `ezedge-host apply %s` applies exactly this plan.\n", out, out)
+					escape.Fprintf(cmd.OutOrStdout(), "Saved to %s: `ezedge-host apply %s` applies exactly this plan.\n", out, out)
 				}
 			}
 			if err == nil && detailed && len(p.Pending()) > 0 {
@@ -326,7 +331,7 @@ func confirm(cmd *cobra.Command, yes bool, what string) error {
 	if !ok || !term.IsTerminal(int(f.Fd())) {
 		return fmt.Errorf("%s needs --yes when not run on a terminal", what)
 	}
-	fmt.Fprintf(cmd.OutOrStdout(), "\nDo you want to %s? Only 'yes' will be accepted: ", what)
+	escape.Fprintf(cmd.OutOrStdout(), "\nDo you want to %s? Only 'yes' will be accepted: ", what)
 	if fl, ok := cmd.OutOrStdout().(interface{ Flush() error }); ok {
 		fl.Flush()
 	}
@@ -503,22 +508,22 @@ func (g *globals) apply(cmd *cobra.Command, saved *savedplan.Saved) error {
 		return fmt.Errorf("apply failed: %w", err)
 	}
 	if res.ID == "" {
-		fmt.Fprintln(w, "\nNothing to apply.")
+		escape.Fprintf(w, "\nNothing to apply.\n")
 		return nil
 	}
-	fmt.Fprintf(w, "\nApplied %d changes. Snapshot %s.\n", len(res.Changed), res.ID)
+	escape.Fprintf(w, "\nApplied %d changes. Snapshot %s.\n", len(res.Changed), res.ID)
 	for _, n := range res.Notes {
-		fmt.Fprintf(w, "  note: %s\n", n)
+		escape.Fprintf(w, "  note: %s\n", n)
 	}
 	if effect != nil {
 		view.EffectText(w, effect)
 	}
 	if pending != nil {
-		fmt.Fprintf(w, "Confirm within %s (by %s) with: ezedge-host confirm\nOtherwise it is rolled back then, by %s, even if this session is gone.\n",
+		escape.Fprintf(w, "Confirm within %s (by %s) with: ezedge-host confirm\nOtherwise it is rolled back then, by %s, even if this session is gone.\n",
 			g.within, pending.Deadline.Local().Format(time.TimeOnly), pending.RevertBy())
 		return nil
 	}
-	fmt.Fprintf(w, "Undo with: ezedge-host rollback --to %s\n", res.ID)
+	escape.Fprintf(w, "Undo with: ezedge-host rollback --to %s\n", res.ID)
 	return nil
 }
 
@@ -575,7 +580,7 @@ func rollbackCmd(g *globals) *cobra.Command {
 			w := cmd.OutOrStdout()
 			if g.output == "text" {
 				for _, r := range targets {
-					fmt.Fprintf(w, "Roll back apply %s (%s, %d changes, %s)\n", r.ID, r.Time.Local().Format(time.DateTime), len(r.Items), r.Status())
+					escape.Fprintf(w, "Roll back apply %s (%s, %d changes, %s)\n", r.ID, r.Time.Local().Format(time.DateTime), len(r.Items), r.Status())
 				}
 			}
 			if err := confirm(cmd, g.yes, "roll back"); err != nil {
@@ -743,7 +748,7 @@ func historyCmd(g *globals) *cobra.Command {
 				return view.WriteJSON(w, view.NewHistory(hi, effects))
 			}
 			for _, u := range append(hi.Unreadable, hi.Warnings...) {
-				fmt.Fprintf(g.stderr, "ezedge-host: warning: %s\n", u)
+				escape.Fprintf(g.stderr, "ezedge-host: warning: %s\n", u)
 			}
 			view.HistoryText(w, hi, effects)
 			return nil

@@ -4,7 +4,9 @@
 // mounted at a folder or a fixture tree can never make ezedge-host read or
 // write outside it. The final access goes through os.Root, which refuses any
 // escape that a race could introduce after resolution. Nothing in a root is
-// trusted: every open checks what it opens (open.go).
+// trusted: every open checks what it opens (open.go). The files the
+// operator names on the command line are read through the same checked
+// open (named.go).
 package hostroot
 
 import (

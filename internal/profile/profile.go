@@ -9,14 +9,13 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"reflect"
 	"sort"
 	"strconv"
 	"strings"
 	"unicode"
 
+	"github.com/ezansiedgeai/ezedge-host/internal/hostroot"
 	"github.com/ezansiedgeai/ezedge-host/tasks"
 	"github.com/goccy/go-yaml/ast"
 )
@@ -40,27 +39,14 @@ func Load(name string) (tasks.Choices, error) {
 	return Parse(name, b)
 }
 
-// Read reads a profile file of at most MaxSize bytes. It may be a pipe
-// (--profile <(...)): the size is bounded by reading, not by stat.
+// File is what a profile is as a file the operator names: at most
+// MaxSize bytes, a regular file or a pipe (--profile <(generate)).
+var File = hostroot.Named{What: "profile", Limit: MaxSize, Pipe: true}
+
+// Read reads the profile file name (hostroot.ReadNamed): a FIFO, a device,
+// a directory or a file over MaxSize is refused in one line naming it.
 func Read(name string) ([]byte, error) {
-	f, err := os.Open(name)
-	if err != nil {
-		return nil, fmt.Errorf("profile %s: %v", name, errors.Unwrap(err))
-	}
-	defer f.Close()
-	if st, err := f.Stat(); err == nil && st.IsDir() {
-		return nil, fmt.Errorf("profile %s: is a directory", name)
-	} else if err == nil && st.Size() > MaxSize {
-		return nil, fmt.Errorf("profile %s: %d bytes is larger than the %d-byte limit", name, st.Size(), MaxSize)
-	}
-	b, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("profile %s: %v", name, errors.Unwrap(err))
-	}
-	if len(b) > MaxSize {
-		return nil, fmt.Errorf("profile %s: larger than the %d-byte limit", name, MaxSize)
-	}
-	return b, nil
+	return hostroot.ReadNamed(name, File)
 }
 
 // Parse reads profile bytes; name is used in errors. Each task's entry is

@@ -8,6 +8,7 @@ import (
 
 	"github.com/ezansiedgeai/ezedge-host/internal/health/baseline"
 	"github.com/ezansiedgeai/ezedge-host/internal/health/measure"
+	"github.com/ezansiedgeai/ezedge-host/internal/view/escape"
 )
 
 // Baseline is `baseline --output json`: the new baseline, each figure
@@ -66,24 +67,24 @@ func NewBaseline(r, prev *baseline.Record, skipped []string) Baseline {
 // BaselineText shows a baseline as a table, each figure with its spread,
 // the previous baseline's median and the change, then how each was taken.
 func BaselineText(w io.Writer, r, prev *baseline.Record) {
-	fmt.Fprintf(w, "Baseline %s of %s, kernel %s: took %s of a %s budget (load %.2f at the start).\n", r.ID, r.Platform, r.Kernel, r.Took, r.Budget, r.Load)
+	escape.Fprintf(w, "Baseline %s of %s, kernel %s: took %s of a %s budget (load %.2f at the start).\n", r.ID, r.Platform, r.Kernel, r.Took, r.Budget, r.Load)
 	if r.Snapshot != "" {
-		fmt.Fprintf(w, "Tuning in force: apply %s.\n", r.Snapshot)
+		escape.Fprintf(w, "Tuning in force: apply %s.\n", r.Snapshot)
 	} else {
-		fmt.Fprintln(w, "Tuning in force: none applied by ezedge-host.")
+		escape.Fprintf(w, "Tuning in force: none applied by ezedge-host.\n")
 	}
 	if r.Emulated != "" {
-		fmt.Fprintf(w, "Emulated: this host is %s; the figures measure the emulator, not hardware.\n", r.Emulated)
+		escape.Fprintf(w, "Emulated: this host is %s; the figures measure the emulator, not hardware.\n", r.Emulated)
 	}
 	var before []measure.Figure
 	if prev != nil {
-		fmt.Fprintf(w, "Compared with baseline %s (%s ago).\n", prev.ID, ago(r.Time.Sub(prev.Time)))
+		escape.Fprintf(w, "Compared with baseline %s (%s ago).\n", prev.ID, ago(r.Time.Sub(prev.Time)))
 		before = prev.Figures
 	}
-	fmt.Fprintln(w)
+	escape.Fprintf(w, "\n")
 	FiguresText(w, baseline.Compare(before, r.Figures), "PREVIOUS")
 	for _, n := range r.Notes {
-		fmt.Fprintf(w, "note: %s\n", n)
+		escape.Fprintf(w, "note: %s\n", n)
 	}
 }
 
@@ -91,7 +92,7 @@ func BaselineText(w io.Writer, r, prev *baseline.Record) {
 // what), each followed by its method, clock, temperature and the guide's
 // range where known.
 func FiguresText(w io.Writer, cs []baseline.Compared, what string) {
-	fmt.Fprintf(w, "%-40s  %12s  %-22s  %12s  %7s\n", "MEASURE", "MEDIAN", "SPREAD", what, "CHANGE")
+	escape.Fprintf(w, "%-40s  %12s  %-22s  %12s  %7s\n", "MEASURE", "MEDIAN", "SPREAD", what, "CHANGE")
 	for _, c := range cs {
 		f := c.Now
 		prev, change := "-", "-"
@@ -102,11 +103,11 @@ func FiguresText(w io.Writer, cs []baseline.Compared, what string) {
 			change = fmt.Sprintf("%+.1f%%", 100*c.Change)
 		}
 		if f.Error != "" {
-			fmt.Fprintf(w, "%-40s  %12s  %-22s  %12s  %7s\n", f.ID(), "-", "", prev, "")
-			fmt.Fprintf(w, "    not measured: %s\n", f.Error)
+			escape.Fprintf(w, "%-40s  %12s  %-22s  %12s  %7s\n", f.ID(), "-", "", prev, "")
+			escape.Fprintf(w, "    not measured: %s\n", f.Error)
 			continue
 		}
-		fmt.Fprintf(w, "%-40s  %12s  %-22s  %12s  %7s\n", f.ID(), fmt.Sprintf("%g %s", f.Median, unitShort(f.Unit)),
+		escape.Fprintf(w, "%-40s  %12s  %-22s  %12s  %7s\n", f.ID(), fmt.Sprintf("%g %s", f.Median, unitShort(f.Unit)),
 			fmt.Sprintf("%g–%g (%d runs)", f.Min, f.Max, len(f.Runs)), prev, change)
 		var extra []string
 		if f.Clock != nil {
@@ -119,9 +120,9 @@ func FiguresText(w io.Writer, cs []baseline.Compared, what string) {
 			extra = append(extra, fmt.Sprintf("guide %g–%g ms: %s", f.Expected.Low, f.Expected.High, f.Verdict))
 		}
 		if len(extra) > 0 {
-			fmt.Fprintf(w, "    %s\n", strings.Join(extra, "; "))
+			escape.Fprintf(w, "    %s\n", strings.Join(extra, "; "))
 		}
-		fmt.Fprintf(w, "    %s (%s, %s)\n", f.Method, f.Unit, betterWay(f))
+		escape.Fprintf(w, "    %s (%s, %s)\n", f.Method, f.Unit, betterWay(f))
 	}
 }
 
@@ -162,10 +163,10 @@ type BaselineList struct {
 // figures.
 func BaselineListText(w io.Writer, recs []*baseline.Record) {
 	if len(recs) == 0 {
-		fmt.Fprintln(w, "No baselines recorded: run ezedge-host baseline.")
+		escape.Fprintf(w, "No baselines recorded: run ezedge-host baseline.\n")
 		return
 	}
-	fmt.Fprintf(w, "%-17s  %-8s  %-20s  %-9s  %s\n", "ID", "PLATFORM", "APPLY IN FORCE", "EMULATED", "FIGURES (median)")
+	escape.Fprintf(w, "%-17s  %-8s  %-20s  %-9s  %s\n", "ID", "PLATFORM", "APPLY IN FORCE", "EMULATED", "FIGURES (median)")
 	for _, r := range recs {
 		var figs []string
 		for _, f := range r.Figures {
@@ -180,7 +181,7 @@ func BaselineListText(w io.Writer, recs []*baseline.Record) {
 		if r.Emulated != "" {
 			emu = "yes"
 		}
-		fmt.Fprintf(w, "%-17s  %-8s  %-20s  %-9s  %s\n", r.ID, r.Platform, snap, emu, strings.Join(figs, ", "))
+		escape.Fprintf(w, "%-17s  %-8s  %-20s  %-9s  %s\n", r.ID, r.Platform, snap, emu, strings.Join(figs, ", "))
 	}
 }
 
@@ -201,13 +202,13 @@ func NewEffect(e *baseline.Effect) Effect {
 
 // EffectText shows what an apply or rollback changed in numbers.
 func EffectText(w io.Writer, e *baseline.Effect) {
-	fmt.Fprintf(w, "\nMeasured %s of %s (%s), before and after:\n", e.Op, e.ID, strings.Join(e.Tasks, ", "))
+	escape.Fprintf(w, "\nMeasured %s of %s (%s), before and after:\n", e.Op, e.ID, strings.Join(e.Tasks, ", "))
 	if e.Emulated != "" {
-		fmt.Fprintf(w, "Emulated: this host is %s.\n", e.Emulated)
+		escape.Fprintf(w, "Emulated: this host is %s.\n", e.Emulated)
 	}
 	FiguresText(w, baseline.Compare(e.Before, e.After), "BEFORE")
 	if e.Note != "" {
-		fmt.Fprintf(w, "note: %s\n", e.Note)
+		escape.Fprintf(w, "note: %s\n", e.Note)
 	}
 }
 

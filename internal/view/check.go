@@ -1,15 +1,19 @@
 package view
 
 import (
+	"bytes"
 	"encoding/xml"
 	"fmt"
 	"io"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ezansiedgeai/ezedge-host/internal/health/check"
+	"github.com/ezansiedgeai/ezedge-host/internal/view/escape"
 )
 
 // Check is the JSON of `ezedge-host check`.
@@ -39,15 +43,17 @@ func NewCheck(r *check.Report) Check {
 }
 
 // CheckText writes the report for a person: by group, one line per check,
-// the fix under each warning or failure.
+// the fix under each warning or failure. Check names, values and evidence
+// come from the root (zone types, hwmon labels, container names): they
+// are shown as escape.Text.
 func CheckText(w io.Writer, r *check.Report) {
-	fmt.Fprintf(w, "Check of %s (%s)\n", r.Root, r.Platform)
+	escape.Fprintf(w, "Check of %s (%s)\n", r.Root, r.Platform)
 	if !r.Runtime {
-		fmt.Fprintln(w, "An image root: what only a running system shows is unknown here.")
+		escape.Fprintf(w, "An image root: what only a running system shows is unknown here.\n")
 	}
 	width := 0
 	for _, x := range r.Results {
-		width = max(width, len(x.ID()))
+		width = max(width, utf8.RuneCountInString(escape.Text(x.ID())))
 	}
 	for _, g := range check.Groups {
 		first := true
@@ -56,28 +62,30 @@ func CheckText(w io.Writer, r *check.Report) {
 				continue
 			}
 			if first {
-				fmt.Fprintf(w, "\n%s\n", strings.ToUpper(string(g)[:1])+string(g)[1:])
+				escape.Fprintf(w, "\n%s\n", strings.ToUpper(string(g)[:1])+string(g)[1:])
 				first = false
 			}
-			line := fmt.Sprintf("  %-9s %-*s  %s", "["+x.Status.String()+"]", width, x.ID(), x.Value)
+			escape.Fprintf(w, "  %-9s %-*s  %s", "["+x.Status.String()+"]", width, x.ID(), x.Value)
 			if x.Detail != "" {
-				line += " — " + x.Detail
+				escape.Fprintf(w, " — %s", x.Detail)
 			}
-			fmt.Fprintln(w, line)
+			escape.Fprintf(w, "\n")
 			if x.Fix != "" && (x.Status == check.Warn || x.Status == check.Fail) {
-				fmt.Fprintf(w, "  %-9s %-*s  fix: %s\n", "", width, "", x.Fix)
+				escape.Fprintf(w, "  %-9s %-*s  fix: %s\n", "", width, "", x.Fix)
 			}
 		}
 	}
-	fmt.Fprintf(w, "\n%d ok, %d warn, %d fail, %d unknown.\n", r.Counts["ok"], r.Counts["warn"], r.Counts["fail"], r.Counts["unknown"])
+	escape.Fprintf(w, "\n%d ok, %d warn, %d fail, %d unknown.\n", r.Counts["ok"], r.Counts["warn"], r.Counts["fail"], r.Counts["unknown"])
 }
 
 // The JUnit XML CI dashboards read: one testcase per check; a failure is
 // a <failure>, a warning passes with its text in <system-out>, an unknown
-// is <skipped>.
+// is <skipped>. Every text is an escape.Host, written as escape.Text:
+// encoding/xml escapes markup, and Text holds no character XML 1.0
+// forbids (it would replace them with U+FFFD, losing what they were).
 type junitSuites struct {
 	XMLName  xml.Name     `xml:"testsuites"`
-	Name     string       `xml:"name,attr"`
+	Name     escape.Host  `xml:"name,attr"`
 	Tests    int          `xml:"tests,attr"`
 	Failures int          `xml:"failures,attr"`
 	Skipped  int          `xml:"skipped,attr"`
@@ -85,33 +93,45 @@ type junitSuites struct {
 }
 
 type junitSuite struct {
-	Name      string      `xml:"name,attr"`
+	Name      escape.Host `xml:"name,attr"`
 	Tests     int         `xml:"tests,attr"`
 	Failures  int         `xml:"failures,attr"`
 	Skipped   int         `xml:"skipped,attr"`
-	Timestamp string      `xml:"timestamp,attr"`
+	Timestamp escape.Host `xml:"timestamp,attr"`
 	Cases     []junitCase `xml:"testcase"`
 }
 
 type junitCase struct {
-	Name      string        `xml:"name,attr"`
-	Classname string        `xml:"classname,attr"`
+	Name      escape.Host   `xml:"name,attr"`
+	Classname escape.Host   `xml:"classname,attr"`
 	Failure   *junitMessage `xml:"failure,omitempty"`
 	Skipped   *junitMessage `xml:"skipped,omitempty"`
-	SystemOut string        `xml:"system-out,omitempty"`
+	SystemOut junitLines    `xml:"system-out,omitempty"`
 }
 
 type junitMessage struct {
-	Message string `xml:"message,attr"`
-	Type    string `xml:"type,attr,omitempty"`
-	Text    string `xml:",chardata"`
+	Message escape.Host `xml:"message,attr"`
+	Type    escape.Host `xml:"type,attr,omitempty"`
+	Text    junitLines  `xml:",chardata"`
+}
+
+// junitLines are lines of text in an element, each shown as escape.Text:
+// a line from the host cannot add lines of its own.
+type junitLines []string
+
+func (l junitLines) MarshalText() ([]byte, error) {
+	var b strings.Builder
+	for _, x := range l {
+		b.WriteString(escape.Text(x) + "\n")
+	}
+	return []byte(b.String()), nil
 }
 
 // CheckJUnit writes the report as JUnit XML.
 func CheckJUnit(w io.Writer, r *check.Report) error {
 	all := junitSuites{Name: "ezedge-host check"}
 	for _, g := range check.Groups {
-		s := junitSuite{Name: string(g), Timestamp: r.Time.UTC().Format("2006-01-02T15:04:05")}
+		s := junitSuite{Name: escape.Host(g), Timestamp: escape.Host(r.Time.UTC().Format("2006-01-02T15:04:05"))}
 		for _, x := range r.Results {
 			if x.Group != g {
 				continue
@@ -120,25 +140,25 @@ func CheckJUnit(w io.Writer, r *check.Report) error {
 			if x.Detail != "" {
 				msg += ": " + x.Detail
 			}
-			c := junitCase{Name: x.ID(), Classname: "ezedge-host.check." + string(g)}
-			var evidence string
+			c := junitCase{Name: escape.Host(x.ID()), Classname: escape.Host("ezedge-host.check." + string(g))}
+			var evidence junitLines
 			if x.Evidence != "" {
-				evidence = "evidence: " + x.Evidence + "\n"
+				evidence = append(evidence, "evidence: "+x.Evidence)
 			}
 			if x.Fix != "" {
-				evidence += "fix: " + x.Fix + "\n"
+				evidence = append(evidence, "fix: "+x.Fix)
 			}
 			switch x.Status {
 			case check.Fail:
-				c.Failure = &junitMessage{Message: msg, Type: "fail", Text: evidence}
+				c.Failure = &junitMessage{Message: escape.Host(msg), Type: "fail", Text: evidence}
 				s.Failures++
 			case check.Unknown:
-				c.Skipped = &junitMessage{Message: msg}
+				c.Skipped = &junitMessage{Message: escape.Host(msg)}
 				s.Skipped++
 			case check.Warn:
-				c.SystemOut = "warn: " + msg + "\n" + evidence
+				c.SystemOut = append(junitLines{"warn: " + msg}, evidence...)
 			default:
-				c.SystemOut = "ok: " + msg + "\n"
+				c.SystemOut = junitLines{"ok: " + msg}
 			}
 			s.Cases = append(s.Cases, c)
 			s.Tests++
@@ -151,36 +171,45 @@ func CheckJUnit(w io.Writer, r *check.Report) error {
 		all.Failures += s.Failures
 		all.Skipped += s.Skipped
 	}
-	if _, err := io.WriteString(w, xml.Header); err != nil {
-		return err
-	}
-	enc := xml.NewEncoder(w)
+	var b bytes.Buffer
+	b.WriteString(xml.Header)
+	enc := xml.NewEncoder(&b)
 	enc.Indent("", "  ")
 	if err := enc.Encode(all); err != nil {
 		return err
 	}
-	_, err := io.WriteString(w, "\n")
+	b.WriteByte('\n')
+	_, err := w.Write(b.Bytes())
 	return err
 }
 
 // CheckPrometheus writes the report in the node exporter's textfile
 // format (the Prometheus text exposition format, without timestamps).
-// Metric and label names are fixed; label values are escaped as the
-// format requires.
+// Metric and label names are the program's, checked against the format's
+// grammar; label values come from the host (zone types, hwmon labels,
+// container names) and are written as escape.PromLabel: valid UTF-8, one
+// to one, with \\, \" and \n escaped.
 func CheckPrometheus(w io.Writer, r *check.Report) error {
 	var b strings.Builder
+	var bad error
 	metric := func(name, help, typ string) {
-		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
+		if !promName.MatchString(name) && bad == nil {
+			bad = fmt.Errorf("metric name %q is not valid in Prometheus", name)
+		}
+		b.WriteString("# HELP " + name + " " + escape.PromHelp(help) + "\n# TYPE " + name + " " + typ + "\n")
 	}
 	sample := func(name string, labels [][2]string, v float64) {
 		b.WriteString(name)
 		if len(labels) > 0 {
 			b.WriteByte('{')
 			for i, l := range labels {
+				if !promLabelName.MatchString(l[0]) && bad == nil {
+					bad = fmt.Errorf("label name %q is not valid in Prometheus", l[0])
+				}
 				if i > 0 {
 					b.WriteByte(',')
 				}
-				b.WriteString(l[0] + `="` + promEscape(l[1]) + `"`)
+				b.WriteString(l[0] + `="` + escape.PromLabel(l[1]) + `"`)
 			}
 			b.WriteByte('}')
 		}
@@ -257,18 +286,23 @@ func CheckPrometheus(w io.Writer, r *check.Report) error {
 	}
 	metric("ezedge_check_timestamp_seconds", "When this check ran.", "gauge")
 	sample("ezedge_check_timestamp_seconds", nil, float64(r.Time.Unix()))
-	_, err := io.WriteString(w, b.String())
+	if bad != nil {
+		return bad
+	}
+	_, err := w.Write([]byte(b.String()))
 	return err
 }
+
+// The names the exposition format allows for metrics and for labels
+// (names starting with __ are reserved for Prometheus itself).
+var (
+	promName      = regexp.MustCompile(`^[a-zA-Z_:][a-zA-Z0-9_:]*$`)
+	promLabelName = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
+)
 
 func b2f(b bool) float64 {
 	if b {
 		return 1
 	}
 	return 0
-}
-
-// promEscape escapes a label value: backslash, double quote and newline.
-func promEscape(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(s)
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/ezansiedgeai/ezedge-host/internal/engine/firstboot"
 	"github.com/ezansiedgeai/ezedge-host/internal/engine/tryapply"
 	"github.com/ezansiedgeai/ezedge-host/internal/health/baseline"
+	"github.com/ezansiedgeai/ezedge-host/internal/view/escape"
 	"github.com/ezansiedgeai/ezedge-host/plan"
 	"github.com/ezansiedgeai/ezedge-host/platform"
 	"github.com/ezansiedgeai/ezedge-host/rollback"
@@ -98,12 +99,12 @@ func NewRollback(outs []*rollback.Outcome, err error) Rollback {
 // RollbackText says what each rollback did.
 func RollbackText(w io.Writer, outs []*rollback.Outcome) {
 	for _, o := range outs {
-		fmt.Fprintf(w, "Apply %s: restored %d resources.\n", o.ID, len(o.Restored))
+		escape.Fprintf(w, "Apply %s: restored %d resources.\n", o.ID, len(o.Restored))
 		for _, l := range o.LeftAlone {
-			fmt.Fprintf(w, "  left alone: %s\n", l)
+			escape.Fprintf(w, "  left alone: %s\n", l)
 		}
 		for _, n := range o.Notes {
-			fmt.Fprintf(w, "  note: %s\n", n)
+			escape.Fprintf(w, "  note: %s\n", n)
 		}
 	}
 }
@@ -155,18 +156,18 @@ func NewHistory(hi *rollback.History, effects map[string][]*baseline.Effect) His
 // rollback on a line below it.
 func HistoryText(w io.Writer, hi *rollback.History, effects map[string][]*baseline.Effect) {
 	if len(hi.Records) == 0 {
-		fmt.Fprintln(w, "No applies recorded.")
+		escape.Fprintf(w, "No applies recorded.\n")
 		return
 	}
-	fmt.Fprintf(w, "%-20s  %-25s  %-8s  %7s  %s\n", "ID", "TIME", "PLATFORM", "CHANGES", "STATUS")
+	escape.Fprintf(w, "%-20s  %-25s  %-8s  %7s  %s\n", "ID", "TIME", "PLATFORM", "CHANGES", "STATUS")
 	for _, r := range hi.Records {
 		t := "-"
 		if !r.Time.IsZero() {
 			t = r.Time.Format(time.RFC3339)
 		}
-		fmt.Fprintf(w, "%-20s  %-25s  %-8s  %7d  %s\n", r.ID, t, r.Platform, len(r.Items), r.Status())
+		escape.Fprintf(w, "%-20s  %-25s  %-8s  %7d  %s\n", r.ID, t, r.Platform, len(r.Items), r.Status())
 		for _, e := range effects[r.ID] {
-			fmt.Fprintf(w, "    measured %s\n", EffectLine(e))
+			escape.Fprintf(w, "    measured %s\n", EffectLine(e))
 		}
 	}
 }
@@ -209,26 +210,26 @@ func NewStatus(pending []tryapply.Pending, hi *rollback.History, now time.Time) 
 func StatusText(w io.Writer, s Status) {
 	for _, p := range s.PendingConfirmation {
 		if p.Overdue {
-			fmt.Fprintf(w, "Apply %s was not confirmed by %s and its revert has not run (the process died or the host rebooted): the next apply, rollback or confirm rolls it back first, or run `ezedge-host rollback --to %s` now.\n",
+			escape.Fprintf(w, "Apply %s was not confirmed by %s and its revert has not run (the process died or the host rebooted): the next apply, rollback or confirm rolls it back first, or run `ezedge-host rollback --to %s` now.\n",
 				p.ID, p.Deadline.Local().Format(time.DateTime), p.ID)
 			continue
 		}
-		fmt.Fprintf(w, "Apply %s waits for confirmation: rolled back at %s (in %s) by %s unless `ezedge-host confirm` runs first.\n",
+		escape.Fprintf(w, "Apply %s waits for confirmation: rolled back at %s (in %s) by %s unless `ezedge-host confirm` runs first.\n",
 			p.ID, p.Deadline.Local().Format(time.DateTime), time.Until(p.Deadline).Round(time.Second), p.RevertBy)
 	}
 	for _, id := range s.InProgress {
-		fmt.Fprintf(w, "Apply %s is in progress (%s).\n", id, s.LockHolder)
+		escape.Fprintf(w, "Apply %s is in progress (%s).\n", id, s.LockHolder)
 	}
 	for _, id := range s.Interrupted {
-		fmt.Fprintf(w, "Apply %s was interrupted: run `ezedge-host rollback`.\n", id)
+		escape.Fprintf(w, "Apply %s was interrupted: run `ezedge-host rollback`.\n", id)
 	}
 	for _, u := range append(append([]string{}, s.Unreadable...), s.Warnings...) {
-		fmt.Fprintf(w, "Warning: %s\n", u)
+		escape.Fprintf(w, "Warning: %s\n", u)
 	}
 	if s.Latest == nil {
-		fmt.Fprintln(w, "No applies recorded.")
+		escape.Fprintf(w, "No applies recorded.\n")
 	} else {
-		fmt.Fprintf(w, "Latest apply: %s, %d changes, %s.\n", s.Latest.ID, s.Latest.Changes, s.Latest.Status)
+		escape.Fprintf(w, "Latest apply: %s, %d changes, %s.\n", s.Latest.ID, s.Latest.Changes, s.Latest.Status)
 	}
 }
 
@@ -249,43 +250,43 @@ func NewFirstbootStatus(s firstboot.Status) FirstbootStatus {
 func FirstbootText(w io.Writer, s firstboot.Status) {
 	switch {
 	case !s.Installed && !s.Ran:
-		fmt.Fprintln(w, "First-boot provisioning is not installed.")
+		escape.Fprintf(w, "First-boot provisioning is not installed.\n")
 	case !s.Ran:
-		fmt.Fprintln(w, "Installed; it has not run yet (it runs on the first boot).")
+		escape.Fprintf(w, "Installed; it has not run yet (it runs on the first boot).\n")
 	case s.Report == nil:
-		fmt.Fprintln(w, "It ran, but left no result file.")
+		escape.Fprintf(w, "It ran, but left no result file.\n")
 	default:
 		o := s.Report
-		fmt.Fprintf(w, "Ran at %s: %d changes, snapshot %s.\n", o.RanAt.Format(time.RFC3339), o.Changes, o.SnapshotID)
+		escape.Fprintf(w, "Ran at %s: %d changes, snapshot %s.\n", o.RanAt.Format(time.RFC3339), o.Changes, o.SnapshotID)
 		if o.Error != "" {
-			fmt.Fprintf(w, "It failed and restored what it changed: %s\n", o.Error)
+			escape.Fprintf(w, "It failed and restored what it changed: %s\n", o.Error)
 		}
 	}
 }
 
 // FactsText says what ezedge-host decided about a host and why.
 func FactsText(w io.Writer, f *platform.Facts) {
-	fmt.Fprintf(w, "platform:   %s\n", f.Platform)
-	fmt.Fprintf(w, "arch:       %s\n", f.Arch)
+	escape.Fprintf(w, "platform:   %s\n", f.Platform)
+	escape.Fprintf(w, "arch:       %s\n", f.Arch)
 	if f.Userland != "" && f.Userland != f.Arch {
 		// Raspberry Pi OS 32-bit: armhf programs on an arm64 kernel.
-		fmt.Fprintf(w, "userland:   %s\n", f.Userland)
+		escape.Fprintf(w, "userland:   %s\n", f.Userland)
 	}
 	if f.Board != "" {
-		fmt.Fprintf(w, "board:      %s\n", f.Board)
+		escape.Fprintf(w, "board:      %s\n", f.Board)
 	}
 	if f.OS != "" {
-		fmt.Fprintf(w, "os:         %s\n", f.OS)
+		escape.Fprintf(w, "os:         %s\n", f.OS)
 	}
 	if f.CPUVendor != "" {
-		fmt.Fprintf(w, "cpu vendor: %s\n", f.CPUVendor)
+		escape.Fprintf(w, "cpu vendor: %s\n", f.CPUVendor)
 	}
-	fmt.Fprintf(w, "cores:      %d\n", f.Cores)
-	fmt.Fprintf(w, "memory:     %s", platform.HumanBytes(f.MemTotal))
+	escape.Fprintf(w, "cores:      %d\n", f.Cores)
+	escape.Fprintf(w, "memory:     %s", platform.HumanBytes(f.MemTotal))
 	if f.HugePageSize > 0 {
-		fmt.Fprintf(w, " (huge page %s)", platform.HumanBytes(f.HugePageSize))
+		escape.Fprintf(w, " (huge page %s)", platform.HumanBytes(f.HugePageSize))
 	}
-	fmt.Fprintln(w)
+	escape.Fprintf(w, "\n")
 	govs := map[string][]string{}
 	var order []string
 	for _, c := range f.CPUs {
@@ -299,10 +300,10 @@ func FactsText(w io.Writer, f *platform.Facts) {
 		govs[k] = append(govs[k], fmt.Sprint(c.ID))
 	}
 	if len(order) == 0 {
-		fmt.Fprintln(w, "cpufreq:    none")
+		escape.Fprintf(w, "cpufreq:    none\n")
 	}
 	for _, k := range order {
-		fmt.Fprintf(w, "cpufreq:    cpu %s: %s\n", compactIDs(govs[k]), k)
+		escape.Fprintf(w, "cpufreq:    cpu %s: %s\n", compactIDs(govs[k]), k)
 	}
 	for _, b := range f.Block {
 		var tags []string
@@ -314,11 +315,11 @@ func FactsText(w io.Writer, f *platform.Facts) {
 				tags = append(tags, t.name)
 			}
 		}
-		fmt.Fprintf(w, "disk:       %s (%s)\n", b.Name, strings.Join(tags, ", "))
+		escape.Fprintf(w, "disk:       %s (%s)\n", b.Name, strings.Join(tags, ", "))
 	}
-	fmt.Fprintf(w, "runtime:    %v\n\nWhy:\n", f.Runtime)
+	escape.Fprintf(w, "runtime:    %v\n\nWhy:\n", f.Runtime)
 	for _, e := range f.Evidence {
-		fmt.Fprintf(w, "  %s\n", e)
+		escape.Fprintf(w, "  %s\n", e)
 	}
 }
 

@@ -4,13 +4,13 @@ package view
 
 import (
 	"encoding/json"
-	"fmt"
 	"io"
 	"strings"
 
 	"github.com/pmezard/go-difflib/difflib"
 
 	"github.com/ezansiedgeai/ezedge-host/internal/resource"
+	"github.com/ezansiedgeai/ezedge-host/internal/view/escape"
 	"github.com/ezansiedgeai/ezedge-host/plan"
 	"github.com/ezansiedgeai/ezedge-host/platform"
 )
@@ -20,41 +20,43 @@ const FormatVersion = 1
 
 var symbols = map[plan.Action]string{plan.Create: "+", plan.Update: "~", plan.Delete: "-", plan.None: "="}
 
-// Text writes the plan for a person. With diff, every file change is
-// followed by its unified diff.
+// PlanText writes the plan for a person. With diff, every file change is
+// followed by its unified diff. Like every text view it writes only
+// through escape: paths, values and file contents from the root are
+// shown as escape.Text.
 func PlanText(w io.Writer, p *plan.Plan, diff bool) {
 	f := p.Facts
 	board := f.Board
 	if board == "" {
 		board = f.Arch
 	}
-	fmt.Fprintf(w, "Host %s: %s (%s), %d cores, %s RAM\n\n", p.Root, f.Platform, board, f.Cores, platform.HumanBytes(f.MemTotal))
+	escape.Fprintf(w, "Host %s: %s (%s), %d cores, %s RAM\n\n", p.Root, f.Platform, board, f.Cores, platform.HumanBytes(f.MemTotal))
 	pending := p.Pending()
 	if len(pending) == 0 {
-		fmt.Fprintln(w, "No changes. The host matches the profile.")
+		escape.Fprintf(w, "No changes. The host matches the profile.\n")
 	} else {
-		fmt.Fprintln(w, "Changes (+ create, ~ update, - delete):")
+		escape.Fprintf(w, "Changes (+ create, ~ update, - delete):\n")
 	}
 	for i, c := range pending {
-		fmt.Fprintf(w, "  %s %-60s [%s, %s]\n", symbols[c.Action], Describe(c.Resource), c.Task, c.Resource.Layer())
-		fmt.Fprintf(w, "      %s -> %s\n", c.Resource.Show(c.Before), c.Resource.Show(c.After))
+		escape.Fprintf(w, "  %s %-60s [%s, %s]\n", symbols[c.Action], Describe(c.Resource), c.Task, c.Resource.Layer())
+		escape.Fprintf(w, "      %s -> %s\n", c.Resource.Show(c.Before), c.Resource.Show(c.After))
 		for _, n := range c.Notes {
-			fmt.Fprintf(w, "      note: %s\n", n)
+			escape.Fprintf(w, "      note: %s\n", n)
 		}
 		if c.RebootRequired {
-			fmt.Fprintln(w, "      reboot required: takes effect at the next boot")
+			escape.Fprintf(w, "      reboot required: takes effect at the next boot\n")
 		}
 		if cmd := thenCommand(p, c); len(cmd) > 0 {
-			fmt.Fprintf(w, "      then runs: %s\n", strings.Join(cmd, " "))
+			escape.Fprintf(w, "      then runs: %s\n", strings.Join(cmd, " "))
 		}
 		if diff && c.Resource.Kind() == resource.KindFile {
-			fmt.Fprint(w, indent(FileDiff(c), "      "))
+			DiffText(w, c, "      ")
 		}
 		if k, ok := c.Resource.(*resource.KernelArg); ok && diff && lastArgOf(pending, i, k.File()) {
 			for _, af := range p.ArgFiles {
 				if af.Path == k.File() {
-					fmt.Fprintf(w, "      %s as apply leaves it:\n", af.Path)
-					fmt.Fprint(w, indent(unifiedDiff(af.Path, af.Before, af.After, true, true), "      "))
+					escape.Fprintf(w, "      %s as apply leaves it:\n", af.Path)
+					writeDiff(w, unifiedDiff(af.Path, af.Before, af.After, true, true), "      ")
 				}
 			}
 		}
@@ -66,25 +68,25 @@ func PlanText(w io.Writer, p *plan.Plan, diff bool) {
 		}
 	}
 	if len(inPlace) > 0 {
-		fmt.Fprintln(w, "\nAlready in place:")
+		escape.Fprintf(w, "\nAlready in place:\n")
 		for _, c := range inPlace {
-			fmt.Fprintf(w, "  = %-60s [%s, %s]\n      %s\n", Describe(c.Resource), c.Task, c.Resource.Layer(), c.Resource.Show(c.After))
+			escape.Fprintf(w, "  = %-60s [%s, %s]\n      %s\n", Describe(c.Resource), c.Task, c.Resource.Layer(), c.Resource.Show(c.After))
 			for _, n := range c.Notes {
-				fmt.Fprintf(w, "      note: %s\n", n)
+				escape.Fprintf(w, "      note: %s\n", n)
 			}
 		}
 	}
 	if len(p.Skipped) > 0 {
-		fmt.Fprintln(w, "\nSkipped:")
+		escape.Fprintf(w, "\nSkipped:\n")
 		for _, s := range p.Skipped {
-			fmt.Fprintf(w, "  %-15s %s\n", s.Task, s.Reason)
+			escape.Fprintf(w, "  %-15s %s\n", s.Task, s.Reason)
 		}
 	}
 	section(w, "Notes:", "", p.Notes)
 	section(w, "Drift (changed since ezedge-host applied it):", "", p.Drift)
 	section(w, "Reboot pending (configured, not active until the next boot; not a change):", "", p.RebootPending)
 	section(w, "Warnings:", "! ", p.Warnings)
-	fmt.Fprintf(w, "\nPlan: %s\n", p.Summary())
+	escape.Fprintf(w, "\nPlan: %s\n", p.Summary())
 }
 
 // section writes a titled list of lines, when there are any.
@@ -92,9 +94,9 @@ func section(w io.Writer, title, mark string, lines []string) {
 	if len(lines) == 0 {
 		return
 	}
-	fmt.Fprintln(w, "\n"+title)
+	escape.Fprintf(w, "\n%s\n", title)
 	for _, l := range lines {
-		fmt.Fprintf(w, "  %s%s\n", mark, l)
+		escape.Fprintf(w, "  %s%s\n", mark, l)
 	}
 }
 
@@ -111,21 +113,37 @@ func Describe(r resource.Resource) string {
 	return string(r.Kind()) + " " + r.Name()
 }
 
-func indent(s, pre string) string {
-	if s == "" {
-		return ""
-	}
-	lines := strings.SplitAfter(s, "\n")
-	var b strings.Builder
-	for _, l := range lines {
-		if l != "" {
-			b.WriteString(pre + l)
-		}
-	}
-	return b.String()
+// DiffText writes the unified diff of a file change, each line after pre.
+// The diff's own marks are written as they are; the paths and the content
+// of each line (a file in the root may hold escape sequences, CR, NUL or
+// bytes that are not UTF-8) are shown as escape.Text, one diff line per
+// line of the file, so the diff keeps its shape.
+func DiffText(w io.Writer, c plan.Change, pre string) {
+	writeDiff(w, FileDiff(c), pre)
 }
 
-// FileDiff is the unified diff of a file change.
+// writeDiff writes a unified diff as DiffText does.
+func writeDiff(w io.Writer, diff, pre string) {
+	i := 0
+	for l := range strings.Lines(diff) {
+		l = strings.TrimSuffix(l, "\n")
+		switch {
+		case i < 2 && (strings.HasPrefix(l, "--- ") || strings.HasPrefix(l, "+++ ")):
+			// The header: the file's path.
+			escape.Fprintf(w, "%s%s%s\n", pre, l[:4], l[4:])
+		case strings.HasPrefix(l, "@@"):
+			// A hunk header: line numbers only.
+			escape.Fprintf(w, "%s%s\n", pre, l)
+		case l != "":
+			// A line of the file after its mark (' ', '-', '+').
+			escape.Fprintf(w, "%s%s%s\n", pre, l[:1], l[1:])
+		}
+		i++
+	}
+}
+
+// FileDiff is the unified diff of a file change, as difflib makes it (the
+// bytes of the file, unescaped: DiffText shows it).
 func FileDiff(c plan.Change) string {
 	return unifiedDiff(c.Resource.Name(), c.Before.Data, c.After.Data, c.Before.Exists, c.After.Exists)
 }

@@ -1,13 +1,13 @@
 package view
 
 import (
-	"fmt"
 	"io"
 	"slices"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/ezansiedgeai/ezedge-host/internal/alloc"
+	"github.com/ezansiedgeai/ezedge-host/internal/view/escape"
 	"github.com/ezansiedgeai/ezedge-host/platform"
 )
 
@@ -73,12 +73,12 @@ func NewResources(root string, a *alloc.Allocation, p alloc.Podman, forms []allo
 
 // ResourcesText is the allocation as a table, its reasons, and each form.
 func ResourcesText(w io.Writer, r Resources) {
-	fmt.Fprintf(w, "Host: %s, %s RAM (%s installed), %d CPUs; memory table row %q\n",
+	escape.Fprintf(w, "Host: %s, %s RAM (%s installed), %d CPUs; memory table row %q\n",
 		r.Platform, platform.HumanBytes(uint64(r.MemTotal)), platform.HumanBytes(uint64(r.Physical)), r.Cores, r.Row)
-	fmt.Fprintf(w, "Budget: limits may sum to %s (%s: RAM less %d %% for the OS); the guide gives all containers %s.\n\n",
+	escape.Fprintf(w, "Budget: limits may sum to %s (%s: RAM less %d %% for the OS); the guide gives all containers %s.\n\n",
 		r.Budget, platform.HumanBytes(uint64(r.Budget)), alloc.MinHeadroom, r.Guide)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "CONTAINER\tWORKLOAD\tMEMORY\tRESERVED\tCPUS\tENVIRONMENT")
+	escape.Fprintf(tw, "CONTAINER\tWORKLOAD\tMEMORY\tRESERVED\tCPUS\tENVIRONMENT\n")
 	for _, c := range r.Containers {
 		var env []string
 		for _, e := range c.Env {
@@ -87,33 +87,35 @@ func ResourcesText(w io.Writer, r Resources) {
 		if env == nil {
 			env = []string{"-"}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", c.Name, c.Workload, c.Memory, c.Reservation, c.CPUs, strings.Join(env, " "))
+		escape.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", c.Name, c.Workload, c.Memory, c.Reservation, c.CPUs, strings.Join(env, " "))
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "Sum: %s limits, %s reserved.\n", r.SumLimit, r.SumReservation)
+	escape.Fprintf(w, "Sum: %s limits, %s reserved.\n", r.SumLimit, r.SumReservation)
 	for _, c := range r.Containers {
-		fmt.Fprintf(w, "\nWhy %s:\n", c.Name)
+		escape.Fprintf(w, "\nWhy %s:\n", c.Name)
 		for _, y := range c.Why {
-			fmt.Fprintf(w, "  - %s\n", y)
+			escape.Fprintf(w, "  - %s\n", y)
 		}
 	}
 	if r.Forms.Run != nil {
-		fmt.Fprintf(w, "\npodman run:\n")
+		escape.Fprintf(w, "\npodman run:\n")
 		for _, c := range r.Containers {
-			fmt.Fprintf(w, "  podman run --name %s %s IMAGE\n", c.Name, strings.Join(r.Forms.Run[c.Name], " "))
+			escape.Fprintf(w, "  podman run --name %s %s IMAGE\n", c.Name, strings.Join(r.Forms.Run[c.Name], " "))
 		}
 	}
 	if r.Forms.Compose != nil {
-		fmt.Fprintf(w, "\nCompose override:\n%s", indent(*r.Forms.Compose, "  "))
+		escape.Fprintf(w, "\nCompose override:\n")
+		escape.Lines(w, "  ", *r.Forms.Compose)
 	}
 	if r.Forms.Quadlet != nil {
-		fmt.Fprintf(w, "\nQuadlet (%s):\n", r.Quadlet.Note)
+		escape.Fprintf(w, "\nQuadlet (%s):\n", r.Quadlet.Note)
 		for _, c := range r.Containers {
 			p := alloc.QuadletPath(c.Name)
-			fmt.Fprintf(w, "  %s:\n%s", p, indent(r.Forms.Quadlet[p], "    "))
+			escape.Fprintf(w, "  %s:\n", p)
+			escape.Lines(w, "    ", r.Forms.Quadlet[p])
 		}
 	}
 	for _, x := range r.Warnings {
-		fmt.Fprintf(w, "\nwarning: %s\n", x)
+		escape.Fprintf(w, "\nwarning: %s\n", x)
 	}
 }

@@ -43,6 +43,10 @@ var (
 // maxBinary bounds the binary install copies (ezedge-host is ~8 MB).
 const maxBinary = 256 << 20
 
+// BinaryFile is what the binary install copies is as a file the operator
+// names (--binary, or this binary): a regular file of at most maxBinary.
+var BinaryFile = hostroot.Named{What: "binary to copy", Limit: maxBinary}
+
 func init() {
 	resource.Own(Binary, maxBinary)
 	resource.Own(Profile, hostroot.MaxRead)

@@ -5,12 +5,12 @@ package savedplan
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/ezansiedgeai/ezedge-host/internal/hostroot"
 	"github.com/ezansiedgeai/ezedge-host/internal/resource"
 	"github.com/ezansiedgeai/ezedge-host/plan"
 )
@@ -109,23 +109,17 @@ func writeFileAtomic(name string, b []byte) error {
 	return nil
 }
 
-// Load reads a plan file (strictly: unknown fields, another kind or a
+// File is what a plan file is as a file the operator names: a regular
+// file of at most 16 MiB.
+var File = hostroot.Named{What: "plan file", Limit: maxSaved}
+
+// Load reads a plan file (hostroot.ReadNamed: a FIFO, a device, a
+// directory or a file over the limit is refused naming it; strictly: unknown fields, another kind or a
 // newer format are refused).
 func Load(name string) (*Saved, error) {
-	f, err := os.Open(name)
+	b, err := hostroot.ReadNamed(name, File)
 	if err != nil {
-		return nil, fmt.Errorf("plan file %s: %v", name, err)
-	}
-	defer f.Close()
-	if st, err := f.Stat(); err == nil && st.IsDir() {
-		return nil, fmt.Errorf("plan file %s: is a directory", name)
-	}
-	b, err := io.ReadAll(io.LimitReader(f, maxSaved+1))
-	if err != nil {
-		return nil, fmt.Errorf("plan file %s: %v", name, err)
-	}
-	if len(b) > maxSaved {
-		return nil, fmt.Errorf("plan file %s: larger than %d bytes", name, maxSaved)
+		return nil, err
 	}
 	var s Saved
 	dec := json.NewDecoder(strings.NewReader(string(b)))
