@@ -100,8 +100,15 @@ func planContainerStorage(f *Facts, o *ContainerStorageOptions) Intent {
 				c.Images, c.Containers, c.Volumes, c.Effective.Driver, c.Effective.Graphroot, c.Effective.MountProgram, want.Driver, want.Graphroot, want.MountProgram))
 		}
 		if c.Database != "" && (c.Effective.Driver != want.Driver || c.Effective.Graphroot != want.Graphroot) {
-			return Refuse(c.Database, fmt.Sprintf("Podman's database records driver %q and graphroot %s, and Podman goes on using them whatever storage.conf says, even on an empty store: the change would not take effect; `podman system reset` first, or leave the task off",
-				c.Effective.Driver, c.Effective.Graphroot))
+			// storage.conf's driver "" (upstream's own file) lets Podman
+			// pick one: the database records that one, which the files
+			// do not tell.
+			driver := fmt.Sprintf("driver %q", c.Effective.Driver)
+			if c.Effective.Driver == "" {
+				driver = "the driver Podman picked itself (storage.conf names none)"
+			}
+			return Refuse(c.Database, fmt.Sprintf("Podman's database records %s and graphroot %s, and Podman goes on using them whatever storage.conf says, even on an empty store: the change would not take effect; `podman system reset` first, or leave the task off",
+				driver, c.Effective.Graphroot))
 		}
 	}
 	// The edit is made here on the facts' copy so that a file it cannot

@@ -43,6 +43,9 @@ func TestContainerStorageChoice(t *testing.T) {
 		{"database, driver", func(c *platform.Containers) {
 			c.Database, c.Effective = "/var/lib/containers/storage/libpod/db.sql", platformValues("vfs", "")
 		}, "auto", `Podman's database records driver "vfs"`, true},
+		{"database, no driver named", func(c *platform.Containers) {
+			c.Database, c.Effective = "/var/lib/containers/storage/libpod/bolt_state.db", platformValues("", "")
+		}, "auto", "Podman's database records the driver Podman picked itself (storage.conf names none) and graphroot /var/lib/containers/storage", true},
 		{"store unknown", func(c *platform.Containers) { c.StoreErr = "x: not a JSON array" }, "fuse-overlayfs", "cannot tell whether the store holds images or containers: x: not a JSON array", true},
 		{"conf error", func(c *platform.Containers) { c.ConfFile, c.ConfErr = platform.StorageConf, "line 2: not TOML" }, "auto", "line 2: not TOML", true},
 	} {
