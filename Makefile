@@ -5,7 +5,7 @@ BIN     := bin/ezedge-host
 PKGS    := ./...
 LDFLAGS := -s -w
 
-.PHONY: build build-arm64 deb deb-deps deb-test builders-deps builders-test test test-deps test-ansible ansible-deps vet staticcheck fmt-check demo bench fuzz man e2e e2e-deps realroots realroots-deps clean
+.PHONY: build build-arm64 deb deb-deps deb-test builders-deps builders-test test test-deps test-ansible ansible-deps vet staticcheck fmt-check demo bench fuzz man e2e e2e-deps realroots realroots-deps consumers consumers-deps clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/ezedge-host
@@ -141,7 +141,8 @@ e2e: e2e-deps
 	$(GO) run ./test/e2e -arch $(ARCH)
 
 # ezedge-host on roots built from Debian's real packages (cached in
-# .cache/realroots): Debian's Raspberry Pi layout (bookworm arm64,
+# .cache/realroots, built by test/debroot; the trixie one is shared with
+# make consumers): Debian's Raspberry Pi layout (bookworm arm64,
 # raspi-firmware) and trixie amd64. Root needed (mmdebstrap, chroot); the
 # arm64 root and its programs run through qemu-user and binfmt_misc.
 REALROOTS_TOOLS := mmdebstrap arch-test eatmydata qemu-aarch64-static update-binfmts
@@ -157,6 +158,25 @@ realroots-deps:
 
 realroots: realroots-deps
 	$(GO) run ./test/realroots
+
+# Every kind of file ezedge-host writes, read by the program that reads it,
+# from Debian's packages (docs/testing.md#consumers): ezedge-host applies the
+# tasks to copies of the fixtures and to trixie and bookworm amd64 roots,
+# and systemd-analyze, systemd-sysctl, systemd-tmpfiles, the fstab
+# generator, findmnt, udevadm, podman info, Quadlet, podman-compose,
+# grub-mkconfig and promtool read what it wrote, each also on a broken file
+# that must fail. Root needed; the roots are built with mmdebstrap and
+# cached in .cache/realroots (the trixie one is realroots' own), and seen
+# through an overlay in a mount namespace, never changed.
+CONSUMERS_TOOLS := mmdebstrap eatmydata unshare
+consumers-deps:
+	@missing=; for t in $(CONSUMERS_TOOLS); do command -v $$t >/dev/null || missing=1; done; \
+	if [ -n "$$missing" ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			mmdebstrap eatmydata util-linux >/dev/null; fi
+
+consumers: consumers-deps
+	$(GO) run ./test/consumers
 
 # Debian packages (amd64, arm64, armhf) into out/, built with nfpm as a
 # library by dist/deb/, its own module so nfpm stays out of go.mod and out

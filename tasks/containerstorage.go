@@ -2,6 +2,7 @@ package tasks
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/ezansiedgeai/ezedge-host/internal/formats/storageconf"
@@ -19,9 +20,11 @@ type ContainerStorageOptions struct {
 const storageConfHome = "/etc/containers"
 
 // New storage.conf files start with one of these, so a person reading it
-// knows who wrote it and why it stands alone.
+// knows who wrote it and why it stands alone. A file written from nothing
+// is made complete by storageconf.Set (driver, runroot, graphroot):
+// containers/storage reads it alone and refuses one without runroot.
 const (
-	storageConfNew    = "# Written by ezedge-host's container-storage task. containers/storage reads\n# this file alone, not /usr/share/containers/storage.conf as well.\n"
+	storageConfNew    = "# Written by ezedge-host's container-storage task: there was no\n# /usr/share/containers/storage.conf to start from (Debian's containers-storage\n# package is not installed). containers/storage reads this file alone and\n# needs runroot and graphroot in it; they are its built-in rootful defaults.\n"
 	storageConfCopied = "# Copied by ezedge-host's container-storage task from\n# /usr/share/containers/storage.conf and edited: containers/storage reads\n# this file instead of that one, not both.\n"
 )
 
@@ -97,8 +100,15 @@ func planContainerStorage(f *Facts, o *ContainerStorageOptions) Intent {
 				c.Images, c.Containers, c.Volumes, c.Effective.Driver, c.Effective.Graphroot, c.Effective.MountProgram, want.Driver, want.Graphroot, want.MountProgram))
 		}
 		if c.Database != "" && (c.Effective.Driver != want.Driver || c.Effective.Graphroot != want.Graphroot) {
-			return Refuse(c.Database, fmt.Sprintf("Podman's database records driver %q and graphroot %s, and Podman goes on using them whatever storage.conf says, even on an empty store: the change would not take effect; `podman system reset` first, or leave the task off",
-				c.Effective.Driver, c.Effective.Graphroot))
+			// storage.conf's driver "" (upstream's own file) lets Podman
+			// pick one: the database records that one, which the files
+			// do not tell.
+			driver := fmt.Sprintf("driver %q", c.Effective.Driver)
+			if c.Effective.Driver == "" {
+				driver = "the driver Podman picked itself (storage.conf names none)"
+			}
+			return Refuse(c.Database, fmt.Sprintf("Podman's database records %s and graphroot %s, and Podman goes on using them whatever storage.conf says, even on an empty store: the change would not take effect; `podman system reset` first, or leave the task off",
+				driver, c.Effective.Graphroot))
 		}
 	}
 	// The edit is made here on the facts' copy so that a file it cannot
@@ -124,11 +134,8 @@ func planContainerStorage(f *Facts, o *ContainerStorageOptions) Intent {
 		why,
 		fmt.Sprintf("store %s: %d images, %d containers (counted from its images.json and containers.json)", c.Effective.Graphroot, c.Images, c.Containers),
 		"Podman reads storage.conf at its next command (no daemon to restart); rootless stores (~/.local/share/containers) and users' own storage.conf are not read or changed",
-		"containers/storage reads /etc/containers/storage.conf alone (storage.conf.d drop-ins only from Podman 6; Debian bookworm has 4.3, trixie 5.4): the file is edited, every line but the changed keys kept byte for byte",
+		storageConfCase(c, want, changed),
 	}}
-	if c.ConfFile == platform.StorageConfDefault {
-		in.Notes = append(in.Notes, "no "+platform.StorageConf+": it starts as a copy of "+platform.StorageConfDefault+", which containers/storage then no longer reads")
-	}
 	in.Wants = []Want{{Resource: resource.File(platform.StorageConf), Edit: func(cur resource.State) resource.State {
 		if !cur.Exists && !changed {
 			return cur
@@ -146,4 +153,33 @@ func planContainerStorage(f *Facts, o *ContainerStorageOptions) Intent {
 		return next
 	}}}
 	return in
+}
+
+// storageConfCase says how the file comes to be: edited in place, copied
+// from /usr/share and edited, or written whole, and what it then holds.
+// containers/storage reads one storage.conf alone and takes none of its
+// built-in paths for a key that file leaves out, so a file ezedge-host
+// writes must be complete (storageconf.Required): Set adds runroot where
+// the file sets none.
+func storageConfCase(c platform.Containers, want storageconf.Want, changed bool) string {
+	alone := "containers/storage reads " + platform.StorageConf + " alone (storage.conf.d drop-ins only from Podman 6; Debian bookworm has 4.3, trixie 5.4)"
+	runroot := func(data []byte) string {
+		if l, err := storageconf.Lacks(data); err == nil && slices.Contains(l, "runroot") {
+			return "; it sets no runroot, without which Podman stops at every command (\"runroot must be set\"): runroot = " + storageconf.DefaultRunRoot + " (containers/storage's built-in default) is added"
+		}
+		return ""
+	}
+	holds := fmt.Sprintf("driver %q, runroot %s, graphroot %s", want.Driver, storageconf.DefaultRunRoot, want.Graphroot)
+	if want.MountProgram != "" {
+		holds += ", mount_program " + want.MountProgram
+	}
+	switch {
+	case c.ConfFile == platform.StorageConf:
+		return alone + ": edited in place, every line but the changed keys kept byte for byte" + runroot(c.Conf)
+	case !changed:
+		return alone + ": absent, and what containers/storage reads now (" + c.ConfFile + ") holds the values already: nothing is written"
+	case c.ConfFile == platform.StorageConfDefault:
+		return alone + ": absent, so it is written as a copy of " + platform.StorageConfDefault + " (Debian's containers-storage package), edited; containers/storage then no longer reads that one" + runroot(c.Default)
+	}
+	return alone + ": absent, and there is no " + platform.StorageConfDefault + " to copy (Debian's containers-storage package, which podman only suggests, is not installed), so it is written whole with what containers/storage needs of a file it reads alone: " + holds + " (its built-in rootful paths); every other setting keeps containers/storage's built-in default, as with no file"
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/ezansiedgeai/ezedge-host/internal/formats/storageconf"
+	"github.com/ezansiedgeai/ezedge-host/internal/resource"
 	"github.com/ezansiedgeai/ezedge-host/platform"
 )
 
@@ -42,6 +43,9 @@ func TestContainerStorageChoice(t *testing.T) {
 		{"database, driver", func(c *platform.Containers) {
 			c.Database, c.Effective = "/var/lib/containers/storage/libpod/db.sql", platformValues("vfs", "")
 		}, "auto", `Podman's database records driver "vfs"`, true},
+		{"database, no driver named", func(c *platform.Containers) {
+			c.Database, c.Effective = "/var/lib/containers/storage/libpod/bolt_state.db", platformValues("", "")
+		}, "auto", "Podman's database records the driver Podman picked itself (storage.conf names none) and graphroot /var/lib/containers/storage", true},
 		{"store unknown", func(c *platform.Containers) { c.StoreErr = "x: not a JSON array" }, "fuse-overlayfs", "cannot tell whether the store holds images or containers: x: not a JSON array", true},
 		{"conf error", func(c *platform.Containers) { c.ConfFile, c.ConfErr = platform.StorageConf, "line 2: not TOML" }, "auto", "line 2: not TOML", true},
 	} {
@@ -70,4 +74,71 @@ func TestContainerStorageChoice(t *testing.T) {
 
 func platformValues(driver, mp string) storageconf.Values {
 	return storageconf.Values{Driver: driver, Graphroot: platform.DefaultGraphroot, MountProgram: mp}
+}
+
+// TestContainerStorageCases: the three ways the file comes to be, from
+// facts alone: edited in place (runroot added only where the file sets
+// none), copied from /usr/share and edited, written whole when neither
+// exists; each says so in the plan, and every file the edit makes holds
+// what containers/storage needs of a file it reads alone.
+func TestContainerStorageCases(t *testing.T) {
+	const (
+		rr     = "runroot = \"/run/containers/storage\"\n"
+		gr     = "graphroot = \"/var/lib/containers/storage\"\n"
+		debian = "[storage]\ndriver = \"\"\nrunroot = \"/run/containers/storage\"\ngraphroot = \"/var/lib/containers/storage\"\n"
+	)
+	base := platform.Containers{Podman: true, Overlay: true, OverlayKnown: true, OverlayWhy: "overlay in /proc/filesystems",
+		Kernels: []string{"6.12.0"}, Effective: platformValues("", "")}
+	for _, c := range []struct {
+		name     string
+		edit     func(*platform.Containers)
+		cur      resource.State // the file as the plan's Edit reads it
+		want     string         // what Edit makes of it ("" : left as it is)
+		note     string
+		noteLack bool // the note says runroot is added
+	}{
+		{"in place", func(c *platform.Containers) { c.ConfFile, c.Conf = platform.StorageConf, []byte(debian) }, resource.Content([]byte(debian)),
+			strings.Replace(debian, `driver = ""`, `driver = "overlay"`, 1), "edited in place, every line but the changed keys kept byte for byte", false},
+		{"in place, no runroot", func(c *platform.Containers) { c.ConfFile, c.Conf = platform.StorageConf, []byte("[storage]\n") }, resource.Content([]byte("[storage]\n")),
+			"[storage]\ndriver = \"overlay\"\n" + rr + gr, "edited in place", true},
+		{"copied", func(c *platform.Containers) { c.ConfFile, c.Default = platform.StorageConfDefault, []byte(debian) }, resource.State{},
+			storageConfCopied + strings.Replace(debian, `driver = ""`, `driver = "overlay"`, 1), "written as a copy of /usr/share/containers/storage.conf", false},
+		{"copied, no runroot", func(c *platform.Containers) {
+			c.ConfFile, c.Default = platform.StorageConfDefault, []byte("[storage]\ndriver = \"vfs\"\n")
+		}, resource.State{},
+			storageConfCopied + "[storage]\n" + rr + gr + "driver = \"overlay\"\n", "written as a copy", true},
+		{"copied, nothing to change", func(c *platform.Containers) {
+			c.ConfFile, c.Default, c.Effective = platform.StorageConfDefault, []byte("[storage]\ndriver = \"overlay\"\n"+rr+gr), platformValues("overlay", "")
+		}, resource.State{}, "", "holds the values already: nothing is written", false},
+		{"whole", nil, resource.State{}, storageConfNew + "\n[storage]\ndriver = \"overlay\"\n" + rr + gr,
+			"written whole with what containers/storage needs of a file it reads alone: driver \"overlay\", runroot /run/containers/storage, graphroot /var/lib/containers/storage", false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cs := base
+			if c.edit != nil {
+				c.edit(&cs)
+			}
+			in := plan(t, "container-storage", &Facts{Containers: cs}, &ContainerStorageOptions{Overlay: "auto"})
+			if in.Refuse != "" || in.Skip != "" || len(in.Wants) != 1 {
+				t.Fatalf("refuse %q skip %q wants %d", in.Refuse, in.Skip, len(in.Wants))
+			}
+			notes := strings.Join(in.Notes, "\n")
+			if !strings.Contains(notes, c.note) || strings.Contains(notes, "runroot = /run/containers/storage (containers/storage's built-in default) is added") != c.noteLack {
+				t.Fatalf("notes:\n%s\nwant %q (runroot added: %v)", notes, c.note, c.noteLack)
+			}
+			got := in.Wants[0].Edit(c.cur)
+			if c.want == "" {
+				if got.Exists != c.cur.Exists || string(got.Data) != string(c.cur.Data) {
+					t.Fatalf("Edit wrote %q", got.Data)
+				}
+				return
+			}
+			if !got.Exists || string(got.Data) != c.want {
+				t.Fatalf("Edit made\n%q\nwant\n%q", got.Data, c.want)
+			}
+			if l, err := storageconf.Lacks(got.Data); err != nil || len(l) > 0 {
+				t.Fatalf("the file lacks %v (%v)", l, err)
+			}
+		})
+	}
 }

@@ -11,8 +11,6 @@ package main
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -21,20 +19,9 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/ezansiedgeai/ezedge-host/test/debroot"
 )
-
-// A real root: what mmdebstrap builds it from.
-type rootSpec struct {
-	name, suite, arch, components string
-	packages                      []string
-}
-
-var roots = []rootSpec{
-	{"bookworm-arm64-pi", "bookworm", "arm64", "main non-free-firmware",
-		[]string{"raspi-firmware", "linux-image-arm64", "initramfs-tools", "systemd", "systemd-sysv", "udev", "kmod", "procps", "util-linux", "dbus"}},
-	{"trixie-amd64", "trixie", "amd64", "main",
-		[]string{"systemd", "systemd-sysv", "udev", "kmod", "procps", "systemd-zram-generator", "grub2-common", "util-linux", "dbus"}},
-}
 
 var passed, failed int
 
@@ -49,7 +36,7 @@ func check(name string, ok bool, detail string, args ...any) {
 }
 
 func main() {
-	cache := flag.String("cache", ".cache/realroots", "folder for the cached roots (git-ignored)")
+	cache := flag.String("cache", debroot.Cache, "folder for the cached roots (git-ignored)")
 	flag.Parse()
 	start := time.Now()
 	err := run(*cache)
@@ -61,40 +48,6 @@ func main() {
 	if err != nil || failed > 0 {
 		os.Exit(1)
 	}
-}
-
-// build makes the root of spec under cache, once per package list.
-func build(cache string, spec rootSpec) (string, error) {
-	sum := sha256.Sum256([]byte(strings.Join(append([]string{spec.suite, spec.arch, spec.components}, spec.packages...), ",") + " v2 MODULES=list"))
-	root := filepath.Join(cache, spec.name+"-"+hex.EncodeToString(sum[:6]))
-	if _, err := os.Stat(root); err == nil {
-		return root, nil
-	}
-	t := time.Now()
-	fmt.Printf("realroots: building %s ...\n", root)
-	tmp := root + ".tmp"
-	os.RemoveAll(tmp)
-	if err := os.MkdirAll(cache, 0o755); err != nil {
-		return "", err
-	}
-	// initramfs-tools' default MODULES=most runs modinfo on every module
-	// of the kernel: through qemu-user that alone takes most of an hour.
-	// Nothing here boots, so the initramfs holds only what is listed (none
-	// by default): the hooks that matter (raspi-firmware's) run the same.
-	hook := `mkdir -p "$1/etc/initramfs-tools/conf.d" && echo MODULES=list > "$1/etc/initramfs-tools/conf.d/ezedge.conf"`
-	args := []string{"--variant=minbase", "--quiet", "--arch=" + spec.arch, "--components=" + spec.components,
-		"--hook-dir=/usr/share/mmdebstrap/hooks/eatmydata", "--dpkgopt=force-unsafe-io", "--essential-hook=" + hook,
-		"--include=" + strings.Join(spec.packages, ","), spec.suite, tmp}
-	cmd := exec.Command("mmdebstrap", args...)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("mmdebstrap %s: %v", spec.name, err)
-	}
-	if err := os.Rename(tmp, root); err != nil {
-		return "", err
-	}
-	fmt.Printf("realroots: %s built in %.0f s\n", spec.name, time.Since(t).Seconds())
-	return root, nil
 }
 
 func run(cache string) error {
@@ -111,18 +64,21 @@ func run(cache string) error {
 		return fmt.Errorf("building ezedge-host: %v", err)
 	}
 	built := map[string]string{}
-	for _, spec := range roots {
-		r, err := build(cache, spec)
+	// The trixie root is the one test/consumers runs its consumers in:
+	// one root per distribution and architecture, built by whichever
+	// suite runs first.
+	for _, spec := range []debroot.Spec{debroot.BookwormArm64Pi, debroot.TrixieAMD64} {
+		r, err := debroot.Build(cache, spec)
 		if err != nil {
 			return err
 		}
-		built[spec.name] = r
+		built[spec.Name] = r
 	}
 	t := &tester{bin: bin, work: work}
-	if err := t.raspiFirmware(built["bookworm-arm64-pi"]); err != nil {
+	if err := t.raspiFirmware(built[debroot.BookwormArm64Pi.Name]); err != nil {
 		return err
 	}
-	return t.trixie(built["trixie-amd64"])
+	return t.trixie(built[debroot.TrixieAMD64.Name])
 }
 
 type tester struct{ bin, work string }
@@ -130,10 +86,7 @@ type tester struct{ bin, work string }
 // copyRoot copies a cached root for one check to change.
 func (t *tester) copyRoot(src, name string) (string, error) {
 	dst := filepath.Join(t.work, name)
-	if out, err := exec.Command("cp", "-a", src, dst).CombinedOutput(); err != nil {
-		return "", fmt.Errorf("cp %s: %v: %s", name, err, out)
-	}
-	return dst, nil
+	return dst, debroot.Copy(src, dst)
 }
 
 // ez runs ezedge-host; it returns stdout, stderr and the exit code.
@@ -152,14 +105,10 @@ func (t *tester) ez(args ...string) (string, string, int) {
 }
 
 // chroot runs a program of the root inside it, with /proc mounted there
-// in a mount namespace of its own (gone when the program exits, whatever
-// happens): raspi-firmware's hooks ask ischroot, which reads /proc, before
-// insisting that /boot/firmware be a mount point.
+// (raspi-firmware's hooks ask ischroot, which reads /proc, before
+// insisting that /boot/firmware be a mount point).
 func chroot(root string, args ...string) (string, error) {
-	script := `mount -t proc proc "$1/proc" && r=$1 && shift && exec chroot "$r" "$@"`
-	cmd := exec.Command("unshare", append([]string{"--mount", "--propagation", "private", "sh", "-c", script, "sh", root}, args...)...)
-	out, err := cmd.CombinedOutput()
-	return string(out), err
+	return debroot.Chroot(root, debroot.Mounts{}, os.Environ(), args...)
 }
 
 func read(root, p string) string {

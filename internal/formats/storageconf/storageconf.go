@@ -2,7 +2,9 @@
 // file Podman's storage library reads (/etc/containers/storage.conf, or
 // /usr/share/containers/storage.conf when that is absent). It sets three
 // keys, [storage] driver and graphroot and [storage.options.overlay]
-// mount_program, and leaves every other byte as it was.
+// mount_program, and leaves every other byte as it was, but for one rule:
+// the file it leaves is one containers/storage can read alone, so it also
+// sets [storage] runroot where the file sets none (see Required).
 //
 // The edit is made on the bytes, line by line, by a scanner that knows only
 // enough TOML to find keys, tables and where a value ends. BurntSushi/toml
@@ -33,6 +35,7 @@ type Values struct {
 // The key paths, in the order new keys are written.
 var (
 	keyDriver       = []string{"storage", "driver"}
+	keyRunRoot      = []string{"storage", "runroot"}
 	keyGraphroot    = []string{"storage", "graphroot"}
 	keyMountProgram = []string{"storage", "options", "overlay", "mount_program"}
 	// Older containers/storage read mount_program from [storage.options];
@@ -40,10 +43,26 @@ var (
 	keyOldMountProgram = []string{"storage", "options", "mount_program"}
 )
 
+// DefaultRunRoot is containers/storage's built-in rootful runroot, where it
+// keeps what must not outlive a boot (locks, mount state): what Podman
+// uses when no storage.conf exists at all.
+const DefaultRunRoot = "/run/containers/storage"
+
+// Required are the keys containers/storage needs of a storage.conf. It
+// reads one file alone and, once it reads one, takes none of its built-in
+// paths for what the file leaves out: Podman 4.3 (containers/storage
+// 1.43, Debian bookworm) and 5.4 (1.57, trixie) stop at every command with
+// "runroot must be set" (or "graphroot must be set") when the file sets
+// none or an empty one. graphroot is managed (Want); runroot is set by Set
+// to DefaultRunRoot where the file lacks it, so that what Set leaves is a
+// file containers/storage can read alone, whatever it started from.
+var Required = []string{"runroot", "graphroot"}
+
 // file is what the TOML parser makes of a storage.conf.
 type file struct {
 	Storage struct {
 		Driver    string `toml:"driver"`
+		RunRoot   string `toml:"runroot"`
 		Graphroot string `toml:"graphroot"`
 		Options   struct {
 			MountProgram string `toml:"mount_program"`
@@ -91,6 +110,7 @@ func Parse(data []byte) (Values, error) {
 // tables down to its keys.
 var managed = node{"storage": {
 	"driver":    nil,
+	"runroot":   nil,
 	"graphroot": nil,
 	"options": {
 		"mount_program": nil,
@@ -145,6 +165,36 @@ func keyLine(data []byte, key []string) string {
 	return ""
 }
 
+// Lacks names the Required keys data does not set to a non-empty string,
+// in the order of Required: what containers/storage would stop at if it
+// read data alone.
+func Lacks(data []byte) ([]string, error) {
+	m, err := decodeAll(data)
+	if err != nil {
+		return nil, err
+	}
+	return lacks(m), nil
+}
+
+func lacks(m map[string]any) []string {
+	var out []string
+	for _, k := range Required {
+		if str(m, "storage", k) == "" {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// str is the string at path in a decoded document, or "".
+func str(m map[string]any, path ...string) string {
+	for _, p := range path[:len(path)-1] {
+		m, _ = m[p].(map[string]any)
+	}
+	s, _ := m[path[len(path)-1]].(string)
+	return s
+}
+
 // decodeAll is the whole document as generic values, for comparing what
 // an edit left alone.
 func decodeAll(data []byte) (map[string]any, error) {
@@ -164,8 +214,10 @@ type Want struct {
 // Set edits data so that it holds w: a value that differs is replaced in
 // place (the key, its spacing and comment stay), a missing key is added
 // right after its table's header (or the table at the end of the file),
-// and a mount_program that must go is commented out. Lines it does not
-// change stay byte for byte, their line endings included.
+// and a mount_program that must go is commented out. A file that sets no
+// runroot (or an empty one) gets DefaultRunRoot, so that the result holds
+// every Required key. Lines it does not change stay byte for byte, their
+// line endings included.
 func Set(data []byte, w Want) ([]byte, error) {
 	for _, s := range []string{w.Driver, w.Graphroot, w.MountProgram} {
 		if strings.ContainsAny(s, "\"\\\n\r\t") || strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
@@ -215,6 +267,11 @@ func Set(data []byte, w Want) ([]byte, error) {
 	if err := set(keyDriver, w.Driver, &newStorage); err != nil {
 		return nil, err
 	}
+	if str(before, keyRunRoot...) == "" {
+		if err := set(keyRunRoot, DefaultRunRoot, &newStorage); err != nil {
+			return nil, err
+		}
+	}
 	if err := set(keyGraphroot, w.Graphroot, &newStorage); err != nil {
 		return nil, err
 	}
@@ -259,8 +316,9 @@ func Set(data []byte, w Want) ([]byte, error) {
 	return out, nil
 }
 
-// verify checks that out parses, holds w, and holds every other value of
-// the document as before.
+// verify checks that out parses, holds w and every Required key, and holds
+// every other value of the document as before (runroot too, unless the
+// document set none).
 func verify(before map[string]any, out []byte, w Want) error {
 	got, err := Parse(out)
 	if err != nil {
@@ -270,6 +328,13 @@ func verify(before map[string]any, out []byte, w Want) error {
 		return fmt.Errorf("the edit would hold %+v, not %+v; edit the file by hand", got, w)
 	}
 	after, _ := decodeAll(out)
+	if l := lacks(after); len(l) > 0 {
+		return fmt.Errorf("the edit would set no %s, which containers/storage needs; edit the file by hand", strings.Join(l, " or "))
+	}
+	added := str(before, keyRunRoot...) == ""
+	if added && str(after, keyRunRoot...) != DefaultRunRoot {
+		return fmt.Errorf("the edit would set runroot to %q, not %s; edit the file by hand", str(after, keyRunRoot...), DefaultRunRoot)
+	}
 	strip := func(m map[string]any) {
 		s, _ := m["storage"].(map[string]any)
 		if s == nil {
@@ -277,6 +342,9 @@ func verify(before map[string]any, out []byte, w Want) error {
 		}
 		delete(s, "driver")
 		delete(s, "graphroot")
+		if added {
+			delete(s, "runroot")
+		}
 		if o, _ := s["options"].(map[string]any); o != nil {
 			if ov, _ := o["overlay"].(map[string]any); ov != nil {
 				delete(ov, "mount_program")

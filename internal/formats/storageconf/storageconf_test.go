@@ -45,15 +45,15 @@ func TestSetCases(t *testing.T) {
 		w        Want
 		out, err string
 	}{
-		{"empty", "", fuse, "[storage]\ndriver = \"overlay\"\ngraphroot = \"/var/lib/containers/storage\"\n\n[storage.options.overlay]\nmount_program = \"/usr/bin/fuse-overlayfs\"\n", ""},
-		{"comment only, no newline", "# x", native, "# x\n\n[storage]\ndriver = \"overlay\"\ngraphroot = \"/var/lib/containers/storage\"\n", ""},
-		{"header without newline", "[storage]", native, "[storage]\ndriver = \"overlay\"\ngraphroot = \"/var/lib/containers/storage\"\n", ""},
-		{"crlf", "[storage]\r\ndriver = \"vfs\" # old\r\n", native, "[storage]\r\ngraphroot = \"/var/lib/containers/storage\"\r\ndriver = \"overlay\" # old\r\n", ""},
-		{"no trailing newline", "[storage]\ndriver = 'vfs'", native, "[storage]\ngraphroot = \"/var/lib/containers/storage\"\ndriver = \"overlay\"", ""},
-		{"quoted key", "[storage]\n\"driver\" = \"vfs\"\ngraphroot = \"/var/lib/containers/storage\"\n", native, "[storage]\n\"driver\" = \"overlay\"\ngraphroot = \"/var/lib/containers/storage\"\n", ""},
-		{"sub-table first", "[storage.options]\nsize = \"\"\n", native, "[storage.options]\nsize = \"\"\n\n[storage]\ndriver = \"overlay\"\ngraphroot = \"/var/lib/containers/storage\"\n", ""},
-		{"multi-line values elsewhere", "[storage]\nx = \"\"\"\n[storage.options.overlay]\nmount_program = 1\n\"\"\"\ny = [\n  \"a]\", # ]\n  { b = \"}\" },\n]\ndriver = \"overlay\"\ngraphroot = \"/var/lib/containers/storage\"\n", native, "", ""},
-		{"remove mount_program", "[storage]\ndriver = \"overlay\"\ngraphroot = \"/var/lib/containers/storage\"\n[storage.options.overlay]\n  mount_program = \"/usr/bin/fuse-overlayfs\" # why\n", native, "[storage]\ndriver = \"overlay\"\ngraphroot = \"/var/lib/containers/storage\"\n[storage.options.overlay]\n#  mount_program = \"/usr/bin/fuse-overlayfs\" # why\n", ""},
+		{"empty", "", fuse, "[storage]\ndriver = \"overlay\"\nrunroot = \"/run/containers/storage\"\ngraphroot = \"/var/lib/containers/storage\"\n\n[storage.options.overlay]\nmount_program = \"/usr/bin/fuse-overlayfs\"\n", ""},
+		{"comment only, no newline", "# x", native, "# x\n\n[storage]\ndriver = \"overlay\"\nrunroot = \"/run/containers/storage\"\ngraphroot = \"/var/lib/containers/storage\"\n", ""},
+		{"header without newline", "[storage]", native, "[storage]\ndriver = \"overlay\"\nrunroot = \"/run/containers/storage\"\ngraphroot = \"/var/lib/containers/storage\"\n", ""},
+		{"crlf", "[storage]\r\ndriver = \"vfs\" # old\r\n", native, "[storage]\r\nrunroot = \"/run/containers/storage\"\r\ngraphroot = \"/var/lib/containers/storage\"\r\ndriver = \"overlay\" # old\r\n", ""},
+		{"no trailing newline", "[storage]\ndriver = 'vfs'", native, "[storage]\nrunroot = \"/run/containers/storage\"\ngraphroot = \"/var/lib/containers/storage\"\ndriver = \"overlay\"", ""},
+		{"quoted key", "[storage]\n\"driver\" = \"vfs\"\ngraphroot = \"/var/lib/containers/storage\"\n", native, "[storage]\nrunroot = \"/run/containers/storage\"\n\"driver\" = \"overlay\"\ngraphroot = \"/var/lib/containers/storage\"\n", ""},
+		{"sub-table first", "[storage.options]\nsize = \"\"\n", native, "[storage.options]\nsize = \"\"\n\n[storage]\ndriver = \"overlay\"\nrunroot = \"/run/containers/storage\"\ngraphroot = \"/var/lib/containers/storage\"\n", ""},
+		{"multi-line values elsewhere", "[storage]\nx = \"\"\"\n[storage.options.overlay]\nmount_program = 1\n\"\"\"\ny = [\n  \"a]\", # ]\n  { b = \"}\" },\n]\ndriver = \"overlay\"\nrunroot = \"/run\"\ngraphroot = \"/var/lib/containers/storage\"\n", native, "", ""},
+		{"remove mount_program", "[storage]\ndriver = \"overlay\"\ngraphroot = \"/var/lib/containers/storage\"\n[storage.options.overlay]\n  mount_program = \"/usr/bin/fuse-overlayfs\" # why\n", native, "[storage]\nrunroot = \"/run/containers/storage\"\ndriver = \"overlay\"\ngraphroot = \"/var/lib/containers/storage\"\n[storage.options.overlay]\n#  mount_program = \"/usr/bin/fuse-overlayfs\" # why\n", ""},
 		{"duplicate key", "[storage]\ndriver = \"a\"\ndriver = \"b\"\n", native, "", "line 3: not TOML"},
 		{"duplicate table", "[storage]\n[storage]\n", native, "", "line 2: not TOML"},
 		{"not toml", "[storage\n", native, "", "line 2: not TOML"},
@@ -109,6 +109,9 @@ func TestCaseVariantsRefused(t *testing.T) {
 		{"[storage]\nDRIVER = \"12\"\n", `line 2: "storage.DRIVER" is read by Podman as storage.driver`},
 		{"[storage]\ndriver = \"overlay\"\nDriver = \"12\"\n", `line 3: "storage.Driver"`},
 		{"[storage]\nGraphRoot = \"/x\"\n", `line 2: "storage.GraphRoot"`},
+		// runroot is added where the file sets none: a RunRoot beside it
+		// would make which one Podman reads a matter of chance.
+		{"[storage]\nRunRoot = \"/x\"\n", `line 2: "storage.RunRoot" is read by Podman as storage.runroot`},
 		{"[storage.Options]\nx = 1\n", `line 1: "storage.Options"`},
 		{"[storage.options.overlAy]\nmount_program = \"8A\"\n", `line 1: "storage.options.overlAy"`},
 		{"[storage.options.overlay]\nMount_Program = \"x\"\n", `line 2: "storage.options.overlay.Mount_Program"`},
@@ -124,9 +127,67 @@ func TestCaseVariantsRefused(t *testing.T) {
 		}
 	}
 	// Other keys keep their case and are not the package's business.
-	for _, in := range []string{"[storage]\nRunRoot = \"/x\"\n", "[Engine]\nx = 1\n", "[storage.options.thinpool]\nSize = \"1\"\n"} {
+	for _, in := range []string{"[storage]\nRootless_Storage_Path = \"/x\"\n", "[Engine]\nx = 1\n", "[storage.options.thinpool]\nSize = \"1\"\n"} {
 		if _, err := Set([]byte(in), native); err != nil {
 			t.Errorf("Set(%q): %v", in, err)
 		}
+	}
+}
+
+// TestSetComplete: whatever Set starts from (nothing, comments, a table
+// without the [storage] keys, CRLF, an empty runroot, sub-tables), what it
+// leaves sets every Required key, as containers/storage
+// needs of a file it reads alone; a runroot the file sets is kept, byte for
+// byte; one Set cannot complete safely is refused, naming its line.
+func TestSetComplete(t *testing.T) {
+	rr := "runroot = \"" + DefaultRunRoot + "\""
+	for _, c := range []struct {
+		name, in, out, err string
+	}{
+		{"nothing", "", "[storage]\ndriver = \"overlay\"\n" + rr + "\ngraphroot = \"/var/lib/containers/storage\"\n", ""},
+		{"comments", "# a\n# b\n", "# a\n# b\n\n[storage]\ndriver = \"overlay\"\n" + rr + "\ngraphroot = \"/var/lib/containers/storage\"\n", ""},
+		{"other table only", "[storage.options.overlay]\nmountopt = \"nodev\"\n", "[storage.options.overlay]\nmountopt = \"nodev\"\n\n[storage]\ndriver = \"overlay\"\n" + rr + "\ngraphroot = \"/var/lib/containers/storage\"\n", ""},
+		{"crlf", "[storage]\r\ndriver = \"overlay\"\r\ngraphroot = \"/var/lib/containers/storage\"\r\n", "[storage]\r\n" + rr + "\r\ndriver = \"overlay\"\r\ngraphroot = \"/var/lib/containers/storage\"\r\n", ""},
+		{"empty runroot", "[storage]\nrunroot = \"\" # why\n", "[storage]\ndriver = \"overlay\"\ngraphroot = \"/var/lib/containers/storage\"\nrunroot = \"" + DefaultRunRoot + "\" # why\n", ""},
+		{"empty literal runroot", "[storage]\nrunroot = ''\n", "[storage]\ndriver = \"overlay\"\ngraphroot = \"/var/lib/containers/storage\"\nrunroot = \"" + DefaultRunRoot + "\"\n", ""},
+		{"own runroot kept", "[storage]\nrunroot = '/srv/run'  # fast disk\n", "[storage]\ndriver = \"overlay\"\ngraphroot = \"/var/lib/containers/storage\"\nrunroot = '/srv/run'  # fast disk\n", ""},
+		{"runroot as a top-level dotted key", "storage.runroot = \"/srv/run\"\n[storage.options]\nx = 1\n", "", "line 1: storage is defined by dotted keys"},
+		{"sub-tables after", "[storage]\ndriver = \"overlay\"\ngraphroot = \"/var/lib/containers/storage\"\n[storage.x]\n[storage.options]\n", "[storage]\n" + rr + "\ndriver = \"overlay\"\ngraphroot = \"/var/lib/containers/storage\"\n[storage.x]\n[storage.options]\n", ""},
+		{"multi-line empty runroot", "[storage]\nrunroot = \"\"\"\n\"\"\"\n", "", "line 2: storage.runroot is set as a dotted key or in an inline table"},
+		{"runroot not a string", "[storage]\nrunroot = 5\n", "", "not TOML ezedge-host can read"},
+		{"storage inline", "storage = { runroot = \"\" }\n", "", "line 1: storage is written as an inline value"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			out, err := Set([]byte(c.in), native)
+			if c.err != "" {
+				if err == nil || !strings.Contains(err.Error(), c.err) || strings.Contains(err.Error(), "\n") {
+					t.Fatalf("err %v, want %q (one line); out %q", err, c.err, out)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(out) != c.out {
+				t.Fatalf("got  %q\nwant %q", out, c.out)
+			}
+			if l, err := Lacks(out); err != nil || len(l) > 0 {
+				t.Fatalf("the result lacks %v (%v)", l, err)
+			}
+			if again, err := Set(out, native); err != nil || string(again) != string(out) {
+				t.Fatalf("second edit: %v %q", err, again)
+			}
+		})
+	}
+	// Debian's own file (both releases set runroot) gains nothing.
+	in, err := os.ReadFile("testdata/upstream.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l, err := Lacks(in); err != nil || len(l) > 0 {
+		t.Fatalf("upstream.conf lacks %v (%v)", l, err)
+	}
+	if l, err := Lacks([]byte("[storage]\ndriver = \"overlay\"\n")); err != nil || strings.Join(l, ",") != "runroot,graphroot" {
+		t.Fatalf("Lacks = %v, %v", l, err)
 	}
 }
