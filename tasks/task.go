@@ -110,7 +110,8 @@ type Task interface {
 // enum is comma-separated).
 type Def[O any] struct {
 	Name, Summary, When string
-	// Order places the task in the plan (and so in every output).
+	// Order places the task in the plan (and so in every output); no two
+	// tasks share one.
 	Order   int
 	Observe platform.Observe
 	Default func(f *platform.Facts) (bool, string)
@@ -168,6 +169,13 @@ func Register[O any](d Def[O]) {
 	}
 	if _, dup := ByName(d.Name); dup {
 		panic("tasks: " + d.Name + " registered twice")
+	}
+	for _, r := range registry {
+		// The plan's order, and so every output's, must not depend on
+		// the order Go runs the files' init functions in.
+		if r.order == d.Order {
+			panic(fmt.Sprintf("tasks: %s and %s share Order %d", r.t.Name(), d.Name, d.Order))
+		}
 	}
 	if reflect.TypeFor[O]().Kind() != reflect.Struct {
 		panic("tasks: options of " + d.Name + " are not a struct")

@@ -54,7 +54,7 @@ func init() {
 	resource.Own(TmpMountUnit, 64<<10)
 	resource.Own(TmpMountDropIn, 64<<10)
 	Register(Def[TmpTmpfsOptions]{
-		Name: "tmp-tmpfs", Order: 120,
+		Name: "tmp-tmpfs", Order: 125,
 		Measures: []measure.Kind{measure.Sync},
 		Summary:  "/tmp on a tmpfs through systemd's tmp.mount, sized from RAM (from the next boot)",
 		When:     "on when the root is on an SD card; opt-in elsewhere",
