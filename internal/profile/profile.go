@@ -27,19 +27,6 @@ const MaxSize = 64 << 10
 // Version is the profile format this build reads.
 const Version = 1
 
-// Load reads and parses the profile at name. An empty name means no
-// profile: the platform defaults.
-func Load(name string) (tasks.Choices, error) {
-	if name == "" {
-		return nil, nil
-	}
-	b, err := Read(name)
-	if err != nil {
-		return nil, err
-	}
-	return Parse(name, b)
-}
-
 // Read reads a profile file of at most MaxSize bytes. It may be a pipe
 // (--profile <(...)): the size is bounded by reading, not by stat.
 func Read(name string) ([]byte, error) {
