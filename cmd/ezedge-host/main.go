@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/cobra/doc"
+	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
 	"github.com/ezansiedgeai/ezedge-host/internal/engine/apply"
@@ -113,22 +114,10 @@ func (g *globals) onlyTasks() error {
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	g := &globals{stderr: stderr}
-	root := &cobra.Command{
-		Use:   "ezedge-host",
-		Short: "Plan, apply and roll back performance tuning of an edge host",
-		Long: "Plan, apply and roll back performance tuning of an edge host.\n\n" +
-			"Tasks (each on or off by platform; a profile turns them on or off and sets their options):\n" + tasks.HelpList(),
-		Version:       version,
-		SilenceUsage:  true,
-		SilenceErrors: true,
-	}
-	root.PersistentFlags().StringVar(&g.root, "root", "/", "treat `DIR` as the host's /")
-	root.PersistentFlags().StringVarP(&g.output, "output", "o", "text", "output format: text or json (check: also junit, prometheus)")
+	root := rootCmd(g)
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.PersistentFlags().StringVar(&g.platform, "platform", "", "the platform when the root cannot tell (an image): rpi4, rpi5, amd64 or arm64")
-	root.AddCommand(factsCmd(g), planCmd(g), applyCmd(g), rollbackCmd(g), historyCmd(g), firstbootCmd(g), confirmCmd(g), statusCmd(g), revertCmd(g), revertPendingCmd(g), checkCmd(g), resourcesCmd(g), baselineCmd(g), manCmd(root), unitsCmd())
 	root.SetArgs(terraformOut(args))
 	err := root.Execute()
 	var code exitCode
@@ -144,6 +133,24 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	printErr(stderr, err)
 	return exitError
+}
+
+// rootCmd is the command tree, its flags bound to g.
+func rootCmd(g *globals) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "ezedge-host",
+		Short: "Plan, apply and roll back performance tuning of an edge host",
+		Long: "Plan, apply and roll back performance tuning of an edge host.\n\n" +
+			"Tasks (each on or off by platform; a profile turns them on or off and sets their options):\n" + tasks.HelpList(),
+		Version:       version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVar(&g.root, "root", "/", "treat `DIR` as the host's /")
+	root.PersistentFlags().StringVarP(&g.output, "output", "o", "text", "output format: text or json (check: also junit, prometheus)")
+	root.PersistentFlags().StringVar(&g.platform, "platform", "", "the platform when the root cannot tell (an image): rpi4, rpi5, amd64 or arm64")
+	root.AddCommand(factsCmd(g), planCmd(g), applyCmd(g), rollbackCmd(g), historyCmd(g), firstbootCmd(g), confirmCmd(g), statusCmd(g), revertCmd(g), revertPendingCmd(g), checkCmd(g), resourcesCmd(g), baselineCmd(g), manCmd(root), unitsCmd())
+	return root
 }
 
 // printErr prints an error one line per problem, each prefixed.
@@ -390,8 +397,8 @@ func applyCmd(g *globals) *cobra.Command {
 			var saved *savedplan.Saved
 			var err error
 			if len(args) == 1 {
-				if len(g.only) > 0 {
-					return fmt.Errorf("--only: a saved plan is applied as saved; make it with plan --only instead")
+				if err := refuseWithPlanFile(cmd); err != nil {
+					return err
 				}
 				if saved, err = savedplan.Load(args[0]); err != nil {
 					return err
@@ -417,7 +424,43 @@ func applyCmd(g *globals) *cobra.Command {
 	c.Flags().BoolVar(&g.measure, "measure", false, "measure what the changed tasks bear on (disk, CPU, memory, --http URLs) before and after, and keep the figures with the snapshot")
 	c.Flags().StringArrayVar(&g.only, "only", nil, "apply only `TASK`'s changes, the others left pending (repeatable): one change at a time")
 	g.measured.add(c, 20*time.Second, "before and after together")
+	// What a saved plan fixes itself, the flags that would choose it are
+	// refused with PLANFILE. The others still mean something there: --root
+	// and --platform say which host (and must be the plan's), --yes is what
+	// a plan file does anyway (nothing is asked), --output, --lock-timeout,
+	// --confirm-within and --measure with its flags act on the apply.
+	savedPlanFixes(c, "a saved plan is applied with the profile it was made with; make the plan again with plan --profile or --no-profile", "profile", "no-profile")
+	savedPlanFixes(c, "a saved plan is applied as saved; make it with plan --only instead", "only")
 	return c
+}
+
+// withPlanFile marks a flag of apply that a saved plan makes meaningless;
+// its value says why.
+const withPlanFile = "ezedge-host.refused-with-plan-file"
+
+// savedPlanFixes marks c's flags names as fixed by a saved plan, for why.
+func savedPlanFixes(c *cobra.Command, why string, names ...string) {
+	for _, n := range names {
+		if err := c.Flags().SetAnnotation(n, withPlanFile, []string{why}); err != nil {
+			panic(err) // a flag renamed without its mark
+		}
+	}
+}
+
+// refuseWithPlanFile refuses, one line each, the flags given to cmd that a
+// saved plan makes meaningless (savedPlanFixes): apply PLANFILE would
+// otherwise apply the plan and silently ignore them.
+func refuseWithPlanFile(cmd *cobra.Command) error {
+	var errs []string
+	cmd.Flags().Visit(func(f *pflag.Flag) {
+		if why := f.Annotations[withPlanFile]; len(why) > 0 {
+			errs = append(errs, fmt.Sprintf("--%s: %s", f.Name, why[0]))
+		}
+	})
+	if len(errs) > 0 {
+		return errors.New(strings.Join(errs, "\n"))
+	}
+	return nil
 }
 
 // apply plans the host with the choices loaded (or checks the fresh plan

@@ -8,9 +8,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
+	"github.com/spf13/pflag"
 	"golang.org/x/sys/unix"
 
 	"github.com/ezansiedgeai/ezedge-host/internal/fixture"
@@ -223,6 +227,118 @@ func TestSavedPlanKeepsItsProfile(t *testing.T) {
 	if got := readFile(t, filepath.Join(root, "proc/sys/vm/swappiness")); got != "5\n" {
 		t.Errorf("apply PLANFILE: swappiness %q, want the saved profile's 5", got)
 	}
+}
+
+// TestSavedPlanRefusesMeaninglessFlags goes through every flag apply takes
+// with a plan file: the ones a saved plan fixes itself (its profile, its
+// --only) are refused, one line each naming the flag, and change nothing;
+// the others still act (or fail for their own reason, never ignored). A
+// flag added to apply without being classed here fails the test.
+func TestSavedPlanRefusesMeaninglessFlags(t *testing.T) {
+	t.Parallel()
+	base := fixture.Copy(t, profileFixture)
+	prof := writeProfile(t, otherProfile)
+	refused := map[string][]string{
+		"profile":    {"--profile", prof},
+		"no-profile": {"--no-profile"},
+		"only":       {"--only", "thp"},
+	}
+	// Each accepted flag, and what it does with a plan file: code is the
+	// exit status (a fixture root is not a host --measure can measure).
+	accepted := map[string]struct {
+		args []string
+		code int
+	}{
+		"root":           {nil, 0}, // given to every run below
+		"output":         {[]string{"--output", "json"}, 0},
+		"platform":       {[]string{"--platform", "rpi5"}, 0},
+		"yes":            {[]string{"--yes"}, 0},
+		"lock-timeout":   {[]string{"--lock-timeout", "2s"}, 0},
+		"confirm-within": {[]string{"--confirm-within", "2s"}, 0},
+		"measure":        {[]string{"--measure"}, 1},
+		"budget":         {[]string{"--measure", "--budget", "5s"}, 1},
+		"http":           {[]string{"--measure", "--http", "http://127.0.0.1:9/"}, 1},
+		"data-dir":       {[]string{"--measure", "--data-dir", "/var"}, 1},
+		"busy":           {[]string{"--measure", "--busy"}, 1},
+		"help":           {[]string{"--help"}, 0},
+	}
+	c, _, err := rootCmd(&globals{}).Find([]string{"apply"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.InitDefaultHelpFlag()
+	all := pflag.NewFlagSet("apply", pflag.ContinueOnError)
+	all.AddFlagSet(c.Flags())
+	all.AddFlagSet(c.InheritedFlags())
+	all.VisitAll(func(f *pflag.Flag) {
+		_, r := refused[f.Name]
+		_, a := accepted[f.Name]
+		if r == a {
+			t.Errorf("apply --%s: class it here as refused with a plan file or accepted (refused %v, accepted %v)", f.Name, r, a)
+		}
+	})
+
+	for name, args := range refused {
+		t.Run("refused/"+name, func(t *testing.T) {
+			t.Parallel()
+			root := fixture.Copy(t, profileFixture)
+			file := filepath.Join(t.TempDir(), "p.plan")
+			cli("plan", "--root", root, "--out", file).must(t, 0)
+			orig := fixture.Snapshot(t, root)
+			r := cli(append([]string{"apply", file, "--root", root, "--yes"}, args...)...).must(t, 1)
+			if !strings.HasPrefix(r.stderr, "ezedge-host: --"+name+": a saved plan is applied") || strings.Count(r.stderr, "\n") != 1 {
+				t.Errorf("apply PLANFILE --%s: want one line naming it, got %q", name, r.stderr)
+			}
+			identical(t, orig, root)
+		})
+	}
+	// Two at once: a line each.
+	file := filepath.Join(t.TempDir(), "p.plan")
+	cli("plan", "--root", base, "--out", file).must(t, 0)
+	r := cli("apply", file, "--root", base, "--only", "thp", "--profile", prof).must(t, 1)
+	if !strings.Contains(r.stderr, "--only: ") || !strings.Contains(r.stderr, "--profile: ") || strings.Count(r.stderr, "\n") != 2 {
+		t.Errorf("two refused flags: %q", r.stderr)
+	}
+
+	for name, tc := range accepted {
+		t.Run("accepted/"+name, func(t *testing.T) {
+			t.Parallel()
+			root := fixture.Copy(t, profileFixture)
+			file := filepath.Join(t.TempDir(), "p.plan")
+			cli("plan", "--root", root, "--out", file).must(t, 0)
+			// The real binary: a try apply's revert outlives the command.
+			_, code, out := runDie(t, 0, append([]string{"apply", file, "--root", root}, tc.args...)...)
+			if code != tc.code || strings.Contains(out, "a saved plan is applied") {
+				t.Errorf("apply PLANFILE %v: exit %d, want %d: %s", tc.args, code, tc.code, out)
+			}
+			if name == "confirm-within" && code == 0 {
+				// Its revert runs at the deadline, from a process of its
+				// own: wait for that process to end, so that it does not
+				// outlive the test's root (on a busy machine, long after
+				// the deadline).
+				m := regexp.MustCompile(`by process ([0-9]+)`).FindStringSubmatch(out)
+				if m == nil {
+					t.Fatalf("no revert process in: %s", out)
+				}
+				pid, _ := strconv.Atoi(m[1])
+				for deadline := time.Now().Add(2 * time.Minute); syscall.Kill(pid, 0) == nil && time.Now().Before(deadline); {
+					time.Sleep(200 * time.Millisecond)
+				}
+				if st := cli("status", "--root", root).must(t, 0).stdout; strings.Contains(st, "waits for confirmation") {
+					t.Errorf("the try apply was not reverted: %s", st)
+				}
+			}
+		})
+	}
+
+	// --root is the host the plan was made for: another one is refused.
+	other := fixture.Copy(t, profileFixture)
+	orig := fixture.Snapshot(t, other)
+	r = cli("apply", file, "--root", other).must(t, 1)
+	if !strings.Contains(r.stderr, "made for root") || strings.Count(r.stderr, "\n") != 1 {
+		t.Errorf("apply PLANFILE --root another: %q", r.stderr)
+	}
+	identical(t, orig, other)
 }
 
 // hostileProfile is a hostile entry at (or on the way to) the root's

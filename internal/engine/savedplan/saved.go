@@ -156,6 +156,11 @@ func Load(name string) (*Saved, error) {
 // the saved profile: nil when fresh's pending changes are exactly the
 // saved ones (resource, action, value before, value after, in order).
 func (s *Saved) Check(fresh *plan.Plan) error {
+	// The approval is of one host's diff: a plan made for an image is not
+	// applied to the running system because --root was left out.
+	if s.Root != fresh.Root {
+		return fmt.Errorf("plan file %s: made for root %q, this is root %q (give --root %q)", s.name, s.Root, fresh.Root, s.Root)
+	}
 	if s.Platform != string(fresh.Facts.Platform) {
 		return fmt.Errorf("plan file %s: made for a %s host, this one is %s", s.name, s.Platform, fresh.Facts.Platform)
 	}
