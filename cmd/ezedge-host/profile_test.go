@@ -602,3 +602,18 @@ func TestFirstbootUsesTheImagesProfile(t *testing.T) {
 		})
 	}
 }
+
+// TestPackagedUnitsReadTheHostsProfile: the units the Debian package ships
+// name no profile: their commands read the host's own, the conffile.
+func TestPackagedUnitsReadTheHostsProfile(t *testing.T) {
+	t.Parallel()
+	units := packagedUnits()
+	for name, exec := range map[string]string{
+		"ezedge-host-check.service":     "ExecStart=/usr/sbin/ezedge-host check --output prometheus --textfile-dir /var/lib/prometheus/node-exporter\n",
+		"ezedge-host-firstboot.service": "ExecStart=/usr/sbin/ezedge-host firstboot run\n",
+	} {
+		if u := units[name]; !strings.Contains(u, "\n"+exec) || strings.Contains(u, "--profile") {
+			t.Errorf("%s:\n%s\nwant %q", name, u, exec)
+		}
+	}
+}

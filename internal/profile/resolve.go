@@ -93,7 +93,7 @@ func (o Origin) check(hasData bool) error {
 // Source is where a command takes its profile from; Resolve reads it.
 // Every command that plans (plan, apply, check, resources --write,
 // firstboot, the check timer's check, apply PLANFILE) resolves its profile
-// through one Source.
+// through one Source. The zero Source is Default.
 type Source struct {
 	via  via
 	name string
