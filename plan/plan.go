@@ -13,6 +13,7 @@ import (
 
 	"github.com/ezansiedgeai/ezedge-host/internal/hostroot"
 	"github.com/ezansiedgeai/ezedge-host/internal/par"
+	"github.com/ezansiedgeai/ezedge-host/internal/profile"
 	"github.com/ezansiedgeai/ezedge-host/internal/resource"
 	"github.com/ezansiedgeai/ezedge-host/platform"
 	"github.com/ezansiedgeai/ezedge-host/rollback"
@@ -51,8 +52,12 @@ type Skipped struct {
 
 // Plan is the whole intended change of a host.
 type Plan struct {
-	Root    string
-	Facts   *platform.Facts
+	Root  string
+	Facts *platform.Facts
+	// Profile is which profile the plan was made with, set by the command
+	// that resolved it (profile.Source); shown with the plan and kept in a
+	// saved plan.
+	Profile profile.Origin
 	Changes []Change
 	Skipped []Skipped
 	// Notes are per-task explanations shown with the plan.

@@ -9,9 +9,13 @@ import (
 
 // Where ezedge-host is installed in a root: the Debian package's binary
 // first, then where `firstboot install` copies one when there is none.
+// ProfileFile is the root's own profile, which every command plans with
+// unless --profile names another file: the package's conffile, and where
+// `firstboot install --profile` puts one.
 const (
 	PackagedBinary = "/usr/sbin/ezedge-host"
 	LocalBinary    = "/usr/local/sbin/ezedge-host"
+	ProfileFile    = "/etc/ezedge-host/profile.yaml"
 )
 
 // InstalledBinary is the ezedge-host a unit in the root at h should run:

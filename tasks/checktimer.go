@@ -10,7 +10,7 @@ import (
 
 // CheckTimerOptions are check-timer's profile options.
 type CheckTimerOptions struct {
-	Profile     string `yaml:"profile" doc:"profile file the check plans with (absolute path; empty: the platform defaults)"`
+	Profile     string `yaml:"profile" doc:"profile file the check plans with instead of /etc/ezedge-host/profile.yaml (absolute path; empty: that one, as every command)"`
 	TextfileDir string `yaml:"textfile_dir" doc:"the node exporter's textfile directory (Debian's by default)"`
 }
 
@@ -70,10 +70,12 @@ func init() {
 // CheckUnitTexts are the check service running binary and its timer, each
 // after header. The task writes them with the binary the root has
 // (facts' Binary: the packaged one first); the Debian package ships them
-// disabled under /usr/lib/systemd/system with its defaults.
+// disabled under /usr/lib/systemd/system with its defaults. The check
+// reads the host's own profile (platform.ProfileFile) as every command
+// does, so --profile is given only for another file.
 func CheckUnitTexts(header, binary, textfileDir, profile string) (service, timer string) {
 	args := " check --output prometheus --textfile-dir " + textfileDir
-	if profile != "" {
+	if profile != "" && profile != platform.ProfileFile {
 		args += " --profile " + profile
 	}
 	service = header + `[Unit]

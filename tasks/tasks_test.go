@@ -295,3 +295,19 @@ func TestMeasuresOf(t *testing.T) {
 		t.Fatalf("radios: %v", got)
 	}
 }
+
+// TestCheckTimerProfile: the timer's check reads the host's own profile as
+// every command does, so its unit names --profile only for another file.
+func TestCheckTimerProfile(t *testing.T) {
+	t.Parallel()
+	for opt, want := range map[string]string{
+		"":                              "ExecStart=/usr/sbin/ezedge-host check --output prometheus --textfile-dir /var/lib/prometheus/node-exporter\n",
+		platform.ProfileFile:            "ExecStart=/usr/sbin/ezedge-host check --output prometheus --textfile-dir /var/lib/prometheus/node-exporter\n",
+		"/etc/ezedge-host/monitor.yaml": "ExecStart=/usr/sbin/ezedge-host check --output prometheus --textfile-dir /var/lib/prometheus/node-exporter --profile /etc/ezedge-host/monitor.yaml\n",
+	} {
+		service, _ := CheckUnitTexts("", platform.PackagedBinary, CheckTimerDefaults().TextfileDir, opt)
+		if !strings.Contains(service, "\n"+want) {
+			t.Errorf("profile %q: service\n%s\nwant %q", opt, service, want)
+		}
+	}
+}

@@ -35,7 +35,8 @@ func checkCmd(g *globals) *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			g.formats = []string{"junit", "prometheus"}
-			if err := g.loadProfile(); err != nil {
+			var err error
+			if g.src, err = g.profileSource(cmd); err != nil {
 				return err
 			}
 			h, err := g.openRoot()
@@ -43,6 +44,9 @@ func checkCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer h.Close()
+			if err := g.resolveProfile(h); err != nil {
+				return err
+			}
 			dir := textfileDir
 			if dir == "-" {
 				dir = ""
@@ -93,7 +97,7 @@ func checkCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
-	c.Flags().StringVar(&g.profile, "profile", "", "profile `FILE` (YAML) the host is tuned with (default: the platform defaults)")
+	g.addProfileFlags(c)
 	c.Flags().BoolVar(&firmware, "firmware", false, "also read the Raspberry Pi firmware's throttling word (get_throttled; newer kernels log a warning at each read)")
 	c.Flags().BoolVar(&probe, "measure", false, "also measure CPU, memory and disk reads briefly and compare them with the newest baseline")
 	c.Flags().DurationVar(&m.budget, "budget", 5*time.Second, "time --measure may take (1s to 10m)")

@@ -105,26 +105,27 @@ func checkExposition(t *testing.T, s string) {
 	}
 }
 
-// TestCheckTimerCycle: the check-timer task installs and enables the
-// timer; the check then reports monitoring ok and writes the textfile
-// atomically in the node exporter's directory; rollback takes the timer
-// away and leaves the root as it was (the textfile is the check's output,
-// not a change of the host's configuration).
+// TestCheckTimerCycle: the check-timer task, turned on in the host's own
+// profile, installs and enables the timer, whose check reads that profile
+// as every command does (no --profile in the unit); the check then
+// reports monitoring ok and writes the textfile atomically in the node
+// exporter's directory; rollback takes the timer away and leaves the root
+// as it was (the textfile is the check's output, not a change of the
+// host's configuration).
 func TestCheckTimerCycle(t *testing.T) {
 	t.Parallel()
 	root := fixture.Copy(t, "amd64-intel-32gb-2nvme")
+	putProfile(t, root, "version: 1\ntasks:\n  check-timer: {enabled: true}\n")
 	before := fixture.Snapshot(t, root)
-	prof := filepath.Join(t.TempDir(), "p.yaml")
-	os.WriteFile(prof, []byte("version: 1\ntasks:\n  check-timer: {enabled: true, profile: /etc/ezedge-host/profile.yaml}\n"), 0o644)
-	cli("apply", "--root", root, "--profile", prof, "--yes").must(t, 0)
+	cli("apply", "--root", root, "--yes").must(t, 0)
 	svc := readFile(t, filepath.Join(root, "etc/systemd/system/ezedge-host-check.service"))
-	if !strings.Contains(svc, "ExecStart=/usr/local/sbin/ezedge-host check --output prometheus --textfile-dir /var/lib/prometheus/node-exporter --profile /etc/ezedge-host/profile.yaml\n") {
+	if !strings.Contains(svc, "ExecStart=/usr/local/sbin/ezedge-host check --output prometheus --textfile-dir /var/lib/prometheus/node-exporter\n") {
 		t.Errorf("service:\n%s", svc)
 	}
 	if l, err := os.Readlink(filepath.Join(root, "etc/systemd/system/timers.target.wants/ezedge-host-check.timer")); err != nil || l != "/etc/systemd/system/ezedge-host-check.timer" {
 		t.Errorf("timer link %q %v", l, err)
 	}
-	cli("check", "--root", root, "--profile", prof, "--output", "prometheus").must(t, 4)
+	cli("check", "--root", root, "--output", "prometheus").must(t, 4)
 	prom := readFile(t, filepath.Join(root, "var/lib/prometheus/node-exporter/ezedge-host.prom"))
 	checkExposition(t, prom)
 	for _, want := range []string{`ezedge_check_status{check="monitoring.check-timer",group="monitoring"} 0`, `ezedge_check_status{check="tuning.check-timer",group="tuning"} 0`} {
@@ -140,7 +141,7 @@ func TestCheckTimerCycle(t *testing.T) {
 	}
 	// The tests' clock is fixed: the textfile was written "now" on it.
 	os.Chtimes(filepath.Join(root, "var/lib/prometheus/node-exporter/ezedge-host.prom"), checkTime, checkTime.Add(-30*time.Second))
-	r := cli("check", "--root", root, "--profile", prof, "--output", "json").must(t, 0)
+	r := cli("check", "--root", root, "--output", "json").must(t, 0)
 	if !strings.Contains(r.stdout, `"name": "textfile",`) || !strings.Contains(r.stdout, `"value": "written 30s ago"`) {
 		t.Errorf("textfile not reported fresh:\n%s", r.stdout)
 	}

@@ -21,21 +21,15 @@ import (
 
 func firstbootCmd(g *globals) *cobra.Command {
 	c := &cobra.Command{Use: "firstboot", Short: "Provision an image on its first boot"}
-	var prof, binFile string
+	var binFile string
 	install := &cobra.Command{
 		Use:   "install",
-		Short: "Make the image at --root apply the profile once, on its first boot",
+		Short: "Make the image at --root apply its profile once, on its first boot",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var profData []byte
-			if prof != "" {
-				var err error
-				if profData, err = profile.Read(prof); err != nil {
-					return err
-				}
-				if _, err := profile.Parse(prof, profData); err != nil {
-					return err
-				}
+			var err error
+			if g.src, err = g.profileSource(cmd); err != nil {
+				return err
 			}
 			h, f, err := g.open()
 			if err != nil {
@@ -44,6 +38,16 @@ func firstbootCmd(g *globals) *cobra.Command {
 			defer h.Close()
 			if h.IsSystemRoot() {
 				return fmt.Errorf("firstboot install is for an image root: give --root DIR")
+			}
+			// The first boot applies the image's own profile. --profile
+			// FILE becomes it; without, the one the image has is checked
+			// now, so that a build does not ship a first boot that fails.
+			if err := g.resolveProfile(h); err != nil {
+				return err
+			}
+			var profData []byte
+			if g.prof.Origin.Kind == profile.KindFile {
+				profData = g.prof.Data
 			}
 			// An image with the Debian package runs its own binary;
 			// otherwise this one (or --binary, built for the image's
@@ -94,12 +98,13 @@ func firstbootCmd(g *globals) *cobra.Command {
 				escape.Fprintf(w, "First-boot provisioning is already installed.\n")
 				return nil
 			}
-			escape.Fprintf(w, "Installed: %s applies the profile once, on the first boot of this image (platform %s).\n", firstboot.UnitName, f.Platform)
+			escape.Fprintf(w, "Installed: %s applies the image's %s once, on the first boot of this image (platform %s).\n", firstboot.UnitName, profile.DefaultPath, f.Platform)
+			escape.Fprintf(w, "Profile: %s\n", g.prof.Origin)
 			escape.Fprintf(w, "Undo with: ezedge-host rollback --root %s --to %s\n", g.root, ids[0])
 			return nil
 		},
 	}
-	install.Flags().StringVar(&prof, "profile", "", "profile `FILE` to apply at first boot (default: the platform's defaults)")
+	install.Flags().StringVar(&g.profile, "profile", "", "profile `FILE` on this machine, put in the image as "+profile.DefaultPath+" for its first boot (default: the image's own)")
 	install.Flags().StringVar(&binFile, "binary", "", "ezedge-host `FILE` to copy into an image without the Debian package (default: this binary; it must match the image's architecture)")
 	install.Flags().DurationVar(&g.lockTimeout, "lock-timeout", 0, "wait this long for another ezedge-host")
 
@@ -114,14 +119,14 @@ func firstbootCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer h.Close()
-			var choices tasks.Choices
-			if b, rerr := h.ReadFile(firstboot.Profile); rerr == nil {
-				choices, err = profile.Parse(firstboot.Profile, b)
-			}
+			// The image's own profile, as every command reads it: a bad
+			// one fails the first boot (recorded), never the defaults
+			// instead.
+			prof, err := profile.Default().Resolve(h)
 			o := firstboot.Report{FormatVersion: firstboot.ReportVersion, RanAt: time.Now().UTC()}
 			var res *apply.Applied
 			if err == nil {
-				res, err = applyOnce(h, f, choices, g)
+				res, err = applyOnce(h, f, prof.Choices, g)
 			}
 			if res != nil {
 				o.SnapshotID, o.Changes = res.ID, len(res.Changed)

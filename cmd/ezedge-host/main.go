@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/cobra/doc"
+	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
 	"github.com/ezansiedgeai/ezedge-host/internal/engine/apply"
@@ -67,15 +69,21 @@ func main() {
 }
 
 type globals struct {
-	root        string
-	output      string
-	profile     string
+	root   string
+	output string
+	// profile and noProfile are --profile FILE and --no-profile, read by
+	// profileSource.
+	profile   string
+	noProfile bool
+	// src is where the command takes its profile from (profileSource, or
+	// a saved plan's); prof is what it resolved to for the root, and
+	// choices its choices, with extra (resources --write) over them.
+	src         profile.Source
+	prof        *profile.Resolved
+	choices     tasks.Choices
+	extra       tasks.Choices
 	yes         bool
 	lockTimeout time.Duration
-	choices     tasks.Choices
-	// profileData is the profile as read (nil: the platform defaults),
-	// saved with plan --out so apply plans again with it.
-	profileData []byte
 	platform    string
 	within      time.Duration
 	stderr      io.Writer
@@ -107,22 +115,10 @@ func (g *globals) onlyTasks() error {
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	g := &globals{stderr: stderr}
-	root := &cobra.Command{
-		Use:   "ezedge-host",
-		Short: "Plan, apply and roll back performance tuning of an edge host",
-		Long: "Plan, apply and roll back performance tuning of an edge host.\n\n" +
-			"Tasks (each on or off by platform; a profile turns them on or off and sets their options):\n" + tasks.HelpList(),
-		Version:       version,
-		SilenceUsage:  true,
-		SilenceErrors: true,
-	}
-	root.PersistentFlags().StringVar(&g.root, "root", "/", "treat `DIR` as the host's /")
-	root.PersistentFlags().StringVarP(&g.output, "output", "o", "text", "output format: text or json (check: also junit, prometheus)")
+	root := rootCmd(g)
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.PersistentFlags().StringVar(&g.platform, "platform", "", "the platform when the root cannot tell (an image): rpi4, rpi5, amd64 or arm64")
-	root.AddCommand(factsCmd(g), planCmd(g), applyCmd(g), rollbackCmd(g), historyCmd(g), firstbootCmd(g), confirmCmd(g), statusCmd(g), revertCmd(g), revertPendingCmd(g), checkCmd(g), resourcesCmd(g), baselineCmd(g), manCmd(root), unitsCmd())
 	root.SetArgs(terraformOut(args))
 	err := root.Execute()
 	var code exitCode
@@ -138,6 +134,24 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	printErr(stderr, err)
 	return exitError
+}
+
+// rootCmd is the command tree, its flags bound to g.
+func rootCmd(g *globals) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "ezedge-host",
+		Short: "Plan, apply and roll back performance tuning of an edge host",
+		Long: "Plan, apply and roll back performance tuning of an edge host.\n\n" +
+			"Tasks (each on or off by platform; a profile turns them on or off and sets their options):\n" + tasks.HelpList(),
+		Version:       version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVar(&g.root, "root", "/", "treat `DIR` as the host's /")
+	root.PersistentFlags().StringVarP(&g.output, "output", "o", "text", "output format: text or json (check: also junit, prometheus)")
+	root.PersistentFlags().StringVar(&g.platform, "platform", "", "the platform when the root cannot tell (an image): rpi4, rpi5, amd64 or arm64")
+	root.AddCommand(factsCmd(g), planCmd(g), applyCmd(g), rollbackCmd(g), historyCmd(g), firstbootCmd(g), confirmCmd(g), statusCmd(g), revertCmd(g), revertPendingCmd(g), checkCmd(g), resourcesCmd(g), baselineCmd(g), manCmd(root), unitsCmd())
+	return root
 }
 
 // printErr prints an error one line per problem, each prefixed. An error
@@ -185,29 +199,56 @@ func (g *globals) open() (*hostroot.Root, *platform.Facts, error) {
 	return h, f, nil
 }
 
-// loadProfile reads the --profile file (none: the platform defaults).
-func (g *globals) loadProfile() error {
-	if g.profile == "" {
-		g.choices = nil
-		return nil
+// addProfileFlags gives c --profile FILE and --no-profile, read by
+// profileSource. (firstboot install has its own --profile, and no
+// --no-profile: the image's first boot plans with the image's profile.)
+func (g *globals) addProfileFlags(c *cobra.Command) {
+	c.Flags().StringVar(&g.profile, "profile", "", "profile `FILE` (YAML) on this machine, instead of the root's "+profile.DefaultPath)
+	c.Flags().BoolVar(&g.noProfile, "no-profile", false, "plan with the platform defaults, not the root's "+profile.DefaultPath)
+}
+
+// profileSource is where cmd takes its profile from: --profile FILE, a file
+// on this machine; --no-profile, the platform defaults; else the root's own
+// /etc/ezedge-host/profile.yaml (the Debian package's conffile), read
+// inside --root.
+func (g *globals) profileSource(cmd *cobra.Command) (profile.Source, error) {
+	switch {
+	case g.noProfile && cmd.Flags().Changed("profile"):
+		return profile.Source{}, fmt.Errorf("--profile and --no-profile: give one (--profile FILE instead of the root's %s, --no-profile for the platform defaults)", profile.DefaultPath)
+	case g.noProfile:
+		return profile.None(), nil
+	case cmd.Flags().Changed("profile"):
+		if g.profile == "" {
+			return profile.Source{}, fmt.Errorf("--profile: no file named (leave --profile out for the root's %s, or give --no-profile for the platform defaults)", profile.DefaultPath)
+		}
+		return profile.File(g.profile), nil
 	}
-	b, err := profile.Read(g.profile)
+	return profile.Default(), nil
+}
+
+// resolveProfile reads g.src for the root at h: the one place a command
+// that plans gets its profile.
+func (g *globals) resolveProfile(h *hostroot.Root) error {
+	p, err := g.src.Resolve(h)
 	if err != nil {
 		return err
 	}
-	if g.choices, err = profile.Parse(g.profile, b); err != nil {
-		return err
+	g.prof, g.choices = p, p.Choices
+	if g.extra != nil {
+		g.choices = tasks.Choices{}
+		maps.Copy(g.choices, p.Choices)
+		maps.Copy(g.choices, g.extra)
 	}
-	g.profileData = b
 	return nil
 }
 
 func (g *globals) plan() (*hostroot.Root, *plan.Plan, error) {
-	if err := g.loadProfile(); err != nil {
-		return nil, nil, err
-	}
 	h, err := g.openRoot()
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := g.resolveProfile(h); err != nil {
+		h.Close()
 		return nil, nil, err
 	}
 	p, err := g.replan(h, rollback.Open(h))
@@ -225,6 +266,9 @@ func (g *globals) replan(h *hostroot.Root, store *rollback.Store) (*plan.Plan, e
 		return nil, err
 	}
 	p, err := plan.BuildOnly(h, store, f, g.choices, g.only)
+	if err == nil && g.prof != nil {
+		p.Profile = g.prof.Origin
+	}
 	if err == nil && g.narrow != nil {
 		err = g.narrow(p)
 	}
@@ -290,6 +334,10 @@ func planCmd(g *globals) *cobra.Command {
 		Short: "Show what apply would change; changes nothing",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			var err error
+			if g.src, err = g.profileSource(cmd); err != nil {
+				return err
+			}
 			if err := g.onlyTasks(); err != nil {
 				return err
 			}
@@ -304,7 +352,7 @@ func planCmd(g *globals) *cobra.Command {
 				view.PlanText(cmd.OutOrStdout(), p, diff)
 			}
 			if err == nil && out != "" {
-				if err = savedplan.Save(out, p, g.profileData, g.only, time.Now()); err == nil && g.output == "text" {
+				if err = savedplan.Save(out, p, g.prof.Data, g.only, time.Now()); err == nil && g.output == "text" {
 					escape.Fprintf(cmd.OutOrStdout(), "Saved to %s: `ezedge-host apply %s` applies exactly this plan.\n", out, out)
 				}
 			}
@@ -314,7 +362,7 @@ func planCmd(g *globals) *cobra.Command {
 			return err
 		},
 	}
-	c.Flags().StringVar(&g.profile, "profile", "", "profile `FILE` (YAML) overriding the platform defaults")
+	g.addProfileFlags(c)
 	c.Flags().BoolVar(&diff, "diff", false, "show a unified diff for every file")
 	c.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit 0 when there is nothing to change, 2 when changes are pending, 1 on error")
 	c.Flags().StringVar(&out, "out", "", "save the plan to `FILE` for `ezedge-host apply FILE`")
@@ -354,23 +402,16 @@ func applyCmd(g *globals) *cobra.Command {
 			var saved *savedplan.Saved
 			var err error
 			if len(args) == 1 {
+				if err := refuseWithPlanFile(cmd); err != nil {
+					return err
+				}
 				if saved, err = savedplan.Load(args[0]); err != nil {
 					return err
 				}
-				g.choices = nil
-				if saved.Profile != nil {
-					if g.choices, err = profile.Parse(args[0]+" (its profile)", []byte(*saved.Profile)); err != nil {
-						return err
-					}
-				}
-			} else if err := g.loadProfile(); err != nil {
-				return err
-			}
-			if saved != nil {
-				if len(g.only) > 0 {
-					return fmt.Errorf("--only: a saved plan is applied as saved; make it with plan --only instead")
-				}
+				g.src = profile.Saved(args[0], saved.Profile, saved.ProfileOrigin)
 				g.only = saved.Only
+			} else if g.src, err = g.profileSource(cmd); err != nil {
+				return err
 			}
 			if err := g.onlyTasks(); err != nil {
 				if saved != nil {
@@ -381,14 +422,50 @@ func applyCmd(g *globals) *cobra.Command {
 			return g.apply(cmd, saved)
 		},
 	}
-	c.Flags().StringVar(&g.profile, "profile", "", "profile `FILE` (YAML) overriding the platform defaults")
+	g.addProfileFlags(c)
 	c.Flags().BoolVarP(&g.yes, "yes", "y", false, "do not ask for confirmation")
 	c.Flags().DurationVar(&g.lockTimeout, "lock-timeout", 0, "wait this long for another ezedge-host changing the host (0: fail at once)")
 	c.Flags().DurationVar(&g.within, "confirm-within", 0, "roll the apply back automatically unless `ezedge-host confirm` runs within this time (e.g. 120s)")
 	c.Flags().BoolVar(&g.measure, "measure", false, "measure what the changed tasks bear on (disk, CPU, memory, --http URLs) before and after, and keep the figures with the snapshot")
 	c.Flags().StringArrayVar(&g.only, "only", nil, "apply only `TASK`'s changes, the others left pending (repeatable): one change at a time")
 	g.measured.add(c, 20*time.Second, "before and after together")
+	// What a saved plan fixes itself, the flags that would choose it are
+	// refused with PLANFILE. The others still mean something there: --root
+	// and --platform say which host (and must be the plan's), --yes is what
+	// a plan file does anyway (nothing is asked), --output, --lock-timeout,
+	// --confirm-within and --measure with its flags act on the apply.
+	savedPlanFixes(c, "a saved plan is applied with the profile it was made with; make the plan again with plan --profile or --no-profile", "profile", "no-profile")
+	savedPlanFixes(c, "a saved plan is applied as saved; make it with plan --only instead", "only")
 	return c
+}
+
+// withPlanFile marks a flag of apply that a saved plan makes meaningless;
+// its value says why.
+const withPlanFile = "ezedge-host.refused-with-plan-file"
+
+// savedPlanFixes marks c's flags names as fixed by a saved plan, for why.
+func savedPlanFixes(c *cobra.Command, why string, names ...string) {
+	for _, n := range names {
+		if err := c.Flags().SetAnnotation(n, withPlanFile, []string{why}); err != nil {
+			panic(err) // a flag renamed without its mark
+		}
+	}
+}
+
+// refuseWithPlanFile refuses, one line each, the flags given to cmd that a
+// saved plan makes meaningless (savedPlanFixes): apply PLANFILE would
+// otherwise apply the plan and silently ignore them.
+func refuseWithPlanFile(cmd *cobra.Command) error {
+	var errs []string
+	cmd.Flags().Visit(func(f *pflag.Flag) {
+		if why := f.Annotations[withPlanFile]; len(why) > 0 {
+			errs = append(errs, fmt.Sprintf("--%s: %s", f.Name, why[0]))
+		}
+	})
+	if len(errs) > 0 {
+		return errors.New(strings.Join(errs, "\n"))
+	}
+	return nil
 }
 
 // apply plans the host with the choices loaded (or checks the fresh plan
@@ -399,6 +476,9 @@ func (g *globals) apply(cmd *cobra.Command, saved *savedplan.Saved) error {
 		return err
 	}
 	defer h.Close()
+	if err := g.resolveProfile(h); err != nil {
+		return err
+	}
 	if err := h.RequirePrivilege("apply"); err != nil {
 		return err
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"maps"
 	"slices"
 
 	"github.com/spf13/cobra"
@@ -53,7 +52,17 @@ func resourcesCmd(g *globals) *cobra.Command {
 				}
 			}
 			if write != "" {
+				var err error
+				if g.src, err = g.profileSource(cmd); err != nil {
+					return err
+				}
 				return g.writeResources(cmd, reqs, fs, size, write)
+			}
+			// Only --write plans: without it a profile would be ignored.
+			for _, n := range []string{"profile", "no-profile"} {
+				if cmd.Flags().Changed(n) {
+					return fmt.Errorf("--%s: only with --write (resources without it plans nothing)", n)
+				}
 			}
 			h, f, err := g.open()
 			if err != nil {
@@ -78,6 +87,7 @@ func resourcesCmd(g *globals) *cobra.Command {
 	c.Flags().StringVar(&write, "write", "", "write container `NAME`'s drop-in (or, with --form compose, the override) through plan and apply")
 	c.Flags().BoolVarP(&g.yes, "yes", "y", false, "with --write: do not ask for confirmation")
 	c.Flags().DurationVar(&g.lockTimeout, "lock-timeout", 0, "with --write: wait this long for another ezedge-host changing the host")
+	g.addProfileFlags(c)
 	return c
 }
 
@@ -104,11 +114,10 @@ func (g *globals) writeResources(cmd *cobra.Command, reqs []alloc.Request, forms
 	}
 	on := true
 	t, _ := tasks.ByName("container-resources")
-	g.choices = maps.Clone(g.choices)
-	if g.choices == nil {
-		g.choices = tasks.Choices{}
-	}
-	g.choices[t.Name()] = tasks.Settings{Enabled: &on, Options: &tasks.ContainerResourcesOptions{Containers: list, Form: string(form)}}
+	// Over the profile's choices (apply resolves it): the rest of the
+	// plan is cut away below, but an invalid profile is refused as by
+	// every command that plans.
+	g.extra = tasks.Choices{t.Name(): {Enabled: &on, Options: &tasks.ContainerResourcesOptions{Containers: list, Form: string(form)}}}
 	file := tasks.ComposeOverrideFile
 	if form == alloc.Quadlet {
 		file = alloc.QuadletPath(name)

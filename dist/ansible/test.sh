@@ -127,10 +127,12 @@ run_local() {
 	grep -q 'A reboot is needed' <<<"$out" || { echo "$out"; fail "role.yml: no reboot notice"; }
 	out=$(play -i localhost, -c local -e "ezedge_root=$tmp/role" -e "ezedge_bin=$bin" "$here/tests/role.yml") || { echo "$out"; fail "role.yml (again)"; }
 	[ "$(recap "$out")" = "changed=0 failed=0" ] || { echo "$out"; fail "role.yml: second run changed"; }
-	# The no-module recipe: first run changed (plan rc 2, apply), second not.
+	# The no-module recipe: first run changed (plan rc 2, apply), second not;
+	# the profile is the root's own, which the tool reads without --profile.
 	cp -a "$repo/testdata/amd64-amd-16gb-nocpufreq" "$tmp/recipe"
-	printf 'version: 1\ntasks:\n  swappiness: {enabled: true, value: 10}\n' >"$tmp/recipe.yaml"
-	local rinv=(-i localhost, -c local -e "ezedge_root=$tmp/recipe" -e "ezedge_bin=$bin" -e "ezedge_profile_file=$tmp/recipe.yaml")
+	mkdir -p "$tmp/recipe/etc/ezedge-host"
+	printf 'version: 1\ntasks:\n  swappiness: {enabled: true, value: 10}\n' >"$tmp/recipe/etc/ezedge-host/profile.yaml"
+	local rinv=(-i localhost, -c local -e "ezedge_root=$tmp/recipe" -e "ezedge_bin=$bin")
 	out=$(play "${rinv[@]}" "$here/tests/recipe.yml") || { echo "$out"; fail "recipe.yml"; }
 	[ "$(recap "$out")" = "changed=2 failed=0" ] || { echo "$out"; fail "recipe.yml: first run not changed (plan, apply)"; }
 	out=$(play "${rinv[@]}" "$here/tests/recipe.yml") || { echo "$out"; fail "recipe.yml (again)"; }

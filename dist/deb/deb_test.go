@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -181,13 +182,18 @@ func TestLintian(t *testing.T) {
 }
 
 // TestProfileParses: the shipped profile is one ezedge-host accepts, and
-// plans what no profile does (it names no task: the defaults).
+// plans what no profile does (it names no task: the defaults), but for the
+// line saying which profile was used.
 func TestProfileParses(t *testing.T) {
 	bin := extract(t, v1, hostArch(t))
 	with := sh(t, bin, "plan", "--root", "../../testdata/pi4-8gb-bullseye", "--profile", "debian/profile.yaml")
-	without := sh(t, bin, "plan", "--root", "../../testdata/pi4-8gb-bullseye")
-	if with != without {
-		t.Errorf("the shipped profile plans differently from the defaults:\n%s\n---\n%s", with, without)
+	without := sh(t, bin, "plan", "--root", "../../testdata/pi4-8gb-bullseye", "--no-profile")
+	if !strings.Contains(with, "\nProfile: debian/profile.yaml (--profile)\n") || !strings.Contains(without, "\nProfile: platform defaults (--no-profile)\n") {
+		t.Errorf("the plans do not say which profile they used:\n%s\n---\n%s", with, without)
+	}
+	profileLine := regexp.MustCompile(`(?m)^Profile: .*\n`)
+	if a, b := profileLine.ReplaceAllString(with, ""), profileLine.ReplaceAllString(without, ""); a != b {
+		t.Errorf("the shipped profile plans differently from the defaults:\n%s\n---\n%s", a, b)
 	}
 }
 
@@ -332,7 +338,10 @@ func TestInstallUpgradeRemovePurge(t *testing.T) {
 			t.Errorf("install: %s", d)
 		}
 	}
-	in("/usr/sbin/ezedge-host", "plan", "--profile", "/etc/ezedge-host/profile.yaml")
+	// The installed binary plans with the installed conffile by itself.
+	if out := in("/usr/sbin/ezedge-host", "plan"); !strings.Contains(out, "\nProfile: /etc/ezedge-host/profile.yaml in the root\n") {
+		t.Errorf("plan after install does not use the conffile:\n%s", out)
+	}
 	// The snapshot store is the operator's: made here as an apply would.
 	store := filepath.Join(root, "var/lib/ezedge-host")
 	os.MkdirAll(filepath.Join(store, "snapshots"), 0o700)

@@ -218,6 +218,11 @@ func provisioned(t *testing.T, root, log string) {
 			t.Errorf("first-boot unit not enabled: %v %s", err, out)
 		}
 	}
+	// The profile given is the image's own, which every ezedge-host
+	// command on the device reads (its first boot included).
+	if b, err := os.ReadFile(filepath.Join(root, "etc/ezedge-host/profile.yaml")); err != nil || string(b) != goodProfile {
+		t.Errorf("the image's /etc/ezedge-host/profile.yaml is not the profile given: %q %v", b, err)
+	}
 	snaps, _ := filepath.Glob(filepath.Join(root, "var/lib/ezedge-host/snapshots/*"))
 	if len(snaps) == 0 {
 		t.Fatalf("no snapshot kept in the image")

@@ -59,8 +59,11 @@ func TestCloudInitSchema(t *testing.T) {
 }
 
 // The profile the snippet writes is one ezedge-host accepts, and the
-// commands runcmd runs are ezedge-host's: its plan on an image root with
-// that profile (the device runs the same plan live, then apply).
+// commands runcmd runs are ezedge-host's: once the package is installed the
+// profile is moved over its /etc/ezedge-host/profile.yaml, which plan and
+// apply read by themselves (no --profile, so that every later command on
+// the device reads the same file); its plan on an image root with that
+// profile as its own (the device runs the same plan live, then apply).
 func TestCloudInitProfile(t *testing.T) {
 	need(t, "python3")
 	prof := filepath.Join(t.TempDir(), "edge.yaml")
@@ -74,18 +77,24 @@ for c in d["runcmd"]: print(" ".join(c))`
 	out := must(t, "", nil, "python3", "-c", script, userData, prof)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	path, runcmd := lines[0], lines[1:]
-	for _, c := range runcmd {
-		if strings.HasPrefix(c, "ezedge-host ") && !strings.Contains(c, "--profile "+path) {
-			t.Errorf("runcmd %q does not use the profile written to %s", c, path)
-		}
+	want := []string{
+		"apt-get install -y /boot/firmware/ezedge-host.deb",
+		"mv " + path + " /etc/ezedge-host/profile.yaml",
+		"ezedge-host plan",
+		"ezedge-host apply --yes",
 	}
-	if !strings.Contains(strings.Join(runcmd, "\n"), "ezedge-host apply --yes") {
-		t.Errorf("runcmd does not apply: %q", runcmd)
+	if strings.Join(runcmd, "\n") != strings.Join(want, "\n") {
+		t.Errorf("runcmd:\n%s\nwant:\n%s", strings.Join(runcmd, "\n"), strings.Join(want, "\n"))
 	}
 	r := root(t)
 	x := t.TempDir()
 	must(t, "", nil, "dpkg-deb", "-x", deb(t), x)
+	os.MkdirAll(filepath.Join(r, "etc/ezedge-host"), 0o755)
+	must(t, "", nil, "mv", prof, filepath.Join(r, "etc/ezedge-host/profile.yaml"))
 	// amd64: the cached root's (a Pi's plan needs an arm64 root); the
 	// profile is checked the same on either.
-	must(t, "", nil, filepath.Join(x, "usr/sbin/ezedge-host"), "plan", "--root", r, "--platform", "amd64", "--profile", prof)
+	out = must(t, "", nil, filepath.Join(x, "usr/sbin/ezedge-host"), "plan", "--root", r, "--platform", "amd64")
+	if !strings.Contains(out, "\nProfile: /etc/ezedge-host/profile.yaml in the root\n") {
+		t.Errorf("the plan does not use the profile moved into place:\n%s", out)
+	}
 }

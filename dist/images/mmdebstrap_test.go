@@ -54,7 +54,8 @@ func TestMmdebstrapHookFails(t *testing.T) {
 
 // EZEDGE_MODE=apply writes the persistent configuration into the image at
 // build time instead of installing the first-boot unit; its snapshot stays
-// in the image too.
+// in the image too, and the profile becomes the image's own, so the
+// device's own plan (no --profile) finds it applied.
 func TestProvisionApplyMode(t *testing.T) {
 	r := root(t)
 	mount(t, r, "proc")
@@ -65,6 +66,10 @@ func TestProvisionApplyMode(t *testing.T) {
 	if _, err := os.Stat(conf); err != nil {
 		t.Fatalf("apply wrote no sysctl configuration: %v\n%s", err, log)
 	}
+	if b, err := os.ReadFile(filepath.Join(r, "etc/ezedge-host/profile.yaml")); err != nil || string(b) != goodProfile {
+		t.Errorf("the image's profile is not the one applied: %q %v", b, err)
+	}
+	must(t, "", nil, filepath.Join(r, "usr/sbin/ezedge-host"), "plan", "--root", r, "--platform", "amd64", "--detailed-exitcode")
 	if _, err := os.Stat(filepath.Join(r, "etc/systemd/system/ezedge-host-firstboot.service")); err == nil {
 		t.Errorf("apply mode installed the first-boot unit")
 	}

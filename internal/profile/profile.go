@@ -26,27 +26,14 @@ const MaxSize = 64 << 10
 // Version is the profile format this build reads.
 const Version = 1
 
-// Load reads and parses the profile at name. An empty name means no
-// profile: the platform defaults.
-func Load(name string) (tasks.Choices, error) {
-	if name == "" {
-		return nil, nil
-	}
-	b, err := Read(name)
-	if err != nil {
-		return nil, err
-	}
-	return Parse(name, b)
-}
-
-// File is what a profile is as a file the operator names: at most
+// NamedFile is what a profile is as a file the operator names: at most
 // MaxSize bytes, a regular file or a pipe (--profile <(generate)).
-var File = hostroot.Named{What: "profile", Limit: MaxSize, Pipe: true}
+var NamedFile = hostroot.Named{What: "profile", Limit: MaxSize, Pipe: true}
 
 // Read reads the profile file name (hostroot.ReadNamed): a FIFO, a device,
 // a directory or a file over MaxSize is refused in one line naming it.
 func Read(name string) ([]byte, error) {
-	return hostroot.ReadNamed(name, File)
+	return hostroot.ReadNamed(name, NamedFile)
 }
 
 // Parse reads profile bytes; name is used in errors. Each task's entry is

@@ -77,10 +77,10 @@ func TestJSONProfile(t *testing.T) {
 
 func TestNoProfileIsDefaults(t *testing.T) {
 	t.Parallel()
-	c, err := Load("")
+	r, err := None().Resolve(nil)
 	sw, _ := tasks.ByName("swappiness")
-	if err != nil || c.Options(sw).(*tasks.SwappinessOptions).Value != 10 {
-		t.Fatalf("%+v %v", c, err)
+	if err != nil || r.Choices.Options(sw).(*tasks.SwappinessOptions).Value != 10 || r.Data != nil || r.Origin != (Origin{Kind: KindNone}) {
+		t.Fatalf("%+v %v", r, err)
 	}
 }
 
@@ -116,7 +116,7 @@ func TestBadProfiles(t *testing.T) {
 	}
 	big := filepath.Join(t.TempDir(), "big.yaml")
 	os.WriteFile(big, make([]byte, 10<<20), 0o644)
-	if _, err := Load(big); err == nil || !strings.Contains(err.Error(), "10485760 bytes is larger than") {
+	if _, err := File(big).Resolve(nil); err == nil || !strings.Contains(err.Error(), "10485760 bytes is larger than") {
 		t.Errorf("10 MB profile: %v", err)
 	}
 }

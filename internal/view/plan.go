@@ -9,6 +9,7 @@ import (
 
 	"github.com/pmezard/go-difflib/difflib"
 
+	"github.com/ezansiedgeai/ezedge-host/internal/profile"
 	"github.com/ezansiedgeai/ezedge-host/internal/resource"
 	"github.com/ezansiedgeai/ezedge-host/internal/view/escape"
 	"github.com/ezansiedgeai/ezedge-host/plan"
@@ -30,7 +31,11 @@ func PlanText(w io.Writer, p *plan.Plan, diff bool) {
 	if board == "" {
 		board = f.Arch
 	}
-	escape.Fprintf(w, "Host %s: %s (%s), %d cores, %s RAM\n\n", p.Root, f.Platform, board, f.Cores, platform.HumanBytes(f.MemTotal))
+	escape.Fprintf(w, "Host %s: %s (%s), %d cores, %s RAM\n", p.Root, f.Platform, board, f.Cores, platform.HumanBytes(f.MemTotal))
+	if p.Profile.Kind != "" {
+		escape.Fprintf(w, "Profile: %s\n", p.Profile)
+	}
+	escape.Fprintf(w, "\n")
 	pending := p.Pending()
 	if len(pending) == 0 {
 		escape.Fprintf(w, "No changes. The host matches the profile.\n")
@@ -207,6 +212,7 @@ type JSONChange struct {
 type JSONPlan struct {
 	FormatVersion int              `json:"format_version"`
 	Root          string           `json:"root"`
+	Profile       *JSONProfile     `json:"profile"`
 	Facts         *platform.Facts  `json:"facts"`
 	Changes       []JSONChange     `json:"changes"`
 	InPlace       []JSONChange     `json:"in_place"`
@@ -218,6 +224,27 @@ type JSONPlan struct {
 	Interrupted   []string         `json:"interrupted"`
 	InProgress    []string         `json:"in_progress"`
 	Summary       map[string]int   `json:"summary"`
+}
+
+// JSONProfile is which profile a plan was made with: kind root (path read
+// inside the root), file (--profile, path as named), absent (the root has
+// no path: the platform defaults) or none (--no-profile: the platform
+// defaults, path null).
+type JSONProfile struct {
+	Kind string  `json:"kind"`
+	Path *string `json:"path"`
+}
+
+// NewProfile is the JSON of o; nil when the plan does not say.
+func NewProfile(o profile.Origin) *JSONProfile {
+	if o.Kind == "" {
+		return nil
+	}
+	j := &JSONProfile{Kind: string(o.Kind)}
+	if o.Path != "" {
+		j.Path = &o.Path
+	}
+	return j
 }
 
 // JSONChanges renders changes for JSON output. Kernel values are shown
@@ -253,7 +280,7 @@ func PlanJSON(w io.Writer, p *plan.Plan) error {
 		}
 	}
 	j := JSONPlan{
-		FormatVersion: FormatVersion, Root: p.Root, Facts: p.Facts,
+		FormatVersion: FormatVersion, Root: p.Root, Profile: NewProfile(p.Profile), Facts: p.Facts,
 		Changes: JSONChanges(p, p.Pending()), InPlace: JSONChanges(p, inPlace),
 		Skipped: []map[string]any{}, Notes: NonNil(p.Notes), Warnings: NonNil(p.Warnings), RebootPending: NonNil(p.RebootPending), Drift: NonNil(p.Drift),
 		Interrupted: NonNil(p.Interrupted), InProgress: NonNil(p.InProgress),

@@ -38,6 +38,9 @@ var hostileOwned = []string{
 	"etc/udev/rules.d/99-ezedge-host-cpu-governor.rules",
 	"etc/systemd/system/raspi-config.service.d/90-ezedge-host.conf",
 	"etc/default/grub.d/90-ezedge-host.cfg",
+	// Not written by plan or apply, but read by every command that plans:
+	// the host's own profile.
+	"etc/ezedge-host/profile.yaml",
 }
 
 // hostileStore are the snapshot store's own paths.
@@ -125,6 +128,8 @@ func hostileSampleLine(rel string) []byte {
 		return []byte(`GRUB_CMDLINE_LINUX="$GRUB_CMDLINE_LINUX zswap.enabled=1"` + "\n")
 	case strings.HasSuffix(rel, ".service.d/90-ezedge-host.conf"):
 		return []byte("ExecStartPost=-systemd-tmpfiles --create /etc/tmpfiles.d/90-ezedge-host.conf\n")
+	case strings.HasSuffix(rel, "ezedge-host/profile.yaml"):
+		return []byte("version: 1\n")
 	case strings.HasSuffix(rel, "/lock"):
 		return []byte("4242 ezedge-host apply\n")
 	case strings.HasPrefix(rel, fixture.StoreDir):

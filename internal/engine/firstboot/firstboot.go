@@ -1,7 +1,8 @@
 // Package firstboot makes an image provision itself on its first boot:
 // install puts ezedge-host (unless the image has the Debian package's),
-// the profile and a oneshot unit into an offline root (as an apply, so it is snapshotted and can be rolled back); run is
-// what that unit executes; status reads what it did.
+// the profile when one is given and a oneshot unit into an offline root (as
+// an apply, so it is snapshotted and can be rolled back); run is what that
+// unit executes, with the image's own profile; status reads what it did.
 package firstboot
 
 import (
@@ -24,7 +25,7 @@ import (
 // image has no packaged ezedge-host (platform.PackagedBinary).
 const (
 	Binary   = platform.LocalBinary
-	Profile  = "/etc/ezedge-host/profile.yaml"
+	Profile  = platform.ProfileFile
 	UnitName = "ezedge-host-firstboot.service"
 	unitFile = "/etc/systemd/system/" + UnitName
 	// presetFile enables the unit for `systemctl preset-all` (an image's
@@ -128,8 +129,8 @@ func CheckArch(name string, data []byte, f *platform.Facts) error {
 }
 
 // InstallPlan is the plan that installs first-boot provisioning into the
-// image at h: the binary, the profile (or none: platform defaults) and the
-// enabled unit.
+// image at h: the binary, the profile given (nil: the image's own is left
+// as it is, the package's conffile or one put there before) and the unit.
 func InstallPlan(h *hostroot.Root, facts *platform.Facts, binary, profile []byte) (*plan.Plan, error) {
 	mid, _ := h.ReadFile("/etc/machine-id")
 	firstBoot := strings.TrimSpace(string(mid)) == "uninitialized"
@@ -146,8 +147,7 @@ func InstallPlan(h *hostroot.Root, facts *platform.Facts, binary, profile []byte
 		return nil
 	}
 	// The packaged binary is the image's own (dpkg keeps it up to date):
-	// the unit runs it and nothing is copied; its profile is the package's
-	// conffile, replaced only when a profile is given.
+	// the unit runs it and nothing is copied.
 	exe := Binary
 	packaged := h.Exists(platform.PackagedBinary)
 	if packaged {
@@ -169,12 +169,10 @@ func InstallPlan(h *hostroot.Root, facts *platform.Facts, binary, profile []byte
 			return nil, err
 		}
 	}
-	if profile != nil || !packaged {
-		prof := resource.State{}
-		if profile != nil {
-			prof = resource.Content(profile)
-		}
-		if err := add(resource.File(Profile), prof); err != nil {
+	// The first boot plans with the image's Profile, as every command
+	// does: a profile given becomes it.
+	if profile != nil {
+		if err := add(resource.File(Profile), resource.Content(profile)); err != nil {
 			return nil, err
 		}
 	}

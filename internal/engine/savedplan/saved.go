@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ezansiedgeai/ezedge-host/internal/hostroot"
+	"github.com/ezansiedgeai/ezedge-host/internal/profile"
 	"github.com/ezansiedgeai/ezedge-host/internal/resource"
 	"github.com/ezansiedgeai/ezedge-host/plan"
 )
@@ -19,8 +20,9 @@ import (
 const savedKind = "ezedge-host-plan"
 
 // savedVersion is the saved-plan format: version 2 keeps the profile the
-// plan was made with, so apply can plan again with it.
-const savedVersion = 2
+// plan was made with, so apply can plan again with it; version 3 also
+// where that profile came from (the root's own, --profile, none).
+const savedVersion = 3
 
 // maxSaved bounds a plan file (it holds the prior contents of files).
 const maxSaved = 16 << 20
@@ -46,6 +48,9 @@ type Saved struct {
 	Root          string    `json:"root"`
 	Platform      string    `json:"platform"`
 	Profile       *string   `json:"profile"`
+	// ProfileOrigin is where Profile was read from when the plan was made
+	// (checked against it when the plan is applied: profile.Saved).
+	ProfileOrigin profile.Origin `json:"profile_origin"`
 	// Only are the tasks the plan was narrowed to (plan --only).
 	Only    []string      `json:"only,omitempty"`
 	Changes []savedChange `json:"changes"`
@@ -54,12 +59,13 @@ type Saved struct {
 }
 
 // Save writes the plan's pending changes, with the values they were
-// computed from, the profile (nil: the platform defaults) and the tasks it
-// was narrowed to (nil: all), for a later
+// computed from, the profile (nil: the platform defaults) and where it was
+// read from (p.Profile), and the tasks it was narrowed to (nil: all), for a
+// later
 // apply of exactly this plan. The file is replaced whole and is 0600
 // whatever was there: it holds the prior contents of files.
 func Save(name string, p *plan.Plan, profile []byte, only []string, now time.Time) error {
-	s := Saved{Kind: savedKind, FormatVersion: savedVersion, Created: now.UTC(), Root: p.Root, Platform: string(p.Facts.Platform), Only: only, Changes: []savedChange{}}
+	s := Saved{Kind: savedKind, FormatVersion: savedVersion, Created: now.UTC(), Root: p.Root, Platform: string(p.Facts.Platform), ProfileOrigin: p.Profile, Only: only, Changes: []savedChange{}}
 	if profile != nil {
 		t := string(profile)
 		s.Profile = &t
@@ -144,6 +150,11 @@ func Load(name string) (*Saved, error) {
 // the saved profile: nil when fresh's pending changes are exactly the
 // saved ones (resource, action, value before, value after, in order).
 func (s *Saved) Check(fresh *plan.Plan) error {
+	// The approval is of one host's diff: a plan made for an image is not
+	// applied to the running system because --root was left out.
+	if s.Root != fresh.Root {
+		return fmt.Errorf("plan file %s: made for root %q, this is root %q (give --root %q)", s.name, s.Root, fresh.Root, s.Root)
+	}
 	if s.Platform != string(fresh.Facts.Platform) {
 		return fmt.Errorf("plan file %s: made for a %s host, this one is %s", s.name, s.Platform, fresh.Facts.Platform)
 	}

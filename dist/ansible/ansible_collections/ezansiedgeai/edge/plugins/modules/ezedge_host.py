@@ -35,8 +35,10 @@ options:
   profile:
     description:
       - The profile, either a path on the target or the profile itself as a dictionary
-        (C(version), C(tasks)), written to a private temporary file as YAML for the tool.
-      - Omitted, each task runs where its platform default says.
+        (C(version), C(tasks)), written to a private temporary file as YAML for the tool
+        (its C(--profile)), instead of the host's own.
+      - Omitted, the tool plans with the host's own profile, C(/etc/ezedge-host/profile.yaml) inside I(root)
+        (the Debian package's conffile; the platform defaults where there is none), as every ezedge-host command does.
       - Used with I(state=planned) and I(state=applied).
     type: raw
   root:
@@ -101,9 +103,8 @@ EXAMPLES = r'''
   ansible.builtin.reboot:
   when: tuned.reboot_required
 
-- name: Try apply, to be confirmed from a new connection
+- name: Try apply of the host's own /etc/ezedge-host/profile.yaml, to be confirmed from a new connection
   ezansiedgeai.edge.ezedge_host:
-    profile: /etc/ezedge-host/profile.yaml
     confirm_within: 300s
   register: trial
 
@@ -184,6 +185,14 @@ facts:
   description: The platform facts the plan was made for (C(platform), C(board), C(arch), C(cores), ...).
   returned: when state is planned or applied
   type: dict
+profile:
+  description:
+    - The profile the plan was made with, as the tool says it (C(kind), C(path)).
+    - C(kind) is C(root) (C(path) read inside I(root)), C(file) (I(profile)), or C(absent)
+      (no C(path) inside I(root), so the platform defaults).
+  returned: when state is planned or applied
+  type: dict
+  sample: {"kind": "root", "path": "/etc/ezedge-host/profile.yaml"}
 rollbacks:
   description: Each apply rolled back, with C(id), C(restored), C(left_alone), C(complete) and C(notes).
   returned: when state is rolled_back
@@ -368,6 +377,7 @@ def plan_result(plan):
         reboot_pending=plan.get('reboot_pending') or [],
         reboot_required=any(c.get('reboot_required') for c in pending) or bool(plan.get('reboot_pending')),
         facts=plan.get('facts') or {},
+        profile=plan.get('profile'),
     )
 
 

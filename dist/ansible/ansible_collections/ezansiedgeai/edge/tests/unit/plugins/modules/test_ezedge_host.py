@@ -23,7 +23,7 @@ from ansible_collections.ezansiedgeai.edge.plugins.modules import ezedge_host as
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 # dist/ansible/ansible_collections/ezansiedgeai/edge/tests/unit/plugins/modules -> repository root
-GOLDEN = os.path.normpath(os.path.join(HERE, *(['..'] * 8), 'testdata', 'golden', 'json'))
+GOLDEN = os.path.normpath(os.path.join(HERE, *(['..'] * 9), 'testdata', 'golden', 'json'))
 FIXTURE = 'pi5-16gb-nvme-bookworm'
 
 
@@ -147,9 +147,36 @@ def test_apply_applies_the_saved_plan(run):
     out = plan_argv[plan_argv.index('--out') + 1]
     # apply takes exactly the saved plan: the diff shown is what is applied.
     assert apply_argv[:3] == [plan_argv[0], 'apply', '--yes'] and out in apply_argv
+    # The plan file holds its profile: apply PLANFILE refuses --profile.
+    assert '--profile' in plan_argv and '--profile' not in apply_argv
     assert res['changed'] is True and res['snapshot_id'] == '<id>'
     assert res['pending_confirmation'] is None
     assert len(res['diff']) == len(json.loads(golden('apply'))['changes'])
+
+
+def test_without_a_profile_the_tool_reads_the_roots_own(run):
+    # No --profile anywhere: the tool plans with /etc/ezedge-host/profile.yaml
+    # inside --root, and the result says which profile that was.
+    p = json.loads(golden('plan'))
+    assert p['profile'] == {'kind': 'absent', 'path': '/etc/ezedge-host/profile.yaml'}
+    p['profile'] = {'kind': 'root', 'path': '/etc/ezedge-host/profile.yaml'}
+    res = run({'state': 'applied', 'root': '/mnt/image', 'platform': 'rpi5'},
+              {'plan': (0, json.dumps(p), ''), 'apply': (0, golden('apply'), '')})
+    assert [c[1] for c in run.calls] == ['plan', 'apply']
+    for argv in run.calls:
+        assert '--profile' not in argv and '--no-profile' not in argv
+        assert argv[argv.index('--root') + 1] == '/mnt/image'
+        assert argv[argv.index('--platform') + 1] == 'rpi5'
+    assert res['profile'] == {'kind': 'root', 'path': '/etc/ezedge-host/profile.yaml'}
+
+
+def test_a_profile_path_is_given_to_plan_only(run):
+    res = run({'state': 'applied', 'profile': '/etc/ezedge-host/edge.yaml'},
+              {'plan': (0, golden('plan'), ''), 'apply': (0, golden('apply'), '')})
+    plan_argv, apply_argv = run.calls
+    assert plan_argv[plan_argv.index('--profile') + 1] == '/etc/ezedge-host/edge.yaml'
+    assert '--profile' not in apply_argv
+    assert res['changed'] is True
 
 
 def test_nothing_pending_is_not_changed_and_does_not_apply(run):
