@@ -2,15 +2,14 @@ package main
 
 import (
 	"bytes"
-	"fmt"
+	"io"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ezansiedgeai/ezedge-host/internal/health/check"
+	"github.com/ezansiedgeai/ezedge-host/internal/ops"
 	"github.com/ezansiedgeai/ezedge-host/internal/view"
-	"github.com/ezansiedgeai/ezedge-host/platform"
-	"github.com/ezansiedgeai/ezedge-host/rollback"
 )
 
 // DefaultTextfileDir is Debian's prometheus-node-exporter textfile
@@ -21,10 +20,16 @@ const DefaultTextfileDir = "/var/lib/prometheus/node-exporter"
 // and the textfile's age are in its output).
 var checkNow = time.Now
 
+// checkFlags are check's flags.
+type checkFlags struct {
+	profile         profileFlags
+	firmware, probe bool
+	textfileDir     string
+	measure         measureFlags
+}
+
 func checkCmd(g *globals) *cobra.Command {
-	var firmware, probe bool
-	var textfileDir string
-	var m measureFlags
+	var fl checkFlags
 	c := &cobra.Command{
 		Use:   "check",
 		Short: "Check the host against the guide's checklists (power, temperature, storage, swap, limits, tuning, monitoring)",
@@ -34,74 +39,70 @@ func checkCmd(g *globals) *cobra.Command {
 			"Exit status: 0 all ok (unknown allowed), 4 warnings, 5 failures, 1 the check could not run.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			g.formats = []string{"junit", "prometheus"}
-			var err error
-			if g.src, err = g.profileSource(cmd); err != nil {
-				return err
-			}
-			h, err := g.openRoot()
+			src, err := fl.profile.source(cmd)
 			if err != nil {
 				return err
 			}
-			defer h.Close()
-			if err := g.resolveProfile(h); err != nil {
-				return err
-			}
-			dir := textfileDir
-			if dir == "-" {
-				dir = ""
-			}
-			o := check.Options{As: platform.Kind(g.platform), Choices: g.choices, Firmware: firmware, TextfileDir: dir}
-			if probe {
-				f, err := platform.DetectAs(h, platform.Kind(g.platform), platform.Observe{})
+			return g.on([]format{asJUnit, asPrometheus}, func(x *ops.Host, out format) error {
+				prof, err := x.Profile(src)
 				if err != nil {
 					return err
 				}
-				hv, err := m.live(h, f, rollback.Open(h))
+				dir := fl.textfileDir
+				if dir == "-" {
+					dir = ""
+				}
+				o := check.Options{As: x.As, Choices: prof.Choices, Firmware: fl.firmware, TextfileDir: dir}
+				if fl.probe {
+					m, _ := fl.measure.options() // no --http here: nothing to parse
+					if o.Probe, err = x.Probe(m, check.ProbeKinds); err != nil {
+						return err
+					}
+				}
+				r, err := check.Host(x.Root, x.Store, o, checkNow())
 				if err != nil {
-					return fmt.Errorf("--measure: %w", err)
+					return err
 				}
-				o.Probe = hv.Measure(check.ProbeKinds, m.budget)
-			}
-			r, err := check.Host(h, rollback.Open(h), o, checkNow())
-			if err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			switch g.output {
-			case "json":
-				err = view.WriteJSON(out, view.NewCheck(r))
-			case "junit":
-				err = view.CheckJUnit(out, r)
-			case "prometheus":
-				if textfileDir == "-" {
-					err = view.CheckPrometheus(out, r)
-					break
+				if err := g.showCheck(cmd.OutOrStdout(), out, x, r, fl.textfileDir); err != nil {
+					return err
 				}
-				var b bytes.Buffer
-				if err = view.CheckPrometheus(&b, r); err == nil {
-					err = check.WriteTextfile(h, textfileDir, b.Bytes())
+				switch r.Worst() {
+				case check.Fail:
+					return exitCode(exitFail)
+				case check.Warn:
+					return exitCode(exitWarn)
 				}
-			default:
-				view.CheckText(out, r)
-			}
-			if err != nil {
-				return err
-			}
-			switch r.Worst() {
-			case check.Fail:
-				return exitCode(exitFail)
-			case check.Warn:
-				return exitCode(exitWarn)
-			}
-			return nil
+				return nil
+			})
 		},
 	}
-	g.addProfileFlags(c)
-	c.Flags().BoolVar(&firmware, "firmware", false, "also read the Raspberry Pi firmware's throttling word (get_throttled; newer kernels log a warning at each read)")
-	c.Flags().BoolVar(&probe, "measure", false, "also measure CPU, memory and disk reads briefly and compare them with the newest baseline")
-	c.Flags().DurationVar(&m.budget, "budget", 5*time.Second, "time --measure may take (1s to 10m)")
-	c.Flags().BoolVar(&m.busy, "busy", false, "--measure even when the host is under heavy load")
-	c.Flags().StringVar(&textfileDir, "textfile-dir", DefaultTextfileDir, "the node exporter's textfile `DIR` in the root, for --output prometheus (- for standard output)")
+	fl.profile.add(c)
+	c.Flags().BoolVar(&fl.firmware, "firmware", false, "also read the Raspberry Pi firmware's throttling word (get_throttled; newer kernels log a warning at each read)")
+	c.Flags().BoolVar(&fl.probe, "measure", false, "also measure CPU, memory and disk reads briefly and compare them with the newest baseline")
+	c.Flags().DurationVar(&fl.measure.budget, "budget", 5*time.Second, "time --measure may take (1s to 10m)")
+	c.Flags().BoolVar(&fl.measure.busy, "busy", false, "--measure even when the host is under heavy load")
+	c.Flags().StringVar(&fl.textfileDir, "textfile-dir", DefaultTextfileDir, "the node exporter's textfile `DIR` in the root, for --output prometheus (- for standard output)")
 	return c
+}
+
+// showCheck writes the report in out; the Prometheus form goes to the
+// node exporter's textfile in dir ("-": to w).
+func (g *globals) showCheck(w io.Writer, out format, x *ops.Host, r *check.Report, dir string) error {
+	switch out {
+	case asJSON:
+		return view.WriteJSON(w, view.NewCheck(r))
+	case asJUnit:
+		return view.CheckJUnit(w, r)
+	case asPrometheus:
+		if dir == "-" {
+			return view.CheckPrometheus(w, r)
+		}
+		var b bytes.Buffer
+		if err := view.CheckPrometheus(&b, r); err != nil {
+			return err
+		}
+		return check.WriteTextfile(x.Root, dir, b.Bytes())
+	}
+	view.CheckText(w, r)
+	return nil
 }

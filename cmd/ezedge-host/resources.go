@@ -3,19 +3,29 @@ package main
 import (
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ezansiedgeai/ezedge-host/internal/alloc"
+	"github.com/ezansiedgeai/ezedge-host/internal/ops"
 	"github.com/ezansiedgeai/ezedge-host/internal/resource"
 	"github.com/ezansiedgeai/ezedge-host/internal/view"
 	"github.com/ezansiedgeai/ezedge-host/plan"
 	"github.com/ezansiedgeai/ezedge-host/tasks"
 )
 
+// resourcesFlags are resources' flags.
+type resourcesFlags struct {
+	workloads, forms []string
+	ram, write       string
+	profile          profileFlags
+	yes              bool
+	lockTimeout      time.Duration
+}
+
 func resourcesCmd(g *globals) *cobra.Command {
-	var workloads, forms []string
-	var ram, write string
+	var fl resourcesFlags
 	c := &cobra.Command{
 		Use:   "resources",
 		Short: "Size each AI container's memory, CPUs and environment for this host from the guide's tables",
@@ -29,34 +39,12 @@ func resourcesCmd(g *globals) *cobra.Command {
 			"task does the same from a profile.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var reqs []alloc.Request
-			for _, w := range workloads {
-				r, err := alloc.ParseRequest(w)
-				if err != nil {
-					return fmt.Errorf("--workload %s", err)
-				}
-				reqs = append(reqs, r)
+			reqs, fs, size, err := alloc.ParseFlags(fl.workloads, fl.forms, fl.ram)
+			if err != nil {
+				return err
 			}
-			var fs []alloc.Form
-			for _, f := range forms {
-				if !slices.Contains(alloc.Forms, alloc.Form(f)) {
-					return fmt.Errorf("--form %q: want compose, quadlet or run", f)
-				}
-				fs = append(fs, alloc.Form(f))
-			}
-			var size alloc.Bytes
-			if ram != "" {
-				var err error
-				if size, err = alloc.ParseBytes(ram); err != nil {
-					return fmt.Errorf("--ram %s", err)
-				}
-			}
-			if write != "" {
-				var err error
-				if g.src, err = g.profileSource(cmd); err != nil {
-					return err
-				}
-				return g.writeResources(cmd, reqs, fs, size, write)
+			if fl.write != "" {
+				return g.writeResources(cmd, &fl, reqs, fs, size)
 			}
 			// Only --write plans: without it a profile would be ignored.
 			for _, n := range []string{"profile", "no-profile"} {
@@ -64,37 +52,35 @@ func resourcesCmd(g *globals) *cobra.Command {
 					return fmt.Errorf("--%s: only with --write (resources without it plans nothing)", n)
 				}
 			}
-			h, f, err := g.open()
-			if err != nil {
-				return err
-			}
-			defer h.Close()
-			a, err := alloc.Compute(f, size, reqs)
-			if err != nil {
-				return err
-			}
-			r := view.NewResources(h.Dir(), a, alloc.ParsePodman(f.Packages["podman"]), fs)
-			if g.output == "json" {
-				return view.WriteJSON(cmd.OutOrStdout(), r)
-			}
-			view.ResourcesText(cmd.OutOrStdout(), r)
-			return nil
+			return g.on(nil, func(x *ops.Host, out format) error {
+				f, err := x.Facts()
+				if err != nil {
+					return err
+				}
+				a, err := alloc.Compute(f, size, reqs)
+				if err != nil {
+					return err
+				}
+				r := view.NewResources(x.Root.Dir(), a, alloc.ParsePodman(f.Packages["podman"]), fs)
+				return show(cmd.OutOrStdout(), out, r, func() { view.ResourcesText(cmd.OutOrStdout(), r) })
+			})
 		},
 	}
-	c.Flags().StringArrayVar(&workloads, "workload", nil, "a container to size: `WORKLOAD[=NAME]`, llm, stt, vision or general (repeatable; default general)")
-	c.Flags().StringArrayVar(&forms, "form", nil, "show only this `FORM`: run, compose or quadlet (repeatable)")
-	c.Flags().StringVar(&ram, "ram", "", "the device's RAM when the root cannot show it (an image), e.g. 8g")
-	c.Flags().StringVar(&write, "write", "", "write container `NAME`'s drop-in (or, with --form compose, the override) through plan and apply")
-	c.Flags().BoolVarP(&g.yes, "yes", "y", false, "with --write: do not ask for confirmation")
-	c.Flags().DurationVar(&g.lockTimeout, "lock-timeout", 0, "with --write: wait this long for another ezedge-host changing the host")
-	g.addProfileFlags(c)
+	c.Flags().StringArrayVar(&fl.workloads, "workload", nil, "a container to size: `WORKLOAD[=NAME]`, llm, stt, vision or general (repeatable; default general)")
+	c.Flags().StringArrayVar(&fl.forms, "form", nil, "show only this `FORM`: run, compose or quadlet (repeatable)")
+	c.Flags().StringVar(&fl.ram, "ram", "", "the device's RAM when the root cannot show it (an image), e.g. 8g")
+	c.Flags().StringVar(&fl.write, "write", "", "write container `NAME`'s drop-in (or, with --form compose, the override) through plan and apply")
+	c.Flags().BoolVarP(&fl.yes, "yes", "y", false, "with --write: do not ask for confirmation")
+	c.Flags().DurationVar(&fl.lockTimeout, "lock-timeout", 0, "with --write: wait this long for another ezedge-host changing the host")
+	fl.profile.add(c)
 	return c
 }
 
 // writeResources plans and applies the container-resources task for this
 // mix, cut down to the one file --write names: the same intent, plan,
 // snapshot and rollback as the task from a profile.
-func (g *globals) writeResources(cmd *cobra.Command, reqs []alloc.Request, forms []alloc.Form, ram alloc.Bytes, name string) error {
+func (g *globals) writeResources(cmd *cobra.Command, fl *resourcesFlags, reqs []alloc.Request, forms []alloc.Form, ram alloc.Bytes) error {
+	name := fl.write
 	if ram != 0 {
 		return fmt.Errorf("--ram with --write: a file written for a host is sized from the host itself")
 	}
@@ -108,26 +94,32 @@ func (g *globals) writeResources(cmd *cobra.Command, reqs []alloc.Request, forms
 	if !slices.ContainsFunc(reqs, func(r alloc.Request) bool { return r.Name == name }) {
 		return fmt.Errorf("--write %q: no container of that name in the mix (give --workload WORKLOAD=%s)", name, name)
 	}
+	src, err := fl.profile.source(cmd)
+	if err != nil {
+		return err
+	}
 	var list []string
 	for _, r := range reqs {
 		list = append(list, string(r.Workload)+"="+r.Name)
 	}
 	on := true
 	t, _ := tasks.ByName("container-resources")
-	// Over the profile's choices (apply resolves it): the rest of the
-	// plan is cut away below, but an invalid profile is refused as by
-	// every command that plans.
-	g.extra = tasks.Choices{t.Name(): {Enabled: &on, Options: &tasks.ContainerResourcesOptions{Containers: list, Form: string(form)}}}
 	file := tasks.ComposeOverrideFile
 	if form == alloc.Quadlet {
 		file = alloc.QuadletPath(name)
 	}
-	g.narrow = func(p *plan.Plan) error {
-		p.Narrow(t.Name(), []string{resource.ID(resource.File(file))})
-		if len(p.Skipped) > 0 {
-			return fmt.Errorf("--write %s: %s", name, p.Skipped[0].Reason)
-		}
-		return nil
-	}
-	return g.apply(cmd, nil)
+	// Over the profile's choices (apply resolves it): the rest of the
+	// plan is cut away, but an invalid profile is refused as by every
+	// command that plans.
+	req := ops.ApplyRequest{Request: ops.Request{
+		Extra: tasks.Choices{t.Name(): {Enabled: &on, Options: &tasks.ContainerResourcesOptions{Containers: list, Form: string(form)}}},
+		Narrow: func(p *plan.Plan) error {
+			p.Narrow(t.Name(), []string{resource.ID(resource.File(file))})
+			if len(p.Skipped) > 0 {
+				return fmt.Errorf("--write %s: %s", name, p.Skipped[0].Reason)
+			}
+			return nil
+		},
+	}, LockTimeout: fl.lockTimeout}
+	return g.apply(cmd, src, req, fl.yes)
 }

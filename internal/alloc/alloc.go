@@ -397,3 +397,31 @@ func ParseBytes(s string) (Bytes, error) {
 	}
 	return Bytes(v) * mult, nil
 }
+
+// ParseFlags reads resources' --workload, --form and --ram values, each
+// error naming its flag.
+func ParseFlags(workloads, forms []string, ram string) ([]Request, []Form, Bytes, error) {
+	var reqs []Request
+	for _, w := range workloads {
+		r, err := ParseRequest(w)
+		if err != nil {
+			return nil, nil, 0, fmt.Errorf("--workload %s", err)
+		}
+		reqs = append(reqs, r)
+	}
+	var fs []Form
+	for _, f := range forms {
+		if !slices.Contains(Forms, Form(f)) {
+			return nil, nil, 0, fmt.Errorf("--form %q: want compose, quadlet or run", f)
+		}
+		fs = append(fs, Form(f))
+	}
+	var size Bytes
+	if ram != "" {
+		var err error
+		if size, err = ParseBytes(ram); err != nil {
+			return nil, nil, 0, fmt.Errorf("--ram %s", err)
+		}
+	}
+	return reqs, fs, size, nil
+}

@@ -300,9 +300,9 @@ func WriteJSON(w io.Writer, v any) error {
 }
 
 // NonNil makes an absent list print as [] in JSON.
-func NonNil(s []string) []string {
+func NonNil[T any](s []T) []T {
 	if s == nil {
-		return []string{}
+		return []T{}
 	}
 	return s
 }

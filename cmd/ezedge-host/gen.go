@@ -1,0 +1,67 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/cobra/doc"
+
+	"github.com/ezansiedgeai/ezedge-host/internal/engine/firstboot"
+	"github.com/ezansiedgeai/ezedge-host/internal/engine/tryapply"
+	"github.com/ezansiedgeai/ezedge-host/platform"
+	"github.com/ezansiedgeai/ezedge-host/tasks"
+)
+
+// manCmd writes the man pages (make man).
+func manCmd(root *cobra.Command) *cobra.Command {
+	return &cobra.Command{
+		Use:    "gen-man DIR",
+		Short:  "Write man pages for every command into DIR",
+		Hidden: true,
+		Args:   cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			if err := os.MkdirAll(args[0], 0o755); err != nil {
+				return err
+			}
+			root.DisableAutoGenTag = true
+			return doc.GenManTree(root, &doc.GenManHeader{Title: "EZEDGE-HOST", Section: "8", Source: "ezedge-host " + version}, args[0])
+		},
+	}
+}
+
+// unitsCmd writes the systemd units the Debian package ships (disabled),
+// from the same source as the ones ezedge-host writes itself, running the
+// packaged binary.
+func unitsCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:    "gen-units DIR",
+		Short:  "Write the units the Debian package ships into DIR",
+		Hidden: true,
+		Args:   cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			if err := os.MkdirAll(args[0], 0o755); err != nil {
+				return err
+			}
+			for name, text := range packagedUnits() {
+				if err := os.WriteFile(filepath.Join(args[0], name), []byte(text), 0o644); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	}
+}
+
+// packagedUnits are the Debian package's units by name.
+func packagedUnits() map[string]string {
+	const header = "# Shipped disabled by the ezedge-host package; see ezedge-host(8) and\n# /usr/share/doc/ezedge-host. Override in /etc/systemd/system.\n"
+	bin := platform.PackagedBinary
+	service, timer := tasks.CheckUnitTexts(header, bin, tasks.CheckTimerDefaults().TextfileDir, "")
+	return map[string]string{
+		firstboot.UnitName:          firstboot.UnitText(header, bin, false),
+		tryapply.BootUnitName:       tryapply.BootUnitText(header, bin),
+		"ezedge-host-check.service": service,
+		"ezedge-host-check.timer":   timer,
+	}
+}

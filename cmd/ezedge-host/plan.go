@@ -1,0 +1,86 @@
+package main
+
+import (
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ezansiedgeai/ezedge-host/internal/engine/savedplan"
+	"github.com/ezansiedgeai/ezedge-host/internal/ops"
+	"github.com/ezansiedgeai/ezedge-host/internal/view"
+	"github.com/ezansiedgeai/ezedge-host/internal/view/escape"
+)
+
+func factsCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "facts",
+		Short: "Show what platform this host is, and why",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return g.on(nil, func(x *ops.Host, out format) error {
+				f, err := x.Facts()
+				if err != nil {
+					return err
+				}
+				return show(cmd.OutOrStdout(), out, view.NewFacts(x.Root.Dir(), f), func() { view.FactsText(cmd.OutOrStdout(), f) })
+			})
+		},
+	}
+}
+
+// planFlags are plan's flags.
+type planFlags struct {
+	profile        profileFlags
+	diff, detailed bool
+	out            string
+	only           []string
+}
+
+func planCmd(g *globals) *cobra.Command {
+	var fl planFlags
+	c := &cobra.Command{
+		Use:   "plan",
+		Short: "Show what apply would change; changes nothing",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			src, err := fl.profile.source(cmd)
+			if err != nil {
+				return err
+			}
+			if err := onlyTasks(fl.only); err != nil {
+				return err
+			}
+			return g.on(nil, func(x *ops.Host, out format) error {
+				prof, err := x.Profile(src)
+				if err != nil {
+					return err
+				}
+				p, err := x.Plan(ops.Request{Profile: prof, Only: fl.only})
+				if err != nil {
+					return err
+				}
+				w := cmd.OutOrStdout()
+				if out == asJSON {
+					err = view.PlanJSON(w, p)
+				} else {
+					view.PlanText(w, p, fl.diff)
+				}
+				if err == nil && fl.out != "" {
+					if err = savedplan.Save(fl.out, p, prof.Data, fl.only, time.Now()); err == nil && out == asText {
+						escape.Fprintf(w, "Saved to %s: `ezedge-host apply %s` applies exactly this plan.\n", fl.out, fl.out)
+					}
+				}
+				if err == nil && fl.detailed && len(p.Pending()) > 0 {
+					return exitCode(exitChanges)
+				}
+				return err
+			})
+		},
+	}
+	fl.profile.add(c)
+	c.Flags().BoolVar(&fl.diff, "diff", false, "show a unified diff for every file")
+	c.Flags().BoolVar(&fl.detailed, "detailed-exitcode", false, "exit 0 when there is nothing to change, 2 when changes are pending, 1 on error")
+	c.Flags().StringVar(&fl.out, "out", "", "save the plan to `FILE` for `ezedge-host apply FILE`")
+	c.Flags().StringArrayVar(&fl.only, "only", nil, "plan only `TASK`'s changes (repeatable)")
+	return c
+}

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ezansiedgeai/ezedge-host/internal/engine/tryapply"
+	"github.com/ezansiedgeai/ezedge-host/internal/ops"
+	"github.com/ezansiedgeai/ezedge-host/internal/view"
+	"github.com/ezansiedgeai/ezedge-host/internal/view/escape"
+)
+
+func confirmCmd(g *globals) *cobra.Command {
+	var lockTimeout time.Duration
+	c := &cobra.Command{
+		Use:   "confirm [ID]",
+		Short: "Keep a try apply (apply --confirm-within) before it is rolled back",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return g.on(nil, func(x *ops.Host, _ format) error {
+				done, err := x.Confirm(append(args, "")[0], lockTimeout)
+				for _, d := range done {
+					escape.Fprintf(cmd.OutOrStdout(), "Confirmed apply %s: it stays.\n", d)
+				}
+				return err
+			})
+		},
+	}
+	c.Flags().DurationVar(&lockTimeout, "lock-timeout", 0, "wait this long for another ezedge-host changing the host (0: fail at once)")
+	return c
+}
+
+func statusCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "status",
+		Short: "Applies waiting for confirmation, interrupted or in progress ones, and the latest",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return g.on(nil, func(x *ops.Host, out format) error {
+				pending, err := tryapply.List(x.Root)
+				if err != nil {
+					return err
+				}
+				hi, err := x.Store.History()
+				if err != nil {
+					return err
+				}
+				st := view.NewStatus(pending, hi, time.Now())
+				return show(cmd.OutOrStdout(), out, st, func() { view.StatusText(cmd.OutOrStdout(), st) })
+			})
+		},
+	}
+}
+
+// revertCmd is what a try apply schedules: at the deadline, roll the apply
+// back unless it was confirmed meanwhile.
+func revertCmd(g *globals) *cobra.Command {
+	var at string
+	c := &cobra.Command{
+		Use:    "revert-if-unconfirmed ID",
+		Hidden: true,
+		Args:   cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var when time.Time
+			if at != "" {
+				var err error
+				if when, err = time.Parse(time.RFC3339, at); err != nil {
+					return err
+				}
+			}
+			return g.on(nil, func(x *ops.Host, _ format) error {
+				ids, err := x.RevertIfUnconfirmed(args[0], when)
+				for _, id := range ids {
+					escape.Fprintf(cmd.OutOrStdout(), "apply %s not confirmed in time: rolled back\n", id)
+				}
+				return err
+			})
+		},
+	}
+	c.Flags().StringVar(&at, "at", "", "wait until this RFC 3339 time first")
+	return c
+}
+
+// revertPendingCmd is what the boot unit runs after a reboot: revert every
+// try apply whose deadline passed, re-arm the timers of the others.
+func revertPendingCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:    "revert-pending",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			self, err := os.Executable()
+			if err != nil {
+				return err
+			}
+			return g.on(nil, func(x *ops.Host, _ format) error { return x.RevertPending(self) })
+		},
+	}
+}

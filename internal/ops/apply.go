@@ -1,0 +1,160 @@
+package ops
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/ezansiedgeai/ezedge-host/internal/engine/apply"
+	"github.com/ezansiedgeai/ezedge-host/internal/engine/savedplan"
+	"github.com/ezansiedgeai/ezedge-host/internal/engine/tryapply"
+	"github.com/ezansiedgeai/ezedge-host/internal/health/baseline"
+	"github.com/ezansiedgeai/ezedge-host/plan"
+)
+
+// ApplyRequest is an apply: of the profile, or exactly of a saved plan.
+type ApplyRequest struct {
+	Request
+	// Saved, when set, is the plan file being applied: the fresh plan
+	// must be its diff exactly.
+	Saved *savedplan.Saved
+	// Review is shown the plan before anything is locked or changed and
+	// says whether to go on (the CLI shows it and asks); nil goes on.
+	Review func(p *plan.Plan) error
+	// LockTimeout is how long to wait for another ezedge-host.
+	LockTimeout time.Duration
+	// Within, when set, makes it a try apply: rolled back unless
+	// confirmed within this time, by a revert that Self (this binary)
+	// runs.
+	Within time.Duration
+	Self   string
+	// Measure, when set, measures what the changed tasks bear on before
+	// and after.
+	Measure *Measure
+}
+
+// ApplyResult is what an apply did.
+type ApplyResult struct {
+	// Plan is the plan applied: made again under the lock.
+	Plan    *plan.Plan
+	Applied *apply.Applied
+	// Pending is the try apply's confirmation, when one was armed.
+	Pending *tryapply.Pending
+	// Effect is the measured effect, with Measure.
+	Effect *baseline.Effect
+}
+
+// Apply plans the host, has the plan reviewed, and applies it under the
+// host lock, planning again there: the host must still be what was
+// reviewed (another apply, or an operator, may have been quicker). A try
+// apply is armed with its revert, or undone at once when the revert cannot
+// be armed. The result is returned whenever the apply ran, with its error.
+func (x *Host) Apply(req ApplyRequest) (*ApplyResult, error) {
+	if err := x.Root.RequirePrivilege("apply"); err != nil {
+		return nil, err
+	}
+	// An overdue try apply is reverted before the plan is made, so the
+	// plan reviewed is the one applied.
+	if len(tryapply.Overdue(x.Root, x.now())) > 0 {
+		unlock, _, err := x.Lock(req.LockTimeout, "ezedge-host apply")
+		if err != nil {
+			return nil, err
+		}
+		unlock()
+	}
+	p, err := x.Plan(req.Request)
+	if err != nil {
+		return nil, err
+	}
+	if req.Saved != nil {
+		if err := req.Saved.Check(p); err != nil {
+			return nil, err
+		}
+	}
+	// --measure on a host that cannot be measured fails before anything
+	// is locked, asked or changed.
+	var me *measurement
+	if len(p.Pending()) > 0 {
+		if me, err = x.prepare(req.Measure, p.Facts); err != nil {
+			return nil, err
+		}
+	}
+	if req.Review != nil {
+		if err := req.Review(p); err != nil {
+			return nil, err
+		}
+	}
+	unlock, _, err := x.Lock(req.LockTimeout, "ezedge-host apply")
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	again, err := x.Plan(req.Request)
+	if err != nil {
+		return nil, err
+	}
+	if req.Saved != nil {
+		err = req.Saved.Check(again)
+	} else if id := plan.Same(p, again); id != "" {
+		err = fmt.Errorf("the host changed since the plan was made (%s); nothing was changed: run apply again", id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := &ApplyResult{Plan: again}
+	if me != nil && len(again.Pending()) > 0 {
+		var names []string
+		for _, c := range again.Pending() {
+			names = addTasks(names, c.Task)
+		}
+		me.takeBefore(names)
+	} else {
+		me = nil
+	}
+	out.Applied, err = apply.Apply(x.Root, x.Store, again, x.now())
+	if err != nil {
+		return out, err
+	}
+	if me != nil && out.Applied.ID != "" {
+		note := ""
+		for _, c := range again.Pending() {
+			if c.RebootRequired {
+				note = "some changes take effect at the next boot: the after figures do not show them yet"
+			}
+		}
+		if out.Effect, err = x.after(me, "apply", out.Applied.ID, note); err != nil {
+			return out, fmt.Errorf("the apply is done (snapshot %s), but its figures were not saved: %w", out.Applied.ID, err)
+		}
+	}
+	if out.Applied.ID != "" && req.Within > 0 {
+		pd, err := x.arm(out.Applied.ID, req.Within, req.Self)
+		if err != nil {
+			return out, err
+		}
+		out.Pending = &pd
+	}
+	return out, nil
+}
+
+// NotArmedError is a try apply whose revert could not be armed: the apply
+// was rolled back at once (or, when that failed too, it says so).
+type NotArmedError struct{ msg string }
+
+func (e NotArmedError) Error() string { return e.msg }
+
+// arm schedules the automatic revert of try apply id. Without it a try
+// apply is not safe: if it cannot be armed, the apply is rolled back now,
+// and a failure of that rollback is said too.
+func (x *Host) arm(id string, within time.Duration, self string) (tryapply.Pending, error) {
+	err := fmt.Errorf("the path of this binary is unknown")
+	if self != "" {
+		var p tryapply.Pending
+		if p, err = tryapply.Schedule(x.Root, id, within, self, x.now()); err == nil {
+			return p, nil
+		}
+	}
+	rv := tryapply.Revert(x.Store, x.Root, id)
+	if rv.Err != nil {
+		return tryapply.Pending{}, NotArmedError{fmt.Sprintf("could not schedule the automatic revert (%v), and rolling the apply back failed too: %v; run `ezedge-host rollback --to %s`", err, rv.Err, id)}
+	}
+	return tryapply.Pending{}, NotArmedError{fmt.Sprintf("could not schedule the automatic revert (%v); the apply was rolled back", err)}
+}
