@@ -133,6 +133,12 @@ func planContainerStorage(f *Facts, o *ContainerStorageOptions) Intent {
 		if !cur.Exists && !changed {
 			return cur
 		}
+		// Values written another way ("/var/lib/containers//storage/")
+		// that containers/storage reads as the ones wanted are left as
+		// they are.
+		if v, err := storageconf.Parse(cur.Data); cur.Exists && err == nil && platform.StorageAsRead(v) == storageconf.Values(want) {
+			return cur
+		}
 		out, err := storageconf.Set(base(cur.Data, cur.Exists), want)
 		if err != nil {
 			// The file changed since the facts were read into one this

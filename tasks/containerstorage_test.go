@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/ezansiedgeai/ezedge-host/internal/formats/storageconf"
+	"github.com/ezansiedgeai/ezedge-host/internal/resource"
 	"github.com/ezansiedgeai/ezedge-host/platform"
 )
 
@@ -70,4 +71,30 @@ func TestContainerStorageChoice(t *testing.T) {
 
 func platformValues(driver, mp string) storageconf.Values {
 	return storageconf.Values{Driver: driver, Graphroot: platform.DefaultGraphroot, MountProgram: mp}
+}
+
+// TestContainerStorageSpellings: a storage.conf whose graphroot or
+// mount_program is written another way than ours, but names what
+// containers/storage would use anyway, is no change: not edited, and a
+// populated store is not refused for it.
+func TestContainerStorageSpellings(t *testing.T) {
+	for _, conf := range []string{
+		"[storage]\ndriver = \"overlay\"\ngraphroot = \"/var/lib/containers//storage/\"\n",
+		"[storage]\ndriver = \"overlay\"\ngraphroot = \"/var/lib/containers/./storage\"\n[storage.options.overlay]\nmount_program = \"\"\n",
+	} {
+		v, err := storageconf.Parse([]byte(conf))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := platform.Containers{Podman: true, Overlay: true, OverlayKnown: true, Kernels: []string{"6.1.0"}, Images: 3,
+			ConfFile: platform.StorageConf, Conf: []byte(conf), Effective: platform.StorageAsRead(v)}
+		in := plan(t, "container-storage", &Facts{Containers: c}, &ContainerStorageOptions{Overlay: "native"})
+		if in.Refuse != "" || in.Skip != "" || len(in.Wants) != 1 {
+			t.Fatalf("%q: %+v", conf, in)
+		}
+		cur := resource.Content([]byte(conf))
+		if got := in.Wants[0].Edit(cur); string(got.Data) != conf {
+			t.Errorf("%q edited to %q", conf, got.Data)
+		}
+	}
 }

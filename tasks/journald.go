@@ -33,6 +33,11 @@ func init() {
 		// outlive a reboot.
 		Options: JournaldOptions{Mode: "volatile", RuntimeMaxMiB: 64, SystemMaxMiB: 256},
 		Plan: func(f *Facts, o *JournaldOptions) Intent {
+			// The drop-in is read by systemd-journald when its unit runs:
+			// a masked or broken unit reads none.
+			if why := unitTrouble(f.Writes.JournaldUnit); why != "" && passedOver(f.Writes.JournaldUnit) == "" {
+				return Skip(why + ": no systemd-journald runs to read " + JournaldDropIn)
+			}
 			set := [][2]string{{"Storage", "volatile"}, {"RuntimeMaxUse", fmt.Sprintf("%dM", o.RuntimeMaxMiB)}}
 			if o.Mode == "capped" {
 				// Storage= stays the distribution's (auto: on disk where

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/ezansiedgeai/ezedge-host/internal/formats/hostconf"
+	"github.com/ezansiedgeai/ezedge-host/internal/formats/unitfile"
 	"github.com/ezansiedgeai/ezedge-host/internal/health/measure"
 	"github.com/ezansiedgeai/ezedge-host/internal/resource"
 	"github.com/ezansiedgeai/ezedge-host/platform"
@@ -69,6 +70,7 @@ func init() {
 		Plan: func(f *Facts, o *TmpTmpfsOptions) Intent {
 			t, w := f.Writes.Tmp, f.Writes
 			u := f.Units["tmp.mount"]
+			l := t.Loaded
 			ours := strings.HasPrefix(Header, t.Etc+"\n")
 			switch {
 			case t.Symlink:
@@ -76,21 +78,53 @@ func init() {
 			case w.FstabProblem != "":
 				return Skip(w.FstabProblem + ": whether it mounts /tmp is unknown")
 			}
-			if n := hostconf.FstabMounts(w.Fstab, "/tmp"); len(n) > 0 {
-				return Skip(fmt.Sprintf("%s line %d mounts /tmp: fstab wins over tmp.mount (systemd-fstab-generator makes tmp.mount from it); set /tmp up there", hostconf.FstabPath, n[0]))
+			// A line mounts /tmp however its mount point is spelled
+			// ("/tmp/", "//tmp", "/./tmp", a link to /tmp): as
+			// systemd-fstab-generator or mount(8) reads it.
+			for _, m := range w.FstabMounts {
+				if m.At("/tmp") || m.Unit == "tmp.mount" {
+					why := fmt.Sprintf("%s line %d mounts /tmp: fstab wins over tmp.mount (systemd-fstab-generator makes tmp.mount from it); set /tmp up there", hostconf.FstabPath, m.Line)
+					switch {
+					case m.Where.Raw != "/tmp" && m.Where.Is("/tmp"):
+						why += fmt.Sprintf(" (its mount point %q is /tmp to systemd-fstab-generator)", m.Where.Raw)
+					case m.Where.Raw != "/tmp":
+						why += fmt.Sprintf(" (its mount point %q is /tmp to mount(8))", m.Libmount.Raw)
+					}
+					return Skip(why)
+				}
+			}
+			if p := passedOver(l); p != "" {
+				return Skip(p + "; tmp-tmpfs leaves /tmp alone rather than guess which tmp.mount is meant")
 			}
 			switch {
 			case u.Problem != "":
 				return Skip(u.Problem + ": `systemctl unmask tmp.mount` lets /tmp be a tmpfs")
+			case l.Masked != "":
+				return Skip("tmp.mount is masked (" + l.Masked + "): `systemctl unmask tmp.mount` lets /tmp be a tmpfs")
 			case t.Static != "":
 				return Skip("/tmp is a tmpfs at every boot already: the distribution enables tmp.mount (" + t.Static + ", Debian trixie's default)")
+			case l.Problem != "":
+				return Skip(l.Problem + ": tmp-tmpfs's drop-in is for systemd's tmpfs tmp.mount")
+			}
+			// The unit the drop-in goes onto: the one systemd loads, or,
+			// where tmp-tmpfs writes it, ours with the drop-ins already
+			// there.
+			check := l
+			if !l.Exists() && t.Shared != "" {
+				check.Fragment = TmpMountUnit
+				check.Settings = append(unitfile.Parse(TmpMountUnit, []byte(tmpMountFile)).Settings, l.Settings...)
+			}
+			if check.Exists() {
+				if why := wrongTmpMount(check, TmpMountDropIn); why != "" {
+					return Skip(why + "; the drop-in " + TmpMountDropIn + " is planned only onto that unit")
+				}
 			}
 			size, note := tmpSize(f, o)
 			dropIn := Header + "[Mount]\nOptions=mode=1777,strictatime,nosuid,nodev,size=" + size + "\n"
 			boot := "takes effect at the next boot: a tmpfs is not mounted over a /tmp whose files are in use"
-			in := Intent{Notes: []string{note}}
+			in := Intent{Notes: []string{note}, Warnings: laterDropIns(l, TmpMountDropIn, "Mount", "Options")}
 			switch {
-			case t.Unit == "" && (t.Etc == "" || ours) && t.Shared != "":
+			case t.Shared != "" && (!l.Exists() || l.Fragment == TmpMountUnit && l.Target == "" && ours):
 				// Debian up to bookworm: the unit is in /usr/share/systemd,
 				// outside the unit path; ours takes its place in /etc.
 				in.Wants = []Want{
@@ -100,7 +134,7 @@ func init() {
 						return resource.UnitLinked(cur, tmpMountLinks)
 					}, Reboot: true},
 				}
-			case !u.Installed:
+			case !u.Installed || !l.Exists():
 				return Skip("tmp.mount is not installed (systemd ships it in " + platform.SharedTmpMount + " or /usr/lib/systemd/system)")
 			case len(u.InstallLinks) == 0:
 				return Skip("tmp.mount has no [Install] section to enable it by")

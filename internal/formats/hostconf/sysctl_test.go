@@ -44,17 +44,29 @@ func TestCorpusSysctl(t *testing.T) {
 	t.Logf("%d files, %d settings", len(files), total)
 }
 
-func TestNormalizeSysctlKey(t *testing.T) {
+// TestSysctlKeySpellings: a key written with slashes, doubled or
+// trailing separators is the key systemd-sysctl sets (hostpath's rules),
+// in a sysctl.d file and in a udev rule's SYSCTL{}.
+func TestSysctlKeySpellings(t *testing.T) {
 	t.Parallel()
 	cases := map[string]string{
 		"net/ipv4/conf/all/rp_filter":    "net.ipv4.conf.all.rp_filter",
 		"net.ipv4.conf.eth0/1.rp_filter": "net.ipv4.conf.eth0/1.rp_filter",
 		"net/ipv4/conf/eth0.1/rp_filter": "net.ipv4.conf.eth0/1.rp_filter",
 		"vm.swappiness":                  "vm.swappiness",
+		"/vm//swappiness/":               "vm.swappiness",
+		"vm.swappiness.":                 "vm.swappiness",
+		"-vm..swappiness":                "vm.swappiness",
 	}
 	for in, want := range cases {
-		if got := NormalizeSysctlKey(in); got != want {
-			t.Errorf("%q -> %q, want %q", in, got, want)
+		set, bad := ParseSysctlConf([]byte(in + " = 10\n"))
+		if len(bad) > 0 || len(set) != 1 || set[0].Key != want {
+			t.Errorf("%q read as %+v (bad %v), want key %q", in, set, bad, want)
+		}
+		c := &Conf{}
+		c.Udev, _ = ParseUdevRules([]byte(`ACTION=="add", SYSCTL{` + strings.TrimPrefix(in, "-") + `}="60"` + "\n"))
+		if w := c.UdevSysctlOverrides(map[string]string{want: "10"}); len(w) != 1 {
+			t.Errorf("udev SYSCTL{%s}: warnings %v, want one for %s", in, w, want)
 		}
 	}
 }
