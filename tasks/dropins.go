@@ -29,20 +29,6 @@ func passedOver(u unitfile.Unit) string {
 	return ""
 }
 
-// unitTrouble says why u cannot take a drop-in at all: something passed
-// over at its name, a mask, a unit systemd fails to load.
-func unitTrouble(u unitfile.Unit) string {
-	switch p := passedOver(u); {
-	case p != "":
-		return p
-	case u.Masked != "":
-		return u.Name + " is masked (" + u.Masked + ")"
-	case u.Problem != "":
-		return u.Problem
-	}
-	return ""
-}
-
 // unitValue is u's setting of section/key as systemd uses it, ours left
 // out: the last assignment, "%%" read as '%' (a specifier that depends on
 // the host is kept, so it matches nothing). The setting is returned to

@@ -35,8 +35,11 @@ func init() {
 		Plan: func(f *Facts, o *JournaldOptions) Intent {
 			// The drop-in is read by systemd-journald when its unit runs:
 			// a masked or broken unit reads none.
-			if why := unitTrouble(f.Writes.JournaldUnit); why != "" && passedOver(f.Writes.JournaldUnit) == "" {
-				return Skip(why + ": no systemd-journald runs to read " + JournaldDropIn)
+			switch u := f.Writes.JournaldUnit; {
+			case u.Masked != "":
+				return Skip("systemd-journald.service is masked (" + u.Masked + "): no systemd-journald runs to read " + JournaldDropIn)
+			case u.Problem != "":
+				return Skip(u.Problem + ": no systemd-journald runs to read " + JournaldDropIn)
 			}
 			set := [][2]string{{"Storage", "volatile"}, {"RuntimeMaxUse", fmt.Sprintf("%dM", o.RuntimeMaxMiB)}}
 			if o.Mode == "capped" {

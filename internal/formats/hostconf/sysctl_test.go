@@ -120,3 +120,29 @@ func TestSysctlOverrides(t *testing.T) {
 		t.Errorf("files %v", fs)
 	}
 }
+
+// TestHiddenConfFiles: a hidden file in a drop-in directory is not read,
+// as conf_files_list() leaves it out; a link to /dev/null masks its name.
+func TestHiddenConfFiles(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	fixture.PutAll(t, dir, map[string]fixture.Entry{
+		"etc/sysctl.d/.99-hidden.conf":    fixture.File("vm.swappiness = 99\n"),
+		"etc/sysctl.d/50-masked.conf":     fixture.Link("//dev/null"),
+		"usr/lib/sysctl.d/50-masked.conf": fixture.File("vm.swappiness = 50\n"),
+		"usr/lib/sysctl.d/60-kept.conf":   fixture.File("vm.swappiness = 60\n"),
+	})
+	h, err := hostroot.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	files := SysctlFiles(h)
+	if strings.Join(files, " ") != "/etc/sysctl.d/50-masked.conf /usr/lib/sysctl.d/60-kept.conf" {
+		t.Errorf("files %v", files)
+	}
+	c := Read(h)
+	if w := c.SysctlOverrides("/etc/sysctl.d/10-ours.conf", map[string]string{"vm.swappiness": "10"}); len(w) != 1 || !strings.Contains(w[0], "60-kept.conf") {
+		t.Errorf("warnings %v", w)
+	}
+}
