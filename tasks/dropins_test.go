@@ -28,7 +28,8 @@ func factsOf(t *testing.T, base string, files map[string]fixture.Entry) *Facts {
 }
 
 // outcome is what a task did in a case: "plan" (its drop-in planned),
-// "skip", "refuse", or "omit" (the task runs, the drop-in is left out).
+// "skip", "refuse", "omit" (the task runs, the drop-in is left out), or
+// "remove" (a drop-in an earlier apply left is taken away).
 type outcome struct {
 	what string
 	// says must appear in the skip or refusal reason, or a warning.
@@ -48,6 +49,9 @@ func intentOutcome(in Intent, dropIn string) (string, string) {
 	for _, w := range in.Wants {
 		if w.Resource.Name() == dropIn && w.Desired.Exists {
 			return "plan", said
+		}
+		if w.Resource.Name() == dropIn && w.Edit == nil {
+			return "remove", said
 		}
 	}
 	for _, fr := range in.Fragments {
@@ -116,6 +120,17 @@ var dropInCases = []struct {
 	{"tmp-tmpfs", "pi4-8gb-bullseye", TmpMountDropIn, nil, "fstab mounts a link to /tmp", map[string]fixture.Entry{
 		"/etc/fstab": fixture.File("/dev/sdb1 /mnt/scratch ext4 defaults 0 2\n"), "/mnt/scratch": fixture.Link("../tmp")},
 		outcome{"skip", "/etc/fstab line 1 mounts /tmp"}},
+
+	{"tmp-tmpfs", "pi4-8gb-bullseye", TmpMountDropIn, nil, "an earlier drop-in under an admin's ext4 unit", map[string]fixture.Entry{
+		TmpMountDropIn: fixture.File(Header + "[Mount]\nOptions=mode=1777,strictatime,nosuid,nodev,size=25%%\n"),
+		TmpMountUnit:   fixture.File("[Mount]\nWhat=/dev/sdb1\nWhere=/tmp\nType=ext4\n")},
+		outcome{"remove", "/etc/systemd/system/tmp.mount line 4 sets Type=ext4"}},
+	{"tmp-tmpfs", "pi4-8gb-bullseye", TmpMountDropIn, nil, "an earlier apply, then fstab mounts /tmp/", map[string]fixture.Entry{
+		TmpMountUnit:   fixture.File(tmpMountFile),
+		TmpMountDropIn: fixture.File(Header + "[Mount]\nOptions=mode=1777,strictatime,nosuid,nodev,size=25%%\n"),
+		"/etc/systemd/system/local-fs.target.wants/tmp.mount": fixture.Link(TmpMountUnit),
+		"/etc/fstab": fixture.File("/dev/sdb1 /tmp/ ext4 defaults 0 2\n")},
+		outcome{"remove", "/etc/fstab line 1 mounts /tmp"}},
 
 	// journald: the drop-in is read by systemd-journald.service.
 	{"journald", "pi4-8gb-bullseye", JournaldDropIn, nil, "no unit in the root", nil, outcome{"plan", ""}},

@@ -59,8 +59,9 @@ func init() {
 		Measures: []measure.Kind{measure.Sync},
 		Summary:  "/tmp on a tmpfs through systemd's tmp.mount, sized from RAM (from the next boot)",
 		When:     "on when the root is on an SD card; opt-in elsewhere",
-		Observe:  platform.Observe{Units: []string{"tmp.mount"}},
-		Default:  onSDRoot("a tmpfs /tmp spends RAM to spare the root disk writes"),
+		// The drop-in's glob tells whether an earlier apply left it.
+		Observe: platform.Observe{Units: []string{"tmp.mount"}, Globs: []string{TmpMountDropIn}},
+		Default: onSDRoot("a tmpfs /tmp spends RAM to spare the root disk writes"),
 		// A quarter of RAM holds what package builds and unpacking put
 		// in /tmp on a 2 GiB board and leaves the rest to containers;
 		// systemd's own 50 % lets /tmp alone push an 8 GiB board into
@@ -72,6 +73,27 @@ func init() {
 			u := f.Units["tmp.mount"]
 			l := t.Loaded
 			ours := strings.HasPrefix(Header, t.Etc+"\n")
+			// standDown is the intent where tmp.mount is not, or no
+			// longer, the unit tmp-tmpfs's files are for: a skip; but
+			// what an earlier apply wrote that would now act on the
+			// administrator's /tmp (the drop-in's tmpfs options on their
+			// unit; our tmp.mount, which outranks their fstab line) is
+			// removed, with why as a warning. Rollback puts it back.
+			standDown := func(why string, unitToo bool) Intent {
+				var wants []Want
+				if unitToo && ours && t.Shared != "" {
+					wants = append(wants,
+						Want{Resource: resource.OwnUnit("tmp.mount", tmpMountLinks).LinksOnly(), Edit: resource.UnitDisabled, Reboot: true},
+						Want{Resource: resource.File(TmpMountUnit), Desired: resource.State{}, Reboot: true})
+				}
+				if len(f.Globbed[TmpMountDropIn]) > 0 {
+					wants = append(wants, Want{Resource: resource.File(TmpMountDropIn), Desired: gone(TmpMountDropIn), Reboot: true})
+				}
+				if len(wants) == 0 {
+					return Skip(why)
+				}
+				return Intent{Wants: wants, Warnings: []string{why + "; what an earlier apply wrote for tmp.mount would act on it, so it is removed (rollback puts it back)"}}
+			}
 			switch {
 			case t.Symlink:
 				return Skip("/tmp is a symbolic link: tmp.mount does not mount over one")
@@ -90,11 +112,11 @@ func init() {
 					case m.Where.Raw != "/tmp":
 						why += fmt.Sprintf(" (its mount point %q is /tmp to mount(8))", m.Libmount.Raw)
 					}
-					return Skip(why)
+					return standDown(why, true)
 				}
 			}
 			if p := passedOver(l); p != "" {
-				return Skip(p + "; tmp-tmpfs leaves /tmp alone rather than guess which tmp.mount is meant")
+				return standDown(p+"; tmp-tmpfs leaves /tmp alone rather than guess which tmp.mount is meant", false)
 			}
 			switch {
 			case u.Problem != "":
@@ -104,7 +126,7 @@ func init() {
 			case t.Static != "":
 				return Skip("/tmp is a tmpfs at every boot already: the distribution enables tmp.mount (" + t.Static + ", Debian trixie's default)")
 			case l.Problem != "":
-				return Skip(l.Problem + ": tmp-tmpfs's drop-in is for systemd's tmpfs tmp.mount")
+				return standDown(l.Problem+": tmp-tmpfs's drop-in is for systemd's tmpfs tmp.mount", false)
 			}
 			// The unit the drop-in goes onto: the one systemd loads, or,
 			// where tmp-tmpfs writes it, ours with the drop-ins already
@@ -116,7 +138,7 @@ func init() {
 			}
 			if check.Exists() {
 				if why := wrongTmpMount(check, TmpMountDropIn); why != "" {
-					return Skip(why + "; the drop-in " + TmpMountDropIn + " is planned only onto that unit")
+					return standDown(why+"; the drop-in "+TmpMountDropIn+" is planned only onto that unit", false)
 				}
 			}
 			size, note := tmpSize(f, o)

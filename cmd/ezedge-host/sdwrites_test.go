@@ -207,6 +207,42 @@ func TestTmpTmpfsReadBack(t *testing.T) {
 	}
 }
 
+// TestTmpTmpfsStandsDown: after tmp-tmpfs applied (bullseye: our
+// tmp.mount, its drop-in, its link), the administrator mounts /tmp from
+// fstab, spelled "/tmp/". Our tmp.mount in /etc would outrank the unit
+// systemd-fstab-generator makes of that line and /tmp would stay a tmpfs:
+// the next apply removes our files with a warning instead, and rollback
+// puts them back byte for byte.
+func TestTmpTmpfsStandsDown(t *testing.T) {
+	t.Parallel()
+	root := fixture.Copy(t, "pi4-8gb-bullseye")
+	cli("apply", "--root", root, "--yes").must(t, 0)
+	appendFstab(root, "/dev/sdb1 /tmp/ ext4 defaults 0 2\n")
+	before := fixture.Snapshot(t, root, fixture.StoreDir)
+	plan := cli("plan", "--root", root).must(t, 0)
+	if !strings.Contains(plan.stdout, "/etc/fstab line 6 mounts /tmp") || !strings.Contains(plan.stdout, "so it is removed (rollback puts it back)") {
+		t.Fatalf("plan:\n%s", plan.stdout)
+	}
+	cli("apply", "--root", root, "--yes").must(t, 0)
+	for _, p := range []string{"etc/systemd/system/tmp.mount", "etc/systemd/system/tmp.mount.d/90-ezedge-host.conf", "etc/systemd/system/local-fs.target.wants/tmp.mount"} {
+		if _, err := os.Lstat(filepath.Join(root, p)); err == nil {
+			t.Errorf("%s left in place", p)
+		}
+	}
+	// The generator runs on a copy: its mount points are not the root's.
+	copied := filepath.Join(t.TempDir(), "root")
+	if err := fixture.CopyTree(root, copied); err != nil {
+		t.Fatal(err)
+	}
+	if units, log := oracle.FstabUnits(t, copied); !strings.Contains(units["tmp.mount"], "What=/dev/sdb1") {
+		t.Errorf("systemd-fstab-generator makes no tmp.mount of the line:\n%s", log)
+	}
+	cli("rollback", "--root", root, "--yes").must(t, 0)
+	if d := before.Diff(fixture.Snapshot(t, root, fixture.StoreDir)); len(d) > 0 {
+		t.Errorf("not byte-identical after rollback:\n%s", strings.Join(d, "\n"))
+	}
+}
+
 // TestJournaldPrecedence: a drop-in read after ours setting Storage= is a
 // warning naming it and its line; journald.conf itself, read before the
 // drop-ins, is a note; capped mode writes SystemMaxUse= alone.
