@@ -11,7 +11,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ezansiedgeai/ezedge-host/internal/formats/hostpath"
 	"github.com/ezansiedgeai/ezedge-host/internal/formats/storageconf"
+	"github.com/ezansiedgeai/ezedge-host/internal/formats/unitfile"
 	"github.com/ezansiedgeai/ezedge-host/internal/hostroot"
 )
 
@@ -67,6 +69,9 @@ type Containers struct {
 	// it records the driver and graphroot it was made with, and Podman
 	// goes on using those, whatever storage.conf says, store empty or not.
 	Database string `json:"database,omitempty"`
+	// Quadlets are the rootful Quadlet containers, by file name
+	// (NAME.container), as Podman's generator finds them.
+	Quadlets map[string]unitfile.Unit `json:"-"`
 }
 
 // Populated says whether the store holds anything a reset would delete.
@@ -78,6 +83,7 @@ var podmanDatabases = []string{"bolt_state.db", "db.sql"}
 
 func (f *Facts) detectContainers(h *hostroot.Root) {
 	c := &f.Containers
+	c.Quadlets = unitfile.QuadletUnits(h, ".container")
 	c.Podman = h.Exists(podmanBinary)
 	if !c.Podman {
 		return
@@ -107,6 +113,7 @@ func (f *Facts) detectContainers(h *hostroot.Root) {
 			c.ConfErr = err.Error()
 			break
 		}
+		v = StorageAsRead(v)
 		if v.Graphroot == "" {
 			v.Graphroot = DefaultGraphroot
 		}
@@ -123,6 +130,21 @@ func (f *Facts) detectContainers(h *hostroot.Root) {
 		f.Evidence = append(f.Evidence, fmt.Sprintf("container storage: driver %q, graphroot %s, mount_program %q (%s)", c.Effective.Driver, c.Effective.Graphroot, c.Effective.MountProgram, c.ConfFile))
 	}
 	f.countStore(h)
+}
+
+// StorageAsRead is v as containers/storage uses it: graphroot cleaned as
+// filepath.Abs cleans it ("/var/lib/containers//storage/" is the default
+// store), mount_program as the kernel resolves the program's path ("//"
+// and "." components are nothing). A value it would not use as written
+// (a relative path) is kept as written, for the refusal to name.
+func StorageAsRead(v storageconf.Values) storageconf.Values {
+	if g := hostpath.Read(hostpath.ContainersStorage, v.Graphroot); v.Graphroot != "" && g.OK() {
+		v.Graphroot = g.Path
+	}
+	if m := hostpath.Read(hostpath.Exec, v.MountProgram); v.MountProgram != "" && m.OK() {
+		v.MountProgram = m.Path
+	}
+	return v
 }
 
 func presence(ok bool, name string) string {
@@ -238,8 +260,8 @@ func kernelVersion(rel string) (int, int, bool) {
 func (f *Facts) countStore(h *hostroot.Root) {
 	c := &f.Containers
 	root := c.Effective.Graphroot
-	if !path.IsAbs(root) || path.Clean(root) != root {
-		c.StoreErr = fmt.Sprintf("graphroot %q is not a clean absolute path", root)
+	if g := hostpath.Read(hostpath.ContainersStorage, root); !g.OK() {
+		c.StoreErr = fmt.Sprintf("graphroot %q: %s", root, g.Refused)
 		f.Evidence = append(f.Evidence, "container store: "+c.StoreErr)
 		return
 	}

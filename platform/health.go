@@ -169,18 +169,16 @@ func (hl *Health) readFilesystems(h *hostroot.Root) {
 		return
 	}
 	seen := map[string]bool{}
-	for _, l := range strings.Split(string(b), "\n") {
-		fs := strings.Fields(l)
-		if len(fs) < 3 || !strings.HasPrefix(fs[0], "/dev/") || seen[fs[0]] || strings.HasPrefix(fs[0], "/dev/loop") {
+	for _, m := range ProcMounts(b) {
+		if !strings.HasPrefix(m.Source, "/dev/") || seen[m.Source] || strings.HasPrefix(m.Source, "/dev/loop") {
 			continue
 		}
-		mount := strings.ReplaceAll(fs[1], `\040`, " ")
 		var st unix.Statfs_t
-		if unix.Statfs(mount, &st) != nil || st.Blocks == 0 {
+		if unix.Statfs(m.Dir, &st) != nil || st.Blocks == 0 {
 			continue
 		}
-		seen[fs[0]] = true
-		hl.Filesystems = append(hl.Filesystems, Filesystem{mount, fs[0], st.Blocks * uint64(st.Bsize), st.Bavail * uint64(st.Bsize)})
+		seen[m.Source] = true
+		hl.Filesystems = append(hl.Filesystems, Filesystem{m.Dir, m.Source, st.Blocks * uint64(st.Bsize), st.Bavail * uint64(st.Bsize)})
 	}
 }
 
@@ -343,18 +341,13 @@ func (hl *Health) readSwaps(h *hostroot.Root) {
 	if err != nil {
 		return
 	}
-	for _, l := range strings.Split(string(b), "\n")[1:] {
-		fs := strings.Fields(l)
-		if len(fs) < 4 {
-			continue
-		}
-		size, err1 := strconv.ParseUint(fs[2], 10, 64)
-		used, err2 := strconv.ParseUint(fs[3], 10, 64)
+	for _, sw := range ProcSwaps(b) {
+		size, err1 := strconv.ParseUint(sw.Size, 10, 64)
+		used, err2 := strconv.ParseUint(sw.Used, 10, 64)
 		if err1 != nil || err2 != nil {
 			continue
 		}
-		// /proc/swaps escapes blanks in a name as \040.
-		hl.Swaps = append(hl.Swaps, SwapArea{strings.ReplaceAll(fs[0], `\040`, " "), fs[1], size << 10, used << 10})
+		hl.Swaps = append(hl.Swaps, SwapArea{sw.Name, sw.Type, size << 10, used << 10})
 	}
 	if mi, err := h.ReadFile("/proc/meminfo"); err == nil {
 		m := parseColonFile(mi)

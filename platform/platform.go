@@ -19,6 +19,7 @@ import (
 	"strings"
 
 	"github.com/ezansiedgeai/ezedge-host/internal/formats/hostconf"
+	"github.com/ezansiedgeai/ezedge-host/internal/formats/unitfile"
 	"github.com/ezansiedgeai/ezedge-host/internal/hostroot"
 	"github.com/ezansiedgeai/ezedge-host/internal/par"
 	"github.com/ezansiedgeai/ezedge-host/internal/resource"
@@ -112,6 +113,10 @@ type Facts struct {
 	// RaspiConfigGovernor: Raspberry Pi OS Bullseye's raspi-config boot
 	// script sets cpu0's governor late in every boot.
 	RaspiConfigGovernor bool `json:"raspi_config_governor,omitempty"`
+	// RaspiConfigUnit is raspi-config.service as systemd loads it at the
+	// next boot (systemd-sysv-generator's unit of the script, unless a
+	// unit on disk or a mask takes its place), when RaspiConfigGovernor.
+	RaspiConfigUnit unitfile.Unit `json:"-"`
 	// Writes are the facts of the tasks that spare an SD card writes.
 	Writes Writes `json:"writes"`
 	// Conf is the host's sysctl.d, tmpfiles.d and udev configuration, for
@@ -392,10 +397,9 @@ func (f *Facts) detectCPU(h *hostroot.Root, ci map[string]string, cpuinfo []byte
 
 func (f *Facts) detectBlock(h *hostroot.Root) {
 	mounts, _ := h.ReadFile("/proc/mounts")
-	for _, l := range strings.Split(string(mounts), "\n") {
-		fs := strings.Fields(l)
-		if len(fs) >= 2 && fs[1] == "/" && strings.HasPrefix(fs[0], "/dev/") {
-			f.RootDevice = strings.TrimPrefix(fs[0], "/dev/")
+	for _, m := range ProcMounts(mounts) {
+		if m.Dir == "/" && strings.HasPrefix(m.Source, "/dev/") {
+			f.RootDevice = strings.TrimPrefix(m.Source, "/dev/")
 		}
 	}
 	ents, _ := h.ReadDir("/sys/block")

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ezansiedgeai/ezedge-host/internal/formats/hostpath"
+	"github.com/ezansiedgeai/ezedge-host/internal/formats/unitfile"
 	"github.com/ezansiedgeai/ezedge-host/internal/hostroot"
 )
 
@@ -14,15 +16,11 @@ import (
 func sshPorts(h *hostroot.Root) map[uint64]bool {
 	ports := map[uint64]bool{22: true}
 	readSSHDConfig(h, "/etc/ssh/sshd_config", ports, map[string]bool{})
-	for _, f := range []string{"/lib/systemd/system/ssh.socket", "/usr/lib/systemd/system/ssh.socket", "/etc/systemd/system/ssh.socket"} {
-		unitPorts(h, f, ports)
-	}
-	for _, d := range []string{"/etc/systemd/system/ssh.socket.d", "/run/systemd/system/ssh.socket.d"} {
-		ents, _ := h.ReadDir(d)
-		for _, e := range ents {
-			if strings.HasSuffix(e.Name(), ".conf") {
-				unitPorts(h, path.Join(d, e.Name()), ports)
-			}
+	// The socket as the running systemd has it: its fragment and drop-ins
+	// (a reset by an empty ListenStream= included), /run's too.
+	for _, s := range unitfile.LoadNow(h, "ssh.socket").All("Socket", "ListenStream") {
+		if p, ok := portOf(s.Value); ok {
+			ports[p] = true
 		}
 	}
 	return ports
@@ -69,31 +67,69 @@ func readSSHDConfig(h *hostroot.Root, name string, ports map[uint64]bool, seen m
 		case "include":
 			for _, pat := range f[1:] {
 				if !path.IsAbs(pat) {
-					pat = path.Join("/etc/ssh", pat)
+					pat = "/etc/ssh/" + pat
 				}
-				ents, _ := h.ReadDir(path.Dir(pat))
-				for _, e := range ents {
-					if m, _ := path.Match(path.Base(pat), e.Name()); m {
-						readSSHDConfig(h, path.Join(path.Dir(pat), e.Name()), ports, seen)
-					}
+				for _, inc := range sshdGlob(h, pat) {
+					readSSHDConfig(h, inc, ports, seen)
 				}
 			}
 		}
 	}
 }
 
-func unitPorts(h *hostroot.Root, name string, ports map[uint64]bool) {
-	b, err := h.ReadFile(name)
-	if err != nil {
-		return
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(l), "ListenStream="); ok {
-			if p, ok := portOf(strings.TrimSpace(v)); ok {
-				ports[p] = true
+// maxIncludes bounds the files one Include pattern may name.
+const maxIncludes = 1024
+
+// sshdGlob is what sshd's Include makes of pattern: glob(3), so a wildcard
+// may stand in any component and does not match a leading '.'; the files
+// named, each with its links and ".." resolved inside the root as the
+// kernel resolves them (so that a file is read once, whatever the path
+// to it).
+func sshdGlob(h *hostroot.Root, pattern string) []string {
+	dirs := []string{"/"}
+	parts := strings.Split(strings.Trim(pattern, "/"), "/")
+	for i, c := range parts {
+		if c == "" {
+			continue
+		}
+		var next []string
+		for _, d := range dirs {
+			if !strings.ContainsAny(c, "*?[") {
+				if p, err := hostpath.Chase(h, path.Join(d, c)); err == nil {
+					next = append(next, p)
+				}
+				continue
+			}
+			ents, _ := h.ReadDir(d)
+			for _, e := range ents {
+				if m, _ := path.Match(c, e.Name()); m && (e.Name()[0] != '.' || c[0] == '.') {
+					if p, err := hostpath.Chase(h, path.Join(d, e.Name())); err == nil {
+						next = append(next, p)
+					}
+				}
 			}
 		}
+		if len(next) > maxIncludes {
+			next = next[:maxIncludes]
+		}
+		dirs = next
+		if i < len(parts)-1 {
+			var keep []string
+			for _, d := range dirs {
+				if st, err := h.Stat(d); err == nil && st.IsDir() {
+					keep = append(keep, d)
+				}
+			}
+			dirs = keep
+		}
 	}
+	var out []string
+	for _, p := range dirs {
+		if st, err := h.Stat(p); err == nil && st.Mode().IsRegular() {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // sshdSockets are the socket inodes open in sshd processes: an established

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/ezansiedgeai/ezedge-host/internal/formats/hostconf"
+	"github.com/ezansiedgeai/ezedge-host/internal/formats/unitfile"
 	"github.com/ezansiedgeai/ezedge-host/internal/hostroot"
 	"github.com/ezansiedgeai/ezedge-host/internal/resource"
 )
@@ -167,9 +168,9 @@ func (f *Facts) detectKernel(h *hostroot.Root, ob Observe) {
 // as those read their configuration.
 func (f *Facts) detectSwap(h *hostroot.Root) {
 	if b, err := h.ReadFile("/proc/swaps"); err == nil {
-		for _, l := range strings.Split(string(b), "\n")[1:] {
-			if fs := strings.Fields(l); len(fs) > 0 && strings.HasPrefix(fs[0], "/dev/zram") {
-				f.Swap.Zram = "swap is zram (" + fs[0] + " in /proc/swaps)"
+		for _, sw := range ProcSwaps(b) {
+			if strings.HasPrefix(sw.Name, "/dev/zram") {
+				f.Swap.Zram = "swap is zram (" + sw.Name + " in /proc/swaps)"
 				break
 			}
 		}
@@ -186,15 +187,18 @@ func (f *Facts) detectSwap(h *hostroot.Root) {
 }
 
 // zramDirs are zram-generator's configuration directories, highest
-// precedence first (zram-generator.conf(5)).
-var zramDirs = []string{"/etc/systemd", "/run/systemd", "/usr/local/lib/systemd", "/usr/lib/systemd"}
+// precedence first (its locate_fragments(): /run, then /etc, then
+// /usr/local/lib, then /usr/lib).
+var zramDirs = []string{"/run/systemd", "/etc/systemd", "/usr/local/lib/systemd", "/usr/lib/systemd"}
 
 // zramGenerator says which zram swap device zram-generator makes at boot,
-// or "". The main file is the first of zramDirs that has one (a link to
-// /dev/null there masks the others); drop-ins in zram-generator.conf.d are
+// or "". The main file is the first of zramDirs that exists (through a
+// link: a dangling one does not); drop-ins in zram-generator.conf.d are
 // read after it, by name, a name in an earlier directory masking the same
-// name in later ones. A [zramN] section makes a swap device unless it sets
-// a mount point (then it is a file system).
+// name in later ones, hidden files left out. A file that is /dev/null
+// (however the link to it is spelled), another character device or empty
+// adds nothing: that is how one is masked. A [zramN] section makes a swap
+// device unless it sets a mount point (then it is a file system).
 func zramGenerator(h *hostroot.Root) string {
 	if !h.Exists("/usr/lib/systemd/system-generators/zram-generator") && !h.Exists("/lib/systemd/system-generators/zram-generator") {
 		return ""
@@ -202,7 +206,7 @@ func zramGenerator(h *hostroot.Root) string {
 	var files []string
 	for _, d := range zramDirs {
 		p := d + "/zram-generator.conf"
-		if _, err := h.Lstat(p); err == nil {
+		if h.Exists(p) || isDevNull(h, p) {
 			files = append(files, p)
 			break
 		}
@@ -211,7 +215,7 @@ func zramGenerator(h *hostroot.Root) string {
 	for _, d := range zramDirs {
 		ents, _ := h.ReadDir(d + "/zram-generator.conf.d")
 		for _, e := range ents {
-			if _, masked := drop[e.Name()]; !masked && strings.HasSuffix(e.Name(), ".conf") {
+			if _, masked := drop[e.Name()]; !masked && strings.HasSuffix(e.Name(), ".conf") && !strings.HasPrefix(e.Name(), ".") {
 				drop[e.Name()] = d + "/zram-generator.conf.d/" + e.Name()
 			}
 		}
@@ -227,7 +231,7 @@ func zramGenerator(h *hostroot.Root) string {
 	devices := map[string]string{}
 	mounted := map[string]bool{}
 	for _, p := range files {
-		if t, err := h.Readlink(p); err == nil && t == "/dev/null" {
+		if isDevNull(h, p) {
 			continue
 		}
 		b, err := h.ReadFile(p)
@@ -264,6 +268,22 @@ func zramGenerator(h *hostroot.Root) string {
 	}
 	slices.Sort(swap)
 	return fmt.Sprintf("swap is zram ([%s] in %s, for systemd's zram-generator)", swap[0], devices[swap[0]])
+}
+
+// isDevNull reports whether p is a link to /dev/null however spelled
+// ("//dev/null", "../../dev/null": /dev at boot is the kernel's, so ".."
+// in it is lexical), or a character device.
+func isDevNull(h *hostroot.Root, p string) bool {
+	if t, err := h.Readlink(p); err == nil {
+		if !path.IsAbs(t) {
+			t = path.Dir(p) + "/" + t
+		}
+		if path.Clean(t) == "/dev/null" {
+			return true
+		}
+	}
+	st, err := h.Stat(p)
+	return err == nil && st.Mode()&fs.ModeCharDevice != 0
 }
 
 // rpiSwap reads Raspberry Pi OS's rpi-swap configuration: Mechanism= in
@@ -351,10 +371,38 @@ func (f *Facts) detectUnits(h *hostroot.Root, names []string) {
 // Raspberry Pi OS Bullseye's /etc/init.d/raspi-config sets cpu0's governor
 // late in every boot.
 func (f *Facts) detectInit(h *hostroot.Root) {
-	if b, err := h.ReadFile("/etc/init.d/raspi-config"); err == nil && strings.Contains(string(b), "scaling_governor") {
+	const script = "/etc/init.d/raspi-config"
+	if b, err := h.ReadFile(script); err == nil && strings.Contains(string(b), "scaling_governor") {
 		f.RaspiConfigGovernor = true
-		f.Evidence = append(f.Evidence, "boot scripts: /etc/init.d/raspi-config sets the CPU governor late in boot")
+		f.Evidence = append(f.Evidence, "boot scripts: "+script+" sets the CPU governor late in boot")
+		f.RaspiConfigUnit = unitfile.Load(h, "raspi-config.service", sysvUnits(h, script)...)
 	}
+}
+
+// sysvGenerators are where systemd-sysv-generator is installed.
+var sysvGenerators = []string{"/usr/lib/systemd/system-generators/systemd-sysv-generator", "/lib/systemd/system-generators/systemd-sysv-generator"}
+
+// sysvUnits is the service systemd-sysv-generator makes at boot of the
+// init script at script, when the generator is installed and the script
+// executable (it passes over others): NAME.service running `script
+// start`. A unit of that name on disk wins over it (Load's order).
+func sysvUnits(h *hostroot.Root, script string) []unitfile.Generated {
+	installed := false
+	for _, g := range sysvGenerators {
+		installed = installed || h.Exists(g)
+	}
+	st, err := h.Stat(script)
+	if !installed || err != nil || !st.Mode().IsRegular() || st.Mode().Perm()&0o100 == 0 {
+		return nil
+	}
+	name := path.Base(script) + ".service"
+	by := "systemd-sysv-generator, from " + script
+	set := func(k, v string) unitfile.Setting {
+		return unitfile.Setting{File: script, Section: "Service", Key: k, Value: v}
+	}
+	return []unitfile.Generated{{Name: name, By: by, Late: true, Settings: []unitfile.Setting{
+		set("Type", "forking"), set("ExecStart", script+" start"), set("ExecStop", script+" stop"),
+	}}}
 }
 
 func (f *Facts) detectConf(h *hostroot.Root) {

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/ezansiedgeai/ezedge-host/internal/formats/hostconf"
+	"github.com/ezansiedgeai/ezedge-host/internal/formats/unitfile"
 	"github.com/ezansiedgeai/ezedge-host/internal/hostroot"
 )
 
@@ -18,13 +19,17 @@ type Writes struct {
 	Fstab        []byte `json:"-"`
 	FstabExists  bool   `json:"fstab"`
 	FstabProblem string `json:"fstab_problem,omitempty"`
+	// FstabMounts are its lines as systemd-fstab-generator reads them at
+	// boot, links in the mount points followed inside the root.
+	FstabMounts []hostconf.FstabMount `json:"-"`
 	// RootOptions are the mount options / has now (/proc/mounts); "" on an
 	// image root.
 	RootOptions string `json:"root_options,omitempty"`
 	Tmp         Tmp    `json:"tmp"`
 	// Journald is every [Journal] setting, in the order journald reads
-	// them.
-	Journald []hostconf.JournaldSetting `json:"-"`
+	// them; JournaldUnit systemd-journald.service, which reads them.
+	Journald     []hostconf.JournaldSetting `json:"-"`
+	JournaldUnit unitfile.Unit              `json:"-"`
 }
 
 // Tmp is how /tmp is mounted, now and at boot.
@@ -33,10 +38,11 @@ type Tmp struct {
 	Live bool `json:"tmpfs_now"`
 	// Symlink: /tmp is a symbolic link (tmp.mount does not mount over one).
 	Symlink bool `json:"symlink,omitempty"`
-	// Unit is the tmp.mount systemd finds in its unit path outside /etc
-	// (/usr/lib/systemd/system on most distributions, trixie included);
-	// Shared the copy Debian up to bookworm ships outside the unit path
-	// for an administrator to copy in.
+	// Unit is where the tmp.mount systemd loads at the next boot comes
+	// from (/usr/lib/systemd/system on most distributions, trixie
+	// included; an administrator's in /etc; ours), "" when there is none
+	// or it is masked; Shared the copy Debian up to bookworm ships
+	// outside the unit path for an administrator to copy in.
 	Unit   string `json:"unit,omitempty"`
 	Shared string `json:"shared,omitempty"`
 	// Etc is the first line of /etc/systemd/system/tmp.mount ("" none):
@@ -45,6 +51,9 @@ type Tmp struct {
 	// Static is the link that enables tmp.mount in a vendor directory
 	// (Debian trixie: /usr/lib/systemd/system/local-fs.target.wants).
 	Static string `json:"static,omitempty"`
+	// Loaded is tmp.mount as systemd loads it at the next boot, the unit
+	// systemd-fstab-generator makes of an /etc/fstab line included.
+	Loaded unitfile.Unit `json:"-"`
 }
 
 // SharedTmpMount is where Debian up to bookworm ships tmp.mount outside
@@ -60,15 +69,15 @@ func (f *Facts) detectWrites(h *hostroot.Root) {
 	case !w.FstabExists:
 		f.Evidence = append(f.Evidence, "fstab: no /etc/fstab")
 	default:
-		f.Evidence = append(f.Evidence, fmt.Sprintf("fstab: %d mount lines in /etc/fstab", len(hostconf.ParseFstab(w.Fstab))))
+		w.FstabMounts = hostconf.FstabMounts(h, w.Fstab)
+		f.Evidence = append(f.Evidence, fmt.Sprintf("fstab: %d mount lines in /etc/fstab", len(w.FstabMounts)))
 	}
 	if mounts, err := h.ReadFile("/proc/mounts"); err == nil {
-		for _, l := range strings.Split(string(mounts), "\n") {
-			fs := strings.Fields(l)
+		for _, m := range ProcMounts(mounts) {
 			switch {
-			case len(fs) >= 4 && fs[1] == "/":
-				w.RootOptions = fs[3]
-			case len(fs) >= 3 && fs[1] == "/tmp" && fs[2] == "tmpfs":
+			case m.Dir == "/":
+				w.RootOptions = m.Options
+			case m.Dir == "/tmp" && m.Type == "tmpfs":
 				w.Tmp.Live = true
 			}
 		}
@@ -80,12 +89,13 @@ func (f *Facts) detectWrites(h *hostroot.Root) {
 		w.Tmp.Symlink = true
 	}
 	for _, d := range []string{"/usr/local/lib/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system"} {
-		if w.Tmp.Unit == "" && h.Exists(d+"/tmp.mount") {
-			w.Tmp.Unit = d + "/tmp.mount"
-		}
 		if l := d + "/local-fs.target.wants/tmp.mount"; w.Tmp.Static == "" && h.Exists(l) {
 			w.Tmp.Static = l
 		}
+	}
+	w.Tmp.Loaded = unitfile.Load(h, "tmp.mount", FstabUnits(w.FstabMounts)...)
+	if l := w.Tmp.Loaded; l.Masked == "" && l.Problem == "" && l.Exists() {
+		w.Tmp.Unit = l.From()
 	}
 	if h.Exists(SharedTmpMount) {
 		w.Tmp.Shared = SharedTmpMount
@@ -100,6 +110,35 @@ func (f *Facts) detectWrites(h *hostroot.Root) {
 		f.Evidence = append(f.Evidence, "tmp: tmp.mount is enabled by the distribution ("+w.Tmp.Static+")")
 	}
 	w.Journald = hostconf.ReadJournald(h)
+	w.JournaldUnit = unitfile.Load(h, "systemd-journald.service")
+}
+
+// FstabUnits are the mount units systemd-fstab-generator makes of fstab's
+// lines at boot (the first line wins where two make one unit, as the
+// generator cannot write the second).
+func FstabUnits(mounts []hostconf.FstabMount) []unitfile.Generated {
+	var out []unitfile.Generated
+	seen := map[string]bool{}
+	for _, m := range mounts {
+		if m.Unit == "" || seen[m.Unit] {
+			continue
+		}
+		seen[m.Unit] = true
+		file := fmt.Sprintf("%s line %d", hostconf.FstabPath, m.Line)
+		set := func(k, v string) unitfile.Setting {
+			return unitfile.Setting{File: file, Line: m.Line, Section: "Mount", Key: k, Value: v}
+		}
+		g := unitfile.Generated{Name: m.Unit, By: "systemd-fstab-generator, from " + file,
+			Settings: []unitfile.Setting{set("What", m.What), set("Where", m.Where.Path)}}
+		if m.Type != "" && m.Type != "auto" {
+			g.Settings = append(g.Settings, set("Type", m.Type))
+		}
+		if m.Options != "" {
+			g.Settings = append(g.Settings, set("Options", m.Options))
+		}
+		out = append(out, g)
+	}
+	return out
 }
 
 // readFstab reads /etc/fstab as the edit of it will: followed through

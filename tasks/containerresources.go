@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/ezansiedgeai/ezedge-host/internal/alloc"
+	"github.com/ezansiedgeai/ezedge-host/internal/formats/unitfile"
 	"github.com/ezansiedgeai/ezedge-host/internal/health/measure"
 	"github.com/ezansiedgeai/ezedge-host/internal/resource"
 	"github.com/ezansiedgeai/ezedge-host/platform"
@@ -94,6 +95,17 @@ func ContainerIntent(f *Facts, a *alloc.Allocation, form alloc.Form) Intent {
 		in.Notes = append(in.Notes, why, "Quadlet reads drop-ins when systemd reloads: systemctl daemon-reload, then restart each container's unit")
 		for _, c := range a.Containers {
 			file := alloc.QuadletPath(c.Name)
+			q := f.Containers.Quadlets[c.Name+".container"]
+			switch why := wrongQuadlet(q); {
+			case why != "":
+				at := q.Fragment
+				if at == "" && len(q.Passed) > 0 {
+					at = q.Passed[0].File
+				}
+				return Refuse(at, why+"; "+file+" is planned only onto a Quadlet container unit")
+			case !q.Exists():
+				in.Notes = append(in.Notes, fmt.Sprintf("no %s.container yet (in %s): Quadlet applies %s once the unit is installed", c.Name, strings.Join(unitfile.QuadletDirs, ", "), file))
+			}
 			want[file] = true
 			in.Wants = append(in.Wants, Want{Resource: resource.File(file), Desired: resource.Content(append([]byte(Header), alloc.QuadletDropIn(c, p)...))})
 		}
@@ -118,6 +130,25 @@ func ContainerIntent(f *Facts, a *alloc.Allocation, form alloc.Form) Intent {
 	}
 	in.Notes = append([]string{strings.Join(names, "; ")}, in.Notes...)
 	return in
+}
+
+// wrongQuadlet says why q, a container's unit as Quadlet finds it, is not
+// one a [Container] drop-in extends: a file Quadlet cannot read where the
+// unit should be, an empty one (Quadlet makes no service of it), one it
+// refuses, or a unit without [Container]. "" when it is one, or when
+// there is none yet.
+func wrongQuadlet(q unitfile.Unit) string {
+	switch {
+	case len(q.Passed) > 0 && !q.Exists():
+		return q.Passed[0].String()
+	case q.Masked != "":
+		return q.Masked + " is empty: Quadlet makes no container of it"
+	case q.Problem != "":
+		return q.Problem
+	case q.Fragment != "" && !slices.Contains(q.Sections, "Container"):
+		return q.From() + " has no [Container] section: it is not a container unit"
+	}
+	return ""
 }
 
 // gone is the desired state of a file of ours that should not exist: its

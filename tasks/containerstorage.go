@@ -140,7 +140,17 @@ func planContainerStorage(f *Facts, o *ContainerStorageOptions) Intent {
 		if !cur.Exists && !changed {
 			return cur
 		}
-		out, err := storageconf.Set(base(cur.Data, cur.Exists), want)
+		// Values written another way ("/var/lib/containers//storage/")
+		// that containers/storage reads as the ones wanted are left as
+		// they are: only what the file lacks (runroot) is added.
+		w := want
+		if v, err := storageconf.Parse(cur.Data); cur.Exists && err == nil && platform.StorageAsRead(v) == storageconf.Values(want) {
+			if lacks, err := storageconf.Lacks(cur.Data); err == nil && len(lacks) == 0 {
+				return cur
+			}
+			w = storageconf.Want(v)
+		}
+		out, err := storageconf.Set(base(cur.Data, cur.Exists), w)
 		if err != nil {
 			// The file changed since the facts were read into one this
 			// cannot edit: leave it; the next plan refuses it.

@@ -142,3 +142,37 @@ func TestContainerStorageCases(t *testing.T) {
 		})
 	}
 }
+
+// TestContainerStorageSpellings: a storage.conf whose graphroot or
+// mount_program is written another way than ours, but names what
+// containers/storage would use anyway, is no change: not edited, and a
+// populated store is not refused for it.
+func TestContainerStorageSpellings(t *testing.T) {
+	for _, conf := range []string{
+		"[storage]\nrunroot = \"/run/containers/storage\"\ndriver = \"overlay\"\ngraphroot = \"/var/lib/containers//storage/\"\n",
+		"[storage]\nrunroot = \"/run/containers/storage\"\ndriver = \"overlay\"\ngraphroot = \"/var/lib/containers/./storage\"\n[storage.options.overlay]\nmount_program = \"\"\n",
+	} {
+		v, err := storageconf.Parse([]byte(conf))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := platform.Containers{Podman: true, Overlay: true, OverlayKnown: true, Kernels: []string{"6.1.0"}, Images: 3,
+			ConfFile: platform.StorageConf, Conf: []byte(conf), Effective: platform.StorageAsRead(v)}
+		in := plan(t, "container-storage", &Facts{Containers: c}, &ContainerStorageOptions{Overlay: "native"})
+		if in.Refuse != "" || in.Skip != "" || len(in.Wants) != 1 {
+			t.Fatalf("%q: %+v", conf, in)
+		}
+		cur := resource.Content([]byte(conf))
+		if got := in.Wants[0].Edit(cur); string(got.Data) != conf {
+			t.Errorf("%q edited to %q", conf, got.Data)
+		}
+		// Without runroot, Podman stops at every command: it is added,
+		// the other spellings kept (an empty mount_program is the same
+		// commented out).
+		lacking := strings.Replace(conf, "runroot = \"/run/containers/storage\"\n", "", 1)
+		want := strings.Replace(conf, "mount_program = \"\"", "#mount_program = \"\"", 1)
+		if got := in.Wants[0].Edit(resource.Content([]byte(lacking))); string(got.Data) != want {
+			t.Errorf("%q lacking runroot edited to %q", lacking, got.Data)
+		}
+	}
+}

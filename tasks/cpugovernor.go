@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/ezansiedgeai/ezedge-host/internal/formats/hostpath"
+	"github.com/ezansiedgeai/ezedge-host/internal/formats/unitfile"
 	"github.com/ezansiedgeai/ezedge-host/internal/health/measure"
 	"github.com/ezansiedgeai/ezedge-host/internal/resource"
 )
@@ -91,12 +93,60 @@ func planGovernor(f *Facts, o *CPUGovernorOptions) Intent {
 	}
 	in.tmpfiles(f, lines...)
 	if f.RaspiConfigGovernor {
-		// systemd-sysv-generator makes raspi-config.service of the script;
-		// a drop-in applies to a generated unit like to any other.
-		in.Fragments = append(in.Fragments, Fragment{File: RaspiConfigDropIn, Lines: []string{
-			"[Service]", "ExecStartPost=-systemd-tmpfiles --create " + TmpfilesFile}})
-		in.Notes = append(in.Notes, "/etc/init.d/raspi-config sets cpu0's governor to ondemand late in every boot, after tmpfiles.d; "+
-			path.Base(RaspiConfigDropIn)+" in raspi-config.service.d applies ours again right after it, so ours wins")
+		switch fit, why, note := raspiConfigRunsScript(f.RaspiConfigUnit); {
+		case note != "":
+			in.Notes = append(in.Notes, note)
+		case fit:
+			// systemd-sysv-generator makes raspi-config.service of the
+			// script; a drop-in applies to a generated unit like to any
+			// other.
+			in.Fragments = append(in.Fragments, Fragment{File: RaspiConfigDropIn, Lines: []string{
+				"[Service]", "ExecStartPost=-systemd-tmpfiles --create " + TmpfilesFile}})
+			in.Notes = append(in.Notes, raspiConfigScript+" sets cpu0's governor to ondemand late in every boot, after tmpfiles.d; "+
+				path.Base(RaspiConfigDropIn)+" in raspi-config.service.d applies ours again right after it, so ours wins")
+		case why != "":
+			in.Warnings = append(in.Warnings, why)
+		}
 	}
 	return in
+}
+
+// raspiConfigScript is Raspberry Pi OS Bullseye's boot script that sets
+// cpu0's governor.
+const raspiConfigScript = "/etc/init.d/raspi-config"
+
+// raspiConfigRunsScript says whether u, raspi-config.service as systemd
+// loads it at the next boot, is the unit the drop-in is written for: a
+// service that runs the script (systemd-sysv-generator's, or a unit of
+// the same name whose ExecStart= runs it). When it is not, a warning says
+// what the drop-in would meet (the script may still reset the governor),
+// or a note says the script does not run at boot (nothing to re-apply
+// after).
+func raspiConfigRunsScript(u unitfile.Unit) (fit bool, warning, note string) {
+	notPlanned := RaspiConfigDropIn + " is not planned"
+	if p := passedOver(u); p != "" {
+		return false, p + ": which raspi-config.service runs at boot is unclear, so " + notPlanned + "; " + raspiConfigScript + " may reset cpu0's governor after tmpfiles.d", ""
+	}
+	switch {
+	case u.Masked != "":
+		return false, "", "raspi-config.service is masked (" + u.Masked + "): " + raspiConfigScript + " does not run at boot, tmpfiles.d's governor holds; " + notPlanned
+	case u.Problem != "":
+		return false, u.Problem + ": whether " + raspiConfigScript + " runs at boot is unknown, so " + notPlanned + "; it may reset cpu0's governor after tmpfiles.d", ""
+	case !u.Exists():
+		return false, "", "no raspi-config.service at boot (systemd-sysv-generator is not installed or " + raspiConfigScript + " is not executable): the script does not run at boot; " + notPlanned
+	case u.Generated != nil:
+		return true, "", ""
+	}
+	starts := u.All("Service", "ExecStart")
+	for _, s := range starts {
+		if prog, _, _ := strings.Cut(strings.TrimLeft(s.Value, "-@:+!"), " "); hostpath.Read(hostpath.Exec, prog).Is(raspiConfigScript) {
+			return true, "", ""
+		}
+	}
+	runs := "no ExecStart="
+	if len(starts) > 0 {
+		s := starts[len(starts)-1]
+		runs = fmt.Sprintf("%s line %d: ExecStart=%s", s.File, s.Line, s.Value)
+	}
+	return false, fmt.Sprintf("raspi-config.service is %s (%s), not the unit of %s: %s is planned only onto that unit; if the script still runs at boot it resets cpu0's governor after tmpfiles.d", u.From(), runs, raspiConfigScript, RaspiConfigDropIn), ""
 }

@@ -33,6 +33,14 @@ func init() {
 		// outlive a reboot.
 		Options: JournaldOptions{Mode: "volatile", RuntimeMaxMiB: 64, SystemMaxMiB: 256},
 		Plan: func(f *Facts, o *JournaldOptions) Intent {
+			// The drop-in is read by systemd-journald when its unit runs:
+			// a masked or broken unit reads none.
+			switch u := f.Writes.JournaldUnit; {
+			case u.Masked != "":
+				return Skip("systemd-journald.service is masked (" + u.Masked + "): no systemd-journald runs to read " + JournaldDropIn)
+			case u.Problem != "":
+				return Skip(u.Problem + ": no systemd-journald runs to read " + JournaldDropIn)
+			}
 			set := [][2]string{{"Storage", "volatile"}, {"RuntimeMaxUse", fmt.Sprintf("%dM", o.RuntimeMaxMiB)}}
 			if o.Mode == "capped" {
 				// Storage= stays the distribution's (auto: on disk where

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/ezansiedgeai/ezedge-host/internal/formats/hostconf"
+	"github.com/ezansiedgeai/ezedge-host/internal/formats/unitfile"
 	"github.com/ezansiedgeai/ezedge-host/internal/health/measure"
 	"github.com/ezansiedgeai/ezedge-host/internal/resource"
 	"github.com/ezansiedgeai/ezedge-host/platform"
@@ -58,8 +59,9 @@ func init() {
 		Measures: []measure.Kind{measure.Sync},
 		Summary:  "/tmp on a tmpfs through systemd's tmp.mount, sized from RAM (from the next boot)",
 		When:     "on when the root is on an SD card; opt-in elsewhere",
-		Observe:  platform.Observe{Units: []string{"tmp.mount"}},
-		Default:  onSDRoot("a tmpfs /tmp spends RAM to spare the root disk writes"),
+		// The drop-in's glob tells whether an earlier apply left it.
+		Observe: platform.Observe{Units: []string{"tmp.mount"}, Globs: []string{TmpMountDropIn}},
+		Default: onSDRoot("a tmpfs /tmp spends RAM to spare the root disk writes"),
 		// A quarter of RAM holds what package builds and unpacking put
 		// in /tmp on a 2 GiB board and leaves the rest to containers;
 		// systemd's own 50 % lets /tmp alone push an 8 GiB board into
@@ -69,28 +71,82 @@ func init() {
 		Plan: func(f *Facts, o *TmpTmpfsOptions) Intent {
 			t, w := f.Writes.Tmp, f.Writes
 			u := f.Units["tmp.mount"]
+			l := t.Loaded
 			ours := strings.HasPrefix(Header, t.Etc+"\n")
+			// standDown is the intent where tmp.mount is not, or no
+			// longer, the unit tmp-tmpfs's files are for: a skip; but
+			// what an earlier apply wrote that would now act on the
+			// administrator's /tmp (the drop-in's tmpfs options on their
+			// unit; our tmp.mount, which outranks their fstab line) is
+			// removed, with why as a warning. Rollback puts it back.
+			standDown := func(why string, unitToo bool) Intent {
+				var wants []Want
+				if unitToo && ours && t.Shared != "" {
+					wants = append(wants,
+						Want{Resource: resource.OwnUnit("tmp.mount", tmpMountLinks).LinksOnly(), Edit: resource.UnitDisabled, Reboot: true},
+						Want{Resource: resource.File(TmpMountUnit), Desired: resource.State{}, Reboot: true})
+				}
+				if len(f.Globbed[TmpMountDropIn]) > 0 {
+					wants = append(wants, Want{Resource: resource.File(TmpMountDropIn), Desired: gone(TmpMountDropIn), Reboot: true})
+				}
+				if len(wants) == 0 {
+					return Skip(why)
+				}
+				return Intent{Wants: wants, Warnings: []string{why + "; what an earlier apply wrote for tmp.mount would act on it, so it is removed (rollback puts it back)"}}
+			}
 			switch {
 			case t.Symlink:
 				return Skip("/tmp is a symbolic link: tmp.mount does not mount over one")
 			case w.FstabProblem != "":
 				return Skip(w.FstabProblem + ": whether it mounts /tmp is unknown")
 			}
-			if n := hostconf.FstabMounts(w.Fstab, "/tmp"); len(n) > 0 {
-				return Skip(fmt.Sprintf("%s line %d mounts /tmp: fstab wins over tmp.mount (systemd-fstab-generator makes tmp.mount from it); set /tmp up there", hostconf.FstabPath, n[0]))
+			// A line mounts /tmp however its mount point is spelled
+			// ("/tmp/", "//tmp", "/./tmp", a link to /tmp): as
+			// systemd-fstab-generator or mount(8) reads it.
+			for _, m := range w.FstabMounts {
+				if m.At("/tmp") || m.Unit == "tmp.mount" {
+					why := fmt.Sprintf("%s line %d mounts /tmp: fstab wins over tmp.mount (systemd-fstab-generator makes tmp.mount from it); set /tmp up there", hostconf.FstabPath, m.Line)
+					switch {
+					case m.Where.Raw != "/tmp" && m.Where.Is("/tmp"):
+						why += fmt.Sprintf(" (its mount point %q is /tmp to systemd-fstab-generator)", m.Where.Raw)
+					case m.Where.Raw != "/tmp":
+						why += fmt.Sprintf(" (its mount point %q is /tmp to mount(8))", m.Libmount.Raw)
+					}
+					return standDown(why, true)
+				}
+			}
+			if p := passedOver(l); p != "" {
+				return standDown(p+"; tmp-tmpfs leaves /tmp alone rather than guess which tmp.mount is meant", false)
 			}
 			switch {
 			case u.Problem != "":
 				return Skip(u.Problem + ": `systemctl unmask tmp.mount` lets /tmp be a tmpfs")
+			case l.Masked != "":
+				return Skip("tmp.mount is masked (" + l.Masked + "): `systemctl unmask tmp.mount` lets /tmp be a tmpfs")
 			case t.Static != "":
 				return Skip("/tmp is a tmpfs at every boot already: the distribution enables tmp.mount (" + t.Static + ", Debian trixie's default)")
+			case l.Problem != "":
+				return standDown(l.Problem+": tmp-tmpfs's drop-in is for systemd's tmpfs tmp.mount", false)
+			}
+			// The unit the drop-in goes onto: the one systemd loads, or,
+			// where tmp-tmpfs writes it, ours with the drop-ins already
+			// there.
+			check := l
+			if !l.Exists() && t.Shared != "" {
+				check.Fragment = TmpMountUnit
+				check.Settings = append(unitfile.Parse(TmpMountUnit, []byte(tmpMountFile)).Settings, l.Settings...)
+			}
+			if check.Exists() {
+				if why := wrongTmpMount(check, TmpMountDropIn); why != "" {
+					return standDown(why+"; the drop-in "+TmpMountDropIn+" is planned only onto that unit", false)
+				}
 			}
 			size, note := tmpSize(f, o)
 			dropIn := Header + "[Mount]\nOptions=mode=1777,strictatime,nosuid,nodev,size=" + size + "\n"
 			boot := "takes effect at the next boot: a tmpfs is not mounted over a /tmp whose files are in use"
-			in := Intent{Notes: []string{note}}
+			in := Intent{Notes: []string{note}, Warnings: laterDropIns(l, TmpMountDropIn, "Mount", "Options")}
 			switch {
-			case t.Unit == "" && (t.Etc == "" || ours) && t.Shared != "":
+			case t.Shared != "" && (!l.Exists() || l.Fragment == TmpMountUnit && l.Target == "" && ours):
 				// Debian up to bookworm: the unit is in /usr/share/systemd,
 				// outside the unit path; ours takes its place in /etc.
 				in.Wants = []Want{
@@ -100,7 +156,7 @@ func init() {
 						return resource.UnitLinked(cur, tmpMountLinks)
 					}, Reboot: true},
 				}
-			case !u.Installed:
+			case !u.Installed || !l.Exists():
 				return Skip("tmp.mount is not installed (systemd ships it in " + platform.SharedTmpMount + " or /usr/lib/systemd/system)")
 			case len(u.InstallLinks) == 0:
 				return Skip("tmp.mount has no [Install] section to enable it by")

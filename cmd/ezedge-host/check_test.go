@@ -178,3 +178,48 @@ func TestCheckErrors(t *testing.T) {
 		t.Errorf("plan --output junit: %q", r.stderr)
 	}
 }
+
+// TestCheckTimerUnitKinds: check-timer writes whole units, not drop-ins,
+// at paths it owns; what else sits there is either replaced (a regular
+// file: snapshotted, given back by rollback) or refused, naming it, with
+// nothing changed (a mask, a link elsewhere, a directory, a FIFO).
+func TestCheckTimerUnitKinds(t *testing.T) {
+	t.Parallel()
+	prof := filepath.Join(t.TempDir(), "p.yaml")
+	os.WriteFile(prof, []byte("version: 1\ntasks:\n  check-timer: {enabled: true}\n"), 0o644)
+	for _, c := range []struct {
+		name  string
+		entry fixture.Entry
+		code  int
+	}{
+		{"an administrator's unit", fixture.File("[Timer]\nOnCalendar=daily\n"), 0},
+		{"masked", fixture.Link("/dev/null"), 1},
+		{"a link to another unit", fixture.Link("fstrim.timer"), 1},
+		{"a directory", fixture.Dir(), 1},
+		{"a FIFO", fixture.FIFO(), 1},
+	} {
+		for _, unit := range []string{"/etc/systemd/system/ezedge-host-check.timer", "/etc/systemd/system/ezedge-host-check.service"} {
+			t.Run(c.name+filepath.Ext(unit), func(t *testing.T) {
+				t.Parallel()
+				root := fixture.Copy(t, "amd64-intel-32gb-2nvme")
+				c.entry.Put(t, root, unit)
+				before := fixture.Snapshot(t, root)
+				r := cli("apply", "--root", root, "--profile", prof, "--yes")
+				r.must(t, c.code)
+				if c.code != 0 {
+					if !strings.Contains(r.stderr, unit) {
+						t.Errorf("refusal does not name %s:\n%s", unit, r.stderr)
+					}
+					if d := before.Diff(fixture.Snapshot(t, root)); len(d) > 0 {
+						t.Errorf("a refused apply changed the root: %v", d)
+					}
+					return
+				}
+				cli("rollback", "--root", root, "--yes").must(t, 0)
+				if d := before.Diff(fixture.Snapshot(t, root, fixture.StoreDir)); len(d) > 0 {
+					t.Errorf("not byte-identical after rollback: %v", d)
+				}
+			})
+		}
+	}
+}

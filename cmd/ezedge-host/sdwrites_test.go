@@ -3,10 +3,13 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/ezansiedgeai/ezedge-host/internal/fixture"
+	"github.com/ezansiedgeai/ezedge-host/internal/oracle"
+	"github.com/ezansiedgeai/ezedge-host/tasks"
 )
 
 // skipLine is the "Skipped:" line of task in a text plan, or "".
@@ -144,6 +147,17 @@ func TestTmpTmpfs(t *testing.T) {
 			os.Remove(filepath.Join(root, "tmp"))
 			os.Symlink("var/tmp", filepath.Join(root, "tmp"))
 		}, "/tmp is a symbolic link"},
+		// Every spelling systemd-fstab-generator reads as /tmp.
+		{"fstab /tmp/", func(root string) { appendFstab(root, "/dev/sdb1 /tmp/ ext4 defaults 0 2\n") }, "/etc/fstab line 6 mounts /tmp: fstab wins over tmp.mount"},
+		{"fstab //tmp", func(root string) { appendFstab(root, "/dev/sdb1 //tmp ext4 defaults 0 2\n") }, `its mount point "//tmp" is /tmp to systemd-fstab-generator`},
+		{"fstab /./tmp", func(root string) { appendFstab(root, "/dev/sdb1\t/./tmp\text4 defaults 0 2\n") }, "/etc/fstab line 6 mounts /tmp"},
+		{"fstab /tmp/.", func(root string) { appendFstab(root, "/dev/sdb1 /tmp/. ext4 defaults 0 2\n") }, "/etc/fstab line 6 mounts /tmp"},
+		{"fstab /tmp//", func(root string) { appendFstab(root, "/dev/sdb1 /tmp// ext4 defaults 0 2\n") }, "/etc/fstab line 6 mounts /tmp"},
+		{"fstab octal", func(root string) { appendFstab(root, `/dev/sdb1 /t\155p ext4 defaults 0 2`+"\n") }, `its mount point "/t\\155p" is /tmp to mount(8)`},
+		// The administrator's own tmp.mount is not the unit the drop-in is for.
+		{"admin's ext4 unit", func(root string) {
+			os.WriteFile(filepath.Join(root, "etc/systemd/system/tmp.mount"), []byte("[Mount]\nWhat=/dev/sdb1\nWhere=/tmp\nType=ext4\n[Install]\nWantedBy=local-fs.target\n"), 0o644)
+		}, "/etc/systemd/system/tmp.mount line 4 sets Type=ext4"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			root := fixture.Copy(t, "pi4-8gb-bullseye")
@@ -153,6 +167,79 @@ func TestTmpTmpfs(t *testing.T) {
 				t.Fatalf("tmp-tmpfs skipped with %q, want %q\n%s", got, c.want, plan.stdout)
 			}
 		})
+	}
+}
+
+func appendFstab(root, line string) {
+	f, _ := os.OpenFile(filepath.Join(root, "etc/fstab"), os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString(line)
+	f.Close()
+}
+
+// TestTmpTmpfsReadBack: the tmp.mount and drop-in tmp-tmpfs writes load,
+// for systemd-analyze verify run chrooted into the root, as a tmpfs on
+// /tmp with our options: where ours replaces /usr/share's (bullseye) and
+// where the drop-in extends the distribution's unit; nothing of an
+// administrator's drop-in read after ours is lost from the warning.
+func TestTmpTmpfsReadBack(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name, fragment string
+		vendor         bool
+	}{
+		{"ours", "/etc/systemd/system/tmp.mount", false},
+		{"the distribution's", "/lib/systemd/system/tmp.mount", true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			root := fixture.Copy(t, "pi4-8gb-bullseye")
+			if c.vendor {
+				unit, _ := os.ReadFile(filepath.Join(root, "usr/share/systemd/tmp.mount"))
+				os.WriteFile(filepath.Join(root, "lib/systemd/system/tmp.mount"), unit, 0o644)
+			}
+			cli("apply", "--root", root, "--yes").must(t, 0)
+			l := oracle.Verify(t, root, "tmp.mount")
+			if l.State != "loaded" || l.Fragment != c.fragment || l.What != "tmpfs" || l.Type != "tmpfs" || l.Where != "/tmp" ||
+				l.Options != "mode=1777,strictatime,nosuid,nodev,size=25%" || !slices.Contains(l.DropIns, tasks.TmpMountDropIn) {
+				t.Errorf("systemd-analyze verify: %+v\n%s", l, l.Log)
+			}
+		})
+	}
+}
+
+// TestTmpTmpfsStandsDown: after tmp-tmpfs applied (bullseye: our
+// tmp.mount, its drop-in, its link), the administrator mounts /tmp from
+// fstab, spelled "/tmp/". Our tmp.mount in /etc would outrank the unit
+// systemd-fstab-generator makes of that line and /tmp would stay a tmpfs:
+// the next apply removes our files with a warning instead, and rollback
+// puts them back byte for byte.
+func TestTmpTmpfsStandsDown(t *testing.T) {
+	t.Parallel()
+	root := fixture.Copy(t, "pi4-8gb-bullseye")
+	cli("apply", "--root", root, "--yes").must(t, 0)
+	appendFstab(root, "/dev/sdb1 /tmp/ ext4 defaults 0 2\n")
+	before := fixture.Snapshot(t, root, fixture.StoreDir)
+	plan := cli("plan", "--root", root).must(t, 0)
+	if !strings.Contains(plan.stdout, "/etc/fstab line 6 mounts /tmp") || !strings.Contains(plan.stdout, "so it is removed (rollback puts it back)") {
+		t.Fatalf("plan:\n%s", plan.stdout)
+	}
+	cli("apply", "--root", root, "--yes").must(t, 0)
+	for _, p := range []string{"etc/systemd/system/tmp.mount", "etc/systemd/system/tmp.mount.d/90-ezedge-host.conf", "etc/systemd/system/local-fs.target.wants/tmp.mount"} {
+		if _, err := os.Lstat(filepath.Join(root, p)); err == nil {
+			t.Errorf("%s left in place", p)
+		}
+	}
+	// The generator runs on a copy: its mount points are not the root's.
+	copied := filepath.Join(t.TempDir(), "root")
+	if err := fixture.CopyTree(root, copied); err != nil {
+		t.Fatal(err)
+	}
+	if units, log := oracle.FstabUnits(t, copied); !strings.Contains(units["tmp.mount"], "What=/dev/sdb1") {
+		t.Errorf("systemd-fstab-generator makes no tmp.mount of the line:\n%s", log)
+	}
+	cli("rollback", "--root", root, "--yes").must(t, 0)
+	if d := before.Diff(fixture.Snapshot(t, root, fixture.StoreDir)); len(d) > 0 {
+		t.Errorf("not byte-identical after rollback:\n%s", strings.Join(d, "\n"))
 	}
 }
 

@@ -10,8 +10,10 @@ import (
 
 // confFiles lists the files with suffix in dirs (highest precedence first)
 // the way systemd and udev read such drop-in directories: a name in an
-// earlier directory masks the same name in later ones, and the result is
-// in name order whatever the directory.
+// earlier directory masks the same name in later ones (a link to
+// /dev/null masks it and is read as empty, or not read in an image, whose
+// /dev is empty), hidden files are left out, and the result is in name
+// order whatever the directory.
 func confFiles(h *hostroot.Root, dirs []string, suffix string) []string {
 	byName := map[string]string{}
 	for _, d := range dirs {
@@ -20,7 +22,8 @@ func confFiles(h *hostroot.Root, dirs []string, suffix string) []string {
 			continue
 		}
 		for _, e := range ents {
-			if !strings.HasSuffix(e.Name(), suffix) {
+			// conf_files_list() leaves out hidden files (".x.conf").
+			if !strings.HasSuffix(e.Name(), suffix) || strings.HasPrefix(e.Name(), ".") {
 				continue
 			}
 			if _, masked := byName[e.Name()]; !masked {

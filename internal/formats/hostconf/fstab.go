@@ -3,8 +3,11 @@ package hostconf
 import (
 	"errors"
 	"fmt"
+	"path"
 	"slices"
 	"strings"
+
+	"github.com/ezansiedgeai/ezedge-host/internal/formats/hostpath"
 )
 
 // FstabPath is the file mount(8) and systemd-fstab-generator read the
@@ -12,71 +15,109 @@ import (
 const FstabPath = "/etc/fstab"
 
 // FstabEntry is one mount line of an fstab: its fields as written (with
-// their octal escapes) and, decoded, its mount point.
+// their octal escapes) and its mount point and type as each program that
+// reads the file reads them.
 type FstabEntry struct {
 	// Line is 1-based.
 	Line   int
 	Fields []string
-	// Dir is the mount point (the second field) with its \NNN escapes
-	// decoded; "" when it has an escape mount would not decode.
-	Dir string
+	// Dir is the mount point (the second field) as systemd-fstab-generator
+	// reads it (systemd 252 to 258: glibc's getmntent), and DirLibmount as
+	// mount(8) and systemd 259's generator read it. Neither follows links:
+	// see FstabMounts.
+	Dir, DirLibmount hostpath.Path
+	// What, Type and Options are the first, third and fourth fields as
+	// the generator reads them ("" when absent).
+	What, Type, Options string
 	// start, end are the byte offsets of each field in the file.
 	start, end []int
 }
 
-// ParseFstab reads the mount lines of an fstab as libmount splits them:
-// fields separated by blanks (space, tab), '#' starting a comment line. It
-// is total: a line it cannot read still counts by its fields.
+// getmntentLine is the longest line glibc's getmntent() reads whole (its
+// buffer is 4096 bytes with the NUL): the rest of a longer line is read
+// and dropped, so a field across that byte is cut short.
+const getmntentLine = 4095
+
+// ParseFstab reads the mount lines of an fstab as getmntent and libmount
+// split them: fields separated by blanks (space, tab), '#' starting a
+// comment line, a NUL ending the line (they are C strings). It is total: a
+// line it cannot read still counts by its fields.
 func ParseFstab(b []byte) []FstabEntry {
 	var out []FstabEntry
 	off := 0
 	for i, line := range strings.SplitAfter(string(b), "\n") {
 		body := strings.TrimSuffix(line, "\n")
-		e := FstabEntry{Line: i + 1}
-		for j := 0; j < len(body); {
-			if body[j] == ' ' || body[j] == '\t' {
-				j++
-				continue
-			}
-			k := j
-			for k < len(body) && body[k] != ' ' && body[k] != '\t' {
-				k++
-			}
-			e.Fields = append(e.Fields, body[j:k])
-			e.start, e.end = append(e.start, off+j), append(e.end, off+k)
-			j = k
+		if n := strings.IndexByte(body, 0); n >= 0 {
+			body = body[:n]
 		}
+		e := FstabEntry{Line: i + 1}
+		e.start, e.end, e.Fields = splitBlanks(body, off)
 		off += len(line)
 		if len(e.Fields) == 0 || e.Fields[0][0] == '#' {
 			continue
 		}
+		// glibc reads a long line's first 4095 bytes alone.
+		short := body
+		if len(short) > getmntentLine {
+			short = short[:getmntentLine]
+		}
+		_, _, glibc := splitBlanks(short, 0)
+		var dir string
+		if len(glibc) >= 2 {
+			dir = glibc[1]
+		}
+		if len(glibc) >= 1 {
+			e.What = hostpath.Getmntent(glibc[0])
+		}
+		if len(glibc) >= 3 {
+			e.Type = hostpath.Getmntent(glibc[2])
+		}
+		if len(glibc) >= 4 {
+			e.Options = hostpath.Getmntent(glibc[3])
+		}
+		e.Dir = hostpath.Read(hostpath.FstabGenerator, dir)
 		if len(e.Fields) >= 2 {
-			e.Dir, _ = unescapeFstab(e.Fields[1])
+			e.DirLibmount = hostpath.Read(hostpath.Libmount, e.Fields[1])
+		} else {
+			e.DirLibmount = hostpath.Read(hostpath.Libmount, "")
 		}
 		out = append(out, e)
 	}
 	return out
 }
 
+// splitBlanks splits s on spaces and tabs, with each field's offsets from
+// base.
+func splitBlanks(s string, base int) (start, end []int, fields []string) {
+	for j := 0; j < len(s); {
+		if s[j] == ' ' || s[j] == '\t' {
+			j++
+			continue
+		}
+		k := j
+		for k < len(s) && s[k] != ' ' && s[k] != '\t' {
+			k++
+		}
+		fields = append(fields, s[j:k])
+		start, end = append(start, base+j), append(end, base+k)
+		j = k
+	}
+	return start, end, fields
+}
+
 // unescapeFstab decodes the \NNN octal escapes libmount decodes (a blank
 // in a path is \040); any other backslash is an error.
 func unescapeFstab(s string) (string, error) {
-	if !strings.Contains(s, `\`) {
-		return s, nil
-	}
-	var b strings.Builder
 	for i := 0; i < len(s); i++ {
 		if s[i] != '\\' {
-			b.WriteByte(s[i])
 			continue
 		}
 		if !isOctal(s[i+1:]) {
 			return "", fmt.Errorf("%q: a backslash that is not a \\NNN octal escape", s)
 		}
-		b.WriteByte((s[i+1]-'0')<<6 | (s[i+2]-'0')<<3 | (s[i+3] - '0'))
 		i += 3
 	}
-	return b.String(), nil
+	return hostpath.Read(hostpath.Kernel, s).Path, nil
 }
 
 // isOctal: s starts with three octal digits of a byte value.
@@ -84,15 +125,87 @@ func isOctal(s string) bool {
 	return len(s) >= 3 && s[0] >= '0' && s[0] <= '3' && s[1] >= '0' && s[1] <= '7' && s[2] >= '0' && s[2] <= '7'
 }
 
-// FstabMounts lists the lines of b that mount dir.
-func FstabMounts(b []byte, dir string) []int {
-	var out []int
+// FstabMount is what one fstab line makes of a mount point at boot.
+type FstabMount struct {
+	Line int
+	// Where is the mount point systemd-fstab-generator makes a unit for,
+	// links in it followed inside the root; Unit is that unit ("" when
+	// the generator makes none, and Why says why).
+	Where hostpath.Path
+	Unit  string
+	Why   string
+	// Libmount is the mount point as mount(8) reads it, links followed.
+	Libmount hostpath.Path
+	// What, Type and Options are the line's other fields as the
+	// generator reads them.
+	What, Type, Options string
+}
+
+// At reports whether the line mounts something on dir (a clean absolute
+// path) for the generator or for mount(8); a swap line mounts nothing.
+func (m FstabMount) At(dir string) bool {
+	return m.Type != "swap" && (m.Where.Is(dir) || m.Libmount.Is(dir))
+}
+
+func (m FstabMount) String() string {
+	if m.Unit != "" {
+		return fmt.Sprintf("line %d (%s, systemd-fstab-generator makes %s)", m.Line, m.Where, m.Unit)
+	}
+	return fmt.Sprintf("line %d (%s)", m.Line, m.Libmount)
+}
+
+// FstabMounts reads b, an fstab of the root r, as systemd-fstab-generator
+// does at boot: a swap line makes a .swap unit, an autofs one nothing, a
+// mount point that is not a path nothing; the others' mount points are
+// simplified and their links followed in the root, and make the .mount
+// unit named after them. The mount point as mount(8) reads it is kept
+// beside, for the lines the two read differently.
+func FstabMounts(r hostpath.Resolver, b []byte) []FstabMount {
+	var out []FstabMount
 	for _, e := range ParseFstab(b) {
-		if e.Dir == dir {
-			out = append(out, e.Line)
+		m := FstabMount{Line: e.Line, Where: e.Dir.In(r), Libmount: e.DirLibmount.In(r), What: e.What, Type: e.Type, Options: e.Options}
+		switch {
+		case e.Type == "swap":
+			m.Why = "a swap line"
+		case e.Type == "autofs":
+			m.Why = "an autofs line (systemd-fstab-generator skips it)"
+		case !m.Where.OK():
+			m.Why = m.Where.Refused
+		default:
+			u, err := hostpath.UnitName(m.Where.Path, ".mount")
+			if err != nil {
+				m.Why = err.Error()
+			} else {
+				m.Unit = u
+			}
 		}
+		out = append(out, m)
 	}
 	return out
+}
+
+// rootness is how surely a mount point is /.
+type rootness int
+
+const (
+	notRoot rootness = iota
+	isRoot
+	// mayBeRoot: "/.." and the like, / once ".." is resolved, which the
+	// generator does through the file system and other readers do not.
+	mayBeRoot
+)
+
+// rootReading is whether p, as its reader reads it, mounts /. "//", "/."
+// and "/./" are / to every reader (systemd's path_equal, libmount's
+// canonical paths).
+func rootReading(p hostpath.Path) rootness {
+	switch {
+	case p.Is("/"):
+		return isRoot
+	case p.OK() && path.Clean(p.Path) == "/":
+		return mayBeRoot
+	}
+	return notRoot
 }
 
 // ErrNoRootEntry: the fstab has no line mounting / (the root is mounted
@@ -150,9 +263,12 @@ var atimeOptions = map[string]bool{"noatime": true, "atime": true, "relatime": t
 func RootNoatime(b []byte) (NoatimeEdit, error) {
 	var roots []FstabEntry
 	for _, e := range ParseFstab(b) {
-		if e.Dir == "/" {
+		switch glibc, lib := rootReading(e.Dir), rootReading(e.DirLibmount); {
+		case glibc == isRoot && lib == isRoot:
 			roots = append(roots, e)
 			continue
+		case glibc != notRoot || lib != notRoot:
+			return NoatimeEdit{}, fmt.Errorf("line %d: mount point %q written with escapes or \"..\" so that it may or may not be / (systemd-fstab-generator reads %s, mount(8) %s): edit it by hand", e.Line, e.Fields[1], e.Dir, e.DirLibmount)
 		}
 		// A quoted field with a blank in it shifts the others: a line
 		// that has a "/" anywhere may be the root's, read wrong.
@@ -194,9 +310,6 @@ func RootNoatime(b []byte) (NoatimeEdit, error) {
 		if _, err := unescapeFstab(f); err != nil {
 			return bad("%v", err)
 		}
-	}
-	if r.Fields[1] != "/" {
-		return bad("mount point %q written with escapes", r.Fields[1])
 	}
 	if len(r.Fields) < 4 {
 		return bad("no options field")

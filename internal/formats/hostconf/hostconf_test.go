@@ -1,7 +1,9 @@
 package hostconf
 
 import (
+	"github.com/ezansiedgeai/ezedge-host/internal/oracle"
 	"os"
+	"path"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -157,5 +159,81 @@ func BenchmarkParseUdevContinuations(b *testing.B) {
 	data := []byte(strings.Repeat("ATTR{a}=\"1\", \\\n", 20000))
 	for b.Loop() {
 		ParseUdevRules(data)
+	}
+}
+
+// tmpfilesSpellings are w lines, each writing a value of its own to a
+// file of /t: every way of spelling its path, and lines systemd-tmpfiles
+// ignores (a relative path, a host-dependent specifier, bad quoting, a
+// ".." component).
+var tmpfilesSpellings = []struct{ line, file, value string }{
+	{`w /t/f0 - - - - v0`, "/t/f0", "v0"},
+	{`w /t//f1 - - - - v1`, "/t/f1", "v1"},
+	{`w /t/./f2 - - - - v2`, "/t/f2", "v2"},
+	{`w "/t/f3" - - - - v3`, "/t/f3", "v3"},
+	{`w '/t/f4' - - - - v4`, "/t/f4", "v4"},
+	{`w /t/\x66\x35 - - - - v5`, "/t/x66x35", "v5"},
+	{`w /t/"f"6 - - - - v6`, "/t/f6", "v6"},
+	{`w "/t/f 7" - - - - v7`, "/t/f 7", "v7"},
+	{`w /t/f\s8 - - - - v8`, "/t/fs8", "v8"},
+	{`w ///t///f9/ - - - - v9`, "/t/f9", "v9"},
+	{`w /t/f%%10 - - - - v10`, "/t/f%10", "v10"},
+	{`w t/f11 - - - - v11`, "", ""},
+	{`w /t/f12%m - - - - v12`, "", ""},
+	{`w "/t/f13 - - - - v13`, "", ""},
+	{`w /t/f14\q - - - - v14`, "/t/f14q", "v14"},
+	{`w /t/../t/f15 - - - - v15`, "", ""},
+	{`w /t/f16\`, "", ""},
+	{`w /t/f17 - - - - v\x31\s7%%`, "/t/f17", "v1 7%"},
+	{`w /t/f18\ - - - - - v18`, "/t/f18 -", "v18"},
+}
+
+// TestTmpfilesSpellings: the file each line writes, as we read it, is the
+// file systemd-tmpfiles writes (run with --root on a root of the test's
+// own, when installed).
+func TestTmpfilesSpellings(t *testing.T) {
+	t.Parallel()
+	var conf strings.Builder
+	for _, c := range tmpfilesSpellings {
+		conf.WriteString(c.line + "\n")
+	}
+	lines, bad := ParseTmpfiles([]byte(conf.String()))
+	got := map[int]string{}
+	for _, l := range lines {
+		got[l.Line] = l.Path
+		if want := tmpfilesSpellings[l.Line-1].value; l.Argument != want {
+			t.Errorf("line %d: argument %q, want %q", l.Line, l.Argument, want)
+		}
+	}
+	for i, c := range tmpfilesSpellings {
+		if got[i+1] != c.file {
+			t.Errorf("%s: path %q (bad lines %v), want %q", c.line, got[i+1], bad, c.file)
+		}
+	}
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "t"), 0o755)
+	for _, c := range tmpfilesSpellings {
+		if c.file != "" {
+			os.WriteFile(filepath.Join(root, path.Clean(c.file)), nil, 0o644)
+		}
+	}
+	for _, f := range []string{"f11", "f12", "f13", "f15", "f16"} {
+		os.WriteFile(filepath.Join(root, "t", f), nil, 0o644)
+	}
+	log := oracle.TmpfilesCreate(t, root, conf.String())
+	for _, c := range tmpfilesSpellings {
+		if c.file == "" {
+			continue
+		}
+		b, _ := os.ReadFile(filepath.Join(root, path.Clean(c.file)))
+		if string(b) != c.value {
+			t.Errorf("%s: systemd-tmpfiles wrote %q to %s, want %q\n%s", c.line, b, c.file, c.value, log)
+		}
+	}
+	// The files of the lines it ignores are left empty.
+	for _, f := range []string{"f11", "f12", "f13", "f15", "f16"} {
+		if b, err := os.ReadFile(filepath.Join(root, "t", f)); err == nil && len(b) > 0 {
+			t.Errorf("systemd-tmpfiles wrote %q to /t/%s, a line we read as ignored", b, f)
+		}
 	}
 }

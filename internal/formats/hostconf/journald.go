@@ -2,8 +2,8 @@ package hostconf
 
 import (
 	"fmt"
-	"strings"
 
+	"github.com/ezansiedgeai/ezedge-host/internal/formats/unitfile"
 	"github.com/ezansiedgeai/ezedge-host/internal/hostroot"
 )
 
@@ -48,29 +48,16 @@ func ReadJournald(h *hostroot.Root) []JournaldSetting {
 	return out
 }
 
-// ParseJournald reads the [Journal] settings of one journald.conf file:
-// '#' and ';' start comments; a line outside a section, or without '=',
-// is not a setting. Continuation lines (a trailing backslash) are read as
-// systemd does, joined.
+// ParseJournald reads the [Journal] settings of one journald.conf file
+// with systemd's own config parser rules (unitfile.Parse): '#' and ';'
+// start comments, even inside a continued line; a line ending in a
+// backslash goes on on the next, the backslash read as a blank; a lone
+// carriage return ends a line.
 func ParseJournald(file string, b []byte, dropIn bool) []JournaldSetting {
 	var out []JournaldSetting
-	section := ""
-	lines := strings.Split(string(b), "\n")
-	for i := 0; i < len(lines); i++ {
-		n := i + 1
-		l := strings.TrimSpace(strings.TrimSuffix(lines[i], "\r"))
-		for strings.HasSuffix(l, `\`) && i+1 < len(lines) {
-			i++
-			l = strings.TrimSuffix(l, `\`) + " " + strings.TrimSpace(strings.TrimSuffix(lines[i], "\r"))
-		}
-		switch {
-		case l == "" || l[0] == '#' || l[0] == ';':
-		case strings.HasPrefix(l, "[") && strings.HasSuffix(l, "]"):
-			section = l[1 : len(l)-1]
-		case section == "Journal":
-			if k, v, ok := strings.Cut(l, "="); ok {
-				out = append(out, JournaldSetting{File: file, Line: n, Key: strings.TrimSpace(k), Value: strings.TrimSpace(v), DropIn: dropIn})
-			}
+	for _, s := range unitfile.Parse(file, b).Settings {
+		if s.Section == "Journal" {
+			out = append(out, JournaldSetting{File: file, Line: s.Line, Key: s.Key, Value: s.Value, DropIn: dropIn})
 		}
 	}
 	return out

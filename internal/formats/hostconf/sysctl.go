@@ -2,11 +2,12 @@ package hostconf
 
 import (
 	"fmt"
-	"io/fs"
 	"path"
 	"sort"
 	"strings"
 
+	"github.com/ezansiedgeai/ezedge-host/internal/formats/hostpath"
+	"github.com/ezansiedgeai/ezedge-host/internal/formats/unitfile"
 	"github.com/ezansiedgeai/ezedge-host/internal/hostroot"
 )
 
@@ -44,28 +45,10 @@ func ParseSysctlConf(b []byte) (out []SysctlSetting, bad []int) {
 			bad = append(bad, i+1)
 			continue
 		}
-		s.Key = NormalizeSysctlKey(s.Key)
+		s.Key = hostpath.SysctlKey(s.Key)
 		out = append(out, s)
 	}
 	return out, bad
-}
-
-// NormalizeSysctlKey turns a "/"-separated key into the dotted form, as
-// systemd does when the first separator is a slash.
-func NormalizeSysctlKey(k string) string {
-	i := strings.IndexAny(k, "./")
-	if i < 0 || k[i] == '.' {
-		return k
-	}
-	return strings.Map(func(r rune) rune {
-		switch r {
-		case '/':
-			return '.'
-		case '.':
-			return '/'
-		}
-		return r
-	}, k)
 }
 
 // SysctlFiles lists the sysctl.d files systemd-sysctl reads, in the order it
@@ -93,19 +76,20 @@ func SysctlFiles(h *hostroot.Root) []string {
 // procps.service of its own that runs sysctl, or, without systemd, the
 // procps init script.
 func SysctlConfRead(h *hostroot.Root) string {
-	for _, d := range []string{"/etc/systemd/system", "/run/systemd/system", "/usr/local/lib/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system"} {
-		p := d + "/procps.service"
-		st, err := h.Lstat(p)
-		if err != nil {
-			continue
-		}
-		if st.Mode()&fs.ModeSymlink != 0 {
-			// An alias (of systemd-sysctl.service) or a mask (/dev/null).
+	// procps.service as systemd loads it: an alias (of
+	// systemd-sysctl.service) or a mask reads no sysctl.conf of its own.
+	u := unitfile.Load(h, "procps.service")
+	switch {
+	case u.Masked != "" || u.Problem != "":
+		return ""
+	case u.Exists():
+		if path.Base(u.Fragment) != "procps.service" || u.Target != "" && path.Base(u.Target) != "procps.service" {
 			return ""
 		}
-		b, err := h.ReadFile(p)
-		if err == nil && strings.Contains(string(b), "sysctl") && !strings.Contains(string(b), "systemd-sysctl") {
-			return p
+		for _, s := range u.Settings {
+			if s.Section == "Service" && strings.HasPrefix(s.Key, "Exec") && strings.Contains(s.Value, "sysctl") && !strings.Contains(s.Value, "systemd-sysctl") {
+				return u.Fragment
+			}
 		}
 		return ""
 	}

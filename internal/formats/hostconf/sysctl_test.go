@@ -44,17 +44,29 @@ func TestCorpusSysctl(t *testing.T) {
 	t.Logf("%d files, %d settings", len(files), total)
 }
 
-func TestNormalizeSysctlKey(t *testing.T) {
+// TestSysctlKeySpellings: a key written with slashes, doubled or
+// trailing separators is the key systemd-sysctl sets (hostpath's rules),
+// in a sysctl.d file and in a udev rule's SYSCTL{}.
+func TestSysctlKeySpellings(t *testing.T) {
 	t.Parallel()
 	cases := map[string]string{
 		"net/ipv4/conf/all/rp_filter":    "net.ipv4.conf.all.rp_filter",
 		"net.ipv4.conf.eth0/1.rp_filter": "net.ipv4.conf.eth0/1.rp_filter",
 		"net/ipv4/conf/eth0.1/rp_filter": "net.ipv4.conf.eth0/1.rp_filter",
 		"vm.swappiness":                  "vm.swappiness",
+		"/vm//swappiness/":               "vm.swappiness",
+		"vm.swappiness.":                 "vm.swappiness",
+		"-vm..swappiness":                "vm.swappiness",
 	}
 	for in, want := range cases {
-		if got := NormalizeSysctlKey(in); got != want {
-			t.Errorf("%q -> %q, want %q", in, got, want)
+		set, bad := ParseSysctlConf([]byte(in + " = 10\n"))
+		if len(bad) > 0 || len(set) != 1 || set[0].Key != want {
+			t.Errorf("%q read as %+v (bad %v), want key %q", in, set, bad, want)
+		}
+		c := &Conf{}
+		c.Udev, _ = ParseUdevRules([]byte(`ACTION=="add", SYSCTL{` + strings.TrimPrefix(in, "-") + `}="60"` + "\n"))
+		if w := c.UdevSysctlOverrides(map[string]string{want: "10"}); len(w) != 1 {
+			t.Errorf("udev SYSCTL{%s}: warnings %v, want one for %s", in, w, want)
 		}
 	}
 }
@@ -106,5 +118,31 @@ func TestSysctlOverrides(t *testing.T) {
 	fs := SysctlFiles(h2)
 	if fs[len(fs)-1] != "/etc/sysctl.d/99-sysctl.conf" || strings.Contains(strings.Join(fs, " "), "/etc/sysctl.conf") {
 		t.Errorf("files %v", fs)
+	}
+}
+
+// TestHiddenConfFiles: a hidden file in a drop-in directory is not read,
+// as conf_files_list() leaves it out; a link to /dev/null masks its name.
+func TestHiddenConfFiles(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	fixture.PutAll(t, dir, map[string]fixture.Entry{
+		"etc/sysctl.d/.99-hidden.conf":    fixture.File("vm.swappiness = 99\n"),
+		"etc/sysctl.d/50-masked.conf":     fixture.Link("//dev/null"),
+		"usr/lib/sysctl.d/50-masked.conf": fixture.File("vm.swappiness = 50\n"),
+		"usr/lib/sysctl.d/60-kept.conf":   fixture.File("vm.swappiness = 60\n"),
+	})
+	h, err := hostroot.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	files := SysctlFiles(h)
+	if strings.Join(files, " ") != "/etc/sysctl.d/50-masked.conf /usr/lib/sysctl.d/60-kept.conf" {
+		t.Errorf("files %v", files)
+	}
+	c := Read(h)
+	if w := c.SysctlOverrides("/etc/sysctl.d/10-ours.conf", map[string]string{"vm.swappiness": "10"}); len(w) != 1 || !strings.Contains(w[0], "60-kept.conf") {
+		t.Errorf("warnings %v", w)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"path"
 	"sort"
 	"strings"
+
+	"github.com/ezansiedgeai/ezedge-host/internal/formats/hostpath"
 )
 
 // tmpfilesDirs are systemd-tmpfiles' directories, highest precedence first.
@@ -14,15 +16,19 @@ var tmpfilesDirs = []string{"/etc/tmpfiles.d", "/run/tmpfiles.d", "/usr/local/li
 type TmpfilesLine struct {
 	Line int
 	// Type is the line's type with its modifiers ("w", "w+", "w!").
-	Type     string
+	Type string
+	// Path is the path as systemd-tmpfiles reads it: unquoted,
+	// unescaped, %% made '%' and simplified ("/sys//x/" is "/sys/x").
 	Path     string
 	Argument string
 }
 
-// ParseTmpfiles reads tmpfiles.d syntax: whitespace-separated fields, a
-// path in double quotes when it holds spaces, "-" for an omitted field, and
-// the argument as the rest of the line. Lines with fewer than two fields
-// are in bad.
+// ParseTmpfiles reads tmpfiles.d syntax as systemd-tmpfiles does: the
+// first six fields split as systemd's extract_first_word() splits them
+// (quotes, C escapes), the argument the rest of the line, C escapes and
+// %% in it decoded. A line systemd-tmpfiles ignores is in bad: fewer than
+// two fields, bad quoting or escapes, a path it does not take (relative,
+// a specifier that depends on the host).
 func ParseTmpfiles(b []byte) (out []TmpfilesLine, bad []int) {
 	for i, raw := range strings.Split(string(b), "\n") {
 		l := strings.TrimSpace(strings.TrimRight(raw, "\r"))
@@ -31,35 +37,49 @@ func ParseTmpfiles(b []byte) (out []TmpfilesLine, bad []int) {
 		}
 		var f []string
 		rest := l
-		for len(f) < 6 && rest != "" {
-			var field string
-			if rest[0] == '"' {
-				end := strings.IndexByte(rest[1:], '"')
-				if end < 0 {
-					break
-				}
-				field, rest = rest[1:end+1], rest[end+2:]
-			} else {
-				n := strings.IndexAny(rest, " \t")
-				if n < 0 {
-					n = len(rest)
-				}
-				field, rest = rest[:n], rest[n:]
+		var err error
+		for len(f) < 6 {
+			var w string
+			var ok bool
+			if w, rest, ok, err = nextWord(rest); err != nil || !ok {
+				break
 			}
-			f = append(f, field)
-			rest = strings.TrimLeft(rest, " \t")
+			f = append(f, w)
 		}
-		if len(f) < 2 {
+		if err != nil || len(f) < 2 {
 			bad = append(bad, i+1)
 			continue
 		}
-		t := TmpfilesLine{Line: i + 1, Type: f[0], Path: f[1]}
-		if len(f) == 6 {
-			t.Argument = rest
+		p := hostpath.Read(hostpath.Tmpfiles, f[1])
+		if !p.OK() {
+			bad = append(bad, i+1)
+			continue
+		}
+		t := TmpfilesLine{Line: i + 1, Type: f[0], Path: p.Path}
+		if len(f) == 6 && rest != "" && rest != "-" {
+			t.Argument = tmpfilesArgument(rest)
 		}
 		out = append(out, t)
 	}
 	return out, bad
+}
+
+// tmpfilesArgument is a line's argument as systemd-tmpfiles uses it:
+// C escapes decoded, then %% made '%' (other specifiers are left as
+// written: they depend on the host).
+func tmpfilesArgument(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' {
+			if r, n, err := cunescapeOne(s[i+1:]); err == nil {
+				b.WriteString(r)
+				i += n
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return strings.ReplaceAll(b.String(), "%%", "%")
 }
 
 // writes is whether the line writes to its path at boot ("w", "w+", "w!"…).

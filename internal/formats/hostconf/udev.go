@@ -5,6 +5,8 @@ import (
 	"path"
 	"sort"
 	"strings"
+
+	"github.com/ezansiedgeai/ezedge-host/internal/formats/hostpath"
 )
 
 // udevDirs are udev's rules directories, highest precedence first.
@@ -129,12 +131,19 @@ func udevMatch(pattern, s string) bool {
 	return false
 }
 
-// SetsAttr returns the first rule file other than except that assigns
+// sameAttr reports whether two ATTR{} attributes name one sysfs file of
+// a device: the kernel resolves "cpufreq//scaling_governor/" as
+// "cpufreq/scaling_governor".
+func sameAttr(a, b string) bool {
+	return hostpath.Read(hostpath.UdevAttr, a).Path == hostpath.Read(hostpath.UdevAttr, b).Path
+}
+
+// UdevSetsAttr returns the first rule file other than except that assigns
 // sysfs attribute attr.
 func (c *Conf) UdevSetsAttr(attr, except string) (string, bool) {
 	for _, r := range c.Udev {
 		for _, a := range r.Assign {
-			if a.Key == "ATTR" && a.Attr == attr && r.File != except {
+			if a.Key == "ATTR" && sameAttr(a.Attr, attr) && r.File != except {
 				return r.File, true
 			}
 		}
@@ -168,7 +177,7 @@ func (c *Conf) UdevOverrides(ours string, mine []UdevRule, devices []string) []s
 			}
 			for _, want := range m.Assign {
 				for _, a := range r.Assign {
-					if want.Key == "ATTR" && a.Key == "ATTR" && a.Attr == want.Attr && a.Value != want.Value {
+					if want.Key == "ATTR" && a.Key == "ATTR" && sameAttr(a.Attr, want.Attr) && a.Value != want.Value {
 						out = append(out, fmt.Sprintf("%s: %s:%d sets %q where %s, and udev reads it after %s, so it wins there",
 							a.Attr, r.File, r.Line, a.Value, r.conditions(), path.Base(ours)))
 					}
@@ -215,7 +224,7 @@ func (c *Conf) UdevSysctlOverrides(want map[string]string) []string {
 			if a.Key != "SYSCTL" {
 				continue
 			}
-			k := NormalizeSysctlKey(a.Attr)
+			k := hostpath.SysctlKey(a.Attr)
 			if v, ok := want[k]; ok && strings.Join(strings.Fields(a.Value), " ") != v {
 				out = append(out, fmt.Sprintf("%s: %s:%d sets %q from udev where %s, after sysctl.d at boot, so it wins when that device appears",
 					k, r.File, r.Line, a.Value, r.conditions()))
@@ -227,7 +236,8 @@ func (c *Conf) UdevSysctlOverrides(want map[string]string) []string {
 }
 
 // UdevRunWrites reports rules whose RUN command names one of the sysfs
-// files we write.
+// files we write: a path in the command that the kernel resolves to it
+// ("/sys//module/zswap/parameters/enabled"), or a shell glob covering it.
 func (c *Conf) UdevRunWrites(paths []string) []string {
 	var out []string
 	for _, r := range c.Udev {
@@ -236,7 +246,7 @@ func (c *Conf) UdevRunWrites(paths []string) []string {
 				continue
 			}
 			for _, p := range paths {
-				if strings.Contains(a.Value, p) {
+				if runNames(a.Value, p) {
 					out = append(out, fmt.Sprintf("%s: %s:%d writes it from a udev RUN command where %s; that can undo ours when the device appears",
 						p, r.File, r.Line, r.conditions()))
 				}
@@ -245,4 +255,33 @@ func (c *Conf) UdevRunWrites(paths []string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// runNames reports whether a RUN command names file p: each absolute path
+// in it (a run of path characters starting with '/', wherever shell
+// quoting or redirection puts it) read as the kernel resolves it, or as a
+// glob the shell would expand.
+func runNames(cmd, p string) bool {
+	want := hostpath.Read(hostpath.UdevAttr, p).Path
+	for i := 0; i < len(cmd); i++ {
+		if cmd[i] != '/' || i > 0 && pathByte(cmd[i-1]) {
+			continue
+		}
+		j := i
+		for j < len(cmd) && pathByte(cmd[j]) {
+			j++
+		}
+		tok := hostpath.Read(hostpath.UdevAttr, cmd[i:j]).Path
+		if tok == want || globMatch(tok, want) {
+			return true
+		}
+		i = j
+	}
+	return false
+}
+
+// pathByte is a byte a path in a shell command can hold unquoted (glob
+// characters included).
+func pathByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("/._-+:@%,*?[]!", c) >= 0
 }
