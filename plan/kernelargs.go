@@ -222,7 +222,7 @@ func (p *Plan) argFile(h *hostroot.Root, f argFile, args []taskArg) error {
 			return refused(who, f.path, f.absent)
 		}
 	}
-	format, _ := resource.FormatOf(f.path)
+	format := resource.FormatIn(h, f.path)
 	var notes []string
 	if f.generatedBy != "" {
 		notes = append(notes, fmt.Sprintf("%s is remade by %s from %s; edited too, so the next boot has it before that runs again", f.path, f.generatedBy, f.from))
@@ -430,7 +430,7 @@ func (p *Plan) previewArgs(h *hostroot.Root) {
 			idx[k.File()] = i
 			p.ArgFiles = append(p.ArgFiles, ArgFile{Path: k.File(), Before: cur.Data, After: data})
 		}
-		if out, err := k.Edit(p.ArgFiles[i].After, c.After); err == nil {
+		if out, err := k.Edit(h, p.ArgFiles[i].After, c.After); err == nil {
 			p.ArgFiles[i].After = out
 		}
 	}

@@ -223,7 +223,7 @@ func (f *Facts) configModel() configtxt.Model {
 // cmdline.txt too (on an image nothing runs the hook before it boots), and
 // the hook is run on the running system as update-grub is for GRUB.
 const (
-	raspiFirmwareHook = "/etc/kernel/postinst.d/z50-raspi-firmware"
+	raspiFirmwareHook = resource.RaspiFirmwareHook
 	RaspiExtraCmdline = resource.RaspiExtraCmdline
 )
 

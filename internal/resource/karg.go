@@ -25,6 +25,14 @@ const RaspiExtraCmdline = "/etc/default/raspi-extra-cmdline"
 // reads no drop-ins.
 const GrubDefaultsFile = "/etc/default/grub"
 
+// RaspiFirmwareHook is Debian raspi-firmware's kernel hook, and
+// RaspiGeneratedCmdline the cmdline.txt it writes: "… rootwait " and
+// then RaspiExtraCmdline's contents.
+const (
+	RaspiFirmwareHook     = "/etc/kernel/postinst.d/z50-raspi-firmware"
+	RaspiGeneratedCmdline = "/boot/firmware/cmdline.txt"
+)
+
 // kargKey is the shape of a kernel argument's key that ezedge-host sets:
 // no spaces, quotes, '=' or ':' (the ID's separator).
 var kargKey = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.,-]*$`)
@@ -141,12 +149,26 @@ func (k *KernelArg) Show(s State) string {
 	return strings.Join(parts, " | ")
 }
 
+// formatIn is how the file holds the command line in the root at h.
+func (k *KernelArg) formatIn(h *hostroot.Root) cmdline.Format { return FormatIn(h, k.file) }
+
+// FormatIn is how the file at p holds the command line in the root at h:
+// FormatOf, but the cmdline.txt raspi-firmware's hook writes, where it is
+// installed, is edited in the part the hook takes from its input.
+func FormatIn(h *hostroot.Root, p string) cmdline.Format {
+	f, _ := FormatOf(p)
+	if f == cmdline.PiCmdline && p == RaspiGeneratedCmdline && h.Exists(RaspiFirmwareHook) {
+		return cmdline.RaspiGenerated
+	}
+	return f
+}
+
 func (k *KernelArg) Read(h *hostroot.Root) (State, error) {
 	data, exists, err := k.readFile(h)
 	if err != nil || !exists {
 		return State{}, err
 	}
-	found, err := cmdline.Find(data, k.format, k.key)
+	found, err := cmdline.Find(data, k.formatIn(h), k.key)
 	if err != nil {
 		return State{}, fmt.Errorf("%s: %v", k.file, err)
 	}
@@ -205,7 +227,7 @@ func (k *KernelArg) Write(h *hostroot.Root, s State) error {
 		}
 		return fmt.Errorf("%s does not exist", k.file)
 	}
-	out, err := k.Edit(data, s)
+	out, err := k.edit(data, s, k.formatIn(h))
 	if err != nil {
 		return err
 	}
@@ -223,8 +245,13 @@ func (k *KernelArg) Write(h *hostroot.Root, s State) error {
 	return h.WriteAtomic(p, out, st.Mode().Perm(), uid, gid)
 }
 
-// Edit is data, a copy of the file, made to hold s as Write makes it.
-func (k *KernelArg) Edit(data []byte, s State) ([]byte, error) {
+// Edit is data, a copy of the file in the root at h, made to hold s as
+// Write makes it.
+func (k *KernelArg) Edit(h *hostroot.Root, data []byte, s State) ([]byte, error) {
+	return k.edit(data, s, k.formatIn(h))
+}
+
+func (k *KernelArg) edit(data []byte, s State, format cmdline.Format) ([]byte, error) {
 	want := cmdline.Want{Absent: !s.Exists}
 	if s.Exists {
 		lines := k.lines(s)
@@ -237,12 +264,12 @@ func (k *KernelArg) Edit(data []byte, s State) ([]byte, error) {
 			want.Value = v
 		}
 		if want.PerLine != nil && uni {
-			if spans, err := cmdline.Spans(data, k.format); err == nil && len(spans) != len(lines) {
+			if spans, err := cmdline.Spans(data, format); err == nil && len(spans) != len(lines) {
 				want.PerLine, want.Value = nil, v
 			}
 		}
 	}
-	out, err := cmdline.Set(data, k.format, k.key, want)
+	out, err := cmdline.Set(data, format, k.key, want)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", k.file, err)
 	}

@@ -352,3 +352,42 @@ func TestEvalGrub(t *testing.T) {
 		t.Errorf("command substitution: %v", err)
 	}
 }
+
+// TestRaspiGenerated: in the cmdline.txt raspi-firmware's hook writes
+// ("… rootwait " and the input's contents), an argument is set where the
+// hook puts the input's: the file is byte for byte what the hook makes of
+// the input edited the same way, and putting it back gives the hook's
+// pristine line (with its trailing space) back. A line edited by hand out
+// of that shape is edited as a whole command line.
+func TestRaspiGenerated(t *testing.T) {
+	t.Parallel()
+	const pre = "console=tty0 root=/dev/mmcblk0p2 rw fsck.repair=yes net.ifnames=0 cma=64M rootwait "
+	hook := func(extra string) string { return pre + strings.TrimRight(extra, "\n") + "\n" }
+	args := append(slices.Clone(zswap), Arg{Key: "cgroup_enable", Value: "memory"})
+	for _, input := range []string{"", "\n", "quiet\n", "a=1  b\n", "zswap.enabled=0 x\n"} {
+		gen := []byte(hook(input))
+		in, err := setAll([]byte(input), ExtraArgs, args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := setAll(gen, RaspiGenerated, args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(out) != hook(string(in)) {
+			t.Errorf("input %q: edited %q, the hook makes %q", input, out, hook(string(in)))
+		}
+		back, err := restoreAll(out, RaspiGenerated, args, recorded(t, gen, RaspiGenerated, args))
+		if err != nil || string(back) != string(gen) {
+			t.Errorf("input %q: put back %q, want %q (%v)", input, back, gen, err)
+		}
+	}
+	// Not the hook's shape: the whole line, as PiCmdline.
+	for _, line := range []string{"console=tty1 root=/dev/sda2 rootwait", "root=x quiet\n"} {
+		a, _ := setAll([]byte(line), RaspiGenerated, args)
+		b, _ := setAll([]byte(line), PiCmdline, args)
+		if string(a) != string(b) {
+			t.Errorf("%q: %q, as PiCmdline %q", line, a, b)
+		}
+	}
+}

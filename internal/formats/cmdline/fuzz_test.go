@@ -35,7 +35,7 @@ func fuzzSet(t *testing.T, data []byte, f Format, key, value string) {
 	}
 	out, err := Set(data, f, key, Want{Value: value})
 	if err != nil {
-		if errors.Is(err, ErrNeedsQuotes) && f != GrubDefaults || errors.Is(err, ErrNoLine) && (f == PiCmdline || f == ExtraArgs) {
+		if errors.Is(err, ErrNeedsQuotes) && f != GrubDefaults || errors.Is(err, ErrNoLine) && (f == PiCmdline || f == ExtraArgs || f == RaspiGenerated) {
 			t.Fatalf("%v for %s", err, f)
 		}
 		if errors.Is(err, ErrNeedsQuotes) || errors.Is(err, ErrNoLine) && f == GrubDefaults {
@@ -78,12 +78,15 @@ func fuzzSet(t *testing.T, data []byte, f Format, key, value string) {
 }
 
 func FuzzSetPiCmdline(f *testing.F) {
+	f.Add([]byte("console=tty0 root=/dev/mmcblk0p2 rw rootwait \n"))
+	f.Add([]byte("console=tty0 root=/dev/mmcblk0p2 rw rootwait a b \n"))
 	seeds(f, "*/boot/*cmdline.txt")
 	seeds(f, "*/boot/firmware/cmdline.txt")
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, a := range append(zswap, Arg{Key: "root", Value: "/dev/x"}, Arg{Key: "quiet"}) {
 			fuzzSet(t, data, PiCmdline, a.Key, a.Value)
 			fuzzSet(t, data, ExtraArgs, a.Key, a.Value)
+			fuzzSet(t, data, RaspiGenerated, a.Key, a.Value)
 		}
 	})
 }

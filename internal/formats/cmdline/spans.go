@@ -28,6 +28,13 @@ const (
 	GrubDefaults
 	// GrubConfig is a generated grub.cfg: every linux command's arguments.
 	GrubConfig
+	// RaspiGenerated is the cmdline.txt Debian's raspi-firmware hook
+	// writes: "… rootwait " then the contents of raspi-extra-cmdline. The
+	// arguments are edited in that last part as they are in the input
+	// file, so the file is byte for byte what the hook makes of the
+	// edited input, before and after it runs. A line without that shape
+	// (edited by hand) is edited as a PiCmdline.
+	RaspiGenerated
 )
 
 func (f Format) String() string {
@@ -40,6 +47,8 @@ func (f Format) String() string {
 		return "GRUB defaults"
 	case GrubConfig:
 		return "grub.cfg"
+	case RaspiGenerated:
+		return "raspi-firmware's cmdline.txt"
 	}
 	return "unknown format"
 }
@@ -58,6 +67,9 @@ type Span struct {
 	// Whole: the span is a whole kernel command line (cmdline.txt), which
 	// Check must still accept after an edit.
 	Whole bool
+	// WholeLine: the span is the end of a kernel command line whose whole
+	// first line must stay within MaxLen.
+	WholeLine bool
 }
 
 // ErrNoLine is a file of its format with no command line to add a key to
@@ -69,15 +81,24 @@ var ErrNoLine = errors.New("no command line to add to")
 func Spans(data []byte, f Format) ([]Span, error) {
 	s := string(data)
 	switch f {
-	case PiCmdline, ExtraArgs:
+	case PiCmdline, ExtraArgs, RaspiGenerated:
 		line, _ := FirstLine(data)
-		if f == PiCmdline && strings.HasPrefix(strings.TrimSpace(line), PiStub) {
+		if f != ExtraArgs && strings.HasPrefix(strings.TrimSpace(line), PiStub) {
 			return nil, fmt.Errorf("it is the Bookworm stub that points to /boot/firmware/cmdline.txt, not a command line")
 		}
 		if !Balanced(line) {
 			return nil, fmt.Errorf("it has a double quote that is never closed; it cannot be edited safely")
 		}
-		return []Span{{Start: 0, End: len(line), Name: "line 1", Whole: f == PiCmdline}}, nil
+		if f == RaspiGenerated {
+			// The hook's template: "… rootwait ${post_cmdline}".
+			toks := Tokenize(line)
+			for i := len(toks) - 1; i >= 0; i-- {
+				if t := toks[i]; line[t.Start:t.End] == "rootwait" && t.End < len(line) && line[t.End] == ' ' {
+					return []Span{{Start: t.End + 1, End: len(line), Name: "line 1 after rootwait", WholeLine: true}}, nil
+				}
+			}
+		}
+		return []Span{{Start: 0, End: len(line), Name: "line 1", Whole: f != ExtraArgs}}, nil
 	case GrubDefaults:
 		var out []Span
 		for _, name := range []string{"GRUB_CMDLINE_LINUX", "GRUB_CMDLINE_LINUX_DEFAULT"} {
@@ -292,8 +313,14 @@ func Set(data []byte, f Format, key string, want Want) ([]byte, error) {
 				return nil, err
 			}
 		}
-		if restore := want.Absent || want.PerLine != nil; !restore && len(strings.TrimSpace(nl)) > MaxLen {
-			return nil, fmt.Errorf("%s would be %d bytes, over the %d-byte limit", sp.Name, len(strings.TrimSpace(nl)), MaxLen)
+		if restore := want.Absent || want.PerLine != nil; !restore {
+			whole := nl
+			if sp.WholeLine {
+				whole = s[:sp.Start] + nl
+			}
+			if n := len(strings.TrimSpace(whole)); n > MaxLen {
+				return nil, fmt.Errorf("%s would be %d bytes, over the %d-byte limit", sp.Name, n, MaxLen)
+			}
 		}
 		if sp.Bare && strings.ContainsAny(nl, " \t") {
 			return nil, ErrNeedsQuotes
