@@ -116,14 +116,14 @@ func refuseWithPlanFile(cmd *cobra.Command) error {
 // shown (text, unless a saved plan was) and asked about, and the result
 // shown in out.
 func (g *globals) apply(cmd *cobra.Command, src profile.Source, req ops.ApplyRequest, yes bool) error {
-	return g.on(nil, func(x *ops.Host, out format) error {
+	return g.on(nil, func(x *ops.Host, out view.Format) error {
 		var err error
 		if req.Profile, err = x.Profile(src); err != nil {
 			return err
 		}
 		w := cmd.OutOrStdout()
 		req.Review = func(p *plan.Plan) error {
-			if out == asText && req.Saved == nil {
+			if out == view.Text && req.Saved == nil {
 				view.PlanText(w, p, false)
 			}
 			if len(p.Pending()) == 0 {
@@ -138,7 +138,7 @@ func (g *globals) apply(cmd *cobra.Command, src profile.Source, req ops.ApplyReq
 		switch {
 		case res == nil:
 			return err
-		case out == asJSON:
+		case out == view.JSON:
 			if jerr := view.WriteJSON(w, view.NewApplyResult(res, err, time.Now())); err == nil {
 				err = jerr
 			}

@@ -85,14 +85,14 @@ func baselineCmd(g *globals) *cobra.Command {
 			"and compared with the previous one; --list shows them all. Needs the live host (--root /).",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return g.on(nil, func(x *ops.Host, out format) error {
+			return g.on(nil, func(x *ops.Host, out view.Format) error {
 				w := cmd.OutOrStdout()
 				if fl.list {
 					recs, skipped, err := baseline.List(x.Root)
 					if err != nil {
 						return err
 					}
-					return show(w, out, view.BaselineList{FormatVersion: view.FormatVersion, Baselines: view.NonNil(recs), Skipped: view.NonNil(skipped)}, func() {
+					return view.Show(w, out, view.BaselineList{FormatVersion: view.FormatVersion, Baselines: view.NonNil(recs), Skipped: view.NonNil(skipped)}, func() {
 						g.warn(skipped)
 						view.BaselineListText(w, recs)
 					})
@@ -105,7 +105,7 @@ func baselineCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return show(w, out, view.NewBaseline(r, prev, skipped), func() {
+				return view.Show(w, out, view.NewBaseline(r, prev, skipped), func() {
 					g.warn(skipped)
 					view.BaselineText(w, r, prev)
 					escape.Fprintf(w, "\nSaved as baseline %s.\n", r.ID)

@@ -43,36 +43,26 @@ func checkCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return g.on([]format{asJUnit, asPrometheus}, func(x *ops.Host, out format) error {
-				prof, err := x.Profile(src)
-				if err != nil {
-					return err
+			return g.on([]view.Format{view.JUnit, view.Prometheus}, func(x *ops.Host, out view.Format) error {
+				req := ops.CheckRequest{Firmware: fl.firmware, TextfileDir: fl.textfileDir, Now: checkNow()}
+				if req.TextfileDir == "-" {
+					req.TextfileDir = ""
 				}
-				dir := fl.textfileDir
-				if dir == "-" {
-					dir = ""
-				}
-				o := check.Options{As: x.As, Choices: prof.Choices, Firmware: fl.firmware, TextfileDir: dir}
 				if fl.probe {
 					m, _ := fl.measure.options() // no --http here: nothing to parse
-					if o.Probe, err = x.Probe(m, check.ProbeKinds); err != nil {
-						return err
-					}
+					req.Probe = &m
 				}
-				r, err := check.Host(x.Root, x.Store, o, checkNow())
+				if req.Profile, err = x.Profile(src); err != nil {
+					return err
+				}
+				r, err := x.Check(req)
+				if err == nil {
+					err = showCheck(cmd.OutOrStdout(), out, x, r, fl.textfileDir)
+				}
 				if err != nil {
 					return err
 				}
-				if err := g.showCheck(cmd.OutOrStdout(), out, x, r, fl.textfileDir); err != nil {
-					return err
-				}
-				switch r.Worst() {
-				case check.Fail:
-					return exitCode(exitFail)
-				case check.Warn:
-					return exitCode(exitWarn)
-				}
-				return nil
+				return map[check.Status]error{check.Fail: exitCode(exitFail), check.Warn: exitCode(exitWarn)}[r.Worst()]
 			})
 		},
 	}
@@ -87,13 +77,13 @@ func checkCmd(g *globals) *cobra.Command {
 
 // showCheck writes the report in out; the Prometheus form goes to the
 // node exporter's textfile in dir ("-": to w).
-func (g *globals) showCheck(w io.Writer, out format, x *ops.Host, r *check.Report, dir string) error {
+func showCheck(w io.Writer, out view.Format, x *ops.Host, r *check.Report, dir string) error {
 	switch out {
-	case asJSON:
+	case view.JSON:
 		return view.WriteJSON(w, view.NewCheck(r))
-	case asJUnit:
+	case view.JUnit:
 		return view.CheckJUnit(w, r)
-	case asPrometheus:
+	case view.Prometheus:
 		if dir == "-" {
 			return view.CheckPrometheus(w, r)
 		}

@@ -33,7 +33,7 @@ func firstbootCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return g.on(nil, func(x *ops.Host, _ format) error {
+			return g.on(nil, func(x *ops.Host, _ view.Format) error {
 				// The first boot applies the image's own profile. --profile
 				// FILE becomes it; without, the one the image has is
 				// checked now, so that a build does not ship a first boot
@@ -64,7 +64,7 @@ func firstbootCmd(g *globals) *cobra.Command {
 			// The image's own profile, as every command reads it: a bad
 			// one fails the first boot (recorded), never the defaults
 			// instead.
-			return g.on(nil, func(x *ops.Host, _ format) error {
+			return g.on(nil, func(x *ops.Host, _ view.Format) error {
 				o, err := x.FirstbootRun()
 				escape.Fprintf(cmd.OutOrStdout(), "ezedge-host first boot: %d changes, snapshot %q\n", o.Changes, o.SnapshotID)
 				return err
@@ -77,12 +77,12 @@ func firstbootCmd(g *globals) *cobra.Command {
 		Short: "Whether first-boot provisioning ran, and what it changed",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return g.on(nil, func(x *ops.Host, out format) error {
+			return g.on(nil, func(x *ops.Host, out view.Format) error {
 				s, err := firstboot.Read(x.Root)
 				if err != nil {
 					return err
 				}
-				return show(cmd.OutOrStdout(), out, view.NewFirstbootStatus(s), func() { view.FirstbootText(cmd.OutOrStdout(), s) })
+				return view.Show(cmd.OutOrStdout(), out, view.NewFirstbootStatus(s), func() { view.FirstbootText(cmd.OutOrStdout(), s) })
 			})
 		},
 	}

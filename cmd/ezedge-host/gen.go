@@ -7,10 +7,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/cobra/doc"
 
-	"github.com/ezansiedgeai/ezedge-host/internal/engine/firstboot"
-	"github.com/ezansiedgeai/ezedge-host/internal/engine/tryapply"
-	"github.com/ezansiedgeai/ezedge-host/platform"
-	"github.com/ezansiedgeai/ezedge-host/tasks"
+	"github.com/ezansiedgeai/ezedge-host/internal/ops"
 )
 
 // manCmd writes the man pages (make man).
@@ -43,25 +40,12 @@ func unitsCmd() *cobra.Command {
 			if err := os.MkdirAll(args[0], 0o755); err != nil {
 				return err
 			}
-			for name, text := range packagedUnits() {
+			for name, text := range ops.PackagedUnits() {
 				if err := os.WriteFile(filepath.Join(args[0], name), []byte(text), 0o644); err != nil {
 					return err
 				}
 			}
 			return nil
 		},
-	}
-}
-
-// packagedUnits are the Debian package's units by name.
-func packagedUnits() map[string]string {
-	const header = "# Shipped disabled by the ezedge-host package; see ezedge-host(8) and\n# /usr/share/doc/ezedge-host. Override in /etc/systemd/system.\n"
-	bin := platform.PackagedBinary
-	service, timer := tasks.CheckUnitTexts(header, bin, tasks.CheckTimerDefaults().TextfileDir, "")
-	return map[string]string{
-		firstboot.UnitName:          firstboot.UnitText(header, bin, false),
-		tryapply.BootUnitName:       tryapply.BootUnitText(header, bin),
-		"ezedge-host-check.service": service,
-		"ezedge-host-check.timer":   timer,
 	}
 }

@@ -10,11 +10,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/ezansiedgeai/ezedge-host/internal/ops"
 	"github.com/ezansiedgeai/ezedge-host/internal/profile"
@@ -125,36 +123,12 @@ func terraformOut(args []string) []string {
 	return out
 }
 
-// format is an output format.
-type format string
-
-const (
-	asText       format = "text"
-	asJSON       format = "json"
-	asJUnit      format = "junit"
-	asPrometheus format = "prometheus"
-)
-
-// format is --output, checked against what the command shows beyond text
-// and JSON: the one place a command's view is chosen.
-func (g *globals) format(more ...format) (format, error) {
-	all := append([]format{asText, asJSON}, more...)
-	if !slices.Contains(all, format(g.output)) {
-		var names []string
-		for _, f := range all {
-			names = append(names, string(f))
-		}
-		return "", fmt.Errorf("--output %q: want %s", g.output, strings.Join(names, ", "))
-	}
-	return format(g.output), nil
-}
-
 // on runs f with the command's view (--output, checked against what it
 // shows beyond text and JSON) and --root opened for the use cases, which
 // tell stderr what they do on their own (an overdue try apply reverted
 // first).
-func (g *globals) on(more []format, f func(x *ops.Host, out format) error) error {
-	out, err := g.format(more...)
+func (g *globals) on(more []view.Format, f func(x *ops.Host, out view.Format) error) error {
+	out, err := view.ParseFormat(g.output, more...)
 	if err != nil {
 		return err
 	}
@@ -165,15 +139,6 @@ func (g *globals) on(more []format, f func(x *ops.Host, out format) error) error
 	defer x.Close()
 	x.Notify = func(msg string) { escape.Fprintf(g.stderr, "ezedge-host: %s\n", msg) }
 	return f(x, out)
-}
-
-// show writes v as JSON, or text for a person.
-func show(w io.Writer, out format, v any, text func()) error {
-	if out == asJSON {
-		return view.WriteJSON(w, v)
-	}
-	text()
-	return nil
 }
 
 // profileFlags are --profile FILE and --no-profile.
@@ -190,23 +155,9 @@ func (p *profileFlags) add(c *cobra.Command) {
 	c.Flags().BoolVar(&p.none, "no-profile", false, "plan with the platform defaults, not the root's "+profile.DefaultPath)
 }
 
-// source is where cmd takes its profile from: --profile FILE, a file on
-// this machine; --no-profile, the platform defaults; else the root's own
-// /etc/ezedge-host/profile.yaml (the Debian package's conffile), read
-// inside --root.
+// source is where cmd takes its profile from (profile.FromFlags).
 func (p *profileFlags) source(cmd *cobra.Command) (profile.Source, error) {
-	switch {
-	case p.none && cmd.Flags().Changed("profile"):
-		return profile.Source{}, fmt.Errorf("--profile and --no-profile: give one (--profile FILE instead of the root's %s, --no-profile for the platform defaults)", profile.DefaultPath)
-	case p.none:
-		return profile.None(), nil
-	case cmd.Flags().Changed("profile"):
-		if p.file == "" {
-			return profile.Source{}, fmt.Errorf("--profile: no file named (leave --profile out for the root's %s, or give --no-profile for the platform defaults)", profile.DefaultPath)
-		}
-		return profile.File(p.file), nil
-	}
-	return profile.Default(), nil
+	return profile.FromFlags(p.file, cmd.Flags().Changed("profile"), p.none)
 }
 
 // onlyTasks checks the --only tasks.
@@ -221,20 +172,5 @@ func onlyTasks(only []string) error {
 
 // confirm asks on a terminal; without one it needs --yes.
 func confirm(cmd *cobra.Command, yes bool, what string) error {
-	if yes {
-		return nil
-	}
-	f, ok := cmd.InOrStdin().(*os.File)
-	if !ok || !term.IsTerminal(int(f.Fd())) {
-		return fmt.Errorf("%s needs --yes when not run on a terminal", what)
-	}
-	escape.Fprintf(cmd.OutOrStdout(), "\nDo you want to %s? Only 'yes' will be accepted: ", what)
-	if fl, ok := cmd.OutOrStdout().(interface{ Flush() error }); ok {
-		fl.Flush()
-	}
-	ans, _ := bufio.NewReader(f).ReadString('\n')
-	if strings.TrimSpace(ans) != "yes" {
-		return fmt.Errorf("cancelled at the prompt; nothing was changed")
-	}
-	return nil
+	return view.Confirm(cmd.InOrStdin(), cmd.OutOrStdout(), yes, what)
 }

@@ -17,12 +17,12 @@ func factsCmd(g *globals) *cobra.Command {
 		Short: "Show what platform this host is, and why",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return g.on(nil, func(x *ops.Host, out format) error {
+			return g.on(nil, func(x *ops.Host, out view.Format) error {
 				f, err := x.Facts()
 				if err != nil {
 					return err
 				}
-				return show(cmd.OutOrStdout(), out, view.NewFacts(x.Root.Dir(), f), func() { view.FactsText(cmd.OutOrStdout(), f) })
+				return view.Show(cmd.OutOrStdout(), out, view.NewFacts(x.Root.Dir(), f), func() { view.FactsText(cmd.OutOrStdout(), f) })
 			})
 		},
 	}
@@ -50,7 +50,7 @@ func planCmd(g *globals) *cobra.Command {
 			if err := onlyTasks(fl.only); err != nil {
 				return err
 			}
-			return g.on(nil, func(x *ops.Host, out format) error {
+			return g.on(nil, func(x *ops.Host, out view.Format) error {
 				prof, err := x.Profile(src)
 				if err != nil {
 					return err
@@ -60,13 +60,13 @@ func planCmd(g *globals) *cobra.Command {
 					return err
 				}
 				w := cmd.OutOrStdout()
-				if out == asJSON {
+				if out == view.JSON {
 					err = view.PlanJSON(w, p)
 				} else {
 					view.PlanText(w, p, fl.diff)
 				}
 				if err == nil && fl.out != "" {
-					if err = savedplan.Save(fl.out, p, prof.Data, fl.only, time.Now()); err == nil && out == asText {
+					if err = savedplan.Save(fl.out, p, prof.Data, fl.only, time.Now()); err == nil && out == view.Text {
 						escape.Fprintf(w, "Saved to %s: `ezedge-host apply %s` applies exactly this plan.\n", fl.out, fl.out)
 					}
 				}

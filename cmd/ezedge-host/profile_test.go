@@ -4,6 +4,7 @@ import (
 	"debug/elf"
 	"encoding/json"
 	"fmt"
+	"github.com/ezansiedgeai/ezedge-host/internal/ops"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -607,7 +608,7 @@ func TestFirstbootUsesTheImagesProfile(t *testing.T) {
 // name no profile: their commands read the host's own, the conffile.
 func TestPackagedUnitsReadTheHostsProfile(t *testing.T) {
 	t.Parallel()
-	units := packagedUnits()
+	units := ops.PackagedUnits()
 	for name, exec := range map[string]string{
 		"ezedge-host-check.service":     "ExecStart=/usr/sbin/ezedge-host check --output prometheus --textfile-dir /var/lib/prometheus/node-exporter\n",
 		"ezedge-host-firstboot.service": "ExecStart=/usr/sbin/ezedge-host firstboot run\n",

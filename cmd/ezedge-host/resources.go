@@ -2,17 +2,13 @@ package main
 
 import (
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ezansiedgeai/ezedge-host/internal/alloc"
 	"github.com/ezansiedgeai/ezedge-host/internal/ops"
-	"github.com/ezansiedgeai/ezedge-host/internal/resource"
 	"github.com/ezansiedgeai/ezedge-host/internal/view"
-	"github.com/ezansiedgeai/ezedge-host/plan"
-	"github.com/ezansiedgeai/ezedge-host/tasks"
 )
 
 // resourcesFlags are resources' flags.
@@ -52,7 +48,7 @@ func resourcesCmd(g *globals) *cobra.Command {
 					return fmt.Errorf("--%s: only with --write (resources without it plans nothing)", n)
 				}
 			}
-			return g.on(nil, func(x *ops.Host, out format) error {
+			return g.on(nil, func(x *ops.Host, out view.Format) error {
 				f, err := x.Facts()
 				if err != nil {
 					return err
@@ -62,7 +58,7 @@ func resourcesCmd(g *globals) *cobra.Command {
 					return err
 				}
 				r := view.NewResources(x.Root.Dir(), a, alloc.ParsePodman(f.Packages["podman"]), fs)
-				return show(cmd.OutOrStdout(), out, r, func() { view.ResourcesText(cmd.OutOrStdout(), r) })
+				return view.Show(cmd.OutOrStdout(), out, r, func() { view.ResourcesText(cmd.OutOrStdout(), r) })
 			})
 		},
 	}
@@ -77,49 +73,15 @@ func resourcesCmd(g *globals) *cobra.Command {
 }
 
 // writeResources plans and applies the container-resources task for this
-// mix, cut down to the one file --write names: the same intent, plan,
-// snapshot and rollback as the task from a profile.
+// mix, cut down to the one file --write names (ops.ResourcesWrite).
 func (g *globals) writeResources(cmd *cobra.Command, fl *resourcesFlags, reqs []alloc.Request, forms []alloc.Form, ram alloc.Bytes) error {
-	name := fl.write
-	if ram != 0 {
-		return fmt.Errorf("--ram with --write: a file written for a host is sized from the host itself")
-	}
-	form := alloc.Quadlet
-	switch {
-	case len(forms) > 1, len(forms) == 1 && forms[0] == alloc.Run:
-		return fmt.Errorf("--write writes one file: --form quadlet (NAME's drop-in) or --form compose (the override)")
-	case len(forms) == 1:
-		form = forms[0]
-	}
-	if !slices.ContainsFunc(reqs, func(r alloc.Request) bool { return r.Name == name }) {
-		return fmt.Errorf("--write %q: no container of that name in the mix (give --workload WORKLOAD=%s)", name, name)
+	r, err := ops.ResourcesWrite(reqs, forms, ram, fl.write)
+	if err != nil {
+		return err
 	}
 	src, err := fl.profile.source(cmd)
 	if err != nil {
 		return err
 	}
-	var list []string
-	for _, r := range reqs {
-		list = append(list, string(r.Workload)+"="+r.Name)
-	}
-	on := true
-	t, _ := tasks.ByName("container-resources")
-	file := tasks.ComposeOverrideFile
-	if form == alloc.Quadlet {
-		file = alloc.QuadletPath(name)
-	}
-	// Over the profile's choices (apply resolves it): the rest of the
-	// plan is cut away, but an invalid profile is refused as by every
-	// command that plans.
-	req := ops.ApplyRequest{Request: ops.Request{
-		Extra: tasks.Choices{t.Name(): {Enabled: &on, Options: &tasks.ContainerResourcesOptions{Containers: list, Form: string(form)}}},
-		Narrow: func(p *plan.Plan) error {
-			p.Narrow(t.Name(), []string{resource.ID(resource.File(file))})
-			if len(p.Skipped) > 0 {
-				return fmt.Errorf("--write %s: %s", name, p.Skipped[0].Reason)
-			}
-			return nil
-		},
-	}, LockTimeout: fl.lockTimeout}
-	return g.apply(cmd, src, req, fl.yes)
+	return g.apply(cmd, src, ops.ApplyRequest{Request: r, LockTimeout: fl.lockTimeout}, fl.yes)
 }

@@ -31,12 +31,12 @@ func rollbackCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return g.on(nil, func(x *ops.Host, out format) error {
+			return g.on(nil, func(x *ops.Host, out view.Format) error {
 				w := cmd.OutOrStdout()
 				res, err := x.Rollback(ops.RollbackRequest{To: fl.to, Force: fl.force, LockTimeout: fl.lockTimeout, Measure: m,
 					Review: func(targets []*rollback.Record) error {
 						for _, r := range targets {
-							if out == asText {
+							if out == view.Text {
 								escape.Fprintf(w, "Roll back apply %s (%s, %d changes, %s)\n", r.ID, r.Time.Local().Format(time.DateTime), len(r.Items), r.Status())
 							}
 						}
@@ -46,7 +46,7 @@ func rollbackCmd(g *globals) *cobra.Command {
 				if res == nil {
 					return err
 				}
-				if jerr := show(w, out, view.NewRollbackResult(res, err), func() { view.RollbackResultText(w, res) }); err == nil {
+				if jerr := view.Show(w, out, view.NewRollbackResult(res, err), func() { view.RollbackResultText(w, res) }); err == nil {
 					err = jerr
 				}
 				return err
@@ -67,7 +67,7 @@ func historyCmd(g *globals) *cobra.Command {
 		Short: "List applies: id, time, platform, changes, status",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return g.on(nil, func(x *ops.Host, out format) error {
+			return g.on(nil, func(x *ops.Host, out view.Format) error {
 				hi, err := x.Store.History()
 				if err != nil {
 					return err
@@ -78,7 +78,7 @@ func historyCmd(g *globals) *cobra.Command {
 				}
 				hi.Warnings = append(hi.Warnings, skipped...)
 				w := cmd.OutOrStdout()
-				return show(w, out, view.NewHistory(hi, effects), func() {
+				return view.Show(w, out, view.NewHistory(hi, effects), func() {
 					for _, u := range append(hi.Unreadable, hi.Warnings...) {
 						escape.Fprintf(g.stderr, "ezedge-host: warning: %s\n", u)
 					}

@@ -19,7 +19,7 @@ func confirmCmd(g *globals) *cobra.Command {
 		Short: "Keep a try apply (apply --confirm-within) before it is rolled back",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.on(nil, func(x *ops.Host, _ format) error {
+			return g.on(nil, func(x *ops.Host, _ view.Format) error {
 				done, err := x.Confirm(append(args, "")[0], lockTimeout)
 				for _, d := range done {
 					escape.Fprintf(cmd.OutOrStdout(), "Confirmed apply %s: it stays.\n", d)
@@ -38,7 +38,7 @@ func statusCmd(g *globals) *cobra.Command {
 		Short: "Applies waiting for confirmation, interrupted or in progress ones, and the latest",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return g.on(nil, func(x *ops.Host, out format) error {
+			return g.on(nil, func(x *ops.Host, out view.Format) error {
 				pending, err := tryapply.List(x.Root)
 				if err != nil {
 					return err
@@ -48,7 +48,7 @@ func statusCmd(g *globals) *cobra.Command {
 					return err
 				}
 				st := view.NewStatus(pending, hi, time.Now())
-				return show(cmd.OutOrStdout(), out, st, func() { view.StatusText(cmd.OutOrStdout(), st) })
+				return view.Show(cmd.OutOrStdout(), out, st, func() { view.StatusText(cmd.OutOrStdout(), st) })
 			})
 		},
 	}
@@ -70,7 +70,7 @@ func revertCmd(g *globals) *cobra.Command {
 					return err
 				}
 			}
-			return g.on(nil, func(x *ops.Host, _ format) error {
+			return g.on(nil, func(x *ops.Host, _ view.Format) error {
 				ids, err := x.RevertIfUnconfirmed(args[0], when)
 				for _, id := range ids {
 					escape.Fprintf(cmd.OutOrStdout(), "apply %s not confirmed in time: rolled back\n", id)
@@ -95,7 +95,7 @@ func revertPendingCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return g.on(nil, func(x *ops.Host, _ format) error { return x.RevertPending(self) })
+			return g.on(nil, func(x *ops.Host, _ view.Format) error { return x.RevertPending(self) })
 		},
 	}
 }

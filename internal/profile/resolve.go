@@ -239,3 +239,21 @@ func unwrap(err error) error {
 	}
 	return err
 }
+
+// FromFlags is the source --profile FILE (given: the flag was set) and
+// --no-profile (none) name: the file, the platform defaults, or the root's
+// own DefaultPath; both, or an empty FILE, are refused (one way to say
+// each).
+func FromFlags(file string, given, none bool) (Source, error) {
+	switch {
+	case none && given:
+		return Source{}, fmt.Errorf("--profile and --no-profile: give one (--profile FILE instead of the root's %s, --no-profile for the platform defaults)", DefaultPath)
+	case none:
+		return None(), nil
+	case given && file == "":
+		return Source{}, fmt.Errorf("--profile: no file named (leave --profile out for the root's %s, or give --no-profile for the platform defaults)", DefaultPath)
+	case given:
+		return File(file), nil
+	}
+	return Default(), nil
+}

@@ -1,0 +1,98 @@
+package ops
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/ezansiedgeai/ezedge-host/internal/alloc"
+	"github.com/ezansiedgeai/ezedge-host/internal/engine/firstboot"
+	"github.com/ezansiedgeai/ezedge-host/internal/engine/tryapply"
+	"github.com/ezansiedgeai/ezedge-host/internal/health/check"
+	"github.com/ezansiedgeai/ezedge-host/internal/profile"
+	"github.com/ezansiedgeai/ezedge-host/internal/resource"
+	"github.com/ezansiedgeai/ezedge-host/plan"
+	"github.com/ezansiedgeai/ezedge-host/platform"
+	"github.com/ezansiedgeai/ezedge-host/tasks"
+)
+
+// CheckRequest is a check of the host against the guide's checklists.
+type CheckRequest struct {
+	Profile *profile.Resolved
+	// Firmware reads the Pi firmware's throttling word too.
+	Firmware bool
+	// Probe, when set, measures briefly to compare with the newest
+	// baseline.
+	Probe *Measure
+	// TextfileDir is the node exporter's textfile directory ("" none).
+	TextfileDir string
+	Now         time.Time
+}
+
+// Check evaluates the host; it changes nothing.
+func (x *Host) Check(req CheckRequest) (*check.Report, error) {
+	o := check.Options{As: x.As, Choices: req.Profile.Choices, Firmware: req.Firmware, TextfileDir: req.TextfileDir}
+	if req.Probe != nil {
+		var err error
+		if o.Probe, err = x.Probe(*req.Probe, check.ProbeKinds); err != nil {
+			return nil, err
+		}
+	}
+	return check.Host(x.Root, x.Store, o, req.Now)
+}
+
+// ResourcesWrite is what `resources --write NAME` plans: the
+// container-resources task for the mix reqs, over the profile's choices,
+// cut down to the one file it names (NAME's Quadlet drop-in, or with the
+// compose form the override): the same intent, plan, snapshot and
+// rollback as the task from a profile.
+func ResourcesWrite(reqs []alloc.Request, forms []alloc.Form, ram alloc.Bytes, name string) (Request, error) {
+	if ram != 0 {
+		return Request{}, fmt.Errorf("--ram with --write: a file written for a host is sized from the host itself")
+	}
+	form := alloc.Quadlet
+	switch {
+	case len(forms) > 1, len(forms) == 1 && forms[0] == alloc.Run:
+		return Request{}, fmt.Errorf("--write writes one file: --form quadlet (NAME's drop-in) or --form compose (the override)")
+	case len(forms) == 1:
+		form = forms[0]
+	}
+	if !slices.ContainsFunc(reqs, func(r alloc.Request) bool { return r.Name == name }) {
+		return Request{}, fmt.Errorf("--write %q: no container of that name in the mix (give --workload WORKLOAD=%s)", name, name)
+	}
+	var list []string
+	for _, r := range reqs {
+		list = append(list, string(r.Workload)+"="+r.Name)
+	}
+	on := true
+	t, _ := tasks.ByName("container-resources")
+	file := tasks.ComposeOverrideFile
+	if form == alloc.Quadlet {
+		file = alloc.QuadletPath(name)
+	}
+	return Request{
+		Extra: tasks.Choices{t.Name(): {Enabled: &on, Options: &tasks.ContainerResourcesOptions{Containers: list, Form: string(form)}}},
+		Narrow: func(p *plan.Plan) error {
+			p.Narrow(t.Name(), []string{resource.ID(resource.File(file))})
+			if len(p.Skipped) > 0 {
+				return fmt.Errorf("--write %s: %s", name, p.Skipped[0].Reason)
+			}
+			return nil
+		},
+	}, nil
+}
+
+// PackagedUnits are the Debian package's units by name (shipped
+// disabled), from the same source as the ones ezedge-host writes itself,
+// running the packaged binary.
+func PackagedUnits() map[string]string {
+	const header = "# Shipped disabled by the ezedge-host package; see ezedge-host(8) and\n# /usr/share/doc/ezedge-host. Override in /etc/systemd/system.\n"
+	bin := platform.PackagedBinary
+	service, timer := tasks.CheckUnitTexts(header, bin, tasks.CheckTimerDefaults().TextfileDir, "")
+	return map[string]string{
+		firstboot.UnitName:          firstboot.UnitText(header, bin, false),
+		tryapply.BootUnitName:       tryapply.BootUnitText(header, bin),
+		"ezedge-host-check.service": service,
+		"ezedge-host-check.timer":   timer,
+	}
+}
