@@ -39,19 +39,45 @@ func Apply(h *hostroot.Root, store *rollback.Store, p *plan.Plan, now time.Time)
 		return nil, fmt.Errorf("apply %s was interrupted before it finished; run `ezedge-host rollback` first", p.Interrupted[0])
 	}
 	out := &Applied{}
-	pending := p.Pending()
-	if len(pending) == 0 {
-		return out, nil
+	todo, prior, err := priors(h, p.Pending())
+	if err != nil || len(todo) == 0 {
+		return out, err
 	}
-	// Read every prior state, record them all in one durable write, and
-	// only then change anything: write-ahead for the whole apply at the
-	// cost of one fsync, not one per change.
+	// Every prior state in one durable write, and only then anything
+	// changed: write-ahead for the whole apply at the cost of one fsync,
+	// not one per change.
+	j, err := store.Begin(rollback.Meta{Platform: string(p.Facts.Platform), Board: p.Facts.Board}, prior, now)
+	if err != nil {
+		// A full disk ends here: there is no journal, nothing changed.
+		return nil, fmt.Errorf("%v; nothing was changed", err)
+	}
+	out.ID = j.ID
+	crashpoint.Step()
+	afters, failed := write(h, todo, out)
+	if failed == nil {
+		failed = follow(h, out)
+	}
+	if failed == nil {
+		if failed = j.Commit(store, afters); failed == nil {
+			crashpoint.Step()
+			return out, j.Close()
+		}
+	}
+	j.Close()
+	out.Changed = nil
+	return out, undo(store, j.ID, failed)
+}
+
+// priors reads what each pending change's resource holds now: the changes
+// still to make (a resource that holds its value already is left out),
+// with the prior states to journal.
+func priors(h *hostroot.Root, pending []plan.Change) ([]plan.Change, []rollback.Prior, error) {
 	var todo []plan.Change
 	var prior []rollback.Prior
 	for _, c := range pending {
 		cur, err := c.Resource.Read(h)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %v", c.Resource.Name(), err)
+			return nil, nil, fmt.Errorf("%s: %w", c.Resource.Name(), err)
 		}
 		if c.Resource.Equal(cur, c.After) {
 			continue
@@ -60,28 +86,22 @@ func Apply(h *hostroot.Root, store *rollback.Store, p *plan.Plan, now time.Time)
 		todo = append(todo, c)
 		prior = append(prior, rollback.Prior{Task: c.Task, Resource: c.Resource, State: cur, Then: c.Then})
 	}
-	if len(todo) == 0 {
-		return out, nil
-	}
-	j, err := store.Begin(rollback.Meta{Platform: string(p.Facts.Platform), Board: p.Facts.Board}, prior, now)
-	if err != nil {
-		// A full disk ends here: there is no journal, nothing changed.
-		return nil, fmt.Errorf("%v; nothing was changed", err)
-	}
-	out.ID = j.ID
-	crashpoint.Step()
-	var failed error
+	return todo, prior, nil
+}
+
+// write makes each change, reading each value back; a kernel that set
+// another value (a device's limit) is noted. It stops at the first
+// failure.
+func write(h *hostroot.Root, todo []plan.Change, out *Applied) ([]rollback.After, error) {
 	var afters []rollback.After
 	for _, c := range todo {
 		if err := c.Resource.Write(h, c.After); err != nil {
-			failed = fmt.Errorf("%s: %v", c.Resource.Name(), err)
-			break
+			return afters, fmt.Errorf("%s: %w", c.Resource.Name(), err)
 		}
 		crashpoint.Step()
 		got, err := c.Resource.Read(h)
 		if err != nil {
-			failed = fmt.Errorf("%s: read back: %v", c.Resource.Name(), err)
-			break
+			return afters, fmt.Errorf("%s: read back: %w", c.Resource.Name(), err)
 		}
 		afters = append(afters, rollback.After{State: got, Desired: c.After})
 		if !c.Resource.Equal(got, c.After) {
@@ -90,39 +110,38 @@ func Apply(h *hostroot.Root, store *rollback.Store, p *plan.Plan, now time.Time)
 		}
 		out.Changed = append(out.Changed, c)
 	}
-	if failed == nil {
-		var thens []resource.Then
-		for _, c := range out.Changed {
-			if c.Then != "" {
-				thens = append(thens, c.Then)
-			}
-		}
-		if ran, err := rollback.RunThen(h, thens); err != nil {
-			failed = err
-		} else if !ran && len(thens) > 0 {
-			out.Notes = append(out.Notes, rollback.NotRun(h, thens))
-		}
-	}
-	if failed == nil {
-		if err := j.Commit(store, afters); err != nil {
-			failed = err
-		} else {
-			crashpoint.Step()
-			return out, j.Close()
+	return afters, nil
+}
+
+// follow runs the changes' follow-ups (regenerate grub.cfg) on the running
+// system, or notes them as left to do on another root.
+func follow(h *hostroot.Root, out *Applied) error {
+	var thens []resource.Then
+	for _, c := range out.Changed {
+		if c.Then != "" {
+			thens = append(thens, c.Then)
 		}
 	}
-	j.Close()
+	ran, err := rollback.RunThen(h, thens)
+	if err == nil && !ran && len(thens) > 0 {
+		out.Notes = append(out.Notes, rollback.NotRun(h, thens))
+	}
+	return err
+}
+
+// undo restores what the failed apply id changed and marks it aborted;
+// where the restore fails too, the apply stays interrupted for rollback.
+func undo(store *rollback.Store, id string, failed error) error {
 	errs := multierror.Append(nil, failed)
 	errs.ErrorFormat = rollback.OneLine
-	out.Changed = nil
-	rec, err := store.Read(j.ID)
+	rec, err := store.Read(id)
 	if err != nil {
-		return out, multierror.Append(errs, fmt.Errorf("the apply is left interrupted; run `ezedge-host rollback`: %w", err))
+		return multierror.Append(errs, fmt.Errorf("the apply is left interrupted; run `ezedge-host rollback`: %w", err))
 	}
 	if _, err := store.Restore(rec, true); err != nil {
 		// Not aborted: the journal stays an interrupted apply, so the next
 		// command refuses to go on until a rollback has finished the job.
-		return out, multierror.Append(errs, fmt.Errorf("restoring after the failure: %w; the apply is left interrupted: run `ezedge-host rollback`", err))
+		return multierror.Append(errs, fmt.Errorf("restoring after the failure: %w; the apply is left interrupted: run `ezedge-host rollback`", err))
 	}
 	if j, err := store.Reopen(rec.ID); err == nil {
 		if err := j.Abort(); err != nil {
@@ -130,5 +149,5 @@ func Apply(h *hostroot.Root, store *rollback.Store, p *plan.Plan, now time.Time)
 		}
 		j.Close()
 	}
-	return out, fmt.Errorf("%w; every change it made was restored", errs)
+	return fmt.Errorf("%w; every change it made was restored", errs)
 }
