@@ -168,7 +168,7 @@ func configuredIn(h *hostroot.Root, p string) (string, string, error) {
 		names, contents := grubFiles(h, p)
 		vars, err := cmdline.EvalGrub(append([]string{p}, names...), append([][]byte{cur.Data}, contents...))
 		if err != nil {
-			return "", p, fmt.Errorf("cannot evaluate the GRUB configuration: %v", err)
+			return "", p, fmt.Errorf("cannot evaluate the GRUB configuration: %w", err)
 		}
 		return cmdline.Kernel(vars), p, nil
 	case cmdline.GrubConfig:
@@ -306,7 +306,7 @@ func (g *grubDropIn) plan(p *Plan, h *hostroot.Root, args []taskArg) error {
 		// command line the configuration evaluates to holds it now.
 		vars, err := cmdline.EvalGrub(append(slices.Clone(names), tasks.GrubDropInFile), append(slices.Clone(contents), cur.Data))
 		if err != nil {
-			return fmt.Errorf("cannot evaluate the GRUB configuration: %v", err)
+			return fmt.Errorf("cannot evaluate the GRUB configuration: %w", err)
 		}
 		all = append(slices.Clone(args), p.otherArgs...)
 		line := cmdline.Kernel(vars)
@@ -364,7 +364,7 @@ func (g *grubDropIn) configured(h *hostroot.Root) (string, string, error) {
 	names, contents := grubFiles(h, "")
 	vars, err := cmdline.EvalGrub(names, contents)
 	if err != nil {
-		return "", "", fmt.Errorf("cannot evaluate the GRUB configuration: %v", err)
+		return "", "", fmt.Errorf("cannot evaluate the GRUB configuration: %w", err)
 	}
 	return cmdline.Kernel(vars), tasks.GrubDropInFile, nil
 }

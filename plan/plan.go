@@ -423,7 +423,7 @@ func change(h *hostroot.Root, task string, r resource.Resource, desired resource
 	} else {
 		var err error
 		if cur, err = r.Read(h); err != nil {
-			return Change{}, fmt.Errorf("%s: %v", r.Name(), err)
+			return Change{}, fmt.Errorf("%s: %w", r.Name(), err)
 		}
 	}
 	if edit != nil {

@@ -83,7 +83,7 @@ func (s *Store) Restore(r *Record, force bool) (*Outcome, error) {
 		res := it.Resource
 		cur, err := res.Read(s.h)
 		if err != nil {
-			errs = appendErr(errs, fmt.Errorf("%s: %v", it.ID(), err))
+			errs = appendErr(errs, fmt.Errorf("%s: %w", it.ID(), err))
 			continue
 		}
 		forced := false
@@ -103,11 +103,11 @@ func (s *Store) Restore(r *Record, force bool) (*Outcome, error) {
 		}
 		before := it.Before
 		if err := s.LoadData(&before); err != nil {
-			errs = appendErr(errs, fmt.Errorf("%s: restore: %v", it.ID(), err))
+			errs = appendErr(errs, fmt.Errorf("%s: restore: %w", it.ID(), err))
 			continue
 		}
 		if err := writeVerified(s.h, res, before); err != nil {
-			errs = appendErr(errs, fmt.Errorf("%s: restore: %v", it.ID(), err))
+			errs = appendErr(errs, fmt.Errorf("%s: restore: %w", it.ID(), err))
 			continue
 		}
 		crashpoint.Step()

@@ -118,7 +118,7 @@ func (s *Store) History() (*History, error) {
 		return hi, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("snapshot store: %v", err)
+		return nil, fmt.Errorf("snapshot store: %w", err)
 	}
 	var ids []string
 	for _, e := range ents {
@@ -171,7 +171,7 @@ func (s *Store) Read(id string) (*Record, error) {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("snapshot %s: no such apply", id)
 		}
-		return nil, fmt.Errorf("snapshot %v", err)
+		return nil, fmt.Errorf("snapshot %w", err)
 	}
 	return parse(name, id, b)
 }
@@ -184,7 +184,7 @@ func (s *Store) LoadData(st *resource.State) error {
 	}
 	b, err := s.h.ReadPrivate(blobDir+"/"+st.Digest, maxBlob)
 	if err != nil {
-		return fmt.Errorf("snapshot contents %s: %v", st.Digest, err)
+		return fmt.Errorf("snapshot contents %s: %w", st.Digest, err)
 	}
 	if resource.Digest(b) != st.Digest {
 		return fmt.Errorf("snapshot contents %s: damaged (digest differs)", st.Digest)
@@ -206,7 +206,7 @@ func (s *Store) outOfLine(st resource.State) (resource.State, error) {
 			return st, err
 		}
 		if err := s.h.WriteAtomic(name, st.Data, 0o600, os.Geteuid(), os.Getegid()); err != nil {
-			return st, fmt.Errorf("snapshot store: %v", err)
+			return st, fmt.Errorf("snapshot store: %w", err)
 		}
 	}
 	st.Size, st.Digest, st.Data = int64(len(st.Data)), d, nil
@@ -262,11 +262,11 @@ func (s *Store) Begin(m Meta, items []Prior, now time.Time) (*Journal, error) {
 		return nil, err
 	}
 	if err := s.h.WriteAtomic(s.path(id), b, 0o600, os.Geteuid(), os.Getegid()); err != nil {
-		return nil, fmt.Errorf("snapshot store: %v", err)
+		return nil, fmt.Errorf("snapshot store: %w", err)
 	}
 	f, err := s.h.OpenPrivate(s.path(id), os.O_WRONLY|os.O_APPEND)
 	if err != nil {
-		return nil, fmt.Errorf("snapshot store: %v", err)
+		return nil, fmt.Errorf("snapshot store: %w", err)
 	}
 	return &Journal{f: f, ID: id}, nil
 }
@@ -280,11 +280,11 @@ func (s *Store) Discard(id string) error { return s.h.Remove(s.path(id)) }
 func (s *Store) Reopen(id string) (*Journal, error) {
 	f, err := s.h.OpenPrivate(s.path(id), os.O_RDWR|os.O_APPEND)
 	if err != nil {
-		return nil, fmt.Errorf("snapshot %s: %v", id, err)
+		return nil, fmt.Errorf("snapshot %s: %w", id, err)
 	}
 	fail := func(err error) (*Journal, error) {
 		f.Close()
-		return nil, fmt.Errorf("snapshot %s: %v", id, err)
+		return nil, fmt.Errorf("snapshot %s: %w", id, err)
 	}
 	st, err := f.Stat()
 	if err != nil {
@@ -327,10 +327,10 @@ func (j *Journal) append(ls ...line) error {
 		return err
 	}
 	if _, err := j.f.Write(b); err != nil {
-		return fmt.Errorf("snapshot %s: %v", j.ID, err)
+		return fmt.Errorf("snapshot %s: %w", j.ID, err)
 	}
 	if err := j.f.Sync(); err != nil {
-		return fmt.Errorf("snapshot %s: %v", j.ID, err)
+		return fmt.Errorf("snapshot %s: %w", j.ID, err)
 	}
 	return nil
 }

@@ -105,7 +105,7 @@ func run(repo, out, version string, arches []string) error {
 		}
 		deb := filepath.Join(out, fmt.Sprintf("%s_%s-%s_%s.deb", name, version, revision, a))
 		if err := pack(repo, gen, bin, a, version, when, deb); err != nil {
-			return fmt.Errorf("%s: %v", deb, err)
+			return fmt.Errorf("%s: %w", deb, err)
 		}
 		fi, _ := os.Stat(deb)
 		fmt.Printf("%s\t%d bytes\n", deb, fi.Size())
@@ -160,7 +160,7 @@ func commitTime(repo string) (time.Time, error) {
 	}
 	var sec int64
 	if _, err := fmt.Sscan(s, &sec); err != nil {
-		return time.Time{}, fmt.Errorf("git log: %q: %v", s, err)
+		return time.Time{}, fmt.Errorf("git log: %q: %w", s, err)
 	}
 	return time.Unix(sec, 0).UTC(), nil
 }
@@ -169,7 +169,7 @@ func git(repo string, args ...string) (string, error) {
 	cmd := exec.Command("git", append([]string{"-C", repo}, args...)...)
 	b, err := cmd.Output()
 	if err != nil {
-		return "", fmt.Errorf("git %s: %v", strings.Join(args, " "), err)
+		return "", fmt.Errorf("git %s: %w", strings.Join(args, " "), err)
 	}
 	return strings.TrimSpace(string(b)), nil
 }
@@ -182,7 +182,7 @@ func goBuild(repo, out, version string, env []string) error {
 	cmd.Env = append(append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux"), env...)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("go build %v: %v", env, err)
+		return fmt.Errorf("go build %v: %w", env, err)
 	}
 	return nil
 }
@@ -192,7 +192,7 @@ func goBuild(repo, out, version string, env []string) error {
 func generate(bin, dir, version string, when time.Time) error {
 	man := filepath.Join(dir, "man")
 	if err := exec.Command(bin, "gen-man", man).Run(); err != nil {
-		return fmt.Errorf("%s gen-man: %v", bin, err)
+		return fmt.Errorf("%s gen-man: %w", bin, err)
 	}
 	pages, _ := filepath.Glob(filepath.Join(man, "*.8"))
 	if len(pages) == 0 {
@@ -209,7 +209,7 @@ func generate(bin, dir, version string, when time.Time) error {
 		os.Remove(p)
 	}
 	if err := exec.Command(bin, "gen-units", filepath.Join(dir, "units")).Run(); err != nil {
-		return fmt.Errorf("%s gen-units: %v", bin, err)
+		return fmt.Errorf("%s gen-units: %w", bin, err)
 	}
 	comp := filepath.Join(dir, "completion")
 	if err := os.MkdirAll(comp, 0o755); err != nil {
@@ -218,7 +218,7 @@ func generate(bin, dir, version string, when time.Time) error {
 	for _, sh := range []string{"bash", "zsh", "fish"} {
 		b, err := exec.Command(bin, "completion", sh).Output()
 		if err != nil {
-			return fmt.Errorf("%s completion %s: %v", bin, sh, err)
+			return fmt.Errorf("%s completion %s: %w", bin, sh, err)
 		}
 		if err := os.WriteFile(filepath.Join(comp, sh), b, 0o644); err != nil {
 			return err

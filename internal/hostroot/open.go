@@ -164,7 +164,7 @@ func checkStat(st *unix.Stat_t, a access) error {
 func reopen(pf *os.File, flags int, _ *unix.Stat_t) (*os.File, error) {
 	dir, err := procSelfFd()
 	if err != nil {
-		return nil, fmt.Errorf("cannot reopen safely: %v", err)
+		return nil, fmt.Errorf("cannot reopen safely: %w", err)
 	}
 	for {
 		fd, err := unix.Openat(int(dir.Fd()), strconv.Itoa(int(pf.Fd())), flags|unix.O_CLOEXEC|unix.O_NOCTTY, 0)

@@ -56,7 +56,7 @@ func (x *Host) FirstbootInstall(req FirstbootRequest) (*FirstbootResult, error) 
 			return nil, err
 		}
 		if err := firstboot.CheckArch(name, data, f); err != nil {
-			return nil, fmt.Errorf("firstboot install: %v", err)
+			return nil, fmt.Errorf("firstboot install: %w", err)
 		}
 		bin = data
 	}

@@ -170,7 +170,7 @@ func (k *KernelArg) Read(h *hostroot.Root) (State, error) {
 	}
 	found, err := cmdline.Find(data, k.formatIn(h), k.key)
 	if err != nil {
-		return State{}, fmt.Errorf("%s: %v", k.file, err)
+		return State{}, fmt.Errorf("%s: %w", k.file, err)
 	}
 	any := false
 	lines := make([]string, len(found))
@@ -271,7 +271,7 @@ func (k *KernelArg) edit(data []byte, s State, format cmdline.Format) ([]byte, e
 	}
 	out, err := cmdline.Set(data, format, k.key, want)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", k.file, err)
+		return nil, fmt.Errorf("%s: %w", k.file, err)
 	}
 	return out, nil
 }

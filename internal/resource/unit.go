@@ -66,7 +66,7 @@ func managerFor(h *hostroot.Root) (Manager, error) {
 	if live == nil {
 		c, err := sddbus.NewSystemConnectionContext(context.Background())
 		if err != nil {
-			return nil, fmt.Errorf("systemd D-Bus: %v", err)
+			return nil, fmt.Errorf("systemd D-Bus: %w", err)
 		}
 		live = &dbusManager{c: c}
 	}
@@ -299,7 +299,7 @@ func (u *UnitRes) Read(h *hostroot.Root) (State, error) {
 		return State{}, nil
 	}
 	if err != nil {
-		return State{}, fmt.Errorf("unit %s: %v", u.name, err)
+		return State{}, fmt.Errorf("unit %s: %w", u.name, err)
 	}
 	s := unitState{links: map[string]string{}}
 	for p := range want {
@@ -317,7 +317,7 @@ func (u *UnitRes) Read(h *hostroot.Root) (State, error) {
 	if m != nil && !u.linksOnly {
 		a, err := m.ActiveState(u.name)
 		if err != nil {
-			return State{}, fmt.Errorf("unit %s: %v", u.name, err)
+			return State{}, fmt.Errorf("unit %s: %w", u.name, err)
 		}
 		s.active = activeState(a)
 	}
@@ -379,7 +379,7 @@ func (u *UnitRes) Write(h *hostroot.Root, st State) error {
 	}
 	if m != nil && want.active == stateInactive && cur.active != stateInactive {
 		if err := m.Stop(u.name); err != nil {
-			return fmt.Errorf("stop %s: %v", u.name, err)
+			return fmt.Errorf("stop %s: %w", u.name, err)
 		}
 	}
 	changed := false
@@ -420,11 +420,11 @@ func (u *UnitRes) Write(h *hostroot.Root, st State) error {
 			return nil
 		}
 		if err := m.Reload(); err != nil {
-			return fmt.Errorf("daemon-reload: %v", err)
+			return fmt.Errorf("daemon-reload: %w", err)
 		}
 		if want.active == stateActive && cur.active != stateActive {
 			if err := m.Start(u.name); err != nil {
-				return fmt.Errorf("start %s: %v", u.name, err)
+				return fmt.Errorf("start %s: %w", u.name, err)
 			}
 		}
 	}

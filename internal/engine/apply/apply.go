@@ -49,7 +49,7 @@ func Apply(h *hostroot.Root, store *rollback.Store, p *plan.Plan, now time.Time)
 	j, err := store.Begin(rollback.Meta{Platform: string(p.Facts.Platform), Board: p.Facts.Board}, prior, now)
 	if err != nil {
 		// A full disk ends here: there is no journal, nothing changed.
-		return nil, fmt.Errorf("%v; nothing was changed", err)
+		return nil, fmt.Errorf("%w; nothing was changed", err)
 	}
 	out.ID = j.ID
 	crashpoint.Step()

@@ -197,7 +197,7 @@ func Enable(h *hostroot.Root, facts *platform.Facts) (*plan.Plan, error) {
 	}
 	links, err := resource.InstallLinks(h, UnitName)
 	if err != nil {
-		return nil, fmt.Errorf("unit %s: %v", UnitName, err)
+		return nil, fmt.Errorf("unit %s: %w", UnitName, err)
 	}
 	want := resource.UnitEnabled(cur, links)
 	c, err := plan.NewChange(h, "firstboot", u, want)
@@ -251,7 +251,7 @@ func Read(h *hostroot.Root) (Status, error) {
 	}
 	var o Report
 	if err := json.Unmarshal(b, &o); err != nil {
-		return s, fmt.Errorf("%s: %v", Result, err)
+		return s, fmt.Errorf("%s: %w", Result, err)
 	}
 	s.Ran, s.Report = true, &o
 	return s, nil

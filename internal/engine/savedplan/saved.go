@@ -78,7 +78,7 @@ func Save(name string, p *plan.Plan, profile []byte, only []string, now time.Tim
 		return err
 	}
 	if err := writeFileAtomic(name, append(b, '\n')); err != nil {
-		return fmt.Errorf("plan file %s: %v", name, err)
+		return fmt.Errorf("plan file %s: %w", name, err)
 	}
 	return nil
 }
@@ -131,7 +131,7 @@ func Load(name string) (*Saved, error) {
 	dec := json.NewDecoder(strings.NewReader(string(b)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&s); err != nil {
-		return nil, fmt.Errorf("plan file %s: not a plan written by ezedge-host plan --out (%v)", name, err)
+		return nil, fmt.Errorf("plan file %s: not a plan written by ezedge-host plan --out (%w)", name, err)
 	}
 	if s.Kind != savedKind || dec.More() {
 		return nil, fmt.Errorf("plan file %s: not a plan written by ezedge-host plan --out", name)

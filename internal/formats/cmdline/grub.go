@@ -27,7 +27,7 @@ func EvalGrub(files []string, contents [][]byte) (map[string]string, error) {
 			val, err := shellWord(l[len(m[0]):], vars)
 			if err != nil {
 				if strings.HasPrefix(m[1], "GRUB_CMDLINE") {
-					return nil, fmt.Errorf("%s:%d: %s: %v", files[fi], n+1, m[1], err)
+					return nil, fmt.Errorf("%s:%d: %s: %w", files[fi], n+1, m[1], err)
 				}
 				continue
 			}

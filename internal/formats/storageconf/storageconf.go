@@ -322,7 +322,7 @@ func Set(data []byte, w Want) ([]byte, error) {
 func verify(before map[string]any, out []byte, w Want) error {
 	got, err := Parse(out)
 	if err != nil {
-		return fmt.Errorf("the edit would not parse (%v); edit the file by hand", err)
+		return fmt.Errorf("the edit would not parse (%w); edit the file by hand", err)
 	}
 	if got != (Values(w)) {
 		return fmt.Errorf("the edit would hold %+v, not %+v; edit the file by hand", got, w)

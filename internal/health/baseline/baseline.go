@@ -116,7 +116,7 @@ func read(h *hostroot.Root, name string, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("%s: %v", name, err)
+		return fmt.Errorf("%s: %w", name, err)
 	}
 	if dec.More() {
 		return fmt.Errorf("%s: data after the JSON value", name)

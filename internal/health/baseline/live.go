@@ -106,7 +106,7 @@ func family(k platform.Kind) string {
 func loadAvg(h *hostroot.Root) (float64, error) {
 	b, err := h.ReadFile("/proc/loadavg")
 	if err != nil {
-		return 0, fmt.Errorf("/proc/loadavg: %v", err)
+		return 0, fmt.Errorf("/proc/loadavg: %w", err)
 	}
 	fs := strings.Fields(string(b))
 	if len(fs) == 0 {

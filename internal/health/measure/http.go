@@ -156,7 +156,7 @@ func get(c *http.Client, u string, d Deadline) (float64, error) {
 	start := time.Now()
 	resp, err := c.Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("GET %s: %v", u, err)
+		return 0, fmt.Errorf("GET %s: %w", u, err)
 	}
 	defer resp.Body.Close()
 	io.Copy(io.Discard, io.LimitReader(resp.Body, maxBody))

@@ -41,7 +41,7 @@ func Take(h *hostroot.Root, timeout time.Duration, cmd string) (*Lock, error) {
 	}
 	f, err := h.OpenPrivate(File, os.O_RDWR|os.O_CREATE)
 	if err != nil {
-		return nil, fmt.Errorf("lock: %v", err)
+		return nil, fmt.Errorf("lock: %w", err)
 	}
 	deadline := time.Now().Add(max(timeout, grace))
 	for {
@@ -51,7 +51,7 @@ func Take(h *hostroot.Root, timeout time.Duration, cmd string) (*Lock, error) {
 		}
 		if !errors.Is(err, unix.EAGAIN) && !errors.Is(err, unix.EACCES) {
 			f.Close()
-			return nil, fmt.Errorf("lock %s: %v", File, err)
+			return nil, fmt.Errorf("lock %s: %w", File, err)
 		}
 		if !time.Now().Before(deadline) {
 			who := holder(f)

@@ -34,7 +34,7 @@ func Ensure(h *hostroot.Root, subs ...string) error {
 	for _, d := range []string{"/var", "/var/lib"} {
 		if _, err := h.Stat(d); errors.Is(err, fs.ErrNotExist) {
 			if err := h.Mkdir(d, 0o755); err != nil {
-				return fmt.Errorf("state directory: %v", err)
+				return fmt.Errorf("state directory: %w", err)
 			}
 		}
 	}
@@ -42,19 +42,19 @@ func Ensure(h *hostroot.Root, subs ...string) error {
 		st, err := h.Lstat(d)
 		if errors.Is(err, fs.ErrNotExist) {
 			if err := h.Mkdir(d, 0o700); err != nil {
-				return fmt.Errorf("state directory: %v", err)
+				return fmt.Errorf("state directory: %w", err)
 			}
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("state directory: %v", err)
+			return fmt.Errorf("state directory: %w", err)
 		}
 		if err := trusted(d, st); err != nil {
 			return err
 		}
 		if st.Mode().Perm() != 0o700 {
 			if err := h.Chmod(d, 0o700); err != nil {
-				return fmt.Errorf("state directory: %v", err)
+				return fmt.Errorf("state directory: %w", err)
 			}
 		}
 	}
@@ -73,7 +73,7 @@ func Check(h *hostroot.Root, subs ...string) (warnings []string, err error) {
 			return warnings, nil
 		}
 		if err != nil {
-			return warnings, fmt.Errorf("state directory: %v", err)
+			return warnings, fmt.Errorf("state directory: %w", err)
 		}
 		if err := trusted(d, st); errors.As(err, new(ownerError)) {
 			warnings = append(warnings, err.Error()+"; apply and rollback refuse to act on it")
