@@ -14,6 +14,18 @@ import (
 	"github.com/ezansiedgeai/ezedge-host/tasks"
 )
 
+// The boot configuration the planner writes: the GRUB drop-in it owns, and
+// the files that hold the kernel command line, edited where they are, each
+// only inside its home once links are resolved (cmdline.txt inside the
+// boot partition, never /etc/passwd).
+func init() {
+	resource.Own(tasks.GrubDropInFile, hostroot.MaxRead)
+	resource.Edit("/boot/firmware/", "/boot/firmware")
+	resource.Edit("/boot/", "/boot")
+	resource.Edit(resource.GrubDefaultsFile, "/etc/default")
+	resource.Edit(resource.RaspiExtraCmdline, "/etc/default")
+}
+
 // taskArg is a kernel argument and the task that wants it.
 type taskArg struct {
 	task string

@@ -2,7 +2,6 @@ package tasks
 
 import (
 	"fmt"
-	"path"
 	"strings"
 
 	"github.com/ezansiedgeai/ezedge-host/internal/formats/hostconf"
@@ -32,24 +31,13 @@ var OwnedFiles = []string{SysctlFile, TmpfilesFile, GovRuleFile, RaspiConfigDrop
 // Header starts every owned file so a person reading it knows who wrote it.
 const Header = "# Written by ezedge-host. Changes here are replaced by the next apply;\n# set values in the ezedge-host profile instead.\n"
 
-// NMState is where NetworkManager keeps WirelessEnabled across boots.
-const NMState = "/var/lib/NetworkManager/NetworkManager.state"
-
-// The files the tasks own, and the other programs' files they edit (each
-// confined to where it must be once resolved).
+// The files composed from several tasks' lines. Each task declares the
+// other files it owns or edits in its own file; the planner declares the
+// boot configuration it writes (plan/kernelargs.go).
 func init() {
-	for _, p := range append([]string{GrubDropInFile}, OwnedFiles...) {
+	for _, p := range OwnedFiles {
 		resource.Own(p, hostroot.MaxRead)
 	}
-	resource.Edit("/boot/firmware/", "/boot/firmware")
-	resource.Edit("/boot/", "/boot")
-	resource.Edit("/etc/default/grub", "/etc/default")
-	resource.Edit(platform.RaspiExtraCmdline, "/etc/default")
-	resource.Edit(platform.RfkillSaved+"/", platform.RfkillSaved)
-	resource.Edit(NMState, path.Dir(NMState))
-	// root-noatime edits the root's line of fstab, wherever in /etc a
-	// link puts the file, never outside it.
-	resource.Edit(hostconf.FstabPath, "/etc")
 }
 
 func always(*platform.Facts) (bool, string) { return true, "" }

@@ -10,6 +10,9 @@ import (
 )
 
 func init() {
+	// The root's line of fstab, wherever in /etc a link puts the file,
+	// never outside it.
+	resource.Edit(hostconf.FstabPath, "/etc")
 	Register(Def[struct{}]{
 		Name: "root-noatime", Order: 140,
 		Measures: []measure.Kind{measure.Sync},

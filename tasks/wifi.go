@@ -19,7 +19,14 @@ type WifiOptions struct {
 // it blocked. Firstboot's apply on the device runs the guard there.
 const imageWifi = "an image has no network to look at: left to the device, where the guard runs (a firstboot-provisioned image applies there); set wired: true in the profile if the device is reached over a wired link"
 
+// NMState is where NetworkManager keeps WirelessEnabled across boots.
+const NMState = "/var/lib/NetworkManager/NetworkManager.state"
+
 func init() {
+	// systemd-rfkill's saved states and NetworkManager's, edited where
+	// they are, never through a link out of their directories.
+	resource.Edit(platform.RfkillSaved+"/", platform.RfkillSaved)
+	resource.Edit(NMState, path.Dir(NMState))
 	Register(Def[WifiOptions]{
 		Name: "wifi", Order: 100,
 		Summary: "soft-block every WLAN rfkill switch, now and across boots (systemd-rfkill's saved state, NetworkManager's WirelessEnabled=false); guarded",
