@@ -68,112 +68,126 @@ func init() {
 		// swap. The 2 GiB cap keeps large hosts from lending /tmp more
 		// RAM than an edge workload's temporary files need.
 		Options: TmpTmpfsOptions{SizePercent: 25, MaxMiB: 2048},
-		Plan: func(f *Facts, o *TmpTmpfsOptions) Intent {
-			t, w := f.Writes.Tmp, f.Writes
-			u := f.Units["tmp.mount"]
-			l := t.Loaded
-			ours := strings.HasPrefix(Header, t.Etc+"\n")
-			// standDown is the intent where tmp.mount is not, or no
-			// longer, the unit tmp-tmpfs's files are for: a skip; but
-			// what an earlier apply wrote that would now act on the
-			// administrator's /tmp (the drop-in's tmpfs options on their
-			// unit; our tmp.mount, which outranks their fstab line) is
-			// removed, with why as a warning. Rollback puts it back.
-			standDown := func(why string, unitToo bool) Intent {
-				var wants []Want
-				if unitToo && ours && t.Shared != "" {
-					wants = append(wants,
-						Want{Resource: resource.OwnUnit("tmp.mount", tmpMountLinks).LinksOnly(), Edit: resource.UnitDisabled, Reboot: true},
-						Want{Resource: resource.File(TmpMountUnit), Desired: resource.State{}, Reboot: true})
-				}
-				if len(f.Globbed[TmpMountDropIn]) > 0 {
-					wants = append(wants, Want{Resource: resource.File(TmpMountDropIn), Desired: gone(TmpMountDropIn), Reboot: true})
-				}
-				if len(wants) == 0 {
-					return Skip(why)
-				}
-				return Intent{Wants: wants, Warnings: []string{why + "; what an earlier apply wrote for tmp.mount would act on it, so it is removed (rollback puts it back)"}}
-			}
-			switch {
-			case t.Symlink:
-				return Skip("/tmp is a symbolic link: tmp.mount does not mount over one")
-			case w.FstabProblem != "":
-				return Skip(w.FstabProblem + ": whether it mounts /tmp is unknown")
-			}
-			// A line mounts /tmp however its mount point is spelled
-			// ("/tmp/", "//tmp", "/./tmp", a link to /tmp): as
-			// systemd-fstab-generator or mount(8) reads it.
-			for _, m := range w.FstabMounts {
-				if m.At("/tmp") || m.Unit == "tmp.mount" {
-					why := fmt.Sprintf("%s line %d mounts /tmp: fstab wins over tmp.mount (systemd-fstab-generator makes tmp.mount from it); set /tmp up there", hostconf.FstabPath, m.Line)
-					switch {
-					case m.Where.Raw != "/tmp" && m.Where.Is("/tmp"):
-						why += fmt.Sprintf(" (its mount point %q is /tmp to systemd-fstab-generator)", m.Where.Raw)
-					case m.Where.Raw != "/tmp":
-						why += fmt.Sprintf(" (its mount point %q is /tmp to mount(8))", m.Libmount.Raw)
-					}
-					return standDown(why, true)
-				}
-			}
-			if p := passedOver(l); p != "" {
-				return standDown(p+"; tmp-tmpfs leaves /tmp alone rather than guess which tmp.mount is meant", false)
-			}
-			switch {
-			case u.Problem != "":
-				return Skip(u.Problem + ": `systemctl unmask tmp.mount` lets /tmp be a tmpfs")
-			case l.Masked != "":
-				return Skip("tmp.mount is masked (" + l.Masked + "): `systemctl unmask tmp.mount` lets /tmp be a tmpfs")
-			case t.Static != "":
-				return Skip("/tmp is a tmpfs at every boot already: the distribution enables tmp.mount (" + t.Static + ", Debian trixie's default)")
-			case l.Problem != "":
-				return standDown(l.Problem+": tmp-tmpfs's drop-in is for systemd's tmpfs tmp.mount", false)
-			}
-			// The unit the drop-in goes onto: the one systemd loads, or,
-			// where tmp-tmpfs writes it, ours with the drop-ins already
-			// there.
-			check := l
-			if !l.Exists() && t.Shared != "" {
-				check.Fragment = TmpMountUnit
-				check.Settings = append(unitfile.Parse(TmpMountUnit, []byte(tmpMountFile)).Settings, l.Settings...)
-			}
-			if check.Exists() {
-				if why := wrongTmpMount(check, TmpMountDropIn); why != "" {
-					return standDown(why+"; the drop-in "+TmpMountDropIn+" is planned only onto that unit", false)
-				}
-			}
-			size, note := tmpSize(f, o)
-			dropIn := Header + "[Mount]\nOptions=mode=1777,strictatime,nosuid,nodev,size=" + size + "\n"
-			boot := "takes effect at the next boot: a tmpfs is not mounted over a /tmp whose files are in use"
-			in := Intent{Notes: []string{note}, Warnings: laterDropIns(l, TmpMountDropIn, "Mount", "Options")}
-			switch {
-			case t.Shared != "" && (!l.Exists() || l.Fragment == TmpMountUnit && l.Target == "" && ours):
-				// Debian up to bookworm: the unit is in /usr/share/systemd,
-				// outside the unit path; ours takes its place in /etc.
-				in.Wants = []Want{
-					{Resource: resource.File(TmpMountUnit), Desired: resource.Content([]byte(tmpMountFile)), Reboot: true},
-					{Resource: resource.File(TmpMountDropIn), Desired: resource.Content([]byte(dropIn)), Notes: []string{boot}, Reboot: true},
-					{Resource: resource.OwnUnit("tmp.mount", tmpMountLinks).LinksOnly(), Edit: func(cur resource.State) resource.State {
-						return resource.UnitLinked(cur, tmpMountLinks)
-					}, Reboot: true},
-				}
-			case !u.Installed || !l.Exists():
-				return Skip("tmp.mount is not installed (systemd ships it in " + platform.SharedTmpMount + " or /usr/lib/systemd/system)")
-			case len(u.InstallLinks) == 0:
-				return Skip("tmp.mount has no [Install] section to enable it by")
-			default:
-				in.Wants = []Want{
-					{Resource: resource.File(TmpMountDropIn), Desired: resource.Content([]byte(dropIn)), Notes: []string{boot}, Reboot: true},
-					{Resource: resource.Unit("tmp.mount").LinksOnly(), Edit: func(cur resource.State) resource.State {
-						return resource.UnitLinked(cur, u.InstallLinks)
-					}, Reboot: true},
-				}
-			}
-			if f.Runtime && u.Enabled && !t.Live {
-				in.RebootPending = []Pending{{"/tmp on tmpfs", "tmp.mount is enabled, /tmp is not a tmpfs yet (/proc/mounts)"}}
-			}
-			return in
-		},
+		Plan:    planTmpTmpfs,
 	})
+}
+
+// tmpStandDown is the intent where tmp.mount is not, or no longer, the
+// unit tmp-tmpfs's files are for: a skip; but what an earlier apply wrote
+// that would now act on the administrator's /tmp (the drop-in's tmpfs
+// options on their unit; our tmp.mount, which outranks their fstab line)
+// is removed, with why as a warning. Rollback puts it back.
+func tmpStandDown(f *Facts, why string, unitToo bool) Intent {
+	t := f.Writes.Tmp
+	var wants []Want
+	if unitToo && strings.HasPrefix(Header, t.Etc+"\n") && t.Shared != "" {
+		wants = append(wants,
+			Want{Resource: resource.OwnUnit("tmp.mount", tmpMountLinks).LinksOnly(), Edit: resource.UnitDisabled, Reboot: true},
+			Want{Resource: resource.File(TmpMountUnit), Desired: resource.State{}, Reboot: true})
+	}
+	if len(f.Globbed[TmpMountDropIn]) > 0 {
+		wants = append(wants, Want{Resource: resource.File(TmpMountDropIn), Desired: gone(TmpMountDropIn), Reboot: true})
+	}
+	if len(wants) == 0 {
+		return Skip(why)
+	}
+	return Intent{Wants: wants, Warnings: []string{why + "; what an earlier apply wrote for tmp.mount would act on it, so it is removed (rollback puts it back)"}}
+}
+
+// tmpGuards are tmp-tmpfs's guards, in order: the intent of the first
+// that stops it, and whether one did.
+func tmpGuards(f *Facts) (Intent, bool) {
+	t, w := f.Writes.Tmp, f.Writes
+	u := f.Units["tmp.mount"]
+	l := t.Loaded
+	switch {
+	case t.Symlink:
+		return Skip("/tmp is a symbolic link: tmp.mount does not mount over one"), true
+	case w.FstabProblem != "":
+		return Skip(w.FstabProblem + ": whether it mounts /tmp is unknown"), true
+	}
+	// A line mounts /tmp however its mount point is spelled ("/tmp/",
+	// "//tmp", "/./tmp", a link to /tmp): as systemd-fstab-generator or
+	// mount(8) reads it.
+	for _, m := range w.FstabMounts {
+		if m.At("/tmp") || m.Unit == "tmp.mount" {
+			why := fmt.Sprintf("%s line %d mounts /tmp: fstab wins over tmp.mount (systemd-fstab-generator makes tmp.mount from it); set /tmp up there", hostconf.FstabPath, m.Line)
+			switch {
+			case m.Where.Raw != "/tmp" && m.Where.Is("/tmp"):
+				why += fmt.Sprintf(" (its mount point %q is /tmp to systemd-fstab-generator)", m.Where.Raw)
+			case m.Where.Raw != "/tmp":
+				why += fmt.Sprintf(" (its mount point %q is /tmp to mount(8))", m.Libmount.Raw)
+			}
+			return tmpStandDown(f, why, true), true
+		}
+	}
+	if p := passedOver(l); p != "" {
+		return tmpStandDown(f, p+"; tmp-tmpfs leaves /tmp alone rather than guess which tmp.mount is meant", false), true
+	}
+	switch {
+	case u.Problem != "":
+		return Skip(u.Problem + ": `systemctl unmask tmp.mount` lets /tmp be a tmpfs"), true
+	case l.Masked != "":
+		return Skip("tmp.mount is masked (" + l.Masked + "): `systemctl unmask tmp.mount` lets /tmp be a tmpfs"), true
+	case t.Static != "":
+		return Skip("/tmp is a tmpfs at every boot already: the distribution enables tmp.mount (" + t.Static + ", Debian trixie's default)"), true
+	case l.Problem != "":
+		return tmpStandDown(f, l.Problem+": tmp-tmpfs's drop-in is for systemd's tmpfs tmp.mount", false), true
+	}
+	// The unit the drop-in goes onto: the one systemd loads, or, where
+	// tmp-tmpfs writes it, ours with the drop-ins already there.
+	check := l
+	if !l.Exists() && t.Shared != "" {
+		check.Fragment = TmpMountUnit
+		check.Settings = append(unitfile.Parse(TmpMountUnit, []byte(tmpMountFile)).Settings, l.Settings...)
+	}
+	if check.Exists() {
+		if why := wrongTmpMount(check, TmpMountDropIn); why != "" {
+			return tmpStandDown(f, why+"; the drop-in "+TmpMountDropIn+" is planned only onto that unit", false), true
+		}
+	}
+	return Intent{}, false
+}
+
+func planTmpTmpfs(f *Facts, o *TmpTmpfsOptions) Intent {
+	if in, stop := tmpGuards(f); stop {
+		return in
+	}
+	t := f.Writes.Tmp
+	u := f.Units["tmp.mount"]
+	l := t.Loaded
+	ours := strings.HasPrefix(Header, t.Etc+"\n")
+	size, note := tmpSize(f, o)
+	dropIn := Header + "[Mount]\nOptions=mode=1777,strictatime,nosuid,nodev,size=" + size + "\n"
+	boot := "takes effect at the next boot: a tmpfs is not mounted over a /tmp whose files are in use"
+	in := Intent{Notes: []string{note}, Warnings: laterDropIns(l, TmpMountDropIn, "Mount", "Options")}
+	switch {
+	case t.Shared != "" && (!l.Exists() || l.Fragment == TmpMountUnit && l.Target == "" && ours):
+		// Debian up to bookworm: the unit is in /usr/share/systemd,
+		// outside the unit path; ours takes its place in /etc.
+		in.Wants = []Want{
+			{Resource: resource.File(TmpMountUnit), Desired: resource.Content([]byte(tmpMountFile)), Reboot: true},
+			{Resource: resource.File(TmpMountDropIn), Desired: resource.Content([]byte(dropIn)), Notes: []string{boot}, Reboot: true},
+			{Resource: resource.OwnUnit("tmp.mount", tmpMountLinks).LinksOnly(), Edit: func(cur resource.State) resource.State {
+				return resource.UnitLinked(cur, tmpMountLinks)
+			}, Reboot: true},
+		}
+	case !u.Installed || !l.Exists():
+		return Skip("tmp.mount is not installed (systemd ships it in " + platform.SharedTmpMount + " or /usr/lib/systemd/system)")
+	case len(u.InstallLinks) == 0:
+		return Skip("tmp.mount has no [Install] section to enable it by")
+	default:
+		in.Wants = []Want{
+			{Resource: resource.File(TmpMountDropIn), Desired: resource.Content([]byte(dropIn)), Notes: []string{boot}, Reboot: true},
+			{Resource: resource.Unit("tmp.mount").LinksOnly(), Edit: func(cur resource.State) resource.State {
+				return resource.UnitLinked(cur, u.InstallLinks)
+			}, Reboot: true},
+		}
+	}
+	if f.Runtime && u.Enabled && !t.Live {
+		in.RebootPending = []Pending{{"/tmp on tmpfs", "tmp.mount is enabled, /tmp is not a tmpfs yet (/proc/mounts)"}}
+	}
+	return in
 }
 
 // tmpSize is the tmpfs's size= (escaped for a unit file: systemd expands
