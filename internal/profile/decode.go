@@ -166,9 +166,10 @@ func join(path, key string) string {
 	return path + "." + key
 }
 
+// node decodes n into v, at path for messages: by v's kind, each refusing
+// what does not fit it.
 func (d *decoder) node(n ast.Node, v reflect.Value, path string) {
-	errs := &d.errs
-	bad := func(msg string) { *errs = append(*errs, fieldError{line(n), path, msg}) }
+	bad := func(msg string) { d.errs = append(d.errs, fieldError{line(n), path, msg}) }
 	switch n.(type) {
 	case *ast.AnchorNode, *ast.AliasNode, *ast.TagNode, *ast.MergeKeyNode:
 		bad("YAML anchors, aliases, merge keys and tags are not used in a profile")
@@ -186,76 +187,11 @@ func (d *decoder) node(n ast.Node, v reflect.Value, path string) {
 	}
 	switch v.Kind() {
 	case reflect.Struct:
-		vals, ok := mappingValues(n)
-		if !ok {
-			bad(fmt.Sprintf("is a %s, want a mapping", yamlKind(n)))
-			return
-		}
-		known := fields(v.Type())
-		seen := map[string]bool{}
-		for _, mv := range vals {
-			if _, ok := mv.Key.(*ast.MergeKeyNode); ok {
-				*errs = append(*errs, fieldError{line(mv.Key), path, "YAML merge keys (<<) are not used in a profile"})
-				continue
-			}
-			key := keyName(mv.Key)
-			kp := join(path, key)
-			if seen[key] {
-				*errs = append(*errs, fieldError{line(mv.Key), kp, "appears twice"})
-				continue
-			}
-			seen[key] = true
-			d.lines[kp] = line(mv.Key)
-			idx, ok := known[key]
-			if !ok {
-				*errs = append(*errs, fieldError{line(mv.Key), kp, "unknown key (known: " + strings.Join(sortedKeys(known), ", ") + ")"})
-				continue
-			}
-			d.node(mv.Value, v.FieldByIndex(idx), kp)
-		}
+		d.structure(n, v, path, bad)
 	case reflect.Map:
-		// A map of named entries (tasks by name): keys are checked by the
-		// caller against what exists.
-		vals, ok := mappingValues(n)
-		if !ok {
-			bad(fmt.Sprintf("is a %s, want a mapping", yamlKind(n)))
-			return
-		}
-		if v.IsNil() {
-			v.Set(reflect.MakeMap(v.Type()))
-		}
-		for _, mv := range vals {
-			key := keyName(mv.Key)
-			kp := join(path, key)
-			if v.MapIndex(reflect.ValueOf(key)).IsValid() {
-				*errs = append(*errs, fieldError{line(mv.Key), kp, "appears twice"})
-				continue
-			}
-			d.lines[kp] = line(mv.Key)
-			ev := reflect.New(v.Type().Elem()).Elem()
-			d.node(mv.Value, ev, kp)
-			v.SetMapIndex(reflect.ValueOf(key), ev)
-		}
+		d.entries(n, v, path, bad)
 	case reflect.Int, reflect.Int64:
-		s, isInt := scalar(n)
-		if !isInt {
-			if str, ok := n.(*ast.StringNode); ok && decimal.MatchString(s) && str.Token.Type == token.StringType {
-				bad(fmt.Sprintf("%s does not fit in a number", s))
-				return
-			}
-			bad(fmt.Sprintf("%s is a %s, want a number", quoteValue(n), yamlKind(n)))
-			return
-		}
-		if !decimal.MatchString(s) {
-			bad(fmt.Sprintf("%s: write numbers in plain decimal", s))
-			return
-		}
-		i, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || (v.Kind() == reflect.Int && (i > math.MaxInt32 || i < math.MinInt32)) {
-			bad(fmt.Sprintf("%s does not fit in a number", s))
-			return
-		}
-		v.SetInt(i)
+		number(n, v, bad)
 	case reflect.Bool:
 		b, ok := n.(*ast.BoolNode)
 		if !ok {
@@ -284,6 +220,85 @@ func (d *decoder) node(n ast.Node, v reflect.Value, path string) {
 	default:
 		bad("cannot be set in a profile")
 	}
+}
+
+// structure decodes a mapping into struct v: each key a known field, once.
+func (d *decoder) structure(n ast.Node, v reflect.Value, path string, bad func(string)) {
+	vals, ok := mappingValues(n)
+	if !ok {
+		bad(fmt.Sprintf("is a %s, want a mapping", yamlKind(n)))
+		return
+	}
+	known := fields(v.Type())
+	seen := map[string]bool{}
+	for _, mv := range vals {
+		if _, ok := mv.Key.(*ast.MergeKeyNode); ok {
+			d.errs = append(d.errs, fieldError{line(mv.Key), path, "YAML merge keys (<<) are not used in a profile"})
+			continue
+		}
+		key := keyName(mv.Key)
+		kp := join(path, key)
+		if seen[key] {
+			d.errs = append(d.errs, fieldError{line(mv.Key), kp, "appears twice"})
+			continue
+		}
+		seen[key] = true
+		d.lines[kp] = line(mv.Key)
+		idx, ok := known[key]
+		if !ok {
+			d.errs = append(d.errs, fieldError{line(mv.Key), kp, "unknown key (known: " + strings.Join(sortedKeys(known), ", ") + ")"})
+			continue
+		}
+		d.node(mv.Value, v.FieldByIndex(idx), kp)
+	}
+}
+
+// entries decodes a mapping of named entries (tasks by name) into map v:
+// the caller checks the keys against what exists.
+func (d *decoder) entries(n ast.Node, v reflect.Value, path string, bad func(string)) {
+	vals, ok := mappingValues(n)
+	if !ok {
+		bad(fmt.Sprintf("is a %s, want a mapping", yamlKind(n)))
+		return
+	}
+	if v.IsNil() {
+		v.Set(reflect.MakeMap(v.Type()))
+	}
+	for _, mv := range vals {
+		key := keyName(mv.Key)
+		kp := join(path, key)
+		if v.MapIndex(reflect.ValueOf(key)).IsValid() {
+			d.errs = append(d.errs, fieldError{line(mv.Key), kp, "appears twice"})
+			continue
+		}
+		d.lines[kp] = line(mv.Key)
+		ev := reflect.New(v.Type().Elem()).Elem()
+		d.node(mv.Value, ev, kp)
+		v.SetMapIndex(reflect.ValueOf(key), ev)
+	}
+}
+
+// number decodes a plain decimal integer that fits v.
+func number(n ast.Node, v reflect.Value, bad func(string)) {
+	s, isInt := scalar(n)
+	if !isInt {
+		if str, ok := n.(*ast.StringNode); ok && decimal.MatchString(s) && str.Token.Type == token.StringType {
+			bad(fmt.Sprintf("%s does not fit in a number", s))
+			return
+		}
+		bad(fmt.Sprintf("%s is a %s, want a number", quoteValue(n), yamlKind(n)))
+		return
+	}
+	if !decimal.MatchString(s) {
+		bad(fmt.Sprintf("%s: write numbers in plain decimal", s))
+		return
+	}
+	i, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || (v.Kind() == reflect.Int && (i > math.MaxInt32 || i < math.MinInt32)) {
+		bad(fmt.Sprintf("%s does not fit in a number", s))
+		return
+	}
+	v.SetInt(i)
 }
 
 // keyName is a mapping key as YAML means it: a quoted key ("swappiness",

@@ -190,32 +190,8 @@ func CheckJUnit(w io.Writer, r *check.Report) error {
 // container names) and are written as escape.PromLabel: valid UTF-8, one
 // to one, with \\, \" and \n escaped.
 func CheckPrometheus(w io.Writer, r *check.Report) error {
-	var b strings.Builder
-	var bad error
-	metric := func(name, help, typ string) {
-		if !promName.MatchString(name) && bad == nil {
-			bad = fmt.Errorf("metric name %q is not valid in Prometheus", name)
-		}
-		b.WriteString("# HELP " + name + " " + escape.PromHelp(help) + "\n# TYPE " + name + " " + typ + "\n")
-	}
-	sample := func(name string, labels [][2]string, v float64) {
-		b.WriteString(name)
-		if len(labels) > 0 {
-			b.WriteByte('{')
-			for i, l := range labels {
-				if !promLabelName.MatchString(l[0]) && bad == nil {
-					bad = fmt.Errorf("label name %q is not valid in Prometheus", l[0])
-				}
-				if i > 0 {
-					b.WriteByte(',')
-				}
-				b.WriteString(l[0] + `="` + escape.PromLabel(l[1]) + `"`)
-			}
-			b.WriteByte('}')
-		}
-		b.WriteString(" " + strconv.FormatFloat(v, 'g', -1, 64) + "\n")
-	}
-	metric("ezedge_check_status", "Outcome of each check: 0 ok, 1 warn, 2 fail, 3 unknown.", "gauge")
+	var p promWriter
+	p.metric("ezedge_check_status", "Outcome of each check: 0 ok, 1 warn, 2 fail, 3 unknown.", "gauge")
 	seen := map[string]bool{}
 	for _, x := range r.Results {
 		// Two results of one name (two zones of one type) would be a
@@ -225,30 +201,48 @@ func CheckPrometheus(w io.Writer, r *check.Report) error {
 			id = x.ID() + "#" + strconv.Itoa(n)
 		}
 		seen[id] = true
-		sample("ezedge_check_status", [][2]string{{"check", id}, {"group", string(x.Group)}}, float64(x.Status))
+		p.sample("ezedge_check_status", [][2]string{{"check", id}, {"group", string(x.Group)}}, float64(x.Status))
 	}
-	metric("ezedge_check_results", "Number of checks by outcome.", "gauge")
+	p.metric("ezedge_check_results", "Number of checks by outcome.", "gauge")
 	for _, s := range []check.Status{check.OK, check.Warn, check.Fail, check.Unknown} {
-		sample("ezedge_check_results", [][2]string{{"status", s.String()}}, float64(r.Counts[s.String()]))
+		p.sample("ezedge_check_results", [][2]string{{"status", s.String()}}, float64(r.Counts[s.String()]))
 	}
+	p.hardware(r.Figures)
 	f := r.Figures
+	p.gauge("ezedge_check_swap_total_bytes", "Swap configured.", float64(f.SwapTotal))
+	p.gauge("ezedge_check_swap_used_bytes", "Swap in use.", float64(f.SwapUsed))
+	p.gauge("ezedge_check_pending_changes", "Changes the plan would make.", float64(f.PendingChanges))
+	p.gauge("ezedge_check_drift_resources", "Resources changed by something else since the apply.", float64(f.Drift))
+	p.gauge("ezedge_check_pending_reboot", "1 when kernel arguments are configured but not active until a reboot.", b2f(f.PendingReboot))
+	if !f.LastApply.IsZero() {
+		p.gauge("ezedge_check_last_apply_timestamp_seconds", "When the newest apply still in force was made.", float64(f.LastApply.Unix()))
+	}
+	p.gauge("ezedge_check_timestamp_seconds", "When this check ran.", float64(r.Time.Unix()))
+	if p.bad != nil {
+		return p.bad
+	}
+	_, err := w.Write([]byte(p.b.String()))
+	return err
+}
+
+// hardware writes the temperatures, fans and throttling bits seen.
+func (p *promWriter) hardware(f check.Figures) {
 	if len(f.Temperatures) > 0 {
-		metric("ezedge_check_temperature_celsius", "Temperature of each thermal zone and hwmon sensor.", "gauge")
+		p.metric("ezedge_check_temperature_celsius", "Temperature of each thermal zone and hwmon sensor.", "gauge")
 		temps := append([]check.Temperature(nil), f.Temperatures...)
 		sort.SliceStable(temps, func(i, j int) bool { return temps[i].Sensor < temps[j].Sensor })
-		seenT := map[string]bool{}
+		seen := map[string]bool{}
 		for _, t := range temps {
-			if seenT[t.Sensor] {
-				continue
+			if !seen[t.Sensor] {
+				seen[t.Sensor] = true
+				p.sample("ezedge_check_temperature_celsius", [][2]string{{"sensor", t.Sensor}}, t.Celsius)
 			}
-			seenT[t.Sensor] = true
-			sample("ezedge_check_temperature_celsius", [][2]string{{"sensor", t.Sensor}}, t.Celsius)
 		}
 	}
 	if len(f.FanRPM) > 0 {
-		metric("ezedge_check_fan_rpm", "Speed of each fan.", "gauge")
+		p.metric("ezedge_check_fan_rpm", "Speed of each fan.", "gauge")
 		for i, v := range f.FanRPM {
-			sample("ezedge_check_fan_rpm", [][2]string{{"fan", strconv.Itoa(i + 1)}}, v)
+			p.sample("ezedge_check_fan_rpm", [][2]string{{"fan", strconv.Itoa(i + 1)}}, v)
 		}
 	}
 	var known []check.Bit
@@ -257,40 +251,57 @@ func CheckPrometheus(w io.Writer, r *check.Report) error {
 			known = append(known, bt)
 		}
 	}
-	if len(known) > 0 {
-		metric("ezedge_check_throttling", "Raspberry Pi firmware throttling bits: 1 set, 0 clear (absent: unknown).", "gauge")
-		for _, bt := range known {
-			for _, when := range []struct {
-				name string
-				v    *bool
-			}{{"now", bt.Now}, {"since_boot", bt.SinceBoot}} {
-				if when.v != nil {
-					sample("ezedge_check_throttling", [][2]string{{"bit", bt.Name}, {"when", when.name}}, b2f(*when.v))
-				}
+	if len(known) == 0 {
+		return
+	}
+	p.metric("ezedge_check_throttling", "Raspberry Pi firmware throttling bits: 1 set, 0 clear (absent: unknown).", "gauge")
+	for _, bt := range known {
+		for _, when := range []struct {
+			name string
+			v    *bool
+		}{{"now", bt.Now}, {"since_boot", bt.SinceBoot}} {
+			if when.v != nil {
+				p.sample("ezedge_check_throttling", [][2]string{{"bit", bt.Name}, {"when", when.name}}, b2f(*when.v))
 			}
 		}
 	}
-	metric("ezedge_check_swap_total_bytes", "Swap configured.", "gauge")
-	sample("ezedge_check_swap_total_bytes", nil, float64(f.SwapTotal))
-	metric("ezedge_check_swap_used_bytes", "Swap in use.", "gauge")
-	sample("ezedge_check_swap_used_bytes", nil, float64(f.SwapUsed))
-	metric("ezedge_check_pending_changes", "Changes the plan would make.", "gauge")
-	sample("ezedge_check_pending_changes", nil, float64(f.PendingChanges))
-	metric("ezedge_check_drift_resources", "Resources changed by something else since the apply.", "gauge")
-	sample("ezedge_check_drift_resources", nil, float64(f.Drift))
-	metric("ezedge_check_pending_reboot", "1 when kernel arguments are configured but not active until a reboot.", "gauge")
-	sample("ezedge_check_pending_reboot", nil, b2f(f.PendingReboot))
-	if !f.LastApply.IsZero() {
-		metric("ezedge_check_last_apply_timestamp_seconds", "When the newest apply still in force was made.", "gauge")
-		sample("ezedge_check_last_apply_timestamp_seconds", nil, float64(f.LastApply.Unix()))
+}
+
+// promWriter builds a textfile; bad is the first name the format refuses.
+type promWriter struct {
+	b   strings.Builder
+	bad error
+}
+
+func (p *promWriter) metric(name, help, typ string) {
+	if !promName.MatchString(name) && p.bad == nil {
+		p.bad = fmt.Errorf("metric name %q is not valid in Prometheus", name)
 	}
-	metric("ezedge_check_timestamp_seconds", "When this check ran.", "gauge")
-	sample("ezedge_check_timestamp_seconds", nil, float64(r.Time.Unix()))
-	if bad != nil {
-		return bad
+	p.b.WriteString("# HELP " + name + " " + escape.PromHelp(help) + "\n# TYPE " + name + " " + typ + "\n")
+}
+
+func (p *promWriter) sample(name string, labels [][2]string, v float64) {
+	p.b.WriteString(name)
+	if len(labels) > 0 {
+		p.b.WriteByte('{')
+		for i, l := range labels {
+			if !promLabelName.MatchString(l[0]) && p.bad == nil {
+				p.bad = fmt.Errorf("label name %q is not valid in Prometheus", l[0])
+			}
+			if i > 0 {
+				p.b.WriteByte(',')
+			}
+			p.b.WriteString(l[0] + `="` + escape.PromLabel(l[1]) + `"`)
+		}
+		p.b.WriteByte('}')
 	}
-	_, err := w.Write([]byte(b.String()))
-	return err
+	p.b.WriteString(" " + strconv.FormatFloat(v, 'g', -1, 64) + "\n")
+}
+
+// gauge is a metric of one unlabelled sample.
+func (p *promWriter) gauge(name, help string, v float64) {
+	p.metric(name, help, "gauge")
+	p.sample(name, nil, v)
 }
 
 // The names the exposition format allows for metrics and for labels
