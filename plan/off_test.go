@@ -3,6 +3,8 @@ package plan_test
 import (
 	"fmt"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -77,12 +79,38 @@ func applyProfile(t *testing.T, root, prof string, refusing map[string]bool) *pl
 	return p
 }
 
+// raspiVariant is the Pi 4 fixture in Debian's Raspberry Pi layout:
+// raspi-firmware's hook installed, so the kernel arguments go into
+// raspi-extra-cmdline and the cmdline.txt it generates.
+const raspiVariant = "pi4-8gb-bullseye+raspi-firmware"
+
+// copyFixture copies fixture name, or makes raspiVariant.
+func copyFixture(t *testing.T, name string) string {
+	t.Helper()
+	if name != raspiVariant {
+		return fixture.Copy(t, name)
+	}
+	root := fixture.Copy(t, "pi4-8gb-bullseye")
+	for p, s := range map[string]string{
+		"etc/kernel/postinst.d/z50-raspi-firmware":       "#!/bin/sh\n",
+		"etc/initramfs/post-update.d/z50-raspi-firmware": "#!/bin/sh\n",
+		"boot/firmware/config.txt":                       "[all]\n",
+		"boot/firmware/cmdline.txt":                      "console=tty0 root=/dev/mmcblk0p2 rw fsck.repair=yes net.ifnames=0 cma=64M rootwait \n",
+	} {
+		os.MkdirAll(filepath.Dir(filepath.Join(root, p)), 0o755)
+		if err := os.WriteFile(filepath.Join(root, p), []byte(s), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
+}
+
 // refusals are the tasks that refuse on fixture name with every task on
 // (a populated container store, say): they cannot be applied there, so
 // turning them off is not tested there.
 func refusals(t *testing.T, name string) map[string]bool {
 	out := map[string]bool{}
-	root := fixture.Copy(t, name)
+	root := copyFixture(t, name)
 	h, err := hostroot.Open(root)
 	if err != nil {
 		t.Fatal(err)
@@ -128,7 +156,7 @@ func refusals(t *testing.T, name string) map[string]bool {
 func TestTurningOffUndoes(t *testing.T) {
 	t.Parallel()
 	names := tasks.Names()
-	for _, fx := range fixture.Names {
+	for _, fx := range append(slices.Clone(fixture.Names), raspiVariant) {
 		refusing := refusals(t, fx)
 		for i, task := range names {
 			if refusing[task] {
@@ -139,7 +167,7 @@ func TestTurningOffUndoes(t *testing.T) {
 			}
 			t.Run(fx+"/"+task, func(t *testing.T) {
 				t.Parallel()
-				root := fixture.Copy(t, fx)
+				root := copyFixture(t, fx)
 				orig := fixture.Snapshot(t, root)
 				first := applyProfile(t, root, allOn(""), refusing)
 				changed := 0
@@ -163,7 +191,7 @@ func TestTurningOffUndoes(t *testing.T) {
 					}
 				}
 				// The oracle: the task off from the start.
-				never := fixture.Copy(t, fx)
+				never := copyFixture(t, fx)
 				applyProfile(t, never, allOn(task), refusing)
 				if d := fixture.Snapshot(t, never, fixture.StoreDir).Diff(fixture.Snapshot(t, root, fixture.StoreDir)); len(d) > 0 {
 					t.Errorf("%s on then off differs from %s never on:\n  %s", task, task, strings.Join(d, "\n  "))

@@ -73,6 +73,13 @@ func (p *Plan) undoOff(h *hostroot.Root, store *rollback.Store, recs []*rollback
 			}
 		}
 	}
+	// The files whose kernel arguments applies set one by one.
+	argFiles := map[string]bool{}
+	for _, tc := range byID {
+		if k, ok := tc.res.(*resource.KernelArg); ok {
+			argFiles[k.File()] = true
+		}
+	}
 	slices.SortStableFunc(order, func(a, b string) int { return byID[b].last - byID[a].last })
 	for _, id := range order {
 		tc := byID[id]
@@ -97,6 +104,13 @@ func (p *Plan) undoOff(h *hostroot.Root, store *rollback.Store, recs []*rollback
 			if !c.After.Exists && !tc.before.Exists {
 				c.After.MissingDirs = tc.before.MissingDirs
 			}
+			continue
+		}
+		if len(mine) != len(tc.owners) && argFiles[tc.res.Name()] && tc.res.Kind() == resource.KindFile {
+			// A file created or readied for kernel arguments set one by
+			// one (raspi-extra-cmdline, GRUB_CMDLINE_LINUX): each task's
+			// arguments are undone on their own, and the file stays for
+			// the tasks still on.
 			continue
 		}
 		if len(mine) != len(tc.owners) {
