@@ -72,7 +72,9 @@ func init() {
 // (facts' Binary: the packaged one first); the Debian package ships them
 // disabled under /usr/lib/systemd/system with its defaults. The check
 // reads the host's own profile (platform.ProfileFile) as every command
-// does, so --profile is given only for another file.
+// does, so --profile is given only for another file. --textfile-dir is
+// always given: without it check prints the metrics to standard output
+// (the journal) and writes no textfile.
 func CheckUnitTexts(header, binary, textfileDir, profile string) (service, timer string) {
 	args := " check --output prometheus --textfile-dir " + textfileDir
 	if profile != "" && profile != platform.ProfileFile {

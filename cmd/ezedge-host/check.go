@@ -35,7 +35,7 @@ func checkCmd(g *globals) *cobra.Command {
 		Short: "Check the host against the guide's checklists (power, temperature, storage, swap, limits, tuning, monitoring)",
 		Long: "Check the host against the performance guide's checklists: each check ok, warn, fail or unknown, with\n" +
 			"the value seen, the file it was read from and what fixes it. Changes nothing on the host; with\n" +
-			"--output prometheus it writes the node exporter's textfile (" + check.TextfileName + ") in --textfile-dir.\n\n" +
+			"--output prometheus and --textfile-dir it writes the node exporter's textfile (" + check.TextfileName + ") there.\n\n" +
 			"Exit status: 0 all ok (unknown allowed), 4 warnings, 5 failures, 1 the check could not run.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -44,9 +44,11 @@ func checkCmd(g *globals) *cobra.Command {
 				return err
 			}
 			return g.on([]view.Format{view.JUnit, view.Prometheus}, func(x *ops.Host, out view.Format) error {
+				// The textfile whose age the check reports is the one named,
+				// else Debian's, wherever this check's own output goes.
 				req := ops.CheckRequest{Firmware: fl.firmware, TextfileDir: fl.textfileDir, Now: checkNow()}
-				if req.TextfileDir == "-" {
-					req.TextfileDir = ""
+				if req.TextfileDir == "" || req.TextfileDir == "-" {
+					req.TextfileDir = DefaultTextfileDir
 				}
 				if fl.probe {
 					m, _ := fl.measure.options() // no --http here: nothing to parse
@@ -71,12 +73,13 @@ func checkCmd(g *globals) *cobra.Command {
 	c.Flags().BoolVar(&fl.probe, "measure", false, "also measure CPU, memory and disk reads briefly and compare them with the newest baseline")
 	c.Flags().DurationVar(&fl.measure.budget, "budget", 5*time.Second, "time --measure may take (1s to 10m)")
 	c.Flags().BoolVar(&fl.measure.busy, "busy", false, "--measure even when the host is under heavy load")
-	c.Flags().StringVar(&fl.textfileDir, "textfile-dir", DefaultTextfileDir, "the node exporter's textfile `DIR` in the root, for --output prometheus (- for standard output)")
+	c.Flags().StringVar(&fl.textfileDir, "textfile-dir", "", "the node exporter's textfile `DIR` in the root: --output prometheus goes there, not to standard output (-: standard output); the textfile's age is checked there (else in "+DefaultTextfileDir+")")
 	return c
 }
 
-// showCheck writes the report in out; the Prometheus form goes to the
-// node exporter's textfile in dir ("-": to w).
+// showCheck writes the report in out to w; the Prometheus form goes to
+// the node exporter's textfile in dir instead when one is named ("" or
+// "-": to w, as every output).
 func showCheck(w io.Writer, out view.Format, x *ops.Host, r *check.Report, dir string) error {
 	switch out {
 	case view.JSON:
@@ -84,7 +87,7 @@ func showCheck(w io.Writer, out view.Format, x *ops.Host, r *check.Report, dir s
 	case view.JUnit:
 		return view.CheckJUnit(w, r)
 	case view.Prometheus:
-		if dir == "-" {
+		if dir == "" || dir == "-" {
 			return view.CheckPrometheus(w, r)
 		}
 		var b bytes.Buffer

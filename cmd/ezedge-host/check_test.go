@@ -29,11 +29,7 @@ func TestCheckGolden(t *testing.T) {
 			root := fixture.Copy(t, name)
 			var want int
 			for _, format := range []string{"json", "text", "junit", "prometheus"} {
-				args := []string{"check", "--root", root, "--output", format, "--firmware"}
-				if format == "prometheus" {
-					args = append(args, "--textfile-dir", "-")
-				}
-				r := cli(args...)
+				r := cli("check", "--root", root, "--output", format, "--firmware")
 				if r.code != 4 && r.code != 5 && r.code != 0 {
 					t.Fatalf("%s: exit %d\n%s%s", format, r.code, r.stdout, r.stderr)
 				}
@@ -125,10 +121,18 @@ func TestCheckTimerCycle(t *testing.T) {
 	if l, err := os.Readlink(filepath.Join(root, "etc/systemd/system/timers.target.wants/ezedge-host-check.timer")); err != nil || l != "/etc/systemd/system/ezedge-host-check.timer" {
 		t.Errorf("timer link %q %v", l, err)
 	}
-	cli("check", "--root", root, "--output", "prometheus").must(t, 4)
+	// The check the unit runs, as it runs it (its textfile directory named:
+	// without one, check writes to standard output).
+	exec, ok := strings.CutPrefix(grepLines(svc, "ExecStart="), "ExecStart=/usr/local/sbin/ezedge-host ")
+	if !ok {
+		t.Fatalf("service:\n%s", svc)
+	}
+	if r := cli(append(strings.Fields(exec), "--root", root)...).must(t, 4); r.stdout != "" {
+		t.Errorf("the unit's check printed to standard output:\n%s", r.stdout)
+	}
 	prom := readFile(t, filepath.Join(root, "var/lib/prometheus/node-exporter/ezedge-host.prom"))
 	checkExposition(t, prom)
-	for _, want := range []string{`ezedge_check_status{check="monitoring.check-timer",group="monitoring"} 0`, `ezedge_check_status{check="tuning.check-timer",group="tuning"} 0`} {
+	for _, want := range []string{`ezedge_check_state{check="monitoring.check-timer",group="monitoring",state="ok"} 1`, `ezedge_check_state{check="tuning.check-timer",group="tuning",state="ok"} 1`} {
 		if !strings.Contains(prom, want+"\n") {
 			t.Errorf("textfile lacks %s:\n%s", want, prom)
 		}
@@ -149,6 +153,47 @@ func TestCheckTimerCycle(t *testing.T) {
 	os.Remove(filepath.Join(root, "var/lib/prometheus/node-exporter/ezedge-host.prom"))
 	if d := before.Diff(fixture.Snapshot(t, root, fixture.StoreDir)); len(d) > 0 {
 		t.Errorf("root not as before after rollback:\n%s", strings.Join(d, "\n"))
+	}
+}
+
+// TestCheckPrometheusWhere: --output prometheus goes to standard output,
+// as every output, and writes nothing, whether or not the node exporter's
+// directory exists (or "-" names standard output); only --textfile-dir
+// DIR writes the textfile, with those bytes, and prints nothing.
+func TestCheckPrometheusWhere(t *testing.T) {
+	t.Parallel()
+	root := fixture.Copy(t, "pi5-16gb-nvme-bookworm")
+	dir := filepath.Join(root, "var/lib/prometheus/node-exporter")
+	if _, err := os.Stat(dir); err == nil {
+		t.Fatalf("the fixture has %s: the case without the node exporter is not made", dir)
+	}
+	var printed string
+	for _, mkdir := range []bool{false, true} {
+		if mkdir {
+			os.MkdirAll(dir, 0o755)
+		}
+		before := fixture.Snapshot(t, root)
+		for _, extra := range [][]string{nil, {"--textfile-dir", "-"}} {
+			r := cli(append([]string{"check", "--root", root, "--output", "prometheus", "--firmware"}, extra...)...).must(t, 5)
+			checkExposition(t, r.stdout)
+			if printed != "" && r.stdout != printed {
+				t.Errorf("%v (directory %v): printed another textfile:\n%s", extra, mkdir, r.stdout)
+			}
+			printed = r.stdout
+			if d := before.Diff(fixture.Snapshot(t, root)); len(d) > 0 {
+				t.Errorf("%v (directory %v): wrote %s", extra, mkdir, strings.Join(d, ", "))
+			}
+		}
+	}
+	if !strings.Contains(printed, "\nezedge_check_timestamp_seconds ") {
+		t.Fatalf("not the check's metrics:\n%s", printed)
+	}
+	r := cli("check", "--root", root, "--output", "prometheus", "--firmware", "--textfile-dir", "/var/lib/prometheus/node-exporter").must(t, 5)
+	if r.stdout != "" {
+		t.Errorf("with --textfile-dir, printed:\n%s", r.stdout)
+	}
+	if got := readFile(t, filepath.Join(dir, "ezedge-host.prom")); got != printed {
+		t.Errorf("the textfile is not what was printed:\n%s", got)
 	}
 }
 

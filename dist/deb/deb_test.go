@@ -98,6 +98,7 @@ var expected = []string{
 	"/usr/share/doc/ezedge-host/README.Debian",
 	"/usr/share/doc/ezedge-host/changelog.Debian.gz",
 	"/usr/share/doc/ezedge-host/copyright",
+	"/usr/share/ezedge-host/prometheus/ezedge-host.rules.yml",
 	"/usr/share/fish/vendor_completions.d/ezedge-host.fish",
 	"/usr/share/lintian/overrides/ezedge-host",
 	"/usr/share/man/man8/ezedge-host.8.gz",

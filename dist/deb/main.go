@@ -261,6 +261,7 @@ func Contents(repo, gen, bin string) (files.Contents, error) {
 		{filepath.Join(gen, "completion", "bash"), "/usr/share/bash-completion/completions/" + name, 0o644, false},
 		{filepath.Join(gen, "completion", "zsh"), "/usr/share/zsh/vendor-completions/_" + name, 0o644, false},
 		{filepath.Join(gen, "completion", "fish"), "/usr/share/fish/vendor_completions.d/" + name + ".fish", 0o644, false},
+		{filepath.Join(repo, "dist", "prometheus", name+".rules.yml"), "/usr/share/" + name + "/prometheus/" + name + ".rules.yml", 0o644, false},
 	}
 	var out files.Contents
 	add := func(src, dst string, mode fs.FileMode, config bool) {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -189,28 +188,23 @@ func CheckJUnit(w io.Writer, r *check.Report) error {
 // grammar; label values come from the host (zone types, hwmon labels,
 // container names) and are written as escape.PromLabel: valid UTF-8, one
 // to one, with \\, \" and \n escaped.
+//
+// It holds what only ezedge-host knows: each check's outcome, the Pi
+// firmware's throttling word, the tuning's state and when the check ran.
+// What the node exporter already exports from the same files
+// (temperatures and fans from hwmon and thermal_zone, swap from meminfo,
+// rpi_volt's under-voltage alarm) is left to it (docs/check.md maps them).
 func CheckPrometheus(w io.Writer, r *check.Report) error {
 	var p promWriter
-	p.metric("ezedge_check_status", "Outcome of each check: 0 ok, 1 warn, 2 fail, 3 unknown.", "gauge")
-	seen := map[string]bool{}
-	for _, x := range r.Results {
-		// Two results of one name (two zones of one type) would be a
-		// duplicate series, which the textfile collector rejects.
-		id := x.ID()
-		for n := 2; seen[id]; n++ {
-			id = x.ID() + "#" + strconv.Itoa(n)
-		}
-		seen[id] = true
-		p.sample("ezedge_check_status", [][2]string{{"check", id}, {"group", string(x.Group)}}, float64(x.Status))
+	p.metric("ezedge_host_info", "The platform ezedge-host detected, as a label; always 1.", "gauge")
+	p.sample("ezedge_host_info", [][2]string{{"platform", string(r.Platform)}}, 1)
+	p.states(r.Results)
+	p.metric("ezedge_check_results", "Number of checks in each state.", "gauge")
+	for _, s := range checkStates {
+		p.sample("ezedge_check_results", [][2]string{{"state", s.String()}}, float64(r.Counts[s.String()]))
 	}
-	p.metric("ezedge_check_results", "Number of checks by outcome.", "gauge")
-	for _, s := range []check.Status{check.OK, check.Warn, check.Fail, check.Unknown} {
-		p.sample("ezedge_check_results", [][2]string{{"status", s.String()}}, float64(r.Counts[s.String()]))
-	}
-	p.hardware(r.Figures)
+	p.throttling(r.Figures.Throttling)
 	f := r.Figures
-	p.gauge("ezedge_check_swap_total_bytes", "Swap configured.", float64(f.SwapTotal))
-	p.gauge("ezedge_check_swap_used_bytes", "Swap in use.", float64(f.SwapUsed))
 	p.gauge("ezedge_check_pending_changes", "Changes the plan would make.", float64(f.PendingChanges))
 	p.gauge("ezedge_check_drift_resources", "Resources changed by something else since the apply.", float64(f.Drift))
 	p.gauge("ezedge_check_pending_reboot", "1 when kernel arguments are configured but not active until a reboot.", b2f(f.PendingReboot))
@@ -225,45 +219,58 @@ func CheckPrometheus(w io.Writer, r *check.Report) error {
 	return err
 }
 
-// hardware writes the temperatures, fans and throttling bits seen.
-func (p *promWriter) hardware(f check.Figures) {
-	if len(f.Temperatures) > 0 {
-		p.metric("ezedge_check_temperature_celsius", "Temperature of each thermal zone and hwmon sensor.", "gauge")
-		temps := append([]check.Temperature(nil), f.Temperatures...)
-		sort.SliceStable(temps, func(i, j int) bool { return temps[i].Sensor < temps[j].Sensor })
-		seen := map[string]bool{}
-		for _, t := range temps {
-			if !seen[t.Sensor] {
-				seen[t.Sensor] = true
-				p.sample("ezedge_check_temperature_celsius", [][2]string{{"sensor", t.Sensor}}, t.Celsius)
-			}
+// checkStates are the states each check has a series for, in order.
+var checkStates = []check.Status{check.OK, check.Warn, check.Fail, check.Unknown}
+
+// states writes each check's outcome as one series per state, 1 for the
+// state it is in (as node_systemd_unit_state): a query selects a state by
+// its name, and no number stands for one. A check named by a container's
+// ID is counted with the others of its state instead: each restart would
+// make new series.
+func (p *promWriter) states(results []check.Result) {
+	p.metric("ezedge_check_state", "Outcome of each check, one series per state: 1 for the state the check is in, 0 for the others.", "gauge")
+	seen := map[string]bool{}
+	byID := map[check.Status]int{}
+	for _, x := range results {
+		if x.ByID {
+			byID[x.Status]++
+			continue
+		}
+		// Two results of one name (two zones of one type) would be a
+		// duplicate series, which the textfile collector rejects.
+		id := x.ID()
+		for n := 2; seen[id]; n++ {
+			id = x.ID() + "#" + strconv.Itoa(n)
+		}
+		seen[id] = true
+		for _, s := range checkStates {
+			p.sample("ezedge_check_state", [][2]string{{"check", id}, {"group", string(x.Group)}, {"state", s.String()}}, b2f(x.Status == s))
 		}
 	}
-	if len(f.FanRPM) > 0 {
-		p.metric("ezedge_check_fan_rpm", "Speed of each fan.", "gauge")
-		for i, v := range f.FanRPM {
-			p.sample("ezedge_check_fan_rpm", [][2]string{{"fan", strconv.Itoa(i + 1)}}, v)
+	p.metric("ezedge_check_unnamed_containers", "Containers Podman gave no name for here (checked by their cgroup), by the state of their check.", "gauge")
+	for _, s := range checkStates {
+		p.sample("ezedge_check_unnamed_containers", [][2]string{{"state", s.String()}}, float64(byID[s]))
+	}
+}
+
+// throttling writes the bits of the firmware's get_throttled word, read
+// with --firmware. The word gives each bit now and since boot; a bit
+// known only now is rpi_volt's under-voltage alarm, which the node
+// exporter serves itself (node_hwmon_in_lcrit_alarm_volts).
+func (p *promWriter) throttling(bits []check.Bit) {
+	var word []check.Bit
+	for _, bt := range bits {
+		if bt.Now != nil && bt.SinceBoot != nil {
+			word = append(word, bt)
 		}
 	}
-	var known []check.Bit
-	for _, bt := range f.Throttling {
-		if bt.Now != nil || bt.SinceBoot != nil {
-			known = append(known, bt)
-		}
-	}
-	if len(known) == 0 {
+	if len(word) == 0 {
 		return
 	}
-	p.metric("ezedge_check_throttling", "Raspberry Pi firmware throttling bits: 1 set, 0 clear (absent: unknown).", "gauge")
-	for _, bt := range known {
-		for _, when := range []struct {
-			name string
-			v    *bool
-		}{{"now", bt.Now}, {"since_boot", bt.SinceBoot}} {
-			if when.v != nil {
-				p.sample("ezedge_check_throttling", [][2]string{{"bit", bt.Name}, {"when", when.name}}, b2f(*when.v))
-			}
-		}
+	p.metric("ezedge_check_throttling", "Raspberry Pi firmware's get_throttled bits (check --firmware): 1 set, 0 clear.", "gauge")
+	for _, bt := range word {
+		p.sample("ezedge_check_throttling", [][2]string{{"bit", bt.Name}, {"when", "now"}}, b2f(*bt.Now))
+		p.sample("ezedge_check_throttling", [][2]string{{"bit", bt.Name}, {"when", "since_boot"}}, b2f(*bt.SinceBoot))
 	}
 }
 

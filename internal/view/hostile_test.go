@@ -179,7 +179,7 @@ func TestCheckRenderersHostile(t *testing.T) {
 // allow is an error, not a textfile the exporter rejects.
 func TestPrometheusNamesChecked(t *testing.T) {
 	t.Parallel()
-	for _, s := range []string{"ezedge_check_status", "a:b_c9", "_x"} {
+	for _, s := range []string{"ezedge_check_state", "a:b_c9", "_x"} {
 		if !promName.MatchString(s) {
 			t.Errorf("%s refused", s)
 		}

@@ -307,7 +307,7 @@ func (x *ctx) fixtureSource(name, form string) (*source, error) {
 	// The check's textfile, as the check timer writes it.
 	tdir := filepath.Join(host, "var/lib/prometheus/node-exporter")
 	os.MkdirAll(tdir, 0o755)
-	if out, code := x.ez("check", "--root", host, "--output", "prometheus", "--firmware"); code != 0 && code != 4 && code != 5 {
+	if out, code := x.ez("check", "--root", host, "--output", "prometheus", "--firmware", "--textfile-dir", "/var/lib/prometheus/node-exporter"); code != 0 && code != 4 && code != 5 {
 		return nil, fmt.Errorf("check on %s: exit %d\n%s", name, code, out)
 	}
 	if b, err := os.ReadFile(filepath.Join(tdir, "ezedge-host.prom")); err == nil {
@@ -463,7 +463,7 @@ func (x *ctx) rootSource(r release) (*source, error) {
 	check("rollback "+r.name, rerr, fmt.Sprintf("the root is byte-identical to before the apply (%d files written, then undone)", len(files)))
 	// The check's textfile, as the check timer writes it on this root.
 	l.Put("/var/lib/prometheus/node-exporter/.keep", nil, 0o644)
-	if out, code := x.layerEz(l, "check", "--root", l.Root(), "--platform", "amd64", "--output", "prometheus"); code != 0 && code != 4 && code != 5 {
+	if out, code := x.layerEz(l, "check", "--root", l.Root(), "--platform", "amd64", "--output", "prometheus", "--textfile-dir", "/var/lib/prometheus/node-exporter"); code != 0 && code != 4 && code != 5 {
 		return nil, fmt.Errorf("check on %s: exit %d\n%s", r.name, code, out)
 	}
 	b, err := os.ReadFile(filepath.Join(l.Upper, "var/lib/prometheus/node-exporter/ezedge-host.prom"))

@@ -21,8 +21,7 @@ import (
 	"github.com/ezansiedgeai/ezedge-host/tasks"
 )
 
-// Status is a check's outcome. The numbers are what the Prometheus
-// metric ezedge_check_status carries.
+// Status is a check's outcome.
 type Status int
 
 const (
@@ -66,6 +65,11 @@ type Result struct {
 	Detail   string `json:"detail,omitempty"`
 	Evidence string `json:"evidence,omitempty"`
 	Fix      string `json:"fix,omitempty"`
+	// ByID: the check is named by a container's ID, Podman having given
+	// no name for it here (a rootless user's container, Podman absent). A
+	// new ID comes with each restart, so a time series counts such checks
+	// rather than naming them; JSON, JUnit and text show the ID.
+	ByID bool `json:"-"`
 }
 
 // ID is the check's name within the whole report: group.name.
@@ -574,7 +578,7 @@ func (c *checker) memory() {
 			val = append(val, fmt.Sprintf("cpu.max %.2f CPUs", ct.CPUs))
 		}
 		r := Result{Group: Memory, Name: "container." + name, Status: OK, Value: strings.Join(val, ", "), Evidence: ct.Cgroup,
-			Detail: "limits set"}
+			Detail: "limits set", ByID: ct.Name == ""}
 		if len(missing) > 0 {
 			r.Status, r.Detail = Warn, "no "+strings.Join(missing, " and no ")+": one container can starve the others"
 			r.Fix = "podman run --memory … --cpus … (or the quadlet's MemoryMax=, CPUQuota=)"

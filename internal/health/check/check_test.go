@@ -165,6 +165,16 @@ func TestStorageSwapMemory(t *testing.T) {
 	if res := find(t, r, "memory.limits-fit"); res.Status != Warn || !strings.Contains(res.Detail, "CPU") {
 		t.Errorf("5 CPUs on 4 cores: %+v", res)
 	}
+	// A container Podman named is its name; one it did not, its ID's
+	// first 12 digits, marked so that metrics count it instead.
+	hl.Containers[1].Name = ""
+	r = run(f, hl, nil)
+	if res := find(t, r, "memory.container.llm"); res.ByID {
+		t.Errorf("a named container marked by ID: %+v", res)
+	}
+	if res := find(t, r, "memory.container.bbbbbbbbbbbb"); !res.ByID {
+		t.Errorf("a container known by its ID not marked: %+v", res)
+	}
 	f.Kernel.CgroupControllers = []string{"cpu"}
 	if res := find(t, run(f, hl, nil), "memory.controller"); res.Status != Fail || res.Fix == "" {
 		t.Errorf("no memory controller: %+v", res)

@@ -264,7 +264,7 @@ case $n in
 	prom=/var/lib/prometheus/node-exporter/ezedge-host.prom
 	for _ in $(seq 120); do [ -s "$prom" ] && break; sleep 1; done
 	expect check-timer "$(systemctl is-enabled ezedge-host-check.timer)/$(systemctl is-active ezedge-host-check.timer)" "enabled/active"
-	expect_in check-textfile "$(cat "$prom" 2>&1)" 'ezedge_check_status{check="tuning.swappiness",group="tuning"} 0'
+	expect_in check-textfile "$(cat "$prom" 2>&1)" 'ezedge_check_state{check="tuning.swappiness",group="tuning",state="ok"} 1'
 	ck=$($E check --profile $P 2>&1); rc=$?
 	echo "$ck" > "$state/check2"
 	expect check-after-no-fail "$(grep -cE '^ *\[fail\] +tuning\.' <<<"$ck")" 0
