@@ -5,7 +5,7 @@
 package main
 
 import (
-	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/ezansiedgeai/ezedge-host/internal/ops"
 	"github.com/ezansiedgeai/ezedge-host/internal/profile"
@@ -42,11 +43,48 @@ func (e exitCode) Error() string { return fmt.Sprintf("exit %d", int(e)) }
 var version = "dev"
 
 func main() {
-	// A 256-CPU plan prints hundreds of lines: one write, not one each.
-	out := bufio.NewWriterSize(os.Stdout, 64<<10)
+	// Output is streamed as it is produced, a line at a time: what a
+	// command has said is on the terminal (or in the pipe) while it goes
+	// on measuring or applying, not when it exits.
+	out := &lineWriter{w: os.Stdout}
 	code := run(os.Args[1:], os.Stdin, out, os.Stderr)
 	out.Flush()
 	os.Exit(code)
+}
+
+// lineWriter passes whole lines on as they are written, each write that
+// ends one or more lines in one write(2), and keeps a line in progress
+// until it ends (or until Flush: a prompt, the exit). A line longer than
+// lineMax is passed on in pieces rather than held.
+type lineWriter struct {
+	w   io.Writer
+	buf []byte
+}
+
+const lineMax = 64 << 10
+
+func (l *lineWriter) Write(p []byte) (int, error) {
+	l.buf = append(l.buf, p...)
+	end := bytes.LastIndexByte(l.buf, '\n') + 1
+	if end == 0 && len(l.buf) < lineMax {
+		return len(p), nil
+	}
+	if end == 0 {
+		end = len(l.buf)
+	}
+	_, err := l.w.Write(l.buf[:end])
+	l.buf = append(l.buf[:0], l.buf[end:]...)
+	return len(p), err
+}
+
+// Flush passes on what is held.
+func (l *lineWriter) Flush() error {
+	if len(l.buf) == 0 {
+		return nil
+	}
+	_, err := l.w.Write(l.buf)
+	l.buf = l.buf[:0]
+	return err
 }
 
 // globals are the flags every command takes.
@@ -54,6 +92,7 @@ type globals struct {
 	root     string
 	output   string
 	platform string
+	quiet    bool
 	stderr   io.Writer
 }
 
@@ -94,6 +133,7 @@ func rootCmd(g *globals) *cobra.Command {
 	root.PersistentFlags().StringVar(&g.root, "root", "/", "treat `DIR` as the host's /")
 	root.PersistentFlags().StringVarP(&g.output, "output", "o", "text", "output format: text or json (check: also junit, prometheus)")
 	root.PersistentFlags().StringVar(&g.platform, "platform", "", "the platform when the root cannot tell (an image): rpi4, rpi5, amd64 or arm64")
+	root.PersistentFlags().BoolVarP(&g.quiet, "quiet", "q", false, "no progress lines on standard error (shown only on a terminal, and never with --output json)")
 	root.AddCommand(factsCmd(g), planCmd(g), applyCmd(g), rollbackCmd(g), historyCmd(g), firstbootCmd(g), confirmCmd(g), statusCmd(g), revertCmd(g), revertPendingCmd(g), checkCmd(g), resourcesCmd(g), baselineCmd(g), manCmd(root), unitsCmd())
 	return root
 }
@@ -138,7 +178,17 @@ func (g *globals) on(more []view.Format, f func(x *ops.Host, out view.Format) er
 	}
 	defer x.Close()
 	x.Notify = func(msg string) { escape.Fprintf(g.stderr, "ezedge-host: %s\n", msg) }
+	if out == view.Text && !g.quiet && isTerminal(g.stderr) {
+		x.Progress = func(p ops.Progress) { view.ProgressText(g.stderr, p) }
+	}
 	return f(x, out)
+}
+
+// isTerminal says whether w is a terminal: progress is for a person
+// watching, not for a log or a pipe.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(interface{ Fd() uintptr })
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // profileFlags are --profile FILE and --no-profile.

@@ -74,7 +74,7 @@ func (x *Host) Apply(req ApplyRequest) (*ApplyResult, error) {
 	// is locked, asked or changed.
 	var me *measurement
 	if len(p.Pending()) > 0 {
-		if me, err = x.prepare(req.Measure, p.Facts); err != nil {
+		if me, err = x.prepare(req.Measure, p.Facts, "apply"); err != nil {
 			return nil, err
 		}
 	}
@@ -106,9 +106,12 @@ func (x *Host) Apply(req ApplyRequest) (*ApplyResult, error) {
 		for _, c := range again.Pending() {
 			names = addTasks(names, c.Task)
 		}
-		me.takeBefore(names)
+		x.takeBefore(me, names)
 	} else {
 		me = nil
+	}
+	if n := len(again.Pending()); n > 0 {
+		x.progress(Progress{Phase: PhaseApply, Count: n})
 	}
 	out.Applied, err = apply.Apply(x.Root, x.Store, again, x.now())
 	if err != nil {
@@ -121,7 +124,7 @@ func (x *Host) Apply(req ApplyRequest) (*ApplyResult, error) {
 				note = "some changes take effect at the next boot: the after figures do not show them yet"
 			}
 		}
-		if out.Effect, err = x.after(me, "apply", out.Applied.ID, note); err != nil {
+		if out.Effect, err = x.after(me, out.Applied.ID, note); err != nil {
 			return out, fmt.Errorf("the apply is done (snapshot %s), but its figures were not saved: %w", out.Applied.ID, err)
 		}
 	}

@@ -51,6 +51,7 @@ func (x *Host) FirstbootInstall(req FirstbootRequest) (*FirstbootResult, error) 
 	// is copied, refused if it cannot run there.
 	var bin []byte
 	if !x.Root.Exists(platform.PackagedBinary) {
+		x.progress(Progress{Phase: PhaseFirstbootBinary})
 		name, data, err := req.ReadBinary()
 		if err != nil {
 			return nil, err
@@ -66,13 +67,19 @@ func (x *Host) FirstbootInstall(req FirstbootRequest) (*FirstbootResult, error) 
 	}
 	defer unlock()
 	out := &FirstbootResult{Facts: f}
-	for _, step := range []func() (*plan.Plan, error){
-		func() (*plan.Plan, error) { return firstboot.InstallPlan(x.Root, f, bin, profData) },
-		func() (*plan.Plan, error) { return firstboot.Enable(x.Root, f) },
+	for _, step := range []struct {
+		phase Phase
+		plan  func() (*plan.Plan, error)
+	}{
+		{PhaseFirstbootInstall, func() (*plan.Plan, error) { return firstboot.InstallPlan(x.Root, f, bin, profData) }},
+		{PhaseFirstbootEnable, func() (*plan.Plan, error) { return firstboot.Enable(x.Root, f) }},
 	} {
-		p, err := step()
+		p, err := step.plan()
 		if err != nil {
 			return nil, err
+		}
+		if n := len(p.Pending()); n > 0 {
+			x.progress(Progress{Phase: step.phase, Count: n})
 		}
 		res, err := apply.Apply(x.Root, x.Store, p, x.now())
 		if err != nil {

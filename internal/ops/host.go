@@ -31,6 +31,9 @@ type Host struct {
 	// Notify is told what happens on the way that the caller did not ask
 	// for (an overdue try apply reverted first); nil says nothing.
 	Notify func(msg string)
+	// Progress is told of each step of a long use case as it starts
+	// (measuring, applying, installing); nil says nothing.
+	Progress func(Progress)
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
 }

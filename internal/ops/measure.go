@@ -46,19 +46,20 @@ func (x *Host) live(m Measure, f *platform.Facts) (*baseline.Host, error) {
 	return baseline.Live(x.Root, f, x.Store, baseline.Options{DataDir: m.DataDir, Busy: m.Busy, HTTP: m.HTTP}, x.now())
 }
 
-// measurement is a measurement around a change: what to take, and the
-// figures before it.
+// measurement is a measurement around a change (op): what to take, and
+// the figures before it.
 type measurement struct {
 	hv     *baseline.Host
+	op     string
 	kinds  []measure.Kind
 	tasks  []string
 	before *baseline.Record
 	budget time.Duration
 }
 
-// prepare checks that the host can be measured, before anything is
-// locked or changed; nil when m is.
-func (x *Host) prepare(m *Measure, f *platform.Facts) (*measurement, error) {
+// prepare checks that the host can be measured around op, before
+// anything is locked or changed; nil when m is.
+func (x *Host) prepare(m *Measure, f *platform.Facts, op string) (*measurement, error) {
 	if m == nil {
 		return nil, nil
 	}
@@ -66,22 +67,32 @@ func (x *Host) prepare(m *Measure, f *platform.Facts) (*measurement, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--measure: %w", err)
 	}
-	return &measurement{hv: hv, budget: m.Budget / 2}, nil
+	return &measurement{hv: hv, op: op, budget: m.Budget / 2}, nil
 }
 
 // takeBefore takes the before figures of what the tasks bear on.
-func (me *measurement) takeBefore(taskNames []string) {
+func (x *Host) takeBefore(me *measurement, taskNames []string) {
 	me.tasks, me.kinds = taskNames, tasks.MeasuresOf(taskNames)
 	if me.kinds == nil {
 		me.kinds = []measure.Kind{} // none, not all
 	}
-	me.before = me.hv.Measure(me.kinds, me.budget)
+	me.before = x.measure(me.hv, PhaseMeasureBefore, me.op, me.kinds, me.budget)
 }
 
-// after takes the after figures and stores the effect of op on id.
-func (x *Host) after(me *measurement, op, id, note string) (*baseline.Effect, error) {
-	after := me.hv.Measure(me.kinds, me.budget)
-	e := &baseline.Effect{ID: id, Op: op, Time: x.now().UTC(), Tasks: me.tasks, Before: me.before.Figures, After: after.Figures, Note: note, Emulated: me.hv.Record.Emulated}
+// measure takes kinds (nil: all) on hv within budget, saying so as phase
+// of op and each measurement as it starts.
+func (x *Host) measure(hv *baseline.Host, phase Phase, op string, kinds []measure.Kind, budget time.Duration) *baseline.Record {
+	if n := len(hv.Targets.Items(kinds)); n > 0 {
+		x.progress(Progress{Phase: phase, Op: op, Count: n, Budget: budget})
+	}
+	x.measuring(hv)
+	return hv.Measure(kinds, budget)
+}
+
+// after takes the after figures and stores the effect of me's op on id.
+func (x *Host) after(me *measurement, id, note string) (*baseline.Effect, error) {
+	after := x.measure(me.hv, PhaseMeasureAfter, me.op, me.kinds, me.budget)
+	e := &baseline.Effect{ID: id, Op: me.op, Time: x.now().UTC(), Tasks: me.tasks, Before: me.before.Figures, After: after.Figures, Note: note, Emulated: me.hv.Record.Emulated}
 	if len(me.kinds) == 0 {
 		e.Note = "none of these tasks changes a figure ezedge-host measures"
 	}
@@ -128,7 +139,7 @@ func (x *Host) Baseline(m Measure, lockTimeout time.Duration) (r, prev *baseline
 	if len(recs) > 0 {
 		prev = recs[len(recs)-1]
 	}
-	r = hv.Measure(nil, m.Budget)
+	r = x.measure(hv, PhaseMeasure, "baseline", nil, m.Budget)
 	if err := baseline.Save(x.Root, r); err != nil {
 		return nil, nil, nil, err
 	}
@@ -141,5 +152,5 @@ func (x *Host) Probe(m Measure, kinds []measure.Kind) (*baseline.Record, error) 
 	if err != nil {
 		return nil, fmt.Errorf("--measure: %w", err)
 	}
-	return hv.Measure(kinds, m.Budget), nil
+	return x.measure(hv, PhaseMeasure, "check", kinds, m.Budget), nil
 }

@@ -47,7 +47,7 @@ func (x *Host) Rollback(req RollbackRequest) (*RollbackResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	me, err := x.prepare(req.Measure, nil)
+	me, err := x.prepare(req.Measure, nil, "rollback")
 	if err != nil {
 		return nil, err
 	}
@@ -71,10 +71,11 @@ func (x *Host) Rollback(req RollbackRequest) (*RollbackResult, error) {
 				names = addTasks(names, it.Task)
 			}
 		}
-		me.takeBefore(names)
+		x.takeBefore(me, names)
 	}
 	out := &RollbackResult{}
 	for _, r := range targets {
+		x.progress(Progress{Phase: PhaseRollback, ID: r.ID, Count: len(r.Items)})
 		o, err := x.Store.Restore(r, req.Force)
 		out.Outcomes = append(out.Outcomes, o)
 		if err != nil {
@@ -95,7 +96,7 @@ func (x *Host) Rollback(req RollbackRequest) (*RollbackResult, error) {
 		if len(targets) > 1 {
 			note = fmt.Sprintf("figures for rolling back %d applies together, back to %s", len(targets), last.ID)
 		}
-		if out.Effect, err = x.after(me, "rollback", last.ID, note); err != nil {
+		if out.Effect, err = x.after(me, last.ID, note); err != nil {
 			return out, fmt.Errorf("the rollback is done, but its figures were not saved: %w", err)
 		}
 	}

@@ -33,6 +33,9 @@ var DefaultDataDirs = []string{"/var/lib/containers/storage", statedir.Dir}
 type Host struct {
 	Targets measure.Targets
 	Record  Record
+	// Started, when set, is told of each measurement as it starts
+	// (measure.Take).
+	Started func(i, of int, it measure.Item, share time.Duration)
 	h       *hostroot.Root
 }
 
@@ -173,7 +176,12 @@ func (hv *Host) Measure(kinds []measure.Kind, budget time.Duration) *Record {
 		}
 	}
 	r.Budget = budget.String()
-	r.Figures = measure.Take(hv.Targets, hv.Targets.Items(kinds), budget)
+	items := hv.Targets.Items(kinds)
+	var started func(int, measure.Item, time.Duration)
+	if hv.Started != nil {
+		started = func(i int, it measure.Item, share time.Duration) { hv.Started(i, len(items), it, share) }
+	}
+	r.Figures = measure.Take(hv.Targets, items, budget, started)
 	r.Took = time.Since(start).Round(10 * time.Millisecond).String()
 	return &r
 }

@@ -263,7 +263,17 @@ func TestTakeRespectsBudget(t *testing.T) {
 	}
 	const budget = 2 * time.Second
 	start := time.Now()
-	figs := Take(tg, items, budget)
+	var started []Item
+	figs := Take(tg, items, budget, func(i int, it Item, share time.Duration) {
+		// Told in order, as each starts, with a share of what is left.
+		if i != len(started) || share <= 0 || share > budget {
+			t.Errorf("item %d told as %d, share %s", i, len(started), share)
+		}
+		started = append(started, it)
+	})
+	if !slices.EqualFunc(started, items, func(a, b Item) bool { return a.Kind == b.Kind && a.Target == b.Target }) {
+		t.Errorf("told of %v, took %v", started, items)
+	}
 	for _, f := range figs {
 		t.Logf("%s %s", f.ID(), f.Value())
 	}

@@ -63,13 +63,19 @@ func (t Targets) Items(kinds []Kind) []Item {
 
 // Take measures items within budget, one after the other (they would
 // disturb each other at once), each in an equal share of what is left.
-func Take(t Targets, items []Item, budget time.Duration) []Figure {
+// started, when not nil, is told of each item as it starts, with its
+// place and share: a measurement of minutes is followed as it goes.
+func Take(t Targets, items []Item, budget time.Duration, started func(i int, it Item, share time.Duration)) []Figure {
 	var out []Figure
 	all := NewDeadline(budget)
 	for i, it := range items {
 		// An equal share of what is left: one that overran (a loaded
 		// host) shortens the others rather than leaving them nothing.
-		d := NewDeadline(all.Left() / time.Duration(len(items)-i))
+		share := all.Left() / time.Duration(len(items)-i)
+		if started != nil {
+			started(i, it, share)
+		}
+		d := NewDeadline(share)
 		switch it.Kind {
 		case CPUSingle:
 			out = append(out, CPU(false, t.Sys, d))
