@@ -19,12 +19,13 @@ func confirmCmd(g *globals) *cobra.Command {
 		Short: "Keep a try apply (apply --confirm-within) before it is rolled back",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.on(nil, func(x *ops.Host, _ view.Format) error {
-				done, err := x.Confirm(append(args, "")[0], lockTimeout)
-				for _, d := range done {
-					escape.Fprintf(cmd.OutOrStdout(), "Confirmed apply %s: it stays.\n", d)
+			return g.on(nil, func(x *ops.Host, out view.Format) error {
+				res, err := x.Confirm(append(args, "")[0], lockTimeout)
+				if err != nil {
+					return err
 				}
-				return err
+				c := view.NewConfirm(res)
+				return view.Show(cmd.OutOrStdout(), out, c, func() { view.ConfirmText(cmd.OutOrStdout(), c) })
 			})
 		},
 	}
@@ -47,7 +48,11 @@ func statusCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				st := view.NewStatus(pending, hi, time.Now())
+				reasons, err := x.RebootRequired()
+				if err != nil {
+					hi.Warnings = append(hi.Warnings, err.Error())
+				}
+				st := view.NewStatus(pending, hi, reasons, time.Now())
 				return view.Show(cmd.OutOrStdout(), out, st, func() { view.StatusText(cmd.OutOrStdout(), st) })
 			})
 		},

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/ezansiedgeai/ezedge-host/internal/engine/apply"
+	"github.com/ezansiedgeai/ezedge-host/internal/engine/reboot"
 	"github.com/ezansiedgeai/ezedge-host/internal/engine/savedplan"
 	"github.com/ezansiedgeai/ezedge-host/internal/engine/tryapply"
 	"github.com/ezansiedgeai/ezedge-host/internal/health/baseline"
@@ -41,6 +42,9 @@ type ApplyResult struct {
 	Pending *tryapply.Pending
 	// Effect is the measured effect, with Measure.
 	Effect *baseline.Effect
+	// Reboot are the changes that take effect only at the next boot
+	// (reboot.go): on the running system every one since it booted.
+	Reboot []reboot.Reason
 }
 
 // Apply plans the host, has the plan reviewed, and applies it under the
@@ -48,7 +52,7 @@ type ApplyResult struct {
 // reviewed (another apply, or an operator, may have been quicker). A try
 // apply is armed with its revert, or undone at once when the revert cannot
 // be armed. The result is returned whenever the apply ran, with its error.
-func (x *Host) Apply(req ApplyRequest) (*ApplyResult, error) {
+func (x *Host) Apply(req ApplyRequest) (out *ApplyResult, err error) {
 	if err := x.Root.RequirePrivilege("apply"); err != nil {
 		return nil, err
 	}
@@ -88,6 +92,15 @@ func (x *Host) Apply(req ApplyRequest) (*ApplyResult, error) {
 		return nil, err
 	}
 	defer unlock()
+	// What needs a reboot is said whatever happens from here on: a
+	// failed apply restored, a try apply undone at once, need none.
+	var made []reboot.Reason
+	defer func() {
+		reasons := x.syncReboot(made)
+		if out != nil {
+			out.Reboot = reasons
+		}
+	}()
 	again, err := x.Plan(req.Request)
 	if err != nil {
 		return nil, err
@@ -100,7 +113,7 @@ func (x *Host) Apply(req ApplyRequest) (*ApplyResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := &ApplyResult{Plan: again}
+	out = &ApplyResult{Plan: again}
 	if me != nil && len(again.Pending()) > 0 {
 		var names []string
 		for _, c := range again.Pending() {
@@ -111,12 +124,14 @@ func (x *Host) Apply(req ApplyRequest) (*ApplyResult, error) {
 		me = nil
 	}
 	if n := len(again.Pending()); n > 0 {
+		x.trackReboot(trackChanges(again.Pending()))
 		x.progress(Progress{Phase: PhaseApply, Count: n})
 	}
 	out.Applied, err = apply.Apply(x.Root, x.Store, again, x.now())
 	if err != nil {
 		return out, err
 	}
+	made = madeByChanges(out.Applied.Changed)
 	if me != nil && out.Applied.ID != "" {
 		note := ""
 		for _, c := range again.Pending() {
@@ -131,6 +146,7 @@ func (x *Host) Apply(req ApplyRequest) (*ApplyResult, error) {
 	if out.Applied.ID != "" && req.Within > 0 {
 		pd, err := x.arm(out.Applied.ID, req.Within, req.Self)
 		if err != nil {
+			made = nil
 			return out, err
 		}
 		out.Pending = &pd

@@ -31,7 +31,7 @@ type CheckRequest struct {
 
 // Check evaluates the host; it changes nothing.
 func (x *Host) Check(req CheckRequest) (*check.Report, error) {
-	o := check.Options{As: x.As, Choices: req.Profile.Choices, Firmware: req.Firmware, TextfileDir: req.TextfileDir}
+	o := check.Options{As: x.As, Choices: req.Profile.Choices, Firmware: req.Firmware, TextfileDir: req.TextfileDir, Reboot: x.checkReboot()}
 	if req.Probe != nil {
 		var err error
 		if o.Probe, err = x.Probe(*req.Probe, check.ProbeKinds); err != nil {

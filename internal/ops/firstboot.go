@@ -122,9 +122,11 @@ func (x *Host) firstbootApply() (*apply.Applied, error) {
 		return nil, err
 	}
 	defer unlock()
+	defer x.syncReboot(nil)
 	p, err := x.Plan(Request{Profile: prof})
 	if err != nil {
 		return nil, err
 	}
+	x.trackReboot(trackChanges(p.Pending()))
 	return apply.Apply(x.Root, x.Store, p, x.now())
 }

@@ -36,6 +36,9 @@ type Host struct {
 	Progress func(Progress)
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
+	// running: the root is the running system, the one whose /run says
+	// what needs a reboot (reboot.go).
+	running bool
 }
 
 // Open opens the root at dir.
@@ -44,7 +47,7 @@ func Open(dir string, as platform.Kind) (*Host, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Host{Root: h, Store: rollback.Open(h), As: as}, nil
+	return &Host{Root: h, Store: rollback.Open(h), As: as, running: h.IsSystemRoot()}, nil
 }
 
 // Close releases the root.
@@ -71,12 +74,18 @@ func (x *Host) Facts() (*platform.Facts, error) {
 // Lock takes the host lock for what, the first step of every use case that
 // changes the host; then it reverts every try apply whose deadline has
 // passed without its revert having run (the process died, the device
-// rebooted), and clears what crashes left in the store.
+// rebooted), and clears what crashes left in the store. Every caller ends
+// with syncReboot: what it and those reverts changed may need a reboot.
 func (x *Host) Lock(timeout time.Duration, what string) (unlock func(), reverted []tryapply.Reverted, err error) {
 	unlock, err = x.Store.Lock(timeout, what)
 	if err != nil {
 		return nil, nil, err
 	}
+	var overdue []string
+	for _, p := range tryapply.Overdue(x.Root, x.now()) {
+		overdue = append(overdue, p.ID)
+	}
+	x.trackApplies(overdue)
 	revs, err := tryapply.RevertOverdue(x.Store, x.Root, x.now())
 	if err != nil {
 		unlock()

@@ -146,7 +146,7 @@ func TestConfirmKeeps(t *testing.T) {
 	}
 	applied := fixture.Snapshot(t, root, fixture.StoreDir)
 	done, err := x.Confirm(res.Applied.ID, 0)
-	if err != nil || len(done) != 1 || done[0] != res.Applied.ID {
+	if err != nil || len(done.Confirmed) != 1 || done.Confirmed[0] != res.Applied.ID {
 		t.Fatalf("confirm: %v %v", done, err)
 	}
 	x.Now = func() time.Time { return time.Now().Add(time.Hour) }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ezansiedgeai/ezedge-host/internal/engine/reboot"
 	"github.com/ezansiedgeai/ezedge-host/internal/engine/tryapply"
 	"github.com/ezansiedgeai/ezedge-host/internal/health/baseline"
 	"github.com/ezansiedgeai/ezedge-host/rollback"
@@ -26,6 +27,9 @@ type RollbackRequest struct {
 type RollbackResult struct {
 	Outcomes []*rollback.Outcome
 	Effect   *baseline.Effect
+	// Reboot are the changes that take effect only at the next boot
+	// (reboot.go): on the running system every one since it booted.
+	Reboot []reboot.Reason
 }
 
 // DriftError is a rollback left incomplete on purpose: resources changed
@@ -39,7 +43,7 @@ func (e DriftError) Error() string { return e.msg }
 // revert of an overdue try apply, may have finished while it waited). A
 // rolled-back try apply no longer waits for confirmation. The result is
 // returned whenever the rollback ran, with its error.
-func (x *Host) Rollback(req RollbackRequest) (*RollbackResult, error) {
+func (x *Host) Rollback(req RollbackRequest) (out *RollbackResult, err error) {
 	if err := x.Root.RequirePrivilege("rollback"); err != nil {
 		return nil, err
 	}
@@ -61,9 +65,17 @@ func (x *Host) Rollback(req RollbackRequest) (*RollbackResult, error) {
 		return nil, err
 	}
 	defer unlock()
+	var made []reboot.Reason
+	defer func() {
+		reasons := x.syncReboot(made)
+		if out != nil {
+			out.Reboot = reasons
+		}
+	}()
 	if targets, err = x.targets(req.To); err != nil {
 		return nil, err
 	}
+	x.trackReboot(x.trackRestores(targets))
 	if me != nil {
 		var names []string
 		for _, r := range targets {
@@ -73,11 +85,16 @@ func (x *Host) Rollback(req RollbackRequest) (*RollbackResult, error) {
 		}
 		x.takeBefore(me, names)
 	}
-	out := &RollbackResult{}
+	out = &RollbackResult{}
 	for _, r := range targets {
 		x.progress(Progress{Phase: PhaseRollback, ID: r.ID, Count: len(r.Items)})
 		o, err := x.Store.Restore(r, req.Force)
 		out.Outcomes = append(out.Outcomes, o)
+		if o != nil {
+			for _, m := range madeByRestores([]*rollback.Record{r}, o.Restored) {
+				made = addReason(made, m)
+			}
+		}
 		if err != nil {
 			return out, fmt.Errorf("rollback of %s: %w", r.ID, err)
 		}

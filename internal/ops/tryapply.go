@@ -2,15 +2,27 @@ package ops
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
+	"github.com/ezansiedgeai/ezedge-host/internal/engine/reboot"
 	"github.com/ezansiedgeai/ezedge-host/internal/engine/tryapply"
 	"github.com/ezansiedgeai/ezedge-host/rollback"
 )
 
+// ConfirmResult is what a confirm did.
+type ConfirmResult struct {
+	// Confirmed are the applies kept.
+	Confirmed []string
+	// Reboot are the changes that take effect only at the next boot
+	// (reboot.go): on the running system every one since it booted,
+	// elsewhere the kernel arguments the confirmed applies set.
+	Reboot []reboot.Reason
+}
+
 // Confirm keeps try apply id (""): every one waiting) before its revert.
 // One whose deadline has passed is rolled back instead, and said so.
-func (x *Host) Confirm(id string, lockTimeout time.Duration) ([]string, error) {
+func (x *Host) Confirm(id string, lockTimeout time.Duration) (out *ConfirmResult, err error) {
 	if err := x.Root.RequirePrivilege("confirm"); err != nil {
 		return nil, err
 	}
@@ -19,6 +31,15 @@ func (x *Host) Confirm(id string, lockTimeout time.Duration) ([]string, error) {
 		return nil, err
 	}
 	defer unlock()
+	// The overdue applies the lock reverted may need a reboot, whatever
+	// happens next.
+	var made []reboot.Reason
+	defer func() {
+		reasons := x.syncReboot(made)
+		if out != nil {
+			out.Reboot = reasons
+		}
+	}()
 	for _, rv := range reverted {
 		if id == "" || rv.ID == id {
 			return nil, fmt.Errorf("apply %s was not confirmed by its deadline and has been rolled back; apply it again", rv.ID)
@@ -31,7 +52,20 @@ func (x *Host) Confirm(id string, lockTimeout time.Duration) ([]string, error) {
 	if len(done) == 0 {
 		return nil, fmt.Errorf("no apply is waiting for confirmation")
 	}
-	return done, nil
+	if hi, err := x.Store.History(); err == nil {
+		for _, r := range hi.Records {
+			if slices.Contains(done, r.ID) {
+				var ids []string
+				for _, it := range r.Items {
+					ids = append(ids, it.ID())
+				}
+				for _, m := range madeByRestores([]*rollback.Record{r}, ids) {
+					made = addReason(made, m)
+				}
+			}
+		}
+	}
+	return &ConfirmResult{Confirmed: done}, nil
 }
 
 // RevertIfUnconfirmed is what a try apply schedules: at its deadline (at,
@@ -55,11 +89,13 @@ func (x *Host) RevertIfUnconfirmed(id string, at time.Time) ([]string, error) {
 	for _, rv := range reverted {
 		ids = append(ids, rv.ID)
 	}
+	defer x.syncReboot(nil)
 	if !tryapply.IsPending(x.Root, id) {
 		return ids, nil
 	}
 	// Not due by this clock yet (the timer fired early): revert it all
 	// the same, it was scheduled for now.
+	x.trackApplies([]string{id})
 	if rv := tryapply.Revert(x.Store, x.Root, id); rv.Err != nil {
 		return ids, rv.Err
 	}
@@ -75,5 +111,6 @@ func (x *Host) RevertPending(self string) error {
 		return err
 	}
 	defer unlock()
+	x.syncReboot(nil)
 	return tryapply.Rearm(x.Root, self, x.now())
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/ezansiedgeai/ezedge-host/internal/engine/apply"
 	"github.com/ezansiedgeai/ezedge-host/internal/engine/firstboot"
+	"github.com/ezansiedgeai/ezedge-host/internal/engine/reboot"
 	"github.com/ezansiedgeai/ezedge-host/internal/engine/tryapply"
 	"github.com/ezansiedgeai/ezedge-host/internal/health/baseline"
 	"github.com/ezansiedgeai/ezedge-host/internal/view/escape"
@@ -55,8 +56,41 @@ type Apply struct {
 	Error         *string      `json:"error"`
 	// PendingConfirmation is set for a try apply.
 	PendingConfirmation *Pending `json:"pending_confirmation"`
+	// RebootRequired is set when changes wait for the next boot.
+	RebootRequired *Reboot `json:"reboot_required"`
 	// Measured is set for apply --measure.
 	Measured *Effect `json:"measured,omitempty"`
+}
+
+// Reboot is what needs a reboot: the changes that take effect only at the
+// next boot (on the running system, every one since it booted).
+type Reboot struct {
+	Reasons []reboot.Reason `json:"reasons"`
+}
+
+// NewReboot is the JSON of reasons: null when there is none, so that a
+// program tests reboot_required as a truth value.
+func NewReboot(reasons []reboot.Reason) *Reboot {
+	if len(reasons) == 0 {
+		return nil
+	}
+	return &Reboot{Reasons: reasons}
+}
+
+// RebootText says, when anything needs a reboot, the line people look for
+// and each reason under it (a task, a resource, shown as escape.Text).
+func RebootText(w io.Writer, reasons []reboot.Reason) {
+	switch len(reasons) {
+	case 0:
+		return
+	case 1:
+		escape.Fprintf(w, "Reboot required: 1 change takes effect only at the next boot:\n")
+	default:
+		escape.Fprintf(w, "Reboot required: %d changes take effect only at the next boot:\n", len(reasons))
+	}
+	for _, r := range reasons {
+		escape.Fprintf(w, "  %s %s (%s)\n", r.Kind, r.Resource, r.Task)
+	}
 }
 
 // NewApply is the JSON of an apply of p that did res (nil when it did not
@@ -74,6 +108,8 @@ type Rollback struct {
 	FormatVersion int             `json:"format_version"`
 	Rollbacks     []RollbackEntry `json:"rollbacks"`
 	Error         *string         `json:"error"`
+	// RebootRequired is set when changes wait for the next boot.
+	RebootRequired *Reboot `json:"reboot_required"`
 	// Measured is set for rollback --measure.
 	Measured *Effect `json:"measured,omitempty"`
 }
@@ -183,13 +219,17 @@ type Status struct {
 	Unreadable []string      `json:"unreadable"`
 	Warnings   []string      `json:"warnings"`
 	Latest     *HistoryEntry `json:"latest"`
+	// RebootRequired is set when the running system waits for a reboot
+	// (null on another root).
+	RebootRequired *Reboot `json:"reboot_required"`
 }
 
 // NewStatus is the state of the store: pending confirmations at now,
-// interrupted and running applies, the latest apply.
-func NewStatus(pending []tryapply.Pending, hi *rollback.History, now time.Time) Status {
+// interrupted and running applies, the latest apply; and what the running
+// system waits for a reboot for.
+func NewStatus(pending []tryapply.Pending, hi *rollback.History, reasons []reboot.Reason, now time.Time) Status {
 	s := Status{FormatVersion: FormatVersion, PendingConfirmation: []Pending{}, Interrupted: []string{}, InProgress: []string{},
-		LockHolder: hi.Holder, Unreadable: NonNil(hi.Unreadable), Warnings: NonNil(hi.Warnings)}
+		LockHolder: hi.Holder, Unreadable: NonNil(hi.Unreadable), Warnings: NonNil(hi.Warnings), RebootRequired: NewReboot(reasons)}
 	for _, p := range pending {
 		s.PendingConfirmation = append(s.PendingConfirmation, NewPending(p, now))
 	}
@@ -230,6 +270,27 @@ func StatusText(w io.Writer, s Status) {
 		escape.Fprintf(w, "No applies recorded.\n")
 	} else {
 		escape.Fprintf(w, "Latest apply: %s, %d changes, %s.\n", s.Latest.ID, s.Latest.Changes, s.Latest.Status)
+	}
+	if s.RebootRequired != nil {
+		RebootText(w, s.RebootRequired.Reasons)
+	}
+}
+
+// Confirmed is `confirm --output json`.
+type Confirmed struct {
+	FormatVersion int      `json:"format_version"`
+	Confirmed     []string `json:"confirmed"`
+	// RebootRequired is set when changes wait for the next boot.
+	RebootRequired *Reboot `json:"reboot_required"`
+}
+
+// ConfirmText says which applies stay, and what waits for a reboot.
+func ConfirmText(w io.Writer, c Confirmed) {
+	for _, id := range c.Confirmed {
+		escape.Fprintf(w, "Confirmed apply %s: it stays.\n", id)
+	}
+	if c.RebootRequired != nil {
+		RebootText(w, c.RebootRequired.Reasons)
 	}
 }
 

@@ -18,6 +18,7 @@ func NewApplyResult(res *ops.ApplyResult, err error, now time.Time) Apply {
 		pj = &v
 	}
 	a := NewApply(res.Plan, res.Applied, err, pj)
+	a.RebootRequired = NewReboot(res.Reboot)
 	if res.Effect != nil {
 		e := NewEffect(res.Effect)
 		a.Measured = &e
@@ -43,15 +44,18 @@ func ApplyResultText(w io.Writer, res *ops.ApplyResult, within time.Duration) {
 	if pd := res.Pending; pd != nil {
 		escape.Fprintf(w, "Confirm within %s (by %s) with: ezedge-host confirm\nOtherwise it is rolled back then, by %s, even if this session is gone.\n",
 			within, pd.Deadline.Local().Format(time.TimeOnly), pd.RevertBy())
-		return
+	} else {
+		escape.Fprintf(w, "Undo with: ezedge-host rollback --to %s\n", a.ID)
 	}
-	escape.Fprintf(w, "Undo with: ezedge-host rollback --to %s\n", a.ID)
+	// Last, where people look.
+	RebootText(w, res.Reboot)
 }
 
 // NewRollbackResult is the JSON of a rollback that did res and ended with
 // err.
 func NewRollbackResult(res *ops.RollbackResult, err error) Rollback {
 	r := NewRollback(res.Outcomes, err)
+	r.RebootRequired = NewReboot(res.Reboot)
 	if res.Effect != nil {
 		e := NewEffect(res.Effect)
 		r.Measured = &e
@@ -65,6 +69,12 @@ func RollbackResultText(w io.Writer, res *ops.RollbackResult) {
 	if res.Effect != nil {
 		EffectText(w, res.Effect)
 	}
+	RebootText(w, res.Reboot)
+}
+
+// NewConfirm is the JSON of what confirm did.
+func NewConfirm(res *ops.ConfirmResult) Confirmed {
+	return Confirmed{FormatVersion: FormatVersion, Confirmed: NonNil(res.Confirmed), RebootRequired: NewReboot(res.Reboot)}
 }
 
 // FirstbootInstallText says what firstboot install changed in the image at

@@ -143,7 +143,25 @@ type Input struct {
 	Textfile     string
 	TextfileTime time.Time
 	Baselines    Baselines
-	Now          time.Time
+	// Reboot is what the running system waits for a reboot for (nil on
+	// another root).
+	Reboot *Reboot
+	Now    time.Time
+}
+
+// Reboot is what says the running system needs a reboot: ezedge-host's
+// changes since it booted that take effect only at the next boot, and
+// Debian's notice (/run/reboot-required and the packages it lists).
+type Reboot struct {
+	// Changes are ezedge-host's, each "kind resource (task)".
+	Changes []string
+	// Notice: /run/reboot-required exists; Packages are those listed
+	// in /run/reboot-required.pkgs (ezedge-host among them for its
+	// changes).
+	Notice   bool
+	Packages []string
+	// Err is why they could not all be read.
+	Err error
 }
 
 // Run evaluates every check.
@@ -156,6 +174,7 @@ func Run(in Input) *Report {
 	c.swap()
 	c.memory()
 	c.tuning()
+	c.reboot()
 	c.performance()
 	c.monitoring()
 	r.Counts = map[string]int{}
@@ -681,6 +700,39 @@ func (c *checker) tuning() {
 	}
 }
 
+// reboot says whether the running system waits for a reboot, for
+// ezedge-host's changes or another package's (a new kernel): a warning
+// naming them. On another root there is no such check.
+func (c *checker) reboot() {
+	rb := c.in.Reboot
+	if rb == nil {
+		return
+	}
+	res := Result{Group: Tuning, Name: "reboot", Status: OK, Value: "not required", Evidence: "/run/reboot-required"}
+	var why []string
+	if len(rb.Changes) > 0 {
+		why = append(why, strings.Join(rb.Changes, ", ")+" take effect only at the next boot")
+	}
+	var others []string
+	for _, p := range rb.Packages {
+		if p != "ezedge-host" {
+			others = append(others, p)
+		}
+	}
+	if len(others) > 0 {
+		why = append(why, "packages: "+strings.Join(others, ", "))
+	} else if rb.Notice && len(rb.Changes) == 0 {
+		why = append(why, "/run/reboot-required exists")
+	}
+	if len(why) > 0 {
+		res.Status, res.Value, res.Detail, res.Fix = Warn, "required", strings.Join(why, "; "), "reboot when the host can be"
+	}
+	if rb.Err != nil {
+		res.Status, res.Value, res.Detail = Unknown, "unreadable", rb.Err.Error()
+	}
+	c.add(res)
+}
+
 // freshFor is how old the textfile may be: the timer writes it every
 // minute.
 const freshFor = 5 * time.Minute
@@ -747,6 +799,9 @@ type Options struct {
 	// Probe, when set, is this check's own short measurement, compared
 	// with the newest baseline.
 	Probe *baseline.Record
+	// Reboot is what the running system waits for a reboot for (nil on
+	// another root).
+	Reboot *Reboot
 }
 
 // TextfileName is the file the check writes in the textfile directory.
@@ -767,7 +822,7 @@ func Host(h *hostroot.Root, store *rollback.Store, o Options, now time.Time) (*R
 	if h.IsSystemRoot() && f.Runtime {
 		ho.Names = platform.RunningPodmanNames()
 	}
-	in := Input{Facts: f, Health: platform.ReadHealth(h, f, ho), Plan: p, PlanError: perr, Now: now}
+	in := Input{Facts: f, Health: platform.ReadHealth(h, f, ho), Plan: p, PlanError: perr, Reboot: o.Reboot, Now: now}
 	if hi, err := store.History(); err == nil {
 		for _, r := range hi.Records {
 			if (r.Status() == rollback.Applied || r.Status() == rollback.PartlyRolledBack) && r.Time.After(in.LastApply) {

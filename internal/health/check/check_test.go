@@ -284,3 +284,35 @@ func TestPlanRefused(t *testing.T) {
 		t.Errorf("refused plan: %+v", res)
 	}
 }
+
+// TestReboot: on the running system a needed reboot is a warning naming
+// ezedge-host's changes and the other packages Debian's notice lists; no
+// reason is ok; on another root there is no such check.
+func TestReboot(t *testing.T) {
+	t.Parallel()
+	f := &platform.Facts{Platform: platform.RPi5, Runtime: true}
+	for _, c := range []struct {
+		rb             *Reboot
+		status         Status
+		detail, absent string
+	}{
+		{&Reboot{}, OK, "", ""},
+		{&Reboot{Changes: []string{"kernel-arg /boot/firmware/cmdline.txt:cgroup_enable (memory-cgroup)"}, Notice: true, Packages: []string{"ezedge-host"}},
+			Warn, "kernel-arg /boot/firmware/cmdline.txt:cgroup_enable (memory-cgroup) take effect only at the next boot", "packages"},
+		{&Reboot{Notice: true, Packages: []string{"linux-image-6.1.0-28-arm64", "ezedge-host"}}, Warn, "packages: linux-image-6.1.0-28-arm64", "ezedge-host"},
+		{&Reboot{Notice: true}, Warn, "/run/reboot-required exists", ""},
+		{&Reboot{Err: errors.New("/run/reboot-required.pkgs: is a named pipe")}, Unknown, "named pipe", ""},
+	} {
+		r := Run(Input{Facts: f, Health: &platform.Health{}, Plan: &plan.Plan{}, Reboot: c.rb, Now: now})
+		res := find(t, r, "tuning.reboot")
+		if res.Status != c.status || !strings.Contains(res.Detail, c.detail) || c.absent != "" && strings.Contains(res.Detail, c.absent) {
+			t.Errorf("%+v: %+v", c.rb, res)
+		}
+	}
+	r := Run(Input{Facts: f, Health: &platform.Health{}, Plan: &plan.Plan{}, Now: now})
+	for _, x := range r.Results {
+		if x.Name == "reboot" {
+			t.Errorf("a reboot check on a root that is not the running system: %+v", x)
+		}
+	}
+}
