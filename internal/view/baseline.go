@@ -92,7 +92,8 @@ func BaselineText(w io.Writer, r, prev *baseline.Record) {
 // what), each followed by its method, clock, temperature and the guide's
 // range where known.
 func FiguresText(w io.Writer, cs []baseline.Compared, what string) {
-	escape.Fprintf(w, "%-40s  %12s  %-22s  %12s  %7s\n", "MEASURE", "MEDIAN", "SPREAD", what, "CHANGE")
+	t := escape.Table{}
+	t.Row("MEASURE\tMEDIAN\tSPREAD\t%s\tCHANGE", what)
 	for _, c := range cs {
 		f := c.Now
 		prev, change := "-", "-"
@@ -103,12 +104,11 @@ func FiguresText(w io.Writer, cs []baseline.Compared, what string) {
 			change = fmt.Sprintf("%+.1f%%", 100*c.Change)
 		}
 		if f.Error != "" {
-			escape.Fprintf(w, "%-40s  %12s  %-22s  %12s  %7s\n", f.ID(), "-", "", prev, "")
-			escape.Fprintf(w, "    not measured: %s\n", f.Error)
+			t.Row("%s\t-\t\t%s", f.ID(), prev)
+			t.Under("    not measured: %s", f.Error)
 			continue
 		}
-		escape.Fprintf(w, "%-40s  %12s  %-22s  %12s  %7s\n", f.ID(), fmt.Sprintf("%g %s", f.Median, unitShort(f.Unit)),
-			fmt.Sprintf("%g–%g (%d runs)", f.Min, f.Max, len(f.Runs)), prev, change)
+		t.Row("%s\t%g %s\t%g–%g (%d runs)\t%s\t%s", f.ID(), f.Median, unitShort(f.Unit), f.Min, f.Max, len(f.Runs), prev, change)
 		var extra []string
 		if f.Clock != nil {
 			extra = append(extra, fmt.Sprintf("clock %g–%g MHz", f.Clock.Low, f.Clock.High))
@@ -120,10 +120,11 @@ func FiguresText(w io.Writer, cs []baseline.Compared, what string) {
 			extra = append(extra, fmt.Sprintf("guide %g–%g ms: %s", f.Expected.Low, f.Expected.High, f.Verdict))
 		}
 		if len(extra) > 0 {
-			escape.Fprintf(w, "    %s\n", strings.Join(extra, "; "))
+			t.Under("    %s", strings.Join(extra, "; "))
 		}
-		escape.Fprintf(w, "    %s (%s, %s)\n", f.Method, f.Unit, betterWay(f))
+		t.Under("    %s (%s, %s)", f.Method, f.Unit, betterWay(f))
 	}
+	t.Write(w)
 }
 
 func unitShort(u measure.Unit) string {
@@ -166,7 +167,8 @@ func BaselineListText(w io.Writer, recs []*baseline.Record) {
 		escape.Fprintf(w, "No baselines recorded: run ezedge-host baseline.\n")
 		return
 	}
-	escape.Fprintf(w, "%-17s  %-8s  %-20s  %-9s  %s\n", "ID", "PLATFORM", "APPLY IN FORCE", "EMULATED", "FIGURES (median)")
+	t := escape.Table{}
+	t.Row("ID\tPLATFORM\tAPPLY IN FORCE\tEMULATED\tFIGURES (median)")
 	for _, r := range recs {
 		var figs []string
 		for _, f := range r.Figures {
@@ -181,8 +183,9 @@ func BaselineListText(w io.Writer, recs []*baseline.Record) {
 		if r.Emulated != "" {
 			emu = "yes"
 		}
-		escape.Fprintf(w, "%-17s  %-8s  %-20s  %-9s  %s\n", r.ID, r.Platform, snap, emu, strings.Join(figs, ", "))
+		t.Row("%s\t%s\t%s\t%s\t%s", r.ID, r.Platform, snap, emu, strings.Join(figs, ", "))
 	}
+	t.Write(w)
 }
 
 // Effect is a measured apply or rollback in JSON.

@@ -195,17 +195,19 @@ func HistoryText(w io.Writer, hi *rollback.History, effects map[string][]*baseli
 		escape.Fprintf(w, "No applies recorded.\n")
 		return
 	}
-	escape.Fprintf(w, "%-20s  %-25s  %-8s  %7s  %s\n", "ID", "TIME", "PLATFORM", "CHANGES", "STATUS")
+	t := escape.Table{}
+	t.Row("ID\tTIME\tPLATFORM\tCHANGES\tSTATUS")
 	for _, r := range hi.Records {
-		t := "-"
+		at := "-"
 		if !r.Time.IsZero() {
-			t = r.Time.Format(time.RFC3339)
+			at = r.Time.Format(time.RFC3339)
 		}
-		escape.Fprintf(w, "%-20s  %-25s  %-8s  %7d  %s\n", r.ID, t, r.Platform, len(r.Items), r.Status())
+		t.Row("%s\t%s\t%s\t%d\t%s", r.ID, at, r.Platform, len(r.Items), r.Status())
 		for _, e := range effects[r.ID] {
-			escape.Fprintf(w, "    measured %s\n", EffectLine(e))
+			t.Under("    measured %s", EffectLine(e))
 		}
 	}
+	t.Write(w)
 }
 
 // Status is `status --output json`.

@@ -42,30 +42,35 @@ func PlanText(w io.Writer, p *plan.Plan, diff bool) {
 	} else {
 		escape.Fprintf(w, "Changes (+ create, ~ update, - delete):\n")
 	}
+	// The changes are a table: the resource, then the task and layer in
+	// a column as wide as the longest resource needs; what each change
+	// does is under it.
+	changes := escape.Table{Indent: "  "}
 	for i, c := range pending {
-		escape.Fprintf(w, "  %s %-60s [%s, %s]\n", symbols[c.Action], Describe(c.Resource), c.Task, c.Resource.Layer())
-		escape.Fprintf(w, "      %s -> %s\n", c.Resource.Show(c.Before), c.Resource.Show(c.After))
+		changes.Row("%s %s\t[%s, %s]", symbols[c.Action], Describe(c.Resource), c.Task, c.Resource.Layer())
+		changes.Under("      %s -> %s", c.Resource.Show(c.Before), c.Resource.Show(c.After))
 		for _, n := range c.Notes {
-			escape.Fprintf(w, "      note: %s\n", n)
+			changes.Under("      note: %s", n)
 		}
 		if c.RebootRequired {
-			escape.Fprintf(w, "      reboot required: takes effect at the next boot\n")
+			changes.Under("      reboot required: takes effect at the next boot")
 		}
 		if cmd := thenCommand(p, c); len(cmd) > 0 {
-			escape.Fprintf(w, "      then runs: %s\n", strings.Join(cmd, " "))
+			changes.Under("      then runs: %s", strings.Join(cmd, " "))
 		}
 		if diff && c.Resource.Kind() == resource.KindFile {
-			DiffText(w, c, "      ")
+			changes.Below(func(w io.Writer) { DiffText(w, c, "      ") })
 		}
 		if k, ok := c.Resource.(*resource.KernelArg); ok && diff && lastArgOf(pending, i, k.File()) {
 			for _, af := range p.ArgFiles {
 				if af.Path == k.File() {
-					escape.Fprintf(w, "      %s as apply leaves it:\n", af.Path)
-					writeDiff(w, unifiedDiff(af.Path, af.Before, af.After, true, true), "      ")
+					changes.Under("      %s as apply leaves it:", af.Path)
+					changes.Below(func(w io.Writer) { writeDiff(w, unifiedDiff(af.Path, af.Before, af.After, true, true), "      ") })
 				}
 			}
 		}
 	}
+	changes.Write(w)
 	var inPlace []plan.Change
 	for _, c := range p.Changes {
 		if c.Action == plan.None {
@@ -74,18 +79,23 @@ func PlanText(w io.Writer, p *plan.Plan, diff bool) {
 	}
 	if len(inPlace) > 0 {
 		escape.Fprintf(w, "\nAlready in place:\n")
+		t := escape.Table{Indent: "  "}
 		for _, c := range inPlace {
-			escape.Fprintf(w, "  = %-60s [%s, %s]\n      %s\n", Describe(c.Resource), c.Task, c.Resource.Layer(), c.Resource.Show(c.After))
+			t.Row("= %s\t[%s, %s]", Describe(c.Resource), c.Task, c.Resource.Layer())
+			t.Under("      %s", c.Resource.Show(c.After))
 			for _, n := range c.Notes {
-				escape.Fprintf(w, "      note: %s\n", n)
+				t.Under("      note: %s", n)
 			}
 		}
+		t.Write(w)
 	}
 	if len(p.Skipped) > 0 {
 		escape.Fprintf(w, "\nSkipped:\n")
+		t := escape.Table{Indent: "  ", Gap: 1}
 		for _, s := range p.Skipped {
-			escape.Fprintf(w, "  %-15s %s\n", s.Task, s.Reason)
+			t.Row("%s\t%s", s.Task, s.Reason)
 		}
+		t.Write(w)
 	}
 	section(w, "Notes:", "", p.Notes)
 	section(w, "Drift (changed since ezedge-host applied it):", "", p.Drift)
