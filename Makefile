@@ -74,9 +74,10 @@ ansible-deps:
 test-ansible: ansible-deps deb
 	./dist/ansible/test.sh
 
-# Man pages (section 8) for every command, from the cobra definitions.
+# Man pages (section 8) for every command, from the cobra definitions,
+# dated by the commit (SOURCE_DATE_EPOCH), not the day they are made.
 man:
-	$(GO) run ./cmd/ezedge-host gen-man man
+	SOURCE_DATE_EPOCH=$${SOURCE_DATE_EPOCH:-$$(git log -1 --format=%ct)} $(GO) run ./cmd/ezedge-host gen-man man
 
 demo: build
 	./scripts/demo.sh $(BIN)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"text/tabwriter"
 )
 
 // The task table of the documentation, the list in --help and the profile's
@@ -42,12 +43,15 @@ func showDefault(v any) string {
 	return fmt.Sprint(v)
 }
 
-// HelpList is the task list of --help: name and summary, one a line.
+// HelpList is the task list of --help: name and summary, one a line, the
+// summaries in a column as wide as the longest name needs.
 func HelpList() string {
 	var b strings.Builder
+	w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	for _, t := range All() {
-		fmt.Fprintf(&b, "  %-14s %s\n", t.Name(), t.Summary())
+		fmt.Fprintf(w, "  %s\t%s\n", t.Name(), t.Summary())
 	}
+	w.Flush()
 	return b.String()
 }
 

@@ -32,7 +32,12 @@ func applyCmd(g *globals) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "apply [PLANFILE]",
 		Short: "Make the planned changes (or exactly those of a saved plan), snapshotting every prior value first",
-		Args:  cobra.MaximumNArgs(1),
+		Example: `  sudo ezedge-host apply                          # shows the plan, asks
+  sudo ezedge-host apply --yes --only swappiness  # one task's changes
+  sudo ezedge-host apply tuning.plan              # exactly a saved plan (plan --out)
+  sudo ezedge-host apply --yes --confirm-within 2m  # over SSH: undone unless confirmed
+  sudo ezedge-host apply --yes --only zswap --measure --budget 30s`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			// A saved plan is the approval of one diff, not a recipe: the
 			// host is planned again with the profile saved in it, and only
@@ -69,8 +74,8 @@ func applyCmd(g *globals) *cobra.Command {
 	}
 	fl.profile.add(c)
 	c.Flags().BoolVarP(&fl.yes, "yes", "y", false, "do not ask for confirmation")
-	c.Flags().DurationVar(&fl.lockTimeout, "lock-timeout", 0, "wait this long for another ezedge-host changing the host (0: fail at once)")
-	c.Flags().DurationVar(&fl.within, "confirm-within", 0, "roll the apply back automatically unless `ezedge-host confirm` runs within this time (e.g. 120s)")
+	c.Flags().DurationVar(&fl.lockTimeout, "lock-timeout", 0, "wait up to `D` for another ezedge-host changing the host (0: fail at once)")
+	c.Flags().DurationVar(&fl.within, "confirm-within", 0, "roll the apply back automatically unless ezedge-host confirm runs within `D` (e.g. 120s)")
 	c.Flags().StringArrayVar(&fl.only, "only", nil, "apply only `TASK`'s changes, the others left pending (repeatable): one change at a time")
 	fl.measure.add(c, 20*time.Second, "before and after together", "what the changed tasks bear on (disk, CPU, memory, --http URLs) before and after, and keep the figures with the snapshot")
 	// What a saved plan fixes itself, the flags that would choose it are

@@ -31,7 +31,7 @@ func (m *measureFlags) add(c *cobra.Command, budget time.Duration, what, on stri
 	if on != "" {
 		c.Flags().BoolVar(&m.on, "measure", false, "measure "+on)
 	}
-	c.Flags().DurationVar(&m.budget, "budget", budget, "time the measurements may take "+what+" (1s to 10m)")
+	c.Flags().DurationVar(&m.budget, "budget", budget, "let the measurements take up to `D` "+what+" (1s to 10m)")
 	c.Flags().StringArrayVar(&m.http, "http", nil, "also measure a capability `[health|simple|complex=]URL` alone and at 10 concurrent requests, against the guide's range for its class (repeatable)")
 	c.Flags().StringVar(&m.dataDir, "data-dir", "", "`DIR` on the data filesystem for the synchronous-write test (default: Podman's storage, else /var/lib/ezedge-host)")
 	c.Flags().BoolVar(&m.busy, "busy", false, "measure even when the host is under heavy load (load average at or above its core count)")
@@ -83,6 +83,9 @@ func baselineCmd(g *globals) *cobra.Command {
 			"URL alone and at 10 concurrent requests against the guide's expected range. Each figure is the\n" +
 			"median of several runs, with its spread. The baseline is stored in /var/lib/ezedge-host/baselines\n" +
 			"and compared with the previous one; --list shows them all. Needs the live host (--root /).",
+		Example: `  sudo ezedge-host baseline
+  sudo ezedge-host baseline --budget 2m --http complex=http://127.0.0.1:11434/api/tags
+  ezedge-host baseline --list`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return g.on(nil, func(x *ops.Host, out view.Format) error {
@@ -115,7 +118,7 @@ func baselineCmd(g *globals) *cobra.Command {
 	}
 	fl.measure.add(c, 30*time.Second, "in all", "")
 	c.Flags().BoolVar(&fl.list, "list", false, "list the stored baselines instead of measuring")
-	c.Flags().DurationVar(&fl.lockTimeout, "lock-timeout", 0, "wait this long for another ezedge-host changing the host (0: fail at once)")
+	c.Flags().DurationVar(&fl.lockTimeout, "lock-timeout", 0, "wait up to `D` for another ezedge-host changing the host (0: fail at once)")
 	return c
 }
 

@@ -37,6 +37,9 @@ func checkCmd(g *globals) *cobra.Command {
 			"the value seen, the file it was read from and what fixes it. Changes nothing on the host; with\n" +
 			"--output prometheus and --textfile-dir it writes the node exporter's textfile (" + check.TextfileName + ") there.\n\n" +
 			"Exit status: 0 all ok (unknown allowed), 4 warnings, 5 failures, 1 the check could not run.",
+		Example: `  ezedge-host check
+  sudo ezedge-host check --firmware --measure
+  ezedge-host check --output junit > check.xml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			src, err := fl.profile.source(cmd)

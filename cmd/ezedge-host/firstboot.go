@@ -22,12 +22,16 @@ type firstbootFlags struct {
 }
 
 func firstbootCmd(g *globals) *cobra.Command {
-	c := &cobra.Command{Use: "firstboot", Short: "Provision an image on its first boot"}
+	c := &cobra.Command{Use: "firstboot", Short: "Provision an image on its first boot",
+		Example: `  sudo ezedge-host firstboot install --root /mnt/img --profile site.yaml
+  ezedge-host firstboot status`}
 	var fl firstbootFlags
 	install := &cobra.Command{
 		Use:   "install",
 		Short: "Make the image at --root apply its profile once, on its first boot",
-		Args:  cobra.NoArgs,
+		Example: `  sudo ezedge-host firstboot install --root /mnt/img --profile site.yaml
+  sudo ezedge-host firstboot install --root /mnt/img --platform rpi5 --binary ./ezedge-host-arm64`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			src, err := fl.profile.source(cmd)
 			if err != nil {
@@ -53,7 +57,7 @@ func firstbootCmd(g *globals) *cobra.Command {
 	}
 	install.Flags().StringVar(&fl.profile.file, "profile", "", "profile `FILE` on this machine, put in the image as "+profile.DefaultPath+" for its first boot (default: the image's own)")
 	install.Flags().StringVar(&fl.binary, "binary", "", "ezedge-host `FILE` to copy into an image without the Debian package (default: this binary; it must match the image's architecture)")
-	install.Flags().DurationVar(&fl.lockTimeout, "lock-timeout", 0, "wait this long for another ezedge-host")
+	install.Flags().DurationVar(&fl.lockTimeout, "lock-timeout", 0, "wait up to `D` for another ezedge-host")
 
 	run := &cobra.Command{
 		Use:    "run",
@@ -75,7 +79,9 @@ func firstbootCmd(g *globals) *cobra.Command {
 	status := &cobra.Command{
 		Use:   "status",
 		Short: "Whether first-boot provisioning ran, and what it changed",
-		Args:  cobra.NoArgs,
+		Example: `  ezedge-host firstboot status
+  ezedge-host firstboot status --root /mnt/img --output json`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return g.on(nil, func(x *ops.Host, out view.Format) error {
 				s, err := firstboot.Read(x.Root)

@@ -5,27 +5,9 @@ import (
 	"path/filepath"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/cobra/doc"
 
 	"github.com/ezansiedgeai/ezedge-host/internal/ops"
 )
-
-// manCmd writes the man pages (make man).
-func manCmd(root *cobra.Command) *cobra.Command {
-	return &cobra.Command{
-		Use:    "gen-man DIR",
-		Short:  "Write man pages for every command into DIR",
-		Hidden: true,
-		Args:   cobra.ExactArgs(1),
-		RunE: func(_ *cobra.Command, args []string) error {
-			if err := os.MkdirAll(args[0], 0o755); err != nil {
-				return err
-			}
-			root.DisableAutoGenTag = true
-			return doc.GenManTree(root, &doc.GenManHeader{Title: "EZEDGE-HOST", Section: "8", Source: "ezedge-host " + version}, args[0])
-		},
-	}
-}
 
 // unitsCmd writes the systemd units the Debian package ships (disabled),
 // from the same source as the ones ezedge-host writes itself, running the

@@ -119,22 +119,33 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return exitError
 }
 
+// rootAbout opens the root command's description; the tasks follow.
+const rootAbout = "Plan, apply and roll back performance tuning of an edge host.\n\n" +
+	"Tasks (each on or off by platform; a profile turns them on or off and sets their options):\n"
+
 // rootCmd is the command tree, its flags bound to g.
 func rootCmd(g *globals) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "ezedge-host",
 		Short: "Plan, apply and roll back performance tuning of an edge host",
-		Long: "Plan, apply and roll back performance tuning of an edge host.\n\n" +
-			"Tasks (each on or off by platform; a profile turns them on or off and sets their options):\n" + tasks.HelpList(),
+		Long:  rootAbout + tasks.HelpList(),
+		Example: `  ezedge-host plan --diff                 # what would change, and why
+  sudo ezedge-host apply                  # the same plan, asked, then applied
+  sudo ezedge-host rollback --yes         # back to what was there, byte for byte
+  ezedge-host plan --root /mnt/img --platform rpi5   # an image`,
 		Version:       version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().StringVar(&g.root, "root", "/", "treat `DIR` as the host's /")
-	root.PersistentFlags().StringVarP(&g.output, "output", "o", "text", "output format: text or json (check: also junit, prometheus)")
-	root.PersistentFlags().StringVar(&g.platform, "platform", "", "the platform when the root cannot tell (an image): rpi4, rpi5, amd64 or arm64")
+	root.PersistentFlags().StringVarP(&g.output, "output", "o", "text", "output `FORMAT`: text or json (check: also junit, prometheus)")
+	root.PersistentFlags().StringVar(&g.platform, "platform", "", "the `PLATFORM` when the root cannot tell (an image): rpi4, rpi5, amd64 or arm64")
 	root.PersistentFlags().BoolVarP(&g.quiet, "quiet", "q", false, "no progress lines on standard error (shown only on a terminal, and never with --output json)")
-	root.AddCommand(factsCmd(g), planCmd(g), applyCmd(g), rollbackCmd(g), historyCmd(g), firstbootCmd(g), confirmCmd(g), statusCmd(g), revertCmd(g), revertPendingCmd(g), checkCmd(g), resourcesCmd(g), baselineCmd(g), manCmd(root), unitsCmd())
+	root.AddCommand(factsCmd(g), planCmd(g), applyCmd(g), rollbackCmd(g), historyCmd(g), firstbootCmd(g), confirmCmd(g), statusCmd(g), revertCmd(g), revertPendingCmd(g),
+		withOutputs(checkCmd(g), view.JUnit, view.Prometheus), resourcesCmd(g), baselineCmd(g), manCmd(root), unitsCmd())
+	root.InitDefaultCompletionCmd()
+	completionExamples(root)
+	g.complete(root)
 	return root
 }
 

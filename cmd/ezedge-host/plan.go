@@ -15,7 +15,9 @@ func factsCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "facts",
 		Short: "Show what platform this host is, and why",
-		Args:  cobra.NoArgs,
+		Example: `  ezedge-host facts
+  ezedge-host facts --root /mnt/img --output json`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return g.on(nil, func(x *ops.Host, out view.Format) error {
 				f, err := x.Facts()
@@ -41,7 +43,11 @@ func planCmd(g *globals) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "plan",
 		Short: "Show what apply would change; changes nothing",
-		Args:  cobra.NoArgs,
+		Example: `  ezedge-host plan --diff                       # every file's diff too
+  ezedge-host plan --only swappiness --only zswap
+  ezedge-host plan --out tuning.plan            # then: sudo ezedge-host apply tuning.plan
+  ezedge-host plan --detailed-exitcode -o json  # exit 2 when changes are pending`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			src, err := fl.profile.source(cmd)
 			if err != nil {
@@ -80,7 +86,7 @@ func planCmd(g *globals) *cobra.Command {
 	fl.profile.add(c)
 	c.Flags().BoolVar(&fl.diff, "diff", false, "show a unified diff for every file")
 	c.Flags().BoolVar(&fl.detailed, "detailed-exitcode", false, "exit 0 when there is nothing to change, 2 when changes are pending, 1 on error")
-	c.Flags().StringVar(&fl.out, "out", "", "save the plan to `FILE` for `ezedge-host apply FILE`")
+	c.Flags().StringVar(&fl.out, "out", "", "save the plan to `FILE`, for ezedge-host apply FILE")
 	c.Flags().StringArrayVar(&fl.only, "only", nil, "plan only `TASK`'s changes (repeatable)")
 	return c
 }

@@ -33,6 +33,10 @@ func resourcesCmd(g *globals) *cobra.Command {
 			"--write NAME writes NAME's Quadlet drop-in (--form compose: the Compose override) the way apply\n" +
 			"writes: planned with a diff, confirmed, snapshotted, undone by rollback. The container-resources\n" +
 			"task does the same from a profile.",
+		Example: `  ezedge-host resources --workload llm --workload stt=whisper
+  ezedge-host resources --workload vision --form compose
+  ezedge-host resources --root /mnt/img --ram 8g --workload general
+  sudo ezedge-host resources --workload llm=ollama --write ollama --yes`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			reqs, fs, size, err := alloc.ParseFlags(fl.workloads, fl.forms, fl.ram)
@@ -64,10 +68,10 @@ func resourcesCmd(g *globals) *cobra.Command {
 	}
 	c.Flags().StringArrayVar(&fl.workloads, "workload", nil, "a container to size: `WORKLOAD[=NAME]`, llm, stt, vision or general (repeatable; default general)")
 	c.Flags().StringArrayVar(&fl.forms, "form", nil, "show only this `FORM`: run, compose or quadlet (repeatable)")
-	c.Flags().StringVar(&fl.ram, "ram", "", "the device's RAM when the root cannot show it (an image), e.g. 8g")
+	c.Flags().StringVar(&fl.ram, "ram", "", "the device's RAM, `SIZE` (e.g. 8g), when the root cannot show it (an image)")
 	c.Flags().StringVar(&fl.write, "write", "", "write container `NAME`'s drop-in (or, with --form compose, the override) through plan and apply")
 	c.Flags().BoolVarP(&fl.yes, "yes", "y", false, "with --write: do not ask for confirmation")
-	c.Flags().DurationVar(&fl.lockTimeout, "lock-timeout", 0, "with --write: wait this long for another ezedge-host changing the host")
+	c.Flags().DurationVar(&fl.lockTimeout, "lock-timeout", 0, "with --write: wait up to `D` for another ezedge-host changing the host")
 	fl.profile.add(c)
 	return c
 }

@@ -25,7 +25,10 @@ func rollbackCmd(g *globals) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "rollback",
 		Short: "Restore the prior state of the most recent apply (or back to --to ID)",
-		Args:  cobra.NoArgs,
+		Example: `  sudo ezedge-host rollback                        # the latest apply, asked
+  sudo ezedge-host rollback --yes --to 20261129T080000Z
+  sudo ezedge-host rollback --yes --force          # what others changed since, too`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			m, err := fl.measure.request()
 			if err != nil {
@@ -57,7 +60,7 @@ func rollbackCmd(g *globals) *cobra.Command {
 	c.Flags().BoolVar(&fl.force, "force", false, "also restore resources changed by someone else since the apply")
 	fl.measure.add(c, 20*time.Second, "before and after together", "what the restored tasks bear on before and after, and keep the figures with the snapshot")
 	c.Flags().BoolVarP(&fl.yes, "yes", "y", false, "do not ask for confirmation")
-	c.Flags().DurationVar(&fl.lockTimeout, "lock-timeout", 0, "wait this long for another ezedge-host changing the host (0: fail at once)")
+	c.Flags().DurationVar(&fl.lockTimeout, "lock-timeout", 0, "wait up to `D` for another ezedge-host changing the host (0: fail at once)")
 	return c
 }
 
@@ -65,7 +68,9 @@ func historyCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "history",
 		Short: "List applies: id, time, platform, changes, status",
-		Args:  cobra.NoArgs,
+		Example: `  ezedge-host history
+  ezedge-host history --output json`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return g.on(nil, func(x *ops.Host, out view.Format) error {
 				hi, err := x.Store.History()

@@ -17,7 +17,10 @@ func confirmCmd(g *globals) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "confirm [ID]",
 		Short: "Keep a try apply (apply --confirm-within) before it is rolled back",
-		Args:  cobra.MaximumNArgs(1),
+		Example: `  sudo ezedge-host confirm                     # every apply waiting
+  sudo ezedge-host confirm 20261129T080000Z`,
+		Args:              cobra.MaximumNArgs(1),
+		ValidArgsFunction: pendingIDs(g),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return g.on(nil, func(x *ops.Host, out view.Format) error {
 				res, err := x.Confirm(append(args, "")[0], lockTimeout)
@@ -29,7 +32,7 @@ func confirmCmd(g *globals) *cobra.Command {
 			})
 		},
 	}
-	c.Flags().DurationVar(&lockTimeout, "lock-timeout", 0, "wait this long for another ezedge-host changing the host (0: fail at once)")
+	c.Flags().DurationVar(&lockTimeout, "lock-timeout", 0, "wait up to `D` for another ezedge-host changing the host (0: fail at once)")
 	return c
 }
 
@@ -37,7 +40,9 @@ func statusCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "status",
 		Short: "Applies waiting for confirmation, interrupted or in progress ones, and the latest",
-		Args:  cobra.NoArgs,
+		Example: `  ezedge-host status
+  ezedge-host status --output json`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return g.on(nil, func(x *ops.Host, out view.Format) error {
 				pending, err := tryapply.List(x.Root)

@@ -191,7 +191,11 @@ func goBuild(repo, out, version string, env []string) error {
 // (gzip -9n), completions, and the systemd units.
 func generate(bin, dir, version string, when time.Time) error {
 	man := filepath.Join(dir, "man")
-	if err := exec.Command(bin, "gen-man", man).Run(); err != nil {
+	// The pages are dated by the commit, not the build
+	// (reproducible-builds.org's SOURCE_DATE_EPOCH).
+	gen := exec.Command(bin, "gen-man", man)
+	gen.Env = append(os.Environ(), fmt.Sprintf("SOURCE_DATE_EPOCH=%d", when.Unix()))
+	if err := gen.Run(); err != nil {
 		return fmt.Errorf("%s gen-man: %w", bin, err)
 	}
 	pages, _ := filepath.Glob(filepath.Join(man, "*.8"))
