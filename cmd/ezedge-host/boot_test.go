@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -85,7 +86,7 @@ func TestPiBootAndServices(t *testing.T) {
 func TestGuards(t *testing.T) {
 	t.Parallel()
 	r := cli("plan", "--root", filepath.Join(fixture.Testdata(), "pi4-8gb-bullseye")).must(t, 0)
-	if !strings.Contains(r.stdout, "wifi            guard: the default route goes through wlan0, a wireless interface") {
+	if !regexp.MustCompile(`\n  wifi +guard: the default route goes through wlan0, a wireless interface`).MatchString(r.stdout) {
 		t.Errorf("pi4 wifi guard:\n%s", r.stdout)
 	}
 	root := fixture.Copy(t, "pi5-16gb-nvme-bookworm")
@@ -105,7 +106,7 @@ func TestGuards(t *testing.T) {
 		t.Errorf("carrier guard:\n%s", r.stdout)
 	}
 	r = cli("plan", "--root", filepath.Join(fixture.Testdata(), "pi5-8gb-trixie-zram")).must(t, 0)
-	if !strings.Contains(r.stdout, "zswap           swap is zram (/dev/zram0 in /proc/swaps)") {
+	if !regexp.MustCompile(`\n  zswap +swap is zram \(/dev/zram0 in /proc/swaps\)`).MatchString(r.stdout) {
 		t.Errorf("zram guard:\n%s", r.stdout)
 	}
 	forced := writeProfile(t, "version: 1\ntasks:\n  zswap: {force: true}\n")

@@ -254,7 +254,11 @@ func TestManGolden(t *testing.T) {
 func TestCompletionGolden(t *testing.T) {
 	t.Parallel()
 	for _, sh := range []string{"bash", "zsh", "fish", "powershell"} {
-		goldenFile(t, "completion/"+sh, cli("completion", sh).must(t, 0).stdout)
+		script := cli("completion", sh).must(t, 0).stdout
+		if len(script) < 1000 || !strings.Contains(script, "__complete") || !strings.Contains(script, "ezedge-host") {
+			t.Errorf("completion %s: not a script asking ezedge-host __complete for its completions:\n%.300s", sh, script)
+		}
+		goldenFile(t, "completion/"+sh, script)
 	}
 	root := fixture.Copy(t, "pi5-8gb-trixie-zram")
 	cli("apply", "--root", root, "--yes", "--only", "swappiness").must(t, 0)

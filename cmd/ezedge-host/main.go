@@ -93,14 +93,14 @@ type globals struct {
 	output   string
 	platform string
 	quiet    bool
-	stderr   io.Writer
+	// stdout and stderr are the program's (stdout nil: os.Stdout).
+	stdout, stderr io.Writer
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	g := &globals{stderr: stderr}
+	g := &globals{stdout: stdout, stderr: stderr}
 	root := rootCmd(g)
 	root.SetIn(stdin)
-	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetArgs(terraformOut(args))
 	err := root.Execute()
@@ -136,6 +136,11 @@ func rootCmd(g *globals) *cobra.Command {
 		Version:       version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+	}
+	// Before the completion command is made: its shells keep the writer
+	// they were made with.
+	if g.stdout != nil {
+		root.SetOut(g.stdout)
 	}
 	root.PersistentFlags().StringVar(&g.root, "root", "/", "treat `DIR` as the host's /")
 	root.PersistentFlags().StringVarP(&g.output, "output", "o", "text", "output `FORMAT`: text or json (check: also junit, prometheus)")

@@ -167,7 +167,7 @@ func manText(c *cobra.Command, date time.Time) ([]byte, error) {
 		var md strings.Builder
 		md.WriteString(rootAbout + "\n")
 		for _, t := range tasks.All() {
-			fmt.Fprintf(&md, "**%s**\n: %s\n\n", t.Name(), t.Summary())
+			md.WriteString(fmt.Sprintf("**%s**\n: %s\n\n", t.Name(), t.Summary()))
 		}
 		c.Long = md.String()
 	}
@@ -182,12 +182,12 @@ func manText(c *cobra.Command, date time.Time) ([]byte, error) {
 	var md strings.Builder
 	md.WriteString("% X 8\n# EXIT STATUS\n")
 	for _, e := range info.exits {
-		fmt.Fprintf(&md, "**%d**\n: %s\n\n", e.code, e.when)
+		md.WriteString(fmt.Sprintf("**%d**\n: %s\n\n", e.code, e.when))
 	}
 	if len(info.files) > 0 {
 		md.WriteString("# FILES\n")
 		for _, f := range info.files {
-			fmt.Fprintf(&md, "*%s*\n: %s\n\n", f.path, f.what)
+			md.WriteString(fmt.Sprintf("*%s*\n: %s\n\n", f.path, f.what))
 		}
 		md.WriteString("Each path is inside the root given with **--root** (default /).\n\n")
 	}

@@ -254,6 +254,7 @@ func TestSavedPlanRefusesMeaninglessFlags(t *testing.T) {
 		"output":         {[]string{"--output", "json"}, 0},
 		"platform":       {[]string{"--platform", "rpi5"}, 0},
 		"yes":            {[]string{"--yes"}, 0},
+		"quiet":          {[]string{"--quiet"}, 0},
 		"lock-timeout":   {[]string{"--lock-timeout", "2s"}, 0},
 		"confirm-within": {[]string{"--confirm-within", "2s"}, 0},
 		"measure":        {[]string{"--measure"}, 1},

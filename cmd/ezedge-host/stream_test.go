@@ -56,8 +56,8 @@ func TestLineWriter(t *testing.T) {
 }
 
 // TestPlanStreams: every write a plan makes of the 256-CPU host reaches
-// standard output as whole lines, about one write per line (not one at
-// exit, not one per word).
+// standard output as whole lines as it is made: a line, a section, a
+// table at a time (not one write at exit, not one per word).
 func TestPlanStreams(t *testing.T) {
 	t.Parallel()
 	root := fixture.Large(t, 256, 32)
@@ -69,7 +69,7 @@ func TestPlanStreams(t *testing.T) {
 	l.Flush()
 	all := strings.Join(w.got, "")
 	lines := strings.Count(all, "\n")
-	if lines < 500 || len(w.got) < lines/3 || len(w.got) > lines {
+	if lines < 500 || len(w.got) < 8 || len(w.got) > lines {
 		t.Fatalf("%d lines in %d writes", lines, len(w.got))
 	}
 	for _, s := range w.got {

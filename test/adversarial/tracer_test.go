@@ -405,8 +405,10 @@ func TestTracerCountsLikeStrace(t *testing.T) {
 	}
 	t.Logf("tracer %v; strace %v", rep.Counts, straceCounts)
 
+	// With --output json apply writes nothing to standard output before
+	// its journal (as text, it streams the plan first).
 	r3 := fixture.Copy(t, name)
-	res, rep = traced(t, kill{"write", 1}, "apply", "--root", r3, "--yes")
+	res, rep = traced(t, kill{"write", 1}, "apply", "--root", r3, "--yes", "--output", "json")
 	if !res.killed || rep.Killed == nil || !strings.Contains(rep.Killed.What, ".jsonl") {
 		t.Fatalf("kill at write #1: killed %v at %+v\n%s", res.killed, rep.Killed, res)
 	}
