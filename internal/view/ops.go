@@ -68,7 +68,7 @@ func RollbackResultText(w io.Writer, res *ops.RollbackResult) {
 }
 
 // FirstbootInstallText says what firstboot install changed in the image at
-// root, with the profile its first boot applies.
+// root, with the profile its first boot applies and what it sets.
 func FirstbootInstallText(w io.Writer, res *ops.FirstbootResult, prof profile.Origin, root string) {
 	for _, c := range res.Changed {
 		escape.Fprintf(w, "  %s %s\n", c.Action, Describe(c.Resource))
@@ -79,5 +79,6 @@ func FirstbootInstallText(w io.Writer, res *ops.FirstbootResult, prof profile.Or
 	}
 	escape.Fprintf(w, "Installed: %s applies the image's %s once, on the first boot of this image (platform %s).\n", firstboot.UnitName, profile.DefaultPath, res.Facts.Platform)
 	escape.Fprintf(w, "Profile: %s\n", prof)
+	ProfileSettingsText(w, prof)
 	escape.Fprintf(w, "Undo with: ezedge-host rollback --root %s --to %s\n", root, res.IDs[0])
 }
