@@ -102,7 +102,14 @@ type Setting struct {
 	At      Place `json:"at"`
 	// Overrides are the earlier layers' settings of the same key, the
 	// earliest first.
-	Overrides []Place `json:"overrides"`
+	Overrides []Override `json:"overrides"`
+}
+
+// Override is an earlier layer's setting of a key, overridden by a later
+// one: its value and where it was set.
+type Override struct {
+	Value any   `json:"value"`
+	At    Place `json:"at"`
 }
 
 // merge makes the profile of layers (files names each, in the same order):
@@ -117,10 +124,10 @@ func merge(files []Layer, layers []*layer) (tasks.Choices, []Setting, error) {
 	for _, t := range tasks.All() {
 		named := false
 		var enabled *bool
-		var enabledAt []Place
+		var enabledAt []Override
 		merged := reflect.ValueOf(t.NewOptions())
 		defaults := reflect.ValueOf(t.NewOptions()).Elem()
-		at := map[string][]Place{}
+		at := map[string][]Override{}
 		var keys []setField // each option set, once, in field order
 		var last Place      // the task's key in the last layer naming it
 		for i, l := range layers {
@@ -133,7 +140,7 @@ func merge(files []Layer, layers []*layer) (tasks.Choices, []Setting, error) {
 			if e.enabled != nil {
 				on := *e.enabled
 				enabled = &on
-				enabledAt = append(enabledAt, Place{i, files[i].Path, e.enabledLine})
+				enabledAt = append(enabledAt, Override{on, Place{i, files[i].Path, e.enabledLine}})
 			}
 			for _, f := range e.set {
 				v := reflect.ValueOf(e.opts).Elem().FieldByIndex(f.index)
@@ -141,7 +148,7 @@ func merge(files []Layer, layers []*layer) (tasks.Choices, []Setting, error) {
 				if _, seen := at[f.key]; !seen {
 					keys = append(keys, f)
 				}
-				at[f.key] = append(at[f.key], Place{i, files[i].Path, f.line})
+				at[f.key] = append(at[f.key], Override{cloneValue(v).Interface(), Place{i, files[i].Path, f.line}})
 			}
 		}
 		if !named {
@@ -153,7 +160,7 @@ func merge(files []Layer, layers []*layer) (tasks.Choices, []Setting, error) {
 		c[t.Name()] = tasks.Settings{Enabled: enabled, Options: merged.Interface()}
 		if enabled != nil {
 			n := len(enabledAt)
-			settings = append(settings, Setting{Task: t.Name(), Key: EnabledKey, Value: *enabled, At: enabledAt[n-1], Overrides: slices.Clone(enabledAt[:n-1])})
+			settings = append(settings, Setting{Task: t.Name(), Key: EnabledKey, Value: *enabled, At: enabledAt[n-1].At, Overrides: slices.Clone(enabledAt[:n-1])})
 		}
 		slices.SortFunc(keys, func(a, b setField) int { return slices.Compare(a.index, b.index) })
 		for _, f := range keys {
@@ -162,13 +169,13 @@ func merge(files []Layer, layers []*layer) (tasks.Choices, []Setting, error) {
 				Task: t.Name(), Key: f.key,
 				Value:   cloneValue(merged.Elem().FieldByIndex(f.index)).Interface(),
 				Default: defaults.FieldByIndex(f.index).Interface(),
-				At:      ps[len(ps)-1], Overrides: slices.Clone(ps[:len(ps)-1]),
+				At:      ps[len(ps)-1].At, Overrides: slices.Clone(ps[:len(ps)-1]),
 			})
 		}
 	}
 	for i := range settings {
 		if settings[i].Overrides == nil {
-			settings[i].Overrides = []Place{}
+			settings[i].Overrides = []Override{}
 		}
 	}
 	if len(errs) > 0 {
@@ -207,15 +214,15 @@ func (e mergeError) String() string {
 // of the task's options; where none is set, at the task's key in the last
 // layer naming it. The settings of the task's other options from other
 // files are named with it: the value refused is what they make together.
-func problemAt(task string, p tasks.Problem, at map[string][]Place, last Place) mergeError {
+func problemAt(task string, p tasks.Problem, at map[string][]Override, last Place) mergeError {
 	e := mergeError{at: last, path: "tasks." + task + "." + p.Field, msg: p.Msg}
 	key := optionKey(p.Field)
 	if ps, ok := at[key]; ok {
-		e.at = ps[len(ps)-1]
+		e.at = ps[len(ps)-1].At
 	} else {
 		latest := Place{Layer: -1}
 		for _, ps := range at {
-			if l := ps[len(ps)-1]; l.Layer > latest.Layer || l.Layer == latest.Layer && l.Line > latest.Line {
+			if l := ps[len(ps)-1].At; l.Layer > latest.Layer || l.Layer == latest.Layer && l.Line > latest.Line {
 				latest = l
 			}
 		}
@@ -225,7 +232,7 @@ func problemAt(task string, p tasks.Problem, at map[string][]Place, last Place) 
 	}
 	var others []string
 	for k, ps := range at {
-		if l := ps[len(ps)-1]; k != key && l.Layer != e.at.Layer {
+		if l := ps[len(ps)-1].At; k != key && l.Layer != e.at.Layer {
 			others = append(others, k+" from "+l.Text())
 		}
 	}

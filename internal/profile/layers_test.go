@@ -64,8 +64,8 @@ func provenance(settings []Setting) []string {
 			line += " file " + s.At.File
 		}
 		var over []string
-		for _, p := range s.Overrides {
-			over = append(over, fmt.Sprintf("%d:%d", p.Layer, p.Line))
+		for _, o := range s.Overrides {
+			over = append(over, fmt.Sprintf("%v %d:%d", o.Value, o.At.Layer, o.At.Line))
 		}
 		if len(over) > 0 {
 			line += " (over " + strings.Join(over, ", ") + ")"
@@ -90,7 +90,7 @@ func TestMergeSemantics(t *testing.T) {
 		check  func(t *testing.T, c tasks.Choices)
 	}{
 		{"enabled overridden", []string{v1 + "  swappiness: {enabled: true}\n", v1 + "  swappiness: {enabled: false}\n"},
-			[]string{"swappiness.enabled=false 1:3 (over 0:3)"}, func(t *testing.T, c tasks.Choices) {
+			[]string{"swappiness.enabled=false 1:3 (over true 0:3)"}, func(t *testing.T, c tasks.Choices) {
 				if on, set := c.Enabled(task(t, "swappiness")); on || !set {
 					t.Errorf("enabled %v %v", on, set)
 				}
@@ -102,26 +102,26 @@ func TestMergeSemantics(t *testing.T) {
 				}
 			}},
 		{"key by key", []string{v1 + "  net-buffers:\n    enabled: true\n    core_max: 8192\n    tcp_rmem: [1, 2, 3]\n", v1 + "  net-buffers: {core_max: 16384}\n"},
-			[]string{"net-buffers.enabled=true 0:4", "net-buffers.core_max=16384 1:3 (over 0:5)", "net-buffers.tcp_rmem=[1 2 3] 0:6"}, func(t *testing.T, c tasks.Choices) {
+			[]string{"net-buffers.enabled=true 0:4", "net-buffers.core_max=16384 1:3 (over 8192 0:5)", "net-buffers.tcp_rmem=[1 2 3] 0:6"}, func(t *testing.T, c tasks.Choices) {
 				o := c.Options(task(t, "net-buffers")).(*tasks.NetBuffersOptions)
 				if o.CoreMax != 16384 || !reflect.DeepEqual(o.TCPRmem, []int64{1, 2, 3}) || !reflect.DeepEqual(o.TCPWmem, []int64{4096, 65536, 67108864}) {
 					t.Errorf("%+v", o)
 				}
 			}},
 		{"a list is replaced, not appended to", []string{v1 + "  container-resources: {containers: [llm=chat, stt]}\n", v1 + "  container-resources: {containers: [vision]}\n"},
-			[]string{"container-resources.containers=[vision] 1:3 (over 0:3)"}, func(t *testing.T, c tasks.Choices) {
+			[]string{"container-resources.containers=[vision] 1:3 (over [llm=chat stt] 0:3)"}, func(t *testing.T, c tasks.Choices) {
 				if o := c.Options(task(t, "container-resources")).(*tasks.ContainerResourcesOptions); !reflect.DeepEqual(o.Containers, []string{"vision"}) || o.Form != "quadlet" {
 					t.Errorf("%+v", o)
 				}
 			}},
 		{"an empty list replaces too", []string{v1 + "  container-resources: {containers: [llm]}\n", v1 + "  container-resources: {containers: []}\n"},
-			[]string{"container-resources.containers=[] 1:3 (over 0:3)"}, func(t *testing.T, c tasks.Choices) {
+			[]string{"container-resources.containers=[] 1:3 (over [llm] 0:3)"}, func(t *testing.T, c tasks.Choices) {
 				if o := c.Options(task(t, "container-resources")).(*tasks.ContainerResourcesOptions); len(o.Containers) != 0 {
 					t.Errorf("%+v", o)
 				}
 			}},
 		{"set to the default, still over", []string{v1 + "  swappiness: {value: 5}\n", v1 + "  swappiness: {value: 10}\n"},
-			[]string{"swappiness.value=10 1:3 (over 0:3)"}, func(t *testing.T, c tasks.Choices) {
+			[]string{"swappiness.value=10 1:3 (over 5 0:3)"}, func(t *testing.T, c tasks.Choices) {
 				if swappiness(c) != 10 {
 					t.Errorf("value %d", swappiness(c))
 				}
@@ -135,7 +135,7 @@ func TestMergeSemantics(t *testing.T) {
 		{"tasks in different layers", []string{v1 + "  thp: {mode: madvise}\n", v1 + "  zswap: {enabled: true, compressor: zstd}\n", v1 + "  thp: {enabled: false}\n"},
 			[]string{"thp.enabled=false 2:3", "thp.mode=madvise 0:3", "zswap.enabled=true 1:3", "zswap.compressor=zstd 1:3"}, nil},
 		{"three layers, the last wins", []string{v1 + "  swappiness: {value: 1}\n", v1 + "  swappiness: {value: 2}\n", v1 + "  swappiness:\n    enabled: true\n    value: 3\n"},
-			[]string{"swappiness.enabled=true 2:4", "swappiness.value=3 2:5 (over 0:3, 1:3)"}, nil},
+			[]string{"swappiness.enabled=true 2:4", "swappiness.value=3 2:5 (over 1 0:3, 2 1:3)"}, nil},
 		{"no layer sets anything", []string{"version: 1\n"}, nil, func(t *testing.T, c tasks.Choices) {
 			if len(c) != 0 {
 				t.Errorf("%+v", c)

@@ -155,9 +155,9 @@ func TestResolveOrder(t *testing.T) {
 	if s.Task != "swappiness" || s.Key != "value" || s.Value != 9 || s.Default != 10 || s.At != (Place{8, f2, 3}) || len(s.Overrides) != 8 {
 		t.Errorf("setting %+v", s)
 	}
-	for i, p := range s.Overrides {
-		if p != (Place{i, wantLayers[i].Path, 3}) {
-			t.Errorf("override %d: %+v", i, p)
+	for i, o := range s.Overrides {
+		if o.At != (Place{i, wantLayers[i].Path, 3}) || o.Value != i+1 {
+			t.Errorf("override %d: %+v", i, o)
 		}
 	}
 	var ignored []string
@@ -574,6 +574,7 @@ func TestResolveSaved(t *testing.T) {
 		"--profile twice":      func(r *Record) { r.Layers = append(r.Layers, r.Layers[3]) },
 		"too many layers":      func(r *Record) { r.Layers = append(r.Layers, manyFlags(MaxLayers)...) },
 		"a value edited":       func(r *Record) { r.Layers[3].Data = setSwappiness(6) },
+		"an overridden value":  func(r *Record) { r.Layers[1].Data = setSwappiness(16) },
 		"a line moved":         func(r *Record) { r.Layers[3].Data = "# moved\n" + r.Layers[3].Data },
 		"a layer removed":      func(r *Record) { r.Layers = r.Layers[:3] },
 		"a setting's line":     func(r *Record) { r.Settings = []byte(strings.Replace(string(r.Settings), `"line":3`, `"line":4`, 1)) },

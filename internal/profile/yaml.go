@@ -46,19 +46,29 @@ func (r *Resolved) YAML() ([]byte, error) {
 			fmt.Fprintf(&b, "  %s:\n", s.Task)
 			task = s.Task
 		}
-		v, err := yaml.MarshalWithOptions(s.Value, yaml.Flow(true))
+		v, err := yamlValue(s.Value)
 		if err != nil {
 			return nil, fmt.Errorf("profile: %s.%s: %w", s.Task, s.Key, err)
 		}
-		fmt.Fprintf(&b, "    %s: %s # %s", s.Key, strings.TrimSuffix(string(v), "\n"), s.At.Text())
+		fmt.Fprintf(&b, "    %s: %s # %s", s.Key, v, s.At.Text())
 		if len(s.Overrides) > 0 {
 			var over []string
-			for _, p := range s.Overrides {
-				over = append(over, p.Text())
+			for _, o := range s.Overrides {
+				ov, err := yamlValue(o.Value)
+				if err != nil {
+					return nil, fmt.Errorf("profile: %s.%s: %w", s.Task, s.Key, err)
+				}
+				over = append(over, ov+" at "+o.At.Text())
 			}
 			fmt.Fprintf(&b, ", over %s", strings.Join(over, ", "))
 		}
 		b.WriteString("\n")
 	}
 	return b.Bytes(), nil
+}
+
+// yamlValue is v as a YAML flow value, on one line.
+func yamlValue(v any) (string, error) {
+	b, err := yaml.MarshalWithOptions(v, yaml.Flow(true))
+	return strings.TrimSuffix(string(b), "\n"), err
 }

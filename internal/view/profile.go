@@ -13,8 +13,8 @@ import (
 
 // ProfileSettingsText is the profile's provenance, under the plan's
 // Profile line: every key its layers set, the value in force, the file and
-// line that set it and the earlier settings it overrides. Nothing when no
-// layer sets a key.
+// line that set it and the earlier settings it overrides (their values and
+// places). Nothing when no layer sets a key.
 func ProfileSettingsText(w io.Writer, o profile.Origin) {
 	if len(o.Settings) == 0 {
 		return
@@ -25,8 +25,8 @@ func ProfileSettingsText(w io.Writer, o profile.Origin) {
 		escape.Fprintf(tw, "  %s.%s\t%s\t%s", s.Task, s.Key, SettingValue(s.Value), s.At.Text())
 		if len(s.Overrides) > 0 {
 			var over []string
-			for _, p := range s.Overrides {
-				over = append(over, p.Text())
+			for _, o := range s.Overrides {
+				over = append(over, SettingValue(o.Value)+" at "+o.At.Text())
 			}
 			escape.Fprintf(tw, " (over %s)", strings.Join(over, ", "))
 		}
@@ -86,14 +86,22 @@ type JSONPlace struct {
 }
 
 // JSONSetting is one key a profile sets: key is enabled or an option's;
-// default is the option's default (null for enabled: the platform's).
+// default is the option's default (null for enabled: the platform's);
+// overrides are the earlier layers' settings of it, the earliest first.
 type JSONSetting struct {
 	Task    string `json:"task"`
 	Key     string `json:"key"`
 	Value   any    `json:"value"`
 	Default any    `json:"default"`
 	JSONPlace
-	Overrides []JSONPlace `json:"overrides"`
+	Overrides []JSONOverride `json:"overrides"`
+}
+
+// JSONOverride is an earlier layer's setting of a key: its value, and
+// where.
+type JSONOverride struct {
+	Value any `json:"value"`
+	JSONPlace
 }
 
 // NewProfile is the JSON of o; nil when the plan does not say.
@@ -107,9 +115,9 @@ func NewProfile(o profile.Origin) *JSONProfile {
 	}
 	place := func(p profile.Place) JSONPlace { return JSONPlace{p.Layer, p.File, p.Line} }
 	for _, s := range o.Settings {
-		js := JSONSetting{Task: s.Task, Key: s.Key, Value: s.Value, Default: s.Default, JSONPlace: place(s.At), Overrides: []JSONPlace{}}
-		for _, p := range s.Overrides {
-			js.Overrides = append(js.Overrides, place(p))
+		js := JSONSetting{Task: s.Task, Key: s.Key, Value: s.Value, Default: s.Default, JSONPlace: place(s.At), Overrides: []JSONOverride{}}
+		for _, o := range s.Overrides {
+			js.Overrides = append(js.Overrides, JSONOverride{o.Value, place(o.At)})
 		}
 		j.Settings = append(j.Settings, js)
 	}
