@@ -587,6 +587,7 @@ func TestResolveSaved(t *testing.T) {
 		"settings missing":      func(r *Record) { r.Settings = nil },
 		"settings two values":   func(r *Record) { r.Settings = append(append([]byte{}, r.Settings...), r.Settings...) },
 		"settings not a list":   func(r *Record) { r.Settings = []byte(`{"x": 1}`) },
+		"a layer too large":     func(r *Record) { r.Layers[3].Data += strings.Repeat("#\n", MaxSize) },
 		"an invalid layer":      func(r *Record) { r.Layers[3].Data = setSwappiness(500) },
 		"an escape in the path": func(r *Record) { r.Layers[3].Path = "\x1b[2J" },
 	}

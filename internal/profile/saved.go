@@ -64,6 +64,11 @@ func (s Source) resolveSaved() (*Resolved, error) {
 	if err := checkLayers(rec.Kind, r.Origin.Layers); err != nil {
 		return fail("%v", err)
 	}
+	for _, l := range rec.Layers {
+		if len(l.Data) > MaxSize {
+			return fail("layer %s: %d bytes, more than a profile file may have (%d)", l.Path, len(l.Data), MaxSize)
+		}
+	}
 	if rec.Kind == KindLayers {
 		if err := r.merge(); err != nil {
 			// Each problem on its line, each naming the plan file.

@@ -77,7 +77,7 @@ func FirstbootInstallText(w io.Writer, res *ops.FirstbootResult, prof profile.Or
 		escape.Fprintf(w, "First-boot provisioning is already installed.\n")
 		return
 	}
-	escape.Fprintf(w, "Installed: %s applies the image's %s once, on the first boot of this image (platform %s).\n", firstboot.UnitName, profile.DefaultPath, res.Facts.Platform)
+	escape.Fprintf(w, "Installed: %s applies the image's %s (under its %s) once, on the first boot of this image (platform %s).\n", firstboot.UnitName, profile.DefaultPath, profile.DropInDir, res.Facts.Platform)
 	escape.Fprintf(w, "Profile: %s\n", prof)
 	ProfileSettingsText(w, prof)
 	escape.Fprintf(w, "Undo with: ezedge-host rollback --root %s --to %s\n", root, res.IDs[0])
