@@ -9,8 +9,8 @@ import (
 
 // Where ezedge-host is installed in a root: the Debian package's binary
 // first, then where `firstboot install` copies one when there is none.
-// ProfileFile is the root's own profile, which every command plans with
-// unless --profile names another file: the package's conffile, and where
+// ProfileFile is the root's own profile, the first layer of every
+// command's profile (internal/profile): the package's conffile, and where
 // `firstboot install --profile` puts one.
 const (
 	PackagedBinary = "/usr/sbin/ezedge-host"

@@ -10,7 +10,7 @@ import (
 
 // CheckTimerOptions are check-timer's profile options.
 type CheckTimerOptions struct {
-	Profile     string `yaml:"profile" doc:"profile file the check plans with instead of /etc/ezedge-host/profile.yaml (absolute path; empty: that one, as every command)"`
+	Profile     string `yaml:"profile" doc:"a profile file the check layers over the host's own (/etc/ezedge-host/profile.yaml, then profile.d/*.yaml), as --profile (absolute path; empty: the host's own alone, as every command)"`
 	TextfileDir string `yaml:"textfile_dir" doc:"the node exporter's textfile directory (Debian's by default)"`
 }
 
@@ -71,10 +71,10 @@ func init() {
 // after header. The task writes them with the binary the root has
 // (facts' Binary: the packaged one first); the Debian package ships them
 // disabled under /usr/lib/systemd/system with its defaults. The check
-// reads the host's own profile (platform.ProfileFile) as every command
-// does, so --profile is given only for another file. --textfile-dir is
-// always given: without it check prints the metrics to standard output
-// (the journal) and writes no textfile.
+// reads the host's own profile (platform.ProfileFile, then its profile.d)
+// as every command does, so --profile is given only for a file layered
+// over it. --textfile-dir is always given: without it check prints the
+// metrics to standard output (the journal) and writes no textfile.
 func CheckUnitTexts(header, binary, textfileDir, profile string) (service, timer string) {
 	args := " check --output prometheus --textfile-dir " + textfileDir
 	if profile != "" && profile != platform.ProfileFile {

@@ -304,6 +304,12 @@ func Fields(t Task) []Field {
 	return out
 }
 
+// CheckBounds checks only the bounds of opts' fields (their min, max and
+// enum tags): each problem is about one field's own value, so a file that
+// sets some options is checked with it on its own, where Check's rules
+// between values need the options a profile's layers make together.
+func CheckBounds(opts any) []Problem { return tagProblems(opts) }
+
 // tagProblems checks the min, max and enum tags of o's fields.
 func tagProblems(o any) []Problem {
 	v := reflect.ValueOf(o).Elem()

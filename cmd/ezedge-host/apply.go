@@ -52,7 +52,7 @@ func applyCmd(g *globals) *cobra.Command {
 				if saved, err = savedplan.Load(args[0]); err != nil {
 					return err
 				}
-				src = profile.Saved(args[0], saved.Profile, saved.ProfileOrigin)
+				src = profile.Saved(args[0], saved.Profile)
 				fl.only = saved.Only
 			} else if src, err = fl.profile.source(cmd); err != nil {
 				return err

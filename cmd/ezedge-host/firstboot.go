@@ -16,7 +16,7 @@ import (
 
 // firstbootFlags are firstboot install's flags.
 type firstbootFlags struct {
-	profile     profileFlags
+	profile     string
 	binary      string
 	lockTimeout time.Duration
 }
@@ -33,15 +33,15 @@ func firstbootCmd(g *globals) *cobra.Command {
   sudo ezedge-host firstboot install --root /mnt/img --platform rpi5 --binary ./ezedge-host-arm64`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			src, err := fl.profile.source(cmd)
+			src, err := profile.FromInstallFlag(fl.profile, cmd.Flags().Changed("profile"))
 			if err != nil {
 				return err
 			}
 			return g.on(nil, func(x *ops.Host, _ view.Format) error {
 				// The first boot applies the image's own profile. --profile
-				// FILE becomes it; without, the one the image has is
-				// checked now, so that a build does not ship a first boot
-				// that fails.
+				// FILE becomes its profile.yaml, under the image's
+				// profile.d; without, the image's own is checked now, so
+				// that a build does not ship a first boot that fails.
 				prof, err := x.Profile(src)
 				if err != nil {
 					return err
@@ -55,7 +55,7 @@ func firstbootCmd(g *globals) *cobra.Command {
 			})
 		},
 	}
-	install.Flags().StringVar(&fl.profile.file, "profile", "", "profile `FILE` on this machine, put in the image as "+profile.DefaultPath+" for its first boot (default: the image's own)")
+	install.Flags().StringVar(&fl.profile, "profile", "", "profile `FILE` on this machine, put in the image as "+profile.DefaultPath+" for its first boot, under its "+profile.DropInDir+" (default: the image's own)")
 	install.Flags().StringVar(&fl.binary, "binary", "", "ezedge-host `FILE` to copy into an image without the Debian package (default: this binary; it must match the image's architecture)")
 	install.Flags().DurationVar(&fl.lockTimeout, "lock-timeout", 0, "wait up to `D` for another ezedge-host")
 

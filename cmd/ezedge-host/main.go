@@ -147,7 +147,7 @@ func rootCmd(g *globals) *cobra.Command {
 	root.PersistentFlags().StringVar(&g.platform, "platform", "", "the `PLATFORM` when the root cannot tell (an image): rpi4, rpi5, amd64 or arm64")
 	root.PersistentFlags().BoolVarP(&g.quiet, "quiet", "q", false, "no progress lines on standard error (shown only on a terminal, and never with --output json)")
 	root.AddCommand(factsCmd(g), planCmd(g), applyCmd(g), rollbackCmd(g), historyCmd(g), firstbootCmd(g), confirmCmd(g), statusCmd(g), revertCmd(g), revertPendingCmd(g),
-		withOutputs(checkCmd(g), view.JUnit, view.Prometheus), resourcesCmd(g), baselineCmd(g), manCmd(root), unitsCmd())
+		withOutputs(checkCmd(g), view.JUnit, view.Prometheus), resourcesCmd(g), profileCmd(g), baselineCmd(g), manCmd(root), unitsCmd())
 	root.InitDefaultCompletionCmd()
 	completionExamples(root)
 	g.complete(root)
@@ -207,23 +207,24 @@ func isTerminal(w io.Writer) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-// profileFlags are --profile FILE and --no-profile.
+// profileFlags are --profile FILE (repeatable) and --no-profile.
 type profileFlags struct {
-	file string
-	none bool
+	files []string
+	none  bool
 }
 
 // add gives c --profile and --no-profile. (firstboot install has its own
 // --profile, and no --no-profile: the image's first boot plans with the
 // image's profile.)
 func (p *profileFlags) add(c *cobra.Command) {
-	c.Flags().StringVar(&p.file, "profile", "", "profile `FILE` (YAML) on this machine, instead of the root's "+profile.DefaultPath)
-	c.Flags().BoolVar(&p.none, "no-profile", false, "plan with the platform defaults, not the root's "+profile.DefaultPath)
+	c.Flags().StringArrayVar(&p.files, "profile", nil, "profile `FILE` (YAML) on this machine, layered over the root's "+profile.DefaultPath+" and "+profile.DropInDir+"/*.yaml (repeatable, later wins)")
+	c.Flags().BoolVar(&p.none, "no-profile", false, "plan with the platform defaults, not the root's "+profile.DefaultPath+" and "+profile.DropInDir)
 }
 
-// source is where cmd takes its profile from (profile.FromFlags).
-func (p *profileFlags) source(cmd *cobra.Command) (profile.Source, error) {
-	return profile.FromFlags(p.file, cmd.Flags().Changed("profile"), p.none)
+// source is where the command takes its profile from (profile.FromFlags):
+// the flags' values say it all (an empty --profile is one).
+func (p *profileFlags) source(*cobra.Command) (profile.Source, error) {
+	return profile.FromFlags(p.files, p.none)
 }
 
 // onlyTasks checks the --only tasks.

@@ -42,7 +42,7 @@ var (
 type manFile struct{ path, what string }
 
 var (
-	fileProfile   = manFile{profile.DefaultPath, "the profile every command that plans reads (--profile FILE replaces it; --no-profile sets it aside)"}
+	fileProfile   = manFile{profile.DefaultPath, "the profile every command that plans reads, with the layers in " + profile.DropInDir + "/*.yaml after it (each --profile FILE is layered after them; --no-profile sets them aside)"}
 	fileSnapshots = manFile{statedir.Dir + "/snapshots/", "the snapshot store: one write-ahead journal per apply, ID.jsonl, every prior value, and large prior contents under blobs/"}
 	fileLock      = manFile{lock.File, "the host lock of every command that changes the host, with its holder's pid and command"}
 	filePending   = manFile{statedir.Dir + "/pending-confirm/", "try applies (apply --confirm-within) waiting for confirmation"}
@@ -82,6 +82,7 @@ var manPages = map[string]manPage{
 	"ezedge-host check": {[]manExit{{exitOK, "every check ok (unknown allowed)"}, {exitError, "the check could not run"}, {exitWarn, "warnings, no failure"}, {exitFail, "at least one check failed"}},
 		[]manFile{fileProfile, {DefaultTextfileDir + "/", "the node exporter's textfile directory (--textfile-dir)"}, fileBaselines, fileReboot, fileRecord, fileKernel}},
 	"ezedge-host resources": {[]manExit{exitsOK, exitsError}, []manFile{fileProfile, fileSnapshots, fileLock}},
+	"ezedge-host profile":   {[]manExit{exitsOK, {exitError, "a layer is not a valid profile: every problem named, one a line"}}, []manFile{fileProfile}},
 	"ezedge-host baseline":  {[]manExit{exitsOK, exitsError}, []manFile{fileBaselines, fileLock, fileKernel}},
 }
 

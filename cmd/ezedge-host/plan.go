@@ -7,6 +7,7 @@ import (
 
 	"github.com/ezansiedgeai/ezedge-host/internal/engine/savedplan"
 	"github.com/ezansiedgeai/ezedge-host/internal/ops"
+	"github.com/ezansiedgeai/ezedge-host/internal/profile"
 	"github.com/ezansiedgeai/ezedge-host/internal/view"
 	"github.com/ezansiedgeai/ezedge-host/internal/view/escape"
 )
@@ -72,7 +73,11 @@ func planCmd(g *globals) *cobra.Command {
 					view.PlanText(w, p, fl.diff)
 				}
 				if err == nil && fl.out != "" {
-					if err = savedplan.Save(fl.out, p, prof.Data, fl.only, time.Now()); err == nil && out == view.Text {
+					var rec profile.Record
+					if rec, err = prof.Record(); err == nil {
+						err = savedplan.Save(fl.out, p, rec, fl.only, time.Now())
+					}
+					if err == nil && out == view.Text {
 						escape.Fprintf(w, "Saved to %s: `ezedge-host apply %s` applies exactly this plan.\n", fl.out, fl.out)
 					}
 				}

@@ -22,9 +22,9 @@ import (
 )
 
 // The root's own profile, /etc/ezedge-host/profile.yaml (the Debian
-// package's conffile), is every command's profile; --profile FILE replaces
-// it, --no-profile sets it aside. Each sets swappiness to its own value,
-// so which one a command used shows in what it plans.
+// package's conffile), is every command's profile; --profile FILE is
+// layered over it, --no-profile sets it aside. Each sets swappiness to its
+// own value, so which one a command used shows in what it plans.
 const (
 	profileInRoot  = "etc/ezedge-host/profile.yaml"
 	rootProfile    = "version: 1\ntasks:\n  swappiness: {enabled: true, value: 5}\n"
@@ -58,15 +58,15 @@ func plannedSwappiness(t *testing.T, plan string) string {
 
 type planProfile struct {
 	Profile *struct {
-		Kind string
-		Path *string
+		Kind   string
+		Layers []struct{ Path, Where string }
 	}
 }
 
 // TestRootProfileEveryEntryPoint: plan (text, JSON, --out), apply, apply
 // PLANFILE, check and resources --write all plan with the root's own
-// profile; --profile replaces it and --no-profile gives the platform
-// defaults; the plan says which it used.
+// profile; --profile is layered over it (its value wins) and --no-profile
+// gives the platform defaults; the plan says which it used.
 func TestRootProfileEveryEntryPoint(t *testing.T) {
 	t.Parallel()
 	root := fixture.Copy(t, profileFixture)
@@ -77,15 +77,15 @@ func TestRootProfileEveryEntryPoint(t *testing.T) {
 	for _, tc := range []struct {
 		args       []string
 		line, kind string
-		path       string
+		layers     []string // path where
 		change     string
 	}{
-		{nil, "Profile: /etc/ezedge-host/profile.yaml in the root\n", "root", "/etc/ezedge-host/profile.yaml", "60 -> 5"},
-		{[]string{"--profile", other}, "Profile: " + other + " (--profile)\n", "file", other, "60 -> 7"},
-		{[]string{"--no-profile"}, "Profile: platform defaults (--no-profile)\n", "none", "", "60 -> 10"},
+		{nil, "Profile: /etc/ezedge-host/profile.yaml in the root\n", "layers", []string{"/etc/ezedge-host/profile.yaml root"}, "60 -> 5"},
+		{[]string{"--profile", other}, "Profile: /etc/ezedge-host/profile.yaml in the root, then " + other + " (--profile)\n", "layers", []string{"/etc/ezedge-host/profile.yaml root", other + " file"}, "60 -> 7"},
+		{[]string{"--no-profile"}, "Profile: platform defaults (--no-profile)\n", "none", nil, "60 -> 10"},
 	} {
 		r := cli(append([]string{"plan", "--root", root}, tc.args...)...).must(t, 0)
-		if !strings.Contains(r.stdout, "\n"+tc.line+"\n") {
+		if !strings.Contains(r.stdout, "\n"+tc.line) {
 			t.Errorf("plan %v does not say %q:\n%s", tc.args, tc.line, r.stdout)
 		}
 		if got := plannedSwappiness(t, r.stdout); got != tc.change {
@@ -96,8 +96,12 @@ func TestRootProfileEveryEntryPoint(t *testing.T) {
 		if err := json.Unmarshal([]byte(j.stdout), &pp); err != nil || pp.Profile == nil {
 			t.Fatalf("plan %v --output json: %v\n%s", tc.args, err, j.stdout)
 		}
-		if pp.Profile.Kind != tc.kind || (pp.Profile.Path == nil) != (tc.path == "") || (pp.Profile.Path != nil && *pp.Profile.Path != tc.path) {
-			t.Errorf("plan %v --output json: profile %+v, want kind %s path %q", tc.args, *pp.Profile, tc.kind, tc.path)
+		var layers []string
+		for _, l := range pp.Profile.Layers {
+			layers = append(layers, l.Path+" "+l.Where)
+		}
+		if pp.Profile.Kind != tc.kind || !slices.Equal(layers, tc.layers) {
+			t.Errorf("plan %v --output json: profile %+v, want kind %s layers %q", tc.args, *pp.Profile, tc.kind, tc.layers)
 		}
 	}
 
@@ -172,7 +176,7 @@ func TestRootProfileEveryEntryPoint(t *testing.T) {
 
 // TestSavedPlanKeepsItsProfile: plan --out records the profile and where it
 // came from; apply PLANFILE plans again with exactly that, not with
-// whatever the root's profile says by then; an edited origin is refused.
+// whatever the root's profile says by then; an edited profile is refused.
 func TestSavedPlanKeepsItsProfile(t *testing.T) {
 	t.Parallel()
 	root := fixture.Copy(t, profileFixture)
@@ -180,32 +184,37 @@ func TestSavedPlanKeepsItsProfile(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "p.plan")
 	cli("plan", "--root", root, "--out", file).must(t, 0)
 	var saved struct {
-		Profile       *string
-		ProfileOrigin struct{ Kind, Path string } `json:"profile_origin"`
+		Profile struct {
+			Kind   string
+			Layers []struct{ Path, Where, Data string }
+		}
 	}
 	if err := json.Unmarshal([]byte(readFile(t, file)), &saved); err != nil {
 		t.Fatal(err)
 	}
-	if saved.Profile == nil || *saved.Profile != rootProfile || saved.ProfileOrigin.Kind != "root" || saved.ProfileOrigin.Path != "/etc/ezedge-host/profile.yaml" {
-		t.Fatalf("saved profile %v, origin %+v", saved.Profile, saved.ProfileOrigin)
+	if p := saved.Profile; p.Kind != "layers" || len(p.Layers) != 1 || p.Layers[0].Data != rootProfile || p.Layers[0].Path != "/etc/ezedge-host/profile.yaml" || p.Layers[0].Where != "root" {
+		t.Fatalf("saved profile %+v", p)
 	}
 	// Without a profile in the root: the platform defaults, said so.
 	bare := fixture.Copy(t, profileFixture)
 	bareFile := filepath.Join(t.TempDir(), "bare.plan")
 	cli("plan", "--root", bare, "--out", bareFile).must(t, 0)
-	if s := readFile(t, bareFile); !strings.Contains(s, `"profile": null`) || !strings.Contains(s, `"profile_origin": {
+	if s := readFile(t, bareFile); !strings.Contains(s, `"profile": {
     "kind": "absent",
-    "path": "/etc/ezedge-host/profile.yaml"
+    "layers": [],
+    "settings": []
   }`) {
 		t.Errorf("plan file without a profile in the root:\n%s", s)
 	}
 
-	// Edited origins approve nothing.
+	// An edited profile approves nothing.
 	orig := fixture.Snapshot(t, root)
 	for name, edit := range map[string][2]string{
-		"unknown kind":      {`"kind": "root"`, `"kind": "elsewhere"`},
-		"none with bytes":   {`"kind": "root",`, `"kind": "none",`},
+		"unknown kind":      {`"kind": "layers"`, `"kind": "elsewhere"`},
+		"none with layers":  {`"kind": "layers",`, `"kind": "none",`},
 		"another root path": {`"path": "/etc/ezedge-host/profile.yaml"`, `"path": "/etc/shadow"`},
+		"another value":     {`{enabled: true, value: 5}`, `{enabled: true, value: 6}`},
+		"another line":      {`"data": "version: 1\ntasks:`, `"data": "version: 1\n\ntasks:`},
 	} {
 		s := readFile(t, file)
 		changed := strings.Replace(s, edit[0], edit[1], 1)
@@ -215,7 +224,7 @@ func TestSavedPlanKeepsItsProfile(t *testing.T) {
 		f := filepath.Join(t.TempDir(), "edited.plan")
 		os.WriteFile(f, []byte(changed), 0o600)
 		r := cli("apply", f, "--root", root).must(t, 1)
-		if !strings.Contains(r.stderr, "profile_origin") || strings.Count(r.stderr, "\n") != 1 {
+		if !strings.Contains(r.stderr, "ezedge-host: plan file "+f+": profile: ") || strings.Count(r.stderr, "\n") != 1 {
 			t.Errorf("%s: %q", name, r.stderr)
 		}
 		identical(t, orig, root)
@@ -518,12 +527,18 @@ func TestHostileRootProfile(t *testing.T) {
 			if d := outsideOrig.Diff(fixture.Snapshot(t, outside)); len(d) > 0 {
 				t.Errorf("changed outside the root: %v", d)
 			}
-			// --profile replaces the root's profile, --no-profile sets it
-			// aside: neither reads it.
-			for _, args := range [][]string{{"plan", "--profile", other}, {"plan", "--no-profile"}, {"check", "--no-profile", "--output", "json"}} {
+			// --no-profile sets the root's profile aside: it is not read.
+			// --profile is layered over it: it is read, and refused.
+			for _, args := range [][]string{{"plan", "--no-profile"}, {"check", "--no-profile", "--output", "json"}} {
 				r := cli(append(args, "--root", root)...)
 				if r.code != 0 && r.code != 4 && r.code != 5 {
 					t.Errorf("%v with a hostile root profile: exit %d: %s", args, r.code, r.stderr)
+				}
+			}
+			for _, args := range [][]string{{"plan", "--profile", other}, {"profile"}, {"profile", "--output", "json"}} {
+				r := cli(append(args, "--root", root)...)
+				if r.code != 1 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, "/etc/ezedge-host") || r.stdout != "" {
+					t.Errorf("%v with a hostile root profile: exit %d: %q %q", args, r.code, r.stdout, r.stderr)
 				}
 			}
 		})
@@ -546,7 +561,7 @@ func TestShippedProfileIsTheDefaults(t *testing.T) {
 		putProfile(t, root, string(shipped))
 		with := cli("plan", "--root", root, "--output", "json").must(t, 0).stdout
 		none := cli("plan", "--root", root, "--output", "json", "--no-profile").must(t, 0).stdout
-		if !strings.Contains(with, `"kind": "root"`) || !strings.Contains(without, `"kind": "absent"`) {
+		if !strings.Contains(with, `"kind": "layers"`) || !strings.Contains(without, `"kind": "absent"`) {
 			t.Fatalf("%s: the profile used is not said:\n%s", name, with)
 		}
 		if a, b, c := profileLine.ReplaceAllString(with, ""), profileLine.ReplaceAllString(without, ""), profileLine.ReplaceAllString(none, ""); a != b || a != c {
@@ -573,8 +588,8 @@ func TestFirstbootUsesTheImagesProfile(t *testing.T) {
 		applied string // vm.swappiness the first boot wrote
 	}{
 		{"image's own", rootProfile, nil, "Profile: /etc/ezedge-host/profile.yaml in the root\n", rootProfile, "vm.swappiness = 5\n"},
-		{"--profile over the image's", rootProfile, []string{"--profile", other}, "Profile: " + other + " (--profile)\n", otherProfile, "vm.swappiness = 7\n"},
-		{"none", "", nil, "Profile: platform defaults (no /etc/ezedge-host/profile.yaml in the root)\n", "", "vm.swappiness = 10\n"},
+		{"--profile over the image's", rootProfile, []string{"--profile", other}, "Profile: " + other + " (--profile, to be the image's /etc/ezedge-host/profile.yaml)\n", otherProfile, "vm.swappiness = 7\n"},
+		{"none", "", nil, "Profile: platform defaults (no /etc/ezedge-host/profile.yaml or /etc/ezedge-host/profile.d/*.yaml in the root)\n", "", "vm.swappiness = 10\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

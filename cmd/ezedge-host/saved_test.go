@@ -93,7 +93,9 @@ func TestSavedPlanIsOnlyAnApproval(t *testing.T) {
 			return strings.Replace(s, `"action": "update",`, `"action": "update", "then": ["/bin/touch", "/tmp/pwned"],`, 1)
 		},
 		"other profile": func(s string) string {
-			return strings.Replace(s, `"profile": null`, `"profile": "version: 1\ntasks:\n  swappiness: {value: 99999}\n"`, 1)
+			return strings.Replace(s, `"kind": "absent",
+    "layers": [],`, `"kind": "layers",
+    "layers": [{"path": "/etc/ezedge-host/profile.yaml", "where": "root", "data": "version: 1\ntasks:\n  swappiness: {value: 99999}\n"}],`, 1)
 		},
 	}
 	for name, edit := range edits {

@@ -13,10 +13,11 @@ import (
 
 // FirstbootRequest installs first-boot provisioning into an image.
 type FirstbootRequest struct {
-	// Profile is the profile resolved for the image: one read from a file
-	// (--profile FILE) becomes the image's own; the image's own is left
-	// as it is (Resolve has checked it, so that a build does not ship a
-	// first boot that fails).
+	// Profile is the profile resolved for the image, as its first boot
+	// will resolve it: with a file (--profile FILE, profile.Install) that
+	// becomes the image's profile.yaml, under the image's profile.d;
+	// otherwise the image's own layers, left as they are (Resolve has
+	// checked them, so that a build does not ship a first boot that fails).
 	Profile *profile.Resolved
 	// ReadBinary reads the binary to copy when the image needs one (it
 	// has no Debian package): --binary FILE, or this program.
@@ -44,8 +45,8 @@ func (x *Host) FirstbootInstall(req FirstbootRequest) (*FirstbootResult, error) 
 		return nil, err
 	}
 	var profData []byte
-	if req.Profile != nil && req.Profile.Origin.Kind == profile.KindFile {
-		profData = req.Profile.Data
+	if req.Profile != nil {
+		profData = req.Profile.Installed()
 	}
 	// An image with the Debian package runs its own binary; otherwise one
 	// is copied, refused if it cannot run there.

@@ -1,8 +1,17 @@
 // Package profile reads the YAML profile that turns tasks on or off and
 // overrides their options, decoded against the task registry: each task's
-// entry into its own options, checked by the task. It is strict: an unknown
-// key, a value of another YAML type, a duplicate key, a value out of range
-// or a second document is an error naming file, line and key.
+// entry into its own options. It is strict: an unknown key, a value of
+// another YAML type, a duplicate key, a value out of range or a second
+// document is an error naming file, line and key.
+//
+// A host's profile is layered (Resolve): its /etc/ezedge-host/profile.yaml,
+// then /etc/ezedge-host/profile.d/*.yaml in lexical order, then the files
+// --profile names, in the order given. Each layer is a whole profile, read
+// and checked on its own; a later layer's `enabled` and each option it sets
+// override an earlier one's, key by key (a list is replaced, not appended
+// to); the tasks' rules between values are checked on the merge; and every
+// key the layers set is kept with the file and line that set it last (its
+// provenance, Setting).
 package profile
 
 import (
@@ -10,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -20,7 +30,7 @@ import (
 	"github.com/goccy/go-yaml/ast"
 )
 
-// MaxSize bounds a profile; a real one is a few hundred bytes.
+// MaxSize bounds a profile file; a real one is a few hundred bytes.
 const MaxSize = 64 << 10
 
 // Version is the profile format this build reads.
@@ -36,26 +46,40 @@ func Read(name string) ([]byte, error) {
 	return hostroot.ReadNamed(name, NamedFile)
 }
 
-// Parse reads profile bytes; name is used in errors. Each task's entry is
-// decoded into that task's own options (tasks.Register) and checked by it.
-func Parse(name string, b []byte) (c tasks.Choices, err error) {
+// Parse reads one profile file, alone; name is used in errors. Each task's
+// entry is decoded into that task's own options (tasks.Register) and
+// checked by it.
+func Parse(name string, b []byte) (tasks.Choices, error) {
+	l, err := decodeLayer(name, b)
+	if err != nil {
+		return nil, err
+	}
+	c, _, err := merge([]Layer{{Path: name}}, []*layer{l})
+	return c, err
+}
+
+// decodeLayer decodes one profile file and checks what it sets on its own:
+// its keys, their YAML types and each value's bounds. The tasks' rules
+// between values wait for the merge (merge), where the values of every
+// layer are known.
+func decodeLayer(name string, b []byte) (l *layer, err error) {
 	// go-yaml v1.19.2 panics on some malformed input (a tag on an empty
 	// sequence item, found by FuzzParse): that is a bad profile, not a
 	// crash.
 	defer func() {
 		if r := recover(); r != nil {
-			c, err = nil, fmt.Errorf("profile %s: not a valid profile (the YAML parser failed: %s)", name, printable(fmt.Sprint(r)))
+			l, err = nil, fmt.Errorf("profile %s: not a valid profile (the YAML parser failed: %s)", printable(name), printable(fmt.Sprint(r)))
 		}
 	}()
 	if i := bytes.IndexByte(b, 0); i >= 0 {
-		return nil, fmt.Errorf("profile %s:%d: binary data (NUL byte), not YAML", name, bytes.Count(b[:i], []byte("\n"))+1)
+		return nil, fmt.Errorf("profile %s:%d: binary data (NUL byte), not YAML", printable(name), bytes.Count(b[:i], []byte("\n"))+1)
 	}
 	body, ferr := document(b)
 	if ferr != nil {
 		return nil, lineErrors(name, []fieldError{*ferr})
 	}
 	d := &decoder{lines: map[string]int{}}
-	c = tasks.Choices{}
+	l = &layer{}
 	var version *int
 	vals, ok := mappingValues(body)
 	if !ok {
@@ -74,7 +98,7 @@ func Parse(name string, b []byte) (c tasks.Choices, err error) {
 		case "version":
 			d.node(mv.Value, reflect.ValueOf(&version).Elem(), key)
 		case "tasks":
-			d.tasks(mv.Value, c)
+			d.tasks(mv.Value, l)
 		default:
 			d.errs = append(d.errs, fieldError{line(mv.Key), key, "unknown key (known: version, tasks)"})
 		}
@@ -90,12 +114,13 @@ func Parse(name string, b []byte) (c tasks.Choices, err error) {
 	if len(d.errs) > 0 {
 		return nil, lineErrors(name, d.errs)
 	}
-	return c, nil
+	return l, nil
 }
 
 // tasks decodes the tasks mapping: each entry into its task's options,
-// then checked by the task.
-func (d *decoder) tasks(n ast.Node, c tasks.Choices) {
+// noting which keys it sets and where, each value checked against its
+// bounds.
+func (d *decoder) tasks(n ast.Node, l *layer) {
 	vals, ok := mappingValues(n)
 	if !ok {
 		if _, null := n.(*ast.NullNode); !null {
@@ -112,33 +137,42 @@ func (d *decoder) tasks(n ast.Node, c tasks.Choices) {
 			d.errs = append(d.errs, fieldError{line(mv.Key), path, "unknown task (known: " + strings.Join(tasks.Names(), ", ") + ")"})
 			continue
 		}
-		if _, dup := c[name]; dup {
+		if l.entry(name) != nil {
 			d.errs = append(d.errs, fieldError{line(mv.Key), path, "appears twice"})
 			continue
 		}
 		opts := reflect.ValueOf(t.NewOptions())
-		entry := reflect.New(reflect.StructOf([]reflect.StructField{
+		ev := reflect.New(reflect.StructOf([]reflect.StructField{
 			{Name: "Enabled", Type: reflect.TypeFor[*bool](), Tag: `yaml:"enabled"`},
 			{Name: "Options", Type: opts.Type().Elem(), Tag: `yaml:",inline"`},
 		})).Elem()
-		entry.Field(1).Set(opts.Elem())
+		ev.Field(1).Set(opts.Elem())
 		before := len(d.errs)
 		if _, null := mv.Value.(*ast.NullNode); !null {
-			d.node(mv.Value, entry, path)
+			d.node(mv.Value, ev, path)
 		}
 		if len(d.errs) > before {
 			continue
 		}
-		opts.Elem().Set(entry.Field(1))
-		for _, p := range t.Check(opts.Interface()) {
-			fp := path + "." + p.Field
-			l, ok := d.lines[fp]
-			if !ok {
-				l = d.lines[path]
-			}
-			d.errs = append(d.errs, fieldError{l, fp, p.Msg})
+		opts.Elem().Set(ev.Field(1))
+		e := &entry{task: t, line: d.lines[path], opts: opts.Interface()}
+		if on := ev.Field(0).Interface().(*bool); on != nil {
+			e.enabled, e.enabledLine = on, d.lines[path+".enabled"]
 		}
-		c[name] = tasks.Settings{Enabled: entry.Field(0).Interface().(*bool), Options: opts.Interface()}
+		for key, idx := range fields(opts.Type().Elem()) {
+			if ln, ok := d.lines[path+"."+key]; ok {
+				e.set = append(e.set, setField{key, idx, ln})
+			}
+		}
+		slices.SortFunc(e.set, func(a, b setField) int { return slices.Compare(a.index, b.index) })
+		// Bounds are each value's own: checked here, in the file that
+		// sets the value, even where a later layer overrides it.
+		for _, p := range tasks.CheckBounds(e.opts) {
+			if f, ok := e.sets(p.Field); ok {
+				d.errs = append(d.errs, fieldError{f.line, path + "." + p.Field, p.Msg})
+			}
+		}
+		l.entries = append(l.entries, e)
 	}
 }
 
@@ -154,7 +188,8 @@ func lineErrors(name string, errs []fieldError) error {
 
 // printable escapes what would break an error onto a second line or hide
 // in a terminal: a key or value in a profile is text from a file, and a
-// quoted YAML key may hold a newline or an escape sequence.
+// quoted YAML key may hold a newline or an escape sequence; so may the
+// name of a file in a root.
 func printable(s string) string {
 	if strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) && r != ' ' }) < 0 {
 		return s

@@ -79,7 +79,7 @@ func TestNoProfileIsDefaults(t *testing.T) {
 	t.Parallel()
 	r, err := None().Resolve(nil)
 	sw, _ := tasks.ByName("swappiness")
-	if err != nil || r.Choices.Options(sw).(*tasks.SwappinessOptions).Value != 10 || r.Data != nil || r.Origin != (Origin{Kind: KindNone}) {
+	if err != nil || r.Choices.Options(sw).(*tasks.SwappinessOptions).Value != 10 || r.Data != nil || r.Origin.Kind != KindNone || len(r.Origin.Layers) != 0 || len(r.Origin.Settings) != 0 {
 		t.Fatalf("%+v %v", r, err)
 	}
 }
@@ -116,7 +116,7 @@ func TestBadProfiles(t *testing.T) {
 	}
 	big := filepath.Join(t.TempDir(), "big.yaml")
 	os.WriteFile(big, make([]byte, 10<<20), 0o644)
-	if _, err := File(big).Resolve(nil); err == nil || !strings.Contains(err.Error(), "10485760 bytes is larger than") {
+	if _, err := Files(big).Resolve(openRoot(t, nil, nil)); err == nil || !strings.Contains(err.Error(), "10485760 bytes is larger than") {
 		t.Errorf("10 MB profile: %v", err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/ezansiedgeai/ezedge-host/internal/hostroot"
@@ -12,82 +13,104 @@ import (
 	"github.com/ezansiedgeai/ezedge-host/tasks"
 )
 
-// DefaultPath is the profile every command plans with, read inside --root
-// (an image's own, never the build machine's): the Debian package's
-// conffile, and where firstboot install --profile puts one. --profile FILE
-// replaces it; --no-profile sets it aside for the platform defaults.
+// DefaultPath is the first layer of every command's profile, read inside
+// --root (an image's own, never the build machine's): the Debian package's
+// conffile, and where firstboot install --profile puts one.
 const DefaultPath = platform.ProfileFile
 
-// Kind says where the profile a plan was made with came from.
+// DropInDir holds the layers read after DefaultPath, inside --root: its
+// *.yaml files in lexical order (DropIn says which names are read).
+const DropInDir = "/etc/ezedge-host/profile.d"
+
+// configDir holds DefaultPath and DropInDir.
+const configDir = "/etc/ezedge-host"
+
+// MaxLayers bounds the files a profile is made of: DefaultPath, the
+// DropInDir files and the --profile files together.
+const MaxLayers = 64
+
+// Kind says what a profile was made of.
 type Kind string
 
 const (
-	// KindRoot is DefaultPath, read inside the root.
-	KindRoot Kind = "root"
-	// KindFile is the file --profile named, read on the machine running
-	// the command (a file or a pipe), not in the root.
-	KindFile Kind = "file"
-	// KindAbsent: the root has no DefaultPath, so the platform defaults.
+	// KindLayers: one file or more was read (Origin.Layers).
+	KindLayers Kind = "layers"
+	// KindAbsent: the root has neither DefaultPath nor a DropInDir file,
+	// and no --profile was given: the platform defaults.
 	KindAbsent Kind = "absent"
 	// KindNone is --no-profile: the platform defaults, whatever the root
 	// holds.
 	KindNone Kind = "none"
 )
 
-// Origin is which profile a plan was made with: shown with the plan and
+// Where says where a layer was read.
+type Where string
+
+const (
+	// InRoot is DefaultPath or a DropInDir file, read inside the root.
+	InRoot Where = "root"
+	// FromFlag is a file --profile named, read on the machine running the
+	// command (a file or a pipe), layered after the root's.
+	FromFlag Where = "file"
+	// ToInstall is the file firstboot install --profile named: it becomes
+	// the image's DefaultPath, the first layer of the image's profile.
+	ToInstall Where = "install"
+)
+
+// Layer is one file of a profile.
+type Layer struct {
+	// Path is the file: in the root for InRoot, as named otherwise.
+	Path  string `json:"path"`
+	Where Where  `json:"where"`
+}
+
+// Origin is what a plan's profile was made of: shown with the plan and
 // kept in a saved plan.
 type Origin struct {
 	Kind Kind `json:"kind"`
-	// Path is the file read (KindRoot: DefaultPath, in the root; KindFile:
-	// as --profile named it) or looked for (KindAbsent: DefaultPath);
-	// empty for KindNone.
-	Path string `json:"path,omitempty"`
+	// Layers are the files read, in the order they were merged (the
+	// later overriding the earlier key by key).
+	Layers []Layer `json:"layers"`
+	// Settings are the keys the layers set, in the task registry's order,
+	// each with where it was set (its provenance).
+	Settings []Setting `json:"settings"`
 }
 
-// String says it for a person, e.g. "/etc/ezedge-host/profile.yaml in the
-// root" or "platform defaults (no /etc/ezedge-host/profile.yaml in the
-// root)".
+// String says it for a person, e.g. "/etc/ezedge-host/profile.yaml,
+// /etc/ezedge-host/profile.d/10-pi5.yaml in the root, then edge.yaml
+// (--profile)" or "platform defaults (--no-profile)".
 func (o Origin) String() string {
 	switch o.Kind {
-	case KindRoot:
-		return printable(o.Path) + " in the root"
-	case KindFile:
-		return printable(o.Path) + " (--profile)"
-	case KindAbsent:
-		return "platform defaults (no " + printable(o.Path) + " in the root)"
 	case KindNone:
 		return "platform defaults (--no-profile)"
+	case KindAbsent:
+		return "platform defaults (no " + DefaultPath + " or " + DropInDir + "/*.yaml in the root)"
+	case KindLayers:
+		var parts []string
+		for i := 0; i < len(o.Layers); {
+			var names []string
+			j := i
+			for ; j < len(o.Layers) && o.Layers[j].Where == o.Layers[i].Where; j++ {
+				names = append(names, printable(o.Layers[j].Path))
+			}
+			parts = append(parts, strings.Join(names, ", ")+o.Layers[i].Where.suffix())
+			i = j
+		}
+		return strings.Join(parts, ", then ")
 	}
 	return "unknown (" + printable(string(o.Kind)) + ")"
 }
 
-// check refuses an origin that is not one Resolve makes, or that does not
-// go with the profile bytes beside it (hasData): a saved plan is read back
-// from a file anyone may have edited.
-func (o Origin) check(hasData bool) error {
-	switch o.Kind {
-	case KindRoot, KindAbsent:
-		if o.Path != DefaultPath {
-			return fmt.Errorf("path %q: want %s", o.Path, DefaultPath)
-		}
-	case KindFile:
-		if o.Path == "" {
-			return fmt.Errorf("kind file without a path")
-		}
-	case KindNone:
-		if o.Path != "" {
-			return fmt.Errorf("kind none with a path")
-		}
-	default:
-		return fmt.Errorf("kind %q: want root, file, absent or none", o.Kind)
+func (w Where) suffix() string {
+	switch w {
+	case InRoot:
+		return " in the root"
+	case FromFlag:
+		return " (--profile)"
+	case ToInstall:
+		return " (--profile, to be the image's " + DefaultPath + ")"
 	}
-	if read := o.Kind == KindRoot || o.Kind == KindFile; read != hasData {
-		if read {
-			return fmt.Errorf("kind %s without the profile read", o.Kind)
-		}
-		return fmt.Errorf("kind %s with a profile", o.Kind)
-	}
-	return nil
+	return " (" + printable(string(w)) + ")"
 }
 
 // Source is where a command takes its profile from; Resolve reads it.
@@ -95,114 +118,274 @@ func (o Origin) check(hasData bool) error {
 // firstboot, the check timer's check, apply PLANFILE) resolves its profile
 // through one Source. The zero Source is Default.
 type Source struct {
-	via  via
-	name string
-	// saved: the profile bytes kept in a plan file (nil: the platform
-	// defaults) and where they came from.
-	data   *string
-	origin Origin
+	via     via
+	files   []string
+	install string
+	// saved: a plan file's name and the profile kept in it.
+	planFile string
+	record   Record
 }
 
 type via int
 
 const (
 	viaRoot via = iota
-	viaFile
 	viaNone
+	viaInstall
 	viaSaved
 )
 
-// Default is the root's DefaultPath: every command's profile unless
-// --profile or --no-profile says otherwise.
+// Default is the root's layers, DefaultPath then the DropInDir files:
+// every command's profile unless --profile or --no-profile says more.
 func Default() Source { return Source{via: viaRoot} }
 
-// File is --profile name: a file (or a pipe) on the machine running the
-// command, not in the root.
-func File(name string) Source { return Source{via: viaFile, name: name} }
+// Files is --profile names...: the root's layers, then each file (or pipe)
+// on the machine running the command, in the order given.
+func Files(names ...string) Source { return Source{via: viaRoot, files: names} }
 
 // None is --no-profile: the platform defaults.
 func None() Source { return Source{via: viaNone} }
 
-// Saved is the profile kept in plan file planFile (apply PLANFILE): data
-// are its bytes (nil: the platform defaults), origin where it was read
-// from when the plan was made. Nothing is read again: the plan is the
-// approval of what that profile planned.
-func Saved(planFile string, data *string, origin Origin) Source {
-	return Source{via: viaSaved, name: planFile, data: data, origin: origin}
+// Install is firstboot install --profile name: the profile the image's
+// first boot will read once name is its DefaultPath, name then the image's
+// DropInDir files.
+func Install(name string) Source { return Source{via: viaInstall, install: name} }
+
+// Saved is the profile kept in plan file planFile (apply PLANFILE): its
+// layers' bytes and what they set when the plan was made. Nothing is read
+// again: the plan is the approval of what that profile planned.
+func Saved(planFile string, r Record) Source {
+	return Source{via: viaSaved, planFile: planFile, record: r}
 }
 
 // Resolved is the profile a command plans with.
 type Resolved struct {
 	Origin  Origin
 	Choices tasks.Choices
-	// Data are the bytes read, kept in a saved plan; nil for the platform
-	// defaults.
-	Data []byte
+	// Data are the bytes of each layer, in Origin.Layers' order: what a
+	// saved plan keeps.
+	Data [][]byte
+	// Ignored are the names in DropInDir that are not layers.
+	Ignored []Ignored
 }
 
-// Resolve reads the profile s names, for the root at h. An absent
-// DefaultPath is the platform defaults; any other problem (a profile that
-// is not valid, a file that is not a regular file, too large, a link that
-// leads nowhere in the root) is an error naming the file, and the command
-// changes nothing.
+// Ignored is a name in DropInDir that is not read, and why.
+type Ignored struct {
+	Path, Why string
+}
+
+// Installed is the bytes firstboot install puts in the image as its
+// DefaultPath (Install); nil for every other source.
+func (r *Resolved) Installed() []byte {
+	for i, l := range r.Origin.Layers {
+		if l.Where == ToInstall {
+			return r.Data[i]
+		}
+	}
+	return nil
+}
+
+// Resolve reads the profile s names, for the root at h: each layer read
+// and checked on its own, then merged. An absent DefaultPath or DropInDir
+// is no layer; any other problem (a layer that is not valid, a file that
+// is not a regular file or too large, a link that leads nowhere in the
+// root, more than MaxLayers files) is an error naming the file, every
+// layer's problems together, and the command changes nothing.
 func (s Source) Resolve(h *hostroot.Root) (*Resolved, error) {
 	switch s.via {
 	case viaNone:
-		return &Resolved{Origin: Origin{Kind: KindNone}}, nil
-	case viaFile:
-		b, err := Read(s.name)
-		if err != nil {
-			return nil, err
-		}
-		c, err := Parse(s.name, b)
-		if err != nil {
-			return nil, err
-		}
-		return &Resolved{Origin: Origin{KindFile, s.name}, Choices: c, Data: b}, nil
+		return &Resolved{Origin: Origin{Kind: KindNone, Layers: []Layer{}, Settings: []Setting{}}}, nil
 	case viaSaved:
-		if err := s.origin.check(s.data != nil); err != nil {
-			return nil, fmt.Errorf("plan file %s: profile_origin: %s", printable(s.name), printable(err.Error()))
-		}
-		r := &Resolved{Origin: s.origin}
-		if s.data != nil {
-			r.Data = []byte(*s.data)
-			c, err := Parse(s.name+" (its profile)", r.Data)
-			if err != nil {
-				return nil, err
+		return s.resolveSaved()
+	}
+	// Every layer is read and decoded, so that every problem of every
+	// layer is said at once, in layer order.
+	var r Resolved
+	var errs []string
+	var layers []*layer
+	add := func(l Layer, b []byte, err error) {
+		if err == nil {
+			var dl *layer
+			if dl, err = decodeLayer(l.Path, b); err == nil {
+				r.Origin.Layers = append(r.Origin.Layers, l)
+				r.Data = append(r.Data, b)
+				layers = append(layers, dl)
+				return
 			}
-			r.Choices = c
 		}
-		return r, nil
+		errs = append(errs, err.Error())
 	}
-	b, absent, err := readInRoot(h)
-	if err != nil {
+	if s.via == viaInstall {
+		b, err := Read(s.install)
+		add(Layer{s.install, ToInstall}, b, err)
+	}
+	// Both the root's places are in one directory: a problem with it is
+	// said once.
+	var names []string
+	st, absent, err := lookInRoot(h, configDir)
+	switch {
+	case absent:
+	case err != nil:
+		errs = append(errs, err.Error())
+	case !st.IsDir():
+		errs = append(errs, fmt.Sprintf("profile %s: is %s, not a directory", configDir, typeOf(st.Mode())))
+	default:
+		if s.via != viaInstall {
+			b, absent, err := readInRoot(h, DefaultPath)
+			if !absent {
+				add(Layer{DefaultPath, InRoot}, b, err)
+			}
+		}
+		if names, r.Ignored, err = dropIns(h); err != nil {
+			errs = append(errs, err.Error())
+		}
+	}
+	if n := len(r.Origin.Layers) + len(names) + len(s.files); n > MaxLayers {
+		return nil, fmt.Errorf("profile %s: %d files, %d layers with %s and --profile: a profile has at most %d", DropInDir, len(names), n, DefaultPath, MaxLayers)
+	}
+	for _, p := range names {
+		b, absent, err := readInRoot(h, p)
+		if !absent {
+			add(Layer{p, InRoot}, b, err)
+		}
+	}
+	for _, f := range s.files {
+		b, err := Read(f)
+		add(Layer{f, FromFlag}, b, err)
+	}
+	if len(errs) > 0 {
+		return nil, errors.New(strings.Join(errs, "\n"))
+	}
+	if len(r.Origin.Layers) == 0 {
+		r.Origin = Origin{Kind: KindAbsent, Layers: []Layer{}, Settings: []Setting{}}
+		return &r, nil
+	}
+	r.Origin.Kind = KindLayers
+	if r.Choices, r.Origin.Settings, err = merge(r.Origin.Layers, layers); err != nil {
 		return nil, err
 	}
-	if absent {
-		return &Resolved{Origin: Origin{KindAbsent, DefaultPath}}, nil
-	}
-	c, err := Parse(DefaultPath, b)
-	if err != nil {
-		return nil, err
-	}
-	return &Resolved{Origin: Origin{KindRoot, DefaultPath}, Choices: c, Data: b}, nil
+	return &r, nil
 }
 
-// readInRoot reads DefaultPath inside the root at h as every file in a
-// root is read (it is the image's, untrusted): a regular file, never a
-// FIFO, device, socket or directory, of at most MaxSize bytes, a symbolic
-// link followed inside the root. absent is true only when there is no such
-// file; a link that leads nowhere in the root (one made for another
-// machine's files, or pointing out of the root) is an error, not an
-// absence, so it never falls back to the platform defaults unnoticed.
-func readInRoot(h *hostroot.Root) (b []byte, absent bool, err error) {
-	fail := func(err error) ([]byte, bool, error) {
-		return nil, false, fmt.Errorf("profile %s: %v", DefaultPath, unwrap(err))
+// merge decodes each of r's layers on its own, then merges them into
+// r.Choices and r.Origin.Settings.
+func (r *Resolved) merge() error {
+	var errs []string
+	layers := make([]*layer, len(r.Data))
+	for i, b := range r.Data {
+		l, err := decodeLayer(r.Origin.Layers[i].Path, b)
+		if err != nil {
+			errs = append(errs, err.Error())
+		}
+		layers[i] = l
 	}
-	parts := strings.Split(strings.TrimPrefix(DefaultPath, "/"), "/")
+	if len(errs) > 0 {
+		return errors.New(strings.Join(errs, "\n"))
+	}
+	c, settings, err := merge(r.Origin.Layers, layers)
+	if err != nil {
+		return err
+	}
+	r.Choices, r.Origin.Settings = c, settings
+	return nil
+}
+
+// DropIn says whether name, in DropInDir, is a layer: as systemd reads its
+// *.conf.d directories (conf_files_list), a name ending in .yaml that is
+// not hidden; "" when it is, else why it is not. Editors' and package
+// managers' backups (~, .dpkg-old, .dpkg-new, .dpkg-dist, .ucf-old, .bak,
+// .swp…: systemd's hidden_or_backup_file) never end in .yaml, and are
+// named as backups.
+func DropIn(name string) (why string) {
+	switch {
+	case strings.HasPrefix(name, "."):
+		return "hidden (its name starts with a dot)"
+	case strings.HasSuffix(name, "~") || slices.Contains(backups, path.Ext(name)):
+		return "a backup (an editor's or a package manager's)"
+	case !strings.HasSuffix(name, ".yaml"):
+		return "not *.yaml"
+	}
+	return ""
+}
+
+// backups are the suffixes of systemd's hidden_or_backup_file.
+var backups = []string{".ignore", ".rpmnew", ".rpmsave", ".rpmorig", ".dpkg-old", ".dpkg-new", ".dpkg-tmp", ".dpkg-dist", ".dpkg-bak", ".dpkg-backup", ".dpkg-remove", ".ucf-new", ".ucf-old", ".ucf-dist", ".swp", ".bak", ".old", ".new"}
+
+// dropIns lists DropInDir inside the root at h: the paths of its layers in
+// lexical (byte) order, and the names it ignores. No DropInDir is no
+// layer; DropInDir that is not a directory is an error naming it.
+func dropIns(h *hostroot.Root) ([]string, []Ignored, error) {
+	st, absent, err := lookInRoot(h, DropInDir)
+	if absent || err != nil {
+		return nil, nil, err
+	}
+	if !st.IsDir() {
+		return nil, nil, fmt.Errorf("profile %s: is %s, not a directory", DropInDir, typeOf(st.Mode()))
+	}
+	ents, err := h.ReadDir(DropInDir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("profile %s: %v", DropInDir, unwrap(err))
+	}
+	var names []string
+	var ignored []Ignored
+	for _, e := range ents {
+		p := DropInDir + "/" + e.Name()
+		if why := DropIn(e.Name()); why != "" {
+			ignored = append(ignored, Ignored{p, why})
+			continue
+		}
+		names = append(names, p)
+	}
+	// ReadDir sorts by byte order already; the order is the profile's
+	// meaning, so it is said here too.
+	slices.Sort(names)
+	return names, ignored, nil
+}
+
+// typeOf says what a file that is not a directory is.
+func typeOf(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeNamedPipe != 0:
+		return "a FIFO"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeCharDevice != 0:
+		return "a character device"
+	case m&fs.ModeDevice != 0:
+		return "a block device"
+	case m.IsRegular():
+		return "a regular file"
+	}
+	return "not a directory"
+}
+
+// readInRoot reads p inside the root at h as every file in a root is read
+// (it is the image's, untrusted): a regular file, never a FIFO, device,
+// socket or directory, of at most MaxSize bytes, a symbolic link followed
+// inside the root. absent is true only when there is no such file.
+func readInRoot(h *hostroot.Root, p string) (b []byte, absent bool, err error) {
+	if _, absent, err = lookInRoot(h, p); absent || err != nil {
+		return nil, absent, err
+	}
+	if b, err = h.ReadFileLimit(p, MaxSize); err != nil {
+		return nil, false, fmt.Errorf("profile %s: %v", printable(p), unwrap(err))
+	}
+	return b, false, nil
+}
+
+// lookInRoot finds p inside the root at h, following symbolic links inside
+// it, and stats what it leads to. absent is true only when there is no
+// such path; a link that leads nowhere in the root (one made for another
+// machine's files, or pointing out of the root) is an error, not an
+// absence, so that a layer is never left out unnoticed.
+func lookInRoot(h *hostroot.Root, p string) (st fs.FileInfo, absent bool, err error) {
+	fail := func(err error) (fs.FileInfo, bool, error) {
+		return nil, false, fmt.Errorf("profile %s: %v", printable(p), unwrap(err))
+	}
+	parts := strings.Split(strings.TrimPrefix(p, "/"), "/")
 	for i := range parts {
-		p := "/" + path.Join(parts[:i+1]...)
-		st, err := h.Lstat(p)
+		q := "/" + path.Join(parts[:i+1]...)
+		st, err := h.Lstat(q)
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, true, nil
 		}
@@ -212,11 +395,11 @@ func readInRoot(h *hostroot.Root) (b []byte, absent bool, err error) {
 		if st.Mode()&fs.ModeSymlink == 0 {
 			continue
 		}
-		if _, err := h.Stat(p); err != nil {
-			target, _ := h.Readlink(p)
+		if _, err := h.Stat(q); err != nil {
+			target, _ := h.Readlink(q)
 			what := "is"
-			if p != DefaultPath {
-				what = p + " is"
+			if q != p {
+				what = q + " is"
 			}
 			if errors.Is(err, fs.ErrNotExist) {
 				return fail(fmt.Errorf("%s a symbolic link to %q, which leads to no file in the root", what, target))
@@ -224,10 +407,10 @@ func readInRoot(h *hostroot.Root) (b []byte, absent bool, err error) {
 			return fail(fmt.Errorf("%s a symbolic link to %q: %v", what, target, unwrap(err)))
 		}
 	}
-	if b, err = h.ReadFileLimit(DefaultPath, MaxSize); err != nil {
+	if st, err = h.Stat(p); err != nil {
 		return fail(err)
 	}
-	return b, false, nil
+	return st, false, nil
 }
 
 // unwrap drops the *fs.PathError's operation and path: the message names
@@ -240,20 +423,37 @@ func unwrap(err error) error {
 	return err
 }
 
-// FromFlags is the source --profile FILE (given: the flag was set) and
-// --no-profile (none) name: the file, the platform defaults, or the root's
-// own DefaultPath; both, or an empty FILE, are refused (one way to say
-// each).
-func FromFlags(file string, given, none bool) (Source, error) {
+// FromFlags is the source --profile FILE... (files, in the order given)
+// and --no-profile (none) name: the root's layers, then the files; the
+// platform defaults; both, an empty FILE or one given twice are refused
+// (one way to say each).
+func FromFlags(files []string, none bool) (Source, error) {
 	switch {
-	case none && given:
-		return Source{}, fmt.Errorf("--profile and --no-profile: give one (--profile FILE instead of the root's %s, --no-profile for the platform defaults)", DefaultPath)
+	case none && len(files) > 0:
+		return Source{}, fmt.Errorf("--profile and --no-profile: give one (--profile FILE layers FILE over the root's %s and %s/*.yaml, --no-profile plans with the platform defaults)", DefaultPath, DropInDir)
 	case none:
 		return None(), nil
+	}
+	for i, f := range files {
+		if f == "" {
+			return Source{}, fmt.Errorf("--profile: no file named (leave --profile out for the root's %s and %s/*.yaml, or give --no-profile for the platform defaults)", DefaultPath, DropInDir)
+		}
+		if slices.Contains(files[:i], f) {
+			return Source{}, fmt.Errorf("--profile %s: given twice", printable(f))
+		}
+	}
+	return Files(files...), nil
+}
+
+// FromInstallFlag is the source of firstboot install: --profile FILE
+// (given: the flag was set) becomes the image's DefaultPath; without it,
+// the image's own layers.
+func FromInstallFlag(file string, given bool) (Source, error) {
+	switch {
 	case given && file == "":
-		return Source{}, fmt.Errorf("--profile: no file named (leave --profile out for the root's %s, or give --no-profile for the platform defaults)", DefaultPath)
+		return Source{}, fmt.Errorf("--profile: no file named (leave --profile out for the image's own %s)", DefaultPath)
 	case given:
-		return File(file), nil
+		return Install(file), nil
 	}
 	return Default(), nil
 }

@@ -78,7 +78,7 @@ func NewConfirm(res *ops.ConfirmResult) Confirmed {
 }
 
 // FirstbootInstallText says what firstboot install changed in the image at
-// root, with the profile its first boot applies.
+// root, with the profile its first boot applies and what it sets.
 func FirstbootInstallText(w io.Writer, res *ops.FirstbootResult, prof profile.Origin, root string) {
 	for _, c := range res.Changed {
 		escape.Fprintf(w, "  %s %s\n", c.Action, Describe(c.Resource))
@@ -87,7 +87,8 @@ func FirstbootInstallText(w io.Writer, res *ops.FirstbootResult, prof profile.Or
 		escape.Fprintf(w, "First-boot provisioning is already installed.\n")
 		return
 	}
-	escape.Fprintf(w, "Installed: %s applies the image's %s once, on the first boot of this image (platform %s).\n", firstboot.UnitName, profile.DefaultPath, res.Facts.Platform)
+	escape.Fprintf(w, "Installed: %s applies the image's %s (under its %s) once, on the first boot of this image (platform %s).\n", firstboot.UnitName, profile.DefaultPath, profile.DropInDir, res.Facts.Platform)
 	escape.Fprintf(w, "Profile: %s\n", prof)
+	ProfileSettingsText(w, prof)
 	escape.Fprintf(w, "Undo with: ezedge-host rollback --root %s --to %s\n", root, res.IDs[0])
 }

@@ -9,7 +9,6 @@ import (
 
 	"github.com/pmezard/go-difflib/difflib"
 
-	"github.com/ezansiedgeai/ezedge-host/internal/profile"
 	"github.com/ezansiedgeai/ezedge-host/internal/resource"
 	"github.com/ezansiedgeai/ezedge-host/internal/view/escape"
 	"github.com/ezansiedgeai/ezedge-host/plan"
@@ -34,6 +33,7 @@ func PlanText(w io.Writer, p *plan.Plan, diff bool) {
 	escape.Fprintf(w, "Host %s: %s (%s), %d cores, %s RAM\n", p.Root, f.Platform, board, f.Cores, platform.HumanBytes(f.MemTotal))
 	if p.Profile.Kind != "" {
 		escape.Fprintf(w, "Profile: %s\n", p.Profile)
+		ProfileSettingsText(w, p.Profile)
 	}
 	escape.Fprintf(w, "\n")
 	pending := p.Pending()
@@ -234,27 +234,6 @@ type JSONPlan struct {
 	Interrupted   []string         `json:"interrupted"`
 	InProgress    []string         `json:"in_progress"`
 	Summary       map[string]int   `json:"summary"`
-}
-
-// JSONProfile is which profile a plan was made with: kind root (path read
-// inside the root), file (--profile, path as named), absent (the root has
-// no path: the platform defaults) or none (--no-profile: the platform
-// defaults, path null).
-type JSONProfile struct {
-	Kind string  `json:"kind"`
-	Path *string `json:"path"`
-}
-
-// NewProfile is the JSON of o; nil when the plan does not say.
-func NewProfile(o profile.Origin) *JSONProfile {
-	if o.Kind == "" {
-		return nil
-	}
-	j := &JSONProfile{Kind: string(o.Kind)}
-	if o.Path != "" {
-		j.Path = &o.Path
-	}
-	return j
 }
 
 // JSONChanges renders changes for JSON output. Kernel values are shown

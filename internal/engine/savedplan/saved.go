@@ -21,8 +21,10 @@ const savedKind = "ezedge-host-plan"
 
 // savedVersion is the saved-plan format: version 2 keeps the profile the
 // plan was made with, so apply can plan again with it; version 3 also
-// where that profile came from (the root's own, --profile, none).
-const savedVersion = 3
+// where that profile came from (the root's own, --profile, none); version
+// 4 keeps each of its layers (the root's profile.yaml and profile.d files,
+// the --profile files) with its bytes, and what they set, with where.
+const savedVersion = 4
 
 // maxSaved bounds a plan file (it holds the prior contents of files).
 const maxSaved = 16 << 20
@@ -47,10 +49,10 @@ type Saved struct {
 	Created       time.Time `json:"created"`
 	Root          string    `json:"root"`
 	Platform      string    `json:"platform"`
-	Profile       *string   `json:"profile"`
-	// ProfileOrigin is where Profile was read from when the plan was made
-	// (checked against it when the plan is applied: profile.Saved).
-	ProfileOrigin profile.Origin `json:"profile_origin"`
+	// Profile is the profile the plan was made with: its layers, each
+	// with its bytes, and their settings (checked against them when the
+	// plan is applied: profile.Saved).
+	Profile profile.Record `json:"profile"`
 	// Only are the tasks the plan was narrowed to (plan --only).
 	Only    []string      `json:"only,omitempty"`
 	Changes []savedChange `json:"changes"`
@@ -59,17 +61,12 @@ type Saved struct {
 }
 
 // Save writes the plan's pending changes, with the values they were
-// computed from, the profile (nil: the platform defaults) and where it was
-// read from (p.Profile), and the tasks it was narrowed to (nil: all), for a
-// later
-// apply of exactly this plan. The file is replaced whole and is 0600
-// whatever was there: it holds the prior contents of files.
-func Save(name string, p *plan.Plan, profile []byte, only []string, now time.Time) error {
-	s := Saved{Kind: savedKind, FormatVersion: savedVersion, Created: now.UTC(), Root: p.Root, Platform: string(p.Facts.Platform), ProfileOrigin: p.Profile, Only: only, Changes: []savedChange{}}
-	if profile != nil {
-		t := string(profile)
-		s.Profile = &t
-	}
+// computed from, the profile it was made with (prof: its layers and their
+// settings) and the tasks it was narrowed to (nil: all), for a later apply
+// of exactly this plan. The file is replaced whole and is 0600 whatever
+// was there: it holds the prior contents of files.
+func Save(name string, p *plan.Plan, prof profile.Record, only []string, now time.Time) error {
+	s := Saved{Kind: savedKind, FormatVersion: savedVersion, Created: now.UTC(), Root: p.Root, Platform: string(p.Facts.Platform), Profile: prof, Only: only, Changes: []savedChange{}}
 	for _, c := range p.Pending() {
 		s.Changes = append(s.Changes, savedChange{c.Task, resource.ID(c.Resource), c.Action, c.Before, c.After, c.RebootRequired})
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ezansiedgeai/ezedge-host/internal/fixture"
 	"github.com/ezansiedgeai/ezedge-host/internal/hostroot"
+	"github.com/ezansiedgeai/ezedge-host/internal/profile"
 	"github.com/ezansiedgeai/ezedge-host/plan"
 	"github.com/ezansiedgeai/ezedge-host/platform"
 	"github.com/ezansiedgeai/ezedge-host/rollback"
@@ -42,14 +43,15 @@ func TestSaveLoadCheck(t *testing.T) {
 	root := fixture.Copy(t, "pi5-16gb-nvme-bookworm")
 	p := fresh(t, root)
 	file := filepath.Join(t.TempDir(), "p.plan")
-	if err := Save(file, p, []byte("version: 1\n"), nil, time.Now()); err != nil {
+	prof := profile.Record{Kind: profile.KindLayers, Layers: []profile.RecordLayer{{Layer: profile.Layer{Path: profile.DefaultPath, Where: profile.InRoot}, Data: "version: 1\n"}}, Settings: json.RawMessage("[]")}
+	if err := Save(file, p, prof, nil, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	if st, err := os.Stat(file); err != nil || st.Mode().Perm() != 0o600 {
 		t.Fatalf("plan file mode: %v %v", st, err)
 	}
 	s, err := Load(file)
-	if err != nil || s.Profile == nil || *s.Profile != "version: 1\n" || len(s.Changes) != len(p.Pending()) {
+	if err != nil || len(s.Profile.Layers) != 1 || s.Profile.Layers[0] != prof.Layers[0] || string(s.Profile.Settings) != "[]" || len(s.Changes) != len(p.Pending()) {
 		t.Fatalf("Load: %v %+v", err, s)
 	}
 	if err := s.Check(fresh(t, root)); err != nil {
@@ -74,7 +76,7 @@ func TestLoadRefuses(t *testing.T) {
 	p := fresh(t, root)
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.plan")
-	if err := Save(good, p, nil, nil, time.Now()); err != nil {
+	if err := Save(good, p, profile.Record{Kind: profile.KindAbsent, Layers: []profile.RecordLayer{}, Settings: json.RawMessage("[]")}, nil, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	b, _ := os.ReadFile(good)

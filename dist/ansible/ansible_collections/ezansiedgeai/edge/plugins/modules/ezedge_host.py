@@ -36,9 +36,9 @@ options:
     description:
       - The profile, either a path on the target or the profile itself as a dictionary
         (C(version), C(tasks)), written to a private temporary file as YAML for the tool
-        (its C(--profile)), instead of the host's own.
-      - Omitted, the tool plans with the host's own profile, C(/etc/ezedge-host/profile.yaml) inside I(root)
-        (the Debian package's conffile; the platform defaults where there is none), as every ezedge-host command does.
+        (its C(--profile)), layered over the host's own (a key it sets overrides the host's).
+      - Omitted, the tool plans with the host's own profile inside I(root), C(/etc/ezedge-host/profile.yaml)
+        then C(/etc/ezedge-host/profile.d/*.yaml) (the platform defaults where there is none), as every ezedge-host command does.
       - Used with I(state=planned) and I(state=applied).
     type: raw
   root:
@@ -187,12 +187,15 @@ facts:
   type: dict
 profile:
   description:
-    - The profile the plan was made with, as the tool says it (C(kind), C(path)).
-    - C(kind) is C(root) (C(path) read inside I(root)), C(file) (I(profile)), or C(absent)
-      (no C(path) inside I(root), so the platform defaults).
+    - The profile the plan was made with, as the tool says it (C(kind), C(layers), C(settings)).
+    - C(kind) is C(layers) (C(layers) the files read, in order, each with C(path) and C(where), C(root) or C(file) for I(profile)),
+      or C(absent) (none inside I(root), so the platform defaults).
+    - C(settings) are the keys the layers set, each with its C(value) and the C(file) and C(line) that set it.
   returned: when state is planned or applied
   type: dict
-  sample: {"kind": "root", "path": "/etc/ezedge-host/profile.yaml"}
+  sample: {"kind": "layers", "layers": [{"path": "/etc/ezedge-host/profile.yaml", "where": "root"}],
+           "settings": [{"task": "swappiness", "key": "value", "value": 5, "default": 10, "layer": 0,
+                         "file": "/etc/ezedge-host/profile.yaml", "line": 3, "overrides": []}]}
 rollbacks:
   description: Each apply rolled back, with C(id), C(restored), C(left_alone), C(complete) and C(notes).
   returned: when state is rolled_back

@@ -156,10 +156,13 @@ def test_apply_applies_the_saved_plan(run):
 
 def test_without_a_profile_the_tool_reads_the_roots_own(run):
     # No --profile anywhere: the tool plans with /etc/ezedge-host/profile.yaml
-    # inside --root, and the result says which profile that was.
+    # (and profile.d) inside --root, and the result says which profile that was.
     p = json.loads(golden('plan'))
-    assert p['profile'] == {'kind': 'absent', 'path': '/etc/ezedge-host/profile.yaml'}
-    p['profile'] = {'kind': 'root', 'path': '/etc/ezedge-host/profile.yaml'}
+    assert p['profile'] == {'kind': 'absent', 'layers': [], 'settings': []}
+    own = {'kind': 'layers', 'layers': [{'path': '/etc/ezedge-host/profile.yaml', 'where': 'root'}],
+           'settings': [{'task': 'swappiness', 'key': 'value', 'value': 5, 'default': 10, 'layer': 0,
+                         'file': '/etc/ezedge-host/profile.yaml', 'line': 3, 'overrides': []}]}
+    p['profile'] = own
     res = run({'state': 'applied', 'root': '/mnt/image', 'platform': 'rpi5'},
               {'plan': (0, json.dumps(p), ''), 'apply': (0, golden('apply'), '')})
     assert [c[1] for c in run.calls] == ['plan', 'apply']
@@ -167,7 +170,7 @@ def test_without_a_profile_the_tool_reads_the_roots_own(run):
         assert '--profile' not in argv and '--no-profile' not in argv
         assert argv[argv.index('--root') + 1] == '/mnt/image'
         assert argv[argv.index('--platform') + 1] == 'rpi5'
-    assert res['profile'] == {'kind': 'root', 'path': '/etc/ezedge-host/profile.yaml'}
+    assert res['profile'] == own
 
 
 def test_a_profile_path_is_given_to_plan_only(run):
