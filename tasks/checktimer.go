@@ -5,6 +5,7 @@ import (
 	"regexp"
 
 	"github.com/ezansiedgeai/ezedge-host/internal/resource"
+	"github.com/ezansiedgeai/ezedge-host/internal/sandbox"
 	"github.com/ezansiedgeai/ezedge-host/platform"
 )
 
@@ -72,7 +73,8 @@ func init() {
 // (facts' Binary: the packaged one first); the Debian package ships them
 // disabled under /usr/lib/systemd/system with its defaults. The check
 // reads the host's own profile (platform.ProfileFile) as every command
-// does, so --profile is given only for another file.
+// does, so --profile is given only for another file. The service runs
+// sandboxed: read-only but for textfileDir (sandbox.Check).
 func CheckUnitTexts(header, binary, textfileDir, profile string) (service, timer string) {
 	args := " check --output prometheus --textfile-dir " + textfileDir
 	if profile != "" && profile != platform.ProfileFile {
@@ -89,7 +91,7 @@ ExecStart=` + binary + args + `
 SuccessExitStatus=4 5
 Nice=10
 IOSchedulingClass=idle
-`
+` + sandbox.Check(textfileDir)
 	timer = header + `[Unit]
 Description=Refresh ezedge-host check's metrics every minute
 
