@@ -48,6 +48,12 @@ func init() {
 			if !unitPath.MatchString(o.TextfileDir) {
 				out = append(out, Problem{"textfile_dir", fmt.Sprintf("%q: want an absolute path of letters, digits, '.', '_', '-' and '/'", o.TextfileDir)})
 			}
+			// Both are read or written by the check's sandboxed service.
+			for _, f := range []struct{ key, path string }{{"profile", o.Profile}, {"textfile_dir", o.TextfileDir}} {
+				if why := sandbox.PrivateToCheck(f.path); f.path != "" && why != "" {
+					out = append(out, Problem{f.key, fmt.Sprintf("%q: %s: choose a directory elsewhere", f.path, why)})
+				}
+			}
 			return out
 		},
 		Plan: func(f *Facts, o *CheckTimerOptions) Intent {

@@ -7,6 +7,24 @@
 // the unit a task writes and the one the package ships stay one text.
 package sandbox
 
+import (
+	"path"
+	"strings"
+)
+
+// PrivateToCheck says why the check's sandbox does not show the host's p
+// to the check ("" when it does): /tmp and /var/tmp are its own
+// (PrivateTmp=), so a textfile or profile there is not the host's.
+func PrivateToCheck(p string) string {
+	p = path.Clean(p)
+	for _, d := range []string{"/tmp", "/var/tmp"} {
+		if p == d || strings.HasPrefix(p, d+"/") {
+			return "under " + d + ", which the check's service has a private one of (PrivateTmp=)"
+		}
+	}
+	return ""
+}
+
 // Check is the sandbox of `ezedge-host check` run by its timer as root:
 // it reads the host and writes only its textfile, atomically, in
 // textfileDir. Each line was measured by running the check under it in a
