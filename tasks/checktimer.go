@@ -5,6 +5,7 @@ import (
 	"regexp"
 
 	"github.com/ezansiedgeai/ezedge-host/internal/resource"
+	"github.com/ezansiedgeai/ezedge-host/internal/sandbox"
 	"github.com/ezansiedgeai/ezedge-host/platform"
 )
 
@@ -47,6 +48,12 @@ func init() {
 			if !unitPath.MatchString(o.TextfileDir) {
 				out = append(out, Problem{"textfile_dir", fmt.Sprintf("%q: want an absolute path of letters, digits, '.', '_', '-' and '/'", o.TextfileDir)})
 			}
+			// Both are read or written by the check's sandboxed service.
+			for _, f := range []struct{ key, path string }{{"profile", o.Profile}, {"textfile_dir", o.TextfileDir}} {
+				if why := sandbox.PrivateToCheck(f.path); f.path != "" && why != "" {
+					out = append(out, Problem{f.key, fmt.Sprintf("%q: %s: choose a directory elsewhere", f.path, why)})
+				}
+			}
 			return out
 		},
 		Plan: func(f *Facts, o *CheckTimerOptions) Intent {
@@ -74,7 +81,8 @@ func init() {
 // reads the host's own profile (platform.ProfileFile, then its profile.d)
 // as every command does, so --profile is given only for a file layered
 // over it. --textfile-dir is always given: without it check prints the
-// metrics to standard output (the journal) and writes no textfile.
+// metrics to standard output (the journal) and writes no textfile. The
+// service runs sandboxed: read-only but for textfileDir (sandbox.Check).
 func CheckUnitTexts(header, binary, textfileDir, profile string) (service, timer string) {
 	args := " check --output prometheus --textfile-dir " + textfileDir
 	if profile != "" && profile != platform.ProfileFile {
@@ -91,7 +99,7 @@ ExecStart=` + binary + args + `
 SuccessExitStatus=4 5
 Nice=10
 IOSchedulingClass=idle
-`
+` + sandbox.Check(textfileDir)
 	timer = header + `[Unit]
 Description=Refresh ezedge-host check's metrics every minute
 

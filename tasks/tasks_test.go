@@ -245,6 +245,21 @@ func TestCheckBounds(t *testing.T) {
 	if p := nb.Check(&NetBuffersOptions{CoreMax: 4096, TCPRmem: []int64{3, 2, 1}, TCPWmem: []int64{1, 2, 3}}); len(p) != 1 || p[0].Field != "tcp_rmem" {
 		t.Errorf("%+v", p)
 	}
+	// The check's unit has a private /tmp: a textfile or profile there
+	// would not be the host's, however the path is spelled.
+	ct, _ := ByName("check-timer")
+	for _, dir := range []string{"/tmp", "/tmp/metrics", "/var/tmp/x", "/var/lib/../../tmp/m", "/tmp/"} {
+		for _, o := range []*CheckTimerOptions{{TextfileDir: dir}, {TextfileDir: "/srv/m", Profile: dir + "/p.yaml"}} {
+			if p := ct.Check(o); len(p) != 1 || !strings.Contains(p[0].Msg, "PrivateTmp=") {
+				t.Errorf("%+v: %+v", o, p)
+			}
+		}
+	}
+	for _, dir := range []string{"/var/lib/prometheus/node-exporter", "/srv/tmp", "/tmpfiles", "/var/tmpx"} {
+		if p := ct.Check(&CheckTimerOptions{TextfileDir: dir, Profile: dir + "/p.yaml"}); len(p) != 0 {
+			t.Errorf("%s: %+v", dir, p)
+		}
+	}
 }
 
 // TestPstateUnknownVendor: an image whose CPU vendor cannot be read says so

@@ -105,6 +105,25 @@ var expected = []string{
 	"/usr/share/zsh/vendor-completions/_ezedge-host",
 }
 
+// expectedFiles is expected with the manual: each document of the
+// repository that Docs names, under /usr/share/doc/ezedge-host.
+func expectedFiles(t *testing.T) []string {
+	t.Helper()
+	docs, err := Docs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := slices.Clone(expected)
+	for _, rel := range docs {
+		st, err := os.Stat(filepath.Join("../..", rel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, "/usr/share/doc/ezedge-host/"+DocName(rel, st.Size()))
+	}
+	return out
+}
+
 // files lists the regular files and links in a .deb.
 func debFiles(t *testing.T, path string) []string {
 	var out []string
@@ -125,6 +144,7 @@ func debFiles(t *testing.T, path string) []string {
 // /usr/sbin/ezedge-host; the version is the one asked for.
 func TestContents(t *testing.T) {
 	need(t, "dpkg-deb")
+	expected := expectedFiles(t)
 	for _, arch := range []string{"amd64", "arm64", "armhf"} {
 		p := pkgPath(t, v1, arch)
 		got := debFiles(t, p)
@@ -142,8 +162,9 @@ func TestContents(t *testing.T) {
 		if len(other) > 0 {
 			t.Errorf("%s: unexpected files %v", arch, other)
 		}
-		info := sh(t, "dpkg-deb", "-f", p, "Architecture", "Version")
-		if !strings.Contains(info, "Architecture: "+arch) || !strings.Contains(info, "Version: "+v1+"-"+revision) {
+		info := sh(t, "dpkg-deb", "-f", p, "Architecture", "Version", "Suggests", "Depends", "Recommends")
+		if !strings.Contains(info, "Architecture: "+arch) || !strings.Contains(info, "Version: "+v1+"-"+revision) ||
+			!strings.Contains(info, "\nSuggests: podman, prometheus-node-exporter\n") || strings.Contains(info, "Depends:") || strings.Contains(info, "Recommends:") {
 			t.Errorf("%s: control:\n%s", arch, info)
 		}
 		ctl := t.TempDir()
@@ -401,5 +422,146 @@ func TestInstallUpgradeRemovePurge(t *testing.T) {
 	sh(t, "systemctl", "--root="+root, "preset", "ezedge-host-check.timer")
 	if links, _ := filepath.Glob(filepath.Join(root, "etc/systemd/system/*.wants/ezedge-host-check.timer")); len(links) == 0 {
 		t.Error("without the package's preset, preset did not enable the timer: the check above proves nothing")
+	}
+}
+
+// TestDocs: the manual is shipped as it is in the repository, each file
+// over 4 KiB gzipped (policy 12.3), and every document README.Debian and
+// the units name under /usr/share/doc/ezedge-host is in the package.
+func TestDocs(t *testing.T) {
+	need(t, "dpkg-deb")
+	x := t.TempDir()
+	sh(t, "dpkg-deb", "-x", pkgPath(t, v1, "amd64"), x)
+	doc := filepath.Join(x, "usr/share/doc/ezedge-host")
+	docs, err := Docs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rel := range docs {
+		want, err := os.ReadFile(filepath.Join("../..", rel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := filepath.Join(doc, DocName(rel, int64(len(want))))
+		var got string
+		if strings.HasSuffix(name, ".gz") {
+			got = sh(t, "gzip", "-dc", name)
+		} else {
+			b, _ := os.ReadFile(name)
+			got = string(b)
+		}
+		if got != string(want) || len(want) > compressAbove != strings.HasSuffix(name, ".gz") {
+			t.Errorf("%s: not shipped as it is in the repository (%d bytes)", name, len(want))
+		}
+	}
+	// Named exactly in README.Debian; either way in a unit's comment.
+	readme, _ := os.ReadFile(filepath.Join(doc, "README.Debian"))
+	named := regexp.MustCompile(`\b(?:docs/[A-Za-z0-9._-]+|README\.md)(?:\.gz)?\b`)
+	for _, n := range named.FindAllString(string(readme), -1) {
+		if _, err := os.Stat(filepath.Join(doc, n)); err != nil {
+			t.Errorf("README.Debian names %s, which the package does not have", n)
+		}
+	}
+	units, _ := filepath.Glob(filepath.Join(x, "usr/lib/systemd/system/*"))
+	for _, u := range units {
+		b, _ := os.ReadFile(u)
+		for _, n := range named.FindAllString(string(b), -1) {
+			n = strings.TrimSuffix(n, ".gz")
+			_, e1 := os.Stat(filepath.Join(doc, n))
+			_, e2 := os.Stat(filepath.Join(doc, n+".gz"))
+			if e1 != nil && e2 != nil {
+				t.Errorf("%s names %s, which the package does not have", filepath.Base(u), n)
+			}
+		}
+	}
+}
+
+// TestCopyright: the copyright file is DEP-5 and says Apache-2.0 for
+// ezedge-host, as the repository's LICENSE (the Apache License 2.0, the
+// text Debian keeps in common-licenses) does; and it has a paragraph for
+// every Go module compiled into each architecture's binary (go version
+// -m), none for one that is not, and a License paragraph for every
+// license it names.
+func TestCopyright(t *testing.T) {
+	need(t, "dpkg-deb")
+	lic, err := os.ReadFile("../../LICENSE")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if common, err := os.ReadFile("/usr/share/common-licenses/Apache-2.0"); err == nil && string(common) != string(lic) {
+		t.Error("LICENSE is not the Apache License 2.0 as /usr/share/common-licenses/Apache-2.0 has it")
+	}
+	b, err := os.ReadFile("debian/copyright")
+	if err != nil {
+		t.Fatal(err)
+	}
+	paras := strings.Split(strings.TrimSpace(string(b)), "\n\n")
+	field := func(p, name string) string {
+		var v []string
+		in := false
+		for _, l := range strings.Split(p, "\n") {
+			switch {
+			case strings.HasPrefix(l, name+":"):
+				in = true
+				v = append(v, strings.TrimSpace(strings.TrimPrefix(l, name+":")))
+			case in && strings.HasPrefix(l, " "):
+				v = append(v, strings.TrimSpace(l))
+			default:
+				in = false
+			}
+		}
+		return strings.Join(v, "\n")
+	}
+	if field(paras[0], "Format") != "https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/" || field(paras[0], "Upstream-Name") != name {
+		t.Errorf("header paragraph:\n%s", paras[0])
+	}
+	files := map[string]string{} // pattern -> license
+	standalone := map[string]bool{}
+	for _, p := range paras[1:] {
+		lic := strings.SplitN(field(p, "License"), "\n", 2)
+		if f := field(p, "Files"); f != "" {
+			if field(p, "Copyright") == "" || lic[0] == "" {
+				t.Errorf("paragraph without Copyright or License:\n%s", p)
+			}
+			for _, pat := range strings.Fields(f) {
+				files[pat] = lic[0]
+			}
+		} else if len(lic) == 2 {
+			standalone[lic[0]] = true
+		}
+	}
+	if files["*"] != "Apache-2.0" {
+		t.Errorf("Files: * is %q, want Apache-2.0", files["*"])
+	}
+	for pat, l := range files {
+		for _, one := range strings.Split(l, " and ") {
+			if !standalone[one] {
+				t.Errorf("%s: license %s has no License paragraph", pat, one)
+			}
+		}
+	}
+	for _, p := range paras[1:] {
+		if strings.HasPrefix(p, "License: Apache-2.0\n") && !strings.Contains(p, `"/usr/share/common-licenses/Apache-2.0"`) {
+			t.Errorf("the Apache-2.0 paragraph does not refer to /usr/share/common-licenses/Apache-2.0:\n%s", p)
+		}
+	}
+	need(t, "go")
+	used := map[string]bool{"*": true, "go/*": true}
+	for _, arch := range []string{"amd64", "arm64", "armhf"} {
+		bin := extract(t, v1, arch)
+		for _, l := range strings.Split(sh(t, "go", "version", "-m", bin), "\n") {
+			f := strings.Fields(l)
+			if len(f) >= 2 && f[0] == "dep" {
+				if _, ok := files[f[1]+"/*"]; !ok {
+					t.Errorf("%s: module %s is compiled in, and debian/copyright has no Files: %s/*", arch, f[1], f[1])
+				}
+				used[f[1]+"/*"] = true
+			}
+		}
+	}
+	for pat := range files {
+		if !used[pat] {
+			t.Errorf("debian/copyright names %s, which no binary has", pat)
+		}
 	}
 }

@@ -91,6 +91,9 @@ func run(repo, out, version string, arches []string) error {
 	if err := generate(host, gen, version, when); err != nil {
 		return err
 	}
+	if err := writeDocs(repo, filepath.Join(gen, "doc")); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
 	}
@@ -235,6 +238,65 @@ func generate(bin, dir, version string, when time.Time) error {
 	return writeGzip(filepath.Join(dir, "changelog.Debian.gz"), []byte(entry))
 }
 
+// Docs are the manual shipped in /usr/share/doc/ezedge-host, by their
+// paths in the repository (README.md links to docs/…, so the layout is
+// kept): the manual in docs/ as a whole, so that every link between its
+// pages, and the ones the units' and README.Debian's name, resolve.
+func Docs(repo string) ([]string, error) {
+	out := []string{"README.md"}
+	ents, err := os.ReadDir(filepath.Join(repo, "docs"))
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range ents {
+		if e.Type().IsRegular() {
+			out = append(out, "docs/"+e.Name())
+		}
+	}
+	return out, nil
+}
+
+// compressAbove is the size above which a document is shipped gzipped
+// (Debian policy 12.3, as dh_compress does it).
+const compressAbove = 4096
+
+// DocName is where a document of the repository goes under
+// /usr/share/doc/ezedge-host: the same path, with .gz when compressed.
+func DocName(rel string, size int64) string {
+	if size > compressAbove {
+		return rel + ".gz"
+	}
+	return rel
+}
+
+// writeDocs puts the documents, compressed as policy says, under dir at
+// the paths they take under /usr/share/doc/ezedge-host.
+func writeDocs(repo, dir string) error {
+	docs, err := Docs(repo)
+	if err != nil {
+		return err
+	}
+	for _, rel := range docs {
+		b, err := os.ReadFile(filepath.Join(repo, rel))
+		if err != nil {
+			return err
+		}
+		dst := filepath.Join(dir, DocName(rel, int64(len(b))))
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
+		}
+		if strings.HasSuffix(dst, ".gz") {
+			err = writeGzip(dst, b)
+		} else {
+			err = os.WriteFile(dst, b, 0o644)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // writeGzip is gzip -9n: no name, no time stamp in the header.
 func writeGzip(path string, b []byte) error {
 	var buf bytes.Buffer
@@ -285,6 +347,18 @@ func Contents(repo, gen, bin string) (files.Contents, error) {
 		}
 		add(e.src, e.dst, e.mode, e.config)
 	}
+	docs, err := Docs(repo)
+	if err != nil {
+		return nil, err
+	}
+	for _, rel := range docs {
+		st, err := os.Stat(filepath.Join(repo, rel))
+		if err != nil {
+			return nil, err
+		}
+		name := DocName(rel, st.Size())
+		add(filepath.Join(gen, "doc", name), doc+"/"+name, 0o644, false)
+	}
 	for _, sub := range []struct{ dir, dst string }{{"man", "/usr/share/man/man8/"}, {"units", "/usr/lib/systemd/system/"}} {
 		ents, err := os.ReadDir(filepath.Join(gen, sub.dir))
 		if err != nil {
@@ -301,6 +375,12 @@ func Contents(repo, gen, bin string) (files.Contents, error) {
 	}
 	return out, nil
 }
+
+// Suggests: the node exporter reads the check's metrics (its textfile
+// collector); the tuning is for hosts running Podman containers, which the
+// check and `resources` look at. Neither is needed to plan, apply or roll
+// back, so neither is a Recommends.
+var Suggests = []string{"podman", "prometheus-node-exporter"}
 
 func pack(repo, gen, bin, arch, version string, when time.Time, path string) error {
 	contents, err := Contents(repo, gen, bin)
@@ -330,6 +410,7 @@ func pack(repo, gen, bin, arch, version string, when time.Time, path string) err
 			"shipped disabled and the profile only takes effect when applied.",
 		MTime: when,
 		Overridables: nfpm.Overridables{
+			Suggests: Suggests,
 			Contents: contents,
 			Scripts: nfpm.Scripts{
 				PostInstall: filepath.Join(scripts, "postinst"),

@@ -16,6 +16,7 @@ import (
 
 	"github.com/ezansiedgeai/ezedge-host/internal/hostroot"
 	"github.com/ezansiedgeai/ezedge-host/internal/resource"
+	"github.com/ezansiedgeai/ezedge-host/internal/sandbox"
 	"github.com/ezansiedgeai/ezedge-host/internal/store/statedir"
 	"github.com/ezansiedgeai/ezedge-host/plan"
 	"github.com/ezansiedgeai/ezedge-host/platform"
@@ -70,14 +71,18 @@ func init() {
 //     cloud-init from Trixie on): users, network and written files (a
 //     profile among them) are in place; an ordering on a unit that is not
 //     installed is void;
-//   - after network-online.target, ordering only (no Wants=): where
-//     something already waits for the network (podman-restart.service,
-//     NetworkManager-wait-online) the WiFi guard sees the routes; where
-//     nothing does, the boot is not held for it and the guard, seeing no
-//     wired carrier yet, leaves WiFi alone;
+//   - after network-online.target, which it pulls in (Wants=: an
+//     After= alone orders on nothing where no other unit wants it): the
+//     WiFi guard then sees the routes and sessions the device is reached
+//     by. Where a wait-online service is enabled (systemd-networkd's,
+//     NetworkManager's) the first boot waits for it, at most its own
+//     timeout, once; where none is, the target is reached at once and
+//     the guard, seeing no wired carrier, leaves WiFi alone;
 //   - before the units that run containers (podman-restart.service
 //     restarts them at boot; podman.service is the API), so they start
 //     with the tuning and the resource drop-ins in place.
+//
+// It changes the host, so its sandbox is sandbox.HostChanging.
 func UnitText(header, binary string, firstBootCondition bool) string {
 	cond := "ConditionPathExists=!" + Done
 	if firstBootCondition {
@@ -88,6 +93,7 @@ Description=ezedge-host first-boot provisioning
 ` + platform.ManDocumentation(binary, "ezedge-host-firstboot") + cond + `
 After=local-fs.target systemd-udev-trigger.service systemd-sysctl.service systemd-tmpfiles-setup.service dbus.service
 After=cloud-config.service network-online.target
+Wants=network-online.target
 Before=podman-restart.service podman.service
 
 [Service]
@@ -95,7 +101,7 @@ Type=oneshot
 RemainAfterExit=yes
 ExecStart=` + binary + ` firstboot run
 StandardOutput=journal+console
-
+` + sandbox.HostChanging + `
 [Install]
 WantedBy=multi-user.target
 `

@@ -30,6 +30,7 @@ import (
 
 	"github.com/ezansiedgeai/ezedge-host/internal/hostroot"
 	"github.com/ezansiedgeai/ezedge-host/internal/resource"
+	"github.com/ezansiedgeai/ezedge-host/internal/sandbox"
 	"github.com/ezansiedgeai/ezedge-host/internal/store/statedir"
 	"github.com/ezansiedgeai/ezedge-host/rollback"
 )
@@ -212,7 +213,9 @@ func spawn(self, root, id string, at time.Time) (int, error) {
 // BootUnitText is the boot unit running binary, after header. The Debian
 // package ships it (disabled) under /usr/lib/systemd/system; an apply
 // waiting for confirmation writes and enables its own in /etc, which
-// takes precedence, and removes it once none waits.
+// takes precedence, and removes it once none waits. It restores what
+// the apply changed, so its sandbox is the one of units that change the
+// host (sandbox.HostChanging).
 func BootUnitText(header, binary string) string {
 	return header + `[Unit]
 Description=ezedge-host: revert try applies not confirmed in time
@@ -222,6 +225,7 @@ After=local-fs.target dbus.service
 [Service]
 Type=oneshot
 ExecStart=` + binary + ` revert-pending
+` + sandbox.HostChanging + `
 
 [Install]
 WantedBy=multi-user.target
