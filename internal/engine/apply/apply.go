@@ -9,7 +9,6 @@ import (
 
 	"github.com/hashicorp/go-multierror"
 
-	"github.com/ezansiedgeai/ezedge-host/internal/crashpoint"
 	"github.com/ezansiedgeai/ezedge-host/internal/hostroot"
 	"github.com/ezansiedgeai/ezedge-host/internal/resource"
 	"github.com/ezansiedgeai/ezedge-host/plan"
@@ -69,7 +68,6 @@ func Apply(h *hostroot.Root, store *rollback.Store, p *plan.Plan, now time.Time)
 		return nil, fmt.Errorf("%v; nothing was changed", err)
 	}
 	out.ID = j.ID
-	crashpoint.Step()
 	var failed error
 	var afters []rollback.After
 	for _, c := range todo {
@@ -77,7 +75,6 @@ func Apply(h *hostroot.Root, store *rollback.Store, p *plan.Plan, now time.Time)
 			failed = fmt.Errorf("%s: %v", c.Resource.Name(), err)
 			break
 		}
-		crashpoint.Step()
 		got, err := c.Resource.Read(h)
 		if err != nil {
 			failed = fmt.Errorf("%s: read back: %v", c.Resource.Name(), err)
@@ -107,7 +104,6 @@ func Apply(h *hostroot.Root, store *rollback.Store, p *plan.Plan, now time.Time)
 		if err := j.Commit(store, afters); err != nil {
 			failed = err
 		} else {
-			crashpoint.Step()
 			return out, j.Close()
 		}
 	}
