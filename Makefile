@@ -49,9 +49,9 @@ test-deps:
 		{ apt-get download -qq prometheus 2>/dev/null || { apt-get update -qq && apt-get download -qq prometheus; }; } && \
 		dpkg-deb -x prometheus_*.deb .. && rm -f prometheus_*.deb; }
 
-# -timeout: the adversarial kill sweeps run the binary some 8000 times
-# (about 6 CPU-minutes); on a busy 2-core machine that took longer than
-# go test's default limit of 10 minutes.
+# -timeout: the adversarial suites (the hostile file types and truncated
+# journals above all, 20 to 45 minutes on a busy 2-core machine) take longer
+# than go test's default limit of 10 minutes.
 test: test-deps fmt-check vet staticcheck
 	$(GO) test -count=1 -timeout 40m $(PKGS)
 

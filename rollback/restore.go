@@ -6,7 +6,6 @@ import (
 
 	"github.com/hashicorp/go-multierror"
 
-	"github.com/ezansiedgeai/ezedge-host/internal/crashpoint"
 	"github.com/ezansiedgeai/ezedge-host/internal/hostroot"
 	"github.com/ezansiedgeai/ezedge-host/internal/resource"
 )
@@ -99,7 +98,6 @@ func (s *Store) Restore(r *Record, force bool) (*Outcome, error) {
 			if err := j.Restoring(i); err != nil {
 				return out, appendErr(errs, err).ErrorOrNil()
 			}
-			crashpoint.Step()
 		}
 		before := it.Before
 		if err := s.LoadData(&before); err != nil {
@@ -110,11 +108,9 @@ func (s *Store) Restore(r *Record, force bool) (*Outcome, error) {
 			errs = appendErr(errs, fmt.Errorf("%s: restore: %w", it.ID(), err))
 			continue
 		}
-		crashpoint.Step()
 		if err := j.Restored(i, forced); err != nil {
 			return out, appendErr(errs, err).ErrorOrNil()
 		}
-		crashpoint.Step()
 		out.Restored = append(out.Restored, it.ID())
 		if it.Then != "" {
 			thens = append(thens, it.Then)

@@ -216,7 +216,7 @@ func (s *Store) outOfLine(st resource.State) (resource.State, error) {
 // Journal appends to one apply's journal; every append is durable before it
 // returns.
 type Journal struct {
-	f  *os.File
+	f  *hostroot.File
 	ID string
 }
 

@@ -28,7 +28,7 @@ func TestFirstboot(t *testing.T) {
 	// This (amd64) test binary is refused by the arm64 image; one built
 	// for arm64 (an ELF header is all install reads) is copied.
 	if runtime.GOARCH == "amd64" {
-		if _, code, out := runDie(t, 0, "firstboot", "install", "--root", root, "--profile", prof); code == 0 || !strings.Contains(out, "is built for amd64, the image is arm64") {
+		if _, code, out := runBin(t, "firstboot", "install", "--root", root, "--profile", prof); code == 0 || !strings.Contains(out, "is built for amd64, the image is arm64") {
 			t.Fatalf("an amd64 binary installed into an arm64 image: %d %s", code, out)
 		}
 		if d := orig.Diff(fixture.Snapshot(t, root)); len(d) > 0 {
@@ -37,7 +37,7 @@ func TestFirstboot(t *testing.T) {
 	}
 	arm64 := filepath.Join(t.TempDir(), "ezedge-host-arm64")
 	os.WriteFile(arm64, elfHeader(elf.EM_AARCH64), 0o755)
-	_, code, out := runDie(t, 0, "firstboot", "install", "--root", root, "--profile", prof, "--binary", arm64)
+	_, code, out := runBin(t, "firstboot", "install", "--root", root, "--profile", prof, "--binary", arm64)
 	if code != 0 {
 		t.Fatalf("install: %s", out)
 	}
@@ -58,7 +58,7 @@ func TestFirstboot(t *testing.T) {
 	if s := cli("firstboot", "status", "--root", root).must(t, 0); !strings.Contains(s.stdout, "has not run yet") {
 		t.Errorf("status before: %s", s.stdout)
 	}
-	if _, code, out := runDie(t, 0, "firstboot", "install", "--root", root, "--profile", prof, "--binary", arm64); code != 0 || !strings.Contains(out, "already installed") {
+	if _, code, out := runBin(t, "firstboot", "install", "--root", root, "--profile", prof, "--binary", arm64); code != 0 || !strings.Contains(out, "already installed") {
 		t.Errorf("second install: %s", out)
 	}
 

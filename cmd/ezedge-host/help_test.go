@@ -262,7 +262,7 @@ func TestCompletionGolden(t *testing.T) {
 	}
 	root := fixture.Copy(t, "pi5-8gb-trixie-zram")
 	cli("apply", "--root", root, "--yes", "--only", "swappiness").must(t, 0)
-	if _, code, out := runDie(t, 0, "apply", "--root", root, "--yes", "--confirm-within", "2m"); code != 0 {
+	if _, code, out := runBin(t, "apply", "--root", root, "--yes", "--confirm-within", "2m"); code != 0 {
 		t.Fatal(out)
 	}
 	var b strings.Builder

@@ -318,7 +318,7 @@ func TestSavedPlanRefusesMeaninglessFlags(t *testing.T) {
 			file := filepath.Join(t.TempDir(), "p.plan")
 			cli("plan", "--root", root, "--out", file).must(t, 0)
 			// The real binary: a try apply's revert outlives the command.
-			_, code, out := runDie(t, 0, append([]string{"apply", file, "--root", root}, tc.args...)...)
+			_, code, out := runBin(t, append([]string{"apply", file, "--root", root}, tc.args...)...)
 			if code != tc.code || strings.Contains(out, "a saved plan is applied") {
 				t.Errorf("apply PLANFILE %v: exit %d, want %d: %s", tc.args, code, tc.code, out)
 			}

@@ -67,7 +67,7 @@ func TestRebootRequiredSaid(t *testing.T) {
 	cli("rollback", "--root", root, "--yes").must(t, 0)
 
 	// A try apply confirmed: the confirmed apply's kernel arguments.
-	if _, code, out := runDie(t, 0, "apply", "--root", root, "--yes", "--confirm-within", "2m"); code != 0 {
+	if _, code, out := runBin(t, "apply", "--root", root, "--yes", "--confirm-within", "2m"); code != 0 {
 		t.Fatal(out)
 	}
 	c := cli("confirm", "--root", root).must(t, 0).stdout
@@ -79,7 +79,7 @@ func TestRebootRequiredSaid(t *testing.T) {
 		t.Errorf("a fixture's /run written: %v", err)
 	}
 	cli("rollback", "--root", root, "--yes").must(t, 0)
-	if _, code, out := runDie(t, 0, "apply", "--root", root, "--yes", "--confirm-within", "2m"); code != 0 {
+	if _, code, out := runBin(t, "apply", "--root", root, "--yes", "--confirm-within", "2m"); code != 0 {
 		t.Fatal(out)
 	}
 	var cj struct {

@@ -21,7 +21,7 @@ func TestTryApply(t *testing.T) {
 	t.Parallel()
 	root := fixture.Copy(t, "pi5-16gb-nvme-bookworm")
 	orig := fixture.Snapshot(t, root)
-	_, code, out := runDie(t, 0, "apply", "--root", root, "--yes", "--confirm-within", "2s")
+	_, code, out := runBin(t, "apply", "--root", root, "--yes", "--confirm-within", "2s")
 	if code != 0 || !strings.Contains(out, "Confirm within 2s") || !strings.Contains(out, "by process ") {
 		t.Fatalf("try apply: exit %d: %s", code, out)
 	}
@@ -47,7 +47,7 @@ func TestTryApply(t *testing.T) {
 	}
 
 	// Confirmed in time: it stays.
-	_, code, out = runDie(t, 0, "apply", "--root", root, "--yes", "--confirm-within", "2s")
+	_, code, out = runBin(t, "apply", "--root", root, "--yes", "--confirm-within", "2s")
 	if code != 0 {
 		t.Fatal(out)
 	}
@@ -72,7 +72,7 @@ func TestTryApplyRevertDied(t *testing.T) {
 			t.Parallel()
 			root := fixture.Copy(t, "pi5-16gb-nvme-bookworm")
 			orig := fixture.Snapshot(t, root, fixture.StoreDir)
-			_, code, out := runDie(t, 0, "apply", "--root", root, "--yes", "--confirm-within", "2s")
+			_, code, out := runBin(t, "apply", "--root", root, "--yes", "--confirm-within", "2s")
 			if code != 0 {
 				t.Fatal(out)
 			}

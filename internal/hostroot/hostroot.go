@@ -24,6 +24,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ezansiedgeai/ezedge-host/internal/crashpoint"
 )
 
 // maxLinks matches the kernel's limit on nested symlinks (ELOOP).
@@ -49,6 +51,8 @@ type Root struct {
 	noOpenat2 atomic.Bool
 	// refused holds the files a read or write refused for what they are.
 	refused map[string]string
+	// cut, in a crash test only, counts and cuts every change (change.go).
+	cut *crashpoint.Cutter
 }
 
 // Open opens dir as a host root. It fails with a one-line error when dir is
@@ -432,11 +436,11 @@ func (h *Root) Remove(name string) error {
 	if err != nil {
 		return err
 	}
-	if err := d.Remove(base); err != nil {
+	if err := h.change(crashpoint.Remove, name, func() error { return d.Remove(base) }); err != nil {
 		return h.wrap("remove", name, err)
 	}
 	h.forget(p)
-	return h.wrap("sync", name, syncRoot(d))
+	return h.wrap("sync", name, h.syncDir(d, path.Dir(name)))
 }
 
 // Mkdir creates one host directory with exactly mode perm.
@@ -445,13 +449,13 @@ func (h *Root) Mkdir(name string, perm fs.FileMode) error {
 	if err != nil {
 		return err
 	}
-	if err := d.Mkdir(base, perm); err != nil {
+	if err := h.change(crashpoint.Mkdir, name, func() error { return d.Mkdir(base, perm) }); err != nil {
 		return h.wrap("mkdir", name, err)
 	}
-	if err := d.Chmod(base, perm); err != nil {
+	if err := h.change(crashpoint.Chmod, name, func() error { return d.Chmod(base, perm) }); err != nil {
 		return h.wrap("chmod", name, err)
 	}
-	return h.wrap("sync", name, syncRoot(d))
+	return h.wrap("sync", name, h.syncDir(d, path.Dir(name)))
 }
 
 // Symlink creates a symlink at name pointing to target (kept as written:
@@ -461,10 +465,10 @@ func (h *Root) Symlink(target, name string) error {
 	if err != nil {
 		return err
 	}
-	if err := d.Symlink(target, base); err != nil {
+	if err := h.change(crashpoint.Symlink, name, func() error { return d.Symlink(target, base) }); err != nil {
 		return h.wrap("symlink", name, err)
 	}
-	return h.wrap("sync", name, syncRoot(d))
+	return h.wrap("sync", name, h.syncDir(d, path.Dir(name)))
 }
 
 // SyncDir makes the entries of a host directory durable.
@@ -477,16 +481,7 @@ func (h *Root) SyncDir(name string) error {
 	if err != nil {
 		return h.wrap("sync", name, err)
 	}
-	return h.wrap("sync", name, syncRoot(d))
-}
-
-func syncRoot(d *os.Root) error {
-	f, err := d.Open(".")
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return f.Sync()
+	return h.wrap("sync", name, h.syncDir(d, name))
 }
 
 // RequirePrivilege refuses a command that changes the running system when
@@ -509,5 +504,5 @@ func (h *Root) Chmod(name string, perm fs.FileMode) error {
 	if st, err := d.Lstat(base); err == nil && st.Mode()&fs.ModeSymlink != 0 {
 		return h.wrap("chmod", name, ErrLink)
 	}
-	return h.wrap("chmod", name, d.Chmod(base, perm))
+	return h.wrap("chmod", name, h.change(crashpoint.Chmod, name, func() error { return d.Chmod(base, perm) }))
 }

@@ -13,6 +13,8 @@ import (
 	"github.com/cyphar/filepath-securejoin/pathrs-lite/procfs"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ezansiedgeai/ezedge-host/internal/crashpoint"
 )
 
 // Nothing in a root is trusted: an image or a fixture tree may hold a FIFO,
@@ -291,11 +293,18 @@ func (h *Root) Refusals() []string {
 // on an image or fixture root these are ordinary files, and a hard link
 // there could name a file outside the root.
 func (h *Root) WriteInPlace(name string, data []byte) error {
-	f, _, err := h.openChecked(name, unix.O_WRONLY|unix.O_TRUNC, forWriteInPlace)
+	var f *os.File
+	err := h.change(crashpoint.OpenTrunc, name, func() (err error) {
+		f, _, err = h.openChecked(name, unix.O_WRONLY|unix.O_TRUNC, forWriteInPlace)
+		return err
+	})
 	if err != nil {
 		return h.refuse("write", name, err)
 	}
-	_, werr := f.Write(data)
+	werr := h.change(crashpoint.Write, name, func() error {
+		_, err := f.Write(data)
+		return err
+	})
 	cerr := f.Close()
 	if werr != nil {
 		return h.wrap("write", name, werr)
@@ -309,7 +318,7 @@ func (h *Root) WriteInPlace(name string, data []byte) error {
 // made 0600. With
 // O_CREATE a missing file is created 0600. O_TRUNC is refused: nothing is
 // truncated on open.
-func (h *Root) OpenPrivate(name string, flag int) (*os.File, error) {
+func (h *Root) OpenPrivate(name string, flag int) (*File, error) {
 	if flag&os.O_TRUNC != 0 {
 		return nil, h.wrap("open", name, errors.New("O_TRUNC not allowed"))
 	}
@@ -318,9 +327,16 @@ func (h *Root) OpenPrivate(name string, flag int) (*os.File, error) {
 		if err != nil {
 			return nil, err
 		}
-		f, err := d.OpenFile(base, flag|os.O_EXCL, 0o600)
-		if err == nil || !errors.Is(err, fs.ErrExist) || flag&os.O_EXCL != 0 {
-			return f, h.wrap("open", name, err)
+		var f *os.File
+		err = h.change(crashpoint.Create, name, func() (err error) {
+			f, err = d.OpenFile(base, flag|os.O_EXCL, 0o600)
+			return err
+		})
+		if err == nil {
+			return h.newFile(f, name), nil
+		}
+		if !errors.Is(err, fs.ErrExist) || flag&os.O_EXCL != 0 {
+			return nil, h.wrap("open", name, err)
 		}
 	}
 	f, st, err := h.openChecked(name, flag&^(os.O_CREATE|os.O_EXCL), forPrivate)
@@ -328,12 +344,12 @@ func (h *Root) OpenPrivate(name string, flag int) (*os.File, error) {
 		return nil, h.refuse("open", name, err)
 	}
 	if flag&(os.O_WRONLY|os.O_RDWR) != 0 && st.Mode&0o7777 != 0o600 {
-		if err := f.Chmod(0o600); err != nil {
+		if err := h.change(crashpoint.Chmod, name, func() error { return f.Chmod(0o600) }); err != nil {
 			f.Close()
 			return nil, h.wrap("chmod", name, err)
 		}
 	}
-	return f, nil
+	return h.newFile(f, name), nil
 }
 
 // tempName is the one name WriteAtomic gives its temporary file for base:
@@ -364,42 +380,48 @@ func (h *Root) WriteAtomic(name string, data []byte, mode fs.FileMode, uid, gid 
 			return h.refuse("write", name, kindError{typeName(uint32(fileTypeBits(st.Mode())))})
 		}
 	}
-	tmp := tempName(base)
-	if err := removeStale(d, tmp); err != nil {
+	dir := path.Dir(path.Clean("/" + name))
+	tmp, tmpName := tempName(base), path.Join(dir, tempName(base))
+	if err := h.removeStale(d, dir, tmp); err != nil {
 		return h.wrap("write", name, err)
 	}
-	f, err := d.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	var f *os.File
+	err = h.change(crashpoint.Create, tmpName, func() (err error) {
+		f, err = d.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		return err
+	})
 	if err != nil {
 		return h.wrap("write", name, err)
 	}
+	removeTmp := func() { h.change(crashpoint.Remove, tmpName, func() error { return d.Remove(tmp) }) }
 	fail := func(err error) error {
 		f.Close()
-		d.Remove(tmp)
+		removeTmp()
 		return h.wrap("write", name, err)
 	}
-	if _, err := f.Write(data); err != nil {
+	if err := h.change(crashpoint.Write, tmpName, func() error { _, err := f.Write(data); return err }); err != nil {
 		return fail(err)
 	}
 	if os.Geteuid() == 0 {
-		if err := f.Chown(uid, gid); err != nil {
+		if err := h.change(crashpoint.Chown, tmpName, func() error { return f.Chown(uid, gid) }); err != nil {
 			return fail(err)
 		}
 	}
-	if err := f.Chmod(mode.Perm()); err != nil {
+	if err := h.change(crashpoint.Chmod, tmpName, func() error { return f.Chmod(mode.Perm()) }); err != nil {
 		return fail(err)
 	}
-	if err := f.Sync(); err != nil {
+	if err := h.change(crashpoint.Sync, tmpName, func() error { return f.Sync() }); err != nil {
 		return fail(err)
 	}
 	if err := f.Close(); err != nil {
-		d.Remove(tmp)
+		removeTmp()
 		return h.wrap("write", name, err)
 	}
-	if err := d.Rename(tmp, base); err != nil {
-		d.Remove(tmp)
+	if err := h.change(crashpoint.Rename, name, func() error { return d.Rename(tmp, base) }); err != nil {
+		removeTmp()
 		return h.wrap("write", name, err)
 	}
-	return h.wrap("sync", name, syncRoot(d))
+	return h.wrap("sync", name, h.syncDir(d, dir))
 }
 
 // RemoveTemp removes what an interrupted WriteAtomic of name left behind.
@@ -411,19 +433,21 @@ func (h *Root) RemoveTemp(name string) error {
 	if err != nil {
 		return err
 	}
-	return h.wrap("remove", name, removeStale(d, tempName(base)))
+	return h.wrap("remove", name, h.removeStale(d, path.Dir(path.Clean("/"+name)), tempName(base)))
 }
 
-// removeStale removes a leftover temporary file (or whatever took its
-// name: a link is removed, not followed); a missing one is fine.
-func removeStale(d *os.Root, name string) error {
-	if _, err := d.Lstat(name); errors.Is(err, fs.ErrNotExist) {
+// removeStale removes a leftover temporary file base in d, host directory
+// dir (or whatever took its name: a link is removed, not followed); a
+// missing one is fine.
+func (h *Root) removeStale(d *os.Root, dir, base string) error {
+	if _, err := d.Lstat(base); errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
-	if err := d.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	err := h.change(crashpoint.Remove, path.Join(dir, base), func() error { return d.Remove(base) })
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	return syncRoot(d)
+	return h.syncDir(d, dir)
 }
 
 func fileTypeBits(m fs.FileMode) uint32 {

@@ -382,9 +382,11 @@ func (u *UnitRes) Write(h *hostroot.Root, st State) error {
 			return fmt.Errorf("stop %s: %w", u.name, err)
 		}
 	}
+	// In order, so that a crash at the n-th link leaves the same links
+	// every time (the crash tests cut a run at each change).
 	changed := false
-	for p, t := range cur.links {
-		if want.links[p] != t {
+	for _, p := range slices.Sorted(maps.Keys(cur.links)) {
+		if t := cur.links[p]; want.links[p] != t {
 			if err := h.Remove(p); err != nil {
 				return err
 			}
@@ -398,8 +400,8 @@ func (u *UnitRes) Write(h *hostroot.Root, st State) error {
 			}
 		}
 	}
-	for p, t := range want.links {
-		if cur.links[p] != t {
+	for _, p := range slices.Sorted(maps.Keys(want.links)) {
+		if t := want.links[p]; cur.links[p] != t {
 			if err := h.Symlink(t, p); err != nil {
 				return err
 			}

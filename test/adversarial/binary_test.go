@@ -183,8 +183,11 @@ func hostileRun(o hostileOpts, args ...string) hostileResult {
 	// Killed with the test should the test die first (a go test timeout):
 	// a run blocked on a FIFO would otherwise wait forever.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	// A detached grandchild keeping a pipe open must not hold up Wait.
-	cmd.WaitDelay = 2 * time.Second
+	// A detached grandchild keeping a pipe open must not hold up Wait. On
+	// a loaded machine the copying of what a finished run printed can
+	// take seconds to be scheduled, so the delay is generous (only such a
+	// grandchild ever uses it up), and output cut short by it is said.
+	cmd.WaitDelay = 15 * time.Second
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		res.startErr = err
@@ -228,6 +231,9 @@ func hostileRun(o hostileOpts, args ...string) hostileResult {
 	mu.Lock()
 	defer mu.Unlock()
 	res.stdout, res.stderr = stdout.String(), stderr.String()
+	if errors.Is(err, exec.ErrWaitDelay) {
+		res.stderr += fmt.Sprintf("\n(the test stopped reading this run's output %s after it exited: it may be cut short)", cmd.WaitDelay)
+	}
 	if cmd.ProcessState != nil {
 		res.code = cmd.ProcessState.ExitCode()
 		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {

@@ -1,10 +1,17 @@
-// Package adversarial holds the adversarial test suites: each runs the
-// production ezedge-host binary against one class of faults and checks the
-// promise the README makes (every command stays usable, rollback ends
-// byte-identical). There is one file per class of fault:
+// Package adversarial holds the adversarial test suites: each runs
+// ezedge-host against one class of faults and checks the promise the
+// README makes (every command stays usable, rollback ends byte-identical).
+// There is one file per class of fault:
 //
-//   - killsweep_test.go: apply and rollback killed (SIGKILL) at every
-//     write-type system call they make, on every fixture host;
+//   - crashmatrix_test.go: apply, rollback, the rollback of a crashed apply
+//     and the revert of an overdue try apply crashed before and after every
+//     change they make, on every fixture host, in this process (hostroot
+//     counts every change; inprocess_test.go makes the commands from the
+//     library); killsweep_test.go: the production binary killed (SIGKILL) at
+//     a seeded sample of the write-type system calls it makes, every kind of
+//     call and every fixture at least once; both probe the crashed root with
+//     crashprobe_test.go; tracer_test.go: the tracer, and hostroot's count
+//     held against the system calls the binary makes;
 //   - concurrency_test.go: readers and a second apply while an apply holds
 //     the lock;
 //   - hostileroot_test.go: every path the binary touches replaced by each

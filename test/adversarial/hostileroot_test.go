@@ -696,7 +696,7 @@ func TestHostileNoCommands(t *testing.T) {
 				{"status", []string{"status", "--root", root}},
 				{"history", []string{"history", "--root", root}},
 				{"rollback", []string{"rollback", "--root", root, "--yes"}},
-				{"firstboot install", []string{"firstboot", "install", "--root", img, "--binary", imageBinary(name)}},
+				{"firstboot install", []string{"firstboot", "install", "--root", img, "--binary", imageBinary(t, name)}},
 				{"firstboot status", []string{"firstboot", "status", "--root", img}},
 				{"rollback (of firstboot install)", []string{"rollback", "--root", img, "--yes"}},
 			}
@@ -1004,9 +1004,9 @@ func TestHostileNamesColon(t *testing.T) {
 
 // imageBinary is the build firstboot install copies into fixture name's
 // image: one of its architecture.
-func imageBinary(name string) string {
+func imageBinary(t testing.TB, name string) string {
 	if strings.HasPrefix(name, "amd64") {
 		return bin
 	}
-	return binArm64
+	return binArm64(t)
 }

@@ -22,9 +22,8 @@ import (
 // bin is the production binary, built once by TestMain.
 var bin string
 
-// binArm64 is the same build for arm64: the binary firstboot install
-// copies into an arm64 image (it refuses one of another architecture).
-var binArm64 string
+// buildDir holds the builds.
+var buildDir string
 
 func TestMain(m *testing.M) {
 	if os.Getenv(tracerEnv) != "" {
@@ -40,16 +39,10 @@ func TestMain(m *testing.M) {
 	}
 	// Readable by all: a test may run it as another user.
 	os.Chmod(dir, 0o755)
+	buildDir = dir
 	bin = filepath.Join(dir, "ezedge-host")
 	build := exec.Command("go", "build", "-o", bin, "github.com/ezansiedgeai/ezedge-host/cmd/ezedge-host")
 	if out, err := build.CombinedOutput(); err != nil {
-		os.RemoveAll(dir)
-		panic(string(out))
-	}
-	binArm64 = filepath.Join(dir, "ezedge-host-arm64")
-	cross := exec.Command("go", "build", "-o", binArm64, "github.com/ezansiedgeai/ezedge-host/cmd/ezedge-host")
-	cross.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=arm64")
-	if out, err := cross.CombinedOutput(); err != nil {
 		os.RemoveAll(dir)
 		panic(string(out))
 	}
@@ -61,6 +54,28 @@ func TestMain(m *testing.M) {
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
+
+// binArm64 is the same build for arm64: the binary firstboot install
+// copies into an arm64 image (it refuses one of another architecture).
+// Only the hostile first-boot test needs it: it is built on first use.
+func binArm64(t testing.TB) string {
+	t.Helper()
+	p, err := arm64Build()
+	if err != nil {
+		t.Fatalf("building for arm64: %v", err)
+	}
+	return p
+}
+
+var arm64Build = sync.OnceValues(func() (string, error) {
+	p := filepath.Join(buildDir, "ezedge-host-arm64")
+	cross := exec.Command("go", "build", "-o", p, "github.com/ezansiedgeai/ezedge-host/cmd/ezedge-host")
+	cross.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=arm64")
+	if out, err := cross.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("%v: %s", err, out)
+	}
+	return p, nil
+})
 
 // result is one run of a command.
 type result struct {

@@ -25,14 +25,19 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path"
 	"path/filepath"
+	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"unsafe"
 
+	"github.com/ezansiedgeai/ezedge-host/internal/crashpoint"
 	"github.com/ezansiedgeai/ezedge-host/internal/fixture"
+	"github.com/ezansiedgeai/ezedge-host/internal/hostroot"
 
 	"golang.org/x/sys/unix"
 )
@@ -413,4 +418,164 @@ func TestTracerCountsLikeStrace(t *testing.T) {
 		t.Fatalf("kill at write #1: killed %v at %+v\n%s", res.killed, rep.Killed, res)
 	}
 	t.Logf("killed at %s", rep.Killed.What)
+}
+
+// TestChangesCountedLikeTraced holds what hostroot counts (the changes the
+// crash matrix cuts at) against what the kernel sees: on every fixture, an
+// apply and a rollback run by the library in this process with a cutter
+// that records each change, and the same run by the binary under the
+// tracer, which lists every write-type system call. Mapped to one name per
+// kind (fchmodat2 and fchmod are both chmod) and to paths inside the root,
+// the two sequences must be the same, call for call: a change made by a
+// path that does not go through hostroot's count, in the binary or in the
+// library's flow, shows up here. (hostroot's own test reads its source for
+// the same; this sees what runs.)
+func TestChangesCountedLikeTraced(t *testing.T) {
+	requirePtrace(t)
+	t.Parallel()
+	for _, name := range sweepFixtures() {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			for _, c := range []struct {
+				cmd   string
+				op    operation
+				start func(t *testing.T) string
+			}{
+				{"apply", opApply, func(t *testing.T) string { return fixture.Copy(t, name) }},
+				{"rollback", opRollback, func(t *testing.T) string {
+					root := fixture.Copy(t, name)
+					must(t, ezedge(t, "apply", "--root", root, "--yes"), 0)
+					return root
+				}},
+			} {
+				start := c.start(t)
+				traced1 := copyRoot(t, start)
+				res, rep := traced(t, kill{}, c.cmd, "--root", traced1, "--yes")
+				if res.code != 0 || res.killed {
+					t.Fatalf("%s under the tracer: %s", c.cmd, res)
+				}
+				var want []string
+				for _, call := range rep.Calls {
+					if s, ok := tracedChange(traced1, call); ok {
+						want = append(want, s)
+					}
+				}
+				inproc := copyRoot(t, start)
+				h, err := hostroot.Open(inproc)
+				if err != nil {
+					t.Fatal(err)
+				}
+				rec := crashpoint.New(0, crashpoint.Before).Record()
+				h.SetCutter(rec)
+				err = c.op(h)
+				h.Close()
+				if err != nil {
+					t.Fatalf("%s in this process: %v", c.cmd, err)
+				}
+				var got []string
+				for _, op := range rec.Ops() {
+					if s, ok := countedChange(t, inproc, op); ok {
+						got = append(got, s)
+					}
+				}
+				want, got = collapse(want), collapse(got)
+				if !slices.Equal(got, want) {
+					t.Errorf("%s: hostroot counted %d changes, the tracer saw %d:\n%s", c.cmd, len(got), len(want), sideBySide(got, want))
+				} else {
+					t.Logf("%s: %d changes, the same as the tracer saw", c.cmd, len(got))
+				}
+			}
+		})
+	}
+}
+
+// journalID is an apply id in a path (the binary's is the time it ran).
+var journalID = regexp.MustCompile(`[0-9]{8}T[0-9]{6}Z(-[0-9]+)?`)
+
+// syscallKinds maps a write-type system call to the kind of change it is.
+var syscallKinds = map[string]crashpoint.Kind{
+	"write": crashpoint.Write, "pwrite64": crashpoint.Write, "writev": crashpoint.Write,
+	"rename": crashpoint.Rename, "renameat": crashpoint.Rename, "renameat2": crashpoint.Rename,
+	"mkdir": crashpoint.Mkdir, "mkdirat": crashpoint.Mkdir, "symlink": crashpoint.Symlink, "symlinkat": crashpoint.Symlink,
+	"unlink": crashpoint.Remove, "unlinkat": crashpoint.Remove, "rmdir": crashpoint.Remove,
+	"fsync": crashpoint.Sync, "fdatasync": crashpoint.Sync, "ftruncate": crashpoint.Truncate,
+	"fchmod": crashpoint.Chmod, "fchmodat": crashpoint.Chmod, "fchmodat2": crashpoint.Chmod,
+	"fchown": crashpoint.Chown, "fchownat": crashpoint.Chown,
+}
+
+// tracedChange is a traced call as "kind path" (path relative to root), or
+// false for a call outside the root (the binary's output, the Go runtime's
+// own writes).
+func tracedChange(root, call string) (string, bool) {
+	name, rest, _ := strings.Cut(call, " ")
+	if _, after, ok := strings.Cut(rest, " -> "); ok && strings.HasPrefix(name, "rename") {
+		rest = after // the name put in place
+	} else if before, _, ok := strings.Cut(rest, " -> "); ok {
+		rest = before // a link, not its target
+	}
+	rest, _, _ = strings.Cut(rest, " (")
+	rel, err := filepath.Rel(root, rest)
+	if err != nil || strings.HasPrefix(rel, "..") {
+		return "", false
+	}
+	k, ok := syscallKinds[name]
+	if !ok {
+		return name + " " + rel, true // a call hostroot never makes
+	}
+	return k.String() + " " + journalID.ReplaceAllString(rel, "<id>"), true
+}
+
+// countedChange is a counted change as "kind path", its directory resolved
+// in the root as the kernel resolved it; false for the changes the tracer
+// does not stop at (an open that creates or truncates).
+func countedChange(t *testing.T, root string, op crashpoint.Op) (string, bool) {
+	kind := op.Kind
+	switch kind {
+	case crashpoint.Create, crashpoint.OpenTrunc:
+		return "", false
+	case crashpoint.SyncDir:
+		kind = crashpoint.Sync
+	}
+	h, err := hostroot.Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	dir, base := path.Split(op.Path)
+	rel, err := h.Resolve(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if op.Kind == crashpoint.SyncDir {
+		if rel, err = h.Resolve(op.Path); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		rel = path.Join(rel, base)
+	}
+	return kind.String() + " " + journalID.ReplaceAllString(rel, "<id>"), true
+}
+
+// collapse merges a call repeated on the same path: os.Root's Remove tries
+// unlinkat as a file, then as a directory, one change either way.
+func collapse(s []string) []string { return slices.Compact(s) }
+
+func sideBySide(got, want []string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "    %-70s %s\n", "hostroot counted", "the tracer saw")
+	for i := range max(len(got), len(want)) {
+		g, w := "", ""
+		if i < len(got) {
+			g = got[i]
+		}
+		if i < len(want) {
+			w = want[i]
+		}
+		mark := " "
+		if g != w {
+			mark = "!"
+		}
+		fmt.Fprintf(&b, "  %s %-70s %s\n", mark, g, w)
+	}
+	return b.String()
 }

@@ -9,7 +9,6 @@ import (
 
 	"github.com/hashicorp/go-multierror"
 
-	"github.com/ezansiedgeai/ezedge-host/internal/crashpoint"
 	"github.com/ezansiedgeai/ezedge-host/internal/hostroot"
 	"github.com/ezansiedgeai/ezedge-host/internal/resource"
 	"github.com/ezansiedgeai/ezedge-host/plan"
@@ -52,14 +51,12 @@ func Apply(h *hostroot.Root, store *rollback.Store, p *plan.Plan, now time.Time)
 		return nil, fmt.Errorf("%w; nothing was changed", err)
 	}
 	out.ID = j.ID
-	crashpoint.Step()
 	afters, failed := write(h, todo, out)
 	if failed == nil {
 		failed = follow(h, out)
 	}
 	if failed == nil {
 		if failed = j.Commit(store, afters); failed == nil {
-			crashpoint.Step()
 			return out, j.Close()
 		}
 	}
@@ -98,7 +95,6 @@ func write(h *hostroot.Root, todo []plan.Change, out *Applied) ([]rollback.After
 		if err := c.Resource.Write(h, c.After); err != nil {
 			return afters, fmt.Errorf("%s: %w", c.Resource.Name(), err)
 		}
-		crashpoint.Step()
 		got, err := c.Resource.Read(h)
 		if err != nil {
 			return afters, fmt.Errorf("%s: read back: %w", c.Resource.Name(), err)

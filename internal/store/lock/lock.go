@@ -26,7 +26,7 @@ import (
 var File = statedir.Path("lock")
 
 // Lock is the held host lock.
-type Lock struct{ f *os.File }
+type Lock struct{ f *hostroot.File }
 
 // grace is how long Take waits even with no timeout: a lock released by
 // its holder stays held until every copy of its descriptor is closed, and a
@@ -98,7 +98,7 @@ func Holder(h *hostroot.Root) (who string, held, known bool) {
 	return holder(f), true, true
 }
 
-func holder(f *os.File) string {
+func holder(f *hostroot.File) string {
 	b := make([]byte, 256)
 	n, _ := f.ReadAt(b, 0)
 	who := strings.TrimSpace(string(b[:n]))
