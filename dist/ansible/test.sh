@@ -117,11 +117,18 @@ local_fixture() {
 run_local() {
 	have ansible-playbook go || return 0
 	build
-	local f out
+	local f out sum0
 	for f in pi5-16gb-nvme-bookworm amd64-intel-32gb-2nvme; do local_fixture "$f"; done
 	cp -a "$repo/testdata/pi4-8gb-bullseye" "$tmp/paths"
 	out=$(play -i localhost, -c local -e "ezedge_root=$tmp/paths" -e "ezedge_bin=$bin" "$here/tests/local.yml") || { echo "$out"; fail "local.yml"; }
-	echo "ok pi4-8gb-bullseye: planned, try apply + confirm, unconfirmed try apply reverts, rollback --to (local.yml)"
+	echo "ok pi4-8gb-bullseye: planned (changed=false), try apply + confirm, unconfirmed try apply reverts, rollback --to (local.yml)"
+	# The info module on the same root, its applies in the history: it
+	# reports changed=0 and leaves every file as it was.
+	sum0=$(treesum "$tmp/paths")
+	out=$(play -i localhost, -c local -e "ezedge_root=$tmp/paths" -e "ezedge_bin=$bin" "$here/tests/info.yml") || { echo "$out"; fail "info.yml"; }
+	[ "$(recap "$out")" = "changed=0 failed=0" ] || { echo "$out"; fail "info.yml: changed"; }
+	[ "$(treesum "$tmp/paths")" = "$sum0" ] || { diff <(echo "$sum0") <(treesum "$tmp/paths") || true; fail "info.yml changed the root"; }
+	echo "ok pi4-8gb-bullseye: ezedge_host_info (facts, plan, check, status, history; check mode) changed=0, tree byte-identical"
 	cp -a "$repo/testdata/pi5-8gb-trixie-zram" "$tmp/role"
 	out=$(play -i localhost, -c local -e "ezedge_root=$tmp/role" -e "ezedge_bin=$bin" "$here/tests/role.yml") || { echo "$out"; fail "role.yml"; }
 	grep -q 'A reboot is needed' <<<"$out" || { echo "$out"; fail "role.yml: no reboot notice"; }
@@ -140,8 +147,17 @@ run_local() {
 	echo "ok amd64-amd-16gb-nocpufreq: the no-module recipe (command, changed_when rc == 2): changed, then changed=0"
 	# The role's try apply: applied with confirm_within, confirmed from a
 	# new connection after a clean plan; nothing is left waiting.
+	# The role's argument specs are enforced: a duration string is not a
+	# number of seconds, and nothing runs.
 	cp -a "$repo/testdata/pi5-8gb-trixie-zram" "$tmp/role-try"
-	out=$(play -i localhost, -c local -e "ezedge_root=$tmp/role-try" -e "ezedge_bin=$bin" -e ezedge_host_confirm_within=120s "$here/tests/role.yml") || { echo "$out"; fail "role.yml with confirm_within"; }
+	sum0=$(treesum "$tmp/role-try")
+	if out=$(play -i localhost, -c local -e "ezedge_root=$tmp/role-try" -e "ezedge_bin=$bin" -e ezedge_host_confirm_within=2m "$here/tests/role.yml"); then
+		echo "$out"; fail "role.yml took ezedge_host_confirm_within=2m"
+	fi
+	grep -q 'Validation of arguments failed' <<<"$out" && grep -q "argument 'ezedge_host_confirm_within'" <<<"$out" || { echo "$out"; fail "role.yml: no argument spec error"; }
+	[ "$(treesum "$tmp/role-try")" = "$sum0" ] || fail "role.yml with a bad argument changed the root"
+	echo "ok pi5-8gb-trixie-zram: the role's argument specs refuse ezedge_host_confirm_within=2m before anything runs"
+	out=$(play -i localhost, -c local -e "ezedge_root=$tmp/role-try" -e "ezedge_bin=$bin" -e ezedge_host_confirm_within=120 "$here/tests/role.yml") || { echo "$out"; fail "role.yml with confirm_within"; }
 	grep -q 'TASK \[ezansiedgeai.edge.ezedge_host : Confirm the try apply\]' <<<"$out" || { echo "$out"; fail "role.yml: no confirmation"; }
 	"$bin" status --root "$tmp/role-try" --output json | /usr/bin/python3 -c 'import json, sys; s = json.load(sys.stdin); sys.exit(0 if not s["pending_confirmation"] and s["latest"]["status"] == "applied" else 1)' ||
 		fail "role.yml with confirm_within: the try apply is not kept"
