@@ -2,12 +2,14 @@
 # The Ansible collection's tests, with Debian's ansible (ansible-core 2.14):
 #   unit         pytest on the module, against the golden JSON files
 #   sanity       ansible-test sanity (sanity.sh: offline, Debian's linters)
+#   lint         ansible-lint --profile production (Debian's), the role's
+#                argument specs as ansible-doc reads them, the licence
 #   local        ansible-playbook, connection local, on copies of fixture roots
 #   chroot       ansible-playbook, connection community.general.chroot, on a
 #                Debian bookworm root made by mmdebstrap (root needed): the
 #                module runs inside it with root /, the way it runs on a device
 #
-# Usage: dist/ansible/test.sh [unit|sanity|local|chroot]...  (default: all)
+# Usage: dist/ansible/test.sh [unit|sanity|lint|local|chroot]...  (default: all)
 # `make ansible-deps` installs what it needs. A part whose tools are missing
 # is skipped with a message, or fails when CI is set.
 #
@@ -22,7 +24,7 @@ repo=$(cd "$here/../.." && pwd)
 # without ansible); Go where make finds it.
 export PATH=/usr/bin:/bin:/usr/sbin:/sbin:/usr/local/go/bin:$PATH
 parts=("$@")
-[ ${#parts[@]} -gt 0 ] || parts=(unit sanity local chroot)
+[ ${#parts[@]} -gt 0 ] || parts=(unit sanity lint local chroot)
 
 tmp=$(mktemp -d /tmp/ezedge-ansible.XXXXXX)
 cleanup() {
@@ -74,6 +76,33 @@ run_unit() {
 run_sanity() {
 	have ansible-test pylint yamllint || return 0
 	"$here/sanity.sh"
+}
+
+# ansible-lint's production profile, offline (no Galaxy), on the whole
+# collection; then what Galaxy and ansible-doc read: the role's argument
+# specs, the modules' documentation, and the licence the collection states
+# and ships, which is the repository's.
+run_lint() {
+	have ansible-lint ansible-doc || return 0
+	local coll=$here/ansible_collections/ezansiedgeai/edge out
+	ansible-lint --nocolor --version | head -1
+	out=$(cd "$coll" && ansible-lint --offline --profile production --nocolor -p 2>&1) || { echo "$out"; fail "ansible-lint --profile production"; }
+	grep -q 'Passed with production profile: 0 failure(s), 0 warning(s)' <<<"$out" || { echo "$out"; fail "ansible-lint: not clean"; }
+	echo "ok ansible-lint --profile production: $(grep -o 'on [0-9]* files' <<<"$out")"
+	out=$(ansible-doc -t role ezansiedgeai.edge.ezedge_host 2>&1) || { echo "$out"; fail "ansible-doc -t role"; }
+	for v in ezedge_host_confirm_within ezedge_host_profile ezedge_host_allow_reboot ezedge_host_reboot_timeout; do
+		grep -q -- "$v" <<<"$out" || { echo "$out"; fail "ansible-doc -t role: no $v"; }
+	done
+	grep -q 'type: int' <<<"$out" || { echo "$out"; fail "ansible-doc -t role: no typed option"; }
+	for m in ezedge_host ezedge_host_info; do
+		ansible-doc "ezansiedgeai.edge.$m" >/dev/null || fail "ansible-doc $m"
+	done
+	echo "ok ansible-doc: the role's argument specs, both modules' documentation"
+	cmp -s "$repo/LICENSE" "$coll/LICENSE" || fail "the collection's LICENSE is not the repository's"
+	/usr/bin/python3 -c 'import sys, yaml; g = yaml.safe_load(open(sys.argv[1])); sys.exit(0 if g.get("license") == ["Apache-2.0"] and not g.get("license_file") else 1)' "$coll/galaxy.yml" ||
+		fail "galaxy.yml: license is not [Apache-2.0]"
+	if grep -rIl -e 'GPL' -e 'General Public License' "$coll" --exclude-dir=output; then fail "a file of the collection states another licence"; fi
+	echo "ok licence: galaxy.yml Apache-2.0, LICENSE the repository's"
 }
 
 # play INVENTORY-ARGS... -- PLAYBOOK ARGS...
