@@ -61,8 +61,8 @@ test: test-deps fmt-check vet staticcheck
 # Debian's ansible ships ansible-core 2.14, ansible-test and
 # community.general (the chroot connection); the linters ansible-test's
 # sanity tests run are Debian's too (dist/ansible/sanity.sh: no PyPI).
-ANSIBLE_TOOLS := ansible-playbook ansible-test pytest-3 mmdebstrap pylint yamllint
-ANSIBLE_PKGS := ansible python3-pytest mmdebstrap pylint yamllint python3-pycodestyle python3-voluptuous
+ANSIBLE_TOOLS := ansible-playbook ansible-test ansible-lint pytest-3 mmdebstrap pylint yamllint
+ANSIBLE_PKGS := ansible ansible-lint python3-pytest mmdebstrap pylint yamllint python3-pycodestyle python3-voluptuous
 ansible-deps:
 	@missing=; for t in $(ANSIBLE_TOOLS); do command -v $$t >/dev/null || missing=1; done; \
 	/usr/bin/python3 -c 'import pycodestyle, voluptuous' 2>/dev/null || missing=1; \

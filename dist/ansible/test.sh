@@ -2,12 +2,14 @@
 # The Ansible collection's tests, with Debian's ansible (ansible-core 2.14):
 #   unit         pytest on the module, against the golden JSON files
 #   sanity       ansible-test sanity (sanity.sh: offline, Debian's linters)
+#   lint         ansible-lint --profile production (Debian's), the role's
+#                argument specs as ansible-doc reads them, the licence
 #   local        ansible-playbook, connection local, on copies of fixture roots
 #   chroot       ansible-playbook, connection community.general.chroot, on a
 #                Debian bookworm root made by mmdebstrap (root needed): the
 #                module runs inside it with root /, the way it runs on a device
 #
-# Usage: dist/ansible/test.sh [unit|sanity|local|chroot]...  (default: all)
+# Usage: dist/ansible/test.sh [unit|sanity|lint|local|chroot]...  (default: all)
 # `make ansible-deps` installs what it needs. A part whose tools are missing
 # is skipped with a message, or fails when CI is set.
 #
@@ -22,7 +24,7 @@ repo=$(cd "$here/../.." && pwd)
 # without ansible); Go where make finds it.
 export PATH=/usr/bin:/bin:/usr/sbin:/sbin:/usr/local/go/bin:$PATH
 parts=("$@")
-[ ${#parts[@]} -gt 0 ] || parts=(unit sanity local chroot)
+[ ${#parts[@]} -gt 0 ] || parts=(unit sanity lint local chroot)
 
 tmp=$(mktemp -d /tmp/ezedge-ansible.XXXXXX)
 cleanup() {
@@ -76,6 +78,33 @@ run_sanity() {
 	"$here/sanity.sh"
 }
 
+# ansible-lint's production profile, offline (no Galaxy), on the whole
+# collection; then what Galaxy and ansible-doc read: the role's argument
+# specs, the modules' documentation, and the licence the collection states
+# and ships, which is the repository's.
+run_lint() {
+	have ansible-lint ansible-doc || return 0
+	local coll=$here/ansible_collections/ezansiedgeai/edge out
+	ansible-lint --nocolor --version | head -1
+	out=$(cd "$coll" && ansible-lint --offline --profile production --nocolor -p 2>&1) || { echo "$out"; fail "ansible-lint --profile production"; }
+	grep -q 'Passed with production profile: 0 failure(s), 0 warning(s)' <<<"$out" || { echo "$out"; fail "ansible-lint: not clean"; }
+	echo "ok ansible-lint --profile production: $(grep -o 'on [0-9]* files' <<<"$out")"
+	out=$(ansible-doc -t role ezansiedgeai.edge.ezedge_host 2>&1) || { echo "$out"; fail "ansible-doc -t role"; }
+	for v in ezedge_host_confirm_within ezedge_host_profile ezedge_host_allow_reboot ezedge_host_reboot_timeout; do
+		grep -q -- "$v" <<<"$out" || { echo "$out"; fail "ansible-doc -t role: no $v"; }
+	done
+	grep -q 'type: int' <<<"$out" || { echo "$out"; fail "ansible-doc -t role: no typed option"; }
+	for m in ezedge_host ezedge_host_info; do
+		ansible-doc "ezansiedgeai.edge.$m" >/dev/null || fail "ansible-doc $m"
+	done
+	echo "ok ansible-doc: the role's argument specs, both modules' documentation"
+	cmp -s "$repo/LICENSE" "$coll/LICENSE" || fail "the collection's LICENSE is not the repository's"
+	/usr/bin/python3 -c 'import sys, yaml; g = yaml.safe_load(open(sys.argv[1])); sys.exit(0 if g.get("license") == ["Apache-2.0"] and not g.get("license_file") else 1)' "$coll/galaxy.yml" ||
+		fail "galaxy.yml: license is not [Apache-2.0]"
+	if grep -rIl -e 'GPL' -e 'General Public License' "$coll" --exclude-dir=output; then fail "a file of the collection states another licence"; fi
+	echo "ok licence: galaxy.yml Apache-2.0, LICENSE the repository's"
+}
+
 # play INVENTORY-ARGS... -- PLAYBOOK ARGS...
 play() { ansible-playbook -e @"$here/tests/profile.json" "$@" 2>&1; }
 
@@ -117,11 +146,18 @@ local_fixture() {
 run_local() {
 	have ansible-playbook go || return 0
 	build
-	local f out
+	local f out sum0
 	for f in pi5-16gb-nvme-bookworm amd64-intel-32gb-2nvme; do local_fixture "$f"; done
 	cp -a "$repo/testdata/pi4-8gb-bullseye" "$tmp/paths"
 	out=$(play -i localhost, -c local -e "ezedge_root=$tmp/paths" -e "ezedge_bin=$bin" "$here/tests/local.yml") || { echo "$out"; fail "local.yml"; }
-	echo "ok pi4-8gb-bullseye: planned, try apply + confirm, unconfirmed try apply reverts, rollback --to (local.yml)"
+	echo "ok pi4-8gb-bullseye: planned (changed=false), try apply + confirm, unconfirmed try apply reverts, rollback --to (local.yml)"
+	# The info module on the same root, its applies in the history: it
+	# reports changed=0 and leaves every file as it was.
+	sum0=$(treesum "$tmp/paths")
+	out=$(play -i localhost, -c local -e "ezedge_root=$tmp/paths" -e "ezedge_bin=$bin" "$here/tests/info.yml") || { echo "$out"; fail "info.yml"; }
+	[ "$(recap "$out")" = "changed=0 failed=0" ] || { echo "$out"; fail "info.yml: changed"; }
+	[ "$(treesum "$tmp/paths")" = "$sum0" ] || { diff <(echo "$sum0") <(treesum "$tmp/paths") || true; fail "info.yml changed the root"; }
+	echo "ok pi4-8gb-bullseye: ezedge_host_info (facts, plan, check, status, history; check mode) changed=0, tree byte-identical"
 	cp -a "$repo/testdata/pi5-8gb-trixie-zram" "$tmp/role"
 	out=$(play -i localhost, -c local -e "ezedge_root=$tmp/role" -e "ezedge_bin=$bin" "$here/tests/role.yml") || { echo "$out"; fail "role.yml"; }
 	grep -q 'A reboot is needed' <<<"$out" || { echo "$out"; fail "role.yml: no reboot notice"; }
@@ -140,8 +176,17 @@ run_local() {
 	echo "ok amd64-amd-16gb-nocpufreq: the no-module recipe (command, changed_when rc == 2): changed, then changed=0"
 	# The role's try apply: applied with confirm_within, confirmed from a
 	# new connection after a clean plan; nothing is left waiting.
+	# The role's argument specs are enforced: a duration string is not a
+	# number of seconds, and nothing runs.
 	cp -a "$repo/testdata/pi5-8gb-trixie-zram" "$tmp/role-try"
-	out=$(play -i localhost, -c local -e "ezedge_root=$tmp/role-try" -e "ezedge_bin=$bin" -e ezedge_host_confirm_within=120s "$here/tests/role.yml") || { echo "$out"; fail "role.yml with confirm_within"; }
+	sum0=$(treesum "$tmp/role-try")
+	if out=$(play -i localhost, -c local -e "ezedge_root=$tmp/role-try" -e "ezedge_bin=$bin" -e ezedge_host_confirm_within=2m "$here/tests/role.yml"); then
+		echo "$out"; fail "role.yml took ezedge_host_confirm_within=2m"
+	fi
+	grep -q 'Validation of arguments failed' <<<"$out" && grep -q "argument 'ezedge_host_confirm_within'" <<<"$out" || { echo "$out"; fail "role.yml: no argument spec error"; }
+	[ "$(treesum "$tmp/role-try")" = "$sum0" ] || fail "role.yml with a bad argument changed the root"
+	echo "ok pi5-8gb-trixie-zram: the role's argument specs refuse ezedge_host_confirm_within=2m before anything runs"
+	out=$(play -i localhost, -c local -e "ezedge_root=$tmp/role-try" -e "ezedge_bin=$bin" -e ezedge_host_confirm_within=120 "$here/tests/role.yml") || { echo "$out"; fail "role.yml with confirm_within"; }
 	grep -q 'TASK \[ezansiedgeai.edge.ezedge_host : Confirm the try apply\]' <<<"$out" || { echo "$out"; fail "role.yml: no confirmation"; }
 	"$bin" status --root "$tmp/role-try" --output json | /usr/bin/python3 -c 'import json, sys; s = json.load(sys.stdin); sys.exit(0 if not s["pending_confirmation"] and s["latest"]["status"] == "applied" else 1)' ||
 		fail "role.yml with confirm_within: the try apply is not kept"

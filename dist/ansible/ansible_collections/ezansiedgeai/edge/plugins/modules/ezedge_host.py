@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Copyright: ezedge-host contributors
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
 
 from __future__ import (absolute_import, division, print_function)
 __metaclass__ = type
@@ -24,8 +24,9 @@ author: ezedge-host contributors (@ezansiedgeai)
 options:
   state:
     description:
-      - C(planned) reports what an apply would change and changes nothing; it reports C(changed) when
-        changes are pending (the tool's C(plan --detailed-exitcode) 2).
+      - C(planned) reports what an apply would change and changes nothing. It is a query, always
+        C(changed=false), with the plan in the result (I(pending), I(changes), I(reboot_required), ...).
+        Check mode with C(applied) is the way to have C(changed) say that changes are pending.
       - C(applied) applies the plan; idempotent, nothing to change reports C(changed=false).
       - C(rolled_back) restores the latest apply not yet rolled back, or every apply back to and including I(to).
       - C(confirmed) keeps a try apply (I(confirm_within)) before its automatic revert; I(to) names it.
@@ -53,9 +54,9 @@ options:
     choices: [rpi4, rpi5, amd64, arm64]
   confirm_within:
     description:
-      - With I(state=applied), a try apply, for example C(120s) or C(5m).
+      - With I(state=applied), a try apply, in seconds (for example C(300)).
         It is rolled back automatically unless confirmed (I(state=confirmed)) within that time.
-    type: str
+    type: int
   force:
     description:
       - With I(state=rolled_back), also restore resources someone else changed since the apply (drift).
@@ -69,14 +70,16 @@ options:
     type: str
   lock_timeout:
     description:
-      - How long to wait for another ezedge-host changing the host, for example C(30s) (default fail at once).
-    type: str
+      - How long to wait for another ezedge-host changing the host, in seconds (default C(0), fail at once).
+    type: int
+    default: 0
   binary:
     description:
       - Path of the ezedge-host program on the target. Default C(ezedge-host) on C(PATH), then C(/usr/sbin/ezedge-host).
     type: path
 notes:
   - Runs on the target; needs only Python and the ezedge-host binary there.
+  - M(ezansiedgeai.edge.ezedge_host_info) reads the host (facts, plan, check, status, history) without a state.
   - I(reboot_required) is true when an applied change takes effect only at the next boot, or when the
     plan reports kernel arguments configured but not active yet (so a run that was not allowed to reboot
     asks again next time).
@@ -105,7 +108,7 @@ EXAMPLES = r'''
 
 - name: Try apply of the host's own /etc/ezedge-host/profile.yaml, to be confirmed from a new connection
   ezansiedgeai.edge.ezedge_host:
-    confirm_within: 300s
+    confirm_within: 300
   register: trial
 
 - name: Keep it
@@ -119,6 +122,11 @@ EXAMPLES = r'''
     state: planned
     root: /mnt/image
     platform: rpi5
+  register: image_plan
+
+- name: Say what an apply would change
+  ansible.builtin.debug:
+    msg: "{{ image_plan.pending }} changes pending, reboot needed: {{ image_plan.reboot_required }}"
 
 - name: Roll back to a snapshot, drift included
   ezansiedgeai.edge.ezedge_host:
@@ -217,87 +225,16 @@ rc:
   type: int
 '''
 
-import json
 import os
-import re
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.common.text.converters import to_native, to_text
-from ansible.module_utils.six import integer_types, string_types
+from ansible.module_utils.common.text.converters import to_native
+from ansible_collections.ezansiedgeai.edge.plugins.module_utils.ezedge_host import (
+    COMMON_ARGS, Runner, ToolError, fail_tool, profile_arg, seconds)
 
-FORMAT_VERSION = 1
 # history statuses of an apply that a rollback would no longer touch
 # (rollback.Record.Open is false for them).
 CLOSED = ('rolled back', 'failed, restored')
-PLAIN_KEY = re.compile(r'^[A-Za-z_][A-Za-z0-9_.-]*$')
-
-
-class ToolError(Exception):
-    def __init__(self, rc, stdout, stderr, argv, data=None):
-        Exception.__init__(self, stderr)
-        self.rc = rc
-        self.stdout = stdout
-        self.stderr = stderr
-        self.argv = argv
-        self.data = data
-
-    def errors(self):
-        # One line per problem on stderr, each prefixed: the prefix is dropped,
-        # everything else kept (a revert notice on stderr matters too).
-        out = []
-        for line in to_text(self.stderr).splitlines():
-            line = line.strip()
-            if line.startswith('ezedge-host:'):
-                line = line[len('ezedge-host:'):].strip()
-            if line:
-                out.append(line)
-        if not out and self.data and self.data.get('error'):
-            out.append(self.data['error'])
-        return out
-
-
-def yaml_scalar(v):
-    # Booleans first: bool is an int in Python.
-    if v is None:
-        return 'null'
-    if isinstance(v, bool):
-        return 'true' if v else 'false'
-    if isinstance(v, integer_types):
-        return str(v)
-    if isinstance(v, float):
-        # The profile takes plain decimal integers only: a float is written
-        # as it is, for the tool to refuse naming the key.
-        return repr(v)
-    # A JSON string is a valid YAML double-quoted scalar.
-    return json.dumps(to_text(v))
-
-
-def yaml_key(k):
-    k = to_text(k)
-    return k if PLAIN_KEY.match(k) else json.dumps(k)
-
-
-def to_yaml(v, indent=0):
-    """Block YAML for a profile given as a dictionary.
-
-    Keys are written plain: the tool's strict reader is given exactly the
-    YAML a person would write (no flow style, no anchors, no tags).
-    """
-    pad = '  ' * indent
-    lines = []
-    if isinstance(v, dict):
-        for k, val in v.items():
-            if isinstance(val, dict) and val:
-                lines.append('%s%s:' % (pad, yaml_key(k)))
-                lines.append(to_yaml(val, indent + 1))
-            elif isinstance(val, (list, tuple)):
-                lines.append('%s%s: [%s]' % (pad, yaml_key(k), ', '.join(yaml_scalar(e) for e in val)))
-            elif isinstance(val, dict):
-                lines.append('%s%s: {}' % (pad, yaml_key(k)))
-            else:
-                lines.append('%s%s: %s' % (pad, yaml_key(k), yaml_scalar(val)))
-        return '\n'.join(lines)
-    return pad + yaml_scalar(v)
 
 
 def diff_entries(changes):
@@ -319,52 +256,6 @@ def diff_entries(changes):
                 entry[side + '_header'] = head
         out.append(entry)
     return out
-
-
-class Runner(object):
-    def __init__(self, module):
-        self.module = module
-        p = module.params
-        self.bin = p['binary'] or module.get_bin_path('ezedge-host', opt_dirs=['/usr/sbin', '/usr/local/sbin'])
-        if not self.bin or not os.path.exists(self.bin):
-            module.fail_json(msg='ezedge-host not found on the target (PATH, /usr/sbin): install it or set binary')
-        self.globals = ['--root', p['root']]
-        if p['platform']:
-            self.globals += ['--platform', p['platform']]
-
-    def run(self, args, json_out=True, ok=(0,)):
-        argv = [self.bin] + args + self.globals
-        if json_out:
-            argv += ['--output', 'json']
-        # LC_ALL=C: the tool's messages are not translated, but the
-        # commands it runs on a live host could be.
-        rc, out, err = self.module.run_command(argv, environ_update={'LC_ALL': 'C'})
-        data = None
-        if json_out and out.strip():
-            try:
-                data = json.loads(out)
-            except ValueError:
-                raise ToolError(rc, out, err or 'ezedge-host printed output that is not JSON', argv)
-            if data.get('format_version') != FORMAT_VERSION:
-                raise ToolError(rc, out, 'ezedge-host JSON format_version %s, this module reads %d' % (data.get('format_version'), FORMAT_VERSION), argv)
-        if rc not in ok:
-            raise ToolError(rc, out, err, argv, data)
-        return rc, data, err
-
-
-def profile_arg(module):
-    prof = module.params['profile']
-    if prof is None:
-        return []
-    if isinstance(prof, dict):
-        path = os.path.join(module.tmpdir, 'inline-profile.yaml')
-        # module.tmpdir is private to this run (mode 0700) and removed after it.
-        with open(path, 'w') as f:
-            f.write(to_yaml(prof) + '\n')
-        return ['--profile', path]
-    if isinstance(prof, string_types):
-        return ['--profile', prof]
-    module.fail_json(msg='profile must be a path or a dictionary, not %s' % type(prof).__name__)
 
 
 def plan_result(plan):
@@ -409,7 +300,9 @@ def do_plan_apply(module, r):
     refused = refusal(plan)
     if refused:
         raise ToolError(1, '', '\n'.join(refused), args, plan)
-    res['changed'] = res['pending'] > 0
+    # planned is a query: what would change is in the result, never in
+    # changed. Check mode of applied predicts the apply, so it is changed.
+    res['changed'] = state == 'applied' and res['pending'] > 0
     if module._diff:
         res['diff'] = diff_entries(res['changes'])
     if state == 'applied':
@@ -421,9 +314,9 @@ def do_plan_apply(module, r):
         return res
     args = ['apply', '--yes']
     if p['confirm_within']:
-        args += ['--confirm-within', p['confirm_within']]
+        args += ['--confirm-within', seconds(p['confirm_within'])]
     if p['lock_timeout']:
-        args += ['--lock-timeout', p['lock_timeout']]
+        args += ['--lock-timeout', seconds(p['lock_timeout'])]
     args.append(planfile)
     rc, ap, err = r.run(args)
     res['changes'] = ap.get('changes') or []
@@ -468,7 +361,7 @@ def do_rollback(module, r):
     if p['force']:
         args.append('--force')
     if p['lock_timeout']:
-        args += ['--lock-timeout', p['lock_timeout']]
+        args += ['--lock-timeout', seconds(p['lock_timeout'])]
     try:
         rc, rb, err = r.run(args)
     except ToolError as e:
@@ -502,7 +395,7 @@ def do_confirm(module, r):
     if p['to']:
         args.append(p['to'])
     if p['lock_timeout']:
-        args += ['--lock-timeout', p['lock_timeout']]
+        args += ['--lock-timeout', seconds(p['lock_timeout'])]
     r.run(args, json_out=False)
     # What stays is read back from the tool's JSON, not from its text.
     rc, st, err = r.run(['status'])
@@ -512,23 +405,23 @@ def do_confirm(module, r):
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            state=dict(type='str', default='applied', choices=['planned', 'applied', 'rolled_back', 'confirmed']),
-            profile=dict(type='raw'),
-            root=dict(type='path', default='/'),
-            platform=dict(type='str', choices=['rpi4', 'rpi5', 'amd64', 'arm64']),
-            confirm_within=dict(type='str'),
-            force=dict(type='bool', default=False),
-            to=dict(type='str'),
-            lock_timeout=dict(type='str'),
-            binary=dict(type='path'),
-        ),
-        supports_check_mode=True,
+    argument_spec = dict(
+        state=dict(type='str', default='applied', choices=['planned', 'applied', 'rolled_back', 'confirmed']),
+        profile=dict(type='raw'),
+        confirm_within=dict(type='int'),
+        force=dict(type='bool', default=False),
+        to=dict(type='str'),
+        lock_timeout=dict(type='int', default=0),
     )
+    argument_spec.update(COMMON_ARGS)
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     p = module.params
-    if p['confirm_within'] and p['state'] != 'applied':
+    if p['confirm_within'] is not None and p['state'] != 'applied':
         module.fail_json(msg='confirm_within is for state=applied')
+    if p['confirm_within'] is not None and p['confirm_within'] <= 0:
+        module.fail_json(msg='confirm_within: %d: want a number of seconds above 0' % p['confirm_within'])
+    if p['lock_timeout'] < 0:
+        module.fail_json(msg='lock_timeout: %d: want a number of seconds, 0 or more' % p['lock_timeout'])
     if p['to'] and p['state'] not in ('rolled_back', 'confirmed'):
         module.fail_json(msg='to is for state=rolled_back or state=confirmed')
     r = Runner(module)
@@ -540,14 +433,7 @@ def main():
         else:
             res = do_confirm(module, r)
     except ToolError as e:
-        errs = e.errors() or ['ezedge-host exited %d' % e.rc]
-        extra = {}
-        if e.data:
-            for k in ('rollbacks', 'changes', 'snapshot_id', 'changed'):
-                if k in e.data:
-                    extra[k] = e.data[k]
-        module.fail_json(msg='; '.join(errs), errors=errs, rc=e.rc, cmd=' '.join(e.argv),
-                         stdout=to_native(e.stdout), stderr=to_native(e.stderr), **extra)
+        fail_tool(module, e)
     for w in res.get('tool_warnings') or []:
         module.warn(w)
     module.exit_json(**res)

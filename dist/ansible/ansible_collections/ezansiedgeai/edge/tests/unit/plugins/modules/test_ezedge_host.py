@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Unit tests of the ezedge_host module.
+# Copyright: ezedge-host contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+"""Unit tests of the ezedge_host and ezedge_host_info modules.
 
 The tool is replaced by canned outputs: the plan, apply, history and status
 JSON are the repository's golden files (testdata/golden/json, compared byte
@@ -19,7 +20,9 @@ import pytest
 from ansible.module_utils import basic
 from ansible.module_utils.common.text.converters import to_bytes
 
+from ansible_collections.ezansiedgeai.edge.plugins.module_utils import ezedge_host as utils
 from ansible_collections.ezansiedgeai.edge.plugins.modules import ezedge_host as mod
+from ansible_collections.ezansiedgeai.edge.plugins.modules import ezedge_host_info as info
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 # dist/ansible/ansible_collections/ezansiedgeai/edge/tests/unit/plugins/modules -> repository root
@@ -29,6 +32,8 @@ FIXTURE = 'pi5-16gb-nvme-bookworm'
 
 def golden(kind):
     path = os.path.join(GOLDEN, '%s.%s.json' % (FIXTURE, kind))
+    if kind == 'check':
+        path = os.path.join(GOLDEN, '..', 'check', '%s.json' % FIXTURE)
     with open(path) as f:
         return f.read()
 
@@ -62,7 +67,7 @@ def run(monkeypatch, tmp_path):
     fake.chmod(0o755)
     calls = []
 
-    def go(args, replies, check=False, diff=False):
+    def go(args, replies, check=False, diff=False, module=mod):
         a = dict(binary=str(fake), _ansible_check_mode=check, _ansible_diff=diff,
                  _ansible_tmpdir=str(tmp_path), _ansible_remote_tmp=str(tmp_path), _ansible_keep_remote_files=False)
         a.update(args)
@@ -79,7 +84,7 @@ def run(monkeypatch, tmp_path):
             return reply
         monkeypatch.setattr(basic.AnsibleModule, 'run_command', run_command)
         with pytest.raises((Exit, Fail)) as e:
-            mod.main()
+            module.main()
         return e.value.args[0]
     go.calls = calls
     go.tmp = tmp_path
@@ -89,7 +94,7 @@ def run(monkeypatch, tmp_path):
 def test_yaml_of_an_inline_profile():
     # Plain keys and block style: what the tool's strict reader takes;
     # booleans before integers (True is an int in Python).
-    y = mod.to_yaml({'version': 1, 'tasks': {
+    y = utils.to_yaml({'version': 1, 'tasks': {
         'swappiness': {'enabled': True, 'value': 10},
         'net-buffers': {'tcp_rmem': [4096, 87380, 67108864]},
         'thp': {'mode': 'madvise'},
@@ -194,10 +199,40 @@ def test_nothing_pending_is_not_changed_and_does_not_apply(run):
 def test_try_apply_passes_confirm_within(run):
     a = json.loads(golden('apply'))
     a['pending_confirmation'] = {'id': '<id>', 'deadline': '<time>', 'revert_by': 'a detached process', 'overdue': False}
-    res = run({'confirm_within': '120s'}, {'plan': (0, golden('plan'), ''), 'apply': (0, json.dumps(a), '')})
+    res = run({'confirm_within': 120, 'lock_timeout': 30}, {'plan': (0, golden('plan'), ''), 'apply': (0, json.dumps(a), '')})
     argv = run.calls[-1]
     assert argv[argv.index('--confirm-within') + 1] == '120s'
+    assert argv[argv.index('--lock-timeout') + 1] == '30s'
     assert res['pending_confirmation']['id'] == '<id>'
+
+
+def test_durations_are_whole_seconds(run):
+    # Typed options: a string that is not a number of seconds is refused
+    # by Ansible before the tool runs; 0 or less by the module.
+    for bad in ('120s', '5m', 1.5):
+        res = run({'confirm_within': bad}, {})
+        assert res['failed'] and 'confirm_within' in res['msg']
+    res = run({'confirm_within': 0}, {})
+    assert res['failed'] and 'above 0' in res['msg']
+    res = run({'state': 'rolled_back', 'lock_timeout': -1}, {})
+    assert res['failed'] and 'lock_timeout' in res['msg']
+    assert run.calls == []
+    # A number given as a string (a templated variable) is converted.
+    res = run({'confirm_within': '90'}, {'plan': (0, golden('plan'), ''), 'apply': (0, golden('apply'), '')})
+    assert run.calls[-1][run.calls[-1].index('--confirm-within') + 1] == '90s'
+
+
+def test_planned_is_a_query(run):
+    # Changes pending are in the result, never in changed: planned is not
+    # a change, in check mode or not.
+    plan = golden('plan')
+    n = len(json.loads(plan)['changes'])
+    for check in (False, True):
+        res = run({'state': 'planned'}, {'plan': (0, plan, '')}, check=check, diff=True)
+        assert res['changed'] is False
+        assert res['pending'] == n > 0 and len(res['changes']) == n and len(res['diff']) == n
+        assert res['reboot_required'] is True
+    assert all(c[1] == 'plan' and '--out' not in c for c in run.calls)
 
 
 def test_tool_errors_fail_with_its_lines(run):
@@ -295,7 +330,37 @@ def test_confirm_of_a_kept_apply_is_unchanged(run):
 
 
 def test_options_for_another_state_fail(run):
-    res = run({'state': 'planned', 'confirm_within': '1m'}, {})
+    res = run({'state': 'planned', 'confirm_within': 60}, {})
     assert res['failed'] and 'confirm_within' in res['msg']
     res = run({'state': 'applied', 'to': 'x'}, {})
     assert res['failed'] and 'to is for' in res['msg']
+
+
+def test_info_gathers_every_document_as_the_tool_prints_it(run):
+    replies = {k: (0, golden(k), '') for k in ('facts', 'plan', 'status', 'history')}
+    replies['check'] = (5, golden('check'), '')  # failures are a result
+    res = run({'root': '/r', 'profile': {'version': 1}}, replies, module=info)
+    assert res['changed'] is False and not res.get('failed')
+    for k in ('facts', 'plan', 'check', 'status', 'history'):
+        assert res[k] == json.loads(golden(k)), k
+    assert [c[1] for c in run.calls if isinstance(c, list)] == ['facts', 'plan', 'check', 'status', 'history']
+    for argv in (c for c in run.calls if isinstance(c, list)):
+        assert argv[-4:] == ['--root', '/r', '--output', 'json']
+        # Only plan and check take a profile; no command that changes.
+        assert ('--profile' in argv) == (argv[1] in ('plan', 'check'))
+        assert argv[1] not in ('apply', 'rollback', 'confirm')
+
+
+def test_info_gathers_what_is_asked_also_in_check_mode(run):
+    res = run({'gather': ['status']}, {'status': (0, golden('status'), '')}, check=True, module=info)
+    assert res['changed'] is False and list(k for k in res if k in info.GATHER) == ['status']
+    assert [c[1] for c in run.calls] == ['status']
+
+
+def test_info_fails_with_the_tools_lines(run):
+    res = run({'gather': ['plan'], 'profile': '/p.yaml'}, {'plan': (1, '', 'ezedge-host: profile /p.yaml:2: unknown key x\n')}, module=info)
+    assert res['failed'] and res['errors'] == ['profile /p.yaml:2: unknown key x'] and res['rc'] == 1
+    res = run({'gather': ['check']}, {'check': (1, '', 'ezedge-host: boom\n')}, module=info)
+    assert res['failed'] and res['msg'] == 'boom'
+    res = run({'gather': ['nothing']}, {}, module=info)
+    assert res['failed'] and 'gather' in res['msg']
