@@ -45,34 +45,7 @@ func (p *Plan) undoOff(h *hostroot.Root, store *rollback.Store, recs []*rollback
 	for i, c := range p.Changes {
 		planned[resource.ID(c.Resource)] = i
 	}
-	var order []string
-	byID := map[string]*touched{}
-	n := 0
-	for _, r := range recs {
-		if st := r.Status(); st != rollback.Applied && st != rollback.PartlyRolledBack {
-			continue
-		}
-		for _, it := range r.Items {
-			if it.Restored || it.After == nil {
-				continue
-			}
-			id := it.ID()
-			tc, seen := byID[id]
-			if !seen {
-				tc = &touched{res: it.Resource, first: r.ID, before: it.Before}
-				byID[id] = tc
-				order = append(order, id)
-			}
-			tc.after, tc.then = *it.After, it.Then
-			n++
-			tc.last = n
-			for _, o := range strings.Split(it.Task, ",") {
-				if !slices.Contains(tc.owners, o) {
-					tc.owners = append(tc.owners, o)
-				}
-			}
-		}
-	}
+	order, byID := touchedBy(recs)
 	// The files whose kernel arguments applies set one by one.
 	argFiles := map[string]bool{}
 	for _, tc := range byID {
@@ -142,4 +115,40 @@ func (p *Plan) undoOff(h *hostroot.Root, store *rollback.Store, recs []*rollback
 		p.Changes = append(p.Changes, c)
 	}
 	return nil
+}
+
+// touchedBy gathers, from the records of applies in force (oldest first),
+// every resource they changed and not yet restored: its value before the
+// first of them, after the last, and every task that changed it, in the
+// order found.
+func touchedBy(recs []*rollback.Record) ([]string, map[string]*touched) {
+	var order []string
+	byID := map[string]*touched{}
+	n := 0
+	for _, r := range recs {
+		if st := r.Status(); st != rollback.Applied && st != rollback.PartlyRolledBack {
+			continue
+		}
+		for _, it := range r.Items {
+			if it.Restored || it.After == nil {
+				continue
+			}
+			id := it.ID()
+			tc, seen := byID[id]
+			if !seen {
+				tc = &touched{res: it.Resource, first: r.ID, before: it.Before}
+				byID[id] = tc
+				order = append(order, id)
+			}
+			tc.after, tc.then = *it.After, it.Then
+			n++
+			tc.last = n
+			for _, o := range strings.Split(it.Task, ",") {
+				if !slices.Contains(tc.owners, o) {
+					tc.owners = append(tc.owners, o)
+				}
+			}
+		}
+	}
+	return order, byID
 }

@@ -101,15 +101,7 @@ func (x *Host) Apply(req ApplyRequest) (out *ApplyResult, err error) {
 			out.Reboot = reasons
 		}
 	}()
-	again, err := x.Plan(req.Request)
-	if err != nil {
-		return nil, err
-	}
-	if req.Saved != nil {
-		err = req.Saved.Check(again)
-	} else if id := plan.Same(p, again); id != "" {
-		err = fmt.Errorf("the host changed since the plan was made (%s); nothing was changed: run apply again", id)
-	}
+	again, err := x.replan(req, p)
 	if err != nil {
 		return nil, err
 	}
@@ -133,13 +125,7 @@ func (x *Host) Apply(req ApplyRequest) (out *ApplyResult, err error) {
 	}
 	made = madeByChanges(out.Applied.Changed)
 	if me != nil && out.Applied.ID != "" {
-		note := ""
-		for _, c := range again.Pending() {
-			if c.RebootRequired {
-				note = "some changes take effect at the next boot: the after figures do not show them yet"
-			}
-		}
-		if out.Effect, err = x.after(me, out.Applied.ID, note); err != nil {
+		if out.Effect, err = x.after(me, out.Applied.ID, bootNote(again)); err != nil {
 			return out, fmt.Errorf("the apply is done (snapshot %s), but its figures were not saved: %w", out.Applied.ID, err)
 		}
 	}
@@ -152,6 +138,35 @@ func (x *Host) Apply(req ApplyRequest) (out *ApplyResult, err error) {
 		out.Pending = &pd
 	}
 	return out, nil
+}
+
+// replan plans again under the lock: the host must still be what was
+// reviewed as p (or what the saved plan was made from).
+func (x *Host) replan(req ApplyRequest, p *plan.Plan) (*plan.Plan, error) {
+	again, err := x.Plan(req.Request)
+	if err != nil {
+		return nil, err
+	}
+	if req.Saved != nil {
+		err = req.Saved.Check(again)
+	} else if id := plan.Same(p, again); id != "" {
+		err = fmt.Errorf("the host changed since the plan was made (%s); nothing was changed: run apply again", id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return again, nil
+}
+
+// bootNote is what a measured apply's figures say when some of p's changes
+// wait for the next boot.
+func bootNote(p *plan.Plan) string {
+	for _, c := range p.Pending() {
+		if c.RebootRequired {
+			return "some changes take effect at the next boot: the after figures do not show them yet"
+		}
+	}
+	return ""
 }
 
 // NotArmedError is a try apply whose revert could not be armed: the apply

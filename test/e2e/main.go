@@ -257,6 +257,19 @@ func prepare(work, root, deb string, m machine, name string, firstboot bool) (*g
 	if firstboot {
 		machineID = "uninitialized\n"
 	}
+	if err := addScenario(guest, machineID); err != nil {
+		return nil, err
+	}
+	if err := install(guest, deb, m, firstboot); err != nil {
+		return nil, err
+	}
+	return makeImage(guest)
+}
+
+// addScenario writes the scenario into the guest root: its step and unit,
+// profiles, the host files it starts from, masked consoles, a busybox
+// container root, and fstrim.timer disabled.
+func addScenario(guest, machineID string) error {
 	files := map[string]struct {
 		data []byte
 		mode os.FileMode
@@ -281,18 +294,18 @@ func prepare(work, root, deb string, m machine, name string, firstboot bool) (*g
 	for p, f := range files {
 		full := filepath.Join(guest, p)
 		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			return nil, err
+			return err
 		}
 		if f.data == nil {
 			// Masked: nothing should talk on the results port.
 			os.Remove(full)
 			if err := os.Symlink("/dev/null", full); err != nil {
-				return nil, err
+				return err
 			}
 			continue
 		}
 		if err := os.WriteFile(full, f.data, f.mode); err != nil {
-			return nil, err
+			return err
 		}
 		os.Chmod(full, f.mode)
 	}
@@ -301,37 +314,43 @@ func prepare(work, root, deb string, m machine, name string, firstboot bool) (*g
 	// container root file system of busybox alone.
 	for _, d := range []string{"var/lib/prometheus/node-exporter", "opt/ctr/bin", "opt/ctr/proc", "opt/ctr/sys", "opt/ctr/dev", "opt/ctr/etc", "opt/ctr/tmp"} {
 		if err := os.MkdirAll(filepath.Join(guest, d), 0o755); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if err := sh("cp", filepath.Join(guest, "bin/busybox"), filepath.Join(guest, "opt/ctr/bin/busybox")); err != nil {
-		return nil, err
+		return err
 	}
 	for _, l := range []string{"sh", "sleep"} {
 		if err := os.Symlink("busybox", filepath.Join(guest, "opt/ctr/bin", l)); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	// Debian enables fstrim.timer when util-linux installs; disabled, the
 	// fstrim task has something to enable and rollback something to undo.
 	if err := os.Remove(filepath.Join(guest, "etc/systemd/system/timers.target.wants/fstrim.timer")); err != nil && !os.IsNotExist(err) {
-		return nil, err
+		return err
 	}
 	wants := filepath.Join(guest, "etc/systemd/system/multi-user.target.wants")
 	os.MkdirAll(wants, 0o755)
 	if err := os.Symlink("/etc/systemd/system/ezedge-e2e.service", filepath.Join(wants, "ezedge-e2e.service")); err != nil {
-		return nil, err
+		return err
 	}
+	return nil
+}
+
+// install installs ezedge-host into the guest root: dpkg -i in a chroot, or,
+// for the first-boot scenario, as the image hook does.
+func install(guest, deb string, m machine, firstboot bool) error {
 	if !firstboot {
 		// dpkg -i inside the image, as an operator on the device would.
 		if err := sh("cp", deb, filepath.Join(guest, "tmp/ezedge-host.deb")); err != nil {
-			return nil, err
+			return err
 		}
 		if err := sh("chroot", guest, "dpkg", "-i", "/tmp/ezedge-host.deb"); err != nil {
-			return nil, err
+			return err
 		}
 		if err := os.Remove(filepath.Join(guest, "tmp/ezedge-host.deb")); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if firstboot {
@@ -339,15 +358,21 @@ func prepare(work, root, deb string, m machine, name string, firstboot bool) (*g
 		// dpkg, print the plan, firstboot install with the profile.
 		repo, err := os.Getwd()
 		if err != nil {
-			return nil, err
+			return err
 		}
 		prov := exec.Command(filepath.Join(repo, "dist/images/common/ezedge-provision"), guest)
 		prov.Env = append(os.Environ(), "EZEDGE_DEB="+deb, "EZEDGE_PROFILE="+filepath.Join(guest, "etc/e2e/profile.yaml"), "EZEDGE_PLATFORM="+strings.TrimPrefix(m.kernelPkg, "linux-image-"))
 		prov.Stdout, prov.Stderr = os.Stderr, os.Stderr
 		if err := prov.Run(); err != nil {
-			return nil, fmt.Errorf("provisioning the first-boot image: %v", err)
+			return fmt.Errorf("provisioning the first-boot image: %v", err)
 		}
 	}
+	return nil
+}
+
+// makeImage takes the guest's kernel and initrd out and makes its disk
+// image; the guest root is removed.
+func makeImage(guest string) (*guestImage, error) {
 	kernels, _ := filepath.Glob(filepath.Join(guest, "boot/vmlinuz-*"))
 	initrds, _ := filepath.Glob(filepath.Join(guest, "boot/initrd.img-*"))
 	if len(kernels) != 1 || len(initrds) != 1 {
