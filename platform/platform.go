@@ -77,16 +77,19 @@ type Facts struct {
 	Userland string `json:"userland,omitempty"`
 	// Binary is the ezedge-host units in the root run: the Debian
 	// package's when installed, else where `firstboot install` copies one.
-	Binary       string        `json:"-"`
-	Platform     Kind          `json:"platform"`
-	Board        string        `json:"board,omitempty"`
-	CPUVendor    string        `json:"cpu_vendor,omitempty"`
-	Cores        int           `json:"cores"`
-	MemTotal     uint64        `json:"mem_total_bytes"`
-	HugePageSize uint64        `json:"huge_page_size_bytes,omitempty"`
-	CPUs         []CPU         `json:"cpus,omitempty"`
-	Block        []BlockDevice `json:"block_devices,omitempty"`
-	RootDevice   string        `json:"root_device,omitempty"`
+	Binary       string `json:"-"`
+	Platform     Kind   `json:"platform"`
+	Board        string `json:"board,omitempty"`
+	CPUVendor    string `json:"cpu_vendor,omitempty"`
+	Cores        int    `json:"cores"`
+	MemTotal     uint64 `json:"mem_total_bytes"`
+	HugePageSize uint64 `json:"huge_page_size_bytes,omitempty"`
+	// HugePages is the huge pages the kernel holds now (HugePages_Total):
+	// memory counted in MemTotal that no container can take.
+	HugePages  uint64        `json:"huge_pages,omitempty"`
+	CPUs       []CPU         `json:"cpus,omitempty"`
+	Block      []BlockDevice `json:"block_devices,omitempty"`
+	RootDevice string        `json:"root_device,omitempty"`
 	// Runtime is true when the root has a live kernel's /proc: runtime
 	// values can be read and set. An image root has only files.
 	Runtime bool `json:"runtime"`
@@ -209,6 +212,7 @@ func DetectAs(h *hostroot.Root, as Kind, ob Observe) (*Facts, error) {
 		mi := parseColonFile(meminfo)
 		f.MemTotal = kbField(mi, "MemTotal")
 		f.HugePageSize = kbField(mi, "Hugepagesize")
+		f.HugePages, _ = strconv.ParseUint(strings.TrimSpace(mi["HugePages_Total"]), 10, 64)
 		f.Evidence = append(f.Evidence, fmt.Sprintf("memory: MemTotal %s from /proc/meminfo", HumanBytes(f.MemTotal)))
 	}
 	f.detectBlock(h)

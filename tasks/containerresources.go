@@ -57,7 +57,9 @@ func init() {
 			}
 			return out
 		},
-		Plan: func(f *Facts, o *ContainerResourcesOptions) Intent {
+		// The budget is what the other tasks, as the profile has them,
+		// leave (Reserved).
+		PlanAmong: func(f *Facts, o *ContainerResourcesOptions, choices Choices) Intent {
 			if len(o.Containers) == 0 {
 				return Skip("no containers named in the profile (containers: [llm=chat, …])")
 			}
@@ -69,7 +71,7 @@ func init() {
 				}
 				reqs = append(reqs, r)
 			}
-			a, err := alloc.Compute(f, 0, reqs)
+			a, err := Allocate(f, choices, alloc.Options{}, reqs)
 			if err != nil {
 				return Skip(err.Error())
 			}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/ezansiedgeai/ezedge-host/internal/alloc"
 	"github.com/ezansiedgeai/ezedge-host/internal/formats/hostconf"
 	"github.com/ezansiedgeai/ezedge-host/internal/formats/unitfile"
 	"github.com/ezansiedgeai/ezedge-host/internal/health/measure"
@@ -69,6 +70,15 @@ func init() {
 		// RAM than an edge workload's temporary files need.
 		Options: TmpTmpfsOptions{SizePercent: 25, MaxMiB: 2048},
 		Plan:    planTmpTmpfs,
+		// A tmpfs takes RAM only as files are written, but up to its
+		// cap it may: the budget keeps the cap.
+		Reserves: func(f *Facts, o *TmpTmpfsOptions) *alloc.Reserve {
+			if f.MemTotal == 0 {
+				return nil
+			}
+			_, note := tmpSize(f, o)
+			return &alloc.Reserve{What: "tmpfs /tmp", Size: alloc.Bytes(tmpCap(f, o)), Why: "the tmp-tmpfs task: " + note}
+		},
 	})
 }
 
@@ -188,6 +198,16 @@ func planTmpTmpfs(f *Facts, o *TmpTmpfsOptions) Intent {
 		in.RebootPending = []Pending{{"/tmp on tmpfs", "tmp.mount is enabled, /tmp is not a tmpfs yet (/proc/mounts)"}}
 	}
 	return in
+}
+
+// tmpCap is the most the tmpfs may hold on a host of f.MemTotal: its share
+// of RAM, or the max_mib cap where that is less.
+func tmpCap(f *Facts, o *TmpTmpfsOptions) uint64 {
+	limit := f.MemTotal * uint64(o.SizePercent) / 100
+	if o.MaxMiB > 0 {
+		return min(limit, uint64(o.MaxMiB)<<20)
+	}
+	return limit
 }
 
 // tmpSize is the tmpfs's size= (escaped for a unit file: systemd expands

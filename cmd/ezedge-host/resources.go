@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -9,6 +8,7 @@ import (
 	"github.com/ezansiedgeai/ezedge-host/internal/alloc"
 	"github.com/ezansiedgeai/ezedge-host/internal/ops"
 	"github.com/ezansiedgeai/ezedge-host/internal/view"
+	"github.com/ezansiedgeai/ezedge-host/tasks"
 )
 
 // resourcesFlags are resources' flags.
@@ -27,8 +27,9 @@ func resourcesCmd(g *globals) *cobra.Command {
 		Short: "Size each AI container's memory, CPUs and environment for this host from the guide's tables",
 		Long: "Size the containers of a mix of workloads (--workload llm|stt|vision|general, repeatable, each\n" +
 			"WORKLOAD or WORKLOAD=NAME) for this host from the guide's tables: memory limit and reservation,\n" +
-			"CPUs and environment, with the row or rule behind each figure. A mix whose limits exceed the\n" +
-			"host's RAM less 10 % for the OS is refused with the sums. Shown as `podman run` flags, a\n" +
+			"CPUs and environment, with the row or rule behind each figure. The limits share a budget: RAM\n" +
+			"less what the profile's tasks keep (huge pages, a tmpfs /tmp, a volatile journal) less 10 % for\n" +
+			"the OS; a mix over it is refused with the sums. Shown as `podman run` flags, a\n" +
 			"podman-compose override and Quadlet drop-ins (--form narrows).\n\n" +
 			"--write NAME writes NAME's Quadlet drop-in (--form compose: the Compose override) the way apply\n" +
 			"writes: planned with a diff, confirmed, snapshotted, undone by rollback. The container-resources\n" +
@@ -46,18 +47,22 @@ func resourcesCmd(g *globals) *cobra.Command {
 			if fl.write != "" {
 				return g.writeResources(cmd, &fl, reqs, fs, size)
 			}
-			// Only --write plans: without it a profile would be ignored.
-			for _, n := range []string{"profile", "no-profile"} {
-				if cmd.Flags().Changed(n) {
-					return fmt.Errorf("--%s: only with --write (resources without it plans nothing)", n)
-				}
+			// The profile says which tasks keep memory from containers
+			// (huge pages, a tmpfs /tmp, a volatile journal).
+			src, err := fl.profile.source(cmd)
+			if err != nil {
+				return err
 			}
 			return g.on(nil, func(x *ops.Host, out view.Format) error {
 				f, err := x.Facts()
 				if err != nil {
 					return err
 				}
-				a, err := alloc.Compute(f, size, reqs)
+				p, err := x.Profile(src)
+				if err != nil {
+					return err
+				}
+				a, err := tasks.Allocate(f, p.Choices, alloc.Options{RAM: size}, reqs)
 				if err != nil {
 					return err
 				}

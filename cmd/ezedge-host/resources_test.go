@@ -224,7 +224,12 @@ func TestComposeOverrideInPodmanCompose(t *testing.T) {
 		t.Skip("podman-compose is not installed (make test-deps installs it)")
 	}
 	dir := t.TempDir()
-	r := cli("resources", "--root", filepath.Join(fixture.Testdata(), "amd64-intel-32gb-2nvme"), "--workload", "llm=chat", "--workload", "stt=ears", "--output", "json").must(t, 0)
+	// Without huge pages the guide's rows fit the budget as written.
+	prof := filepath.Join(dir, "profile.yaml")
+	if err := os.WriteFile(prof, []byte("version: 1\ntasks:\n  hugepages: {enabled: false}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := cli("resources", "--root", filepath.Join(fixture.Testdata(), "amd64-intel-32gb-2nvme"), "--profile", prof, "--workload", "llm=chat", "--workload", "stt=ears", "--output", "json").must(t, 0)
 	var v struct {
 		Forms struct{ Compose string }
 	}

@@ -134,6 +134,23 @@ var CPUTable = []cpuRow{
 	{AMD64, 12, 16, 12},
 }
 
+// Reserve is memory the host keeps from containers: what keeps it, how
+// much (the most it may take), and where that figure comes from.
+type Reserve struct {
+	What string `json:"what"`
+	Size Bytes  `json:"bytes"`
+	Why  string `json:"why"`
+}
+
+// Options are what Compute takes besides the host's facts and the mix.
+type Options struct {
+	// RAM, when not zero, stands for the RAM an image cannot show (--ram).
+	RAM Bytes
+	// Reserved is the memory the host keeps from containers, as planned
+	// (tasks.Reserved): the budget subtracts each.
+	Reserved []Reserve
+}
+
 // Request is one container of the mix: its workload, and its name (the
 // Compose service or Quadlet unit; the workload's name when not given).
 type Request struct {
@@ -163,9 +180,16 @@ type Allocation struct {
 	Cores    int   `json:"cores"`
 	// Row is the memory table row the percentages come from.
 	Row string `json:"memory_row"`
-	// Budget is RAM less the least headroom: the sum of the limits may not
-	// exceed it. Guide is the row's own total for containers.
+	// Reserved is the memory the host keeps from containers besides the
+	// OS's headroom (huge pages, a tmpfs /tmp's cap, a volatile
+	// journal's cap); Headroom the OS's share (MinHeadroom of MemTotal).
+	Reserved []Reserve `json:"reserved"`
+	Headroom Bytes     `json:"headroom_bytes"`
+	// Budget is MemTotal less Reserved and Headroom: the sum of the
+	// limits may not exceed it; BudgetWhy is that sum, line by line.
+	// Guide is the row's own total for containers.
 	Budget         Bytes       `json:"budget_bytes"`
+	BudgetWhy      []string    `json:"budget_why"`
 	Guide          Bytes       `json:"guide_limit_bytes"`
 	SumLimit       Bytes       `json:"sum_limit_bytes"`
 	SumReservation Bytes       `json:"sum_reservation_bytes"`
@@ -267,15 +291,36 @@ func GeneralCPUs(c Class, cores int) (int, string) {
 	return n, fmt.Sprintf("75 %% of %d cores (the rate of the guide's amd64 rows), at least 1", cores)
 }
 
-// Compute sizes the mix reqs for the host f; ram, when not zero, stands
-// for the RAM an image cannot show.
-func Compute(f *platform.Facts, ram Bytes, reqs []Request) (*Allocation, error) {
+// BudgetOf is what the containers' limits may sum to on a host of memTotal
+// keeping rs: MemTotal less each reserve, less MinHeadroom % of MemTotal
+// for the OS (the guide's share is of all RAM, whatever else is kept),
+// floored to a MiB; and that sum in words, a line each. 0 when nothing is
+// left.
+func BudgetOf(memTotal Bytes, src string, rs []Reserve) (b, headroom Bytes, why []string) {
+	rest := memTotal / 100 * (100 - MinHeadroom)
+	headroom = memTotal - rest
+	why = []string{fmt.Sprintf("%s RAM (MemTotal, %s)", platform.HumanBytes(uint64(memTotal)), src)}
+	for _, r := range rs {
+		rest -= min(r.Size, rest)
+		why = append(why, fmt.Sprintf("− %s %s: %s", platform.HumanBytes(uint64(r.Size)), r.What, r.Why))
+	}
+	why = append(why, fmt.Sprintf("− %s for the OS: %d %% of RAM (the guide's least headroom)", platform.HumanBytes(uint64(headroom)), MinHeadroom))
+	b = rest / MiB * MiB
+	return b, headroom, append(why, fmt.Sprintf("= %s for the containers' limits", b))
+}
+
+// Compute sizes the mix reqs for the host f with o.
+func Compute(f *platform.Facts, o Options, reqs []Request) (*Allocation, error) {
 	if len(reqs) == 0 {
 		reqs = []Request{{Name: string(General), Workload: General}}
 	}
-	a := &Allocation{Platform: f.Platform, Class: ClassOf(f.Platform), MemTotal: Bytes(f.MemTotal), Cores: f.Cores}
-	if ram != 0 {
-		a.MemTotal = ram
+	a := &Allocation{Platform: f.Platform, Class: ClassOf(f.Platform), MemTotal: Bytes(f.MemTotal), Cores: f.Cores, Reserved: o.Reserved}
+	src := "/proc/meminfo"
+	if o.RAM != 0 {
+		a.MemTotal, src = o.RAM, "--ram"
+	}
+	if a.Reserved == nil {
+		a.Reserved = []Reserve{}
 	}
 	switch {
 	case a.MemTotal == 0:
@@ -291,7 +336,10 @@ func Compute(f *platform.Facts, ram Bytes, reqs []Request) (*Allocation, error) 
 	a.Row = row.Host
 	limit := scale(a.Physical, row.Limit, row.Size)
 	reservation := scale(a.Physical, row.Reservation, row.Size)
-	a.Budget = a.MemTotal / 100 * (100 - MinHeadroom) / MiB * MiB
+	a.Budget, a.Headroom, a.BudgetWhy = BudgetOf(a.MemTotal, src, a.Reserved)
+	if a.Budget == 0 {
+		return nil, fmt.Errorf("no memory is left for containers: %s", strings.Join(a.BudgetWhy, " "))
+	}
 	a.Guide = min(limit, a.Budget)
 	rowWhy := fmt.Sprintf("memory table row %q: %s limit, %s reservation", row.Host, row.Limit, row.Reservation)
 	if row.Size != a.Physical {
@@ -309,7 +357,7 @@ func Compute(f *platform.Facts, ram Bytes, reqs []Request) (*Allocation, error) 
 			c.Memory, c.Reservation = a.Guide, min(reservation, a.Guide)
 			c.Why = append(c.Why, rowWhy)
 			if a.Guide < limit {
-				c.Why = append(c.Why, fmt.Sprintf("limit cut to %s: RAM less %d %% for the OS", a.Guide, MinHeadroom))
+				c.Why = append(c.Why, fmt.Sprintf("limit cut to the budget, %s: %s", a.Guide, budgetWords(a)))
 			}
 			var why string
 			c.CPUs, why = GeneralCPUs(a.Class, a.Cores)
@@ -342,14 +390,27 @@ func Compute(f *platform.Facts, ram Bytes, reqs []Request) (*Allocation, error) 
 		for _, c := range a.Containers {
 			parts = append(parts, fmt.Sprintf("%s %s", c.Name, c.Memory))
 		}
-		return nil, fmt.Errorf("memory limits sum to %s (%s), more than this host's %s: %s RAM less %d %% for the OS",
-			a.SumLimit, strings.Join(parts, " + "), a.Budget, platform.HumanBytes(uint64(a.MemTotal)), MinHeadroom)
+		return nil, fmt.Errorf("memory limits sum to %s (%s), more than this host's %s: %s",
+			a.SumLimit, strings.Join(parts, " + "), a.Budget, budgetWords(a))
 	}
 	if a.SumLimit > limit {
 		a.Warnings = append(a.Warnings, fmt.Sprintf("memory limits sum to %s, more than the %s the guide gives all containers on this host (%s): the OS keeps less than the guide's headroom", a.SumLimit, limit, row.Host))
 	}
 	a.Warnings = append(a.Warnings, cgroupWarnings(f)...)
 	return a, nil
+}
+
+// budgetWords is a's budget in one phrase.
+func budgetWords(a *Allocation) string { return BudgetWords(a.MemTotal, a.Reserved) }
+
+// BudgetWords is the budget of a host of memTotal keeping rs in one
+// phrase: "31.3 GiB RAM less 2 GiB huge pages less 10 % for the OS".
+func BudgetWords(memTotal Bytes, rs []Reserve) string {
+	w := platform.HumanBytes(uint64(memTotal)) + " RAM"
+	for _, r := range rs {
+		w += " less " + platform.HumanBytes(uint64(r.Size)) + " " + r.What
+	}
+	return w + fmt.Sprintf(" less %d %% for the OS", MinHeadroom)
 }
 
 // cgroupWarnings say when limits written would not take effect.

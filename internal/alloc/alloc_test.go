@@ -32,7 +32,7 @@ func TestMemoryTableRows(t *testing.T) {
 		{"amd64 24 GB", platform.AMD64, 24*GiB - 600*MiB, 18 * GiB, 12 * GiB},
 		{"amd64 32 GB", platform.AMD64, 32775564 << 10, 28 * GiB, 20 * GiB},
 	} {
-		a, err := Compute(host(c.k, c.mem, 4), 0, nil)
+		a, err := Compute(host(c.k, c.mem, 4), Options{}, nil)
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
@@ -71,7 +71,7 @@ func TestMemoryDerived(t *testing.T) {
 		// less 10 %.
 		{"amd64 32 GB, 31 GiB seen", platform.AMD64, 31 * GiB, "amd64 32 GB+", 28569 * MiB, 20 * GiB},
 	} {
-		a, err := Compute(host(c.k, c.mem, 4), 0, nil)
+		a, err := Compute(host(c.k, c.mem, 4), Options{}, nil)
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
@@ -146,7 +146,7 @@ func TestWorkloadTable(t *testing.T) {
 		if c.k == platform.AMD64 {
 			cores = 16
 		}
-		a, err := Compute(host(c.k, c.mem, cores), 0, []Request{{Name: "x", Workload: c.w}})
+		a, err := Compute(host(c.k, c.mem, cores), Options{}, []Request{{Name: "x", Workload: c.w}})
 		if err != nil {
 			t.Fatalf("%s on %s: %v", c.w, c.k, err)
 		}
@@ -168,11 +168,11 @@ func envString(env []Env) string {
 // CPUs are clamped to the cores present, and the thread counts with them.
 func TestClampToCores(t *testing.T) {
 	t.Parallel()
-	a, err := Compute(host(platform.AMD64, 32*GiB, 6), 0, []Request{{"chat", LLM}, {"eyes", Vision}, {"ears", STT}})
+	a, err := Compute(host(platform.AMD64, 32*GiB, 6), Options{}, []Request{{"chat", LLM}, {"eyes", Vision}, {"ears", STT}})
 	if err == nil {
 		t.Fatalf("llm+vision+stt (40g) fit a 32 GiB host: %+v", a)
 	}
-	a, err = Compute(host(platform.AMD64, 32*GiB, 6), 0, []Request{{"chat", LLM}, {"ears", STT}})
+	a, err = Compute(host(platform.AMD64, 32*GiB, 6), Options{}, []Request{{"chat", LLM}, {"ears", STT}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,26 +187,26 @@ func TestClampToCores(t *testing.T) {
 // A mix over the host's RAM less 10 % is refused, with the sums.
 func TestRefusedWithSums(t *testing.T) {
 	t.Parallel()
-	_, err := Compute(host(platform.AMD64, 16303340<<10, 6), 0, []Request{{"chat", LLM}})
+	_, err := Compute(host(platform.AMD64, 16303340<<10, 6), Options{}, []Request{{"chat", LLM}})
 	if err == nil || !strings.Contains(err.Error(), "20g (chat 20g)") || !strings.Contains(err.Error(), "15.5 GiB RAM less 10 %") {
 		t.Errorf("llm (20g) on 16 GB amd64: %v", err)
 	}
-	_, err = Compute(host(platform.RPi4, 7997184<<10, 4), 0, []Request{{"chat", LLM}, {"ears", STT}, {"eyes", Vision}})
+	_, err = Compute(host(platform.RPi4, 7997184<<10, 4), Options{}, []Request{{"chat", LLM}, {"ears", STT}, {"eyes", Vision}})
 	if err == nil || !strings.Contains(err.Error(), "9g (chat 4g + ears 2g + eyes 3g)") {
 		t.Errorf("llm+stt+vision on a Pi 4 8 GB: %v", err)
 	}
 	// Over the guide's own total but under the hard line: a warning.
-	a, err := Compute(host(platform.RPi4, 7997184<<10, 4), 0, []Request{{"chat", LLM}, {"ears", STT}})
+	a, err := Compute(host(platform.RPi4, 7997184<<10, 4), Options{}, []Request{{"chat", LLM}, {"ears", STT}})
 	if err != nil || len(a.Warnings) != 1 || !strings.Contains(a.Warnings[0], "more than the 5g the guide gives") {
 		t.Errorf("llm+stt on a Pi 4 8 GB: %v %q", err, a.Warnings)
 	}
-	if _, err := Compute(host(platform.RPi4, 0, 4), 0, nil); err == nil || !strings.Contains(err.Error(), "--ram") {
+	if _, err := Compute(host(platform.RPi4, 0, 4), Options{}, nil); err == nil || !strings.Contains(err.Error(), "--ram") {
 		t.Errorf("no RAM: %v", err)
 	}
-	if a, err := Compute(host(platform.RPi4, 0, 4), 8*GiB, nil); err != nil || a.Containers[0].Memory != 5*GiB {
+	if a, err := Compute(host(platform.RPi4, 0, 4), Options{RAM: 8 * GiB}, nil); err != nil || a.Containers[0].Memory != 5*GiB {
 		t.Errorf("--ram 8g: %v", err)
 	}
-	if _, err := Compute(host(platform.RPi4, 8*GiB, 4), 0, []Request{{"a", LLM}, {"a", STT}}); err == nil {
+	if _, err := Compute(host(platform.RPi4, 8*GiB, 4), Options{}, []Request{{"a", LLM}, {"a", STT}}); err == nil {
 		t.Errorf("a name given twice is accepted")
 	}
 }
@@ -228,7 +228,7 @@ func TestInvariants(t *testing.T) {
 		for i := range r.IntN(4) {
 			reqs = append(reqs, Request{Name: string(rune('a' + i)), Workload: Workloads[r.IntN(len(Workloads))]})
 		}
-		a, err := Compute(host(kinds[r.IntN(len(kinds))], mem, cores), 0, reqs)
+		a, err := Compute(host(kinds[r.IntN(len(kinds))], mem, cores), Options{}, reqs)
 		if err != nil {
 			if !strings.Contains(err.Error(), "more than this host's") {
 				t.Fatalf("mem %d cores %d %v: %v", mem, cores, reqs, err)
@@ -291,5 +291,24 @@ func TestQuadletSupport(t *testing.T) {
 		if d != want[0] || m != want[1] || why == "" {
 			t.Errorf("%q: drop-ins %v memory %v (%s)", v, d, m, why)
 		}
+	}
+}
+
+// The budget subtracts each reserve and the OS's 10 %, line by line; a
+// host that keeps it all refuses with the lines.
+func TestBudgetReserves(t *testing.T) {
+	t.Parallel()
+	o := Options{Reserved: []Reserve{{"huge pages", 2 * GiB, "planned"}, {"tmpfs /tmp", 512 * MiB, "cap"}}}
+	a, err := Compute(host(platform.AMD64, 16*GiB, 8), o, []Request{{"x", STT}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 16 GiB / 100 × 90 − 2.5 GiB, floored to a MiB.
+	if a.Budget != 12185*MiB || a.Headroom != 16*GiB-16*GiB/100*90 || len(a.BudgetWhy) != 5 || a.BudgetWhy[1] != "− 2 GiB huge pages: planned" || a.BudgetWhy[4] != "= 12185m for the containers' limits" {
+		t.Errorf("budget %s headroom %d: %q", a.Budget, a.Headroom, a.BudgetWhy)
+	}
+	o.Reserved[0].Size = 15 * GiB
+	if _, err := Compute(host(platform.AMD64, 16*GiB, 8), o, nil); err == nil || !strings.Contains(err.Error(), "no memory is left for containers: 16 GiB RAM") {
+		t.Errorf("all RAM kept: %v", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ezansiedgeai/ezedge-host/internal/alloc"
 	"github.com/ezansiedgeai/ezedge-host/internal/fixture"
 	"github.com/ezansiedgeai/ezedge-host/internal/hostroot"
 	"github.com/ezansiedgeai/ezedge-host/plan"
@@ -313,6 +314,33 @@ func TestReboot(t *testing.T) {
 	for _, x := range r.Results {
 		if x.Name == "reboot" {
 			t.Errorf("a reboot check on a root that is not the running system: %+v", x)
+		}
+	}
+}
+
+// limits-fit's budget is resources': RAM less what the host keeps (huge
+// pages, a tmpfs /tmp, a volatile journal) less 10 % for the OS.
+func TestLimitsFitBudget(t *testing.T) {
+	t.Parallel()
+	f := &platform.Facts{Platform: platform.AMD64, MemTotal: 8 << 30, Cores: 4, Runtime: true,
+		Kernel: platform.Kernel{CgroupControllers: []string{"cpu", "memory"}}}
+	hl := &platform.Health{Containers: []platform.ContainerLimit{{ID: strings.Repeat("a", 64), Name: "llm", MemoryMax: 6 << 30, CPUs: 2}}}
+	for _, c := range []struct {
+		kept  alloc.Bytes
+		want  Status
+		value string
+	}{
+		{0, OK, "memory limits 6 GiB of a 7.2 GiB budget (8 GiB RAM less 10 % for the OS)"},
+		{alloc.GiB, Warn, "memory limits 6 GiB of a 6.2 GiB budget (8 GiB RAM less 1 GiB huge pages less 10 % for the OS)"},
+		{2 * alloc.GiB, Fail, "memory limits 6 GiB of a 5.2 GiB budget (8 GiB RAM less 2 GiB huge pages less 10 % for the OS)"},
+	} {
+		in := Input{Facts: f, Health: hl, Plan: &plan.Plan{}, Now: now, Reserved: []alloc.Reserve{{What: "huge pages", Size: c.kept, Why: "test"}}}
+		if c.kept == 0 {
+			in.Reserved = nil
+		}
+		res := find(t, Run(in), "memory.limits-fit")
+		if res.Status != c.want || !strings.HasPrefix(res.Value, c.value) {
+			t.Errorf("%s kept: %s %q, want %s %q", c.kept, res.Status, res.Value, c.want, c.value)
 		}
 	}
 }
