@@ -51,6 +51,10 @@ type CPU struct {
 	// GovernorRaw is scaling_governor's bytes as read, so the plan need not
 	// read the file a second time on a host of hundreds of CPUs.
 	GovernorRaw []byte `json:"-"`
+	// Core names the physical core the CPU is a thread of, from its
+	// topology: "PACKAGE/CORE" (physical_package_id, core_id), else
+	// "siblings LIST" (thread_siblings_list); "" unknown.
+	Core string `json:"-"`
 }
 
 // BlockDevice is one whole disk under /sys/block.
@@ -77,13 +81,17 @@ type Facts struct {
 	Userland string `json:"userland,omitempty"`
 	// Binary is the ezedge-host units in the root run: the Debian
 	// package's when installed, else where `firstboot install` copies one.
-	Binary       string `json:"-"`
-	Platform     Kind   `json:"platform"`
-	Board        string `json:"board,omitempty"`
-	CPUVendor    string `json:"cpu_vendor,omitempty"`
-	Cores        int    `json:"cores"`
-	MemTotal     uint64 `json:"mem_total_bytes"`
-	HugePageSize uint64 `json:"huge_page_size_bytes,omitempty"`
+	Binary    string `json:"-"`
+	Platform  Kind   `json:"platform"`
+	Board     string `json:"board,omitempty"`
+	CPUVendor string `json:"cpu_vendor,omitempty"`
+	Cores     int    `json:"cores"`
+	// PhysicalCores is the cores the logical CPUs are threads of (SMT
+	// makes two of one), from sysfs topology; Cores where it does not
+	// say (the evidence line says which).
+	PhysicalCores int    `json:"physical_cores"`
+	MemTotal      uint64 `json:"mem_total_bytes"`
+	HugePageSize  uint64 `json:"huge_page_size_bytes,omitempty"`
 	// HugePages is the huge pages the kernel holds now (HugePages_Total):
 	// memory counted in MemTotal that no container can take.
 	HugePages  uint64        `json:"huge_pages,omitempty"`
@@ -379,6 +387,7 @@ func (f *Facts) detectCPU(h *hostroot.Root, ci map[string]string, cpuinfo []byte
 			}
 			c.GovernorRaw = cur
 		}
+		c.Core = coreOf(h, c.ID)
 		return nil
 	})
 	sort.Slice(f.CPUs, func(i, j int) bool { return f.CPUs[i].ID < f.CPUs[j].ID })
@@ -394,9 +403,52 @@ func (f *Facts) detectCPU(h *hostroot.Root, ci map[string]string, cpuinfo []byte
 	if f.Cores > 0 {
 		f.Evidence = append(f.Evidence, fmt.Sprintf("cores: %d from %s", f.Cores, src))
 	}
+	f.physicalCores()
 	if f.HasCpufreq() {
 		f.Evidence = append(f.Evidence, "cpufreq: scaling_available_governors present")
 	}
+}
+
+// coreOf is the physical core CPU id is a thread of (CPU.Core), from
+// its sysfs topology; "" when the kernel does not say (no topology
+// directory: an image, an offline CPU, a kernel without it).
+func coreOf(h *hostroot.Root, id int) string {
+	dir := fmt.Sprintf("/sys/devices/system/cpu/cpu%d/topology/", id)
+	pkg, core := readTrim(h, dir+"physical_package_id"), readTrim(h, dir+"core_id")
+	if _, err := strconv.Atoi(core); err == nil {
+		if _, err := strconv.Atoi(pkg); err != nil {
+			pkg = "0"
+		}
+		return pkg + "/" + core
+	}
+	if sib := readTrim(h, dir+"thread_siblings_list"); sib != "" && len(sib) < 4096 {
+		return "siblings " + sib
+	}
+	return ""
+}
+
+// physicalCores counts the distinct physical cores of the CPUs, with
+// its evidence; where a CPU's topology is unknown the count is the
+// logical CPUs', and the evidence says so.
+func (f *Facts) physicalCores() {
+	f.PhysicalCores = f.Cores
+	if f.Cores == 0 {
+		return
+	}
+	cores := map[string]bool{}
+	for _, c := range f.CPUs {
+		if c.Core == "" {
+			f.Evidence = append(f.Evidence, fmt.Sprintf("physical cores: %d, taken as the logical CPUs (no core_id or thread_siblings_list in /sys/devices/system/cpu/cpu%d/topology)", f.Cores, c.ID))
+			return
+		}
+		cores[c.Core] = true
+	}
+	if len(f.CPUs) == 0 {
+		f.Evidence = append(f.Evidence, fmt.Sprintf("physical cores: %d, taken as the logical CPUs (no /sys/devices/system/cpu/cpuN)", f.Cores))
+		return
+	}
+	f.PhysicalCores = len(cores)
+	f.Evidence = append(f.Evidence, fmt.Sprintf("physical cores: %d of %d logical CPUs, from /sys/devices/system/cpu/cpuN/topology", f.PhysicalCores, f.Cores))
 }
 
 func (f *Facts) detectBlock(h *hostroot.Root) {

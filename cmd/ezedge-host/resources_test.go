@@ -144,7 +144,7 @@ func TestResourcesBadInput(t *testing.T) {
 	}
 	// With it, a Pi image is sized as its board: 4 cores.
 	r := cli("resources", "--root", img, "--platform", "rpi5", "--ram", "16g", "--workload", "llm").must(t, 0)
-	if !strings.Contains(r.stdout, "16 GiB RAM (16 GiB installed), 4 CPUs") || !strings.Contains(r.stdout, "llm        llm       4g") {
+	if !strings.Contains(r.stdout, "16 GiB RAM (16 GiB installed), 4 CPUs (4 physical cores)") || !strings.Contains(r.stdout, "llm        llm       4g") {
 		t.Errorf("Pi image with --ram 16g:\n%s", r.stdout)
 	}
 }

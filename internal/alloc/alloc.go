@@ -178,6 +178,9 @@ type Allocation struct {
 	MemTotal Bytes `json:"mem_total_bytes"`
 	Physical Bytes `json:"physical_bytes"`
 	Cores    int   `json:"cores"`
+	// PhysicalCores is what CPUs and threads are sized from (the guide:
+	// "don't exceed physical cores"); Cores where topology is unknown.
+	PhysicalCores int `json:"physical_cores"`
 	// Row is the memory table row the percentages come from.
 	Row string `json:"memory_row"`
 	// Reserved is the memory the host keeps from containers besides the
@@ -314,7 +317,7 @@ func Compute(f *platform.Facts, o Options, reqs []Request) (*Allocation, error) 
 	if len(reqs) == 0 {
 		reqs = []Request{{Name: string(General), Workload: General}}
 	}
-	a := &Allocation{Platform: f.Platform, Class: ClassOf(f.Platform), MemTotal: Bytes(f.MemTotal), Cores: f.Cores, Reserved: o.Reserved}
+	a := &Allocation{Platform: f.Platform, Class: ClassOf(f.Platform), MemTotal: Bytes(f.MemTotal), Cores: f.Cores, PhysicalCores: f.PhysicalCores, Reserved: o.Reserved}
 	src := "/proc/meminfo"
 	if o.RAM != 0 {
 		a.MemTotal, src = o.RAM, "--ram"
@@ -326,10 +329,14 @@ func Compute(f *platform.Facts, o Options, reqs []Request) (*Allocation, error) 
 	case a.MemTotal == 0:
 		return nil, fmt.Errorf("this root shows no RAM (no /proc/meminfo: an image?): give the device's RAM with --ram")
 	case a.Cores == 0 && a.Class == Pi:
-		// An image shows no CPUs; every Raspberry Pi 4 and 5 has four.
-		a.Cores = 4
+		// An image shows no CPUs; every Raspberry Pi 4 and 5 has four
+		// cores, one thread each.
+		a.Cores, a.PhysicalCores = 4, 4
 	case a.Cores == 0:
 		return nil, fmt.Errorf("this root shows no CPUs (no /proc/cpuinfo or /sys/devices/system/cpu): size it on the host itself")
+	}
+	if a.PhysicalCores == 0 || a.PhysicalCores > a.Cores {
+		a.PhysicalCores = a.Cores
 	}
 	a.Physical = Physical(a.MemTotal)
 	row := memoryRow(a.Class, a.Physical)
@@ -352,39 +359,17 @@ func Compute(f *platform.Facts, o Options, reqs []Request) (*Allocation, error) 
 			return nil, fmt.Errorf("workload %s: the name %q is given twice", r.Workload, r.Name)
 		}
 		seen[r.Name] = true
-		c := Container{Name: r.Name, Workload: r.Workload, Env: []Env{}}
+		var c Container
 		if r.Workload == General {
-			c.Memory, c.Reservation = a.Guide, min(reservation, a.Guide)
-			c.Why = append(c.Why, rowWhy)
-			if a.Guide < limit {
-				c.Why = append(c.Why, fmt.Sprintf("limit cut to the budget, %s: %s", a.Guide, budgetWords(a)))
-			}
-			var why string
-			c.CPUs, why = GeneralCPUs(a.Class, a.Cores)
-			c.Why = append(c.Why, why)
+			c = a.general(r.Name, limit, reservation, rowWhy)
 		} else {
-			s := WorkloadTable[r.Workload][a.Class]
-			c.Memory = s.Memory
-			// The guide gives a workload its limit; its reservation keeps
-			// the row's reservation-to-limit ratio.
-			c.Reservation = scale(s.Memory, row.Reservation, row.Limit)
-			c.CPUs = min(s.CPUs, a.Cores)
-			c.Why = append(c.Why, fmt.Sprintf("workload table: %s on %s → %s, %d CPUs", r.Workload, a.Class, s.Memory, s.CPUs),
-				fmt.Sprintf("reservation %s: %s × %s/%s (the ratio of memory table row %q)", c.Reservation, s.Memory, row.Reservation, row.Limit, row.Host))
-			if c.CPUs < s.CPUs {
-				c.Why = append(c.Why, fmt.Sprintf("CPUs clamped to the %d cores present (never more than the host has)", a.Cores))
-			}
-			for _, e := range s.Env {
-				if slices.Contains(s.Threads, e.Name) {
-					e.Value = fmt.Sprint(c.CPUs)
-				}
-				c.Env = append(c.Env, e)
-			}
+			c = a.workload(r, row)
 		}
 		a.SumLimit += c.Memory
 		a.SumReservation += c.Reservation
 		a.Containers = append(a.Containers, c)
 	}
+	a.Warnings = append(a.Warnings, a.cpuWarnings()...)
 	if a.SumLimit > a.Budget {
 		var parts []string
 		for _, c := range a.Containers {
@@ -398,6 +383,83 @@ func Compute(f *platform.Facts, o Options, reqs []Request) (*Allocation, error) 
 	}
 	a.Warnings = append(a.Warnings, cgroupWarnings(f)...)
 	return a, nil
+}
+
+// general is a general container: the row's limit and reservation, cut
+// to the budget, and the CPU row.
+func (a *Allocation) general(name string, limit, reservation Bytes, rowWhy string) Container {
+	c := Container{Name: name, Workload: General, Env: []Env{}, Memory: a.Guide, Reservation: min(reservation, a.Guide)}
+	c.Why = append(c.Why, rowWhy)
+	if a.Guide < limit {
+		c.Why = append(c.Why, fmt.Sprintf("limit cut to the budget, %s: %s", a.Guide, budgetWords(a)))
+	}
+	var why string
+	c.CPUs, why = GeneralCPUs(a.Class, a.PhysicalCores)
+	c.Why = append(c.Why, why)
+	return c
+}
+
+// ThreadVars are the environment variables that count threads or worker
+// processes: never more than the physical cores (llama.cpp #7176: more
+// threads than cores halved throughput).
+var ThreadVars = []string{"NUM_THREADS", "INFERENCE_THREADS", "WORKERS"}
+
+// workload is r's cell of the workload table: its limit, a reservation
+// at the row's ratio, its CPUs and thread counts within the physical
+// cores.
+func (a *Allocation) workload(r Request, row memRow) Container {
+	s := WorkloadTable[r.Workload][a.Class]
+	c := Container{Name: r.Name, Workload: r.Workload, Env: []Env{}, Memory: s.Memory}
+	// The guide gives a workload its limit; its reservation keeps the
+	// row's reservation-to-limit ratio.
+	c.Reservation = scale(s.Memory, row.Reservation, row.Limit)
+	c.CPUs = min(s.CPUs, a.PhysicalCores)
+	c.Why = append(c.Why, fmt.Sprintf("workload table: %s on %s → %s, %d CPUs", r.Workload, a.Class, s.Memory, s.CPUs),
+		fmt.Sprintf("reservation %s: %s × %s/%s (the ratio of memory table row %q)", c.Reservation, s.Memory, row.Reservation, row.Limit, row.Host))
+	if c.CPUs < s.CPUs {
+		c.Why = append(c.Why, fmt.Sprintf("CPUs clamped to the %s (the guide: never more than the physical cores)", a.coresWords()))
+	}
+	for _, e := range s.Env {
+		if slices.Contains(s.Threads, e.Name) {
+			e.Value = fmt.Sprint(c.CPUs)
+		} else if n, err := strconv.Atoi(e.Value); err == nil && slices.Contains(ThreadVars, e.Name) && n > a.PhysicalCores {
+			e.Value = fmt.Sprint(a.PhysicalCores)
+			c.Why = append(c.Why, fmt.Sprintf("%s %d → %d: never more threads than the %s", e.Name, n, a.PhysicalCores, a.coresWords()))
+		}
+		c.Env = append(c.Env, e)
+	}
+	return c
+}
+
+// coresWords is "4 physical cores", or "6 physical cores (12 logical
+// CPUs)" where SMT makes more.
+func (a *Allocation) coresWords() string {
+	if a.PhysicalCores == a.Cores {
+		return fmt.Sprintf("%d physical cores", a.PhysicalCores)
+	}
+	return fmt.Sprintf("%d physical cores (%d logical CPUs)", a.PhysicalCores, a.Cores)
+}
+
+// cpuWarnings say when the containers' CPUs, or their threads, sum to
+// more than the physical cores: each --cpus limits one container, not
+// all, so under load they slow each other.
+func (a *Allocation) cpuWarnings() []string {
+	var cpus, threads int
+	var parts []string
+	for _, c := range a.Containers {
+		cpus += c.CPUs
+		parts = append(parts, fmt.Sprintf("%s %d", c.Name, c.CPUs))
+		for _, e := range c.Env {
+			if n, err := strconv.Atoi(e.Value); err == nil && slices.Contains(ThreadVars, e.Name) {
+				threads += n
+			}
+		}
+	}
+	if cpus <= a.PhysicalCores && threads <= a.PhysicalCores {
+		return nil
+	}
+	return []string{fmt.Sprintf("CPUs sum to %d (%s) and threads to %d on %s: the containers overcommit the cores and slow each other under load; run fewer workloads on this host, or lower their --cpus and thread counts",
+		cpus, strings.Join(parts, " + "), threads, a.coresWords())}
 }
 
 // budgetWords is a's budget in one phrase.

@@ -2,6 +2,8 @@ package alloc
 
 import (
 	"math/rand/v2"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -197,7 +199,7 @@ func TestRefusedWithSums(t *testing.T) {
 	}
 	// Over the guide's own total but under the hard line: a warning.
 	a, err := Compute(host(platform.RPi4, 7997184<<10, 4), Options{}, []Request{{"chat", LLM}, {"ears", STT}})
-	if err != nil || len(a.Warnings) != 1 || !strings.Contains(a.Warnings[0], "more than the 5g the guide gives") {
+	if err != nil || len(a.Warnings) != 2 || !strings.Contains(a.Warnings[1], "more than the 5g the guide gives") {
 		t.Errorf("llm+stt on a Pi 4 8 GB: %v %q", err, a.Warnings)
 	}
 	if _, err := Compute(host(platform.RPi4, 0, 4), Options{}, nil); err == nil || !strings.Contains(err.Error(), "--ram") {
@@ -228,7 +230,9 @@ func TestInvariants(t *testing.T) {
 		for i := range r.IntN(4) {
 			reqs = append(reqs, Request{Name: string(rune('a' + i)), Workload: Workloads[r.IntN(len(Workloads))]})
 		}
-		a, err := Compute(host(kinds[r.IntN(len(kinds))], mem, cores), Options{}, reqs)
+		f := host(kinds[r.IntN(len(kinds))], mem, cores)
+		f.PhysicalCores = 1 + r.IntN(cores)
+		a, err := Compute(f, Options{}, reqs)
 		if err != nil {
 			if !strings.Contains(err.Error(), "more than this host's") {
 				t.Fatalf("mem %d cores %d %v: %v", mem, cores, reqs, err)
@@ -238,8 +242,13 @@ func TestInvariants(t *testing.T) {
 		var sum Bytes
 		for _, c := range a.Containers {
 			sum += c.Memory
-			if c.CPUs < 1 || c.CPUs > cores || c.Reservation > c.Memory || c.Memory == 0 || c.Memory%MiB != 0 || c.Reservation%MiB != 0 {
-				t.Fatalf("mem %d cores %d: %+v", mem, cores, c)
+			if c.CPUs < 1 || c.CPUs > f.PhysicalCores || c.Reservation > c.Memory || c.Memory == 0 || c.Memory%MiB != 0 || c.Reservation%MiB != 0 {
+				t.Fatalf("mem %d cores %d/%d: %+v", mem, f.PhysicalCores, cores, c)
+			}
+			for _, e := range c.Env {
+				if n, _ := strconv.Atoi(e.Value); slices.Contains(ThreadVars, e.Name) && (n < 1 || n > f.PhysicalCores) {
+					t.Fatalf("%d physical cores: %s=%s", f.PhysicalCores, e.Name, e.Value)
+				}
 			}
 		}
 		if sum != a.SumLimit || sum > a.Budget || a.Budget > mem {
@@ -310,5 +319,52 @@ func TestBudgetReserves(t *testing.T) {
 	o.Reserved[0].Size = 15 * GiB
 	if _, err := Compute(host(platform.AMD64, 16*GiB, 8), o, nil); err == nil || !strings.Contains(err.Error(), "no memory is left for containers: 16 GiB RAM") {
 		t.Errorf("all RAM kept: %v", err)
+	}
+}
+
+// CPUs and threads are sized from physical cores: the rows as written,
+// never above the physical cores, thread counts with them, and a mix
+// whose CPUs or threads sum over them is warned of.
+func TestPhysicalCoresSizing(t *testing.T) {
+	t.Parallel()
+	smt := func(k platform.Kind, mem Bytes, logical, physical int) *platform.Facts {
+		f := host(k, mem, logical)
+		f.PhysicalCores = physical
+		return f
+	}
+	// 6 cores, 12 threads: the 6–8 row, not the 12–16 one.
+	a, err := Compute(smt(platform.AMD64, 32*GiB, 12, 6), Options{}, nil)
+	if err != nil || a.Containers[0].CPUs != 6 || a.PhysicalCores != 6 || a.Cores != 12 || !strings.Contains(a.Containers[0].Why[len(a.Containers[0].Why)-1], "6–8 cores → 6") {
+		t.Fatalf("general on 6c/12t: %v %+v", err, a)
+	}
+	a, err = Compute(smt(platform.AMD64, 32*GiB, 12, 6), Options{}, []Request{{"chat", LLM}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := a.Containers[0]
+	if c.CPUs != 6 || envString(c.Env) != "NUM_THREADS=6 MAX_CONCURRENT_REQUESTS=5" || !strings.Contains(strings.Join(c.Why, "\n"), "CPUs clamped to the 6 physical cores (12 logical CPUs)") || len(a.Warnings) != 0 {
+		t.Errorf("llm on 6c/12t: %d CPUs, %s, %q, warnings %q", c.CPUs, envString(c.Env), c.Why, a.Warnings)
+	}
+	// WORKERS is a thread count too: 4 → 2 on two cores.
+	a, err = Compute(smt(platform.AMD64, 16*GiB, 4, 2), Options{}, []Request{{"ears", STT}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := a.Containers[0]; c.CPUs != 2 || envString(c.Env) != "WORKERS=2 BATCH_SIZE=4" || !strings.Contains(strings.Join(c.Why, "\n"), "WORKERS 4 → 2: never more threads than the 2 physical cores (4 logical CPUs)") {
+		t.Errorf("stt on 2c/4t: %d CPUs, %s, %q", c.CPUs, envString(c.Env), c.Why)
+	}
+	// Overcommit: a Pi 5 16 GB with all three, amd64 with llm+stt.
+	a, err = Compute(host(platform.RPi5, 16*GiB, 4), Options{}, []Request{{"chat", LLM}, {"ears", STT}, {"eyes", Vision}})
+	if err != nil || len(a.Warnings) != 1 || !strings.HasPrefix(a.Warnings[0], "CPUs sum to 12 (chat 4 + ears 4 + eyes 4) and threads to 10 on 4 physical cores: the containers overcommit") {
+		t.Errorf("pi5 all three: %v %q", err, a.Warnings)
+	}
+	a, err = Compute(host(platform.AMD64, 32*GiB, 8), Options{}, []Request{{"chat", LLM}, {"ears", STT}})
+	if err != nil || len(a.Warnings) != 1 || !strings.HasPrefix(a.Warnings[0], "CPUs sum to 14 (chat 8 + ears 6) and threads to 12 on 8 physical cores") {
+		t.Errorf("amd64 llm+stt: %v %q", err, a.Warnings)
+	}
+	// Within the cores: no warning.
+	a, err = Compute(host(platform.AMD64, 32*GiB, 16), Options{}, []Request{{"chat", LLM}, {"ears", STT}})
+	if err != nil || len(a.Warnings) != 0 {
+		t.Errorf("amd64 llm+stt on 16 cores: %v %q", err, a.Warnings)
 	}
 }

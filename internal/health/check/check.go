@@ -616,9 +616,15 @@ func (c *checker) memory() {
 	for _, r := range c.in.Reserved {
 		kept += uint64(r.Size)
 	}
+	// CPU limits are weighed against physical cores, as resources sizes
+	// them (the logical CPUs where topology is unknown).
+	cores := f.PhysicalCores
+	if cores == 0 {
+		cores = f.Cores
+	}
 	fit := Result{Group: Memory, Name: "limits-fit", Status: OK, Evidence: "/proc/meminfo, /sys/fs/cgroup"}
-	fit.Value = fmt.Sprintf("memory limits %s of a %s budget (%s); CPU limits %.2f of %d cores", platform.HumanBytes(memSum),
-		platform.HumanBytes(uint64(budget)), alloc.BudgetWords(alloc.Bytes(f.MemTotal), c.in.Reserved), cpuSum, f.Cores)
+	fit.Value = fmt.Sprintf("memory limits %s of a %s budget (%s); CPU limits %.2f of %d physical cores", platform.HumanBytes(memSum),
+		platform.HumanBytes(uint64(budget)), alloc.BudgetWords(alloc.Bytes(f.MemTotal), c.in.Reserved), cpuSum, cores)
 	switch {
 	case f.MemTotal == 0:
 		fit.Status, fit.Detail = Unknown, "RAM unknown"
@@ -628,8 +634,8 @@ func (c *checker) memory() {
 	case float64(memSum+kept) > float64(f.MemTotal)*(1-headroomWarn):
 		fit.Status, fit.Detail = Warn, fmt.Sprintf("limits leave less than %.0f %% of RAM to the host, beyond what it keeps", headroomWarn*100)
 		fit.Fix = "lower the containers' memory limits (`ezedge-host resources` sizes them to the budget)"
-	case f.Cores > 0 && cpuSum > float64(f.Cores):
-		fit.Status, fit.Detail = Warn, "CPU limits add up to more cores than the host has"
+	case cores > 0 && cpuSum > float64(cores):
+		fit.Status, fit.Detail = Warn, "CPU limits add up to more physical cores than the host has"
 		fit.Fix = "lower the containers' --cpus"
 	default:
 		fit.Detail = fmt.Sprintf("at least %.0f %% of RAM left to the host", headroomWarn*100)

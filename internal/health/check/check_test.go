@@ -2,6 +2,7 @@ package check
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -341,6 +342,25 @@ func TestLimitsFitBudget(t *testing.T) {
 		res := find(t, Run(in), "memory.limits-fit")
 		if res.Status != c.want || !strings.HasPrefix(res.Value, c.value) {
 			t.Errorf("%s kept: %s %q, want %s %q", c.kept, res.Status, res.Value, c.want, c.value)
+		}
+	}
+}
+
+// CPU limits are weighed against physical cores: 8 CPUs fit 8 logical
+// CPUs but not 4 cores of two threads each.
+func TestLimitsFitPhysicalCores(t *testing.T) {
+	t.Parallel()
+	hl := &platform.Health{Containers: []platform.ContainerLimit{{ID: strings.Repeat("a", 64), Name: "llm", MemoryMax: 1 << 30, CPUs: 6}}}
+	for phys, want := range map[int]Status{8: OK, 4: Warn, 0: OK} {
+		f := &platform.Facts{Platform: platform.AMD64, MemTotal: 8 << 30, Cores: 8, PhysicalCores: phys,
+			Kernel: platform.Kernel{CgroupControllers: []string{"cpu", "memory"}}}
+		res := find(t, run(f, hl, nil), "memory.limits-fit")
+		n := phys
+		if phys == 0 {
+			n = 8
+		}
+		if res.Status != want || !strings.Contains(res.Value, fmt.Sprintf("CPU limits 6.00 of %d physical cores", n)) {
+			t.Errorf("%d physical of 8: %s %q", phys, res.Status, res.Value)
 		}
 	}
 }
