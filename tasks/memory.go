@@ -53,9 +53,13 @@ func Reserved(f *Facts, c Choices) []alloc.Reserve {
 }
 
 // Allocate sizes the mix reqs for the host f under the profile's choices
-// c: the budget is RAM less what Reserved keeps, less the OS's headroom.
-// o.RAM stands for an image's RAM, for the tasks' shares of it too.
+// c: the budget is RAM less what Reserved keeps, less the OS's headroom;
+// the floor of scaling is container-resources' floor_percent. o.RAM
+// stands for an image's RAM, for the tasks' shares of it too.
 func Allocate(f *Facts, c Choices, o alloc.Options, reqs []alloc.Request) (*alloc.Allocation, error) {
+	if t, ok := ByName("container-resources"); ok && o.FloorPercent == 0 {
+		o.FloorPercent = c.Options(t).(*ContainerResourcesOptions).FloorPercent
+	}
 	if o.RAM != 0 {
 		g := *f
 		g.MemTotal = uint64(o.RAM)

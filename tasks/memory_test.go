@@ -119,3 +119,32 @@ func TestAllocateBudget(t *testing.T) {
 		t.Errorf("--ram 4g with a tmpfs /tmp: %q, budget %s", reserveString(a.Reserved), a.Budget)
 	}
 }
+
+// container-resources plans the same budget and scaling: on a Pi 4 8 GB
+// with its SD-card defaults (a tmpfs /tmp, a volatile journal) llm+stt's
+// 6g is scaled into 5012m, in the drop-ins written and a warning; its
+// floor_percent refuses what scales below it.
+func TestContainerResourcesScaled(t *testing.T) {
+	t.Parallel()
+	pi := fixtureFacts(t, "pi4-8gb-bullseye")
+	in := plan(t, "container-resources", pi, &ContainerResourcesOptions{Containers: []string{"llm=chat", "stt=ears"}, Form: "quadlet", FloorPercent: 50})
+	if in.Skip != "" || len(in.Wants) < 2 {
+		t.Fatalf("llm+stt on pi4: %+v", in)
+	}
+	body := map[string]string{}
+	for _, w := range in.Wants {
+		body[w.Resource.Name()] = string(w.Desired.Data)
+	}
+	for name, want := range map[string]string{"chat": "--memory=3341m --memory-reservation=2004m", "ears": "--memory=1670m --memory-reservation=1001m"} {
+		if b := body["/etc/containers/systemd/"+name+".container.d/90-ezedge-host.conf"]; !strings.Contains(b, "PodmanArgs="+want+" ") {
+			t.Errorf("%s's drop-in lacks %q:\n%s", name, want, b)
+		}
+	}
+	if !strings.Contains(strings.Join(in.Warnings, "\n"), "more than this host's 5012m: 7.6 GiB RAM less 1.9 GiB tmpfs /tmp less 64 MiB volatile journal less 10 % for the OS; every container is scaled by 81.5 % to fit") {
+		t.Errorf("no scaling warning: %q", in.Warnings)
+	}
+	in = plan(t, "container-resources", pi, &ContainerResourcesOptions{Containers: []string{"llm=chat", "stt=ears"}, Form: "quadlet", FloorPercent: 90})
+	if !strings.Contains(in.Skip, "chat would get 3341m, below its floor of 3686m (90 % of 4g)") {
+		t.Errorf("floor 90 %%: %q", in.Skip)
+	}
+}

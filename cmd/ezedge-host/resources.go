@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -16,7 +17,7 @@ type resourcesFlags struct {
 	workloads, forms []string
 	ram, write       string
 	profile          profileFlags
-	yes              bool
+	yes, strict      bool
 	lockTimeout      time.Duration
 }
 
@@ -29,7 +30,9 @@ func resourcesCmd(g *globals) *cobra.Command {
 			"WORKLOAD or WORKLOAD=NAME) for this host from the guide's tables: memory limit and reservation,\n" +
 			"CPUs and environment, with the row or rule behind each figure. The limits share a budget: RAM\n" +
 			"less what the profile's tasks keep (huge pages, a tmpfs /tmp, a volatile journal) less 10 % for\n" +
-			"the OS; a mix over it is refused with the sums. Shown as `podman run` flags, a\n" +
+			"the OS. A mix over it is scaled down by one factor, with a warning, and refused (with the sums)\n" +
+			"only where a container would keep less than the profile's floor_percent (50 %) of its figure;\n" +
+			"--strict refuses any mix over it. Shown as `podman run` flags, a\n" +
 			"podman-compose override and Quadlet drop-ins (--form narrows).\n\n" +
 			"--write NAME writes NAME's Quadlet drop-in (--form compose: the Compose override) the way apply\n" +
 			"writes: planned with a diff, confirmed, snapshotted, undone by rollback. The container-resources\n" +
@@ -45,6 +48,11 @@ func resourcesCmd(g *globals) *cobra.Command {
 				return err
 			}
 			if fl.write != "" {
+				// --write plans the container-resources task, whose
+				// profile says it: floor_percent 100 never scales.
+				if fl.strict {
+					return fmt.Errorf("--strict with --write: set container-resources' floor_percent: 100 in the profile to refuse any scaling")
+				}
 				return g.writeResources(cmd, &fl, reqs, fs, size)
 			}
 			// The profile says which tasks keep memory from containers
@@ -62,7 +70,7 @@ func resourcesCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				a, err := tasks.Allocate(f, p.Choices, alloc.Options{RAM: size}, reqs)
+				a, err := tasks.Allocate(f, p.Choices, alloc.Options{RAM: size, Strict: fl.strict}, reqs)
 				if err != nil {
 					return err
 				}
@@ -76,6 +84,7 @@ func resourcesCmd(g *globals) *cobra.Command {
 	c.Flags().StringVar(&fl.ram, "ram", "", "the device's RAM, `SIZE` (e.g. 8g), when the root cannot show it (an image)")
 	c.Flags().StringVar(&fl.write, "write", "", "write container `NAME`'s drop-in (or, with --form compose, the override) through plan and apply")
 	c.Flags().BoolVarP(&fl.yes, "yes", "y", false, "with --write: do not ask for confirmation")
+	c.Flags().BoolVar(&fl.strict, "strict", false, "refuse a mix over the memory budget instead of scaling it down (for CI)")
 	c.Flags().DurationVar(&fl.lockTimeout, "lock-timeout", 0, "with --write: wait up to `D` for another ezedge-host changing the host")
 	fl.profile.add(c)
 	return c

@@ -112,6 +112,10 @@ func TestResourcesBadInput(t *testing.T) {
 	t.Parallel()
 	root := fixture.Copy(t, "pi5-8gb-trixie-zram")
 	orig := fixture.Snapshot(t, root)
+	floor90 := filepath.Join(t.TempDir(), "floor.yaml")
+	if err := os.WriteFile(floor90, []byte("version: 1\ntasks:\n  container-resources: {floor_percent: 90}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
 		args []string
 		want string
@@ -121,7 +125,10 @@ func TestResourcesBadInput(t *testing.T) {
 		{[]string{"--workload", "llm=a", "--workload", "stt=a"}, `the name "a" is given twice`},
 		{[]string{"--form", "helm"}, `--form "helm"`},
 		{[]string{"--ram", "lots"}, `--ram size "lots"`},
-		{[]string{"--workload", "llm", "--workload", "stt", "--workload", "vision"}, "memory limits sum to 9g (llm 4g + stt 2g + vision 3g), more than this host's"},
+		{[]string{"--workload", "llm", "--workload", "stt", "--workload", "vision", "--strict"}, "memory limits sum to 9g (llm 4g + stt 2g + vision 3g), more than this host's 7182m: 7.9 GiB RAM less 64 MiB volatile journal less 10 % for the OS (--strict: not scaled)"},
+		// The profile's floor: 9g into 7182m is 77.9 %, below 90 %.
+		{[]string{"--workload", "llm", "--workload", "stt", "--workload", "vision", "--profile", floor90}, "; scaled to fit, llm would get 3192m, below its floor of 3686m (90 % of 4g)"},
+		{[]string{"--workload", "llm", "--write", "llm", "--strict", "--yes"}, "--strict with --write: set container-resources' floor_percent: 100"},
 		{[]string{"--workload", "llm", "--write", "other", "--yes"}, `--write "other": no container of that name`},
 		{[]string{"--workload", "llm", "--write", "llm", "--form", "run", "--yes"}, "--write writes one file"},
 		{[]string{"--workload", "llm", "--write", "llm", "--ram", "8g", "--yes"}, "--ram with --write"},

@@ -149,7 +149,19 @@ type Options struct {
 	// Reserved is the memory the host keeps from containers, as planned
 	// (tasks.Reserved): the budget subtracts each.
 	Reserved []Reserve
+	// Strict refuses a mix over the budget, as before scaling (CI).
+	Strict bool
+	// FloorPercent is the least share of its own figure a container is
+	// scaled to; a mix that would take one below it is refused. 0:
+	// DefaultFloorPercent.
+	FloorPercent int
 }
+
+// DefaultFloorPercent is the floor where the profile sets none: half
+// of what the guide gives a container. Below it a model sized for the
+// row's limit would not load; the operator picks a smaller model and a
+// smaller container instead (or fewer workloads per host).
+const DefaultFloorPercent = 50
 
 // Request is one container of the mix: its workload, and its name (the
 // Compose service or Quadlet unit; the workload's name when not given).
@@ -197,7 +209,10 @@ type Allocation struct {
 	SumLimit       Bytes       `json:"sum_limit_bytes"`
 	SumReservation Bytes       `json:"sum_reservation_bytes"`
 	Containers     []Container `json:"containers"`
-	Warnings       []string    `json:"warnings,omitempty"`
+	// Scaled: the guide's figures did not fit the budget, and every
+	// container was scaled down by one factor (scaleToBudget).
+	Scaled   bool     `json:"scaled"`
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Name is what a container may be called: a Compose service name that is
@@ -371,12 +386,9 @@ func Compute(f *platform.Facts, o Options, reqs []Request) (*Allocation, error) 
 	}
 	a.Warnings = append(a.Warnings, a.cpuWarnings()...)
 	if a.SumLimit > a.Budget {
-		var parts []string
-		for _, c := range a.Containers {
-			parts = append(parts, fmt.Sprintf("%s %s", c.Name, c.Memory))
+		if err := a.scaleToBudget(o); err != nil {
+			return nil, err
 		}
-		return nil, fmt.Errorf("memory limits sum to %s (%s), more than this host's %s: %s",
-			a.SumLimit, strings.Join(parts, " + "), a.Budget, budgetWords(a))
 	}
 	if a.SumLimit > limit {
 		a.Warnings = append(a.Warnings, fmt.Sprintf("memory limits sum to %s, more than the %s the guide gives all containers on this host (%s): the OS keeps less than the guide's headroom", a.SumLimit, limit, row.Host))
@@ -460,6 +472,46 @@ func (a *Allocation) cpuWarnings() []string {
 	}
 	return []string{fmt.Sprintf("CPUs sum to %d (%s) and threads to %d on %s: the containers overcommit the cores and slow each other under load; run fewer workloads on this host, or lower their --cpus and thread counts",
 		cpus, strings.Join(parts, " + "), threads, a.coresWords())}
+}
+
+// scaleToBudget scales every container's limit and reservation by one
+// factor, the budget over the sum of the limits (floored to a MiB, so
+// the sum stays within it), saying so in each Why and a warning; unless
+// o.Strict, or a container would fall below its floor: then it refuses
+// with the sums.
+func (a *Allocation) scaleToBudget(o Options) error {
+	var parts []string
+	for _, c := range a.Containers {
+		parts = append(parts, fmt.Sprintf("%s %s", c.Name, c.Memory))
+	}
+	over := fmt.Sprintf("memory limits sum to %s (%s), more than this host's %s: %s",
+		a.SumLimit, strings.Join(parts, " + "), a.Budget, budgetWords(a))
+	if o.Strict {
+		return fmt.Errorf("%s (--strict: not scaled)", over)
+	}
+	floor := o.FloorPercent
+	if floor == 0 {
+		floor = DefaultFloorPercent
+	}
+	sum := a.SumLimit
+	// Per mille, floored: what the text says is never more than applied.
+	pm := uint64(a.Budget/MiB) * 1000 / uint64(sum/MiB)
+	a.SumLimit, a.SumReservation = 0, 0
+	for i := range a.Containers {
+		c := &a.Containers[i]
+		least := scale(c.Memory, Bytes(floor)*MiB, 100*MiB)
+		m, r := scale(c.Memory, a.Budget, sum), scale(c.Reservation, a.Budget, sum)
+		if m < least || m == 0 {
+			return fmt.Errorf("%s; scaled to fit, %s would get %s, below its floor of %s (%d %% of %s)", over, c.Name, m, least, floor, c.Memory)
+		}
+		c.Why = append(c.Why, fmt.Sprintf("scaled by %d.%d %% to fit the budget: limit %s → %s, reservation %s → %s (the mix's %s over %s)", pm/10, pm%10, c.Memory, m, c.Reservation, r, sum, a.Budget))
+		c.Memory, c.Reservation = m, r
+		a.SumLimit += m
+		a.SumReservation += r
+	}
+	a.Scaled = true
+	a.Warnings = append(a.Warnings, fmt.Sprintf("%s; every container is scaled by %d.%d %% to fit (--strict refuses instead; each keeps at least %d %% of its figure)", over, pm/10, pm%10, floor))
+	return nil
 }
 
 // budgetWords is a's budget in one phrase.

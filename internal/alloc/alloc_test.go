@@ -1,6 +1,7 @@
 package alloc
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -170,7 +171,7 @@ func envString(env []Env) string {
 // CPUs are clamped to the cores present, and the thread counts with them.
 func TestClampToCores(t *testing.T) {
 	t.Parallel()
-	a, err := Compute(host(platform.AMD64, 32*GiB, 6), Options{}, []Request{{"chat", LLM}, {"eyes", Vision}, {"ears", STT}})
+	a, err := Compute(host(platform.AMD64, 32*GiB, 6), Options{Strict: true}, []Request{{"chat", LLM}, {"eyes", Vision}, {"ears", STT}})
 	if err == nil {
 		t.Fatalf("llm+vision+stt (40g) fit a 32 GiB host: %+v", a)
 	}
@@ -186,14 +187,15 @@ func TestClampToCores(t *testing.T) {
 	}
 }
 
-// A mix over the host's RAM less 10 % is refused, with the sums.
+// With --strict, a mix over the host's RAM less 10 % is refused, with
+// the sums.
 func TestRefusedWithSums(t *testing.T) {
 	t.Parallel()
-	_, err := Compute(host(platform.AMD64, 16303340<<10, 6), Options{}, []Request{{"chat", LLM}})
-	if err == nil || !strings.Contains(err.Error(), "20g (chat 20g)") || !strings.Contains(err.Error(), "15.5 GiB RAM less 10 %") {
+	_, err := Compute(host(platform.AMD64, 16303340<<10, 6), Options{Strict: true}, []Request{{"chat", LLM}})
+	if err == nil || !strings.Contains(err.Error(), "20g (chat 20g)") || !strings.Contains(err.Error(), "15.5 GiB RAM less 10 % for the OS (--strict: not scaled)") {
 		t.Errorf("llm (20g) on 16 GB amd64: %v", err)
 	}
-	_, err = Compute(host(platform.RPi4, 7997184<<10, 4), Options{}, []Request{{"chat", LLM}, {"ears", STT}, {"eyes", Vision}})
+	_, err = Compute(host(platform.RPi4, 7997184<<10, 4), Options{Strict: true}, []Request{{"chat", LLM}, {"ears", STT}, {"eyes", Vision}})
 	if err == nil || !strings.Contains(err.Error(), "9g (chat 4g + ears 2g + eyes 3g)") {
 		t.Errorf("llm+stt+vision on a Pi 4 8 GB: %v", err)
 	}
@@ -366,5 +368,54 @@ func TestPhysicalCoresSizing(t *testing.T) {
 	a, err = Compute(host(platform.AMD64, 32*GiB, 16), Options{}, []Request{{"chat", LLM}, {"ears", STT}})
 	if err != nil || len(a.Warnings) != 0 {
 		t.Errorf("amd64 llm+stt on 16 cores: %v %q", err, a.Warnings)
+	}
+}
+
+// Over the budget, every container is scaled by one factor down to it,
+// said in each Why and a warning; below the floor it is refused.
+func TestScaledToBudget(t *testing.T) {
+	t.Parallel()
+	// Pi 5 8 GB, all three: 9g into 7246m (7.9 GiB less 10 %).
+	a, err := Compute(host(platform.RPi5, 8245168<<10, 4), Options{}, []Request{{"chat", LLM}, {"ears", STT}, {"eyes", Vision}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := []string{}
+	for _, c := range a.Containers {
+		got = append(got, fmt.Sprintf("%s %s/%s", c.Name, c.Memory, c.Reservation))
+	}
+	// 7246/9216 of each, floored to a MiB: 4096 → 3220, 2048 → 1610,
+	// 3072 → 2415; reservations 2457 → 1931, 1228 → 965, 1843 → 1449.
+	if want := "chat 3220m/1931m ears 1610m/965m eyes 2415m/1449m"; strings.Join(got, " ") != want || !a.Scaled || a.SumLimit != 7245*MiB || a.SumLimit > a.Budget {
+		t.Errorf("pi5 8 GB all three: %s (sum %s, budget %s), want %s", strings.Join(got, " "), a.SumLimit, a.Budget, want)
+	}
+	if w := a.Containers[0].Why[len(a.Containers[0].Why)-1]; w != "scaled by 78.6 % to fit the budget: limit 4g → 3220m, reservation 2457m → 1931m (the mix's 9g over 7246m)" {
+		t.Errorf("chat's why: %q", w)
+	}
+	if !slices.ContainsFunc(a.Warnings, func(w string) bool {
+		return strings.HasPrefix(w, "memory limits sum to 9g (chat 4g + ears 2g + eyes 3g), more than this host's 7246m: 7.9 GiB RAM less 10 % for the OS; every container is scaled by 78.6 % to fit")
+	}) {
+		t.Errorf("no scaling warning: %q", a.Warnings)
+	}
+	// amd64 16 GB, one LLM: 20g into 14329m.
+	a, err = Compute(host(platform.AMD64, 16303340<<10, 6), Options{}, []Request{{"chat", LLM}})
+	if err != nil || a.Containers[0].Memory != 14329*MiB || a.Containers[0].Reservation != 9552*MiB {
+		t.Errorf("amd64 16 GB llm: %v %+v", err, a)
+	}
+	// Pi 4 4 GB, all three: 9g into 3495m is 37.9 %, below the 50 %
+	// floor: refused, naming the first container below it.
+	_, err = Compute(host(platform.RPi4, 3884*MiB, 4), Options{}, []Request{{"chat", LLM}, {"ears", STT}, {"eyes", Vision}})
+	if err == nil || !strings.HasSuffix(err.Error(), "; scaled to fit, chat would get 1553m, below its floor of 2g (50 % of 4g)") {
+		t.Errorf("pi4 4 GB all three: %v", err)
+	}
+	// The profile's floor lets it through.
+	a, err = Compute(host(platform.RPi4, 3884*MiB, 4), Options{FloorPercent: 30}, []Request{{"chat", LLM}, {"ears", STT}, {"eyes", Vision}})
+	if err != nil || a.Containers[0].Memory != 1553*MiB || a.SumLimit > a.Budget {
+		t.Errorf("pi4 4 GB all three, floor 30 %%: %v %+v", err, a)
+	}
+	// Within the budget nothing is scaled.
+	a, err = Compute(host(platform.RPi5, 16*GiB, 4), Options{}, []Request{{"chat", LLM}})
+	if err != nil || a.Scaled || a.Containers[0].Memory != 4*GiB {
+		t.Errorf("pi5 16 GB llm: %v %+v", err, a)
 	}
 }
