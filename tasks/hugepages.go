@@ -45,7 +45,9 @@ func init() {
 				return Skip("RAM or huge page size unknown (no /proc/meminfo): cannot check the 25 % limit")
 			}
 			reserve := uint64(o.Pages) * f.HugePageSize
-			if reserve*4 > f.MemTotal {
+			// reserve·4 > MemTotal, in a form no Hugepagesize read from
+			// the root can overflow (the budget subtracts reserve).
+			if uint64(o.Pages) > f.MemTotal/4/f.HugePageSize {
 				return Skip(fmt.Sprintf("%d × %s = %s would reserve more than 25 %% of RAM (%s)",
 					o.Pages, platform.HumanBytes(f.HugePageSize), platform.HumanBytes(reserve), platform.HumanBytes(f.MemTotal)))
 			}

@@ -2,6 +2,7 @@ package tasks
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/ezansiedgeai/ezedge-host/internal/alloc"
 	"github.com/ezansiedgeai/ezedge-host/platform"
@@ -39,7 +40,12 @@ func Reserved(f *Facts, c Choices) []alloc.Reserve {
 		}
 		out = append(out, *r)
 	}
-	now := alloc.Bytes(f.HugePages * f.HugePageSize)
+	// /proc/meminfo is read from the root, untrusted: a count whose
+	// product overflows keeps all of RAM rather than wrapping to little.
+	now := alloc.Bytes(math.MaxUint64)
+	if f.HugePageSize == 0 || f.HugePages <= math.MaxUint64/f.HugePageSize {
+		now = alloc.Bytes(f.HugePages * f.HugePageSize)
+	}
 	nowWhy := fmt.Sprintf("HugePages_Total %d × %s now (/proc/meminfo)", f.HugePages, platform.HumanBytes(f.HugePageSize))
 	switch {
 	case huge >= 0 && out[huge].Size >= now:

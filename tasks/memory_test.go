@@ -1,6 +1,7 @@
 package tasks
 
 import (
+	"math"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -60,6 +61,22 @@ func TestReserved(t *testing.T) {
 	}
 	if got := reserveString(Reserved(&now, Choices{"hugepages": {Enabled: &off}})); got != "huge pages=4g" {
 		t.Errorf("2048 held now, task off: %q", got)
+	}
+	// A Hugepagesize that would overflow 1024 pages is over 25 % of RAM:
+	// skipped, nothing planned.
+	big := *amd
+	big.HugePageSize = 1 << 54
+	if got := reserveString(Reserved(&big, nil)); got != "" {
+		t.Errorf("1024 pages of 2^54 bytes: %q", got)
+	}
+	// A HugePages_Total whose bytes overflow keeps everything: refused,
+	// not wrapped to a small reserve.
+	now.HugePages = 1 << 60
+	if rs := Reserved(&now, nil); len(rs) != 1 || rs[0].Size != alloc.Bytes(math.MaxUint64) {
+		t.Errorf("2^60 huge pages: %+v", rs)
+	}
+	if _, err := Allocate(&now, nil, alloc.Options{}, nil); err == nil || !strings.Contains(err.Error(), "no memory is left for containers") {
+		t.Errorf("2^60 huge pages: %v", err)
 	}
 	// A plan the task skips (more than 25 % of RAM) keeps nothing.
 	if got := reserveString(Reserved(amd, Choices{"hugepages": {Options: &HugePagesOptions{Pages: 8192}}})); got != "" {
