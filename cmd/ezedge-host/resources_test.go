@@ -289,3 +289,35 @@ func TestComposeOverrideInPodmanCompose(t *testing.T) {
 		}
 	}
 }
+
+// TestResourcesPhysicalCores: an 8-core/16-thread amd64 (the 32 GB
+// fixture given SMT topology in a copy) is sized from its 8 cores: the
+// 6–8 row's 6 CPUs for a general container, not the 12–16 row's 12, and
+// the facts' evidence says where the count came from.
+func TestResourcesPhysicalCores(t *testing.T) {
+	t.Parallel()
+	root := fixture.Copy(t, "amd64-intel-32gb-2nvme")
+	for i := range 16 {
+		dir := filepath.Join(root, fmt.Sprintf("sys/devices/system/cpu/cpu%d/topology", i))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for name, v := range map[string]int{"core_id": i % 8, "physical_package_id": 0} {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(fmt.Sprintf("%d\n", v)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	r := cli("resources", "--root", root, "--form", "run").must(t, 0)
+	if !strings.Contains(r.stdout, "16 CPUs (8 physical cores)") || !strings.Contains(r.stdout, "--cpus=6 IMAGE") || !strings.Contains(r.stdout, "CPU table: amd64 with 6–8 cores → 6") {
+		t.Errorf("general on 8c/16t:\n%s", r.stdout)
+	}
+	r = cli("resources", "--root", root, "--form", "run", "--workload", "llm=chat", "--workload", "stt=ears").must(t, 0)
+	if !strings.Contains(r.stdout, "--cpus=8 --env=NUM_THREADS=8") || !strings.Contains(r.stdout, "warning: CPUs sum to 14 (chat 8 + ears 6) and threads to 12 on 8 physical cores (16 logical CPUs)") {
+		t.Errorf("llm+stt on 8c/16t:\n%s", r.stdout)
+	}
+	f := cli("facts", "--root", root, "--output", "json").must(t, 0)
+	if !strings.Contains(f.stdout, `"physical_cores": 8`) || !strings.Contains(f.stdout, "physical cores: 8 of 16 logical CPUs, from /sys/devices/system/cpu/cpuN/topology") {
+		t.Errorf("facts on 8c/16t:\n%s", f.stdout)
+	}
+}
