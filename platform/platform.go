@@ -52,9 +52,15 @@ type CPU struct {
 	// read the file a second time on a host of hundreds of CPUs.
 	GovernorRaw []byte `json:"-"`
 	// Core names the physical core the CPU is a thread of, from its
-	// topology: "PACKAGE/CORE" (physical_package_id, core_id), else
-	// "siblings LIST" (thread_siblings_list); "" unknown.
+	// topology: "siblings LIST" (core_cpus_list or thread_siblings_list:
+	// the logical CPUs of one core, whatever the architecture), else
+	// "PACKAGE/CORE" (physical_package_id, core_id: not unique on every
+	// platform, so only a fallback); "" unknown.
 	Core string `json:"-"`
+	// Offline: cpuN/online reads 0. The kernel removes an offline CPU's
+	// topology (SMT turned off takes the sibling threads offline), so
+	// it is left out of the physical cores, not a reason to give up.
+	Offline bool `json:"-"`
 }
 
 // BlockDevice is one whole disk under /sys/block.
@@ -387,7 +393,7 @@ func (f *Facts) detectCPU(h *hostroot.Root, ci map[string]string, cpuinfo []byte
 			}
 			c.GovernorRaw = cur
 		}
-		c.Core = coreOf(h, c.ID)
+		c.Core, c.Offline = coreOf(h, c.ID)
 		return nil
 	})
 	sort.Slice(f.CPUs, func(i, j int) bool { return f.CPUs[i].ID < f.CPUs[j].ID })
@@ -410,21 +416,27 @@ func (f *Facts) detectCPU(h *hostroot.Root, ci map[string]string, cpuinfo []byte
 }
 
 // coreOf is the physical core CPU id is a thread of (CPU.Core), from
-// its sysfs topology; "" when the kernel does not say (no topology
-// directory: an image, an offline CPU, a kernel without it).
-func coreOf(h *hostroot.Root, id int) string {
-	dir := fmt.Sprintf("/sys/devices/system/cpu/cpu%d/topology/", id)
+// its sysfs topology, and whether the CPU is offline; "" when the kernel
+// does not say (no topology directory: an image, a kernel without it).
+func coreOf(h *hostroot.Root, id int) (string, bool) {
+	cpu := fmt.Sprintf("/sys/devices/system/cpu/cpu%d/", id)
+	if readTrim(h, cpu+"online") == "0" {
+		return "", true
+	}
+	dir := cpu + "topology/"
+	for _, list := range []string{"core_cpus_list", "thread_siblings_list"} {
+		if sib := readTrim(h, dir+list); sib != "" && len(sib) < 4096 {
+			return "siblings " + sib, false
+		}
+	}
 	pkg, core := readTrim(h, dir+"physical_package_id"), readTrim(h, dir+"core_id")
 	if _, err := strconv.Atoi(core); err == nil {
 		if _, err := strconv.Atoi(pkg); err != nil {
 			pkg = "0"
 		}
-		return pkg + "/" + core
+		return pkg + "/" + core, false
 	}
-	if sib := readTrim(h, dir+"thread_siblings_list"); sib != "" && len(sib) < 4096 {
-		return "siblings " + sib
-	}
-	return ""
+	return "", false
 }
 
 // physicalCores counts the distinct physical cores of the CPUs, with
@@ -436,19 +448,28 @@ func (f *Facts) physicalCores() {
 		return
 	}
 	cores := map[string]bool{}
+	online := 0
 	for _, c := range f.CPUs {
+		if c.Offline {
+			continue
+		}
+		online++
 		if c.Core == "" {
 			f.Evidence = append(f.Evidence, fmt.Sprintf("physical cores: %d, taken as the logical CPUs (no core_id or thread_siblings_list in /sys/devices/system/cpu/cpu%d/topology)", f.Cores, c.ID))
 			return
 		}
 		cores[c.Core] = true
 	}
-	if len(f.CPUs) == 0 {
-		f.Evidence = append(f.Evidence, fmt.Sprintf("physical cores: %d, taken as the logical CPUs (no /sys/devices/system/cpu/cpuN)", f.Cores))
+	if online == 0 {
+		f.Evidence = append(f.Evidence, fmt.Sprintf("physical cores: %d, taken as the logical CPUs (no online /sys/devices/system/cpu/cpuN)", f.Cores))
 		return
 	}
 	f.PhysicalCores = len(cores)
-	f.Evidence = append(f.Evidence, fmt.Sprintf("physical cores: %d of %d logical CPUs, from /sys/devices/system/cpu/cpuN/topology", f.PhysicalCores, f.Cores))
+	ev := fmt.Sprintf("physical cores: %d of %d logical CPUs, from /sys/devices/system/cpu/cpuN/topology", f.PhysicalCores, f.Cores)
+	if online < len(f.CPUs) {
+		ev += fmt.Sprintf(" (%d offline, left out)", len(f.CPUs)-online)
+	}
+	f.Evidence = append(f.Evidence, ev)
 }
 
 func (f *Facts) detectBlock(h *hostroot.Root) {

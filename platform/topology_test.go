@@ -12,7 +12,7 @@ import (
 
 // topologyRoot is a copy of the 6-CPU amd64 fixture with n logical CPUs,
 // each given the topology files topo(i) returns (name → content; nil:
-// no topology directory).
+// no topology directory; "online" is cpuN/online).
 func topologyRoot(t *testing.T, n int, topo func(i int) map[string]string) string {
 	t.Helper()
 	root := fixture.Copy(t, "amd64-amd-16gb-nocpufreq")
@@ -22,10 +22,14 @@ func topologyRoot(t *testing.T, n int, topo func(i int) map[string]string) strin
 			t.Fatal(err)
 		}
 		for name, body := range topo(i) {
-			if err := os.MkdirAll(filepath.Join(dir, "topology"), 0o755); err != nil {
+			file := filepath.Join(dir, "topology", name)
+			if name == "online" {
+				file = filepath.Join(dir, name)
+			}
+			if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
 				t.Fatal(err)
 			}
-			if err := os.WriteFile(filepath.Join(dir, "topology", name), []byte(body+"\n"), 0o644); err != nil {
+			if err := os.WriteFile(file, []byte(body+"\n"), 0o644); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -55,6 +59,20 @@ func TestPhysicalCores(t *testing.T) {
 		{"siblings only", 8, func(i int) map[string]string {
 			return map[string]string{"thread_siblings_list": fmt.Sprintf("%d-%d", i/2*2, i/2*2+1)}
 		}, 4, "physical cores: 4 of 8 logical CPUs"},
+		// SMT turned off: the kernel takes the sibling threads offline and
+		// removes their topology; they are left out, not a reason to
+		// count logical CPUs.
+		{"6c/12t with SMT off", 12, func(i int) map[string]string {
+			if i >= 6 {
+				return map[string]string{"online": "0"}
+			}
+			return map[string]string{"online": "1", "core_id": fmt.Sprint(i), "thread_siblings_list": fmt.Sprint(i)}
+		}, 6, "physical cores: 6 of 12 logical CPUs, from /sys/devices/system/cpu/cpuN/topology (6 offline, left out)"},
+		// An arm64 board of two clusters whose core_id restarts in each,
+		// in one package: the siblings lists tell the cores apart.
+		{"two clusters, core_id per cluster", 8, func(i int) map[string]string {
+			return map[string]string{"core_id": fmt.Sprint(i % 4), "physical_package_id": "0", "core_cpus_list": fmt.Sprint(i), "thread_siblings_list": fmt.Sprint(i)}
+		}, 8, "physical cores: 8 of 8 logical CPUs"},
 		{"core_id not a number", 6, func(i int) map[string]string {
 			return map[string]string{"core_id": "x"}
 		}, 6, "physical cores: 6, taken as the logical CPUs (no core_id or thread_siblings_list in /sys/devices/system/cpu/cpu0/topology)"},

@@ -2,6 +2,7 @@ package tasks
 
 import (
 	"math"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -98,6 +99,49 @@ func TestReserved(t *testing.T) {
 	if got := reserveString(Reserved(pi, c)); got != "" {
 		t.Errorf("both off: %q", got)
 	}
+	// Standing down (an fstab line mounts /tmp), with the drop-in an
+	// earlier apply left to remove: no tmpfs is made, none is kept.
+	root := fixture.Copy(t, "pi4-8gb-bullseye")
+	fstab := filepath.Join(root, "etc/fstab")
+	old, err := os.ReadFile(fstab)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(fstab, append(old, "/dev/sda1 //tmp/ ext4 defaults 0 2\n"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dropIn := filepath.Join(root, TmpMountDropIn)
+	if err := os.MkdirAll(filepath.Dir(dropIn), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dropIn, []byte("[Mount]\nOptions=size=25%\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h, err := hostroot.Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	down, err := platform.Detect(h, Observations())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c = Choices{"tmp-tmpfs": {Enabled: &on}, "journald": {Enabled: &off}}
+	if in := mustTask(t, "tmp-tmpfs").Plan(down, c.Options(mustTask(t, "tmp-tmpfs")), c); in.Skip != "" || len(in.Wants) == 0 {
+		t.Fatalf("tmp-tmpfs under an fstab /tmp with its old drop-in: %+v, want it removed", in)
+	}
+	if got := reserveString(Reserved(down, c)); got != "" {
+		t.Errorf("tmp-tmpfs standing down: %q kept", got)
+	}
+}
+
+func mustTask(t *testing.T, name string) Task {
+	t.Helper()
+	tk, ok := ByName(name)
+	if !ok {
+		t.Fatalf("no task %s", name)
+	}
+	return tk
 }
 
 // Allocate: the budget is RAM less what is kept less 10 % for the OS, the

@@ -72,8 +72,10 @@ func init() {
 		Plan:    planTmpTmpfs,
 		// A tmpfs takes RAM only as files are written, but up to its
 		// cap it may: the budget keeps the cap.
+		// Standing down (an fstab line mounts /tmp, …) the task makes no
+		// tmpfs, though its intent may remove what an earlier apply left.
 		Reserves: func(f *Facts, o *TmpTmpfsOptions) *alloc.Reserve {
-			if f.MemTotal == 0 {
+			if _, stop := tmpGuards(f); stop || f.MemTotal == 0 {
 				return nil
 			}
 			_, note := tmpSize(f, o)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -48,11 +47,6 @@ func resourcesCmd(g *globals) *cobra.Command {
 				return err
 			}
 			if fl.write != "" {
-				// --write plans the container-resources task, whose
-				// profile says it: floor_percent 100 never scales.
-				if fl.strict {
-					return fmt.Errorf("--strict with --write: set container-resources' floor_percent: 100 in the profile to refuse any scaling")
-				}
 				return g.writeResources(cmd, &fl, reqs, fs, size)
 			}
 			// The profile says which tasks keep memory from containers
@@ -93,7 +87,7 @@ func resourcesCmd(g *globals) *cobra.Command {
 // writeResources plans and applies the container-resources task for this
 // mix, cut down to the one file --write names (ops.ResourcesWrite).
 func (g *globals) writeResources(cmd *cobra.Command, fl *resourcesFlags, reqs []alloc.Request, forms []alloc.Form, ram alloc.Bytes) error {
-	r, err := ops.ResourcesWrite(reqs, forms, ram, fl.write)
+	r, err := ops.ResourcesWrite(reqs, forms, ram, fl.write, fl.strict)
 	if err != nil {
 		return err
 	}

@@ -128,7 +128,10 @@ func TestResourcesBadInput(t *testing.T) {
 		{[]string{"--workload", "llm", "--workload", "stt", "--workload", "vision", "--strict"}, "memory limits sum to 9g (llm 4g + stt 2g + vision 3g), more than this host's 7182m: 7.9 GiB RAM less 64 MiB volatile journal less 10 % for the OS (--strict: not scaled)"},
 		// The profile's floor: 9g into 7182m is 77.9 %, below 90 %.
 		{[]string{"--workload", "llm", "--workload", "stt", "--workload", "vision", "--profile", floor90}, "; scaled to fit, llm would get 3192m, below its floor of 3686m (90 % of 4g)"},
-		{[]string{"--workload", "llm", "--write", "llm", "--strict", "--yes"}, "--strict with --write: set container-resources' floor_percent: 100"},
+		// --write plans the task: --strict is its floor_percent 100, and
+		// the profile's floor is kept (90 % refuses 77.9 %).
+		{[]string{"--workload", "llm", "--workload", "stt", "--workload", "vision", "--write", "llm", "--strict", "--yes"}, "--write llm: "},
+		{[]string{"--workload", "llm", "--workload", "stt", "--workload", "vision", "--write", "llm", "--profile", floor90, "--yes"}, "below its floor of 3686m (90 % of 4g)"},
 		{[]string{"--workload", "llm", "--write", "other", "--yes"}, `--write "other": no container of that name`},
 		{[]string{"--workload", "llm", "--write", "llm", "--form", "run", "--yes"}, "--write writes one file"},
 		{[]string{"--workload", "llm", "--write", "llm", "--ram", "8g", "--yes"}, "--ram with --write"},

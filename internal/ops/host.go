@@ -112,8 +112,10 @@ func (x *Host) Lock(timeout time.Duration, what string) (unlock func(), reverted
 type Request struct {
 	// Profile is the profile, resolved for this root (Host.Profile).
 	Profile *profile.Resolved
-	// Extra are choices over the profile's (resources --write).
-	Extra tasks.Choices
+	// Extra, when set, makes the choices planned with from the profile's
+	// (resources --write: the container-resources task for one mix, its
+	// other options as the profile sets them).
+	Extra func(tasks.Choices) tasks.Choices
 	// Only narrows the plan to these tasks (nil: all).
 	Only []string
 	// Narrow, when set, cuts the plan down to what one command writes.
@@ -136,8 +138,7 @@ func (x *Host) Plan(r Request) (*plan.Plan, error) {
 	if r.Extra != nil {
 		merged := tasks.Choices{}
 		maps.Copy(merged, choices)
-		maps.Copy(merged, r.Extra)
-		choices = merged
+		choices = r.Extra(merged)
 	}
 	p, err := plan.BuildOnly(x.Root, x.Store, f, choices, r.Only)
 	if err != nil {
