@@ -209,3 +209,16 @@ func TestContainerResourcesScaled(t *testing.T) {
 		t.Errorf("floor 90 %%: %q", in.Skip)
 	}
 }
+
+func TestPercentOf(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		n    uint64
+		pct  int
+		want uint64
+	}{{8188596224, 25, 2047149056}, {199, 50, 99}, {math.MaxUint64, 50, math.MaxUint64 / 2}, {math.MaxUint64, 25, math.MaxUint64 / 4}} {
+		if got := percentOf(c.n, c.pct); got != c.want {
+			t.Errorf("percentOf(%d, %d) = %d, want %d", c.n, c.pct, got, c.want)
+		}
+	}
+}

@@ -205,11 +205,17 @@ func planTmpTmpfs(f *Facts, o *TmpTmpfsOptions) Intent {
 // tmpCap is the most the tmpfs may hold on a host of f.MemTotal: its share
 // of RAM, or the max_mib cap where that is less.
 func tmpCap(f *Facts, o *TmpTmpfsOptions) uint64 {
-	limit := f.MemTotal * uint64(o.SizePercent) / 100
+	limit := percentOf(f.MemTotal, o.SizePercent)
 	if o.MaxMiB > 0 {
 		return min(limit, uint64(o.MaxMiB)<<20)
 	}
 	return limit
+}
+
+// percentOf is pct % of n, floored, without the overflow of n*pct: n is
+// MemTotal read from the root, untrusted.
+func percentOf(n uint64, pct int) uint64 {
+	return n/100*uint64(pct) + n%100*uint64(pct)/100
 }
 
 // tmpSize is the tmpfs's size= (escaped for a unit file: systemd expands
@@ -217,7 +223,7 @@ func tmpCap(f *Facts, o *TmpTmpfsOptions) uint64 {
 // under the cap, so an image sizes /tmp from the RAM of the board it
 // boots on.
 func tmpSize(f *Facts, o *TmpTmpfsOptions) (size, note string) {
-	limit := f.MemTotal * uint64(o.SizePercent) / 100
+	limit := percentOf(f.MemTotal, o.SizePercent)
 	capped := uint64(o.MaxMiB) << 20
 	switch {
 	case f.MemTotal == 0:
