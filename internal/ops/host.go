@@ -12,6 +12,7 @@ import (
 	"maps"
 	"time"
 
+	"github.com/ezansiedgeai/ezedge-host/internal/engine/reboot"
 	"github.com/ezansiedgeai/ezedge-host/internal/engine/tryapply"
 	"github.com/ezansiedgeai/ezedge-host/internal/hostroot"
 	"github.com/ezansiedgeai/ezedge-host/internal/profile"
@@ -47,7 +48,7 @@ func Open(dir string, as platform.Kind) (*Host, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Host{Root: h, Store: rollback.Open(h), As: as, running: h.IsSystemRoot()}, nil
+	return &Host{Root: h, Store: rollback.Open(h), As: as, running: reboot.Live(h)}, nil
 }
 
 // Close releases the root.
@@ -87,6 +88,12 @@ func (x *Host) Lock(timeout time.Duration, what string) (unlock func(), reverted
 	}
 	x.trackApplies(overdue)
 	revs, err := tryapply.RevertOverdue(x.Store, x.Root, x.now())
+	if len(overdue) > 0 {
+		// What the reverts changed is said now, under the lock: the
+		// caller may stop before its own sync (a plan refused, a
+		// question answered no), and the notice must not go stale.
+		x.syncReboot(nil)
+	}
 	if err != nil {
 		unlock()
 		return nil, nil, err
