@@ -122,6 +122,20 @@ func TestRebootAfterRollbackOfAnEarlierBoot(t *testing.T) {
 	if err != nil || !slices.Equal(kernelArgs(rb.Reboot), kernelArgs(res.Reboot)) {
 		t.Fatalf("rollback: %v, want %v (%v)", rb.Reboot, res.Reboot, err)
 	}
+	// Not only kernel arguments: the journal keeps the plan's mark, so
+	// the fstab line, tmp.mount and the journald drop-in put back are
+	// reasons too.
+	names := func(rs []reboot.Reason) []string {
+		var out []string
+		for _, r := range rs {
+			out = append(out, r.Resource)
+		}
+		slices.Sort(out)
+		return out
+	}
+	if got, want := names(rb.Reboot), names(res.Reboot); !slices.Equal(got, want) || len(want) == len(kernelArgs(res.Reboot)) {
+		t.Errorf("rollback's reasons %v, want the apply's %v (with more than kernel arguments)", got, want)
+	}
 	if at(root, reboot.FlagPath) != reboot.Message {
 		t.Error("no notice after the rollback")
 	}
