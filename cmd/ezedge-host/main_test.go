@@ -21,6 +21,7 @@ var bin string
 
 func TestMain(m *testing.M) {
 	flag.Parse()
+	tmpfsDone := fixture.OnTmpfs()
 	dir, err := os.MkdirTemp("", "ezedge-bin")
 	if err != nil {
 		panic(err)
@@ -33,6 +34,7 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
+	tmpfsDone()
 	os.Exit(code)
 }
 

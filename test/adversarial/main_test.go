@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ezansiedgeai/ezedge-host/internal/fixture"
 )
 
 // bin is the production binary, built once by TestMain.
@@ -33,6 +35,8 @@ func TestMain(m *testing.M) {
 		os.Exit(seccompExec(os.Args[1:]))
 	}
 	flag.Parse()
+	tmpfsDone := fixture.OnTmpfs()
+	defer tmpfsDone()
 	dir, err := os.MkdirTemp("", "ezedge-adversarial")
 	if err != nil {
 		panic(err)
@@ -52,6 +56,7 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
+	tmpfsDone()
 	os.Exit(code)
 }
 
