@@ -43,6 +43,10 @@ func hostileReport(t *testing.T) *check.Report {
 	for _, id := range slices.Sorted(maps.Keys(names)) {
 		add(check.Memory, "container."+names[id])
 	}
+	for _, id := range slices.Sorted(maps.Keys(names)) {
+		add(check.Containers, names[id]+".oom-kills")
+		r.Results[len(r.Results)-1].Container = names[id]
+	}
 	add(check.Thermal, "temperature."+evil)
 	add(check.Thermal, "temperature."+evil) // the same name twice
 	add(check.Thermal, "temperature.\xff")

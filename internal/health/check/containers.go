@@ -46,6 +46,9 @@ const (
 // the worst of theirs and whose detail names them.
 const MaxContainers = 20
 
+// maxOthersNamed is how many of the rest containers.others names.
+const maxOthersNamed = 40
+
 // ContainerFigure is one container's figures, for monitoring; a figure
 // that could not be read is nil.
 type ContainerFigure struct {
@@ -137,7 +140,13 @@ func (c *checker) containers(cts []platform.ContainerLimit) {
 		}
 	}
 	others.Value = fmt.Sprintf("%d more containers: %d checks ok, %d warn, %d fail, %d unknown", len(rest), counts[OK], counts[Warn], counts[Fail], counts[Unknown])
-	others.Detail = fmt.Sprintf("only the %d worst containers have checks of their own; the rest: %s", MaxContainers, strings.Join(names, ", "))
+	// The names too are bounded: a host running thousands gets a line,
+	// not a page.
+	listed := strings.Join(names[:min(len(names), maxOthersNamed)], ", ")
+	if len(names) > maxOthersNamed {
+		listed += fmt.Sprintf(" and %d more", len(names)-maxOthersNamed)
+	}
+	others.Detail = fmt.Sprintf("only the %d worst containers have checks of their own; the rest: %s", MaxContainers, listed)
 	if others.Status == Warn || others.Status == Fail {
 		others.Fix = "`podman stats` shows each of them; fewer containers on this host"
 	}

@@ -197,6 +197,16 @@ func TestContainersBounded(t *testing.T) {
 	if find(t, r, "containers.c00.oom-kills").Status != Fail {
 		t.Errorf("c00 failed and is shown")
 	}
+	// The rest's names are bounded too.
+	var many []platform.ContainerLimit
+	for i := range MaxContainers + maxOthersNamed + 3 {
+		ct := usage(fmt.Sprintf("m%03d", i), platform.MemoryUse{Max: 1 << 30}, 0, platform.CPUStat{}, 0, 0)
+		ct.ID = fmt.Sprintf("%064x", i)
+		many = append(many, ct)
+	}
+	if o := find(t, runContainers(many...), "containers.others"); !strings.HasSuffix(o.Detail, "m059 and 3 more") || !strings.HasPrefix(o.Value, "43 more containers") {
+		t.Errorf("many others: %+v", o)
+	}
 	// The unnamed one is marked in each of its results.
 	r = runContainers(cts[len(cts)-3])
 	for _, x := range r.Results {
