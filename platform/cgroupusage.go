@@ -88,7 +88,7 @@ func readCgroupFile(h *hostroot.Root, name string) (string, error) {
 		why := "missing"
 		switch base := path.Base(name); {
 		case strings.HasSuffix(base, ".pressure"):
-			why = "missing (no PSI: a kernel without CONFIG_PSI, or booted with psi=0)"
+			why = "missing (no PSI: a kernel without CONFIG_PSI, or PSI off at boot: psi=0, or CONFIG_PSI_DEFAULT_DISABLED without psi=1)"
 		case strings.HasPrefix(base, "memory."):
 			why = "missing (the memory controller is not enabled for this cgroup)"
 		}

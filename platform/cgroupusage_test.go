@@ -129,6 +129,10 @@ func TestContainerUsageHostile(t *testing.T) {
 					switch {
 					case fig == f.figure && !strings.Contains(err, f.path):
 						t.Errorf("%s: error %q does not name %s", fig, err, f.path)
+					case fig == f.figure && name == "missing" && !strings.Contains(err, f.path+": missing"):
+						t.Errorf("%s: error %q does not say the file is missing", fig, err)
+					case fig == f.figure && name == "missing" && strings.HasSuffix(f.path, ".pressure") && !strings.Contains(err, "no PSI"):
+						t.Errorf("%s: error %q does not say why a pressure file would be missing", fig, err)
 					case fig != f.figure && err != "":
 						t.Errorf("%s broke %s: %s", f.path, fig, err)
 					}
