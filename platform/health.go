@@ -128,6 +128,8 @@ type ContainerLimit struct {
 	MemoryMax uint64  `json:"memory_max_bytes"`
 	MemoryLow uint64  `json:"memory_low_bytes"`
 	CPUs      float64 `json:"cpus"`
+	// Usage is what the cgroup counted since the container started.
+	Usage ContainerUsage `json:"usage"`
 }
 
 // HealthOptions says what ReadHealth may read beyond the quiet files.
@@ -422,6 +424,7 @@ func readLimits(h *hostroot.Root, dir, id, name string) ContainerLimit {
 			}
 		}
 	}
+	c.Usage = readUsage(h, levels)
 	return c
 }
 

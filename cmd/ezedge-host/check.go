@@ -20,6 +20,11 @@ const DefaultTextfileDir = "/var/lib/prometheus/node-exporter"
 // and the textfile's age are in its output).
 var checkNow = time.Now
 
+// checkNames names containers in place of the running system's Podman
+// (nil: Podman's names, on the running system only); a test names the
+// containers it puts in a fixture with it.
+var checkNames func() map[string]string
+
 // checkFlags are check's flags.
 type checkFlags struct {
 	profile         profileFlags
@@ -49,7 +54,7 @@ func checkCmd(g *globals) *cobra.Command {
 			return g.on([]view.Format{view.JUnit, view.Prometheus}, func(x *ops.Host, out view.Format) error {
 				// The textfile whose age the check reports is the one named,
 				// else Debian's, wherever this check's own output goes.
-				req := ops.CheckRequest{Firmware: fl.firmware, TextfileDir: fl.textfileDir, Now: checkNow()}
+				req := ops.CheckRequest{Firmware: fl.firmware, TextfileDir: fl.textfileDir, Now: checkNow(), Names: checkNames}
 				if req.TextfileDir == "" || req.TextfileDir == "-" {
 					req.TextfileDir = DefaultTextfileDir
 				}

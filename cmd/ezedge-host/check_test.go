@@ -16,7 +16,15 @@ import (
 // is in every format.
 var checkTime = time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
 
-func init() { checkNow = func() time.Time { return checkTime } }
+// testContainerNames are the names Podman would give the test containers
+// (fixture.ContainerKinds); no bundled fixture's container has one of
+// their IDs, so those stay known by their IDs.
+var testContainerNames = map[string]string{fixture.OOMKilled.ID: "llm", fixture.NearLimit.ID: "stt", fixture.Throttled.ID: "vision", fixture.Healthy.ID: "web"}
+
+func init() {
+	checkNow = func() time.Time { return checkTime }
+	checkNames = func() map[string]string { return testContainerNames }
+}
 
 // TestCheckGolden: check on every fixture in all four formats matches its
 // golden file, exits by its worst result (4 warnings, 5 failures), and
@@ -266,5 +274,97 @@ func TestCheckTimerUnitKinds(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// containersRoot is a copy of the amd64 fixture running the four test
+// containers (named by testContainerNames).
+func containersRoot(t *testing.T) string {
+	t.Helper()
+	root := fixture.Copy(t, "amd64-intel-32gb-2nvme")
+	for _, c := range fixture.ContainerKinds {
+		c.Put(t, root)
+	}
+	return root
+}
+
+// TestCheckContainers: check on a copy of the amd64 fixture running the
+// four test containers (llm OOM-killed, stt at 99.6 % of its memory
+// limit, vision throttled, web healthy), in all four formats, against
+// its golden files: the OOM kill fails, the two others warn; the
+// textfile passes promtool and has each container's figures under its
+// name. A container Podman gives no name for goes by its ID and is
+// counted, not named. A cgroup file that cannot be read (a FIFO) is an
+// unknown naming it, not an error.
+func TestCheckContainers(t *testing.T) {
+	t.Parallel()
+	root := containersRoot(t)
+	promtool := findPromtool(t)
+	for _, format := range []string{"json", "text", "junit", "prometheus"} {
+		r := cli("check", "--root", root, "--output", format)
+		r.must(t, 5)
+		if format == "prometheus" {
+			checkExposition(t, r.stdout)
+			checkOutput(t, "check --output prometheus", format, r, promtool)
+			for _, want := range []string{
+				`ezedge_check_state{check="containers.llm.oom-kills",group="containers",state="fail"} 1`,
+				`ezedge_check_container_oom_kills{container="llm"} 2`,
+				`ezedge_check_container_memory_usage_ratio{container="stt"} 0.99609375`,
+				`ezedge_check_container_cpu_throttled_periods_ratio{container="vision"} 0.6`,
+				`ezedge_check_container_cpu_pressure_ratio{container="vision"} 0.482`,
+				`ezedge_check_container_memory_pressure_ratio{container="llm"} 0.125`,
+				`ezedge_check_unnamed_containers{state="fail"} 0`,
+			} {
+				if !strings.Contains(r.stdout, want+"\n") {
+					t.Errorf("textfile lacks %s", want)
+				}
+			}
+		}
+		if format == "prometheus" && os.Getenv("EZEDGE_SKIP_NODE_EXPORTER") == "" {
+			if ne := nodeExporterOrSkip(); ne != "" {
+				dir := t.TempDir()
+				os.WriteFile(filepath.Join(dir, "ezedge-host.prom"), []byte(r.stdout), 0o644)
+				metrics := scrape(t, ne, dir)
+				if !strings.Contains(metrics, "\nnode_textfile_scrape_error 0\n") || !strings.Contains(metrics, `ezedge_check_container_oom_kills{container="llm"} 2`) {
+					t.Errorf("the node exporter does not serve the containers' textfile:\n%s", grepLines(metrics, "textfile"))
+				}
+			}
+		}
+		ext := map[string]string{"json": "json", "text": "txt", "junit": "xml", "prometheus": "prom"}[format]
+		goldenFile(t, "check/containers-amd64-intel-32gb-2nvme."+ext, strings.ReplaceAll(r.stdout, root, "<root>"))
+	}
+	text := cli("check", "--root", root).stdout
+	for _, want := range []string{
+		"[fail]    containers.llm.oom-kills",
+		"2 since the container started — the kernel's OOM killer killed a process of the container (memory.events oom_kill)",
+		"[warn]    containers.stt.memory",
+		"[warn]    containers.vision.cpu-throttling",
+		"[ok]      containers.web.memory",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("text lacks %q:\n%s", want, text)
+		}
+	}
+
+	// Unnamed: counted by the worst state of each one's checks.
+	unnamed := containersRoot(t)
+	fixture.Container{ID: strings.Repeat("d", 64), OOMKills: 1}.Put(t, unnamed)
+	r := cli("check", "--root", unnamed, "--output", "prometheus")
+	for _, want := range []string{`ezedge_check_unnamed_containers{state="fail"} 1`, `ezedge_check_unnamed_containers{state="warn"} 0`} {
+		if !strings.Contains(r.stdout, want+"\n") {
+			t.Errorf("textfile lacks %s", want)
+		}
+	}
+	if strings.Contains(r.stdout, "dddddddddddd") {
+		t.Errorf("an unnamed container's ID in the textfile")
+	}
+
+	p := fixture.OOMKilled.Scope() + "/memory.events"
+	os.Remove(filepath.Join(root, p))
+	fixture.FIFO().Put(t, root, p)
+	r = cli("check", "--root", root)
+	r.must(t, 5)
+	if !strings.Contains(r.stdout, "[unknown] containers.llm.oom-kills") || !strings.Contains(r.stdout, p+": is a FIFO") {
+		t.Errorf("a FIFO as memory.events:\n%s", r.stdout)
 	}
 }

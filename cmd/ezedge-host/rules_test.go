@@ -77,6 +77,8 @@ func TestAlertRules(t *testing.T) {
 	applied := fixture.Copy(t, "amd64-intel-32gb-2nvme")
 	cli("apply", "--root", applied, "--yes").must(t, 0)
 	real = append(real, parseExposition(t, cli("check", "--root", applied, "--output", "prometheus").stdout)...)
+	// And with named containers running: their figures.
+	real = append(real, parseExposition(t, cli("check", "--root", containersRoot(t), "--output", "prometheus").stdout)...)
 	values := map[string]map[string]bool{} // label name → the values it has
 	for _, s := range real {
 		if strings.HasPrefix(s.name, "ezedge_") {

@@ -27,11 +27,14 @@ type CheckRequest struct {
 	// TextfileDir is the node exporter's textfile directory ("" none).
 	TextfileDir string
 	Now         time.Time
+	// Names, when set, names the containers instead of the running
+	// system's Podman (check.Options.Names).
+	Names func() map[string]string
 }
 
 // Check evaluates the host; it changes nothing.
 func (x *Host) Check(req CheckRequest) (*check.Report, error) {
-	o := check.Options{As: x.As, Choices: req.Profile.Choices, Firmware: req.Firmware, TextfileDir: req.TextfileDir, Reboot: x.checkReboot()}
+	o := check.Options{As: x.As, Choices: req.Profile.Choices, Firmware: req.Firmware, TextfileDir: req.TextfileDir, Reboot: x.checkReboot(), Names: req.Names}
 	if req.Probe != nil {
 		var err error
 		if o.Probe, err = x.Probe(*req.Probe, check.ProbeKinds); err != nil {

@@ -204,6 +204,7 @@ func CheckPrometheus(w io.Writer, r *check.Report) error {
 		p.sample("ezedge_check_results", [][2]string{{"state", s.String()}}, float64(r.Counts[s.String()]))
 	}
 	p.throttling(r.Figures.Throttling)
+	p.containers(r.Figures.Containers)
 	f := r.Figures
 	p.gauge("ezedge_check_pending_changes", "Changes the plan would make.", float64(f.PendingChanges))
 	p.gauge("ezedge_check_drift_resources", "Resources changed by something else since the apply.", float64(f.Drift))
@@ -224,16 +225,19 @@ var checkStates = []check.Status{check.OK, check.Warn, check.Fail, check.Unknown
 
 // states writes each check's outcome as one series per state, 1 for the
 // state it is in (as node_systemd_unit_state): a query selects a state by
-// its name, and no number stands for one. A check named by a container's
-// ID is counted with the others of its state instead: each restart would
-// make new series.
+// its name, and no number stands for one. The checks of a container named
+// by its ID are counted instead, one count per container by the worst
+// state of its checks (fail, warn, unknown, ok, in that order): each
+// restart would make new series.
 func (p *promWriter) states(results []check.Result) {
 	p.metric("ezedge_check_state", "Outcome of each check, one series per state: 1 for the state the check is in, 0 for the others.", "gauge")
 	seen := map[string]bool{}
-	byID := map[check.Status]int{}
+	byID := map[string]check.Status{}
 	for _, x := range results {
 		if x.ByID {
-			byID[x.Status]++
+			if w, ok := byID[x.Container]; !ok || rank(x.Status) > rank(w) {
+				byID[x.Container] = x.Status
+			}
 			continue
 		}
 		// Two results of one name (two zones of one type) would be a
@@ -247,10 +251,20 @@ func (p *promWriter) states(results []check.Result) {
 			p.sample("ezedge_check_state", [][2]string{{"check", id}, {"group", string(x.Group)}, {"state", s.String()}}, b2f(x.Status == s))
 		}
 	}
-	p.metric("ezedge_check_unnamed_containers", "Containers Podman gave no name for here (checked by their cgroup), by the state of their check.", "gauge")
-	for _, s := range checkStates {
-		p.sample("ezedge_check_unnamed_containers", [][2]string{{"state", s.String()}}, float64(byID[s]))
+	counts := map[check.Status]int{}
+	for _, s := range byID {
+		counts[s]++
 	}
+	p.metric("ezedge_check_unnamed_containers", "Containers Podman gave no name for here (checked by their cgroup), by the worst state of their checks.", "gauge")
+	for _, s := range checkStates {
+		p.sample("ezedge_check_unnamed_containers", [][2]string{{"state", s.String()}}, float64(counts[s]))
+	}
+}
+
+// rank orders states from best to worst for a container's count: an
+// unknown hides less than an ok.
+func rank(s check.Status) int {
+	return map[check.Status]int{check.OK: 0, check.Unknown: 1, check.Warn: 2, check.Fail: 3}[s]
 }
 
 // throttling writes the bits of the firmware's get_throttled word, read
@@ -271,6 +285,64 @@ func (p *promWriter) throttling(bits []check.Bit) {
 	for _, bt := range word {
 		p.sample("ezedge_check_throttling", [][2]string{{"bit", bt.Name}, {"when", "now"}}, b2f(*bt.Now))
 		p.sample("ezedge_check_throttling", [][2]string{{"bit", bt.Name}, {"when", "since_boot"}}, b2f(*bt.SinceBoot))
+	}
+}
+
+// containerMetrics are the per-container figures, each a gauge labelled
+// by the container's name: the figure, its metric and its help.
+var containerMetrics = []struct {
+	name, help string
+	get        func(check.ContainerFigure) (float64, bool)
+}{
+	{"ezedge_check_container_memory_usage_ratio", "A container's memory.current over its memory.max (absent without a limit).",
+		func(c check.ContainerFigure) (float64, bool) { return fptr(c.MemoryRatio) }},
+	{"ezedge_check_container_oom_kills", "Processes of a container the OOM killer killed since the container started (memory.events oom_kill).",
+		func(c check.ContainerFigure) (float64, bool) {
+			if c.OOMKills == nil {
+				return 0, false
+			}
+			return float64(*c.OOMKills), true
+		}},
+	{"ezedge_check_container_cpu_throttled_periods_ratio", "Share of a container's CFS periods since it started in which its CPU quota ran out (cpu.stat nr_throttled / nr_periods).",
+		func(c check.ContainerFigure) (float64, bool) { return fptr(c.ThrottledRatio) }},
+	{"ezedge_check_container_memory_pressure_ratio", "A container's memory.pressure full avg10, as a ratio: the share of the last 10 s every task of it stalled on memory.",
+		func(c check.ContainerFigure) (float64, bool) { return fptr(c.MemoryPressure) }},
+	{"ezedge_check_container_cpu_pressure_ratio", "A container's cpu.pressure some avg10, as a ratio: the share of the last 10 s a task of it waited for a CPU.",
+		func(c check.ContainerFigure) (float64, bool) { return fptr(c.CPUPressure) }},
+}
+
+func fptr(p *float64) (float64, bool) {
+	if p == nil {
+		return 0, false
+	}
+	return *p, true
+}
+
+// containers writes the figures of the containers that have checks of
+// their own (at most check.MaxContainers), labelled by name. A container
+// known only by its ID gets no series: its ID is new at each restart.
+// Two containers of one name (a rootful and a rootless one) get #2, #3…
+// as checks do, so no series is written twice.
+func (p *promWriter) containers(cs []check.ContainerFigure) {
+	for _, m := range containerMetrics {
+		seen := map[string]bool{}
+		first := true
+		for _, c := range cs {
+			v, ok := m.get(c)
+			if c.ByID || !ok {
+				continue
+			}
+			if first {
+				p.metric(m.name, m.help, "gauge")
+				first = false
+			}
+			name := c.Name
+			for n := 2; seen[name]; n++ {
+				name = c.Name + "#" + strconv.Itoa(n)
+			}
+			seen[name] = true
+			p.sample(m.name, [][2]string{{"container", name}}, v)
+		}
 	}
 }
 

@@ -45,8 +45,14 @@ func TestCheckPrometheusStates(t *testing.T) {
 	}
 	const id = "0f1e2d3c4b5a"
 	r.Results = append(r.Results,
-		check.Result{Group: check.Memory, Name: "container." + id, Status: check.Warn, ByID: true},
-		check.Result{Group: check.Memory, Name: "container.9a8b7c6d5e4f", Status: check.Warn, ByID: true},
+		check.Result{Group: check.Memory, Name: "container." + id, Status: check.Warn, ByID: true, Container: id},
+		check.Result{Group: check.Memory, Name: "container.9a8b7c6d5e4f", Status: check.Warn, ByID: true, Container: "9a8b7c6d5e4f"},
+		// One container, many checks: counted once, by its worst.
+		check.Result{Group: check.Containers, Name: "c0ffee000000.memory", Status: check.Unknown, ByID: true, Container: "c0ffee000000"},
+		check.Result{Group: check.Containers, Name: "c0ffee000000.oom-kills", Status: check.Fail, ByID: true, Container: "c0ffee000000"},
+		check.Result{Group: check.Containers, Name: "c0ffee000000.cpu-pressure", Status: check.OK, ByID: true, Container: "c0ffee000000"},
+		check.Result{Group: check.Containers, Name: "600d00000000.memory", Status: check.Unknown, ByID: true, Container: "600d00000000"},
+		check.Result{Group: check.Containers, Name: "600d00000000.cpu-pressure", Status: check.OK, ByID: true, Container: "600d00000000"},
 		check.Result{Group: check.Memory, Name: "container.web", Status: check.OK})
 	r.Figures.Throttling = []check.Bit{{Name: "under_voltage", Now: &yes}}
 	got := promSeries(t, r)
@@ -59,7 +65,7 @@ func TestCheckPrometheusStates(t *testing.T) {
 			}
 		}
 	}
-	for s, want := range map[string]string{"ok": "0", "warn": "2", "fail": "0", "unknown": "0"} {
+	for s, want := range map[string]string{"ok": "0", "warn": "2", "fail": "1", "unknown": "1"} {
 		if k := `ezedge_check_unnamed_containers{state="` + s + `"}`; got[k] != want {
 			t.Errorf("%s = %q, want %s", k, got[k], want)
 		}
@@ -71,7 +77,7 @@ func TestCheckPrometheusStates(t *testing.T) {
 		t.Errorf("info or timestamp: %v", got)
 	}
 	for k := range got {
-		if strings.Contains(k, id) || strings.Contains(k, "9a8b7c6d5e4f") {
+		if strings.Contains(k, id) || strings.Contains(k, "9a8b7c6d5e4f") || strings.Contains(k, "c0ffee") || strings.Contains(k, "600d") {
 			t.Errorf("a container's ID in a label: %s", k)
 		}
 		if strings.HasPrefix(k, "ezedge_check_throttling") {
@@ -95,5 +101,48 @@ func TestCheckPrometheusStates(t *testing.T) {
 		if got[k] != want {
 			t.Errorf("%s = %q, want %s", k, got[k], want)
 		}
+	}
+}
+
+// TestCheckPrometheusContainers: each named container's figures are one
+// gauge each, labelled by its name; a figure not read, or a memory
+// without a limit, has no sample; a container known by its ID none at
+// all; two of one name are kept apart.
+func TestCheckPrometheusContainers(t *testing.T) {
+	t.Parallel()
+	f := func(v float64) *float64 { return &v }
+	two := uint64(2)
+	r := &check.Report{Platform: "amd64", Time: time.Unix(1700000000, 0), Counts: map[string]int{}}
+	r.Figures.Containers = []check.ContainerFigure{
+		{Name: "llm", MemoryRatio: f(0.75), OOMKills: &two, ThrottledRatio: f(0.1), MemoryPressure: f(0.125), CPUPressure: f(0.031)},
+		{Name: "web", ThrottledRatio: f(0)},
+		{Name: "web", OOMKills: &two},
+		{Name: "0f1e2d3c4b5a", ByID: true, MemoryRatio: f(0.5), OOMKills: &two},
+	}
+	got := promSeries(t, r)
+	for k, want := range map[string]string{
+		`ezedge_check_container_memory_usage_ratio{container="llm"}`:          "0.75",
+		`ezedge_check_container_oom_kills{container="llm"}`:                   "2",
+		`ezedge_check_container_cpu_throttled_periods_ratio{container="llm"}`: "0.1",
+		`ezedge_check_container_memory_pressure_ratio{container="llm"}`:       "0.125",
+		`ezedge_check_container_cpu_pressure_ratio{container="llm"}`:          "0.031",
+		`ezedge_check_container_cpu_throttled_periods_ratio{container="web"}`: "0",
+		`ezedge_check_container_oom_kills{container="web"}`:                   "2",
+	} {
+		if got[k] != want {
+			t.Errorf("%s = %q, want %s", k, got[k], want)
+		}
+	}
+	n := 0
+	for k := range got {
+		if strings.HasPrefix(k, "ezedge_check_container_") {
+			n++
+		}
+		if strings.Contains(k, "0f1e2d3c4b5a") || strings.Contains(k, `ezedge_check_container_memory_usage_ratio{container="web`) {
+			t.Errorf("unexpected series %s", k)
+		}
+	}
+	if n != 7 {
+		t.Errorf("%d container series, want 7: %v", n, got)
 	}
 }

@@ -43,6 +43,10 @@ func hostileReport(t *testing.T) *check.Report {
 	for _, id := range slices.Sorted(maps.Keys(names)) {
 		add(check.Memory, "container."+names[id])
 	}
+	for _, id := range slices.Sorted(maps.Keys(names)) {
+		add(check.Containers, names[id]+".oom-kills")
+		r.Results[len(r.Results)-1].Container = names[id]
+	}
 	add(check.Thermal, "temperature."+evil)
 	add(check.Thermal, "temperature."+evil) // the same name twice
 	add(check.Thermal, "temperature.\xff")
@@ -50,6 +54,14 @@ func hostileReport(t *testing.T) *check.Report {
 	add(check.Storage, strings.Repeat("long", 5000)+evil)
 	r.Figures.Temperatures = []check.Temperature{{Sensor: "hwmon:" + evil, Celsius: 50}, {Sensor: "hwmon:" + evil, Celsius: 51}, {Sensor: "\xff", Celsius: 1}, {Sensor: "\xfe", Celsius: 2}}
 	r.Figures.FanRPM = []float64{1000}
+	ratio, kills := 0.95, uint64(1)
+	for _, id := range slices.Sorted(maps.Keys(names)) {
+		// Twice each: two containers of one name stay two series.
+		for range 2 {
+			r.Figures.Containers = append(r.Figures.Containers, check.ContainerFigure{Name: names[id], MemoryRatio: &ratio, OOMKills: &kills,
+				ThrottledRatio: &ratio, MemoryPressure: &ratio, CPUPressure: &ratio})
+		}
+	}
 	return r
 }
 
@@ -165,6 +177,9 @@ func TestCheckRenderersHostile(t *testing.T) {
 			t.Errorf("duplicate series %s", series)
 		}
 		seen[series] = true
+	}
+	if !strings.Contains(prom.String(), `ezedge_check_container_oom_kills{container="\"web\\x1b[2J\\u202e\\\"x\\\"#2\""} 1`+"\n") {
+		t.Errorf("a hostile container name is not escaped in its series:\n%s", prom.String())
 	}
 	if pt := promtool(t); pt != "" {
 		cmd := exec.Command(pt, "check", "metrics")

@@ -53,7 +53,7 @@ const (
 )
 
 // Groups is the order results are shown in.
-var Groups = []Group{Power, Thermal, Storage, Swap, Memory, Tuning, Performance, Monitoring}
+var Groups = []Group{Power, Thermal, Storage, Swap, Memory, Containers, Tuning, Performance, Monitoring}
 
 // Result is one check.
 type Result struct {
@@ -71,6 +71,9 @@ type Result struct {
 	// new ID comes with each restart, so a time series counts such checks
 	// rather than naming them; JSON, JUnit and text show the ID.
 	ByID bool `json:"-"`
+	// Container is the container a result is about (its name, or its
+	// ID's first 12 digits), "" for the others.
+	Container string `json:"-"`
 }
 
 // ID is the check's name within the whole report: group.name.
@@ -100,6 +103,9 @@ type Figures struct {
 	PendingChanges int           `json:"pending_changes"`
 	PendingReboot  bool          `json:"pending_reboot"`
 	Drift          int           `json:"drift"`
+	// Containers are the figures of the containers that have results of
+	// their own (at most MaxContainers).
+	Containers []ContainerFigure `json:"containers,omitempty"`
 	// LastApply is when the newest apply still in force was made (zero:
 	// none).
 	LastApply time.Time `json:"last_apply,omitzero"`
@@ -581,33 +587,10 @@ func (c *checker) memory() {
 	var memSum uint64
 	var cpuSum float64
 	for _, ct := range h.Containers {
-		name := ct.Name
-		if name == "" {
-			name = ct.ID[:12]
-		}
-		var missing []string
-		if ct.MemoryMax == 0 {
-			missing = append(missing, "memory limit")
-		}
-		if ct.CPUs == 0 {
-			missing = append(missing, "CPU limit")
-		}
 		memSum += ct.MemoryMax
 		cpuSum += ct.CPUs
-		val := []string{"memory.max " + limitText(ct.MemoryMax), "memory.low " + limitText(ct.MemoryLow)}
-		if ct.CPUs == 0 {
-			val = append(val, "cpu.max max")
-		} else {
-			val = append(val, fmt.Sprintf("cpu.max %.2f CPUs", ct.CPUs))
-		}
-		r := Result{Group: Memory, Name: "container." + name, Status: OK, Value: strings.Join(val, ", "), Evidence: ct.Cgroup,
-			Detail: "limits set", ByID: ct.Name == ""}
-		if len(missing) > 0 {
-			r.Status, r.Detail = Warn, "no "+strings.Join(missing, " and no ")+": one container can starve the others"
-			r.Fix = "podman run --memory … --cpus … (or the quadlet's MemoryMax=, CPUQuota=)"
-		}
-		c.add(r)
 	}
+	c.containers(h.Containers)
 	// The budget `resources` sizes containers to: RAM less what the
 	// host keeps (huge pages, a tmpfs /tmp, a volatile journal) less the
 	// OS's least headroom; the warning line leaves it the most.
@@ -821,6 +804,10 @@ type Options struct {
 	// Reboot is what the running system waits for a reboot for (nil on
 	// another root).
 	Reboot *Reboot
+	// Names, when set, names the containers (ID to name) instead of the
+	// running system's Podman: a test's names for a fixture's containers.
+	// The containers themselves always come from the cgroups.
+	Names func() map[string]string
 }
 
 // TextfileName is the file the check writes in the textfile directory.
@@ -838,7 +825,10 @@ func Host(h *hostroot.Root, store *rollback.Store, o Options, now time.Time) (*R
 		p = &plan.Plan{Root: h.Dir(), Facts: f}
 	}
 	ho := platform.HealthOptions{Firmware: o.Firmware}
-	if h.IsSystemRoot() && f.Runtime {
+	switch {
+	case o.Names != nil:
+		ho.Names = o.Names()
+	case h.IsSystemRoot() && f.Runtime:
 		ho.Names = platform.RunningPodmanNames()
 	}
 	in := Input{Facts: f, Health: platform.ReadHealth(h, f, ho), Plan: p, PlanError: perr, Reboot: o.Reboot, Now: now,

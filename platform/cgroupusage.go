@@ -1,0 +1,289 @@
+package platform
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"strconv"
+	"strings"
+
+	"github.com/ezansiedgeai/ezedge-host/internal/hostroot"
+)
+
+// cgroupFileLimit bounds each cgroup file read for a container's usage:
+// memory.events, cpu.stat and the pressure files are a few hundred bytes;
+// anything larger is not the kernel's.
+const cgroupFileLimit = 16 << 10
+
+// CgroupValue is one figure read from a container's cgroup: its value and
+// the file it came from, or why it could not be read (Err names the file
+// and what was wrong with it). Nothing in a cgroup file is trusted: a
+// value that is missing, not a number, negative or out of range is an Err,
+// never a zero.
+type CgroupValue[T any] struct {
+	Value T      `json:"value"`
+	File  string `json:"file"`
+	Err   string `json:"error,omitempty"`
+}
+
+// OK says whether the value was read.
+func (v CgroupValue[T]) OK() bool { return v.Err == "" }
+
+// MemoryUse is memory.current against memory.max at one cgroup level;
+// Max 0 is "max": no limit, so no share of it either.
+type MemoryUse struct {
+	Current uint64 `json:"current_bytes"`
+	Max     uint64 `json:"max_bytes"`
+}
+
+// CPUStat is what cpu.stat counts of the CFS bandwidth controller since
+// the cgroup was made: enforcement periods (cpu.max's period) that had
+// runnable tasks, those in which the quota ran out, and the time spent
+// throttled; UsageUsec is the CPU time used. Periods are 0 where no
+// cpu.max quota is set (the kernel then writes no nr_periods lines).
+type CPUStat struct {
+	UsageUsec     uint64 `json:"usage_usec"`
+	NrPeriods     uint64 `json:"nr_periods"`
+	NrThrottled   uint64 `json:"nr_throttled"`
+	ThrottledUsec uint64 `json:"throttled_usec"`
+}
+
+// ThrottledRatio is the share of enforcement periods in which the quota
+// ran out (nr_throttled / nr_periods); 0 without periods.
+func (s CPUStat) ThrottledRatio() float64 {
+	if s.NrPeriods == 0 {
+		return 0
+	}
+	return float64(s.NrThrottled) / float64(s.NrPeriods)
+}
+
+// ContainerUsage is what a container's cgroup has counted since the
+// container started: the cgroup is made when the container starts and
+// removed when it stops (a restart makes a new one), so every counter in
+// it is the container's since its start.
+type ContainerUsage struct {
+	// Memory is the level (the scope or its container child) whose
+	// memory.current is nearest its own memory.max.
+	Memory CgroupValue[MemoryUse] `json:"memory"`
+	// OOMKills is memory.events' oom_kill of the scope.
+	OOMKills CgroupValue[uint64] `json:"oom_kills"`
+	// CPU is cpu.stat of the level most throttled.
+	CPU CgroupValue[CPUStat] `json:"cpu"`
+	// MemoryPressure is memory.pressure's "full avg10" of the scope,
+	// CPUPressure cpu.pressure's "some avg10": percentages of the last 10 s.
+	MemoryPressure CgroupValue[float64] `json:"memory_pressure_full_avg10"`
+	CPUPressure    CgroupValue[float64] `json:"cpu_pressure_some_avg10"`
+}
+
+// readCgroupFile reads one file of a container's cgroup, bounded; a
+// missing file and any refusal (a FIFO, a directory, a link out of the
+// tree resolved inside the root, an oversized file) is an error naming it.
+func readCgroupFile(h *hostroot.Root, name string) (string, error) {
+	b, err := h.ReadFileLimit(name, cgroupFileLimit)
+	if errors.Is(err, fs.ErrNotExist) {
+		// Why the kernel would leave it out: memory.* files only where the
+		// memory controller is enabled, *.pressure files only with PSI;
+		// cpu.stat is in every cgroup.
+		why := "missing"
+		switch base := path.Base(name); {
+		case strings.HasSuffix(base, ".pressure"):
+			why = "missing (no PSI: a kernel without CONFIG_PSI, or PSI off at boot: psi=0, or CONFIG_PSI_DEFAULT_DISABLED without psi=1)"
+		case strings.HasPrefix(base, "memory."):
+			why = "missing (the memory controller is not enabled for this cgroup)"
+		}
+		return "", fmt.Errorf("%s: %s", name, why)
+	}
+	if err != nil {
+		return "", err
+	}
+	return string(b), nil
+}
+
+// quoteShort is a value from a cgroup file in an error: quoted, at most
+// 40 bytes of it.
+func quoteShort(s string) string {
+	if len(s) > 40 {
+		return strconv.Quote(s[:40]) + "…"
+	}
+	return strconv.Quote(s)
+}
+
+// parseCount reads a non-negative 64-bit decimal counter.
+func parseCount(file, key, s string) (uint64, error) {
+	v, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		what := "value"
+		if key != "" {
+			what = key
+		}
+		return 0, fmt.Errorf("%s: %s %s is not a count", file, what, quoteShort(s))
+	}
+	return v, nil
+}
+
+// readKeyed reads a flat keyed file ("key value" lines: memory.events,
+// cpu.stat) into counters. A line that is not two fields, a key given
+// twice or a value that is not a count is an error naming the file.
+func readKeyed(h *hostroot.Root, name string) (map[string]uint64, error) {
+	s, err := readCgroupFile(h, name)
+	if err != nil {
+		return nil, err
+	}
+	m := map[string]uint64{}
+	for i, l := range strings.Split(strings.TrimSuffix(s, "\n"), "\n") {
+		if l == "" && i == 0 {
+			continue
+		}
+		f := strings.Fields(l)
+		if len(f) != 2 {
+			return nil, fmt.Errorf("%s: line %d: %s is not \"key value\"", name, i+1, quoteShort(l))
+		}
+		if _, dup := m[f[0]]; dup {
+			return nil, fmt.Errorf("%s: line %d: %s given twice", name, i+1, quoteShort(f[0]))
+		}
+		v, err := parseCount(name, f[0], f[1])
+		if err != nil {
+			return nil, fmt.Errorf("%s (line %d)", err, i+1)
+		}
+		m[f[0]] = v
+	}
+	return m, nil
+}
+
+// readUsage reads a container's usage from its cgroup levels: the scope
+// first, then the "container" child crun makes under systemd (levels[0]
+// holds levels[1]).
+func readUsage(h *hostroot.Root, levels []string) ContainerUsage {
+	var u ContainerUsage
+	scope := levels[0]
+	u.Memory = readMemoryUse(h, levels)
+
+	// memory.events, not memory.events.local: memory.events counts the
+	// events of the cgroup and of every cgroup under it, so a kill in the
+	// container child (where crun puts the processes) shows at the
+	// scope, as a kill caused by the scope's own limit does;
+	// memory.events.local would see neither from the scope. The scope is
+	// made when the container starts, so any oom_kill it counts happened
+	// since the start.
+	ev := CgroupValue[uint64]{File: scope + "/memory.events"}
+	if m, err := readKeyed(h, ev.File); err != nil {
+		ev.Err = err.Error()
+	} else if v, ok := m["oom_kill"]; !ok {
+		ev.Err = ev.File + ": no oom_kill line"
+	} else {
+		ev.Value = v
+	}
+	u.OOMKills = ev
+
+	u.CPU = readCPUStat(h, levels)
+	// Pressure of the scope: it counts the stalls of every task in the
+	// container, whichever child cgroup it runs in.
+	u.MemoryPressure = readPressure(h, scope+"/memory.pressure", "full")
+	u.CPUPressure = readPressure(h, scope+"/cpu.pressure", "some")
+	return u
+}
+
+// readMemoryUse compares memory.current with memory.max at each level
+// and keeps the level nearest its limit ("max" at every level: no limit,
+// the scope's use).
+func readMemoryUse(h *hostroot.Root, levels []string) CgroupValue[MemoryUse] {
+	var best CgroupValue[MemoryUse]
+	bestRatio := -1.0
+	for i, d := range levels {
+		cur := CgroupValue[MemoryUse]{File: d + "/memory.current"}
+		s, err := readCgroupFile(h, cur.File)
+		if err != nil {
+			return CgroupValue[MemoryUse]{File: cur.File, Err: err.Error()}
+		}
+		if cur.Value.Current, err = parseCount(cur.File, "", strings.TrimSpace(s)); err != nil {
+			return CgroupValue[MemoryUse]{File: cur.File, Err: err.Error()}
+		}
+		maxFile := d + "/memory.max"
+		s, err = readCgroupFile(h, maxFile)
+		if err != nil {
+			return CgroupValue[MemoryUse]{File: maxFile, Err: err.Error()}
+		}
+		if s = strings.TrimSpace(s); s != "max" {
+			if cur.Value.Max, err = parseCount(maxFile, "", s); err != nil {
+				return CgroupValue[MemoryUse]{File: maxFile, Err: err.Error()}
+			}
+			if cur.Value.Max == 0 {
+				// A limit of 0 bytes is a valid setting (nothing may be
+				// charged), as tight as a limit gets.
+				cur.Value.Max = 1
+			}
+		}
+		ratio := 0.0
+		if cur.Value.Max > 0 {
+			ratio = float64(cur.Value.Current) / float64(cur.Value.Max)
+		}
+		if i == 0 || cur.Value.Max > 0 && ratio > bestRatio {
+			best, bestRatio = cur, ratio
+			if cur.Value.Max == 0 {
+				bestRatio = -1
+			}
+		}
+	}
+	return best
+}
+
+// readCPUStat reads cpu.stat at each level and keeps the most throttled
+// one: the quota may be on the scope or on its child.
+func readCPUStat(h *hostroot.Root, levels []string) CgroupValue[CPUStat] {
+	var best CgroupValue[CPUStat]
+	for i, d := range levels {
+		v := CgroupValue[CPUStat]{File: d + "/cpu.stat"}
+		m, err := readKeyed(h, v.File)
+		if err != nil {
+			return CgroupValue[CPUStat]{File: v.File, Err: err.Error()}
+		}
+		u, ok := m["usage_usec"]
+		if !ok {
+			return CgroupValue[CPUStat]{File: v.File, Err: v.File + ": no usage_usec line"}
+		}
+		v.Value = CPUStat{UsageUsec: u, NrPeriods: m["nr_periods"], NrThrottled: m["nr_throttled"], ThrottledUsec: m["throttled_usec"]}
+		if v.Value.NrThrottled > v.Value.NrPeriods {
+			return CgroupValue[CPUStat]{File: v.File, Err: fmt.Sprintf("%s: nr_throttled %d is more than nr_periods %d", v.File, v.Value.NrThrottled, v.Value.NrPeriods)}
+		}
+		if i == 0 || v.Value.ThrottledRatio() > best.Value.ThrottledRatio() {
+			best = v
+		}
+	}
+	return best
+}
+
+// readPressure reads the avg10 of a PSI file's "some" or "full" line
+// ("some avg10=0.00 avg60=0.00 avg300=0.00 total=0"): a percentage,
+// 0–100.
+func readPressure(h *hostroot.Root, name, kind string) CgroupValue[float64] {
+	v := CgroupValue[float64]{File: name}
+	s, err := readCgroupFile(h, name)
+	if err != nil {
+		v.Err = err.Error()
+		return v
+	}
+	for _, l := range strings.Split(s, "\n") {
+		f := strings.Fields(l)
+		if len(f) == 0 || f[0] != kind {
+			continue
+		}
+		for _, kv := range f[1:] {
+			val, ok := strings.CutPrefix(kv, "avg10=")
+			if !ok {
+				continue
+			}
+			p, err := strconv.ParseFloat(val, 64)
+			if err != nil || !(p >= 0 && p <= 100) {
+				v.Err = fmt.Sprintf("%s: %s avg10 %s is not a percentage", name, kind, quoteShort(val))
+				return v
+			}
+			v.Value = p
+			return v
+		}
+		v.Err = fmt.Sprintf("%s: the %s line has no avg10", name, kind)
+		return v
+	}
+	v.Err = fmt.Sprintf("%s: no %q line", name, kind)
+	return v
+}

@@ -1,0 +1,147 @@
+package platform
+
+import (
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ezansiedgeai/ezedge-host/internal/fixture"
+)
+
+// containersRoot is a copy of the amd64 fixture (memory controller on)
+// with the four test containers running.
+func containersRoot(t *testing.T) string {
+	root := fixture.Copy(t, "amd64-intel-32gb-2nvme")
+	for _, c := range fixture.ContainerKinds {
+		c.Put(t, root)
+	}
+	return root
+}
+
+func findContainer(t *testing.T, hl *Health, id string) ContainerLimit {
+	t.Helper()
+	for _, c := range hl.Containers {
+		if c.ID == id {
+			return c
+		}
+	}
+	t.Fatalf("no container %s in %+v", id, hl.Containers)
+	return ContainerLimit{}
+}
+
+// TestContainerUsage reads the kernel's formats: memory.current against
+// memory.max at the level nearest its limit (the crun child, not the
+// unlimited scope), memory.events' oom_kill of the scope (counting the
+// child's), cpu.stat of the level with the quota, PSI avg10 of the scope.
+func TestContainerUsage(t *testing.T) {
+	t.Parallel()
+	_, hl := health(t, containersRoot(t), HealthOptions{})
+	for _, fc := range fixture.ContainerKinds {
+		c := findContainer(t, hl, fc.ID)
+		u := c.Usage
+		for what, v := range map[string]string{"memory": u.Memory.Err, "oom": u.OOMKills.Err, "cpu": u.CPU.Err, "mem psi": u.MemoryPressure.Err, "cpu psi": u.CPUPressure.Err} {
+			if v != "" {
+				t.Errorf("%s: %s: %s", fc.ID[:6], what, v)
+			}
+		}
+		if u.Memory.Value != (MemoryUse{fc.MemoryCurrent, fc.MemoryMax}) || u.Memory.File != fc.Limited()+"/memory.current" {
+			t.Errorf("%s: memory %+v", fc.ID[:6], u.Memory)
+		}
+		if u.OOMKills.Value != fc.OOMKills || u.OOMKills.File != fc.Scope()+"/memory.events" {
+			t.Errorf("%s: oom %+v", fc.ID[:6], u.OOMKills)
+		}
+		want := CPUStat{fc.UsageUsec, fc.NrPeriods, fc.NrThrottled, fc.ThrottledUsec}
+		if u.CPU.Value != want || u.CPU.File != fc.Limited()+"/cpu.stat" {
+			t.Errorf("%s: cpu %+v, want %+v", fc.ID[:6], u.CPU, want)
+		}
+		if u.MemoryPressure.Value != fc.MemoryFull10 || u.CPUPressure.Value != fc.CPUSome10 {
+			t.Errorf("%s: pressure %+v %+v", fc.ID[:6], u.MemoryPressure, u.CPUPressure)
+		}
+	}
+	// memory.max "max" everywhere: no limit, the scope's use.
+	root := containersRoot(t)
+	c := fixture.OOMKilled
+	os.WriteFile(filepath.Join(root, c.Limited(), "memory.max"), []byte("max\n"), 0o644)
+	_, hl = health(t, root, HealthOptions{})
+	if m := findContainer(t, hl, c.ID).Usage.Memory; !m.OK() || m.Value.Max != 0 || m.Value.Current != c.MemoryCurrent+(1<<20) || m.File != c.Scope()+"/memory.current" {
+		t.Errorf("unlimited: %+v", m)
+	}
+}
+
+// TestContainerUsageHostile: every file the usage is read from, as every
+// kind of file and with malformed, negative, huge and out-of-range
+// values: the one figure it gives is an error naming that file, the other
+// figures are read as before, and nothing panics or hangs.
+func TestContainerUsageHostile(t *testing.T) {
+	t.Parallel()
+	c := fixture.OOMKilled
+	s, l := c.Scope(), c.Limited()
+	count := []string{"", "x\n", "-1\n", "18446744073709551616\n", "1.5\n", "\x00\xff\n", "1 2\n"}
+	files := []struct {
+		path, figure string
+		bad          []string
+	}{
+		{s + "/memory.current", "memory", count},
+		{l + "/memory.current", "memory", count},
+		{s + "/memory.max", "memory", count},
+		{l + "/memory.max", "memory", count},
+		{s + "/memory.events", "oom", []string{"", "oom_kill\n", "oom_kill -1\n", "oom_kill 18446744073709551616\n", "oom_kill 1\noom_kill 2\n",
+			"low 0\nmax 3\n", "\x00\xff\n", "oom_kill 1 2\n"}},
+		{s + "/cpu.stat", "cpu", []string{"", "nr_periods 5\n", "usage_usec x\n", "usage_usec -5\n"}},
+		{l + "/cpu.stat", "cpu", []string{"usage_usec 1\nnr_periods 1\nnr_throttled 5\n", "usage_usec 1\nnr_periods 18446744073709551616\n", "usage_usec 1\n\nx\n"}},
+		{s + "/memory.pressure", "mem psi", []string{"", "some avg10=1.00 avg60=0 avg300=0 total=0\n", "full avg10=101.00 avg60=0 avg300=0 total=0\n",
+			"full avg10=-1 avg60=0\n", "full avg10=NaN\n", "full avg10=1e400\n", "full avg60=1.00 total=0\n", "full avg10=\n"}},
+		{s + "/cpu.pressure", "cpu psi", []string{"", "full avg10=1.00\n", "some avg10=100.01\n", "some avg10=-0.5\n", "some avg10=Inf\n", "some total=1\n"}},
+	}
+	kinds := map[string]fixture.Entry{
+		"missing":       {},
+		"a directory":   fixture.Dir(),
+		"a FIFO":        fixture.FIFO(),
+		"a link out":    fixture.Link("../../../../../../../etc/hostname"),
+		"dangling link": fixture.Link("/nothing/here"),
+		"too large":     fixture.File(strings.Repeat("1", cgroupFileLimit+1)),
+	}
+	for _, f := range files {
+		cases := map[string]fixture.Entry{}
+		for k, e := range kinds {
+			cases[k] = e
+		}
+		for _, b := range f.bad {
+			cases["holding "+b] = fixture.File(b)
+		}
+		for name, e := range cases {
+			t.Run(path.Base(path.Dir(f.path))+"/"+path.Base(f.path)+" "+name, func(t *testing.T) {
+				t.Parallel()
+				root := containersRoot(t)
+				full := filepath.Join(root, f.path)
+				if err := os.Remove(full); err != nil {
+					t.Fatal(err)
+				}
+				if name != "missing" {
+					e.Put(t, root, f.path)
+				}
+				_, hl := health(t, root, HealthOptions{})
+				u := findContainer(t, hl, c.ID).Usage
+				errs := map[string]string{"memory": u.Memory.Err, "oom": u.OOMKills.Err, "cpu": u.CPU.Err, "mem psi": u.MemoryPressure.Err, "cpu psi": u.CPUPressure.Err}
+				for fig, err := range errs {
+					switch {
+					case fig == f.figure && !strings.Contains(err, f.path):
+						t.Errorf("%s: error %q does not name %s", fig, err, f.path)
+					case fig == f.figure && name == "missing" && !strings.Contains(err, f.path+": missing"):
+						t.Errorf("%s: error %q does not say the file is missing", fig, err)
+					case fig == f.figure && name == "missing" && strings.HasSuffix(f.path, ".pressure") && !strings.Contains(err, "no PSI"):
+						t.Errorf("%s: error %q does not say why a pressure file would be missing", fig, err)
+					case fig != f.figure && err != "":
+						t.Errorf("%s broke %s: %s", f.path, fig, err)
+					}
+				}
+				// The other containers are read as before.
+				if o := findContainer(t, hl, fixture.Healthy.ID).Usage; !o.Memory.OK() || !o.CPU.OK() {
+					t.Errorf("another container: %+v", o)
+				}
+			})
+		}
+	}
+}
