@@ -4,12 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
+	"github.com/ezansiedgeai/ezedge-host/internal/command"
 	"github.com/ezansiedgeai/ezedge-host/internal/engine/savedplan"
 	"github.com/ezansiedgeai/ezedge-host/internal/ops"
 	"github.com/ezansiedgeai/ezedge-host/internal/profile"
@@ -19,11 +18,11 @@ import (
 
 // applyFlags are apply's flags.
 type applyFlags struct {
-	profile     profileFlags
+	profile     command.ProfileFlags
 	yes         bool
 	lockTimeout time.Duration
 	within      time.Duration
-	measure     measureFlags
+	measure     command.MeasureFlags
 	only        []string
 }
 
@@ -46,7 +45,7 @@ func applyCmd(g *globals) *cobra.Command {
 			var src profile.Source
 			var err error
 			if len(args) == 1 {
-				if err := refuseWithPlanFile(cmd); err != nil {
+				if err := command.RefuseFixed(cmd); err != nil {
 					return err
 				}
 				if saved, err = savedplan.Load(args[0]); err != nil {
@@ -54,16 +53,16 @@ func applyCmd(g *globals) *cobra.Command {
 				}
 				src = profile.Saved(args[0], saved.Profile)
 				fl.only = saved.Only
-			} else if src, err = fl.profile.source(cmd); err != nil {
+			} else if src, err = fl.profile.Source(); err != nil {
 				return err
 			}
-			if err := onlyTasks(fl.only); err != nil {
+			if err := command.OnlyTasks(fl.only); err != nil {
 				if saved != nil {
 					return fmt.Errorf("plan file %s: %w", args[0], err)
 				}
 				return err
 			}
-			m, err := fl.measure.request()
+			m, err := fl.measure.Request()
 			if err != nil {
 				return err
 			}
@@ -72,49 +71,20 @@ func applyCmd(g *globals) *cobra.Command {
 			}, fl.yes || saved != nil)
 		},
 	}
-	fl.profile.add(c)
+	fl.profile.Add(c)
 	c.Flags().BoolVarP(&fl.yes, "yes", "y", false, "do not ask for confirmation")
 	c.Flags().DurationVar(&fl.lockTimeout, "lock-timeout", 0, "wait up to `D` for another ezedge-host changing the host (0: fail at once)")
 	c.Flags().DurationVar(&fl.within, "confirm-within", 0, "roll the apply back automatically unless ezedge-host confirm runs within `D` (e.g. 120s)")
 	c.Flags().StringArrayVar(&fl.only, "only", nil, "apply only `TASK`'s changes, the others left pending (repeatable): one change at a time")
-	fl.measure.add(c, 20*time.Second, "before and after together", "what the changed tasks bear on (disk, CPU, memory, --http URLs) before and after, and keep the figures with the snapshot")
+	fl.measure.Add(c, 20*time.Second, "before and after together", "what the changed tasks bear on (disk, CPU, memory, --http URLs) before and after, and keep the figures with the snapshot")
 	// What a saved plan fixes itself, the flags that would choose it are
 	// refused with PLANFILE. The others still mean something there: --root
 	// and --platform say which host (and must be the plan's), --yes is what
 	// a plan file does anyway (nothing is asked), --output, --lock-timeout,
 	// --confirm-within and --measure with its flags act on the apply.
-	savedPlanFixes(c, "a saved plan is applied with the profile it was made with; make the plan again with plan --profile or --no-profile", "profile", "no-profile")
-	savedPlanFixes(c, "a saved plan is applied as saved; make it with plan --only instead", "only")
+	command.FixedByArg(c, "a saved plan is applied with the profile it was made with; make the plan again with plan --profile or --no-profile", "profile", "no-profile")
+	command.FixedByArg(c, "a saved plan is applied as saved; make it with plan --only instead", "only")
 	return c
-}
-
-// withPlanFile marks a flag of apply that a saved plan makes meaningless;
-// its value says why.
-const withPlanFile = "ezedge-host.refused-with-plan-file"
-
-// savedPlanFixes marks c's flags names as fixed by a saved plan, for why.
-func savedPlanFixes(c *cobra.Command, why string, names ...string) {
-	for _, n := range names {
-		if err := c.Flags().SetAnnotation(n, withPlanFile, []string{why}); err != nil {
-			panic(err) // a flag renamed without its mark
-		}
-	}
-}
-
-// refuseWithPlanFile refuses, one line each, the flags given to cmd that a
-// saved plan makes meaningless (savedPlanFixes): apply PLANFILE would
-// otherwise apply the plan and silently ignore them.
-func refuseWithPlanFile(cmd *cobra.Command) error {
-	var errs []string
-	cmd.Flags().Visit(func(f *pflag.Flag) {
-		if why := f.Annotations[withPlanFile]; len(why) > 0 {
-			errs = append(errs, fmt.Sprintf("--%s: %s", f.Name, why[0]))
-		}
-	})
-	if len(errs) > 0 {
-		return errors.New(strings.Join(errs, "\n"))
-	}
-	return nil
 }
 
 // apply resolves the profile, then applies through ops.Apply: the plan is

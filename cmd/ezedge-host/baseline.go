@@ -1,73 +1,20 @@
 package main
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/ezansiedgeai/ezedge-host/internal/command"
 	"github.com/ezansiedgeai/ezedge-host/internal/health/baseline"
-	"github.com/ezansiedgeai/ezedge-host/internal/health/measure"
 	"github.com/ezansiedgeai/ezedge-host/internal/ops"
 	"github.com/ezansiedgeai/ezedge-host/internal/view"
 	"github.com/ezansiedgeai/ezedge-host/internal/view/escape"
 )
 
-// measureFlags are the options of every command that measures: --measure
-// itself where measuring is optional, then what and how long.
-type measureFlags struct {
-	on      bool
-	budget  time.Duration
-	http    []string
-	dataDir string
-	busy    bool
-	cmd     *cobra.Command
-}
-
-// add gives c the measuring flags; with on set, --measure says what it
-// measures (apply, rollback), else measuring is what c does (baseline).
-func (m *measureFlags) add(c *cobra.Command, budget time.Duration, what, on string) {
-	m.cmd = c
-	if on != "" {
-		c.Flags().BoolVar(&m.on, "measure", false, "measure "+on)
-	}
-	c.Flags().DurationVar(&m.budget, "budget", budget, "let the measurements take up to `D` "+what+" (1s to 10m)")
-	c.Flags().StringArrayVar(&m.http, "http", nil, "also measure a capability `[health|simple|complex=]URL` alone and at 10 concurrent requests, against the guide's range for its class (repeatable)")
-	c.Flags().StringVar(&m.dataDir, "data-dir", "", "`DIR` on the data filesystem for the synchronous-write test (default: Podman's storage, else /var/lib/ezedge-host)")
-	c.Flags().BoolVar(&m.busy, "busy", false, "measure even when the host is under heavy load (load average at or above its core count)")
-}
-
-// options are the measurement the flags ask for.
-func (m *measureFlags) options() (ops.Measure, error) {
-	o := ops.Measure{Budget: m.budget, DataDir: m.dataDir, Busy: m.busy}
-	for _, s := range m.http {
-		e, err := measure.ParseEndpoint(s)
-		if err != nil {
-			return o, err
-		}
-		o.HTTP = append(o.HTTP, e)
-	}
-	return o, nil
-}
-
-// request is the measurement --measure asks for, or nil; a measuring flag
-// given without --measure is refused rather than silently ignored.
-func (m *measureFlags) request() (*ops.Measure, error) {
-	if !m.on {
-		for _, n := range []string{"budget", "http", "data-dir", "busy"} {
-			if m.cmd.Flags().Changed(n) {
-				return nil, fmt.Errorf("--%s: only with --measure", n)
-			}
-		}
-		return nil, nil
-	}
-	o, err := m.options()
-	return &o, err
-}
-
 // baselineFlags are baseline's flags.
 type baselineFlags struct {
-	measure     measureFlags
+	measure     command.MeasureFlags
 	list        bool
 	lockTimeout time.Duration
 }
@@ -96,11 +43,11 @@ func baselineCmd(g *globals) *cobra.Command {
 						return err
 					}
 					return view.Show(w, out, view.BaselineList{FormatVersion: view.FormatVersion, Baselines: view.NonNil(recs), Skipped: view.NonNil(skipped)}, func() {
-						g.warn(skipped)
+						command.LeftOut(g.stderr, skipped)
 						view.BaselineListText(w, recs)
 					})
 				}
-				m, err := fl.measure.options()
+				m, err := fl.measure.Options()
 				if err != nil {
 					return err
 				}
@@ -109,22 +56,15 @@ func baselineCmd(g *globals) *cobra.Command {
 					return err
 				}
 				return view.Show(w, out, view.NewBaseline(r, prev, skipped), func() {
-					g.warn(skipped)
+					command.LeftOut(g.stderr, skipped)
 					view.BaselineText(w, r, prev)
 					escape.Fprintf(w, "\nSaved as baseline %s.\n", r.ID)
 				})
 			})
 		},
 	}
-	fl.measure.add(c, 30*time.Second, "in all", "")
+	fl.measure.Add(c, 30*time.Second, "in all", "")
 	c.Flags().BoolVar(&fl.list, "list", false, "list the stored baselines instead of measuring")
 	c.Flags().DurationVar(&fl.lockTimeout, "lock-timeout", 0, "wait up to `D` for another ezedge-host changing the host (0: fail at once)")
 	return c
-}
-
-// warn says on stderr what was left out of what a command read.
-func (g *globals) warn(skipped []string) {
-	for _, s := range skipped {
-		escape.Fprintf(g.stderr, "ezedge-host: warning: left out: %s\n", s)
-	}
 }

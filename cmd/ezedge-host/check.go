@@ -7,14 +7,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ezansiedgeai/ezedge-host/internal/command"
 	"github.com/ezansiedgeai/ezedge-host/internal/health/check"
 	"github.com/ezansiedgeai/ezedge-host/internal/ops"
 	"github.com/ezansiedgeai/ezedge-host/internal/view"
 )
-
-// DefaultTextfileDir is Debian's prometheus-node-exporter textfile
-// directory.
-const DefaultTextfileDir = "/var/lib/prometheus/node-exporter"
 
 // checkNow is the clock a check reads (a test fixes it: the report's time
 // and the textfile's age are in its output).
@@ -22,10 +19,10 @@ var checkNow = time.Now
 
 // checkFlags are check's flags.
 type checkFlags struct {
-	profile         profileFlags
-	firmware, probe bool
-	textfileDir     string
-	measure         measureFlags
+	profile     command.ProfileFlags
+	firmware    bool
+	textfileDir string
+	measure     command.MeasureFlags
 }
 
 func checkCmd(g *globals) *cobra.Command {
@@ -42,7 +39,7 @@ func checkCmd(g *globals) *cobra.Command {
   ezedge-host check --output junit > check.xml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			src, err := fl.profile.source(cmd)
+			src, err := fl.profile.Source()
 			if err != nil {
 				return err
 			}
@@ -51,10 +48,10 @@ func checkCmd(g *globals) *cobra.Command {
 				// else Debian's, wherever this check's own output goes.
 				req := ops.CheckRequest{Firmware: fl.firmware, TextfileDir: fl.textfileDir, Now: checkNow()}
 				if req.TextfileDir == "" || req.TextfileDir == "-" {
-					req.TextfileDir = DefaultTextfileDir
+					req.TextfileDir = check.DefaultTextfileDir
 				}
-				if fl.probe {
-					m, _ := fl.measure.options() // no --http here: nothing to parse
+				if fl.measure.On() {
+					m, _ := fl.measure.Options() // no --http here: nothing to parse
 					req.Probe = &m
 				}
 				if req.Profile, err = x.Profile(src); err != nil {
@@ -67,16 +64,14 @@ func checkCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return map[check.Status]error{check.Fail: exitCode(exitFail), check.Warn: exitCode(exitWarn)}[r.Worst()]
+				return map[check.Status]error{check.Fail: command.Fail, check.Warn: command.Warn}[r.Worst()]
 			})
 		},
 	}
-	fl.profile.add(c)
+	fl.profile.Add(c)
 	c.Flags().BoolVar(&fl.firmware, "firmware", false, "also read the Raspberry Pi firmware's throttling word (get_throttled; newer kernels log a warning at each read)")
-	c.Flags().BoolVar(&fl.probe, "measure", false, "also measure CPU, memory and disk reads briefly and compare them with the newest baseline")
-	c.Flags().DurationVar(&fl.measure.budget, "budget", 5*time.Second, "time --measure may take (1s to 10m)")
-	c.Flags().BoolVar(&fl.measure.busy, "busy", false, "--measure even when the host is under heavy load")
-	c.Flags().StringVar(&fl.textfileDir, "textfile-dir", "", "the node exporter's textfile `DIR` in the root: --output prometheus goes there, not to standard output (-: standard output); the textfile's age is checked there (else in "+DefaultTextfileDir+")")
+	fl.measure.Probe(c)
+	c.Flags().StringVar(&fl.textfileDir, "textfile-dir", "", "the node exporter's textfile `DIR` in the root: --output prometheus goes there, not to standard output (-: standard output); the textfile's age is checked there (else in "+check.DefaultTextfileDir+")")
 	return c
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/ezansiedgeai/ezedge-host/internal/command/man"
 	"github.com/ezansiedgeai/ezedge-host/internal/fixture"
 	"github.com/ezansiedgeai/ezedge-host/internal/view/escape"
 )
@@ -148,7 +149,7 @@ func TestFlagUsage(t *testing.T) {
 }
 
 // TestEveryFlagCompletes: every flag that takes a value has a completion
-// rule (complete.go), and every command its man page's EXIT STATUS.
+// rule (internal/command/complete), and every command its man page's EXIT STATUS.
 func TestEveryFlagCompletes(t *testing.T) {
 	t.Parallel()
 	for _, c := range commands() {
@@ -157,11 +158,11 @@ func TestEveryFlagCompletes(t *testing.T) {
 				return
 			}
 			if _, ok := c.GetFlagCompletionFunc(f.Name); !ok {
-				t.Errorf("%s --%s: no completion of its values (complete.go)", c.CommandPath(), f.Name)
+				t.Errorf("%s --%s: no completion of its values (internal/command/complete)", c.CommandPath(), f.Name)
 			}
 		})
-		if _, ok := manPageOf(c); !ok {
-			t.Errorf("%s: no EXIT STATUS or FILES for its man page (man.go)", c.CommandPath())
+		if _, ok := man.PageOf(c); !ok {
+			t.Errorf("%s: no EXIT STATUS or FILES for its man page (internal/command/man)", c.CommandPath())
 		}
 	}
 }
@@ -203,7 +204,7 @@ var manDate = time.Date(2026, 11, 29, 8, 0, 0, 0, time.UTC)
 func TestManGolden(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	if err := writeMan(rootCmd(&globals{stderr: io.Discard}), dir, manDate); err != nil {
+	if err := man.Write(rootCmd(&globals{stderr: io.Discard}), dir, manDate, man.Source{Version: version, About: rootAbout}); err != nil {
 		t.Fatal(err)
 	}
 	ents, err := os.ReadDir(dir)

@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ezansiedgeai/ezedge-host/internal/command"
 	"github.com/ezansiedgeai/ezedge-host/internal/engine/savedplan"
 	"github.com/ezansiedgeai/ezedge-host/internal/ops"
 	"github.com/ezansiedgeai/ezedge-host/internal/profile"
@@ -33,7 +34,7 @@ func factsCmd(g *globals) *cobra.Command {
 
 // planFlags are plan's flags.
 type planFlags struct {
-	profile        profileFlags
+	profile        command.ProfileFlags
 	diff, detailed bool
 	out            string
 	only           []string
@@ -50,11 +51,11 @@ func planCmd(g *globals) *cobra.Command {
   ezedge-host plan --detailed-exitcode -o json  # exit 2 when changes are pending`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			src, err := fl.profile.source(cmd)
+			src, err := fl.profile.Source()
 			if err != nil {
 				return err
 			}
-			if err := onlyTasks(fl.only); err != nil {
+			if err := command.OnlyTasks(fl.only); err != nil {
 				return err
 			}
 			return g.on(nil, func(x *ops.Host, out view.Format) error {
@@ -82,13 +83,13 @@ func planCmd(g *globals) *cobra.Command {
 					}
 				}
 				if err == nil && fl.detailed && len(p.Pending()) > 0 {
-					return exitCode(exitChanges)
+					return command.Changes
 				}
 				return err
 			})
 		},
 	}
-	fl.profile.add(c)
+	fl.profile.Add(c)
 	c.Flags().BoolVar(&fl.diff, "diff", false, "show a unified diff for every file")
 	c.Flags().BoolVar(&fl.detailed, "detailed-exitcode", false, "exit 0 when there is nothing to change, 2 when changes are pending, 1 on error")
 	c.Flags().StringVar(&fl.out, "out", "", "save the plan to `FILE`, for ezedge-host apply FILE")

@@ -3,13 +3,14 @@ package main
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/ezansiedgeai/ezedge-host/internal/command"
 	"github.com/ezansiedgeai/ezedge-host/internal/ops"
 	"github.com/ezansiedgeai/ezedge-host/internal/profile"
 	"github.com/ezansiedgeai/ezedge-host/internal/view"
 )
 
 func profileCmd(g *globals) *cobra.Command {
-	var fl profileFlags
+	var fl command.ProfileFlags
 	c := &cobra.Command{
 		Use:   "profile",
 		Short: "Show the profile every command plans with: its layers merged, each key with the file and line that set it",
@@ -23,7 +24,7 @@ func profileCmd(g *globals) *cobra.Command {
   ezedge-host profile --root /mnt/image --output json   # an image's, with each key's provenance`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			src, err := fl.source(cmd)
+			src, err := fl.Source()
 			if err != nil {
 				return err
 			}
@@ -39,6 +40,6 @@ func profileCmd(g *globals) *cobra.Command {
 			})
 		},
 	}
-	fl.add(c)
+	fl.Add(c)
 	return c
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ezansiedgeai/ezedge-host/internal/alloc"
+	"github.com/ezansiedgeai/ezedge-host/internal/command"
 	"github.com/ezansiedgeai/ezedge-host/internal/ops"
 	"github.com/ezansiedgeai/ezedge-host/internal/view"
 	"github.com/ezansiedgeai/ezedge-host/tasks"
@@ -15,7 +16,7 @@ import (
 type resourcesFlags struct {
 	workloads, forms []string
 	ram, write       string
-	profile          profileFlags
+	profile          command.ProfileFlags
 	yes, strict      bool
 	lockTimeout      time.Duration
 }
@@ -51,7 +52,7 @@ func resourcesCmd(g *globals) *cobra.Command {
 			}
 			// The profile says which tasks keep memory from containers
 			// (huge pages, a tmpfs /tmp, a volatile journal).
-			src, err := fl.profile.source(cmd)
+			src, err := fl.profile.Source()
 			if err != nil {
 				return err
 			}
@@ -80,7 +81,7 @@ func resourcesCmd(g *globals) *cobra.Command {
 	c.Flags().BoolVarP(&fl.yes, "yes", "y", false, "with --write: do not ask for confirmation")
 	c.Flags().BoolVar(&fl.strict, "strict", false, "refuse a mix over the memory budget instead of scaling it down (for CI)")
 	c.Flags().DurationVar(&fl.lockTimeout, "lock-timeout", 0, "with --write: wait up to `D` for another ezedge-host changing the host")
-	fl.profile.add(c)
+	fl.profile.Add(c)
 	return c
 }
 
@@ -91,7 +92,7 @@ func (g *globals) writeResources(cmd *cobra.Command, fl *resourcesFlags, reqs []
 	if err != nil {
 		return err
 	}
-	src, err := fl.profile.source(cmd)
+	src, err := fl.profile.Source()
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ezansiedgeai/ezedge-host/internal/command"
 	"github.com/ezansiedgeai/ezedge-host/internal/health/baseline"
 	"github.com/ezansiedgeai/ezedge-host/internal/ops"
 	"github.com/ezansiedgeai/ezedge-host/internal/view"
@@ -17,7 +18,7 @@ type rollbackFlags struct {
 	to          string
 	force, yes  bool
 	lockTimeout time.Duration
-	measure     measureFlags
+	measure     command.MeasureFlags
 }
 
 func rollbackCmd(g *globals) *cobra.Command {
@@ -30,7 +31,7 @@ func rollbackCmd(g *globals) *cobra.Command {
   sudo ezedge-host rollback --yes --force          # what others changed since, too`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			m, err := fl.measure.request()
+			m, err := fl.measure.Request()
 			if err != nil {
 				return err
 			}
@@ -58,7 +59,7 @@ func rollbackCmd(g *globals) *cobra.Command {
 	}
 	c.Flags().StringVar(&fl.to, "to", "", "roll back every apply back to and including `ID`")
 	c.Flags().BoolVar(&fl.force, "force", false, "also restore resources changed by someone else since the apply")
-	fl.measure.add(c, 20*time.Second, "before and after together", "what the restored tasks bear on before and after, and keep the figures with the snapshot")
+	fl.measure.Add(c, 20*time.Second, "before and after together", "what the restored tasks bear on before and after, and keep the figures with the snapshot")
 	c.Flags().BoolVarP(&fl.yes, "yes", "y", false, "do not ask for confirmation")
 	c.Flags().DurationVar(&fl.lockTimeout, "lock-timeout", 0, "wait up to `D` for another ezedge-host changing the host (0: fail at once)")
 	return c

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ezansiedgeai/ezedge-host/internal/command/complete"
 	"github.com/ezansiedgeai/ezedge-host/internal/engine/tryapply"
 	"github.com/ezansiedgeai/ezedge-host/internal/ops"
 	"github.com/ezansiedgeai/ezedge-host/internal/view"
@@ -20,7 +21,7 @@ func confirmCmd(g *globals) *cobra.Command {
 		Example: `  sudo ezedge-host confirm                     # every apply waiting
   sudo ezedge-host confirm 20261129T080000Z`,
 		Args:              cobra.MaximumNArgs(1),
-		ValidArgsFunction: pendingIDs(g),
+		ValidArgsFunction: complete.PendingIDs(func() string { return g.root }),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return g.on(nil, func(x *ops.Host, out view.Format) error {
 				res, err := x.Confirm(append(args, "")[0], lockTimeout)
