@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -13,7 +12,6 @@ import (
 	"github.com/ezansiedgeai/ezedge-host/internal/ops"
 	"github.com/ezansiedgeai/ezedge-host/internal/profile"
 	"github.com/ezansiedgeai/ezedge-host/internal/view"
-	"github.com/ezansiedgeai/ezedge-host/plan"
 )
 
 // applyFlags are apply's flags.
@@ -29,18 +27,11 @@ type applyFlags struct {
 func applyCmd(g *globals) *cobra.Command {
 	var fl applyFlags
 	c := &cobra.Command{
-		Use:   "apply [PLANFILE]",
-		Short: "Make the planned changes (or exactly those of a saved plan), snapshotting every prior value first",
-		Example: `  sudo ezedge-host apply                          # shows the plan, asks
-  sudo ezedge-host apply --yes --only swappiness  # one task's changes
-  sudo ezedge-host apply tuning.plan              # exactly a saved plan (plan --out)
-  sudo ezedge-host apply --yes --confirm-within 2m  # over SSH: undone unless confirmed
-  sudo ezedge-host apply --yes --only zswap --measure --budget 30s`,
+		Use:  "apply [PLANFILE]",
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			// A saved plan is the approval of one diff, not a recipe: the
-			// host is planned again with the profile saved in it, and only
-			// that fresh plan, if its diff is the saved one, is applied.
+			// A saved plan is applied with the profile and tasks saved in
+			// it (ops.LoadPlan), the flags that would choose them refused.
 			var saved *savedplan.Saved
 			var src profile.Source
 			var err error
@@ -48,27 +39,24 @@ func applyCmd(g *globals) *cobra.Command {
 				if err := command.RefuseFixed(cmd); err != nil {
 					return err
 				}
-				if saved, err = savedplan.Load(args[0]); err != nil {
+				if saved, src, err = ops.LoadPlan(args[0]); err != nil {
 					return err
 				}
-				src = profile.Saved(args[0], saved.Profile)
 				fl.only = saved.Only
 			} else if src, err = fl.profile.Source(); err != nil {
 				return err
 			}
-			if err := command.OnlyTasks(fl.only); err != nil {
-				if saved != nil {
-					return fmt.Errorf("plan file %s: %w", args[0], err)
-				}
+			if err := command.OnlyTasks(fl.only); err != nil && saved != nil {
+				return fmt.Errorf("plan file %s: %w", args[0], err)
+			} else if err != nil {
 				return err
 			}
 			m, err := fl.measure.Request()
 			if err != nil {
 				return err
 			}
-			return g.apply(cmd, src, ops.ApplyRequest{
-				Request: ops.Request{Only: fl.only}, Saved: saved, LockTimeout: fl.lockTimeout, Within: fl.within, Measure: m,
-			}, fl.yes || saved != nil)
+			req := ops.ApplyRequest{Request: ops.Request{Only: fl.only}, Saved: saved, LockTimeout: fl.lockTimeout, Within: fl.within, Measure: m}
+			return g.apply(cmd, src, req, fl.yes || saved != nil)
 		},
 	}
 	fl.profile.Add(c)
@@ -89,41 +77,18 @@ func applyCmd(g *globals) *cobra.Command {
 
 // apply resolves the profile, then applies through ops.Apply: the plan is
 // shown (text, unless a saved plan was) and asked about, and the result
-// shown in out.
+// shown.
 func (g *globals) apply(cmd *cobra.Command, src profile.Source, req ops.ApplyRequest, yes bool) error {
-	return g.on(nil, func(x *ops.Host, out view.Format) error {
+	return g.on(nil, func(x *ops.Host, v *view.View) error {
 		var err error
 		if req.Profile, err = x.Profile(src); err != nil {
 			return err
 		}
-		w := cmd.OutOrStdout()
-		req.Review = func(p *plan.Plan) error {
-			if out == view.Text && req.Saved == nil {
-				view.PlanText(w, p, false)
-			}
-			if len(p.Pending()) == 0 {
-				return nil
-			}
-			return confirm(cmd, yes, "apply these changes")
-		}
+		req.Review = v.ApplyReview(req.Saved != nil, func() error { return confirm(cmd, yes, "apply these changes") })
 		if req.Within > 0 {
 			req.Self, _ = os.Executable()
 		}
 		res, err := x.Apply(req)
-		switch {
-		case res == nil:
-			return err
-		case out == view.JSON:
-			if jerr := view.WriteJSON(w, view.NewApplyResult(res, err, time.Now())); err == nil {
-				err = jerr
-			}
-			return err
-		case errors.As(err, new(ops.NotArmedError)):
-			return err
-		case err != nil:
-			return fmt.Errorf("apply failed: %w", err)
-		}
-		view.ApplyResultText(w, res, req.Within)
-		return nil
+		return v.Apply(res, err, req.Within)
 	})
 }

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"io"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -28,28 +26,15 @@ type checkFlags struct {
 func checkCmd(g *globals) *cobra.Command {
 	var fl checkFlags
 	c := &cobra.Command{
-		Use:   "check",
-		Short: "Check the host against the guide's checklists (power, temperature, storage, swap, limits, tuning, monitoring)",
-		Long: "Check the host against the performance guide's checklists: each check ok, warn, fail or unknown, with\n" +
-			"the value seen, the file it was read from and what fixes it. Changes nothing on the host; with\n" +
-			"--output prometheus and --textfile-dir it writes the node exporter's textfile (" + check.TextfileName + ") there.\n\n" +
-			"Exit status: 0 all ok (unknown allowed), 4 warnings, 5 failures, 1 the check could not run.",
-		Example: `  ezedge-host check
-  sudo ezedge-host check --firmware --measure
-  ezedge-host check --output junit > check.xml`,
+		Use:  "check",
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: func(*cobra.Command, []string) error {
 			src, err := fl.profile.Source()
 			if err != nil {
 				return err
 			}
-			return g.on([]view.Format{view.JUnit, view.Prometheus}, func(x *ops.Host, out view.Format) error {
-				// The textfile whose age the check reports is the one named,
-				// else Debian's, wherever this check's own output goes.
-				req := ops.CheckRequest{Firmware: fl.firmware, TextfileDir: fl.textfileDir, Now: checkNow()}
-				if req.TextfileDir == "" || req.TextfileDir == "-" {
-					req.TextfileDir = check.DefaultTextfileDir
-				}
+			return g.on([]view.Format{view.JUnit, view.Prometheus}, func(x *ops.Host, v *view.View) error {
+				req := ops.CheckRequest{Firmware: fl.firmware, TextfileDir: ops.TextfileDir(fl.textfileDir), Now: checkNow()}
 				if fl.measure.On() {
 					m, _ := fl.measure.Options() // no --http here: nothing to parse
 					req.Probe = &m
@@ -59,7 +44,7 @@ func checkCmd(g *globals) *cobra.Command {
 				}
 				r, err := x.Check(req)
 				if err == nil {
-					err = showCheck(cmd.OutOrStdout(), out, x, r, fl.textfileDir)
+					err = v.Check(r, x.Textfile(fl.textfileDir))
 				}
 				if err != nil {
 					return err
@@ -73,27 +58,4 @@ func checkCmd(g *globals) *cobra.Command {
 	fl.measure.Probe(c)
 	c.Flags().StringVar(&fl.textfileDir, "textfile-dir", "", "the node exporter's textfile `DIR` in the root: --output prometheus goes there, not to standard output (-: standard output); the textfile's age is checked there (else in "+check.DefaultTextfileDir+")")
 	return c
-}
-
-// showCheck writes the report in out to w; the Prometheus form goes to
-// the node exporter's textfile in dir instead when one is named ("" or
-// "-": to w, as every output).
-func showCheck(w io.Writer, out view.Format, x *ops.Host, r *check.Report, dir string) error {
-	switch out {
-	case view.JSON:
-		return view.WriteJSON(w, view.NewCheck(r))
-	case view.JUnit:
-		return view.CheckJUnit(w, r)
-	case view.Prometheus:
-		if dir == "" || dir == "-" {
-			return view.CheckPrometheus(w, r)
-		}
-		var b bytes.Buffer
-		if err := view.CheckPrometheus(&b, r); err != nil {
-			return err
-		}
-		return check.WriteTextfile(x.Root, dir, b.Bytes())
-	}
-	view.CheckText(w, r)
-	return nil
 }

@@ -14,11 +14,11 @@ import (
 
 	"github.com/ezansiedgeai/ezedge-host/internal/command"
 	"github.com/ezansiedgeai/ezedge-host/internal/command/complete"
+	"github.com/ezansiedgeai/ezedge-host/internal/command/help"
 	"github.com/ezansiedgeai/ezedge-host/internal/ops"
 	"github.com/ezansiedgeai/ezedge-host/internal/view"
 	"github.com/ezansiedgeai/ezedge-host/internal/view/escape"
 	"github.com/ezansiedgeai/ezedge-host/platform"
-	"github.com/ezansiedgeai/ezedge-host/tasks"
 )
 
 var version = "dev"
@@ -62,20 +62,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return int(command.Error)
 }
 
-// rootAbout opens the root command's description; the tasks follow.
-const rootAbout = "Plan, apply and roll back performance tuning of an edge host.\n\n" +
-	"Tasks (each on or off by platform; a profile turns them on or off and sets their options):\n"
-
 // rootCmd is the command tree, its flags bound to g.
 func rootCmd(g *globals) *cobra.Command {
 	root := &cobra.Command{
-		Use:   "ezedge-host",
-		Short: "Plan, apply and roll back performance tuning of an edge host",
-		Long:  rootAbout + tasks.HelpList(),
-		Example: `  ezedge-host plan --diff                 # what would change, and why
-  sudo ezedge-host apply                  # the same plan, asked, then applied
-  sudo ezedge-host rollback --yes         # back to what was there, byte for byte
-  ezedge-host plan --root /mnt/img --platform rpi5   # an image`,
+		Use:           "ezedge-host",
 		Version:       version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -92,16 +82,16 @@ func rootCmd(g *globals) *cobra.Command {
 	root.AddCommand(factsCmd(g), planCmd(g), applyCmd(g), rollbackCmd(g), historyCmd(g), firstbootCmd(g), confirmCmd(g), statusCmd(g), revertCmd(g), revertPendingCmd(g),
 		complete.WithOutputs(checkCmd(g), view.JUnit, view.Prometheus), resourcesCmd(g), profileCmd(g), baselineCmd(g), manCmd(root), unitsCmd())
 	root.InitDefaultCompletionCmd()
-	complete.Examples(root)
+	help.Describe(root)
 	complete.Register(root, func() string { return g.root })
 	return root
 }
 
 // on runs f with the command's view (--output, checked against what it
-// shows beyond text and JSON) and --root opened for the use cases, which
-// tell stderr what they do on their own (an overdue try apply reverted
-// first).
-func (g *globals) on(more []view.Format, f func(x *ops.Host, out view.Format) error) error {
+// shows beyond text and JSON, chosen once) and --root opened for the use
+// cases, which tell stderr what they do on their own (an overdue try
+// apply reverted first).
+func (g *globals) on(more []view.Format, f func(x *ops.Host, v *view.View) error) error {
 	out, err := view.ParseFormat(g.output, more...)
 	if err != nil {
 		return err
@@ -115,7 +105,17 @@ func (g *globals) on(more []view.Format, f func(x *ops.Host, out view.Format) er
 	if out == view.Text && !g.quiet && isTerminal(g.stderr) {
 		x.Progress = func(p ops.Progress) { view.ProgressText(g.stderr, p) }
 	}
-	return f(x, out)
+	v := &view.View{Format: out, W: g.stdout, Err: g.stderr, Root: x.Root.Dir()}
+	if v.W == nil {
+		v.W = os.Stdout
+	}
+	return f(x, v)
+}
+
+// shows is a command's RunE that runs f on the host with the command's
+// view (a command of no flags of its own beyond the view).
+func (g *globals) shows(f func(x *ops.Host, v *view.View) error) func(*cobra.Command, []string) error {
+	return func(*cobra.Command, []string) error { return g.on(nil, f) }
 }
 
 // isTerminal says whether w is a terminal: progress is for a person

@@ -1,34 +1,18 @@
 package main
 
 import (
-	"time"
-
 	"github.com/spf13/cobra"
 
 	"github.com/ezansiedgeai/ezedge-host/internal/command"
-	"github.com/ezansiedgeai/ezedge-host/internal/engine/savedplan"
 	"github.com/ezansiedgeai/ezedge-host/internal/ops"
-	"github.com/ezansiedgeai/ezedge-host/internal/profile"
 	"github.com/ezansiedgeai/ezedge-host/internal/view"
-	"github.com/ezansiedgeai/ezedge-host/internal/view/escape"
 )
 
 func factsCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
-		Use:   "facts",
-		Short: "Show what platform this host is, and why",
-		Example: `  ezedge-host facts
-  ezedge-host facts --root /mnt/img --output json`,
+		Use:  "facts",
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return g.on(nil, func(x *ops.Host, out view.Format) error {
-				f, err := x.Facts()
-				if err != nil {
-					return err
-				}
-				return view.Show(cmd.OutOrStdout(), out, view.NewFacts(x.Root.Dir(), f), func() { view.FactsText(cmd.OutOrStdout(), f) })
-			})
-		},
+		RunE: g.shows(func(x *ops.Host, v *view.View) error { return v.Facts(x.Facts()) }),
 	}
 }
 
@@ -43,14 +27,9 @@ type planFlags struct {
 func planCmd(g *globals) *cobra.Command {
 	var fl planFlags
 	c := &cobra.Command{
-		Use:   "plan",
-		Short: "Show what apply would change; changes nothing",
-		Example: `  ezedge-host plan --diff                       # every file's diff too
-  ezedge-host plan --only swappiness --only zswap
-  ezedge-host plan --out tuning.plan            # then: sudo ezedge-host apply tuning.plan
-  ezedge-host plan --detailed-exitcode -o json  # exit 2 when changes are pending`,
+		Use:  "plan",
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: func(*cobra.Command, []string) error {
 			src, err := fl.profile.Source()
 			if err != nil {
 				return err
@@ -58,7 +37,7 @@ func planCmd(g *globals) *cobra.Command {
 			if err := command.OnlyTasks(fl.only); err != nil {
 				return err
 			}
-			return g.on(nil, func(x *ops.Host, out view.Format) error {
+			return g.on(nil, func(x *ops.Host, v *view.View) error {
 				prof, err := x.Profile(src)
 				if err != nil {
 					return err
@@ -67,25 +46,19 @@ func planCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				w := cmd.OutOrStdout()
-				if out == view.JSON {
-					err = view.PlanJSON(w, p)
-				} else {
-					view.PlanText(w, p, fl.diff)
+				if err := v.Plan(p, fl.diff); err != nil {
+					return err
 				}
-				if err == nil && fl.out != "" {
-					var rec profile.Record
-					if rec, err = prof.Record(); err == nil {
-						err = savedplan.Save(fl.out, p, rec, fl.only, time.Now())
+				if fl.out != "" {
+					if err := x.SavePlan(fl.out, p, prof, fl.only); err != nil {
+						return err
 					}
-					if err == nil && out == view.Text {
-						escape.Fprintf(w, "Saved to %s: `ezedge-host apply %s` applies exactly this plan.\n", fl.out, fl.out)
-					}
+					v.PlanSaved(fl.out)
 				}
-				if err == nil && fl.detailed && len(p.Pending()) > 0 {
+				if fl.detailed && len(p.Pending()) > 0 {
 					return command.Changes
 				}
-				return err
+				return nil
 			})
 		},
 	}

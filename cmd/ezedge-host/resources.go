@@ -9,7 +9,6 @@ import (
 	"github.com/ezansiedgeai/ezedge-host/internal/command"
 	"github.com/ezansiedgeai/ezedge-host/internal/ops"
 	"github.com/ezansiedgeai/ezedge-host/internal/view"
-	"github.com/ezansiedgeai/ezedge-host/tasks"
 )
 
 // resourcesFlags are resources' flags.
@@ -24,23 +23,7 @@ type resourcesFlags struct {
 func resourcesCmd(g *globals) *cobra.Command {
 	var fl resourcesFlags
 	c := &cobra.Command{
-		Use:   "resources",
-		Short: "Size each AI container's memory, CPUs and environment for this host from the guide's tables",
-		Long: "Size the containers of a mix of workloads (--workload llm|stt|vision|general, repeatable, each\n" +
-			"WORKLOAD or WORKLOAD=NAME) for this host from the guide's tables: memory limit and reservation,\n" +
-			"CPUs and environment, with the row or rule behind each figure. The limits share a budget: RAM\n" +
-			"less what the profile's tasks keep (huge pages, a tmpfs /tmp, a volatile journal) less 10 % for\n" +
-			"the OS. A mix over it is scaled down by one factor, with a warning, and refused (with the sums)\n" +
-			"only where a container would keep less than the profile's floor_percent (50 %) of its figure;\n" +
-			"--strict refuses any mix over it. Shown as `podman run` flags, a\n" +
-			"podman-compose override and Quadlet drop-ins (--form narrows).\n\n" +
-			"--write NAME writes NAME's Quadlet drop-in (--form compose: the Compose override) the way apply\n" +
-			"writes: planned with a diff, confirmed, snapshotted, undone by rollback. The container-resources\n" +
-			"task does the same from a profile.",
-		Example: `  ezedge-host resources --workload llm --workload stt=whisper
-  ezedge-host resources --workload vision --form compose
-  ezedge-host resources --root /mnt/img --ram 8g --workload general
-  sudo ezedge-host resources --workload llm=ollama --write ollama --yes`,
+		Use:  "resources",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			reqs, fs, size, err := alloc.ParseFlags(fl.workloads, fl.forms, fl.ram)
@@ -56,21 +39,8 @@ func resourcesCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return g.on(nil, func(x *ops.Host, out view.Format) error {
-				f, err := x.Facts()
-				if err != nil {
-					return err
-				}
-				p, err := x.Profile(src)
-				if err != nil {
-					return err
-				}
-				a, err := tasks.Allocate(f, p.Choices, alloc.Options{RAM: size, Strict: fl.strict}, reqs)
-				if err != nil {
-					return err
-				}
-				r := view.NewResources(x.Root.Dir(), a, alloc.ParsePodman(f.Packages["podman"]), fs)
-				return view.Show(cmd.OutOrStdout(), out, r, func() { view.ResourcesText(cmd.OutOrStdout(), r) })
+			return g.on(nil, func(x *ops.Host, v *view.View) error {
+				return v.Resources(x.Resources(ops.ResourcesRequest{Profile: src, Options: alloc.Options{RAM: size, Strict: fl.strict}, Mix: reqs, Forms: fs}))
 			})
 		},
 	}

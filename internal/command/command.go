@@ -83,10 +83,3 @@ func PrintErr(w io.Writer, err error) {
 		escape.Fprintf(w, "ezedge-host: %s\n", strings.TrimSuffix(l, "\n"))
 	}
 }
-
-// LeftOut says on w what was left out of what a command read.
-func LeftOut(w io.Writer, skipped []string) {
-	for _, s := range skipped {
-		escape.Fprintf(w, "ezedge-host: warning: left out: %s\n", s)
-	}
-}

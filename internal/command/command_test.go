@@ -60,11 +60,6 @@ func TestPrintErr(t *testing.T) {
 	if b.String() != want {
 		t.Errorf("got %q, want %q", b.String(), want)
 	}
-	b.Reset()
-	LeftOut(&b, []string{"a.json: bad", "b\x07"})
-	if want := "ezedge-host: warning: left out: a.json: bad\nezedge-host: warning: left out: \"b\\a\"\n"; b.String() != want {
-		t.Errorf("got %q, want %q", b.String(), want)
-	}
 }
 
 // TestCode: an exit status carried as an error is found through

@@ -1,5 +1,5 @@
 // Package complete is the shell completion of ezedge-host's flag values
-// and arguments, and the examples of cobra's completion command.
+// and arguments.
 package complete
 
 import (
@@ -215,27 +215,5 @@ func containerNames(func() string) cobra.CompletionFunc {
 			}
 		}
 		return out, cobra.ShellCompDirectiveNoFileComp
-	}
-}
-
-// Examples gives cobra's completion command and its shells an
-// Example each, as every command has.
-func Examples(root *cobra.Command) {
-	ex := map[string]string{
-		"completion": `  ezedge-host completion bash > /etc/bash_completion.d/ezedge-host
-  source <(ezedge-host completion zsh)`,
-		"bash":       `  ezedge-host completion bash > /etc/bash_completion.d/ezedge-host`,
-		"zsh":        `  ezedge-host completion zsh > "${fpath[1]}/_ezedge-host"`,
-		"fish":       `  ezedge-host completion fish > ~/.config/fish/completions/ezedge-host.fish`,
-		"powershell": `  ezedge-host completion powershell | Out-String | Invoke-Expression`,
-	}
-	for _, c := range root.Commands() {
-		if c.Name() != "completion" {
-			continue
-		}
-		c.Example = ex[c.Name()]
-		for _, s := range c.Commands() {
-			s.Example = ex[s.Name()]
-		}
 	}
 }

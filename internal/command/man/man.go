@@ -1,7 +1,7 @@
 // Package man writes the man pages of a cobra command tree: cobra's
 // (name, synopsis, description, options, the command's Example, see also)
 // with what man-pages(7) asks of a command's page besides: EXIT STATUS and
-// FILES, from the table in pages.go, and the example section named
+// FILES, from each command's entry in help, and the example section named
 // EXAMPLES. Their date is the source's, not the build's, so that the same
 // commit makes the same pages.
 package man
@@ -19,16 +19,9 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/cobra/doc"
 
+	"github.com/ezansiedgeai/ezedge-host/internal/command/help"
 	"github.com/ezansiedgeai/ezedge-host/tasks"
 )
-
-// Source is what the pages say of the program: its version, and the
-// opening of the root command's description, which the tasks follow (a
-// list a man page lays out; --help has them as a table of text).
-type Source struct {
-	Version string
-	About   string
-}
 
 // SourceDate is SOURCE_DATE_EPOCH (reproducible-builds.org): the time of
 // the source, the commit's, which the Debian package build and make man
@@ -46,8 +39,8 @@ func SourceDate() (time.Time, error) {
 }
 
 // Write writes a page (section 8) for every available command under root
-// into dir, dated date.
-func Write(root *cobra.Command, dir string, date time.Time, src Source) error {
+// into dir, dated date, of the program's version.
+func Write(root *cobra.Command, dir string, date time.Time, version string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -61,7 +54,7 @@ func Write(root *cobra.Command, dir string, date time.Time, src Source) error {
 				}
 			}
 		}
-		page, err := Text(c, date, src)
+		page, err := Text(c, date, version)
 		if err != nil {
 			return err
 		}
@@ -72,37 +65,45 @@ func Write(root *cobra.Command, dir string, date time.Time, src Source) error {
 }
 
 // Text is c's page: cobra's, with EXIT STATUS and FILES before the
-// examples, named EXAMPLES as man-pages(7) names them.
-func Text(c *cobra.Command, date time.Time, src Source) ([]byte, error) {
+// examples, named EXAMPLES as man-pages(7) names them. The root's lists
+// the tasks as a man page lays out a list (--help has them as a table of
+// text).
+func Text(c *cobra.Command, date time.Time, version string) ([]byte, error) {
 	if !c.HasParent() {
 		long := c.Long
 		defer func() { c.Long = long }()
 		var md strings.Builder
-		md.WriteString(src.About + "\n")
+		md.WriteString(help.RootAbout + "\n")
 		for _, t := range tasks.All() {
 			md.WriteString(fmt.Sprintf("**%s**\n: %s\n\n", t.Name(), t.Summary()))
 		}
 		c.Long = md.String()
 	}
 	var b bytes.Buffer
-	if err := doc.GenMan(c, &doc.GenManHeader{Title: "EZEDGE-HOST", Section: "8", Date: &date, Source: "ezedge-host " + src.Version}, &b); err != nil {
+	if err := doc.GenMan(c, &doc.GenManHeader{Title: "EZEDGE-HOST", Section: "8", Date: &date, Source: "ezedge-host " + version}, &b); err != nil {
 		return nil, err
 	}
 	info, ok := PageOf(c)
 	if !ok {
-		return nil, fmt.Errorf("%s: no EXIT STATUS or FILES for its man page (internal/command/man/pages.go)", c.CommandPath())
+		return nil, fmt.Errorf("%s: no EXIT STATUS or FILES for its man page (internal/command/help)", c.CommandPath())
 	}
 	page := b.String()
 	at := strings.Index(page, "\n.SH EXAMPLE\n")
 	if at < 0 {
 		return nil, fmt.Errorf("%s: no example for its man page", c.CommandPath())
 	}
-	page = page[:at+1] + info.sections() + "\n.SH EXAMPLES\n" + page[at+len("\n.SH EXAMPLE\n"):]
+	page = page[:at+1] + sections(info) + "\n.SH EXAMPLES\n" + page[at+len("\n.SH EXAMPLE\n"):]
 	return []byte(page), nil
 }
 
+// PageOf is c's entry in help when it has a man page (its EXIT STATUS).
+func PageOf(c *cobra.Command) (help.Command, bool) {
+	e, ok := help.Of(c)
+	return e, ok && len(e.Exits) > 0
+}
+
 // sections are p's EXIT STATUS and FILES in roff.
-func (p Page) sections() string {
+func sections(p help.Command) string {
 	var md strings.Builder
 	md.WriteString("% X 8\n# EXIT STATUS\n")
 	for _, e := range p.Exits {
