@@ -1,62 +1,51 @@
 package main
 
 import (
-	"fmt"
 	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ezansiedgeai/ezedge-host/internal/command"
-	"github.com/ezansiedgeai/ezedge-host/internal/engine/savedplan"
 	"github.com/ezansiedgeai/ezedge-host/internal/ops"
 	"github.com/ezansiedgeai/ezedge-host/internal/profile"
 	"github.com/ezansiedgeai/ezedge-host/internal/view"
 )
 
-// applyFlags are apply's flags.
 type applyFlags struct {
-	profile     command.ProfileFlags
-	yes         bool
-	lockTimeout time.Duration
-	within      time.Duration
-	measure     command.MeasureFlags
-	only        []string
+	profile             command.ProfileFlags
+	yes                 bool
+	lockTimeout, within time.Duration
+	measure             command.MeasureFlags
+	only                []string
 }
 
 func applyCmd(g *globals) *cobra.Command {
 	var fl applyFlags
-	c := &cobra.Command{
-		Use:  "apply [PLANFILE]",
-		Args: cobra.MaximumNArgs(1),
+	c := &cobra.Command{Use: "apply [PLANFILE]", Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			// A saved plan is applied with the profile and tasks saved in
-			// it (ops.LoadPlan), the flags that would choose them refused.
-			var saved *savedplan.Saved
-			var src profile.Source
-			var err error
+			req := ops.ApplyRequest{Request: ops.Request{Only: fl.only}, LockTimeout: fl.lockTimeout, Within: fl.within}
+			src, err := fl.profile.Source()
 			if len(args) == 1 {
+				// Applied with the profile and tasks saved in it, the flags
+				// that would choose them refused.
 				if err := command.RefuseFixed(cmd); err != nil {
 					return err
 				}
-				if saved, src, err = ops.LoadPlan(args[0]); err != nil {
+				if req.Saved, src, err = ops.LoadPlan(args[0]); err != nil {
 					return err
 				}
-				fl.only = saved.Only
-			} else if src, err = fl.profile.Source(); err != nil {
-				return err
+				req.Only = req.Saved.Only
+			} else if err == nil {
+				err = ops.OnlyTasks(fl.only)
 			}
-			if err := command.OnlyTasks(fl.only); err != nil && saved != nil {
-				return fmt.Errorf("plan file %s: %w", args[0], err)
-			} else if err != nil {
-				return err
+			if err == nil {
+				req.Measure, err = fl.measure.Request()
 			}
-			m, err := fl.measure.Request()
 			if err != nil {
 				return err
 			}
-			req := ops.ApplyRequest{Request: ops.Request{Only: fl.only}, Saved: saved, LockTimeout: fl.lockTimeout, Within: fl.within, Measure: m}
-			return g.apply(cmd, src, req, fl.yes || saved != nil)
+			return g.apply(cmd, src, req, fl.yes || req.Saved != nil)
 		},
 	}
 	fl.profile.Add(c)

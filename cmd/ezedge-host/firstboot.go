@@ -10,19 +10,14 @@ import (
 	"github.com/ezansiedgeai/ezedge-host/internal/view"
 )
 
-// firstbootFlags are firstboot install's flags.
 type firstbootFlags struct {
-	profile     string
-	binary      string
-	lockTimeout time.Duration
+	profile, binary string
+	lockTimeout     time.Duration
 }
 
 func firstbootCmd(g *globals) *cobra.Command {
-	c := &cobra.Command{Use: "firstboot"}
 	var fl firstbootFlags
-	install := &cobra.Command{
-		Use:  "install",
-		Args: cobra.NoArgs,
+	install := &cobra.Command{Use: "install", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			src, err := profile.FromInstallFlag(fl.profile, cmd.Flags().Changed("profile"))
 			if err != nil {
@@ -45,25 +40,19 @@ func firstbootCmd(g *globals) *cobra.Command {
 	install.Flags().StringVar(&fl.profile, "profile", "", "profile `FILE` on this machine, put in the image as "+profile.DefaultPath+" for its first boot, under its "+profile.DropInDir+" (default: the image's own)")
 	install.Flags().StringVar(&fl.binary, "binary", "", "ezedge-host `FILE` to copy into an image without the Debian package (default: this binary; it must match the image's architecture)")
 	install.Flags().DurationVar(&fl.lockTimeout, "lock-timeout", 0, "wait up to `D` for another ezedge-host")
-
-	run := &cobra.Command{
-		Use:    "run",
-		Hidden: true,
-		Args:   cobra.NoArgs,
-		// The image's own profile, as every command reads it: a bad one
-		// fails the first boot (recorded), never the defaults instead.
+	// The image's own profile, as every command reads it: a bad one fails
+	// the first boot (recorded), never the defaults instead.
+	run := &cobra.Command{Use: "run", Hidden: true, Args: cobra.NoArgs,
 		RunE: g.shows(func(x *ops.Host, v *view.View) error {
 			r, err := x.FirstbootRun()
 			v.FirstbootRan(r)
 			return err
 		}),
 	}
-
-	status := &cobra.Command{
-		Use:  "status",
-		Args: cobra.NoArgs,
+	status := &cobra.Command{Use: "status", Args: cobra.NoArgs,
 		RunE: g.shows(func(x *ops.Host, v *view.View) error { return v.FirstbootStatus(x.FirstbootStatus()) }),
 	}
+	c := &cobra.Command{Use: "firstboot"}
 	c.AddCommand(install, run, status)
 	return c
 }

@@ -1,23 +1,24 @@
 // Command ezedge-host plans, applies and rolls back host tuning for edge
-// devices. This package is the CLI only: each command's flags into a
-// struct, one view chosen once, errors to exit codes; the use cases are
-// internal/ops.
+// devices. This package is the cobra command tree only: each command's
+// flags into a struct, one view chosen once, the use case of
+// internal/ops called, errors to exit codes. What each command says of
+// itself is internal/command/help's.
 package main
 
 import (
+	"cmp"
 	"errors"
 	"io"
 	"os"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/ezansiedgeai/ezedge-host/internal/command"
 	"github.com/ezansiedgeai/ezedge-host/internal/command/complete"
 	"github.com/ezansiedgeai/ezedge-host/internal/command/help"
+	"github.com/ezansiedgeai/ezedge-host/internal/command/man"
 	"github.com/ezansiedgeai/ezedge-host/internal/ops"
 	"github.com/ezansiedgeai/ezedge-host/internal/view"
-	"github.com/ezansiedgeai/ezedge-host/internal/view/escape"
 	"github.com/ezansiedgeai/ezedge-host/platform"
 )
 
@@ -32,10 +33,8 @@ func main() {
 
 // globals are the flags every command takes.
 type globals struct {
-	root     string
-	output   string
-	platform string
-	quiet    bool
+	root, output, platform string
+	quiet                  bool
 	// stdout and stderr are the program's (stdout nil: os.Stdout).
 	stdout, stderr io.Writer
 }
@@ -64,12 +63,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 // rootCmd is the command tree, its flags bound to g.
 func rootCmd(g *globals) *cobra.Command {
-	root := &cobra.Command{
-		Use:           "ezedge-host",
-		Version:       version,
-		SilenceUsage:  true,
-		SilenceErrors: true,
-	}
+	root := &cobra.Command{Use: "ezedge-host", Version: version, SilenceUsage: true, SilenceErrors: true}
 	// Before the completion command is made: its shells keep the writer
 	// they were made with.
 	if g.stdout != nil {
@@ -89,8 +83,7 @@ func rootCmd(g *globals) *cobra.Command {
 
 // on runs f with the command's view (--output, checked against what it
 // shows beyond text and JSON, chosen once) and --root opened for the use
-// cases, which tell stderr what they do on their own (an overdue try
-// apply reverted first).
+// cases, which tell stderr what they do on their own.
 func (g *globals) on(more []view.Format, f func(x *ops.Host, v *view.View) error) error {
 	out, err := view.ParseFormat(g.output, more...)
 	if err != nil {
@@ -101,31 +94,40 @@ func (g *globals) on(more []view.Format, f func(x *ops.Host, v *view.View) error
 		return err
 	}
 	defer x.Close()
-	x.Notify = func(msg string) { escape.Fprintf(g.stderr, "ezedge-host: %s\n", msg) }
-	if out == view.Text && !g.quiet && isTerminal(g.stderr) {
-		x.Progress = func(p ops.Progress) { view.ProgressText(g.stderr, p) }
-	}
-	v := &view.View{Format: out, W: g.stdout, Err: g.stderr, Root: x.Root.Dir()}
-	if v.W == nil {
-		v.W = os.Stdout
-	}
+	v := &view.View{Format: out, W: cmp.Or[io.Writer](g.stdout, os.Stdout), Err: g.stderr, Root: x.Root.Dir()}
+	v.Attach(x, g.quiet)
 	return f(x, v)
 }
 
-// shows is a command's RunE that runs f on the host with the command's
-// view (a command of no flags of its own beyond the view).
+// shows is the RunE of a command with no flags of its own: f on the host
+// with the command's view.
 func (g *globals) shows(f func(x *ops.Host, v *view.View) error) func(*cobra.Command, []string) error {
 	return func(*cobra.Command, []string) error { return g.on(nil, f) }
-}
-
-// isTerminal says whether w is a terminal: progress is for a person
-// watching, not for a log or a pipe.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(interface{ Fd() uintptr })
-	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // confirm asks on a terminal; without one it needs --yes.
 func confirm(cmd *cobra.Command, yes bool, what string) error {
 	return view.Confirm(cmd.InOrStdin(), cmd.OutOrStdout(), yes, what)
+}
+
+// manCmd writes the man pages (make man, the Debian package).
+func manCmd(root *cobra.Command) *cobra.Command {
+	return &cobra.Command{Use: "gen-man DIR", Hidden: true, Args: cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			date, err := man.SourceDate()
+			if err != nil {
+				return err
+			}
+			return man.Write(root, args[0], date, version)
+		},
+	}
+}
+
+// unitsCmd writes the systemd units the Debian package ships (disabled),
+// from the same source as the ones ezedge-host writes itself, running the
+// packaged binary.
+func unitsCmd() *cobra.Command {
+	return &cobra.Command{Use: "gen-units DIR", Hidden: true, Args: cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error { return ops.WritePackagedUnits(args[0]) },
+	}
 }

@@ -8,15 +8,14 @@ import (
 	"github.com/ezansiedgeai/ezedge-host/internal/view"
 )
 
+// The commands that look without changing anything: facts, plan, profile.
+
 func factsCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:  "facts",
-		Args: cobra.NoArgs,
+	return &cobra.Command{Use: "facts", Args: cobra.NoArgs,
 		RunE: g.shows(func(x *ops.Host, v *view.View) error { return v.Facts(x.Facts()) }),
 	}
 }
 
-// planFlags are plan's flags.
 type planFlags struct {
 	profile        command.ProfileFlags
 	diff, detailed bool
@@ -26,15 +25,13 @@ type planFlags struct {
 
 func planCmd(g *globals) *cobra.Command {
 	var fl planFlags
-	c := &cobra.Command{
-		Use:  "plan",
-		Args: cobra.NoArgs,
+	c := &cobra.Command{Use: "plan", Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			src, err := fl.profile.Source()
 			if err != nil {
 				return err
 			}
-			if err := command.OnlyTasks(fl.only); err != nil {
+			if err := ops.OnlyTasks(fl.only); err != nil {
 				return err
 			}
 			return g.on(nil, func(x *ops.Host, v *view.View) error {
@@ -43,22 +40,18 @@ func planCmd(g *globals) *cobra.Command {
 					return err
 				}
 				p, err := x.Plan(ops.Request{Profile: prof, Only: fl.only})
-				if err != nil {
-					return err
+				if err == nil {
+					err = v.Plan(p, fl.diff)
 				}
-				if err := v.Plan(p, fl.diff); err != nil {
-					return err
-				}
-				if fl.out != "" {
-					if err := x.SavePlan(fl.out, p, prof, fl.only); err != nil {
-						return err
+				if err == nil && fl.out != "" {
+					if err = x.SavePlan(fl.out, p, prof, fl.only); err == nil {
+						v.PlanSaved(fl.out)
 					}
-					v.PlanSaved(fl.out)
 				}
-				if fl.detailed && len(p.Pending()) > 0 {
+				if err == nil && fl.detailed && len(p.Pending()) > 0 {
 					return command.Changes
 				}
-				return nil
+				return err
 			})
 		},
 	}
@@ -67,5 +60,20 @@ func planCmd(g *globals) *cobra.Command {
 	c.Flags().BoolVar(&fl.detailed, "detailed-exitcode", false, "exit 0 when there is nothing to change, 2 when changes are pending, 1 on error")
 	c.Flags().StringVar(&fl.out, "out", "", "save the plan to `FILE`, for ezedge-host apply FILE")
 	c.Flags().StringArrayVar(&fl.only, "only", nil, "plan only `TASK`'s changes (repeatable)")
+	return c
+}
+
+func profileCmd(g *globals) *cobra.Command {
+	var fl command.ProfileFlags
+	c := &cobra.Command{Use: "profile", Args: cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			src, err := fl.Source()
+			if err != nil {
+				return err
+			}
+			return g.on(nil, func(x *ops.Host, v *view.View) error { return v.Profile(x.Profile(src)) })
+		},
+	}
+	fl.Add(c)
 	return c
 }

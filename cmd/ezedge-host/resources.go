@@ -11,7 +11,6 @@ import (
 	"github.com/ezansiedgeai/ezedge-host/internal/view"
 )
 
-// resourcesFlags are resources' flags.
 type resourcesFlags struct {
 	workloads, forms []string
 	ram, write       string
@@ -22,22 +21,26 @@ type resourcesFlags struct {
 
 func resourcesCmd(g *globals) *cobra.Command {
 	var fl resourcesFlags
-	c := &cobra.Command{
-		Use:  "resources",
-		Args: cobra.NoArgs,
+	c := &cobra.Command{Use: "resources", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			reqs, fs, size, err := alloc.ParseFlags(fl.workloads, fl.forms, fl.ram)
+			var write ops.Request
+			if err == nil && fl.write != "" {
+				// The container-resources task for this mix, cut down to
+				// the one file --write names, planned and applied.
+				write, err = ops.ResourcesWrite(reqs, fs, size, fl.write, fl.strict)
+			}
 			if err != nil {
 				return err
-			}
-			if fl.write != "" {
-				return g.writeResources(cmd, &fl, reqs, fs, size)
 			}
 			// The profile says which tasks keep memory from containers
 			// (huge pages, a tmpfs /tmp, a volatile journal).
 			src, err := fl.profile.Source()
-			if err != nil {
+			switch {
+			case err != nil:
 				return err
+			case fl.write != "":
+				return g.apply(cmd, src, ops.ApplyRequest{Request: write, LockTimeout: fl.lockTimeout}, fl.yes)
 			}
 			return g.on(nil, func(x *ops.Host, v *view.View) error {
 				return v.Resources(x.Resources(ops.ResourcesRequest{Profile: src, Options: alloc.Options{RAM: size, Strict: fl.strict}, Mix: reqs, Forms: fs}))
@@ -53,18 +56,4 @@ func resourcesCmd(g *globals) *cobra.Command {
 	c.Flags().DurationVar(&fl.lockTimeout, "lock-timeout", 0, "with --write: wait up to `D` for another ezedge-host changing the host")
 	fl.profile.Add(c)
 	return c
-}
-
-// writeResources plans and applies the container-resources task for this
-// mix, cut down to the one file --write names (ops.ResourcesWrite).
-func (g *globals) writeResources(cmd *cobra.Command, fl *resourcesFlags, reqs []alloc.Request, forms []alloc.Form, ram alloc.Bytes) error {
-	r, err := ops.ResourcesWrite(reqs, forms, ram, fl.write, fl.strict)
-	if err != nil {
-		return err
-	}
-	src, err := fl.profile.Source()
-	if err != nil {
-		return err
-	}
-	return g.apply(cmd, src, ops.ApplyRequest{Request: r, LockTimeout: fl.lockTimeout}, fl.yes)
 }

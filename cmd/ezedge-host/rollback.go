@@ -1,16 +1,20 @@
 package main
 
 import (
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ezansiedgeai/ezedge-host/internal/command"
+	"github.com/ezansiedgeai/ezedge-host/internal/command/complete"
 	"github.com/ezansiedgeai/ezedge-host/internal/ops"
 	"github.com/ezansiedgeai/ezedge-host/internal/view"
 )
 
-// rollbackFlags are rollback's flags.
+// The commands that keep or undo applies: rollback, history, status,
+// confirm, and the reverts a try apply schedules.
+
 type rollbackFlags struct {
 	to          string
 	force, yes  bool
@@ -20,9 +24,7 @@ type rollbackFlags struct {
 
 func rollbackCmd(g *globals) *cobra.Command {
 	var fl rollbackFlags
-	c := &cobra.Command{
-		Use:  "rollback",
-		Args: cobra.NoArgs,
+	c := &cobra.Command{Use: "rollback", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			m, err := fl.measure.Request()
 			if err != nil {
@@ -44,9 +46,59 @@ func rollbackCmd(g *globals) *cobra.Command {
 }
 
 func historyCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:  "history",
-		Args: cobra.NoArgs,
+	return &cobra.Command{Use: "history", Args: cobra.NoArgs,
 		RunE: g.shows(func(x *ops.Host, v *view.View) error { return v.History(x.History()) }),
+	}
+}
+
+func statusCmd(g *globals) *cobra.Command {
+	return &cobra.Command{Use: "status", Args: cobra.NoArgs,
+		RunE: g.shows(func(x *ops.Host, v *view.View) error { return v.Status(x.Status()) }),
+	}
+}
+
+func confirmCmd(g *globals) *cobra.Command {
+	var lockTimeout time.Duration
+	c := &cobra.Command{Use: "confirm [ID]", Args: cobra.MaximumNArgs(1), ValidArgsFunction: complete.PendingIDs(func() string { return g.root }),
+		RunE: func(_ *cobra.Command, args []string) error {
+			return g.on(nil, func(x *ops.Host, v *view.View) error { return v.Confirmed(x.Confirm(append(args, "")[0], lockTimeout)) })
+		},
+	}
+	c.Flags().DurationVar(&lockTimeout, "lock-timeout", 0, "wait up to `D` for another ezedge-host changing the host (0: fail at once)")
+	return c
+}
+
+// revertCmd is what a try apply schedules: at the deadline, roll the apply
+// back unless it was confirmed meanwhile.
+func revertCmd(g *globals) *cobra.Command {
+	var at string
+	c := &cobra.Command{Use: "revert-if-unconfirmed ID", Hidden: true, Args: cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			when, err := command.Time(at)
+			if err != nil {
+				return err
+			}
+			return g.on(nil, func(x *ops.Host, v *view.View) error {
+				ids, err := x.RevertIfUnconfirmed(args[0], when)
+				v.Reverted(ids)
+				return err
+			})
+		},
+	}
+	c.Flags().StringVar(&at, "at", "", "wait until this RFC 3339 time first")
+	return c
+}
+
+// revertPendingCmd is what the boot unit runs after a reboot: revert every
+// try apply whose deadline passed, re-arm the timers of the others.
+func revertPendingCmd(g *globals) *cobra.Command {
+	return &cobra.Command{Use: "revert-pending", Hidden: true, Args: cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			self, err := os.Executable()
+			if err != nil {
+				return err
+			}
+			return g.on(nil, func(x *ops.Host, _ *view.View) error { return x.RevertPending(self) })
+		},
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ezansiedgeai/ezedge-host/internal/health/measure"
-	"github.com/ezansiedgeai/ezedge-host/tasks"
 )
 
 // writes records each write it is given.
@@ -92,19 +91,6 @@ func TestTerraformOut(t *testing.T) {
 	}
 }
 
-// TestOnlyTasks: a task the registry has passes; any other is refused
-// naming it and the tasks there are.
-func TestOnlyTasks(t *testing.T) {
-	t.Parallel()
-	if err := OnlyTasks(tasks.Names()); err != nil {
-		t.Fatal(err)
-	}
-	err := OnlyTasks([]string{tasks.Names()[0], "no-such"})
-	if err == nil || !strings.HasPrefix(err.Error(), "--only no-such: no such task (tasks: "+tasks.Names()[0]) {
-		t.Errorf("got %v", err)
-	}
-}
-
 // measuring is a command with the measuring flags, parsed from args.
 func measuring(t *testing.T, on string, args ...string) (*MeasureFlags, *cobra.Command) {
 	t.Helper()
@@ -122,8 +108,8 @@ func measuring(t *testing.T, on string, args ...string) (*MeasureFlags, *cobra.C
 // flags are the request, each --http URL parsed (a bad one refused).
 func TestMeasureRequest(t *testing.T) {
 	t.Parallel()
-	if m, _ := measuring(t, "it"); m.On() {
-		t.Error("on without --measure")
+	if m, _ := measuring(t, "it"); m.ProbeRequest() != nil {
+		t.Error("a probe without --measure")
 	} else if r, err := m.Request(); r != nil || err != nil {
 		t.Errorf("no --measure: %v %v", r, err)
 	}
@@ -158,12 +144,17 @@ func TestProbe(t *testing.T) {
 	var m MeasureFlags
 	c := &cobra.Command{Use: "check"}
 	m.Probe(c)
-	if err := c.ParseFlags([]string{"--measure", "--busy"}); err != nil {
+	if err := c.ParseFlags([]string{"--busy"}); err != nil {
 		t.Fatal(err)
 	}
-	o, err := m.Options()
-	if !m.On() || err != nil || o.Budget != 5*time.Second || !o.Busy || o.HTTP != nil {
-		t.Errorf("probe %+v %v", o, err)
+	if o := m.ProbeRequest(); o != nil {
+		t.Errorf("probe without --measure: %+v", o)
+	}
+	if err := c.ParseFlags([]string{"--measure"}); err != nil {
+		t.Fatal(err)
+	}
+	if o := m.ProbeRequest(); o == nil || o.Budget != 5*time.Second || !o.Busy || o.HTTP != nil {
+		t.Errorf("probe %+v", o)
 	}
 	if c.Flags().Lookup("http") != nil || c.Flags().Lookup("data-dir") != nil {
 		t.Error("the probe takes --http or --data-dir")
@@ -220,5 +211,20 @@ func TestProfileFlags(t *testing.T) {
 		if _, err := p.Source(); (err == nil) != c.ok {
 			t.Errorf("%q: %v", c.args, err)
 		}
+	}
+}
+
+// TestTime: an RFC 3339 time, or the zero time for none; anything else
+// refused as time.Parse refuses it.
+func TestTime(t *testing.T) {
+	t.Parallel()
+	if at, err := Time(""); err != nil || !at.IsZero() {
+		t.Errorf("none: %v %v", at, err)
+	}
+	if at, err := Time("2026-11-29T08:00:00+01:00"); err != nil || !at.Equal(time.Date(2026, 11, 29, 7, 0, 0, 0, time.UTC)) {
+		t.Errorf("a time: %v %v", at, err)
+	}
+	if _, err := Time("tomorrow"); err == nil || !strings.HasPrefix(err.Error(), `parsing time "tomorrow"`) {
+		t.Errorf("not a time: %v", err)
 	}
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/ezansiedgeai/ezedge-host/internal/health/measure"
 	"github.com/ezansiedgeai/ezedge-host/internal/ops"
 	"github.com/ezansiedgeai/ezedge-host/internal/profile"
-	"github.com/ezansiedgeai/ezedge-host/tasks"
 )
 
 // TerraformOut accepts Terraform's spelling `-out FILE` / `-out=FILE` for
@@ -29,6 +28,14 @@ func TerraformOut(args []string) []string {
 		out = append(out, a)
 	}
 	return out
+}
+
+// Time is an RFC 3339 time flag's value, the zero time when not given.
+func Time(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	return time.Parse(time.RFC3339, s)
 }
 
 // ProfileFlags are --profile FILE (repeatable) and --no-profile.
@@ -49,16 +56,6 @@ func (p *ProfileFlags) Add(c *cobra.Command) {
 // the flags' values say it all (an empty --profile is one).
 func (p *ProfileFlags) Source() (profile.Source, error) {
 	return profile.FromFlags(p.files, p.none)
-}
-
-// OnlyTasks checks the --only tasks.
-func OnlyTasks(only []string) error {
-	for _, n := range only {
-		if _, ok := tasks.ByName(n); !ok {
-			return fmt.Errorf("--only %s: no such task (tasks: %s)", n, strings.Join(tasks.Names(), ", "))
-		}
-	}
-	return nil
 }
 
 // MeasureFlags are the options of every command that measures: --measure
@@ -94,8 +91,16 @@ func (m *MeasureFlags) Probe(c *cobra.Command) {
 	c.Flags().BoolVar(&m.busy, "busy", false, "--measure even when the host is under heavy load")
 }
 
-// On says whether --measure was given.
-func (m *MeasureFlags) On() bool { return m.on }
+// ProbeRequest is the probe check's --measure asks for, or nil (its
+// budget and --busy given alone are taken, not refused, as check always
+// has).
+func (m *MeasureFlags) ProbeRequest() *ops.Measure {
+	if !m.on {
+		return nil
+	}
+	o, _ := m.Options() // no --http on a probe: nothing to parse
+	return &o
+}
 
 // Options are the measurement the flags ask for.
 func (m *MeasureFlags) Options() (ops.Measure, error) {

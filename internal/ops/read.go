@@ -1,8 +1,10 @@
 package ops
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/ezansiedgeai/ezedge-host/internal/alloc"
 	"github.com/ezansiedgeai/ezedge-host/internal/engine/firstboot"
@@ -129,12 +131,26 @@ func (x *Host) SavePlan(path string, p *plan.Plan, prof *profile.Resolved, only 
 // LoadPlan reads a saved plan, and the profile saved in it that the host
 // is planned again with: a saved plan is the approval of one diff, not a
 // recipe, and only a fresh plan whose diff is the saved one is applied.
+// The tasks it was narrowed to must be tasks of this program.
 func LoadPlan(path string) (*savedplan.Saved, profile.Source, error) {
 	saved, err := savedplan.Load(path)
 	if err != nil {
 		return nil, profile.Source{}, err
 	}
+	if err := OnlyTasks(saved.Only); err != nil {
+		return nil, profile.Source{}, fmt.Errorf("plan file %s: %w", path, err)
+	}
 	return saved, profile.Saved(path, saved.Profile), nil
+}
+
+// OnlyTasks checks the tasks a request is narrowed to (--only).
+func OnlyTasks(only []string) error {
+	for _, n := range only {
+		if _, ok := tasks.ByName(n); !ok {
+			return fmt.Errorf("--only %s: no such task (tasks: %s)", n, strings.Join(tasks.Names(), ", "))
+		}
+	}
+	return nil
 }
 
 // Textfile is where check's Prometheus form goes: nil (standard output,

@@ -11,6 +11,7 @@ import (
 	"github.com/ezansiedgeai/ezedge-host/internal/health/check"
 	"github.com/ezansiedgeai/ezedge-host/internal/profile"
 	"github.com/ezansiedgeai/ezedge-host/internal/store/statedir"
+	"github.com/ezansiedgeai/ezedge-host/tasks"
 )
 
 // TestHistoryAndStatus: an apply is in the history and the status; a
@@ -78,6 +79,11 @@ func TestSavePlanLoadPlan(t *testing.T) {
 	}
 	if prof, err := x.Profile(src); err != nil || prof.Origin.Kind != req.Profile.Origin.Kind {
 		t.Errorf("the saved profile: %+v %v", prof, err)
+	}
+	b, _ := os.ReadFile(file)
+	os.WriteFile(file, []byte(strings.Replace(string(b), `"swappiness"`, `"no-such"`, 1)), 0o600)
+	if _, _, err := LoadPlan(file); err == nil || !strings.HasPrefix(err.Error(), "plan file "+file+": --only no-such: no such task") {
+		t.Errorf("a task this program does not have: %v", err)
 	}
 	os.WriteFile(file, []byte("not a plan"), 0o600)
 	if _, _, err := LoadPlan(file); err == nil || !strings.Contains(err.Error(), file) {
@@ -160,5 +166,18 @@ func TestWritePackagedUnits(t *testing.T) {
 		if b, err := os.ReadFile(filepath.Join(dir, name)); err != nil || string(b) != text {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+}
+
+// TestOnlyTasks: a task the registry has passes; any other is refused
+// naming it and the tasks there are.
+func TestOnlyTasks(t *testing.T) {
+	t.Parallel()
+	if err := OnlyTasks(tasks.Names()); err != nil {
+		t.Fatal(err)
+	}
+	err := OnlyTasks([]string{tasks.Names()[0], "no-such"})
+	if err == nil || !strings.HasPrefix(err.Error(), "--only no-such: no such task (tasks: "+tasks.Names()[0]) {
+		t.Errorf("got %v", err)
 	}
 }

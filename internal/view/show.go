@@ -7,6 +7,8 @@ import (
 	"io"
 	"time"
 
+	"golang.org/x/term"
+
 	"github.com/ezansiedgeai/ezedge-host/internal/engine/firstboot"
 	"github.com/ezansiedgeai/ezedge-host/internal/health/baseline"
 	"github.com/ezansiedgeai/ezedge-host/internal/health/check"
@@ -29,6 +31,17 @@ type View struct {
 	W      io.Writer
 	Err    io.Writer
 	Root   string
+}
+
+// Attach has x tell standard error what it does on its own (an overdue
+// try apply reverted first) and, in a text view on a terminal unless
+// quiet, its progress: progress is for a person watching, not for a log,
+// a pipe or a program reading JSON.
+func (v *View) Attach(x *ops.Host, quiet bool) {
+	x.Notify = func(msg string) { escape.Fprintf(v.Err, "ezedge-host: %s\n", msg) }
+	if f, ok := v.Err.(interface{ Fd() uintptr }); ok && v.Format == Text && !quiet && term.IsTerminal(int(f.Fd())) {
+		x.Progress = func(p ops.Progress) { ProgressText(v.Err, p) }
+	}
 }
 
 // Warn says on standard error what was left out of what a command read.

@@ -183,3 +183,19 @@ func TestWarn(t *testing.T) {
 		t.Errorf("got %q", errs[0])
 	}
 }
+
+// TestAttach: what a use case does on its own is said on standard
+// error, escaped; progress only on a terminal, so never to a buffer.
+func TestAttach(t *testing.T) {
+	t.Parallel()
+	x, _ := opened(t, "pi4-8gb-bullseye")
+	txt, _, out, errs := views()
+	txt.Attach(x, false)
+	if x.Notify == nil || x.Progress != nil {
+		t.Fatalf("notify %v, progress %v", x.Notify != nil, x.Progress != nil)
+	}
+	x.Notify("reverted \x1b[2J")
+	if want := "ezedge-host: \"reverted \\x1b[2J\"\n"; errs[0].String() != want || out[0].Len() != 0 {
+		t.Errorf("got %q", errs[0])
+	}
+}
