@@ -6,7 +6,6 @@
 package main
 
 import (
-	"cmp"
 	"errors"
 	"io"
 	"os"
@@ -35,7 +34,7 @@ func main() {
 type globals struct {
 	root, output, platform string
 	quiet                  bool
-	// stdout and stderr are the program's (stdout nil: os.Stdout).
+	// stdout and stderr are the program's (stdout nil: cobra's, os.Stdout).
 	stdout, stderr io.Writer
 }
 
@@ -54,10 +53,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case errors.As(err, &code):
 		return int(code)
 	case errors.As(err, &drift):
-		command.PrintErr(stderr, err)
+		command.ShowError(stderr, err)
 		return int(command.Drift)
 	}
-	command.PrintErr(stderr, err)
+	command.ShowError(stderr, err)
 	return int(command.Error)
 }
 
@@ -69,6 +68,7 @@ func rootCmd(g *globals) *cobra.Command {
 	if g.stdout != nil {
 		root.SetOut(g.stdout)
 	}
+	g.stdout = root.OutOrStdout()
 	root.PersistentFlags().StringVar(&g.root, "root", "/", "treat `DIR` as the host's /")
 	root.PersistentFlags().StringVarP(&g.output, "output", "o", "text", "output `FORMAT`: text or json (check: also junit, prometheus)")
 	root.PersistentFlags().StringVar(&g.platform, "platform", "", "the `PLATFORM` when the root cannot tell (an image): rpi4, rpi5, amd64 or arm64")
@@ -94,7 +94,7 @@ func (g *globals) on(more []view.Format, f func(x *ops.Host, v *view.View) error
 		return err
 	}
 	defer x.Close()
-	v := &view.View{Format: out, W: cmp.Or[io.Writer](g.stdout, os.Stdout), Err: g.stderr, Root: x.Root.Dir()}
+	v := &view.View{Format: out, W: g.stdout, Err: g.stderr, Root: x.Root.Dir()}
 	v.Attach(x, g.quiet)
 	return f(x, v)
 }

@@ -75,10 +75,10 @@ func (l *LineWriter) Flush() error {
 	return err
 }
 
-// PrintErr prints an error one line per problem, each prefixed. An error
+// ShowError prints an error one line per problem, each prefixed. An error
 // names files and values from the root: each line is shown as
 // escape.Text.
-func PrintErr(w io.Writer, err error) {
+func ShowError(w io.Writer, err error) {
 	for l := range strings.Lines(strings.TrimSpace(err.Error())) {
 		escape.Fprintf(w, "ezedge-host: %s\n", strings.TrimSuffix(l, "\n"))
 	}

@@ -48,13 +48,13 @@ func TestLineWriter(t *testing.T) {
 	}
 }
 
-// TestPrintErr: an error is one line per problem on standard error, each
+// TestShowError: an error is one line per problem on standard error, each
 // prefixed, and a line holding what a root says (an escape sequence, a
 // carriage return) is shown as a visible Go string literal.
-func TestPrintErr(t *testing.T) {
+func TestShowError(t *testing.T) {
 	t.Parallel()
 	var b strings.Builder
-	PrintErr(&b, errors.New("  first problem\nfile \x1b[2J\rx: bad\n"))
+	ShowError(&b, errors.New("  first problem\nfile \x1b[2J\rx: bad\n"))
 	want := "ezedge-host: first problem\nezedge-host: \"file \\x1b[2J\\rx: bad\"\n"
 	if b.String() != want {
 		t.Errorf("got %q, want %q", b.String(), want)
