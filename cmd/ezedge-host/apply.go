@@ -1,159 +1,83 @@
 package main
 
 import (
-	"errors"
-	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
-	"github.com/ezansiedgeai/ezedge-host/internal/engine/savedplan"
+	"github.com/ezansiedgeai/ezedge-host/internal/command"
 	"github.com/ezansiedgeai/ezedge-host/internal/ops"
 	"github.com/ezansiedgeai/ezedge-host/internal/profile"
 	"github.com/ezansiedgeai/ezedge-host/internal/view"
-	"github.com/ezansiedgeai/ezedge-host/plan"
 )
 
-// applyFlags are apply's flags.
 type applyFlags struct {
-	profile     profileFlags
-	yes         bool
-	lockTimeout time.Duration
-	within      time.Duration
-	measure     measureFlags
-	only        []string
+	profile             command.ProfileFlags
+	yes                 bool
+	lockTimeout, within time.Duration
+	measure             command.MeasureFlags
+	only                []string
 }
 
 func applyCmd(g *globals) *cobra.Command {
 	var fl applyFlags
-	c := &cobra.Command{
-		Use:   "apply [PLANFILE]",
-		Short: "Make the planned changes (or exactly those of a saved plan), snapshotting every prior value first",
-		Example: `  sudo ezedge-host apply                          # shows the plan, asks
-  sudo ezedge-host apply --yes --only swappiness  # one task's changes
-  sudo ezedge-host apply tuning.plan              # exactly a saved plan (plan --out)
-  sudo ezedge-host apply --yes --confirm-within 2m  # over SSH: undone unless confirmed
-  sudo ezedge-host apply --yes --only zswap --measure --budget 30s`,
-		Args: cobra.MaximumNArgs(1),
+	c := &cobra.Command{Use: "apply [PLANFILE]", Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			// A saved plan is the approval of one diff, not a recipe: the
-			// host is planned again with the profile saved in it, and only
-			// that fresh plan, if its diff is the saved one, is applied.
-			var saved *savedplan.Saved
-			var src profile.Source
-			var err error
+			req := ops.ApplyRequest{Request: ops.Request{Only: fl.only}, LockTimeout: fl.lockTimeout, Within: fl.within}
+			src, err := fl.profile.Source()
 			if len(args) == 1 {
-				if err := refuseWithPlanFile(cmd); err != nil {
+				// Applied with the profile and tasks saved in it, the flags
+				// that would choose them refused.
+				if err := command.RefuseFixed(cmd); err != nil {
 					return err
 				}
-				if saved, err = savedplan.Load(args[0]); err != nil {
+				if req.Saved, src, err = ops.LoadPlan(args[0]); err != nil {
 					return err
 				}
-				src = profile.Saved(args[0], saved.Profile)
-				fl.only = saved.Only
-			} else if src, err = fl.profile.source(cmd); err != nil {
-				return err
+				req.Only = req.Saved.Only
+			} else if err == nil {
+				err = ops.OnlyTasks(fl.only)
 			}
-			if err := onlyTasks(fl.only); err != nil {
-				if saved != nil {
-					return fmt.Errorf("plan file %s: %w", args[0], err)
-				}
-				return err
+			if err == nil {
+				req.Measure, err = fl.measure.Request()
 			}
-			m, err := fl.measure.request()
 			if err != nil {
 				return err
 			}
-			return g.apply(cmd, src, ops.ApplyRequest{
-				Request: ops.Request{Only: fl.only}, Saved: saved, LockTimeout: fl.lockTimeout, Within: fl.within, Measure: m,
-			}, fl.yes || saved != nil)
+			return g.apply(cmd, src, req, fl.yes || req.Saved != nil)
 		},
 	}
-	fl.profile.add(c)
+	fl.profile.Add(c)
 	c.Flags().BoolVarP(&fl.yes, "yes", "y", false, "do not ask for confirmation")
 	c.Flags().DurationVar(&fl.lockTimeout, "lock-timeout", 0, "wait up to `D` for another ezedge-host changing the host (0: fail at once)")
 	c.Flags().DurationVar(&fl.within, "confirm-within", 0, "roll the apply back automatically unless ezedge-host confirm runs within `D` (e.g. 120s)")
 	c.Flags().StringArrayVar(&fl.only, "only", nil, "apply only `TASK`'s changes, the others left pending (repeatable): one change at a time")
-	fl.measure.add(c, 20*time.Second, "before and after together", "what the changed tasks bear on (disk, CPU, memory, --http URLs) before and after, and keep the figures with the snapshot")
+	fl.measure.Add(c, 20*time.Second, "before and after together", "what the changed tasks bear on (disk, CPU, memory, --http URLs) before and after, and keep the figures with the snapshot")
 	// What a saved plan fixes itself, the flags that would choose it are
 	// refused with PLANFILE. The others still mean something there: --root
 	// and --platform say which host (and must be the plan's), --yes is what
 	// a plan file does anyway (nothing is asked), --output, --lock-timeout,
 	// --confirm-within and --measure with its flags act on the apply.
-	savedPlanFixes(c, "a saved plan is applied with the profile it was made with; make the plan again with plan --profile or --no-profile", "profile", "no-profile")
-	savedPlanFixes(c, "a saved plan is applied as saved; make it with plan --only instead", "only")
+	command.FixedByArg(c, "a saved plan is applied with the profile it was made with; make the plan again with plan --profile or --no-profile", "profile", "no-profile")
+	command.FixedByArg(c, "a saved plan is applied as saved; make it with plan --only instead", "only")
 	return c
-}
-
-// withPlanFile marks a flag of apply that a saved plan makes meaningless;
-// its value says why.
-const withPlanFile = "ezedge-host.refused-with-plan-file"
-
-// savedPlanFixes marks c's flags names as fixed by a saved plan, for why.
-func savedPlanFixes(c *cobra.Command, why string, names ...string) {
-	for _, n := range names {
-		if err := c.Flags().SetAnnotation(n, withPlanFile, []string{why}); err != nil {
-			panic(err) // a flag renamed without its mark
-		}
-	}
-}
-
-// refuseWithPlanFile refuses, one line each, the flags given to cmd that a
-// saved plan makes meaningless (savedPlanFixes): apply PLANFILE would
-// otherwise apply the plan and silently ignore them.
-func refuseWithPlanFile(cmd *cobra.Command) error {
-	var errs []string
-	cmd.Flags().Visit(func(f *pflag.Flag) {
-		if why := f.Annotations[withPlanFile]; len(why) > 0 {
-			errs = append(errs, fmt.Sprintf("--%s: %s", f.Name, why[0]))
-		}
-	})
-	if len(errs) > 0 {
-		return errors.New(strings.Join(errs, "\n"))
-	}
-	return nil
 }
 
 // apply resolves the profile, then applies through ops.Apply: the plan is
 // shown (text, unless a saved plan was) and asked about, and the result
-// shown in out.
+// shown.
 func (g *globals) apply(cmd *cobra.Command, src profile.Source, req ops.ApplyRequest, yes bool) error {
-	return g.on(nil, func(x *ops.Host, out view.Format) error {
+	return g.on(nil, func(x *ops.Host, v *view.View) error {
 		var err error
 		if req.Profile, err = x.Profile(src); err != nil {
 			return err
 		}
-		w := cmd.OutOrStdout()
-		req.Review = func(p *plan.Plan) error {
-			if out == view.Text && req.Saved == nil {
-				view.PlanText(w, p, false)
-			}
-			if len(p.Pending()) == 0 {
-				return nil
-			}
-			return confirm(cmd, yes, "apply these changes")
-		}
+		req.Review = v.ApplyReview(req.Saved != nil, func() error { return confirm(cmd, yes, "apply these changes") })
 		if req.Within > 0 {
 			req.Self, _ = os.Executable()
 		}
 		res, err := x.Apply(req)
-		switch {
-		case res == nil:
-			return err
-		case out == view.JSON:
-			if jerr := view.WriteJSON(w, view.NewApplyResult(res, err, time.Now())); err == nil {
-				err = jerr
-			}
-			return err
-		case errors.As(err, new(ops.NotArmedError)):
-			return err
-		case err != nil:
-			return fmt.Errorf("apply failed: %w", err)
-		}
-		view.ApplyResultText(w, res, req.Within)
-		return nil
+		return v.Apply(res, err, req.Within)
 	})
 }

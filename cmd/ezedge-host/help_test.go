@@ -13,6 +13,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/ezansiedgeai/ezedge-host/internal/command/help"
+	"github.com/ezansiedgeai/ezedge-host/internal/command/man"
 	"github.com/ezansiedgeai/ezedge-host/internal/fixture"
 	"github.com/ezansiedgeai/ezedge-host/internal/view/escape"
 )
@@ -148,7 +150,7 @@ func TestFlagUsage(t *testing.T) {
 }
 
 // TestEveryFlagCompletes: every flag that takes a value has a completion
-// rule (complete.go), and every command its man page's EXIT STATUS.
+// rule (internal/command/complete), and every command its man page's EXIT STATUS.
 func TestEveryFlagCompletes(t *testing.T) {
 	t.Parallel()
 	for _, c := range commands() {
@@ -157,11 +159,29 @@ func TestEveryFlagCompletes(t *testing.T) {
 				return
 			}
 			if _, ok := c.GetFlagCompletionFunc(f.Name); !ok {
-				t.Errorf("%s --%s: no completion of its values (complete.go)", c.CommandPath(), f.Name)
+				t.Errorf("%s --%s: no completion of its values (internal/command/complete)", c.CommandPath(), f.Name)
 			}
 		})
-		if _, ok := manPageOf(c); !ok {
-			t.Errorf("%s: no EXIT STATUS or FILES for its man page (man.go)", c.CommandPath())
+		if _, ok := man.PageOf(c); !ok {
+			t.Errorf("%s: no EXIT STATUS or FILES for its man page (internal/command/help)", c.CommandPath())
+		}
+	}
+}
+
+// TestHelpDescribesTheTree: every entry of help is a command of the
+// tree (hidden ones too), and every available command has a summary.
+func TestHelpDescribesTheTree(t *testing.T) {
+	t.Parallel()
+	root := rootCmd(&globals{stderr: io.Discard})
+	for _, p := range help.Paths() {
+		c, rest, err := root.Find(strings.Fields(p)[1:])
+		if err != nil || len(rest) > 0 || c.CommandPath() != p {
+			t.Errorf("help describes %q, not a command (%v)", p, err)
+		}
+	}
+	for _, c := range commands() {
+		if c.Short == "" {
+			t.Errorf("%s: no summary", c.CommandPath())
 		}
 	}
 }
@@ -203,7 +223,7 @@ var manDate = time.Date(2026, 11, 29, 8, 0, 0, 0, time.UTC)
 func TestManGolden(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	if err := writeMan(rootCmd(&globals{stderr: io.Discard}), dir, manDate); err != nil {
+	if err := man.Write(rootCmd(&globals{stderr: io.Discard}), dir, manDate, version); err != nil {
 		t.Fatal(err)
 	}
 	ents, err := os.ReadDir(dir)

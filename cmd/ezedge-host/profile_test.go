@@ -4,7 +4,6 @@ import (
 	"debug/elf"
 	"encoding/json"
 	"fmt"
-	"github.com/ezansiedgeai/ezedge-host/internal/ops"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -14,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ezansiedgeai/ezedge-host/internal/ops"
 
 	"github.com/spf13/pflag"
 	"golang.org/x/sys/unix"

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ezansiedgeai/ezedge-host/internal/command"
 	"github.com/ezansiedgeai/ezedge-host/internal/fixture"
 )
 
@@ -56,7 +57,7 @@ func TestDrift(t *testing.T) {
 	if !strings.Contains(p.stdout, "Drift (changed since ezedge-host applied it") || !strings.Contains(p.stdout, "sysctl:vm.swappiness: apply ") || !strings.Contains(p.stdout, "now 42") || !strings.Contains(p.stdout, "file:/etc/udev/rules.d/60-nvme.rules: apply") {
 		t.Errorf("plan does not report the drift:\n%s", p.stdout)
 	}
-	r := cli("rollback", "--root", root, "--yes").must(t, exitDrift)
+	r := cli("rollback", "--root", root, "--yes").must(t, int(command.Drift))
 	if strings.Count(r.stdout, "left alone") != 2 || !strings.Contains(r.stdout, "sysctl:vm.swappiness") || !strings.Contains(r.stdout, "60-nvme.rules") {
 		t.Fatalf("drift not reported:\n%s", r.stdout)
 	}

@@ -9,13 +9,13 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/ezansiedgeai/ezedge-host/internal/command"
 	"github.com/ezansiedgeai/ezedge-host/internal/fixture"
 	"github.com/ezansiedgeai/ezedge-host/internal/view/escape"
 )
@@ -28,33 +28,6 @@ func (w *writes) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// TestLineWriter: standard output reaches the file a line at a time, each
-// write that ends lines in one write, a line in progress held until it
-// ends or is flushed, a line longer than lineMax not held whole.
-func TestLineWriter(t *testing.T) {
-	t.Parallel()
-	var w writes
-	l := &lineWriter{w: &w}
-	for _, s := range []string{"a", "b\n", "c\nd", "e", "\n\n", "f"} {
-		l.Write([]byte(s))
-	}
-	if want := []string{"ab\n", "c\n", "de\n\n"}; !slices.Equal(w.got, want) {
-		t.Fatalf("writes %q, want %q", w.got, want)
-	}
-	l.Flush()
-	l.Flush()
-	if want := []string{"ab\n", "c\n", "de\n\n", "f"}; !slices.Equal(w.got, want) {
-		t.Fatalf("after flush %q, want %q", w.got, want)
-	}
-	w.got = nil
-	long := strings.Repeat("x", lineMax)
-	l.Write([]byte(long))
-	l.Write([]byte("y\n"))
-	if len(w.got) != 2 || w.got[0] != long || w.got[1] != "y\n" {
-		t.Fatalf("a long line: %d writes", len(w.got))
-	}
-}
-
 // TestPlanStreams: every write a plan makes of the 256-CPU host reaches
 // standard output as whole lines as it is made: a line, a section, a
 // table at a time (not one write at exit, not one per word).
@@ -62,7 +35,7 @@ func TestPlanStreams(t *testing.T) {
 	t.Parallel()
 	root := fixture.Large(t, 256, 32)
 	var w writes
-	l := &lineWriter{w: &w}
+	l := command.NewLineWriter(&w)
 	if code := run([]string{"plan", "--root", root}, strings.NewReader(""), l, io.Discard); code != 0 {
 		t.Fatalf("plan: exit %d", code)
 	}
@@ -229,7 +202,7 @@ func BenchmarkPlanLarge(b *testing.B) {
 		name string
 		out  func() flusher
 	}{
-		{"lines", func() flusher { return &lineWriter{w: f} }},
+		{"lines", func() flusher { return command.NewLineWriter(f) }},
 		{"buffered-64KiB", func() flusher { return bufio.NewWriterSize(f, 64<<10) }},
 	} {
 		b.Run(c.name, func(b *testing.B) {

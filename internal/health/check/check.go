@@ -810,6 +810,11 @@ type Options struct {
 	Names func() map[string]string
 }
 
+// DefaultTextfileDir is Debian's prometheus-node-exporter textfile
+// directory: where the textfile whose age a check reports is looked for
+// when none is named.
+const DefaultTextfileDir = "/var/lib/prometheus/node-exporter"
+
 // TextfileName is the file the check writes in the textfile directory.
 const TextfileName = "ezedge-host.prom"
 

@@ -12,8 +12,9 @@ import (
 	"testing"
 )
 
-// The code that writes outputs: every view, and the CLI.
-var outputDirs = []string{"internal/view", "cmd/ezedge-host"}
+// The code that writes outputs: every view, and the CLI (its tree, and
+// what it does below it).
+var outputDirs = []string{"internal/view", "cmd/ezedge-host", "internal/command"}
 
 // writers are the calls that would write a string to an output as it is.
 // Text goes through Fprintf and Lines; JSON through view.WriteJSON; XML

@@ -1,4 +1,6 @@
-package main
+// Package complete is the shell completion of ezedge-host's flag values
+// and arguments.
+package complete
 
 import (
 	"fmt"
@@ -28,14 +30,15 @@ import (
 // size) to nothing, not to the file names a shell would offer.
 // TestEveryFlagCompletes holds every flag to a rule.
 
-// completion is the rule for a flag's values.
-type completion func(g *globals) cobra.CompletionFunc
+// completion is the rule for a flag's values; root is --root as given so
+// far, for the rules that look in it.
+type completion func(root func() string) cobra.CompletionFunc
 
 var completions = map[string]completion{
 	"root":     dirs,
 	"platform": fixed(kinds(platform.Kinds)...),
 	"output":   outputs,
-	"only": func(*globals) cobra.CompletionFunc {
+	"only": func(func() string) cobra.CompletionFunc {
 		var out []cobra.Completion
 		for _, t := range tasks.All() {
 			out = append(out, cobra.CompletionWithDesc(t.Name(), t.Summary()))
@@ -44,7 +47,7 @@ var completions = map[string]completion{
 	},
 	"workload": fixed(kinds(alloc.Workloads)...),
 	"form":     fixed(kinds(alloc.Forms)...),
-	"http": func(*globals) cobra.CompletionFunc {
+	"http": func(func() string) cobra.CompletionFunc {
 		// The class is the finite part; the URL follows it.
 		var out []cobra.Completion
 		for _, c := range []measure.Class{measure.Health, measure.Simple, measure.Complex} {
@@ -70,15 +73,16 @@ var completions = map[string]completion{
 // and JSON, space-separated (outputs).
 const outputsKey = "ezedge-host.outputs"
 
-// withOutputs says c shows more formats than text and JSON.
-func withOutputs(c *cobra.Command, more ...view.Format) *cobra.Command {
+// WithOutputs says c shows more formats than text and JSON.
+func WithOutputs(c *cobra.Command, more ...view.Format) *cobra.Command {
 	c.Annotations = map[string]string{outputsKey: strings.Join(kinds(more), " ")}
 	return c
 }
 
-// complete gives every flag of c and of its subcommands its rule, and
-// every command that takes no argument no file names for one.
-func (g *globals) complete(c *cobra.Command) {
+// Register gives every flag of c and of its subcommands its rule, and
+// every command that takes no argument no file names for one; root is
+// --root as given so far.
+func Register(c *cobra.Command, root func() string) {
 	add := func(fs *pflag.FlagSet) {
 		fs.VisitAll(func(f *pflag.Flag) {
 			rule, ok := completions[f.Name]
@@ -88,7 +92,7 @@ func (g *globals) complete(c *cobra.Command) {
 			if _, done := c.GetFlagCompletionFunc(f.Name); done {
 				return
 			}
-			if err := c.RegisterFlagCompletionFunc(f.Name, rule(g)); err != nil {
+			if err := c.RegisterFlagCompletionFunc(f.Name, rule(root)); err != nil {
 				panic(err) // a flag defined twice
 			}
 		})
@@ -101,7 +105,7 @@ func (g *globals) complete(c *cobra.Command) {
 		}
 	}
 	for _, s := range c.Commands() {
-		g.complete(s)
+		Register(s, root)
 	}
 }
 
@@ -114,19 +118,19 @@ func kinds[T ~string](ks []T) []string {
 }
 
 func fixed(values ...string) completion {
-	return func(*globals) cobra.CompletionFunc {
+	return func(func() string) cobra.CompletionFunc {
 		return cobra.FixedCompletions(values, cobra.ShellCompDirectiveNoFileComp)
 	}
 }
 
-func none(*globals) cobra.CompletionFunc { return cobra.NoFileCompletions }
+func none(func() string) cobra.CompletionFunc { return cobra.NoFileCompletions }
 
-func dirs(*globals) cobra.CompletionFunc {
+func dirs(func() string) cobra.CompletionFunc {
 	return cobra.FixedCompletions(nil, cobra.ShellCompDirectiveFilterDirs)
 }
 
 func files(exts ...string) completion {
-	return func(*globals) cobra.CompletionFunc {
+	return func(func() string) cobra.CompletionFunc {
 		if len(exts) == 0 {
 			return cobra.FixedCompletions(nil, cobra.ShellCompDirectiveDefault)
 		}
@@ -135,7 +139,7 @@ func files(exts ...string) completion {
 }
 
 // outputs are the formats of the command completed.
-func outputs(*globals) cobra.CompletionFunc {
+func outputs(func() string) cobra.CompletionFunc {
 	return func(cmd *cobra.Command, _ []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
 		out := []cobra.Completion{string(view.Text), string(view.JSON)}
 		for c := cmd; c != nil; c = c.Parent() {
@@ -151,9 +155,9 @@ func outputs(*globals) cobra.CompletionFunc {
 // applyIDs are the applies of the root (--root as given so far) that a
 // rollback --to can name: those not rolled back, newest first, each with
 // its time, changes and status.
-func applyIDs(g *globals) cobra.CompletionFunc {
+func applyIDs(root func() string) cobra.CompletionFunc {
 	return func(*cobra.Command, []string, string) ([]cobra.Completion, cobra.ShellCompDirective) {
-		x, err := ops.Open(g.root, "")
+		x, err := ops.Open(root(), "")
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
@@ -172,14 +176,14 @@ func applyIDs(g *globals) cobra.CompletionFunc {
 	}
 }
 
-// pendingIDs are the try applies of the root waiting for confirmation,
+// PendingIDs are the try applies of the root waiting for confirmation,
 // each with its deadline (confirm's argument).
-func pendingIDs(g *globals) cobra.CompletionFunc {
+func PendingIDs(root func() string) cobra.CompletionFunc {
 	return func(_ *cobra.Command, args []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
 		if len(args) > 0 {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
-		x, err := ops.Open(g.root, "")
+		x, err := ops.Open(root(), "")
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
@@ -195,7 +199,7 @@ func pendingIDs(g *globals) cobra.CompletionFunc {
 
 // containerNames are the containers of the mix the command line gives so
 // far (--workload WORKLOAD[=NAME]): what --write can write.
-func containerNames(*globals) cobra.CompletionFunc {
+func containerNames(func() string) cobra.CompletionFunc {
 	return func(cmd *cobra.Command, _ []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
 		ws, _ := cmd.Flags().GetStringArray("workload")
 		reqs, _, _, err := alloc.ParseFlags(ws, nil, "")
@@ -211,27 +215,5 @@ func containerNames(*globals) cobra.CompletionFunc {
 			}
 		}
 		return out, cobra.ShellCompDirectiveNoFileComp
-	}
-}
-
-// completionExamples gives cobra's completion command and its shells an
-// Example each, as every command has.
-func completionExamples(root *cobra.Command) {
-	ex := map[string]string{
-		"completion": `  ezedge-host completion bash > /etc/bash_completion.d/ezedge-host
-  source <(ezedge-host completion zsh)`,
-		"bash":       `  ezedge-host completion bash > /etc/bash_completion.d/ezedge-host`,
-		"zsh":        `  ezedge-host completion zsh > "${fpath[1]}/_ezedge-host"`,
-		"fish":       `  ezedge-host completion fish > ~/.config/fish/completions/ezedge-host.fish`,
-		"powershell": `  ezedge-host completion powershell | Out-String | Invoke-Expression`,
-	}
-	for _, c := range root.Commands() {
-		if c.Name() != "completion" {
-			continue
-		}
-		c.Example = ex[c.Name()]
-		for _, s := range c.Commands() {
-			s.Example = ex[s.Name()]
-		}
 	}
 }
