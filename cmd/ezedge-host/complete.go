@@ -54,6 +54,9 @@ var completions = map[string]completion{
 	},
 	"to":             applyIDs,
 	"write":          containerNames,
+	"host-network":   selectors,
+	"memlock":        selectors,
+	"device":         files(),
 	"profile":        files("yaml", "yml"),
 	"out":            files(),
 	"binary":         files(),
@@ -211,6 +214,19 @@ func containerNames(*globals) cobra.CompletionFunc {
 			}
 		}
 		return out, cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+// selectors are what a placement list names: a workload, or a container
+// of the mix the command line gives so far.
+func selectors(g *globals) cobra.CompletionFunc {
+	names := containerNames(g)
+	return func(cmd *cobra.Command, args []string, s string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		out, d := names(cmd, args, s)
+		for _, w := range alloc.Workloads {
+			out = append(out, string(w))
+		}
+		return out, d
 	}
 }
 

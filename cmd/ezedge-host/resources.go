@@ -1,12 +1,15 @@
 package main
 
 import (
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ezansiedgeai/ezedge-host/internal/alloc"
 	"github.com/ezansiedgeai/ezedge-host/internal/ops"
+	"github.com/ezansiedgeai/ezedge-host/internal/profile"
 	"github.com/ezansiedgeai/ezedge-host/internal/view"
 	"github.com/ezansiedgeai/ezedge-host/tasks"
 )
@@ -18,6 +21,61 @@ type resourcesFlags struct {
 	profile          profileFlags
 	yes, strict      bool
 	lockTimeout      time.Duration
+	place            placementFlags
+}
+
+// placementFlags mirror container-resources' placement options; each
+// given replaces the profile's.
+type placementFlags struct {
+	cmd                          *cobra.Command
+	hostNetwork, memlock, device []string
+	cpuset                       bool
+}
+
+func (p *placementFlags) add(c *cobra.Command) {
+	p.cmd = c
+	c.Flags().StringSliceVar(&p.hostNetwork, "host-network", nil, "the containers given the host's network, `LIST` of workloads or names (replaces the profile's host_network; default llm,stt,vision; \"\" none)")
+	c.Flags().StringSliceVar(&p.memlock, "memlock", nil, "the containers given an unlimited memlock, `LIST` of workloads or names (replaces the profile's memlock; default llm; \"\" none)")
+	c.Flags().StringArrayVar(&p.device, "device", nil, "pass device node `PATH` through, or WORKLOAD=PATH / NAME=PATH to those only (repeatable; replaces the profile's devices)")
+	c.Flags().BoolVar(&p.cpuset, "cpuset", false, "pin each container to physical cores of its own (--cpuset-cpus); --cpuset=false overrides the profile's cpuset")
+}
+
+// flagOf is the flag of each placement option.
+var flagOf = map[string]string{"host_network": "host-network", "memlock": "memlock", "devices": "device"}
+
+// where says where a placement entry refused came from: its flag, or
+// the profile's line that set it.
+func (p *placementFlags) where(err error, prof *profile.Resolved) error {
+	var oe *alloc.OptionError
+	if !errors.As(err, &oe) {
+		return err
+	}
+	if fl := flagOf[oe.Key]; p.cmd.Flags().Changed(fl) {
+		return fmt.Errorf("--%s: %s", fl, oe.Msg)
+	}
+	for _, s := range prof.Origin.Settings {
+		if s.Task == "container-resources" && s.Key == oe.Key {
+			return fmt.Errorf("profile %s: tasks.container-resources.%s[%d]: %s", s.At.Text(), oe.Key, oe.Index, oe.Msg)
+		}
+	}
+	return fmt.Errorf("container-resources %s (its default)", oe)
+}
+
+// set overrides o with the flags given.
+func (p *placementFlags) set(o *tasks.ContainerResourcesOptions) {
+	f := p.cmd.Flags()
+	if f.Changed("host-network") {
+		o.HostNetwork = p.hostNetwork
+	}
+	if f.Changed("memlock") {
+		o.Memlock = p.memlock
+	}
+	if f.Changed("device") {
+		o.Devices = p.device
+	}
+	if f.Changed("cpuset") {
+		o.CPUSet = p.cpuset
+	}
 }
 
 func resourcesCmd(g *globals) *cobra.Command {
@@ -64,9 +122,11 @@ func resourcesCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				a, err := tasks.Allocate(f, p.Choices, alloc.Options{RAM: size, Strict: fl.strict}, reqs)
+				o := tasks.ContainerOptions(p.Choices)
+				fl.place.set(&o)
+				a, err := tasks.Allocate(f, p.Choices, alloc.Options{RAM: size, Strict: fl.strict, Placement: o.Placement()}, reqs)
 				if err != nil {
-					return err
+					return fl.place.where(err, p)
 				}
 				r := view.NewResources(x.Root.Dir(), a, alloc.ParsePodman(f.Packages["podman"]), fs)
 				return view.Show(cmd.OutOrStdout(), out, r, func() { view.ResourcesText(cmd.OutOrStdout(), r) })
@@ -81,13 +141,14 @@ func resourcesCmd(g *globals) *cobra.Command {
 	c.Flags().BoolVar(&fl.strict, "strict", false, "refuse a mix over the memory budget instead of scaling it down (for CI)")
 	c.Flags().DurationVar(&fl.lockTimeout, "lock-timeout", 0, "with --write: wait up to `D` for another ezedge-host changing the host")
 	fl.profile.add(c)
+	fl.place.add(c)
 	return c
 }
 
 // writeResources plans and applies the container-resources task for this
 // mix, cut down to the one file --write names (ops.ResourcesWrite).
 func (g *globals) writeResources(cmd *cobra.Command, fl *resourcesFlags, reqs []alloc.Request, forms []alloc.Form, ram alloc.Bytes) error {
-	r, err := ops.ResourcesWrite(reqs, forms, ram, fl.write, fl.strict)
+	r, err := ops.ResourcesWrite(reqs, forms, ram, fl.write, fl.strict, fl.place.set)
 	if err != nil {
 		return err
 	}

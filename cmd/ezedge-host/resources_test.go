@@ -316,8 +316,25 @@ func TestResourcesPhysicalCores(t *testing.T) {
 		t.Errorf("general on 8c/16t:\n%s", r.stdout)
 	}
 	r = cli("resources", "--root", root, "--form", "run", "--workload", "llm=chat", "--workload", "stt=ears").must(t, 0)
-	if !strings.Contains(r.stdout, "--cpus=8 --env=NUM_THREADS=8") || !strings.Contains(r.stdout, "warning: CPUs sum to 14 (chat 8 + ears 6) and threads to 12 on 8 physical cores (16 logical CPUs)") {
+	if !strings.Contains(r.stdout, "--cpus=8 --network=host --ulimit=memlock=-1:-1 --env=NUM_THREADS=8") || !strings.Contains(r.stdout, "warning: CPUs sum to 14 (chat 8 + ears 6) and threads to 12 on 8 physical cores (16 logical CPUs)") {
 		t.Errorf("llm+stt on 8c/16t:\n%s", r.stdout)
+	}
+	// --cpuset: the 8 cores shared 5 + 3 (8·8/14 and 8·6/14, the
+	// largest remainder to chat), each core's two threads together, and
+	// CPUs and threads cut to the cores: no overcommit left to warn of.
+	r = cli("resources", "--root", root, "--form", "run", "--workload", "llm=chat", "--workload", "stt=ears", "--cpuset").must(t, 0)
+	for _, w := range []string{
+		"--name chat --memory=19112m --memory-reservation=13651m --cpus=5 --cpuset-cpus=0-4,8-12 --network=host --ulimit=memlock=-1:-1 --env=NUM_THREADS=5 ",
+		"--name ears --memory=7645m --memory-reservation=5460m --cpus=3 --cpuset-cpus=5-7,13-15 --network=host --env=WORKERS=3 ",
+		"cpuset 0-4,8-12: physical cores 1–5 of 8 physical cores (16 logical CPUs), its own (its 8 of the mix's 14 CPUs)",
+		"WORKERS 4 → 3: never more threads than the cores of its cpuset",
+	} {
+		if !strings.Contains(r.stdout, w) {
+			t.Errorf("llm+stt --cpuset on 8c/16t: no %q in\n%s", w, r.stdout)
+		}
+	}
+	if strings.Contains(r.stdout, "overcommit") {
+		t.Errorf("llm+stt --cpuset on 8c/16t still warns of overcommit:\n%s", r.stdout)
 	}
 	f := cli("facts", "--root", root, "--output", "json").must(t, 0)
 	if !strings.Contains(f.stdout, `"physical_cores": 8`) || !strings.Contains(f.stdout, "physical cores: 8 of 16 logical CPUs, from /sys/devices/system/cpu/cpuN/topology") {
