@@ -70,10 +70,13 @@ func init() {
 				}
 				seen[r.Name] = true
 			}
-			for key, list := range map[string][]string{"host_network": o.HostNetwork, "memlock": o.Memlock} {
-				for i, s := range list {
+			for _, l := range []struct {
+				key  string
+				list []string
+			}{{"host_network", o.HostNetwork}, {"memlock", o.Memlock}} {
+				for i, s := range l.list {
 					if !alloc.Name.MatchString(s) {
-						out = append(out, Problem{fmt.Sprintf("%s[%d]", key, i), fmt.Sprintf("%q: want a workload (%s) or a container name", s, "llm, stt, vision, general")})
+						out = append(out, Problem{fmt.Sprintf("%s[%d]", l.key, i), fmt.Sprintf("%q: want a workload (llm, stt, vision, general) or a container name", s)})
 					}
 				}
 			}
@@ -140,8 +143,17 @@ func ContainerIntent(f *Facts, a *alloc.Allocation, form alloc.Form) Intent {
 		}
 		in.Wants = append(in.Wants, Want{Resource: resource.File(ComposeOverrideFile), Desired: gone(ComposeOverrideFile)})
 	case alloc.Compose:
-		if slices.ContainsFunc(a.Containers, func(c alloc.Container) bool { return c.CPUSet != "" }) {
-			in.Warnings = append(in.Warnings, "cpuset is on, but Debian 12's podman-compose (1.0.3) ignores a service's cpuset: there the containers are not pinned; use form: quadlet")
+		var left []string
+		for _, c := range a.Containers {
+			if c.HostNetwork {
+				left = append(left, c.Name+"'s host networking")
+			}
+			if c.CPUSet != "" {
+				left = append(left, c.Name+"'s cpuset")
+			}
+		}
+		if len(left) > 0 {
+			in.Warnings = append(in.Warnings, "the compose form leaves out "+strings.Join(left, ", ")+" (Debian 12's podman-compose ignores a cpuset, and runs a network_mode: host service on the project's network too, which Podman refuses): use form: quadlet for them, or set host_network: [] to silence this")
 		}
 		in.Notes = append(in.Notes, alloc.ComposeNote, "podman-compose reads it on the next `podman-compose -f compose.yaml -f "+ComposeOverrideFile+" up`")
 		want[ComposeOverrideFile] = true

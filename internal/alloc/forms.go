@@ -23,10 +23,9 @@ const (
 var Forms = []Form{Compose, Quadlet, Run}
 
 // ComposeNote says what Debian's podman-compose (1.0.3) makes of the
-// override: it maps deploy.resources.limits.cpus to --cpus,
-// limits.memory to -m and reservations.memory to --memory-reservation,
-// and ignores reservations.cpus, so none is written.
-const ComposeNote = "podman-compose 1.0.3 (Debian 12) maps limits.cpus, limits.memory and reservations.memory to --cpus, -m and --memory-reservation, network_mode to --network, devices to --device and ulimits to --ulimit; it ignores reservations.cpus, so none is written, and cpuset (the Compose spec's, honoured by later podman-compose), so pin cores with the quadlet or run form there"
+// override, and so what is left out of it: a key it ignores, or one it
+// turns into a container Podman will not run.
+const ComposeNote = "podman-compose 1.0.3 (Debian 12) maps limits.cpus, limits.memory and reservations.memory to --cpus, -m and --memory-reservation, ulimits to --ulimit and devices to --device; it ignores reservations.cpus and cpuset, and runs a network_mode: host service on the project's network as well, which Podman refuses (containers/podman-compose#397), so none of these is written: host networking and a cpuset are in the quadlet and run forms only"
 
 // ComposeOverride is the mix as a Compose override file. Service names
 // are quoted: a name like "true" or "1" is a string to Compose only so.
@@ -41,12 +40,6 @@ func ComposeOverride(a *Allocation) []byte {
 		b.WriteString("    deploy:\n      resources:\n        limits:\n")
 		fmt.Fprintf(&b, "          cpus: \"%d\"\n          memory: %s\n", c.CPUs, c.Memory)
 		fmt.Fprintf(&b, "        reservations:\n          memory: %s\n", c.Reservation)
-		if c.CPUSet != "" {
-			fmt.Fprintf(&b, "    cpuset: %q\n", c.CPUSet)
-		}
-		if c.HostNetwork {
-			b.WriteString("    network_mode: host\n")
-		}
 		if c.Memlock {
 			b.WriteString("    ulimits:\n      memlock:\n        soft: -1\n        hard: -1\n")
 		}

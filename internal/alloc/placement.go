@@ -51,7 +51,8 @@ type Device struct {
 
 // ParseDevice reads PATH, WORKLOAD=PATH or NAME=PATH. PATH is a clean
 // absolute path under /dev that Podman and Compose take as it is (no ':'
-// or ',', which separate their fields, no spaces or control characters).
+// or ',', which separate their fields, no '=', quotes, spaces or control
+// characters).
 func ParseDevice(s string) (Device, error) {
 	d := Device{Path: s}
 	if sel, p, ok := strings.Cut(s, "="); ok {
@@ -65,9 +66,9 @@ func ParseDevice(s string) (Device, error) {
 	case !strings.HasPrefix(p, "/dev/") || path.Clean(p) != p:
 		return Device{}, fmt.Errorf("%q: want a clean absolute path under /dev (e.g. /dev/hailo0), optionally WORKLOAD=PATH or NAME=PATH", s)
 	case len(p) > 255 || strings.ContainsFunc(p, func(r rune) bool {
-		return r <= ' ' || r == 0x7f || r == ':' || r == ',' || r == '"' || r == '\\' || r > 0x7e
+		return r <= ' ' || r == 0x7f || r == ':' || r == ',' || r == '=' || r == '"' || r == '\\' || r > 0x7e
 	}):
-		return Device{}, fmt.Errorf("%q: a device path of printable ASCII without spaces, ':', ',', quotes or backslashes, at most 255 bytes", s)
+		return Device{}, fmt.Errorf("%q: a device path of printable ASCII without spaces, ':', ',', '=', quotes or backslashes, at most 255 bytes", s)
 	}
 	return d, nil
 }
