@@ -139,6 +139,14 @@ func TestResourcesBadInput(t *testing.T) {
 		{[]string{"--workload", "llm", "--write", "other", "--yes"}, `--write "other": no container of that name`},
 		{[]string{"--workload", "llm", "--write", "llm", "--form", "run", "--yes"}, "--write writes one file"},
 		{[]string{"--workload", "llm", "--write", "llm", "--ram", "8g", "--yes"}, "--ram with --write"},
+		// Placement flags: each names itself; with --write nothing is
+		// written either.
+		{[]string{"--workload", "llm=chat", "--host-network", "chat,eyes"}, `--host-network: "eyes" is neither a workload`},
+		{[]string{"--workload", "llm=chat", "--memlock", "../x"}, `--memlock: "../x" is neither a workload`},
+		{[]string{"--workload", "llm=chat", "--device", "/dev/null:/dev/null"}, `--device: "/dev/null:/dev/null": a device path of printable ASCII`},
+		{[]string{"--workload", "llm=chat", "--device", "/dev/hailo0"}, `--device: "/dev/hailo0": this root has no character device there`},
+		{[]string{"--workload", "llm=chat", "--device", "/dev/hailo0", "--write", "chat", "--yes"}, `--write chat: devices[0]: "/dev/hailo0": this root has no character device there`},
+		{[]string{"--workload", "stt", "--workload", "vision", "--workload", "llm", "--workload", "general", "--workload", "general=g2", "--cpuset"}, "cpuset: 5 containers and 4 physical cores: each needs a core of its own"},
 	} {
 		r := cli(append([]string{"resources", "--root", root}, c.args...)...)
 		if r.code != 1 || !strings.Contains(r.stderr, c.want) || strings.Count(strings.TrimSpace(r.stderr), "\n") > 0 {
@@ -472,5 +480,28 @@ func TestResourcesDevice(t *testing.T) {
 	r = cli("resources", "--root", root, "--workload", "vision=eyes", "--profile", prof)
 	if r.code == 0 || !strings.Contains(r.stderr, ":4") || !strings.Contains(r.stderr, "devices[0]") {
 		t.Errorf("profile devices syntax: exit %d %s", r.code, r.stderr)
+	}
+}
+
+// TestResourcesWritePlacement: --write writes what the placement flags
+// say, over the profile's: a cpuset and memlock given, host networking
+// taken away; and rollback undoes it.
+func TestResourcesWritePlacement(t *testing.T) {
+	t.Parallel()
+	root := fixture.Copy(t, "pi5-8gb-trixie-zram")
+	orig := fixture.Snapshot(t, root)
+	prof := filepath.Join(t.TempDir(), "p.yaml")
+	if err := os.WriteFile(prof, []byte("version: 1\ntasks:\n  container-resources: {cpuset: false, host_network: [stt]}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cli("resources", "--root", root, "--profile", prof, "--workload", "llm=chat", "--workload", "stt=ears", "--write", "ears",
+		"--cpuset", "--host-network", "", "--memlock", "ears", "--yes").must(t, 0)
+	body := readFile(t, filepath.Join(root, "etc/containers/systemd/ears.container.d/90-ezedge-host.conf"))
+	if !strings.Contains(body, " --cpus=2 --cpuset-cpus=2-3\n") || !strings.Contains(body, "\nUlimit=memlock=-1:-1\n") || strings.Contains(body, "Network=") {
+		t.Errorf("ears's drop-in:\n%s", body)
+	}
+	cli("rollback", "--root", root, "--yes").must(t, 0)
+	if d := orig.Diff(fixture.Snapshot(t, root, fixture.StoreDir)); len(d) > 0 {
+		t.Fatalf("root not byte-identical after rollback:\n%s", strings.Join(d, "\n"))
 	}
 }
