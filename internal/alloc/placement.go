@@ -165,38 +165,94 @@ func (a *Allocation) place(f *platform.Facts, p Placement) error {
 	return nil
 }
 
-// coreGroups are the physical cores, each its logical CPUs (a core's
-// SMT threads together), in the order of their first CPU; offline CPUs
-// left out. Where the topology is unknown each logical CPU is a core,
-// as PhysicalCores counts them.
+// coreGroups are the physical cores, each its online logical CPUs (a
+// core's SMT threads together), in the order of their first CPU. CPUs
+// any topology line puts on one core are on one core, however the lines
+// disagree (a sibling list naming a CPU whose own list does not name it
+// back): two containers never share a core the kernel says is one. A CPU
+// without topology is a core of its own, as PhysicalCores counts it;
+// with no CPUs listed (an image), CPUs 0 to cores−1 are.
 func coreGroups(f *platform.Facts, cores int) [][]int {
-	var groups [][]int
-	at := map[string]int{}
-	for _, c := range f.CPUs {
-		if c.Offline {
-			continue
+	parent := map[int]int{}
+	find := func(x int) int {
+		for parent[x] != x {
+			parent[x] = parent[parent[x]]
+			x = parent[x]
 		}
-		key := c.Core
-		if key == "" {
-			key = "cpu " + strconv.Itoa(c.ID)
-		}
-		if i, ok := at[key]; ok {
-			groups[i] = append(groups[i], c.ID)
-			continue
-		}
-		at[key] = len(groups)
-		groups = append(groups, []int{c.ID})
+		return x
 	}
-	if len(groups) != cores {
-		// The facts' count and the list disagree (an image: no CPUs
-		// listed; a topology missing for some CPUs): one CPU a core, as
-		// PhysicalCores then counts.
-		groups = groups[:0]
-		for i := range cores {
-			groups = append(groups, []int{i})
+	union := func(a, b int) {
+		if ra, rb := find(a), find(b); ra != rb {
+			parent[max(ra, rb)] = min(ra, rb)
 		}
+	}
+	var ids []int
+	for _, c := range f.CPUs {
+		if _, dup := parent[c.ID]; !c.Offline && !dup && c.ID >= 0 {
+			parent[c.ID] = c.ID
+			ids = append(ids, c.ID)
+		}
+	}
+	if len(ids) == 0 {
+		for i := range cores {
+			ids = append(ids, i)
+			parent[i] = i
+		}
+	}
+	byKey := map[string]int{}
+	for _, c := range f.CPUs {
+		if _, ok := parent[c.ID]; !ok || c.Offline || c.Core == "" {
+			continue
+		}
+		if list, ok := strings.CutPrefix(c.Core, "siblings "); ok {
+			for _, id := range parseCPUList(list) {
+				if _, known := parent[id]; known {
+					union(c.ID, id)
+				}
+			}
+		}
+		if first, ok := byKey[c.Core]; ok {
+			union(c.ID, first)
+		} else {
+			byKey[c.Core] = c.ID
+		}
+	}
+	slices.Sort(ids)
+	at := map[int]int{}
+	var groups [][]int
+	for _, id := range ids {
+		r := find(id)
+		if i, ok := at[r]; ok {
+			groups[i] = append(groups[i], id)
+			continue
+		}
+		at[r] = len(groups)
+		groups = append(groups, []int{id})
 	}
 	return groups
+}
+
+// parseCPUList reads a kernel CPU list ("0-3,8-11"); what it cannot
+// read, or a range over 4096 CPUs (a hostile root), it leaves out.
+func parseCPUList(s string) []int {
+	var out []int
+	for _, p := range strings.Split(strings.TrimSpace(s), ",") {
+		lo, hi, isRange := strings.Cut(p, "-")
+		a, err := strconv.Atoi(lo)
+		if err != nil || a < 0 {
+			continue
+		}
+		b := a
+		if isRange {
+			if b, err = strconv.Atoi(hi); err != nil || b < a || b-a > 4096 {
+				continue
+			}
+		}
+		for i := a; i <= b; i++ {
+			out = append(out, i)
+		}
+	}
+	return out
 }
 
 // partition gives each container whole physical cores of its own, in

@@ -297,3 +297,29 @@ func TestPlacementForms(t *testing.T) {
 		}
 	}
 }
+
+// Topology lines that disagree never let two containers share a core:
+// CPUs any line puts together stay together; a CPU without topology, an
+// offline one, a duplicate or a hostile list are handled as the kernel's
+// count would.
+func TestCoreGroups(t *testing.T) {
+	t.Parallel()
+	f := &platform.Facts{CPUs: []platform.CPU{
+		{ID: 0, Core: "siblings 0-1"}, {ID: 1, Core: "siblings 1-2"}, {ID: 2, Core: "siblings 2"},
+		{ID: 3}, {ID: 4, Core: "0/7"}, {ID: 5, Core: "0/7"}, {ID: 6, Offline: true}, {ID: 7, Core: "siblings 7,6,99,-1,x,3-999999"},
+		{ID: 4, Core: "siblings 4"}, // a duplicate: the first counts
+	}}
+	got := fmt.Sprint(coreGroups(f, 6))
+	if want := "[[0 1 2] [3] [4 5] [7]]"; got != want {
+		t.Errorf("groups %s, want %s", got, want)
+	}
+	// An image: no CPUs listed.
+	if got := fmt.Sprint(coreGroups(&platform.Facts{}, 4)); got != "[[0] [1] [2] [3]]" {
+		t.Errorf("image: %s", got)
+	}
+	for in, want := range map[string]string{"0-3,8-11": "[0 1 2 3 8 9 10 11]", "5": "[5]", "": "[]", "3-1,x,-2,0-5000": "[]"} {
+		if got := fmt.Sprint(parseCPUList(in)); got != want {
+			t.Errorf("parseCPUList(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
