@@ -116,6 +116,12 @@ type Facts struct {
 	// Containers is Podman's rootful storage, read when Podman is
 	// installed.
 	Containers Containers `json:"containers,omitzero"`
+	// CharDevices are the character device nodes under /dev (sorted;
+	// none in an image); Accelerators those of them an AI accelerator
+	// appears as (/dev/hailoN, /dev/apex_N, /dev/accel/accelN), which
+	// containers may be given (container-resources' devices).
+	CharDevices  []string `json:"-"`
+	Accelerators []string `json:"accelerators,omitempty"`
 	// Units are the systemd units the tasks reason about, by name.
 	Units map[string]Unit `json:"units,omitempty"`
 	// Packages are the installed versions of the Debian packages the
@@ -242,6 +248,7 @@ func DetectAs(h *hostroot.Root, as Kind, ob Observe) (*Facts, error) {
 	f.detectInit(h)
 	f.detectConf(h)
 	f.detectWrites(h)
+	f.detectDevices(h)
 	if osr, err := h.ReadFile("/etc/os-release"); err == nil {
 		for _, l := range strings.Split(string(osr), "\n") {
 			if v, ok := strings.CutPrefix(l, "PRETTY_NAME="); ok {

@@ -21,6 +21,17 @@ type ContainerResourcesOptions struct {
 	// FloorPercent is alloc.Options.FloorPercent; `resources` takes it
 	// from the profile too.
 	FloorPercent int `yaml:"floor_percent" min:"10" max:"100" doc:"when the guide's figures exceed the memory budget every container is scaled down by one factor; the mix is refused when that leaves a container less than this percent of its figure (100: never scale)"`
+	// The placement (alloc.Placement); `resources` takes it from the
+	// profile too, its flags overriding each.
+	HostNetwork []string `yaml:"host_network" doc:"the containers given the host's network (--network=host, the guide's advice for latency), each a workload or a container name; [] none"`
+	Memlock     []string `yaml:"memlock" doc:"the containers given an unlimited memlock (--ulimit=memlock=-1:-1, for runtimes that mlock their model weights), each a workload or a container name; [] none"`
+	Devices     []string `yaml:"devices" doc:"device nodes passed through (--device), each PATH (every container) or WORKLOAD=PATH / NAME=PATH; each must be a character device under /dev in the root (the accelerators facts find are offered: /dev/hailoN, /dev/apex_N, /dev/accel/accelN)"`
+	CPUSet      bool     `yaml:"cpuset" doc:"pin each container to physical cores of its own (--cpuset-cpus), the cores shared out in proportion to the containers' CPUs, a core's SMT threads together"`
+}
+
+// Placement is o's alloc.Placement.
+func (o *ContainerResourcesOptions) Placement() alloc.Placement {
+	return alloc.Placement{HostNetwork: o.HostNetwork, Memlock: o.Memlock, Devices: o.Devices, CPUSet: o.CPUSet}
 }
 
 // ComposeOverrideFile is where the compose form is written, for
@@ -43,7 +54,8 @@ func init() {
 		When:     "opt-in: name the containers in the profile",
 		Observe:  platform.Observe{Packages: []string{"podman"}, Globs: []string{quadletGlob}},
 		Default:  func(*Facts) (bool, string) { return false, "opt-in: name the containers in the profile" },
-		Options:  ContainerResourcesOptions{Containers: []string{}, Form: string(alloc.Quadlet), FloorPercent: alloc.DefaultFloorPercent},
+		Options: ContainerResourcesOptions{Containers: []string{}, Form: string(alloc.Quadlet), FloorPercent: alloc.DefaultFloorPercent,
+			HostNetwork: slices.Clone(alloc.DefaultHostNetwork), Memlock: slices.Clone(alloc.DefaultMemlock), Devices: []string{}},
 		Check: func(o *ContainerResourcesOptions) []Problem {
 			var out []Problem
 			seen := map[string]bool{}
@@ -57,6 +69,21 @@ func init() {
 					out = append(out, Problem{fmt.Sprintf("containers[%d]", i), fmt.Sprintf("the name %q is given twice", r.Name)})
 				}
 				seen[r.Name] = true
+			}
+			for _, l := range []struct {
+				key  string
+				list []string
+			}{{"host_network", o.HostNetwork}, {"memlock", o.Memlock}} {
+				for i, s := range l.list {
+					if !alloc.Name.MatchString(s) {
+						out = append(out, Problem{fmt.Sprintf("%s[%d]", l.key, i), fmt.Sprintf("%q: want a workload (llm, stt, vision, general) or a container name", s)})
+					}
+				}
+			}
+			for i, d := range o.Devices {
+				if _, err := alloc.ParseDevice(d); err != nil {
+					out = append(out, Problem{fmt.Sprintf("devices[%d]", i), err.Error()})
+				}
 			}
 			return out
 		},
@@ -74,7 +101,7 @@ func init() {
 				}
 				reqs = append(reqs, r)
 			}
-			a, err := Allocate(f, choices, alloc.Options{FloorPercent: o.FloorPercent}, reqs)
+			a, err := Allocate(f, choices, alloc.Options{FloorPercent: o.FloorPercent, Placement: o.Placement()}, reqs)
 			if err != nil {
 				return Skip(err.Error())
 			}
@@ -116,6 +143,18 @@ func ContainerIntent(f *Facts, a *alloc.Allocation, form alloc.Form) Intent {
 		}
 		in.Wants = append(in.Wants, Want{Resource: resource.File(ComposeOverrideFile), Desired: gone(ComposeOverrideFile)})
 	case alloc.Compose:
+		var left []string
+		for _, c := range a.Containers {
+			if c.HostNetwork {
+				left = append(left, c.Name+"'s host networking")
+			}
+			if c.CPUSet != "" {
+				left = append(left, c.Name+"'s cpuset")
+			}
+		}
+		if len(left) > 0 {
+			in.Warnings = append(in.Warnings, "the compose form leaves out "+strings.Join(left, ", ")+" (Debian 12's podman-compose ignores a cpuset, and runs a network_mode: host service on the project's network too, which Podman refuses): use form: quadlet for them, or set host_network: [] to silence this")
+		}
 		in.Notes = append(in.Notes, alloc.ComposeNote, "podman-compose reads it on the next `podman-compose -f compose.yaml -f "+ComposeOverrideFile+" up`")
 		want[ComposeOverrideFile] = true
 		in.Wants = append(in.Wants, Want{Resource: resource.File(ComposeOverrideFile), Desired: resource.Content(append([]byte(Header), alloc.ComposeOverride(a)...))})
@@ -133,7 +172,7 @@ func ContainerIntent(f *Facts, a *alloc.Allocation, form alloc.Form) Intent {
 	for _, c := range a.Containers {
 		names = append(names, fmt.Sprintf("%s (%s): %s limit, %s reserved, %d CPUs", c.Name, c.Workload, c.Memory, c.Reservation, c.CPUs))
 	}
-	in.Notes = append([]string{strings.Join(names, "; ")}, in.Notes...)
+	in.Notes = append(append([]string{strings.Join(names, "; ")}, in.Notes...), a.Notes...)
 	return in
 }
 

@@ -58,6 +58,12 @@ func Reserved(f *Facts, c Choices) []alloc.Reserve {
 	return out
 }
 
+// ContainerOptions are container-resources' options under c, a copy.
+func ContainerOptions(c Choices) ContainerResourcesOptions {
+	t, _ := ByName("container-resources")
+	return *clone(c.Options(t).(*ContainerResourcesOptions))
+}
+
 // Allocate sizes the mix reqs for the host f under the profile's choices
 // c: the budget is RAM less what Reserved keeps, less the OS's headroom;
 // the floor of scaling is container-resources' floor_percent. o.RAM

@@ -4,6 +4,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -220,5 +221,54 @@ func TestPercentOf(t *testing.T) {
 		if got := percentOf(c.n, c.pct); got != c.want {
 			t.Errorf("percentOf(%d, %d) = %d, want %d", c.n, c.pct, got, c.want)
 		}
+	}
+}
+
+// container-resources writes the profile's placement: the guide's
+// defaults (host networking for the AI workloads, memlock for the LLM),
+// a cpuset partition when asked; the compose form warns of what it leaves
+// out; a device the root has not is skipped with its key; the profile's
+// rules refuse a bad entry with its key and index.
+func TestContainerResourcesPlacement(t *testing.T) {
+	t.Parallel()
+	pi := fixtureFacts(t, "pi5-8gb-trixie-zram")
+	o := ContainerResourcesOptions{Containers: []string{"llm=chat", "stt=ears"}, Form: "quadlet", FloorPercent: 50,
+		HostNetwork: slices.Clone(alloc.DefaultHostNetwork), Memlock: slices.Clone(alloc.DefaultMemlock), Devices: []string{}, CPUSet: true}
+	in := plan(t, "container-resources", pi, &o)
+	body := map[string]string{}
+	for _, w := range in.Wants {
+		body[w.Resource.Name()] = string(w.Desired.Data)
+	}
+	for name, want := range map[string][]string{
+		"chat": {" --cpus=2 --cpuset-cpus=0-1\n", "\nNetwork=host\n", "\nUlimit=memlock=-1:-1\n", "\nEnvironment=NUM_THREADS=2\n"},
+		"ears": {" --cpus=2 --cpuset-cpus=2-3\n", "\nNetwork=host\n", "\nEnvironment=WORKERS=2\n"},
+	} {
+		b := body["/etc/containers/systemd/"+name+".container.d/90-ezedge-host.conf"]
+		for _, w := range want {
+			if !strings.Contains(b, w) {
+				t.Errorf("%s's drop-in lacks %q:\n%s", name, w, b)
+			}
+		}
+		if name == "ears" && strings.Contains(b, "Ulimit") {
+			t.Errorf("ears has a memlock:\n%s", b)
+		}
+	}
+	o.Form = "compose"
+	in = plan(t, "container-resources", pi, &o)
+	if w := strings.Join(in.Warnings, "\n"); !strings.Contains(w, "the compose form leaves out chat's host networking, chat's cpuset, ears's host networking, ears's cpuset") {
+		t.Errorf("compose warnings: %q", in.Warnings)
+	}
+	o.Devices = []string{"/dev/hailo0"}
+	if in = plan(t, "container-resources", pi, &o); !strings.Contains(in.Skip, `devices[0]: "/dev/hailo0": this root has no character device there`) {
+		t.Errorf("device missing: %q", in.Skip)
+	}
+	tk, _ := ByName("container-resources")
+	bad := ContainerResourcesOptions{Containers: []string{"llm"}, Form: "quadlet", FloorPercent: 50, HostNetwork: []string{"llm", "Bad Name"}, Memlock: []string{}, Devices: []string{"/dev/ok", "/dev/x:/dev/y"}}
+	var got []string
+	for _, p := range tk.Check(&bad) {
+		got = append(got, p.Field)
+	}
+	if !slices.Equal(got, []string{"host_network[1]", "devices[1]"}) {
+		t.Errorf("problems: %q", got)
 	}
 }

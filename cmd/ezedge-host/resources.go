@@ -17,6 +17,7 @@ type resourcesFlags struct {
 	profile          command.ProfileFlags
 	yes, strict      bool
 	lockTimeout      time.Duration
+	place            command.PlacementFlags
 }
 
 func resourcesCmd(g *globals) *cobra.Command {
@@ -28,7 +29,7 @@ func resourcesCmd(g *globals) *cobra.Command {
 			if err == nil && fl.write != "" {
 				// The container-resources task for this mix, cut down to
 				// the one file --write names, planned and applied.
-				write, err = ops.ResourcesWrite(reqs, fs, size, fl.write, fl.strict)
+				write, err = ops.ResourcesWrite(reqs, fs, size, fl.write, fl.strict, fl.place.Set)
 			}
 			if err != nil {
 				return err
@@ -43,7 +44,7 @@ func resourcesCmd(g *globals) *cobra.Command {
 				return g.apply(cmd, src, ops.ApplyRequest{Request: write, LockTimeout: fl.lockTimeout}, fl.yes)
 			}
 			return g.on(nil, func(x *ops.Host, v *view.View) error {
-				return v.Resources(x.Resources(ops.ResourcesRequest{Profile: src, Options: alloc.Options{RAM: size, Strict: fl.strict}, Mix: reqs, Forms: fs}))
+				return v.Resources(x.Resources(ops.ResourcesRequest{Profile: src, Options: alloc.Options{RAM: size, Strict: fl.strict}, Mix: reqs, Forms: fs, Placement: &fl.place}))
 			})
 		},
 	}
@@ -55,5 +56,6 @@ func resourcesCmd(g *globals) *cobra.Command {
 	c.Flags().BoolVar(&fl.strict, "strict", false, "refuse a mix over the memory budget instead of scaling it down (for CI)")
 	c.Flags().DurationVar(&fl.lockTimeout, "lock-timeout", 0, "with --write: wait up to `D` for another ezedge-host changing the host")
 	fl.profile.Add(c)
+	fl.place.Add(c)
 	return c
 }

@@ -10,7 +10,11 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
+	"github.com/ezansiedgeai/ezedge-host/internal/alloc"
 	"github.com/ezansiedgeai/ezedge-host/internal/fixture"
+	"github.com/ezansiedgeai/ezedge-host/platform"
 )
 
 // resourceMixes are the workload mixes the golden files hold, on every
@@ -135,6 +139,14 @@ func TestResourcesBadInput(t *testing.T) {
 		{[]string{"--workload", "llm", "--write", "other", "--yes"}, `--write "other": no container of that name`},
 		{[]string{"--workload", "llm", "--write", "llm", "--form", "run", "--yes"}, "--write writes one file"},
 		{[]string{"--workload", "llm", "--write", "llm", "--ram", "8g", "--yes"}, "--ram with --write"},
+		// Placement flags: each names itself; with --write nothing is
+		// written either.
+		{[]string{"--workload", "llm=chat", "--host-network", "chat,eyes"}, `--host-network: "eyes" is neither a workload`},
+		{[]string{"--workload", "llm=chat", "--memlock", "../x"}, `--memlock: "../x" is neither a workload`},
+		{[]string{"--workload", "llm=chat", "--device", "/dev/null:/dev/null"}, `--device: "/dev/null:/dev/null": a device path of printable ASCII`},
+		{[]string{"--workload", "llm=chat", "--device", "/dev/hailo0"}, `--device: "/dev/hailo0": this root has no character device there`},
+		{[]string{"--workload", "llm=chat", "--device", "/dev/hailo0", "--write", "chat", "--yes"}, `--write chat: devices[0]: "/dev/hailo0": this root has no character device there`},
+		{[]string{"--workload", "stt", "--workload", "vision", "--workload", "llm", "--workload", "general", "--workload", "general=g2", "--cpuset"}, "cpuset: 5 containers and 4 physical cores: each needs a core of its own"},
 	} {
 		r := cli(append([]string{"resources", "--root", root}, c.args...)...)
 		if r.code != 1 || !strings.Contains(r.stderr, c.want) || strings.Count(strings.TrimSpace(r.stderr), "\n") > 0 {
@@ -316,11 +328,180 @@ func TestResourcesPhysicalCores(t *testing.T) {
 		t.Errorf("general on 8c/16t:\n%s", r.stdout)
 	}
 	r = cli("resources", "--root", root, "--form", "run", "--workload", "llm=chat", "--workload", "stt=ears").must(t, 0)
-	if !strings.Contains(r.stdout, "--cpus=8 --env=NUM_THREADS=8") || !strings.Contains(r.stdout, "warning: CPUs sum to 14 (chat 8 + ears 6) and threads to 12 on 8 physical cores (16 logical CPUs)") {
+	if !strings.Contains(r.stdout, "--cpus=8 --network=host --ulimit=memlock=-1:-1 --env=NUM_THREADS=8") || !strings.Contains(r.stdout, "warning: CPUs sum to 14 (chat 8 + ears 6) and threads to 12 on 8 physical cores (16 logical CPUs)") {
 		t.Errorf("llm+stt on 8c/16t:\n%s", r.stdout)
+	}
+	// --cpuset: the 8 cores shared 5 + 3 (8·8/14 and 8·6/14, the
+	// largest remainder to chat), each core's two threads together, and
+	// CPUs and threads cut to the cores: no overcommit left to warn of.
+	r = cli("resources", "--root", root, "--form", "run", "--workload", "llm=chat", "--workload", "stt=ears", "--cpuset").must(t, 0)
+	for _, w := range []string{
+		"--name chat --memory=19112m --memory-reservation=13651m --cpus=5 --cpuset-cpus=0-4,8-12 --network=host --ulimit=memlock=-1:-1 --env=NUM_THREADS=5 ",
+		"--name ears --memory=7645m --memory-reservation=5460m --cpus=3 --cpuset-cpus=5-7,13-15 --network=host --env=WORKERS=3 ",
+		"cpuset 0-4,8-12: physical cores 1–5 of 8 physical cores (16 logical CPUs), its own (its 8 of the mix's 14 CPUs)",
+		"WORKERS 4 → 3: never more threads than the cores of its cpuset",
+	} {
+		if !strings.Contains(r.stdout, w) {
+			t.Errorf("llm+stt --cpuset on 8c/16t: no %q in\n%s", w, r.stdout)
+		}
+	}
+	if strings.Contains(r.stdout, "overcommit") {
+		t.Errorf("llm+stt --cpuset on 8c/16t still warns of overcommit:\n%s", r.stdout)
 	}
 	f := cli("facts", "--root", root, "--output", "json").must(t, 0)
 	if !strings.Contains(f.stdout, `"physical_cores": 8`) || !strings.Contains(f.stdout, "physical cores: 8 of 16 logical CPUs, from /sys/devices/system/cpu/cpuN/topology") {
 		t.Errorf("facts on 8c/16t:\n%s", f.stdout)
+	}
+}
+
+// podmanCompose is Debian's podman-compose, or the test is skipped (a
+// failure under CI: make test-deps installs it).
+func podmanCompose(t *testing.T) string {
+	t.Helper()
+	pc, err := exec.LookPath("podman-compose")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("CI is set and podman-compose is missing (make test-deps installs it): %v", err)
+		}
+		t.Skip("podman-compose is not installed (make test-deps installs it)")
+	}
+	return pc
+}
+
+// composeRuns is the podman run line podman-compose --dry-run up would
+// run for each service of compose and override, by service.
+func composeRuns(t *testing.T, pc, compose, override string, services ...string) map[string]string {
+	t.Helper()
+	dir := t.TempDir()
+	for n, b := range map[string]string{"compose.yaml": compose, "override.yaml": override, "podman": "#!/bin/sh\necho podman version 4.3.1\n"} {
+		if err := os.WriteFile(filepath.Join(dir, n), []byte(b), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command(pc, "--podman-path", filepath.Join(dir, "podman"), "--dry-run", "-f", "compose.yaml", "-f", "override.yaml", "up", "-d")
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("podman-compose refused the override: %v\n%s", err, out)
+	}
+	runs := map[string]string{}
+	for _, l := range strings.Split(string(out), "\n") {
+		for _, n := range services {
+			if strings.Contains(l, " run --name=") && strings.Contains(l, "_"+n+"_1 ") {
+				runs[n] = l
+			}
+		}
+	}
+	for _, n := range services {
+		if runs[n] == "" {
+			t.Fatalf("no podman run for %s in:\n%s", n, out)
+		}
+	}
+	return runs
+}
+
+// TestComposePlacementInPodmanCompose: the placement's Compose keys, as
+// Debian's podman-compose (1.0.3) turns them into podman flags: host
+// networking, an unlimited memlock and each device, to the containers
+// named; and the cpuset, which 1.0.3 ignores as the override's note says
+// (when a podman-compose maps it, this fails and the note is out of date).
+func TestComposePlacementInPodmanCompose(t *testing.T) {
+	t.Parallel()
+	pc := podmanCompose(t)
+	f := &platform.Facts{Platform: platform.AMD64, MemTotal: 64 << 30, Cores: 16, PhysicalCores: 8, Runtime: true,
+		CharDevices: []string{"/dev/accel/accel0", "/dev/hailo0"}}
+	a, err := alloc.Compute(f, alloc.Options{Placement: alloc.Placement{HostNetwork: []string{"chat"}, Memlock: alloc.DefaultMemlock,
+		Devices: []string{"eyes=/dev/hailo0", "/dev/accel/accel0"}, CPUSet: true}}, []alloc.Request{{Name: "chat", Workload: alloc.LLM}, {Name: "eyes", Workload: alloc.Vision}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	compose := "services:\n  chat:\n    image: localhost/llm:latest\n  eyes:\n    image: localhost/vision:latest\n"
+	runs := composeRuns(t, pc, compose, string(alloc.ComposeOverride(a)), "chat", "eyes")
+	for n, want := range map[string][]string{
+		"chat": {"--ulimit memlock=-1:-1", "--device /dev/accel/accel0", "--cpus 4.0"},
+		"eyes": {"--device /dev/hailo0", "--device /dev/accel/accel0", "--cpus 4.0"},
+	} {
+		for _, w := range want {
+			if !strings.Contains(runs[n]+" ", " "+w+" ") {
+				t.Errorf("%s: %q not in %s", n, w, runs[n])
+			}
+		}
+	}
+	if strings.Contains(runs["eyes"], "--ulimit") {
+		t.Errorf("eyes: --ulimit, not asked for: %s", runs["eyes"])
+	}
+	// What the override leaves out on purpose, tried: 1.0.3 drops a
+	// cpuset, and puts a network_mode: host service on the project's
+	// network after it (two networks: Podman refuses to run it).
+	tried := composeRuns(t, pc, compose, "services:\n  chat:\n    network_mode: host\n    cpuset: \"0-3\"\n", "chat")
+	if l := tried["chat"]; strings.Contains(l, "cpuset") || !strings.Contains(l, " --network host ") || !strings.Contains(l, " --net ") {
+		t.Errorf("podman-compose now maps cpuset or network_mode: host alone (%s): ComposeNote and the compose-form warning are out of date", l)
+	}
+}
+
+// TestResourcesDevice: --device and the profile's devices take a
+// character device the root has, and refuse anything else with the flag,
+// or the profile's file, line and key; an accelerator the root has is
+// offered. The device node is made with mknod (skipped where the test
+// may not).
+func TestResourcesDevice(t *testing.T) {
+	t.Parallel()
+	root := fixture.Copy(t, "pi5-8gb-trixie-zram")
+	if err := os.MkdirAll(filepath.Join(root, "dev"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mknod(filepath.Join(root, "dev/hailo0"), unix.S_IFCHR|0o600, int(unix.Mkdev(1, 3))); err != nil {
+		t.Skipf("mknod: %v", err)
+	}
+	// A regular file and a link to the device are not device nodes.
+	os.WriteFile(filepath.Join(root, "dev/fake0"), nil, 0o644)
+	os.Symlink("hailo0", filepath.Join(root, "dev/link0"))
+	r := cli("resources", "--root", root, "--form", "run", "--workload", "vision=eyes").must(t, 0)
+	if !strings.Contains(r.stdout, "note: accelerator /dev/hailo0 found: pass it to a container with devices: [NAME=/dev/hailo0]") || strings.Contains(r.stdout, "--device=") {
+		t.Errorf("offered:\n%s", r.stdout)
+	}
+	r = cli("resources", "--root", root, "--form", "quadlet", "--workload", "vision=eyes", "--device", "eyes=/dev/hailo0").must(t, 0)
+	if !strings.Contains(r.stdout, "\n    AddDevice=/dev/hailo0\n") || strings.Contains(r.stdout, "note: accelerator") {
+		t.Errorf("--device:\n%s", r.stdout)
+	}
+	for _, bad := range []string{"/dev/fake0", "/dev/link0", "/dev/hailo1", "/dev/../dev/hailo0", "/etc/passwd", "ears=/dev/hailo0"} {
+		r := cli("resources", "--root", root, "--workload", "vision=eyes", "--device", bad)
+		if r.code == 0 || !strings.HasPrefix(r.stderr, "ezedge-host: --device: ") {
+			t.Errorf("--device %s: exit %d %s", bad, r.code, r.stderr)
+		}
+	}
+	prof := filepath.Join(t.TempDir(), "p.yaml")
+	os.WriteFile(prof, []byte("version: 1\ntasks:\n  container-resources:\n    devices: [/dev/fake0]\n"), 0o644)
+	r = cli("resources", "--root", root, "--workload", "vision=eyes", "--profile", prof)
+	if r.code == 0 || !strings.Contains(r.stderr, "profile "+prof+":4: tasks.container-resources.devices[0]: \"/dev/fake0\": this root has no character device there") {
+		t.Errorf("profile devices: exit %d %s", r.code, r.stderr)
+	}
+	os.WriteFile(prof, []byte("version: 1\ntasks:\n  container-resources:\n    devices: [\"/dev/x:/dev/y\"]\n"), 0o644)
+	r = cli("resources", "--root", root, "--workload", "vision=eyes", "--profile", prof)
+	if r.code == 0 || !strings.Contains(r.stderr, ":4") || !strings.Contains(r.stderr, "devices[0]") {
+		t.Errorf("profile devices syntax: exit %d %s", r.code, r.stderr)
+	}
+}
+
+// TestResourcesWritePlacement: --write writes what the placement flags
+// say, over the profile's: a cpuset and memlock given, host networking
+// taken away; and rollback undoes it.
+func TestResourcesWritePlacement(t *testing.T) {
+	t.Parallel()
+	root := fixture.Copy(t, "pi5-8gb-trixie-zram")
+	orig := fixture.Snapshot(t, root)
+	prof := filepath.Join(t.TempDir(), "p.yaml")
+	if err := os.WriteFile(prof, []byte("version: 1\ntasks:\n  container-resources: {cpuset: false, host_network: [stt]}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cli("resources", "--root", root, "--profile", prof, "--workload", "llm=chat", "--workload", "stt=ears", "--write", "ears",
+		"--cpuset", "--host-network", "", "--memlock", "ears", "--yes").must(t, 0)
+	body := readFile(t, filepath.Join(root, "etc/containers/systemd/ears.container.d/90-ezedge-host.conf"))
+	if !strings.Contains(body, " --cpus=2 --cpuset-cpus=2-3\n") || !strings.Contains(body, "\nUlimit=memlock=-1:-1\n") || strings.Contains(body, "Network=") {
+		t.Errorf("ears's drop-in:\n%s", body)
+	}
+	cli("rollback", "--root", root, "--yes").must(t, 0)
+	if d := orig.Diff(fixture.Snapshot(t, root, fixture.StoreDir)); len(d) > 0 {
+		t.Fatalf("root not byte-identical after rollback:\n%s", strings.Join(d, "\n"))
 	}
 }

@@ -155,6 +155,8 @@ type Options struct {
 	// scaled to; a mix that would take one below it is refused. 0:
 	// DefaultFloorPercent.
 	FloorPercent int
+	// Placement is the containers' network, memlock, devices and cpuset.
+	Placement Placement
 }
 
 // DefaultFloorPercent is the floor where the profile sets none: half
@@ -178,6 +180,13 @@ type Container struct {
 	Reservation Bytes    `json:"memory_reservation_bytes"`
 	CPUs        int      `json:"cpus"`
 	Env         []Env    `json:"environment"`
+	// HostNetwork, Memlock, Devices and CPUSet are its Placement:
+	// --network=host, --ulimit=memlock=-1:-1, --device for each, and
+	// --cpuset-cpus ("" not pinned).
+	HostNetwork bool     `json:"host_network"`
+	Memlock     bool     `json:"memlock_unlimited"`
+	Devices     []string `json:"devices"`
+	CPUSet      string   `json:"cpuset_cpus"`
 	Why         []string `json:"why"`
 }
 
@@ -213,6 +222,9 @@ type Allocation struct {
 	// container was scaled down by one factor (scaleToBudget).
 	Scaled   bool     `json:"scaled"`
 	Warnings []string `json:"warnings,omitempty"`
+	// Notes offer what the host has that the mix does not use (an
+	// accelerator's device node).
+	Notes []string `json:"notes,omitempty"`
 }
 
 // Name is what a container may be called: a Compose service name that is
@@ -383,6 +395,9 @@ func Compute(f *platform.Facts, o Options, reqs []Request) (*Allocation, error) 
 		a.SumLimit += c.Memory
 		a.SumReservation += c.Reservation
 		a.Containers = append(a.Containers, c)
+	}
+	if err := a.place(f, o.Placement); err != nil {
+		return nil, err
 	}
 	a.Warnings = append(a.Warnings, a.cpuWarnings()...)
 	if a.SumLimit > a.Budget {

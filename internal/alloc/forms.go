@@ -23,10 +23,9 @@ const (
 var Forms = []Form{Compose, Quadlet, Run}
 
 // ComposeNote says what Debian's podman-compose (1.0.3) makes of the
-// override: it maps deploy.resources.limits.cpus to --cpus,
-// limits.memory to -m and reservations.memory to --memory-reservation,
-// and ignores reservations.cpus, so none is written.
-const ComposeNote = "podman-compose 1.0.3 (Debian 12) maps limits.cpus, limits.memory and reservations.memory to --cpus, -m and --memory-reservation; it ignores reservations.cpus, so none is written"
+// override, and so what is left out of it: a key it ignores, or one it
+// turns into a container Podman will not run.
+const ComposeNote = "podman-compose 1.0.3 (Debian 12) maps limits.cpus, limits.memory and reservations.memory to --cpus, -m and --memory-reservation, ulimits to --ulimit and devices to --device; it ignores reservations.cpus and cpuset, and runs a network_mode: host service on the project's network as well, which Podman refuses (containers/podman-compose#397), so none of these is written: host networking and a cpuset are in the quadlet and run forms only"
 
 // ComposeOverride is the mix as a Compose override file. Service names
 // are quoted: a name like "true" or "1" is a string to Compose only so.
@@ -41,6 +40,15 @@ func ComposeOverride(a *Allocation) []byte {
 		b.WriteString("    deploy:\n      resources:\n        limits:\n")
 		fmt.Fprintf(&b, "          cpus: \"%d\"\n          memory: %s\n", c.CPUs, c.Memory)
 		fmt.Fprintf(&b, "        reservations:\n          memory: %s\n", c.Reservation)
+		if c.Memlock {
+			b.WriteString("    ulimits:\n      memlock:\n        soft: -1\n        hard: -1\n")
+		}
+		if len(c.Devices) > 0 {
+			b.WriteString("    devices:\n")
+			for _, d := range c.Devices {
+				fmt.Fprintf(&b, "      - %q\n", d)
+			}
+		}
 		if len(c.Env) > 0 {
 			b.WriteString("    environment:\n")
 			for _, e := range c.Env {
@@ -106,19 +114,33 @@ func QuadletPath(name string) string {
 }
 
 // QuadletDropIn is c's [Container] lines for Podman p. Quadlet has no key
-// for a memory reservation or CPUs: those go in PodmanArgs=.
+// for a memory reservation, CPUs or a cpuset: those go in PodmanArgs=.
+// Network=, AddDevice= and Ulimit= are as old as Quadlet's drop-ins
+// (5.0), the only Quadlets this is written for.
 func QuadletDropIn(c Container, p Podman) []byte {
 	_, memKey, _ := p.QuadletSupport()
 	var b strings.Builder
 	fmt.Fprintf(&b, "# %s\n", strings.Join(c.Why, "; "))
 	b.WriteString("[Container]\n")
 	args := []string{fmt.Sprintf("--memory-reservation=%s", c.Reservation), fmt.Sprintf("--cpus=%d", c.CPUs)}
+	if c.CPUSet != "" {
+		args = append(args, "--cpuset-cpus="+c.CPUSet)
+	}
 	if memKey {
 		fmt.Fprintf(&b, "Memory=%s\n", c.Memory)
 	} else {
 		args = append([]string{fmt.Sprintf("--memory=%s", c.Memory)}, args...)
 	}
 	fmt.Fprintf(&b, "PodmanArgs=%s\n", strings.Join(args, " "))
+	if c.HostNetwork {
+		b.WriteString("Network=host\n")
+	}
+	if c.Memlock {
+		b.WriteString("Ulimit=memlock=-1:-1\n")
+	}
+	for _, d := range c.Devices {
+		fmt.Fprintf(&b, "AddDevice=%s\n", d)
+	}
 	for _, e := range c.Env {
 		fmt.Fprintf(&b, "Environment=%s=%s\n", e.Name, e.Value)
 	}
@@ -128,6 +150,18 @@ func QuadletDropIn(c Container, p Podman) []byte {
 // RunFlags are c's `podman run` flags.
 func RunFlags(c Container) []string {
 	out := []string{"--memory=" + c.Memory.String(), "--memory-reservation=" + c.Reservation.String(), fmt.Sprintf("--cpus=%d", c.CPUs)}
+	if c.CPUSet != "" {
+		out = append(out, "--cpuset-cpus="+c.CPUSet)
+	}
+	if c.HostNetwork {
+		out = append(out, "--network=host")
+	}
+	if c.Memlock {
+		out = append(out, "--ulimit=memlock=-1:-1")
+	}
+	for _, d := range c.Devices {
+		out = append(out, "--device="+d)
+	}
 	for _, e := range c.Env {
 		out = append(out, "--env="+e.Name+"="+e.Value)
 	}

@@ -53,7 +53,9 @@ func (x *Host) Check(req CheckRequest) (*check.Report, error) {
 // The profile's other container-resources options stay (floor_percent);
 // strict sets floor_percent to 100, so that a mix over the budget is
 // refused rather than scaled, as `resources --strict` does.
-func ResourcesWrite(reqs []alloc.Request, forms []alloc.Form, ram alloc.Bytes, name string, strict bool) (Request, error) {
+// set, when not nil, overrides the profile's options as resources' flags
+// do (host networking, memlock, devices, cpuset).
+func ResourcesWrite(reqs []alloc.Request, forms []alloc.Form, ram alloc.Bytes, name string, strict bool, set func(*tasks.ContainerResourcesOptions)) (Request, error) {
 	if ram != 0 {
 		return Request{}, fmt.Errorf("--ram with --write: a file written for a host is sized from the host itself")
 	}
@@ -83,6 +85,9 @@ func ResourcesWrite(reqs []alloc.Request, forms []alloc.Form, ram alloc.Bytes, n
 			o.Containers, o.Form = list, string(form)
 			if strict {
 				o.FloorPercent = 100
+			}
+			if set != nil {
+				set(&o)
 			}
 			c[t.Name()] = tasks.Settings{Enabled: &on, Options: &o}
 			return c

@@ -90,6 +90,15 @@ type ResourcesRequest struct {
 	Mix     []alloc.Request
 	// Forms are those to show it in (none: all).
 	Forms []alloc.Form
+	// Placement overrides the profile's placement options (nil: none).
+	Placement Placement
+}
+
+// Placement is what overrides the profile's container placement options
+// (resources' flags), and says where an entry it refuses came from.
+type Placement interface {
+	Set(*tasks.ContainerResourcesOptions)
+	Where(err error, prof *profile.Resolved) error
 }
 
 // ResourcesResult is the mix sized, the Podman it is written for, and
@@ -111,8 +120,16 @@ func (x *Host) Resources(req ResourcesRequest) (*ResourcesResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	o := tasks.ContainerOptions(p.Choices)
+	if req.Placement != nil {
+		req.Placement.Set(&o)
+	}
+	req.Options.Placement = o.Placement()
 	a, err := tasks.Allocate(f, p.Choices, req.Options, req.Mix)
 	if err != nil {
+		if req.Placement != nil {
+			return nil, req.Placement.Where(err, p)
+		}
 		return nil, err
 	}
 	return &ResourcesResult{a, alloc.ParsePodman(f.Packages["podman"]), req.Forms}, nil

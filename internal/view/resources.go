@@ -118,6 +118,9 @@ func ResourcesText(w io.Writer, r Resources) {
 			escape.Lines(w, "    ", r.Forms.Quadlet[p])
 		}
 	}
+	for _, x := range r.Notes {
+		escape.Fprintf(w, "\nnote: %s\n", x)
+	}
 	for _, x := range r.Warnings {
 		escape.Fprintf(w, "\nwarning: %s\n", x)
 	}

@@ -689,6 +689,12 @@ func (x *ctx) quadlet(c *use) (string, error) {
 				want[name] = append(want[name], strings.Fields(v)...)
 			case "Environment":
 				want[name] = append(want[name], "--env "+v)
+			case "Network":
+				want[name] = append(want[name], "--network "+v)
+			case "Ulimit":
+				want[name] = append(want[name], "--ulimit "+v)
+			case "AddDevice":
+				want[name] = append(want[name], "--device "+v)
 			}
 		}
 	}
@@ -712,7 +718,7 @@ func (x *ctx) quadlet(c *use) (string, error) {
 			return "", fmt.Errorf("no ExecStart= in %s.service:\n%s", name, sec)
 		}
 		for _, a := range args {
-			if !strings.Contains(m[1]+" ", " "+a+" ") {
+			if !strings.Contains(m[1]+" ", " "+a+" ") && !strings.Contains(m[1]+" ", " "+strings.Replace(a, " ", "=", 1)+" ") {
 				return "", fmt.Errorf("%s.service runs %s, without %s", name, m[1], a)
 			}
 		}
@@ -746,6 +752,12 @@ func (x *ctx) compose(c *use) (string, error) {
 				} `yaml:"resources"`
 			} `yaml:"deploy"`
 			Environment map[string]string `yaml:"environment"`
+			NetworkMode string            `yaml:"network_mode"`
+			Ulimits     map[string]struct {
+				Soft int `yaml:"soft"`
+				Hard int `yaml:"hard"`
+			} `yaml:"ulimits"`
+			Devices []string `yaml:"devices"`
 		} `yaml:"services"`
 	}
 	if err := yaml.Unmarshal([]byte(c.data(override)), &doc); err != nil || len(doc.Services) == 0 {
@@ -770,6 +782,17 @@ func (x *ctx) compose(c *use) (string, error) {
 		for k, v := range s.Environment {
 			want[name] = append(want[name], "-e "+k+"="+v)
 		}
+		// The placement (host networking, memlock, devices); the cpuset
+		// only where this podman-compose maps it (1.0.3 does not).
+		if s.NetworkMode != "" {
+			want[name] = append(want[name], "--network "+s.NetworkMode)
+		}
+		if m, ok := s.Ulimits["memlock"]; ok {
+			want[name] = append(want[name], fmt.Sprintf("--ulimit memlock=%d:%d", m.Soft, m.Hard))
+		}
+		for _, d := range s.Devices {
+			want[name] = append(want[name], "--device "+d)
+		}
 	}
 	sort.Strings(names)
 	c.l.Put("/srv/app/compose.yaml", []byte(compose.String()), 0o644)
@@ -783,12 +806,14 @@ func (x *ctx) compose(c *use) (string, error) {
 			return "", fmt.Errorf("podman-compose runs no %s:\n%s", name, out)
 		}
 		for _, w := range want[name] {
-			if !strings.Contains(m+" ", " "+w+" ") {
+			// A flag and its value as one word or two: podman-compose
+			// versions differ.
+			if !strings.Contains(m+" ", " "+w+" ") && !strings.Contains(m+" ", " "+strings.Replace(w, " ", "=", 1)+" ") {
 				return "", fmt.Errorf("%s: %q not in %s", name, w, m)
 			}
 		}
 	}
-	return fmt.Sprintf("podman-compose (%s) config merges it, and --dry-run up runs %s with its limits, reservation and environment", c.r.version("podman-compose"), strings.Join(names, ", ")), nil
+	return fmt.Sprintf("podman-compose (%s) config merges it, and --dry-run up runs %s with its limits, reservation, environment, network and ulimits", c.r.version("podman-compose"), strings.Join(names, ", ")), nil
 }
 
 // grub: grub-mkconfig sources /etc/default/grub and our drop-in, as

@@ -263,7 +263,7 @@ tasks:
   journald: {enabled: true}
   root-noatime: {enabled: true}
   check-timer: {enabled: true}
-  container-resources: {enabled: true, containers: [llm=chat, stt=ears], form: %s}
+  container-resources: {enabled: true, containers: [llm=chat, stt=ears], form: %s, cpuset: true}
 `
 
 func (x *ctx) profile(dir, form string) string {

@@ -57,6 +57,9 @@ var completions = map[string]completion{
 	},
 	"to":             applyIDs,
 	"write":          containerNames,
+	"host-network":   selectors,
+	"memlock":        selectors,
+	"device":         files(),
 	"profile":        files("yaml", "yml"),
 	"out":            files(),
 	"binary":         files(),
@@ -215,5 +218,18 @@ func containerNames(func() string) cobra.CompletionFunc {
 			}
 		}
 		return out, cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+// selectors are what a placement list names: a workload, or a container
+// of the mix the command line gives so far.
+func selectors(root func() string) cobra.CompletionFunc {
+	names := containerNames(root)
+	return func(cmd *cobra.Command, args []string, s string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		out, d := names(cmd, args, s)
+		for _, w := range alloc.Workloads {
+			out = append(out, string(w))
+		}
+		return out, d
 	}
 }
