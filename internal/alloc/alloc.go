@@ -304,14 +304,25 @@ func memoryRow(c Class, p Bytes) memRow {
 
 // GeneralCPUs is the CPUs the guide gives a general container on a host
 // of cores, and the rule that said so.
+//
+// A row is a rate, not a count: the amd64 rows are 75 % of their largest
+// host (6 of 8, 12 of 16), and the guide says to leave cores for the OS,
+// so a host at a row's low end (6 cores in "6–8 → 6") gets 75 % of its
+// own cores, not all of them. A Pi's row is all four, as written.
 func GeneralCPUs(c Class, cores int) (int, string) {
 	for _, r := range CPUTable {
 		if r.Class == c && cores >= r.From && cores <= r.To {
-			n := min(r.CPUs, cores)
+			row := fmt.Sprintf("CPU table: %s with %d–%d cores → %d", c, r.From, r.To, r.CPUs)
 			if r.From == r.To {
-				return n, fmt.Sprintf("CPU table: %s with %d cores → %d", c, r.From, r.CPUs)
+				row = fmt.Sprintf("CPU table: %s with %d cores → %d", c, r.From, r.CPUs)
 			}
-			return n, fmt.Sprintf("CPU table: %s with %d–%d cores → %d", c, r.From, r.To, r.CPUs)
+			if c == Pi {
+				return min(r.CPUs, cores), row
+			}
+			if n := max(1, cores*3/4); n < r.CPUs {
+				return n, fmt.Sprintf("%s, at 75 %% of this host's %d cores → %d (the row is 75 %% of its %d; the guide leaves cores for the OS)", row, cores, n, r.To)
+			}
+			return min(r.CPUs, cores), row
 		}
 	}
 	if c == Pi {
