@@ -74,7 +74,7 @@ func rootCmd(g *globals) *cobra.Command {
 	root.PersistentFlags().StringVar(&g.platform, "platform", "", "the `PLATFORM` when the root cannot tell (an image): rpi4, rpi5, amd64 or arm64")
 	root.PersistentFlags().BoolVarP(&g.quiet, "quiet", "q", false, "no progress lines on standard error (shown only on a terminal, and never with --output json)")
 	root.AddCommand(factsCmd(g), planCmd(g), applyCmd(g), rollbackCmd(g), historyCmd(g), firstbootCmd(g), confirmCmd(g), statusCmd(g), revertCmd(g), revertPendingCmd(g),
-		complete.WithOutputs(checkCmd(g), view.JUnit, view.Prometheus), resourcesCmd(g), profileCmd(g), baselineCmd(g), manCmd(root), unitsCmd())
+		complete.WithOutputs(checkCmd(g), view.JUnit, view.Prometheus), resourcesCmd(g), profileCmd(g), baselineCmd(g), man.Command(root, version), unitsCmd())
 	root.InitDefaultCompletionCmd()
 	help.Describe(root)
 	complete.Register(root, func() string { return g.root })
@@ -108,19 +108,6 @@ func (g *globals) shows(f func(x *ops.Host, v *view.View) error) func(*cobra.Com
 // confirm asks on a terminal; without one it needs --yes.
 func confirm(cmd *cobra.Command, yes bool, what string) error {
 	return view.Confirm(cmd.InOrStdin(), cmd.OutOrStdout(), yes, what)
-}
-
-// manCmd writes the man pages (make man, the Debian package).
-func manCmd(root *cobra.Command) *cobra.Command {
-	return &cobra.Command{Use: "gen-man DIR", Hidden: true, Args: cobra.ExactArgs(1),
-		RunE: func(_ *cobra.Command, args []string) error {
-			date, err := man.SourceDate()
-			if err != nil {
-				return err
-			}
-			return man.Write(root, args[0], date, version)
-		},
-	}
 }
 
 // unitsCmd writes the systemd units the Debian package ships (disabled),

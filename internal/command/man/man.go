@@ -119,3 +119,17 @@ func sections(p help.Command) string {
 	extra := string(md2man.Render([]byte(md.String())))
 	return extra[strings.Index(extra, ".SH "):]
 }
+
+// Command is the hidden `gen-man DIR` that writes root's man pages (make
+// man, the Debian package), dated SOURCE_DATE_EPOCH (SourceDate).
+func Command(root *cobra.Command, version string) *cobra.Command {
+	return &cobra.Command{Use: "gen-man DIR", Hidden: true, Args: cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			date, err := SourceDate()
+			if err != nil {
+				return err
+			}
+			return Write(root, args[0], date, version)
+		},
+	}
+}

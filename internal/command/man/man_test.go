@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -154,5 +155,25 @@ func TestSourceDate(t *testing.T) {
 	t.Setenv("SOURCE_DATE_EPOCH", "1764403200")
 	if d, err := SourceDate(); err != nil || !d.Equal(time.Date(2025, 11, 29, 8, 0, 0, 0, time.UTC)) || d.Location() != time.UTC {
 		t.Errorf("got %v %v", d, err)
+	}
+}
+
+// TestCommand: gen-man writes the pages dated SOURCE_DATE_EPOCH, and
+// refuses without it. Not parallel: it sets the environment.
+func TestCommand(t *testing.T) {
+	dir := t.TempDir()
+	root := tree()
+	c := Command(root, "v9")
+	t.Setenv("SOURCE_DATE_EPOCH", "")
+	if err := c.RunE(c, []string{dir}); err == nil {
+		t.Fatal("gen-man without SOURCE_DATE_EPOCH: no error")
+	}
+	t.Setenv("SOURCE_DATE_EPOCH", strconv.FormatInt(date.Unix(), 10))
+	if err := c.RunE(c, []string{dir}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "ezedge-host.8"))
+	if err != nil || !strings.Contains(string(b), `"ezedge-host v9"`) {
+		t.Fatalf("ezedge-host.8: %v, %.200q", err, b)
 	}
 }
