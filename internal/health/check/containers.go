@@ -194,13 +194,19 @@ func pct(x float64) string { return fmt.Sprintf("%.1f %%", x*100) }
 // usageResults are containers.<name>.{memory,oom-kills,cpu-throttling,
 // memory-pressure,cpu-pressure} and the figures behind them.
 func usageResults(ct platform.ContainerLimit, name string) ([]Result, ContainerFigure) {
-	u := ct.Usage
 	fig := ContainerFigure{Name: name, ByID: ct.Name == ""}
 	base := Result{Group: Containers, ByID: ct.Name == "", Container: name}
 	var out []Result
+	for _, f := range []func(platform.ContainerUsage, Result, *ContainerFigure) Result{memoryResult, oomResult, throttleResult, memoryPressureResult, cpuPressureResult} {
+		out = append(out, f(ct.Usage, base, &fig))
+	}
+	return out, fig
+}
 
-	r := base
-	r.Name = name + ".memory"
+// memoryResult is containers.<name>.memory: memory.current against
+// memory.max.
+func memoryResult(u platform.ContainerUsage, r Result, fig *ContainerFigure) Result {
+	r.Name = r.Container + ".memory"
 	switch m := u.Memory; {
 	case !m.OK():
 		r = unreadable(r, m.File, m.Err)
@@ -220,10 +226,12 @@ func usageResults(ct platform.ContainerLimit, name string) ([]Result, ContainerF
 			r.Fix = "a higher --memory for the container (`ezedge-host resources` sizes it), or a smaller model"
 		}
 	}
-	out = append(out, r)
+	return r
+}
 
-	r = base
-	r.Name = name + ".oom-kills"
+// oomResult is containers.<name>.oom-kills: memory.events' oom_kill.
+func oomResult(u platform.ContainerUsage, r Result, fig *ContainerFigure) Result {
+	r.Name = r.Container + ".oom-kills"
 	switch e := u.OOMKills; {
 	case !e.OK():
 		r = unreadable(r, e.File, e.Err)
@@ -241,10 +249,13 @@ func usageResults(ct platform.ContainerLimit, name string) ([]Result, ContainerF
 			r.Fix = "a higher --memory for the container, or a smaller model; `journalctl -k` names the process"
 		}
 	}
-	out = append(out, r)
+	return r
+}
 
-	r = base
-	r.Name = name + ".cpu-throttling"
+// throttleResult is containers.<name>.cpu-throttling: cpu.stat's
+// throttled periods.
+func throttleResult(u platform.ContainerUsage, r Result, fig *ContainerFigure) Result {
+	r.Name = r.Container + ".cpu-throttling"
 	switch s := u.CPU; {
 	case !s.OK():
 		r = unreadable(r, s.File, s.Err)
@@ -266,50 +277,52 @@ func usageResults(ct platform.ContainerLimit, name string) ([]Result, ContainerF
 			r.Fix = "a higher --cpus for the container, or fewer threads (NUM_THREADS, WORKERS) than its CPUs"
 		}
 	}
-	out = append(out, r)
+	return r
+}
 
-	r = base
-	r.Name = name + ".memory-pressure"
-	switch p := u.MemoryPressure; {
-	case !p.OK():
-		r = unreadable(r, p.File, p.Err)
-	default:
-		v := psiRatio(p.Value)
-		fig.MemoryPressure = &v
-		r.Status, r.Evidence = OK, p.File
-		r.Value = fmt.Sprintf("full avg10 %.2f %%", p.Value)
-		r.Detail = fmt.Sprintf("below %.0f %%", memoryPressureWarn)
-		switch {
-		case p.Value >= memoryPressureFail:
-			r.Status = Fail
-			r.Detail = fmt.Sprintf("every task of the container stalled on memory at least %.0f %% of the last 10 s: systemd-oomd's limit for killing it", memoryPressureFail)
-		case p.Value >= memoryPressureWarn:
-			r.Status = Warn
-			r.Detail = fmt.Sprintf("every task of the container stalled on memory at least %.0f %% of the last 10 s: it is thrashing", memoryPressureWarn)
-		}
-		if r.Status != OK {
-			r.Fix = "a higher --memory for the container, or a smaller model"
-		}
+// memoryPressureResult is containers.<name>.memory-pressure: PSI full
+// avg10.
+func memoryPressureResult(u platform.ContainerUsage, r Result, fig *ContainerFigure) Result {
+	r.Name = r.Container + ".memory-pressure"
+	p := u.MemoryPressure
+	if !p.OK() {
+		return unreadable(r, p.File, p.Err)
 	}
-	out = append(out, r)
+	v := psiRatio(p.Value)
+	fig.MemoryPressure = &v
+	r.Status, r.Evidence = OK, p.File
+	r.Value = fmt.Sprintf("full avg10 %.2f %%", p.Value)
+	r.Detail = fmt.Sprintf("below %.0f %%", memoryPressureWarn)
+	switch {
+	case p.Value >= memoryPressureFail:
+		r.Status = Fail
+		r.Detail = fmt.Sprintf("every task of the container stalled on memory at least %.0f %% of the last 10 s: systemd-oomd's limit for killing it", memoryPressureFail)
+	case p.Value >= memoryPressureWarn:
+		r.Status = Warn
+		r.Detail = fmt.Sprintf("every task of the container stalled on memory at least %.0f %% of the last 10 s: it is thrashing", memoryPressureWarn)
+	}
+	if r.Status != OK {
+		r.Fix = "a higher --memory for the container, or a smaller model"
+	}
+	return r
+}
 
-	r = base
-	r.Name = name + ".cpu-pressure"
-	switch p := u.CPUPressure; {
-	case !p.OK():
-		r = unreadable(r, p.File, p.Err)
-	default:
-		v := psiRatio(p.Value)
-		fig.CPUPressure = &v
-		r.Status, r.Evidence = OK, p.File
-		r.Value = fmt.Sprintf("some avg10 %.2f %%", p.Value)
-		r.Detail = fmt.Sprintf("below %.0f %%", cpuPressureWarn)
-		if p.Value >= cpuPressureWarn {
-			r.Status = Warn
-			r.Detail = fmt.Sprintf("a task of the container waited for a CPU at least %.0f %% of the last 10 s", cpuPressureWarn)
-			r.Fix = "a higher --cpus for the container, fewer threads, or fewer containers on this host"
-		}
+// cpuPressureResult is containers.<name>.cpu-pressure: PSI some avg10.
+func cpuPressureResult(u platform.ContainerUsage, r Result, fig *ContainerFigure) Result {
+	r.Name = r.Container + ".cpu-pressure"
+	p := u.CPUPressure
+	if !p.OK() {
+		return unreadable(r, p.File, p.Err)
 	}
-	out = append(out, r)
-	return out, fig
+	v := psiRatio(p.Value)
+	fig.CPUPressure = &v
+	r.Status, r.Evidence = OK, p.File
+	r.Value = fmt.Sprintf("some avg10 %.2f %%", p.Value)
+	r.Detail = fmt.Sprintf("below %.0f %%", cpuPressureWarn)
+	if p.Value >= cpuPressureWarn {
+		r.Status = Warn
+		r.Detail = fmt.Sprintf("a task of the container waited for a CPU at least %.0f %% of the last 10 s", cpuPressureWarn)
+		r.Fix = "a higher --cpus for the container, fewer threads, or fewer containers on this host"
+	}
+	return r
 }
