@@ -78,7 +78,48 @@ func (k Kernel) HasCrypto(c string) bool {
 type Swap struct {
 	// Zram says why swap is zram; "" when it is not.
 	Zram string `json:"zram,omitempty"`
+	// Areas are the swap areas in use (/proc/swaps, a live host).
+	Areas []SwapArea `json:"areas,omitempty"`
+	// DPhys is dphys-swapfile's configuration, where it is installed.
+	DPhys *DPhysSwapfile `json:"dphys_swapfile,omitempty"`
+	// RpiSwap is Raspberry Pi OS's rpi-swap configuration, where it is
+	// installed.
+	RpiSwap *RpiSwap `json:"rpi_swap,omitempty"`
+	// ZramGenerator: systemd's zram-generator is installed.
+	ZramGenerator bool `json:"zram_generator,omitempty"`
 }
+
+// DPhysSwapfile is what /etc/dphys-swapfile sets (the shell variables
+// dphys-swapfile sources; "" where a line does not set one).
+type DPhysSwapfile struct {
+	// File is CONF_SWAPFILE, /var/swap where unset.
+	File string `json:"swapfile"`
+	// Size is CONF_SWAPSIZE in MiB ("": twice RAM, up to MaxSwap).
+	Size    string `json:"swapsize,omitempty"`
+	MaxSwap string `json:"maxswap,omitempty"`
+}
+
+// RpiSwapConf is rpi-swap's configuration file, RpiSwapDropIns its
+// drop-in directory (read after it, by name).
+const (
+	RpiSwapConf    = "/etc/rpi/swap.conf"
+	RpiSwapDropIns = "/etc/rpi/swap.conf.d"
+	DPhysConf      = "/etc/dphys-swapfile"
+)
+
+// RpiSwap is rpi-swap's [Main] Mechanism= as its files set it (the last
+// one read wins), without the drop-in named Ours: what the host does on
+// its own. Mechanism is "auto" where no file sets one.
+type RpiSwap struct {
+	Mechanism string `json:"mechanism"`
+	// From is the file and line that set it ("" for auto).
+	From string `json:"from,omitempty"`
+}
+
+// RpiSwapOurs is the drop-in the swap task writes; the facts leave it out
+// of the host's own mechanism, so a plan does not read its own change
+// back as the host's.
+var RpiSwapOurs = RpiSwapDropIns + "/90-ezedge-host.conf"
 
 // Unit is what the root holds of a systemd unit.
 type Unit struct {
@@ -175,6 +216,22 @@ func (f *Facts) detectSwap(h *hostroot.Root) {
 			}
 		}
 	}
+	if b, err := h.ReadFile("/proc/swaps"); err == nil {
+		f.Swap.Areas = SwapAreas(b)
+	}
+	f.Swap.ZramGenerator = h.Exists(zramGeneratorBin) || h.Exists("/lib/systemd/system-generators/zram-generator")
+	f.Swap.DPhys = readDPhys(h)
+	f.Swap.RpiSwap = readRpiSwap(h)
+	if d := f.Swap.DPhys; d != nil {
+		f.Evidence = append(f.Evidence, fmt.Sprintf("swap: dphys-swapfile's CONF_SWAPFILE=%s CONF_SWAPSIZE=%s (%s)", d.File, d.Size, DPhysConf))
+	}
+	if r := f.Swap.RpiSwap; r != nil {
+		from := r.From
+		if from == "" {
+			from = "no file sets it"
+		}
+		f.Evidence = append(f.Evidence, fmt.Sprintf("swap: rpi-swap's Mechanism=%s (%s)", r.Mechanism, from))
+	}
 	if f.Swap.Zram == "" {
 		f.Swap.Zram = zramGenerator(h)
 	}
@@ -200,7 +257,7 @@ var zramDirs = []string{"/run/systemd", "/etc/systemd", "/usr/local/lib/systemd"
 // adds nothing: that is how one is masked. A [zramN] section makes a swap
 // device unless it sets a mount point (then it is a file system).
 func zramGenerator(h *hostroot.Root) string {
-	if !h.Exists("/usr/lib/systemd/system-generators/zram-generator") && !h.Exists("/lib/systemd/system-generators/zram-generator") {
+	if !h.Exists(zramGeneratorBin) && !h.Exists("/lib/systemd/system-generators/zram-generator") {
 		return ""
 	}
 	var files []string
@@ -286,24 +343,91 @@ func isDevNull(h *hostroot.Root, p string) bool {
 	return err == nil && st.Mode()&fs.ModeCharDevice != 0
 }
 
-// rpiSwap reads Raspberry Pi OS's rpi-swap configuration: Mechanism= in
-// [Main] says whether swap is on zram.
-func rpiSwap(h *hostroot.Root) string {
-	const p = "/etc/rpi/swap.conf"
-	b, err := h.ReadFile(p)
+const zramGeneratorBin = "/usr/lib/systemd/system-generators/zram-generator"
+
+// readDPhys reads /etc/dphys-swapfile as dphys-swapfile's shell does for
+// the three variables it sets: NAME=value lines, the last one winning, a
+// value's quotes taken off; nil where the file is not there.
+func readDPhys(h *hostroot.Root) *DPhysSwapfile {
+	b, err := h.ReadFile(DPhysConf)
 	if err != nil {
-		return ""
+		return nil
 	}
-	section := ""
+	d := &DPhysSwapfile{File: "/var/swap"}
 	for _, raw := range strings.Split(string(b), "\n") {
-		l := strings.TrimSpace(raw)
-		if strings.HasPrefix(l, "[") {
-			section = l
+		k, v, ok := strings.Cut(strings.TrimSpace(raw), "=")
+		if !ok || strings.HasPrefix(k, "#") {
 			continue
 		}
-		if k, v, ok := strings.Cut(l, "="); ok && section == "[Main]" && strings.TrimSpace(k) == "Mechanism" && strings.Contains(strings.TrimSpace(v), "zram") {
-			return "swap is zram (Mechanism=" + strings.TrimSpace(v) + " in " + p + ")"
+		if i := strings.Index(v, " #"); i >= 0 {
+			v = v[:i]
 		}
+		v = strings.Trim(strings.TrimSpace(v), `"'`)
+		switch k {
+		case "CONF_SWAPFILE":
+			d.File = v
+		case "CONF_SWAPSIZE":
+			d.Size = v
+		case "CONF_MAXSWAP":
+			d.MaxSwap = v
+		}
+	}
+	return d
+}
+
+// readRpiSwap reads rpi-swap's Mechanism= from its configuration and
+// drop-ins (systemd-style: sections, the last assignment wins), leaving
+// out RpiSwapOurs; nil where rpi-swap is not installed (neither its
+// generator nor its configuration file).
+func readRpiSwap(h *hostroot.Root) *RpiSwap {
+	if !h.Exists(RpiSwapConf) && !h.Exists("/usr/lib/systemd/system-generators/rpi-swap-generator") && !h.Exists("/lib/systemd/system-generators/rpi-swap-generator") {
+		return nil
+	}
+	return rpiSwapMechanism(h, false)
+}
+
+// rpiSwapMechanism is the Mechanism= rpi-swap's files set, with or without
+// RpiSwapOurs.
+func rpiSwapMechanism(h *hostroot.Root, ours bool) *RpiSwap {
+	r := &RpiSwap{Mechanism: "auto"}
+	files := []string{RpiSwapConf}
+	ents, _ := h.ReadDir(RpiSwapDropIns)
+	for _, e := range ents {
+		if p := RpiSwapDropIns + "/" + e.Name(); strings.HasSuffix(e.Name(), ".conf") && !strings.HasPrefix(e.Name(), ".") && (ours || p != RpiSwapOurs) {
+			files = append(files, p)
+		}
+	}
+	for _, p := range files {
+		b, err := h.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		section := ""
+		for i, raw := range strings.Split(string(b), "\n") {
+			l := strings.TrimSpace(raw)
+			switch {
+			case l == "" || l[0] == '#' || l[0] == ';':
+			case strings.HasPrefix(l, "["):
+				section = l
+			case section == "[Main]":
+				if k, v, ok := strings.Cut(l, "="); ok && strings.TrimSpace(k) == "Mechanism" {
+					r.Mechanism, r.From = strings.TrimSpace(v), fmt.Sprintf("%s line %d", p, i+1)
+				}
+			}
+		}
+	}
+	return r
+}
+
+// rpiSwap says whether Raspberry Pi OS's rpi-swap puts swap on zram: its
+// Mechanism= (zram, or zram+file) as its files set it, ezedge-host's
+// drop-in included.
+func rpiSwap(h *hostroot.Root) string {
+	if !h.Exists(RpiSwapConf) {
+		return ""
+	}
+	if r := rpiSwapMechanism(h, true); strings.Contains(r.Mechanism, "zram") {
+		return "swap is zram (Mechanism=" + r.Mechanism + " in " + strings.TrimSuffix(r.From, r.From[strings.LastIndex(r.From, " line "):]) + ")"
 	}
 	return ""
 }
