@@ -72,3 +72,48 @@ func TestOtherBootGenerators(t *testing.T) {
 		}
 	}
 }
+
+// TestSwapConfigs reads dphys-swapfile's variables as its shell sets them
+// (the last assignment wins, quotes and a trailing comment go, the file
+// defaults to /var/swap) and rpi-swap's Mechanism= from swap.conf then its
+// drop-ins by name, the swap task's own left out of the host's mechanism
+// but counted for zram.
+func TestSwapConfigs(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name       string
+		files      map[string]string
+		dphys      *DPhysSwapfile
+		mech, from string
+		zram       bool
+	}{
+		{"dphys default", map[string]string{"etc/dphys-swapfile": "#CONF_SWAPFILE=/x\nCONF_SWAPSIZE=100\n"}, &DPhysSwapfile{File: "/var/swap", Size: "100"}, "", "", false},
+		{"dphys quoted", map[string]string{"etc/dphys-swapfile": "CONF_SWAPFILE=\"/srv/swap\"\nCONF_SWAPSIZE=100\nCONF_SWAPSIZE='2048' # more\nCONF_MAXSWAP=4096\n"}, &DPhysSwapfile{File: "/srv/swap", Size: "2048", MaxSwap: "4096"}, "", "", false},
+		{"rpi auto", map[string]string{"etc/rpi/swap.conf": "# nothing set\n[Main]\n"}, nil, "auto", "", false},
+		{"rpi drop-in wins", map[string]string{"etc/rpi/swap.conf": "[Main]\nMechanism=zram\n", "etc/rpi/swap.conf.d/50-file.conf": "[Main]\nMechanism = swapfile\n"}, nil, "swapfile", "/etc/rpi/swap.conf.d/50-file.conf line 2", false},
+		{"rpi other section", map[string]string{"etc/rpi/swap.conf": "[Main]\nMechanism=swapfile\n[File]\nMechanism=zram\n"}, nil, "swapfile", "/etc/rpi/swap.conf line 2", false},
+		{"rpi ours left out", map[string]string{"etc/rpi/swap.conf": "[Main]\nMechanism=swapfile\n", "etc/rpi/swap.conf.d/90-ezedge-host.conf": "[Main]\nMechanism=zram\n"}, nil, "swapfile", "/etc/rpi/swap.conf line 2", true},
+	} {
+		dir := t.TempDir()
+		for p, s := range c.files {
+			os.MkdirAll(filepath.Dir(filepath.Join(dir, p)), 0o755)
+			os.WriteFile(filepath.Join(dir, p), []byte(s), 0o644)
+		}
+		h, err := hostroot.Open(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := &Facts{}
+		f.detectSwap(h)
+		h.Close()
+		if (c.dphys == nil) != (f.Swap.DPhys == nil) || c.dphys != nil && *c.dphys != *f.Swap.DPhys {
+			t.Errorf("%s: dphys %+v, want %+v", c.name, f.Swap.DPhys, c.dphys)
+		}
+		if r := f.Swap.RpiSwap; c.mech == "" && r != nil || c.mech != "" && (r == nil || r.Mechanism != c.mech || r.From != c.from) {
+			t.Errorf("%s: rpi-swap %+v, want %s from %q", c.name, r, c.mech, c.from)
+		}
+		if (f.Swap.Zram != "") != c.zram {
+			t.Errorf("%s: zram %q", c.name, f.Swap.Zram)
+		}
+	}
+}

@@ -78,9 +78,9 @@ func SwapOff(b []byte, lines []SwapLine) []byte {
 func SaysSwapOff(lines []SwapLine) string {
 	var ws []string
 	for _, l := range lines {
-		ws = append(ws, fmt.Sprintf("line %d (%s)", l.Line, l.What))
+		ws = append(ws, fmt.Sprintf("%d (%s)", l.Line, l.What))
 	}
-	return "turns swap " + plural(len(lines), "line ", "lines ") + strings.Join(ws, ", ") + plural(len(lines), " into a comment", " into comments") + " (" + strings.TrimSpace(swapOffMark) + "), every other byte kept"
+	return "turns fstab's swap " + plural(len(lines), "line ", "lines ") + strings.Join(ws, ", ") + plural(len(lines), " into a comment", " into comments") + " (" + strings.TrimSpace(swapOffMark) + "), every other byte kept"
 }
 
 func plural(n int, one, many string) string {
