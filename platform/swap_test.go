@@ -30,6 +30,10 @@ func TestZramConfig(t *testing.T) {
 		{"drop-in", map[string]string{gen: "", "etc/systemd/zram-generator.conf": "", "usr/lib/systemd/zram-generator.conf.d/50-swap.conf": "[zram1]\n"}, nil, "[zram1] in /usr/lib/systemd/zram-generator.conf.d/50-swap.conf"},
 		{"drop-in masked", map[string]string{gen: "", "usr/lib/systemd/zram-generator.conf.d/50-swap.conf": "[zram1]\n"}, map[string]string{"etc/systemd/zram-generator.conf.d/50-swap.conf": "/dev/null"}, ""},
 		{"no generator", map[string]string{"etc/systemd/zram-generator.conf": "[zram0]\n"}, nil, ""},
+		// The swap task's own drop-in is not the host's zram, and masks
+		// the same name under /usr/lib as any file there would.
+		{"ours left out", map[string]string{gen: "", "etc/systemd/zram-generator.conf.d/90-ezedge-host.conf": "[zram0]\n", "usr/lib/systemd/zram-generator.conf.d/90-ezedge-host.conf": "[zram1]\n"}, nil, ""},
+		{"ours masked by /run", map[string]string{gen: "", "etc/systemd/zram-generator.conf.d/90-ezedge-host.conf": "", "run/systemd/zram-generator.conf.d/90-ezedge-host.conf": "[zram1]\n"}, nil, "[zram1] in /run/systemd/zram-generator.conf.d/90-ezedge-host.conf"},
 		{"rpi-swap zram", map[string]string{"etc/rpi/swap.conf": "[Main]\nMechanism=zram\n"}, nil, "Mechanism=zram in /etc/rpi/swap.conf"},
 		{"rpi-swap file", map[string]string{"etc/rpi/swap.conf": "# zram is not used here\n[Main]\nMechanism=swapfile\n[Zram]\nRamFraction=0.25\n"}, nil, ""},
 	} {
@@ -76,8 +80,7 @@ func TestOtherBootGenerators(t *testing.T) {
 // TestSwapConfigs reads dphys-swapfile's variables as its shell sets them
 // (the last assignment wins, quotes and a trailing comment go, the file
 // defaults to /var/swap) and rpi-swap's Mechanism= from swap.conf then its
-// drop-ins by name, the swap task's own left out of the host's mechanism
-// but counted for zram.
+// drop-ins by name, the swap task's own left out of the host's swap.
 func TestSwapConfigs(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {
@@ -92,7 +95,7 @@ func TestSwapConfigs(t *testing.T) {
 		{"rpi auto", map[string]string{"etc/rpi/swap.conf": "# nothing set\n[Main]\n"}, nil, "auto", "", false},
 		{"rpi drop-in wins", map[string]string{"etc/rpi/swap.conf": "[Main]\nMechanism=zram\n", "etc/rpi/swap.conf.d/50-file.conf": "[Main]\nMechanism = swapfile\n"}, nil, "swapfile", "/etc/rpi/swap.conf.d/50-file.conf line 2", false},
 		{"rpi other section", map[string]string{"etc/rpi/swap.conf": "[Main]\nMechanism=swapfile\n[File]\nMechanism=zram\n"}, nil, "swapfile", "/etc/rpi/swap.conf line 2", false},
-		{"rpi ours left out", map[string]string{"etc/rpi/swap.conf": "[Main]\nMechanism=swapfile\n", "etc/rpi/swap.conf.d/90-ezedge-host.conf": "[Main]\nMechanism=zram\n"}, nil, "swapfile", "/etc/rpi/swap.conf line 2", true},
+		{"rpi ours left out", map[string]string{"etc/rpi/swap.conf": "[Main]\nMechanism=swapfile\n", "etc/rpi/swap.conf.d/90-ezedge-host.conf": "[Main]\nMechanism=zram\n"}, nil, "swapfile", "/etc/rpi/swap.conf line 2", false},
 	} {
 		dir := t.TempDir()
 		for p, s := range c.files {

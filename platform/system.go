@@ -116,10 +116,15 @@ type RpiSwap struct {
 	From string `json:"from,omitempty"`
 }
 
-// RpiSwapOurs is the drop-in the swap task writes; the facts leave it out
-// of the host's own mechanism, so a plan does not read its own change
-// back as the host's.
-var RpiSwapOurs = RpiSwapDropIns + "/90-ezedge-host.conf"
+// RpiSwapOurs and ZramGeneratorOurs are the drop-ins the swap task
+// writes. The facts leave them out of the host's own swap (its mechanism,
+// its zram): a plan must not read its own earlier change back as the
+// host's, or turning the task off would take two applies to settle (zswap
+// stands aside for the zram the swap task plans, and for the host's own).
+const (
+	RpiSwapOurs       = RpiSwapDropIns + "/90-ezedge-host.conf"
+	ZramGeneratorOurs = "/etc/systemd/zram-generator.conf.d/90-ezedge-host.conf"
+)
 
 // Unit is what the root holds of a systemd unit.
 type Unit struct {
@@ -276,6 +281,11 @@ func zramGenerator(h *hostroot.Root) string {
 				drop[e.Name()] = d + "/zram-generator.conf.d/" + e.Name()
 			}
 		}
+		// Ours masks the same name in later directories, as any file
+		// does, and adds nothing of the host's own.
+		if drop[path.Base(ZramGeneratorOurs)] == ZramGeneratorOurs {
+			drop[path.Base(ZramGeneratorOurs)] = ""
+		}
 	}
 	names := make([]string, 0, len(drop))
 	for n := range drop {
@@ -283,7 +293,9 @@ func zramGenerator(h *hostroot.Root) string {
 	}
 	slices.Sort(names)
 	for _, n := range names {
-		files = append(files, drop[n])
+		if drop[n] != "" {
+			files = append(files, drop[n])
+		}
 	}
 	devices := map[string]string{}
 	mounted := map[string]bool{}
@@ -383,17 +395,17 @@ func readRpiSwap(h *hostroot.Root) *RpiSwap {
 	if !h.Exists(RpiSwapConf) && !h.Exists("/usr/lib/systemd/system-generators/rpi-swap-generator") && !h.Exists("/lib/systemd/system-generators/rpi-swap-generator") {
 		return nil
 	}
-	return rpiSwapMechanism(h, false)
+	return rpiSwapMechanism(h)
 }
 
-// rpiSwapMechanism is the Mechanism= rpi-swap's files set, with or without
-// RpiSwapOurs.
-func rpiSwapMechanism(h *hostroot.Root, ours bool) *RpiSwap {
+// rpiSwapMechanism is the Mechanism= rpi-swap's files set, RpiSwapOurs
+// left out.
+func rpiSwapMechanism(h *hostroot.Root) *RpiSwap {
 	r := &RpiSwap{Mechanism: "auto"}
 	files := []string{RpiSwapConf}
 	ents, _ := h.ReadDir(RpiSwapDropIns)
 	for _, e := range ents {
-		if p := RpiSwapDropIns + "/" + e.Name(); strings.HasSuffix(e.Name(), ".conf") && !strings.HasPrefix(e.Name(), ".") && (ours || p != RpiSwapOurs) {
+		if p := RpiSwapDropIns + "/" + e.Name(); strings.HasSuffix(e.Name(), ".conf") && !strings.HasPrefix(e.Name(), ".") && p != RpiSwapOurs {
 			files = append(files, p)
 		}
 	}
@@ -421,12 +433,12 @@ func rpiSwapMechanism(h *hostroot.Root, ours bool) *RpiSwap {
 
 // rpiSwap says whether Raspberry Pi OS's rpi-swap puts swap on zram: its
 // Mechanism= (zram, or zram+file) as its files set it, ezedge-host's
-// drop-in included.
+// drop-in left out.
 func rpiSwap(h *hostroot.Root) string {
 	if !h.Exists(RpiSwapConf) {
 		return ""
 	}
-	if r := rpiSwapMechanism(h, true); strings.Contains(r.Mechanism, "zram") {
+	if r := rpiSwapMechanism(h); strings.Contains(r.Mechanism, "zram") {
 		return "swap is zram (Mechanism=" + r.Mechanism + " in " + strings.TrimSuffix(r.From, r.From[strings.LastIndex(r.From, " line "):]) + ")"
 	}
 	return ""

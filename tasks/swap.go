@@ -22,7 +22,7 @@ type SwapOptions struct {
 // The files swap writes: a drop-in for each program that reads drop-ins
 // (ours sorts after the distributions' own); fstab is edited in place.
 const (
-	ZramGeneratorDropIn = "/etc/systemd/zram-generator.conf.d/90-ezedge-host.conf"
+	ZramGeneratorDropIn = platform.ZramGeneratorOurs
 	dphysUnit           = "dphys-swapfile.service"
 	// swapGuardRAM: below it, a host with no swap at all meets the OOM
 	// killer where a little swap would have carried it.
@@ -37,7 +37,9 @@ func init() {
 		Measures: []measure.Kind{measure.Memory, measure.Sync},
 		Summary:  "swap minimal: no swap to disk (dphys-swapfile off, fstab swap lines commented out, rpi-swap on zram), swap on zram sized from RAM (from the next boot)",
 		When:     "on when the root is on an SD card; opt-in elsewhere",
-		Observe:  platform.Observe{Units: []string{dphysUnit}},
+		// The drop-ins' globs tell whether an earlier apply left one that
+		// the options no longer want.
+		Observe: platform.Observe{Units: []string{dphysUnit}, Globs: []string{platform.RpiSwapOurs, ZramGeneratorDropIn}},
 		// Swap on an SD card wears the card and stalls the host on its
 		// slow small writes; on an SSD or NVMe disk, swap is a safety net
 		// worth its writes, so removing it is the operator's choice.
@@ -147,6 +149,14 @@ func planSwap(f *Facts, o *SwapOptions) Intent {
 				Notes:  []string{says, "systemd-fstab-generator makes no swap unit of them from the next boot"},
 				Reboot: true,
 			})
+		}
+	}
+	// The profile is the desired state: a drop-in the options no longer
+	// want (zram: false where zram-generator makes it) goes.
+	for _, p := range []string{platform.RpiSwapOurs, ZramGeneratorDropIn} {
+		if len(f.Globbed[p]) > 0 && !slices.ContainsFunc(in.Wants, func(w Want) bool { return w.Resource.Name() == p }) {
+			in.Wants = append(in.Wants, Want{Resource: resource.File(p), Desired: gone(p), Reboot: true,
+				Notes: []string{"no longer wanted with these options: removed, and read no more from the next boot"}})
 		}
 	}
 	// The guard: the last swap of a small host stays unless the profile

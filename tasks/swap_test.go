@@ -28,6 +28,12 @@ func swapFacts(mem uint64, dphys bool, fstab string, rpi *platform.RpiSwap, zram
 	return f
 }
 
+// withGlob is f where an earlier apply left the file p.
+func withGlob(f *Facts, p string) *Facts {
+	f.Globbed = map[string][]string{p: {p}}
+	return f
+}
+
 func wantsOf(in Intent) map[string]Want {
 	out := map[string]Want{}
 	for _, w := range in.Wants {
@@ -62,6 +68,7 @@ func TestSwapPlan(t *testing.T) {
 		{"no zram, 1 GiB, allowed", swapFacts(1*gib, true, fstab, nil, false), &SwapOptions{Zram: true, ZramPercent: 50, ZramMaxMiB: 4096, AllowNoSwap: true}, "", []string{"unit:" + dphysUnit, "file:" + hostconf.FstabPath}, nil, "no swap is left"},
 		{"1 GiB with zram", swapFacts(1*gib, true, fstab, nil, true), nil, "", []string{zramID, "unit:" + dphysUnit, "file:" + hostconf.FstabPath}, nil, ""},
 		{"rpi-swap none on 1 GiB", swapFacts(1*gib, false, "", &platform.RpiSwap{Mechanism: "auto"}, false), &SwapOptions{ZramPercent: 50, ZramMaxMiB: 4096}, "swap.allow_no_swap", nil, nil, ""},
+		{"zram off, drop-in left", withGlob(swapFacts(8*gib, false, "", nil, true), ZramGeneratorDropIn), &SwapOptions{ZramPercent: 50, ZramMaxMiB: 4096}, "", []string{zramID}, map[string]string{zramID: ""}, ""},
 		{"nothing to manage", swapFacts(8*gib, false, "/dev/root / ext4 defaults 0 1\n", nil, false), nil, "no swap configuration this task manages", nil, nil, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -94,7 +101,10 @@ func TestSwapPlan(t *testing.T) {
 				if !w.Reboot {
 					t.Errorf("%s: not marked for the next boot", id)
 				}
-				if body, ok := c.body[id]; ok && string(w.Desired.Data) != Header+body {
+				switch body, ok := c.body[id]; {
+				case ok && body == "" && w.Desired.Exists:
+					t.Errorf("%s: %q, want it gone", id, w.Desired.Data)
+				case ok && body != "" && string(w.Desired.Data) != Header+body:
 					t.Errorf("%s: %q, want %q", id, w.Desired.Data, Header+body)
 				}
 			}
