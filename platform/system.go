@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"path"
 	"slices"
 	"strings"
@@ -87,6 +88,9 @@ type Swap struct {
 	RpiSwap *RpiSwap `json:"rpi_swap,omitempty"`
 	// ZramGenerator: systemd's zram-generator is installed.
 	ZramGenerator bool `json:"zram_generator,omitempty"`
+	// ZramLater are the settings of [zram0] zram-size= in zram-generator
+	// drop-ins read after ZramGeneratorOurs: they win over it.
+	ZramLater []string `json:"zram_generator_later,omitempty"`
 }
 
 // DPhysSwapfile is what /etc/dphys-swapfile sets (the shell variables
@@ -114,6 +118,9 @@ type RpiSwap struct {
 	Mechanism string `json:"mechanism"`
 	// From is the file and line that set it ("" for auto).
 	From string `json:"from,omitempty"`
+	// Later are the settings of Mechanism= in drop-ins read after
+	// RpiSwapOurs: they win over it.
+	Later []string `json:"later,omitempty"`
 }
 
 // RpiSwapOurs and ZramGeneratorOurs are the drop-ins the swap task
@@ -214,17 +221,18 @@ func (f *Facts) detectKernel(h *hostroot.Root, ob Observe) {
 // as those read their configuration.
 func (f *Facts) detectSwap(h *hostroot.Root) {
 	if b, err := h.ReadFile("/proc/swaps"); err == nil {
-		for _, sw := range ProcSwaps(b) {
-			if strings.HasPrefix(sw.Name, "/dev/zram") {
-				f.Swap.Zram = "swap is zram (" + sw.Name + " in /proc/swaps)"
-				break
-			}
-		}
-	}
-	if b, err := h.ReadFile("/proc/swaps"); err == nil {
 		f.Swap.Areas = SwapAreas(b)
 	}
-	f.Swap.ZramGenerator = h.Exists(zramGeneratorBin) || h.Exists("/lib/systemd/system-generators/zram-generator")
+	for _, a := range f.Swap.Areas {
+		f.Evidence = append(f.Evidence, fmt.Sprintf("swap: %s (%s, %s) in use (/proc/swaps)", a.Name, a.Type, HumanBytes(a.Size)))
+		if a.Zram() && f.Swap.Zram == "" {
+			f.Swap.Zram = "swap is zram (" + a.Name + " in /proc/swaps)"
+		}
+	}
+	f.Swap.ZramGenerator = hasZramGenerator(h)
+	if f.Swap.ZramGenerator {
+		f.Swap.ZramLater = zramLater(h)
+	}
 	f.Swap.DPhys = readDPhys(h)
 	f.Swap.RpiSwap = readRpiSwap(h)
 	if d := f.Swap.DPhys; d != nil {
@@ -262,41 +270,10 @@ var zramDirs = []string{"/run/systemd", "/etc/systemd", "/usr/local/lib/systemd"
 // adds nothing: that is how one is masked. A [zramN] section makes a swap
 // device unless it sets a mount point (then it is a file system).
 func zramGenerator(h *hostroot.Root) string {
-	if !h.Exists(zramGeneratorBin) && !h.Exists("/lib/systemd/system-generators/zram-generator") {
+	if !hasZramGenerator(h) {
 		return ""
 	}
-	var files []string
-	for _, d := range zramDirs {
-		p := d + "/zram-generator.conf"
-		if h.Exists(p) || isDevNull(h, p) {
-			files = append(files, p)
-			break
-		}
-	}
-	drop := map[string]string{}
-	for _, d := range zramDirs {
-		ents, _ := h.ReadDir(d + "/zram-generator.conf.d")
-		for _, e := range ents {
-			if _, masked := drop[e.Name()]; !masked && strings.HasSuffix(e.Name(), ".conf") && !strings.HasPrefix(e.Name(), ".") {
-				drop[e.Name()] = d + "/zram-generator.conf.d/" + e.Name()
-			}
-		}
-		// Ours masks the same name in later directories, as any file
-		// does, and adds nothing of the host's own.
-		if drop[path.Base(ZramGeneratorOurs)] == ZramGeneratorOurs {
-			drop[path.Base(ZramGeneratorOurs)] = ""
-		}
-	}
-	names := make([]string, 0, len(drop))
-	for n := range drop {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	for _, n := range names {
-		if drop[n] != "" {
-			files = append(files, drop[n])
-		}
-	}
+	files := zramFiles(h)
 	devices := map[string]string{}
 	mounted := map[string]bool{}
 	for _, p := range files {
@@ -337,6 +314,80 @@ func zramGenerator(h *hostroot.Root) string {
 	}
 	slices.Sort(swap)
 	return fmt.Sprintf("swap is zram ([%s] in %s, for systemd's zram-generator)", swap[0], devices[swap[0]])
+}
+
+func hasZramGenerator(h *hostroot.Root) bool {
+	return h.Exists(zramGeneratorBin) || h.Exists("/lib/systemd/system-generators/zram-generator")
+}
+
+// zramFiles are zram-generator's configuration files in the order it
+// reads them (see zramGenerator), ZramGeneratorOurs left out.
+func zramFiles(h *hostroot.Root) []string {
+	var files []string
+	for _, d := range zramDirs {
+		p := d + "/zram-generator.conf"
+		if h.Exists(p) || isDevNull(h, p) {
+			files = append(files, p)
+			break
+		}
+	}
+	drop := map[string]string{}
+	for _, d := range zramDirs {
+		ents, _ := h.ReadDir(d + "/zram-generator.conf.d")
+		for _, e := range ents {
+			if _, masked := drop[e.Name()]; !masked && strings.HasSuffix(e.Name(), ".conf") && !strings.HasPrefix(e.Name(), ".") {
+				drop[e.Name()] = d + "/zram-generator.conf.d/" + e.Name()
+			}
+		}
+		// Ours masks the same name in later directories, as any file
+		// does, and adds nothing of the host's own.
+		if drop[path.Base(ZramGeneratorOurs)] == ZramGeneratorOurs {
+			drop[path.Base(ZramGeneratorOurs)] = ""
+		}
+	}
+	for _, n := range slices.Sorted(maps.Keys(drop)) {
+		if drop[n] != "" {
+			files = append(files, drop[n])
+		}
+	}
+	return files
+}
+
+// zramLater lists the settings of [zram0] zram-size= in zram-generator
+// drop-ins read after ZramGeneratorOurs (by name): they win over it.
+func zramLater(h *hostroot.Root) []string {
+	var out []string
+	for _, p := range zramFiles(h) {
+		if !strings.Contains(p, ".conf.d/") || path.Base(p) <= path.Base(ZramGeneratorOurs) || isDevNull(h, p) {
+			continue
+		}
+		out = append(out, iniSettings(h, p, "zram0", "zram-size")...)
+	}
+	return out
+}
+
+// iniSettings lists where file p (systemd-style INI) sets key in section,
+// as "p line N sets [section] key=value".
+func iniSettings(h *hostroot.Root, p, section, key string) []string {
+	b, err := h.ReadFile(p)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	cur := ""
+	for i, raw := range strings.Split(string(b), "\n") {
+		l := strings.TrimSpace(raw)
+		switch {
+		case l == "" || l[0] == '#' || l[0] == ';':
+		case strings.HasPrefix(l, "[") && strings.HasSuffix(l, "]"):
+			cur = l[1 : len(l)-1]
+		case cur == section:
+			if k, v, ok := strings.Cut(l, "="); ok && strings.TrimSpace(k) == key {
+				out = append(out, fmt.Sprintf("%s line %d sets [%s] %s=%s", p, i+1, section, key, strings.TrimSpace(v)))
+			}
+		}
+	}
+	return out
 }
 
 // isDevNull reports whether p is a link to /dev/null however spelled
@@ -424,6 +475,9 @@ func rpiSwapMechanism(h *hostroot.Root) *RpiSwap {
 			case section == "[Main]":
 				if k, v, ok := strings.Cut(l, "="); ok && strings.TrimSpace(k) == "Mechanism" {
 					r.Mechanism, r.From = strings.TrimSpace(v), fmt.Sprintf("%s line %d", p, i+1)
+					if p != RpiSwapConf && path.Base(p) > path.Base(RpiSwapOurs) {
+						r.Later = append(r.Later, fmt.Sprintf("%s sets Mechanism=%s", r.From, r.Mechanism))
+					}
 				}
 			}
 		}

@@ -101,6 +101,17 @@ func planSwap(f *Facts, o *SwapOptions) Intent {
 		in.Wants = append(in.Wants, swapDropIn(ZramGeneratorDropIn, "[zram0]\nzram-size = "+size+"\n",
 			fmt.Sprintf("zram-generator makes /dev/zram0 of %d%% of RAM, at most %d MiB, at the next boot", o.ZramPercent, o.ZramMaxMiB)))
 	}
+	// The precedence checks: a drop-in read after ours wins over it.
+	switch {
+	case zram == "zram-generator":
+		for _, l := range s.ZramLater {
+			in.Warnings = append(in.Warnings, l+", read after "+ZramGeneratorDropIn+": it wins over the size set there")
+		}
+	case s.RpiSwap != nil:
+		for _, l := range s.RpiSwap.Later {
+			in.Warnings = append(in.Warnings, l+", read after "+platform.RpiSwapOurs+": it wins over the mechanism set there")
+		}
+	}
 	if r := s.RpiSwap; r != nil {
 		if zram == "" {
 			// Without zram the minimal swap rpi-swap makes is none.

@@ -69,6 +69,15 @@ func TestSwapPlan(t *testing.T) {
 		{"1 GiB with zram", swapFacts(1*gib, true, fstab, nil, true), nil, "", []string{zramID, "unit:" + dphysUnit, "file:" + hostconf.FstabPath}, nil, ""},
 		{"rpi-swap none on 1 GiB", swapFacts(1*gib, false, "", &platform.RpiSwap{Mechanism: "auto"}, false), &SwapOptions{ZramPercent: 50, ZramMaxMiB: 4096}, "swap.allow_no_swap", nil, nil, ""},
 		{"zram off, drop-in left", withGlob(swapFacts(8*gib, false, "", nil, true), ZramGeneratorDropIn), &SwapOptions{ZramPercent: 50, ZramMaxMiB: 4096}, "", []string{zramID}, map[string]string{zramID: ""}, ""},
+		{"rpi-swap drop-in after ours", func() *Facts {
+			f := swapFacts(8*gib, false, "", &platform.RpiSwap{Mechanism: "swapfile", Later: []string{"/etc/rpi/swap.conf.d/99-x.conf line 2 sets Mechanism=swapfile"}}, false)
+			return f
+		}(), nil, "", []string{rpiID}, nil, "99-x.conf line 2 sets Mechanism=swapfile, read after /etc/rpi/swap.conf.d/90-ezedge-host.conf: it wins"},
+		{"zram-generator drop-in after ours", func() *Facts {
+			f := swapFacts(8*gib, false, "", nil, true)
+			f.Swap.ZramLater = []string{"/usr/lib/systemd/zram-generator.conf.d/99-x.conf line 2 sets [zram0] zram-size=ram"}
+			return f
+		}(), nil, "", []string{zramID}, nil, "zram-size=ram, read after " + ZramGeneratorDropIn + ": it wins"},
 		{"nothing to manage", swapFacts(8*gib, false, "/dev/root / ext4 defaults 0 1\n", nil, false), nil, "no swap configuration this task manages", nil, nil, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
