@@ -182,6 +182,8 @@ func planSwap(f *Facts, o *SwapOptions) Intent {
 		switch {
 		case small && !o.AllowNoSwap:
 			return Skip(fmt.Sprintf("%s is the last swap of this host (%s, no zram: neither rpi-swap nor systemd-zram-generator is installed, or zram is off): left on; set swap.allow_no_swap: true in the profile to remove it", strings.Join(disk, ", "), ram))
+		case !o.Zram:
+			in.Warnings = append(in.Warnings, fmt.Sprintf("no swap is left at the next boot (%s; zram: false in the profile)", ram))
 		default:
 			in.Warnings = append(in.Warnings, fmt.Sprintf("no swap is left at the next boot (%s; no zram: install systemd-zram-generator for it)", ram))
 		}
