@@ -30,16 +30,26 @@ staticcheck:
 # podman-compose (without podman: the test stands one in) reads the
 # Compose override `resources` writes.
 #
+# systemd-zram-generator's generator reads the zram-generator drop-in the
+# swap task writes; it is unpacked into .cache/tools, not installed, since
+# Debian's package configures a zram swap device for the machine's next
+# boot.
+#
 # The check's textfile is read by Debian's own prometheus-node-exporter in a
 # test, and checked by promtool (Debian's prometheus package): both packages
 # are unpacked into .cache/tools, not installed, so that no exporter or
 # Prometheus service starts on the machine running the tests.
 NODE_EXPORTER := .cache/tools/usr/bin/prometheus-node-exporter
 PROMTOOL := .cache/tools/usr/bin/promtool
+ZRAM_GENERATOR := .cache/tools/lib/systemd/system-generators/zram-generator
 test-deps:
 	@command -v strace >/dev/null && command -v podman-compose >/dev/null || { \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 			strace podman-compose >/dev/null; }
+	@[ -x $(ZRAM_GENERATOR) ] || [ -x .cache/tools/usr/lib/systemd/system-generators/zram-generator ] || [ -x /usr/lib/systemd/system-generators/zram-generator ] || { \
+		mkdir -p .cache/tools/deb && cd .cache/tools/deb && \
+		{ apt-get download -qq systemd-zram-generator 2>/dev/null || { apt-get update -qq && apt-get download -qq systemd-zram-generator; }; } && \
+		dpkg-deb -x systemd-zram-generator_*.deb .. && rm -f systemd-zram-generator_*.deb; }
 	@[ -x $(NODE_EXPORTER) ] || { \
 		mkdir -p .cache/tools/deb && cd .cache/tools/deb && \
 		{ apt-get download -qq prometheus-node-exporter 2>/dev/null || { apt-get update -qq && apt-get download -qq prometheus-node-exporter; }; } && \

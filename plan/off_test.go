@@ -185,8 +185,15 @@ func TestTurningOffUndoes(t *testing.T) {
 				// follow it, as they would with it never on.
 				tk, _ := tasks.ByName(task)
 				keeps := tk.Reserves(&platform.Facts{MemTotal: 8 << 30, HugePageSize: 2 << 20}, tk.NewOptions()) != nil
+				// zswap stands aside for the zram the swap task plans:
+				// with swap off, zswap's own work is done (as it is with
+				// swap never on, which the oracle below checks).
+				aside := map[string]string{"swap": "zswap"}[task]
 				for _, c := range undo.Pending() {
 					if keeps && c.Task == "container-resources" {
+						continue
+					}
+					if aside != "" && strings.Contains(","+c.Task+",", ","+aside+",") {
 						continue
 					}
 					if !strings.Contains(","+c.Task+",", ","+task+",") && c.Task != "(no task)" {

@@ -42,6 +42,13 @@ type Change struct {
 	// Then must follow the change on a live host (regenerate grub.cfg
 	// after a GRUB change), and its rollback.
 	Then resource.Then
+	// edits are the tasks' edits that made After from Before (a file
+	// others write too), in plan order: undoing a task that edited it
+	// with them makes the file again from what the first apply found.
+	edits []func(resource.State) resource.State
+	// reboot: a change of the resource takes effect at the next boot
+	// (some task's Want.Reboot), whatever the action ends up being.
+	reboot bool
 }
 
 // Skipped is a task that will not run, and why.
@@ -239,14 +246,43 @@ func (b *builder) task(t tasks.Task, choices tasks.Choices) error {
 		w := in.Wants[i]
 		c, err := change(b.h, t.Name(), w.Resource, w.Desired, w.Edit, w.Current, b.accepted)
 		c.Notes = append(c.Notes, w.Notes...)
+		if w.Edit != nil {
+			c.edits = []func(resource.State) resource.State{w.Edit}
+		}
 		c.RebootRequired = w.Reboot && c.Action != None
+		c.reboot = w.Reboot
 		cs[i] = c
 		return err
 	})
 	if err != nil {
 		return err
 	}
-	p.Changes = append(p.Changes, cs...)
+	// A file two tasks edit (fstab: root-noatime's option, swap's lines)
+	// is one change: the later task's edit is made on what the earlier
+	// one's leaves, so that neither write undoes the other.
+	for i, w := range in.Wants {
+		id := resource.ID(w.Resource)
+		j := slices.IndexFunc(p.Changes, func(c Change) bool { return resource.ID(c.Resource) == id })
+		if j < 0 {
+			continue
+		}
+		prev := &p.Changes[j]
+		if w.Edit == nil {
+			return fmt.Errorf("%s: tasks %s and %s both want it whole", id, prev.Task, t.Name())
+		}
+		prev.Task += "," + t.Name()
+		prev.Notes = append(prev.Notes, w.Notes...)
+		prev.edits = append(prev.edits, w.Edit)
+		prev.reaction(w.Edit(prev.After))
+		prev.reboot = prev.reboot || w.Reboot
+		prev.RebootRequired = prev.reboot && prev.Action != None
+		cs[i].Resource = nil
+	}
+	for _, c := range cs {
+		if c.Resource != nil {
+			p.Changes = append(p.Changes, c)
+		}
+	}
 	for _, f := range in.Fragments {
 		b.parts[f.File] = append(b.parts[f.File], part{t.Name(), f.Lines})
 	}
@@ -447,6 +483,20 @@ func change(h *hostroot.Root, task string, r resource.Resource, desired resource
 		c.Action = Update
 	}
 	return c, nil
+}
+
+// reaction sets c's After and the action that makes it from Before.
+func (c *Change) reaction(after resource.State) {
+	c.After, c.Action = after, None
+	switch {
+	case c.Resource.Equal(c.Before, after):
+	case !c.Before.Exists:
+		c.Action = Create
+	case !after.Exists:
+		c.Action = Delete
+	default:
+		c.Action = Update
+	}
 }
 
 // Narrow keeps of p only task's changes to the resources ids names (with

@@ -66,6 +66,30 @@ func (p *Plan) undoOff(h *hostroot.Root, store *rollback.Store, recs []*rollback
 			// takes the off task's part out; it is named for it, and a
 			// file that goes takes the directories made for it along.
 			c := &p.Changes[i]
+			if len(c.edits) > 0 && tc.before.Exists {
+				// A file tasks still on edit too (fstab): their edits
+				// are made again on what the first apply found, so the
+				// off task's edit goes and theirs stay. A file changed
+				// by someone else since is left as rollback's drift
+				// rule leaves it.
+				if !tc.res.Equal(c.Before, tc.after) {
+					p.Warnings = append(p.Warnings, fmt.Sprintf("%s: %s is off, but this was changed by something else since ezedge-host set it: left alone; `ezedge-host rollback --to %s --force` restores it", id, task, tc.first))
+					continue
+				}
+				before := tc.before
+				if err := store.LoadData(&before); err != nil {
+					return fmt.Errorf("%s: %w", id, err)
+				}
+				after := before
+				for _, e := range c.edits {
+					after = e(after)
+				}
+				c.reaction(after)
+				c.Task = strings.TrimPrefix(c.Task+","+task, ",")
+				c.RebootRequired = c.reboot && c.Action != None
+				c.Notes = append(c.Notes, fmt.Sprintf("%s is off: made again from what apply %s found, with the edits of the tasks still on", task, tc.first))
+				continue
+			}
 			if c.Action == None {
 				continue
 			}

@@ -115,6 +115,20 @@ type SwapArea struct {
 	Used uint64 `json:"used_bytes"`
 }
 
+// SwapAreas are the areas of /proc/swaps whose sizes read as numbers.
+func SwapAreas(b []byte) []SwapArea {
+	var out []SwapArea
+	for _, sw := range ProcSwaps(b) {
+		size, err1 := strconv.ParseUint(sw.Size, 10, 64)
+		used, err2 := strconv.ParseUint(sw.Used, 10, 64)
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		out = append(out, SwapArea{sw.Name, sw.Type, size << 10, used << 10})
+	}
+	return out
+}
+
 // Zram reports whether the area is a zram device.
 func (s SwapArea) Zram() bool { return strings.HasPrefix(s.Name, "/dev/zram") }
 
@@ -343,14 +357,7 @@ func (hl *Health) readSwaps(h *hostroot.Root) {
 	if err != nil {
 		return
 	}
-	for _, sw := range ProcSwaps(b) {
-		size, err1 := strconv.ParseUint(sw.Size, 10, 64)
-		used, err2 := strconv.ParseUint(sw.Used, 10, 64)
-		if err1 != nil || err2 != nil {
-			continue
-		}
-		hl.Swaps = append(hl.Swaps, SwapArea{sw.Name, sw.Type, size << 10, used << 10})
-	}
+	hl.Swaps = SwapAreas(b)
 	if mi, err := h.ReadFile("/proc/meminfo"); err == nil {
 		m := parseColonFile(mi)
 		hl.SwapTotal, hl.SwapFree = kbField(m, "SwapTotal"), kbField(m, "SwapFree")

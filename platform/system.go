@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"path"
 	"slices"
 	"strings"
@@ -78,7 +79,59 @@ func (k Kernel) HasCrypto(c string) bool {
 type Swap struct {
 	// Zram says why swap is zram; "" when it is not.
 	Zram string `json:"zram,omitempty"`
+	// Areas are the swap areas in use (/proc/swaps, a live host).
+	Areas []SwapArea `json:"areas,omitempty"`
+	// DPhys is dphys-swapfile's configuration, where it is installed.
+	DPhys *DPhysSwapfile `json:"dphys_swapfile,omitempty"`
+	// RpiSwap is Raspberry Pi OS's rpi-swap configuration, where it is
+	// installed.
+	RpiSwap *RpiSwap `json:"rpi_swap,omitempty"`
+	// ZramGenerator: systemd's zram-generator is installed.
+	ZramGenerator bool `json:"zram_generator,omitempty"`
+	// ZramLater are the settings of [zram0] zram-size= in zram-generator
+	// drop-ins read after ZramGeneratorOurs: they win over it.
+	ZramLater []string `json:"zram_generator_later,omitempty"`
 }
+
+// DPhysSwapfile is what /etc/dphys-swapfile sets (the shell variables
+// dphys-swapfile sources; "" where a line does not set one).
+type DPhysSwapfile struct {
+	// File is CONF_SWAPFILE, /var/swap where unset.
+	File string `json:"swapfile"`
+	// Size is CONF_SWAPSIZE in MiB ("": twice RAM, up to MaxSwap).
+	Size    string `json:"swapsize,omitempty"`
+	MaxSwap string `json:"maxswap,omitempty"`
+}
+
+// RpiSwapConf is rpi-swap's configuration file, RpiSwapDropIns its
+// drop-in directory (read after it, by name).
+const (
+	RpiSwapConf    = "/etc/rpi/swap.conf"
+	RpiSwapDropIns = "/etc/rpi/swap.conf.d"
+	DPhysConf      = "/etc/dphys-swapfile"
+)
+
+// RpiSwap is rpi-swap's [Main] Mechanism= as its files set it (the last
+// one read wins), without the drop-in named Ours: what the host does on
+// its own. Mechanism is "auto" where no file sets one.
+type RpiSwap struct {
+	Mechanism string `json:"mechanism"`
+	// From is the file and line that set it ("" for auto).
+	From string `json:"from,omitempty"`
+	// Later are the settings of Mechanism= in drop-ins read after
+	// RpiSwapOurs: they win over it.
+	Later []string `json:"later,omitempty"`
+}
+
+// RpiSwapOurs and ZramGeneratorOurs are the drop-ins the swap task
+// writes. The facts leave them out of the host's own swap (its mechanism,
+// its zram): a plan must not read its own earlier change back as the
+// host's, or turning the task off would take two applies to settle (zswap
+// stands aside for the zram the swap task plans, and for the host's own).
+const (
+	RpiSwapOurs       = RpiSwapDropIns + "/90-ezedge-host.conf"
+	ZramGeneratorOurs = "/etc/systemd/zram-generator.conf.d/90-ezedge-host.conf"
+)
 
 // Unit is what the root holds of a systemd unit.
 type Unit struct {
@@ -168,12 +221,29 @@ func (f *Facts) detectKernel(h *hostroot.Root, ob Observe) {
 // as those read their configuration.
 func (f *Facts) detectSwap(h *hostroot.Root) {
 	if b, err := h.ReadFile("/proc/swaps"); err == nil {
-		for _, sw := range ProcSwaps(b) {
-			if strings.HasPrefix(sw.Name, "/dev/zram") {
-				f.Swap.Zram = "swap is zram (" + sw.Name + " in /proc/swaps)"
-				break
-			}
+		f.Swap.Areas = SwapAreas(b)
+	}
+	for _, a := range f.Swap.Areas {
+		f.Evidence = append(f.Evidence, fmt.Sprintf("swap: %s (%s, %s) in use (/proc/swaps)", a.Name, a.Type, HumanBytes(a.Size)))
+		if a.Zram() && f.Swap.Zram == "" {
+			f.Swap.Zram = "swap is zram (" + a.Name + " in /proc/swaps)"
 		}
+	}
+	f.Swap.ZramGenerator = hasZramGenerator(h)
+	if f.Swap.ZramGenerator {
+		f.Swap.ZramLater = zramLater(h)
+	}
+	f.Swap.DPhys = readDPhys(h)
+	f.Swap.RpiSwap = readRpiSwap(h)
+	if d := f.Swap.DPhys; d != nil {
+		f.Evidence = append(f.Evidence, fmt.Sprintf("swap: dphys-swapfile's CONF_SWAPFILE=%s CONF_SWAPSIZE=%s (%s)", d.File, d.Size, DPhysConf))
+	}
+	if r := f.Swap.RpiSwap; r != nil {
+		from := r.From
+		if from == "" {
+			from = "no file sets it"
+		}
+		f.Evidence = append(f.Evidence, fmt.Sprintf("swap: rpi-swap's Mechanism=%s (%s)", r.Mechanism, from))
 	}
 	if f.Swap.Zram == "" {
 		f.Swap.Zram = zramGenerator(h)
@@ -200,34 +270,10 @@ var zramDirs = []string{"/run/systemd", "/etc/systemd", "/usr/local/lib/systemd"
 // adds nothing: that is how one is masked. A [zramN] section makes a swap
 // device unless it sets a mount point (then it is a file system).
 func zramGenerator(h *hostroot.Root) string {
-	if !h.Exists("/usr/lib/systemd/system-generators/zram-generator") && !h.Exists("/lib/systemd/system-generators/zram-generator") {
+	if !hasZramGenerator(h) {
 		return ""
 	}
-	var files []string
-	for _, d := range zramDirs {
-		p := d + "/zram-generator.conf"
-		if h.Exists(p) || isDevNull(h, p) {
-			files = append(files, p)
-			break
-		}
-	}
-	drop := map[string]string{}
-	for _, d := range zramDirs {
-		ents, _ := h.ReadDir(d + "/zram-generator.conf.d")
-		for _, e := range ents {
-			if _, masked := drop[e.Name()]; !masked && strings.HasSuffix(e.Name(), ".conf") && !strings.HasPrefix(e.Name(), ".") {
-				drop[e.Name()] = d + "/zram-generator.conf.d/" + e.Name()
-			}
-		}
-	}
-	names := make([]string, 0, len(drop))
-	for n := range drop {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	for _, n := range names {
-		files = append(files, drop[n])
-	}
+	files := zramFiles(h)
 	devices := map[string]string{}
 	mounted := map[string]bool{}
 	for _, p := range files {
@@ -270,6 +316,80 @@ func zramGenerator(h *hostroot.Root) string {
 	return fmt.Sprintf("swap is zram ([%s] in %s, for systemd's zram-generator)", swap[0], devices[swap[0]])
 }
 
+func hasZramGenerator(h *hostroot.Root) bool {
+	return h.Exists(zramGeneratorBin) || h.Exists("/lib/systemd/system-generators/zram-generator")
+}
+
+// zramFiles are zram-generator's configuration files in the order it
+// reads them (see zramGenerator), ZramGeneratorOurs left out.
+func zramFiles(h *hostroot.Root) []string {
+	var files []string
+	for _, d := range zramDirs {
+		p := d + "/zram-generator.conf"
+		if h.Exists(p) || isDevNull(h, p) {
+			files = append(files, p)
+			break
+		}
+	}
+	drop := map[string]string{}
+	for _, d := range zramDirs {
+		ents, _ := h.ReadDir(d + "/zram-generator.conf.d")
+		for _, e := range ents {
+			if _, masked := drop[e.Name()]; !masked && strings.HasSuffix(e.Name(), ".conf") && !strings.HasPrefix(e.Name(), ".") {
+				drop[e.Name()] = d + "/zram-generator.conf.d/" + e.Name()
+			}
+		}
+		// Ours masks the same name in later directories, as any file
+		// does, and adds nothing of the host's own.
+		if drop[path.Base(ZramGeneratorOurs)] == ZramGeneratorOurs {
+			drop[path.Base(ZramGeneratorOurs)] = ""
+		}
+	}
+	for _, n := range slices.Sorted(maps.Keys(drop)) {
+		if drop[n] != "" {
+			files = append(files, drop[n])
+		}
+	}
+	return files
+}
+
+// zramLater lists the settings of [zram0] zram-size= in zram-generator
+// drop-ins read after ZramGeneratorOurs (by name): they win over it.
+func zramLater(h *hostroot.Root) []string {
+	var out []string
+	for _, p := range zramFiles(h) {
+		if !strings.Contains(p, ".conf.d/") || path.Base(p) <= path.Base(ZramGeneratorOurs) || isDevNull(h, p) {
+			continue
+		}
+		out = append(out, iniSettings(h, p, "zram0", "zram-size")...)
+	}
+	return out
+}
+
+// iniSettings lists where file p (systemd-style INI) sets key in section,
+// as "p line N sets [section] key=value".
+func iniSettings(h *hostroot.Root, p, section, key string) []string {
+	b, err := h.ReadFile(p)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	cur := ""
+	for i, raw := range strings.Split(string(b), "\n") {
+		l := strings.TrimSpace(raw)
+		switch {
+		case l == "" || l[0] == '#' || l[0] == ';':
+		case strings.HasPrefix(l, "[") && strings.HasSuffix(l, "]"):
+			cur = l[1 : len(l)-1]
+		case cur == section:
+			if k, v, ok := strings.Cut(l, "="); ok && strings.TrimSpace(k) == key {
+				out = append(out, fmt.Sprintf("%s line %d sets [%s] %s=%s", p, i+1, section, key, strings.TrimSpace(v)))
+			}
+		}
+	}
+	return out
+}
+
 // isDevNull reports whether p is a link to /dev/null however spelled
 // ("//dev/null", "../../dev/null": /dev at boot is the kernel's, so ".."
 // in it is lexical), or a character device.
@@ -286,24 +406,94 @@ func isDevNull(h *hostroot.Root, p string) bool {
 	return err == nil && st.Mode()&fs.ModeCharDevice != 0
 }
 
-// rpiSwap reads Raspberry Pi OS's rpi-swap configuration: Mechanism= in
-// [Main] says whether swap is on zram.
-func rpiSwap(h *hostroot.Root) string {
-	const p = "/etc/rpi/swap.conf"
-	b, err := h.ReadFile(p)
+const zramGeneratorBin = "/usr/lib/systemd/system-generators/zram-generator"
+
+// readDPhys reads /etc/dphys-swapfile as dphys-swapfile's shell does for
+// the three variables it sets: NAME=value lines, the last one winning, a
+// value's quotes taken off; nil where the file is not there.
+func readDPhys(h *hostroot.Root) *DPhysSwapfile {
+	b, err := h.ReadFile(DPhysConf)
 	if err != nil {
-		return ""
+		return nil
 	}
-	section := ""
+	d := &DPhysSwapfile{File: "/var/swap"}
 	for _, raw := range strings.Split(string(b), "\n") {
-		l := strings.TrimSpace(raw)
-		if strings.HasPrefix(l, "[") {
-			section = l
+		k, v, ok := strings.Cut(strings.TrimSpace(raw), "=")
+		if !ok || strings.HasPrefix(k, "#") {
 			continue
 		}
-		if k, v, ok := strings.Cut(l, "="); ok && section == "[Main]" && strings.TrimSpace(k) == "Mechanism" && strings.Contains(strings.TrimSpace(v), "zram") {
-			return "swap is zram (Mechanism=" + strings.TrimSpace(v) + " in " + p + ")"
+		if i := strings.Index(v, " #"); i >= 0 {
+			v = v[:i]
 		}
+		v = strings.Trim(strings.TrimSpace(v), `"'`)
+		switch k {
+		case "CONF_SWAPFILE":
+			d.File = v
+		case "CONF_SWAPSIZE":
+			d.Size = v
+		case "CONF_MAXSWAP":
+			d.MaxSwap = v
+		}
+	}
+	return d
+}
+
+// readRpiSwap reads rpi-swap's Mechanism= from its configuration and
+// drop-ins (systemd-style: sections, the last assignment wins), leaving
+// out RpiSwapOurs; nil where rpi-swap is not installed (neither its
+// generator nor its configuration file).
+func readRpiSwap(h *hostroot.Root) *RpiSwap {
+	if !h.Exists(RpiSwapConf) && !h.Exists("/usr/lib/systemd/system-generators/rpi-swap-generator") && !h.Exists("/lib/systemd/system-generators/rpi-swap-generator") {
+		return nil
+	}
+	return rpiSwapMechanism(h)
+}
+
+// rpiSwapMechanism is the Mechanism= rpi-swap's files set, RpiSwapOurs
+// left out.
+func rpiSwapMechanism(h *hostroot.Root) *RpiSwap {
+	r := &RpiSwap{Mechanism: "auto"}
+	files := []string{RpiSwapConf}
+	ents, _ := h.ReadDir(RpiSwapDropIns)
+	for _, e := range ents {
+		if p := RpiSwapDropIns + "/" + e.Name(); strings.HasSuffix(e.Name(), ".conf") && !strings.HasPrefix(e.Name(), ".") && p != RpiSwapOurs {
+			files = append(files, p)
+		}
+	}
+	for _, p := range files {
+		b, err := h.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		section := ""
+		for i, raw := range strings.Split(string(b), "\n") {
+			l := strings.TrimSpace(raw)
+			switch {
+			case l == "" || l[0] == '#' || l[0] == ';':
+			case strings.HasPrefix(l, "["):
+				section = l
+			case section == "[Main]":
+				if k, v, ok := strings.Cut(l, "="); ok && strings.TrimSpace(k) == "Mechanism" {
+					r.Mechanism, r.From = strings.TrimSpace(v), fmt.Sprintf("%s line %d", p, i+1)
+					if p != RpiSwapConf && path.Base(p) > path.Base(RpiSwapOurs) {
+						r.Later = append(r.Later, fmt.Sprintf("%s sets Mechanism=%s", r.From, r.Mechanism))
+					}
+				}
+			}
+		}
+	}
+	return r
+}
+
+// rpiSwap says whether Raspberry Pi OS's rpi-swap puts swap on zram: its
+// Mechanism= (zram, or zram+file) as its files set it, ezedge-host's
+// drop-in left out.
+func rpiSwap(h *hostroot.Root) string {
+	if !h.Exists(RpiSwapConf) {
+		return ""
+	}
+	if r := rpiSwapMechanism(h); strings.Contains(r.Mechanism, "zram") {
+		return "swap is zram (Mechanism=" + r.Mechanism + " in " + strings.TrimSuffix(r.From, r.From[strings.LastIndex(r.From, " line "):]) + ")"
 	}
 	return ""
 }

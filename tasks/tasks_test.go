@@ -39,7 +39,7 @@ func TestRegistry(t *testing.T) {
 			t.Errorf("%s: NewOptions shares its value", tk.Name())
 		}
 	}
-	if len(seen) != 18 {
+	if len(seen) != 19 {
 		t.Errorf("%d tasks registered", len(seen))
 	}
 	nb, _ := ByName("net-buffers")

@@ -24,20 +24,24 @@ type ZswapOptions struct {
 func init() {
 	Register(Def[ZswapOptions]{
 		Name: "zswap", Order: 70,
-		Measures: []measure.Kind{measure.Memory},
-		Summary:  "zswap.enabled=1 zswap.compressor=lz4 on the kernel command line, and now through /sys/module/zswap",
-		When:     "on Raspberry Pi; opt-in elsewhere",
-		Default:  onPi,
-		Options:  ZswapOptions{Compressor: "lz4"},
-		Plan:     planZswap,
+		Measures:  []measure.Kind{measure.Memory},
+		Summary:   "zswap.enabled=1 zswap.compressor=lz4 on the kernel command line, and now through /sys/module/zswap",
+		When:      "on Raspberry Pi; opt-in elsewhere",
+		Default:   onPi,
+		Options:   ZswapOptions{Compressor: "lz4"},
+		PlanAmong: planZswap,
 	})
 }
 
-func planZswap(f *Facts, o *ZswapOptions) Intent {
+func planZswap(f *Facts, o *ZswapOptions, c Choices) Intent {
 	if why := noCmdline(f); why != "" {
 		return Skip(why)
 	}
-	if z := f.Swap.Zram; z != "" && !o.Force {
+	z := f.Swap.Zram
+	if by := SwapPlansZram(f, c); z == "" && by != "" {
+		z = "the swap task puts swap on zram (" + by + ")"
+	}
+	if z != "" && !o.Force {
 		return Skip(z + ": zswap in front of zram compresses every page twice (set force: true in the profile to do it anyway)")
 	}
 	var in Intent

@@ -1,6 +1,6 @@
 // Package oracle runs the programs that consume the files ezedge-host
 // reads (systemd-fstab-generator, systemd-analyze, systemd-escape,
-// systemd-sysctl, systemd-tmpfiles) on a test's root, so that a test can
+// systemd-sysctl, systemd-tmpfiles, zram-generator) on a test's root, so that a test can
 // compare ezedge-host's reading of a file with theirs. A program that
 // follows links or reads the unit path runs chrooted into the root,
 // inside a user, mount and PID namespace the call starts: nothing of the
@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -27,7 +28,31 @@ const (
 	Escape         = "/usr/bin/systemd-escape"
 	Sysctl         = "/lib/systemd/systemd-sysctl"
 	Tmpfiles       = "/usr/bin/systemd-tmpfiles"
+	// ZramGenerator is Debian's systemd-zram-generator, installed; or, as
+	// `make test-deps` leaves it, unpacked into the checkout's
+	// .cache/tools (installing the package would give the machine
+	// running the tests a zram swap device at its next boot: Debian's
+	// /etc/systemd/zram-generator.conf has a [zram0]).
+	ZramGenerator = "/usr/lib/systemd/system-generators/zram-generator"
 )
+
+// zramGenerator is where ZramGenerator is found: installed, or unpacked
+// in .cache/tools of the checkout this file is in.
+func zramGenerator() string {
+	for _, p := range []string{ZramGenerator, "/lib/systemd/system-generators/zram-generator"} {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	_, file, _, _ := runtime.Caller(0)
+	tools := filepath.Join(filepath.Dir(file), "..", "..", ".cache", "tools")
+	// Debian up to bookworm ships it under /lib, trixie under /usr/lib.
+	p := filepath.Join(tools, "usr", "lib", "systemd", "system-generators", "zram-generator")
+	if _, err := os.Stat(p); err == nil {
+		return p
+	}
+	return filepath.Join(tools, "lib", "systemd", "system-generators", "zram-generator")
+}
 
 // need skips (or, under CI, fails) t when prog is not installed.
 func need(t testing.TB, prog string) {

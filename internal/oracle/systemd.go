@@ -150,3 +150,38 @@ func TmpfilesCreate(t testing.TB, root, conf string) string {
 	out, _ := cmd.CombinedOutput()
 	return string(out)
 }
+
+// ZramUnits runs zram-generator on root's configuration, through the
+// generator's own ZRAM_GENERATOR_ROOT (it then reads its configuration
+// files, /proc/meminfo and /proc/cmdline under root, and nothing else:
+// no chroot is needed). It returns what it writes, by path under its
+// output directory (a link as "-> target"), its log, and whether it
+// accepted the configuration.
+func ZramUnits(t testing.TB, root string) (map[string]string, string, bool) {
+	t.Helper()
+	prog := zramGenerator()
+	need(t, prog)
+	out := t.TempDir()
+	cmd := exec.Command(prog, out)
+	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "ZRAM_GENERATOR_ROOT=" + root, "LC_ALL=C"}
+	log, err := cmd.CombinedOutput()
+	units := map[string]string{}
+	werr := filepath.WalkDir(out, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(out, p)
+		if d.Type()&os.ModeSymlink != 0 {
+			target, _ := os.Readlink(p)
+			units[rel] = "-> " + target
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		units[rel] = string(b)
+		return err
+	})
+	if werr != nil {
+		t.Fatal(werr)
+	}
+	return units, string(log), err == nil
+}

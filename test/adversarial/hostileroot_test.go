@@ -38,6 +38,12 @@ var hostileOwned = []string{
 	"etc/udev/rules.d/99-ezedge-host-cpu-governor.rules",
 	"etc/systemd/system/raspi-config.service.d/90-ezedge-host.conf",
 	"etc/default/grub.d/90-ezedge-host.cfg",
+	// The swap task's drop-ins, and the files it reads for the host's
+	// swap.
+	"etc/rpi/swap.conf.d/90-ezedge-host.conf",
+	"etc/systemd/zram-generator.conf.d/90-ezedge-host.conf",
+	"etc/dphys-swapfile",
+	"etc/rpi/swap.conf",
 	// Not written by plan or apply, but read by every command that plans:
 	// the host's own profile.
 	"etc/ezedge-host/profile.yaml",

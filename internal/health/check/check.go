@@ -533,7 +533,7 @@ func (c *checker) swap() {
 		}
 		switch {
 		case onSD:
-			res.Status, res.Fix = Warn, "no swap on the SD card (it wears out): zram, or a swap file on an SSD"
+			res.Status, res.Fix = Warn, "task swap (no swap on the SD card, which wears out: zram sized from RAM instead), then reboot"
 			res.Detail += ": on the SD card"
 		case used*2 > total:
 			res.Status, res.Fix = Warn, "memory limits on the containers, or more RAM"
