@@ -244,10 +244,14 @@ func Build(cache string, spec Spec) (string, error) {
 	t := time.Now()
 	fmt.Fprintf(os.Stderr, "debroot: building %s ...\n", root)
 	tmp := root + ".tmp"
-	if err := os.RemoveAll(tmp); err != nil {
+	if err := removeHalfMade(tmp); err != nil {
 		return "", err
 	}
-	cmd := exec.Command("mmdebstrap", append(args, tmp)...)
+	// mmdebstrap mounts /proc, /sys and /dev's pts and shm in the root
+	// while it builds and unmounts them at its end; killed half-way, it
+	// left them mounted on the machine. In a mount namespace of its own
+	// they go with it, however it ends.
+	cmd := exec.Command("unshare", append([]string{"--mount", "--propagation", "private", "mmdebstrap"}, append(args, tmp)...)...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
 		return "", fmt.Errorf("mmdebstrap %s: %v", spec.Name, err)
@@ -257,6 +261,18 @@ func Build(cache string, spec Spec) (string, error) {
 	}
 	fmt.Fprintf(os.Stderr, "debroot: %s built in %.0f s\n", spec.Name, time.Since(t).Seconds())
 	return root, nil
+}
+
+// removeHalfMade removes dir, a build left half-made, without crossing
+// into a file system mounted in it (rm --one-file-system): a build by an
+// older debroot, killed half-way, left mmdebstrap's /proc, /sys and
+// /dev/pts mounted there, and a removal walking into them would reach
+// the machine's. rm refuses then, naming them.
+func removeHalfMade(dir string) error {
+	if out, err := exec.Command("rm", "-rf", "--one-file-system", dir).CombinedOutput(); err != nil {
+		return fmt.Errorf("debroot: removing %s, left half-made by a build that died (unmount what is mounted in it): %v: %s", dir, err, out)
+	}
+	return nil
 }
 
 // Mounts are what a program run in the root gets, each only in its own

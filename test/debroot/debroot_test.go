@@ -2,6 +2,7 @@ package debroot
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -85,18 +86,43 @@ func TestSpecRefused(t *testing.T) {
 }
 
 // fakeMmdebstrap puts an mmdebstrap on PATH that counts its runs in
-// count, waits a little (so that builds overlap) and makes its target
-// (the last argument), failing when fail exists.
+// count, mounts a tmpfs on its target's /proc with a file in it (as the
+// real one mounts /proc, /sys and /dev/pts while it builds), waits a
+// little (so that builds overlap) and makes its target (the last
+// argument), failing when fail exists, without unmounting: as if killed.
 func fakeMmdebstrap(t *testing.T) (count, fail string) {
+	if os.Geteuid() != 0 {
+		t.Skip("not root: Build runs mmdebstrap in a mount namespace of its own")
+	}
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Skip("no unshare")
+	}
 	dir := t.TempDir()
 	count, fail = filepath.Join(dir, "count"), filepath.Join(dir, "fail")
-	script := "#!/bin/sh\nfor target; do :; done\necho run >> '" + count + "'\nsleep 0.5\n" +
+	script := "#!/bin/sh\nset -e\nfor target; do :; done\necho run >> '" + count + "'\n" +
+		"mkdir -p \"$target/proc\"\nmount -t tmpfs tmpfs \"$target/proc\"\ntouch \"$target/proc/mounted\"\nsleep 0.5\n" +
 		"[ -e '" + fail + "' ] && { mkdir -p \"$target/half\"; exit 1; }\nmkdir -p \"$target/etc\"\n"
 	if err := os.WriteFile(filepath.Join(dir, "mmdebstrap"), []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
 	return count, fail
+}
+
+// noMountsLeft fails the test if anything is mounted under dir in this
+// process's mount namespace (the machine's), and unmounts it.
+func noMountsLeft(t *testing.T, dir string) {
+	t.Helper()
+	info, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(info), "\n") {
+		if f := strings.Fields(line); len(f) > 4 && strings.HasPrefix(f[4], dir+"/") {
+			t.Errorf("a build left %s mounted on the machine", f[4])
+			exec.Command("umount", "-l", f[4]).Run()
+		}
+	}
 }
 
 func runs(t *testing.T, count string) int {
@@ -113,7 +139,8 @@ func runs(t *testing.T, count string) int {
 // TestBuildOnce: suites wanting the same root at the same time get one
 // build between them (the others wait on its lock and take its root), and
 // the next Build finds the root without building; a build that failed
-// leaves no root, and its .tmp is removed by the next.
+// leaves no root, and its .tmp is removed by the next; what mmdebstrap
+// mounts goes with it, whether it ends well or not.
 func TestBuildOnce(t *testing.T) {
 	count, fail := fakeMmdebstrap(t) // no t.Parallel: PATH
 	cache := t.TempDir()
@@ -146,6 +173,10 @@ func TestBuildOnce(t *testing.T) {
 	if _, err := os.Stat(want + ".tmp"); !os.IsNotExist(err) {
 		t.Errorf("%s.tmp left: %v", want, err)
 	}
+	if _, err := os.Stat(filepath.Join(want, "proc/mounted")); !os.IsNotExist(err) {
+		t.Errorf("mmdebstrap's mount is seen outside it: %v", err)
+	}
+	noMountsLeft(t, cache)
 	if r, err := Build(cache, TrixieAMD64); err != nil || r != want || runs(t, count) != 1 {
 		t.Errorf("a built root built again: %q, %v, %d runs", r, err, runs(t, count))
 	}
@@ -161,6 +192,7 @@ func TestBuildOnce(t *testing.T) {
 	if _, err := os.Stat(other); !os.IsNotExist(err) {
 		t.Errorf("a failed build left a root: %v", err)
 	}
+	noMountsLeft(t, cache)
 	os.Remove(fail)
 	if r, err := Build(cache, BookwormAMD64); err != nil || r != other {
 		t.Fatalf("build after a failed one: %q, %v", r, err)
@@ -168,6 +200,7 @@ func TestBuildOnce(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(other, "half")); !os.IsNotExist(err) {
 		t.Errorf("the failed build's .tmp was taken for the root: %v", err)
 	}
+	noMountsLeft(t, cache)
 }
 
 // TestMountRefusedOutsideItsNamespace: a layer is not mounted in a mount
