@@ -116,7 +116,7 @@ FUZZTIME ?= 1m
 F := internal/formats
 FUZZ_TARGETS := $(F)/cmdline:FuzzSetPiCmdline $(F)/cmdline:FuzzSetGrubDefaults $(F)/cmdline:FuzzSetGrubConfig $(F)/cmdline:FuzzEvalGrub $(F)/configtxt:FuzzEval \
 	$(F)/hostconf:FuzzParseSysctlConf $(F)/hostconf:FuzzParseTmpfiles $(F)/hostconf:FuzzParseUdevRules $(F)/hostconf:FuzzRootNoatime \
-	tasks:FuzzSetINI $(F)/storageconf:FuzzSet internal/resource:FuzzNormalize internal/profile:FuzzParse rollback:FuzzJournal \
+	tasks:FuzzSetINI $(F)/storageconf:FuzzSet internal/resource:FuzzNormalize internal/profile:FuzzParse internal/profile:FuzzMerge rollback:FuzzJournal \
 	internal/view/escape:FuzzText
 # Go's fuzzer can report "context deadline exceeded" when its time runs out
 # while a worker is busy (no input failed, nothing is written): that is not

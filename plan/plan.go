@@ -203,7 +203,7 @@ func (b *builder) task(t tasks.Task, choices tasks.Choices) error {
 		}
 		return nil
 	}
-	in := t.Plan(p.Facts, choices.Options(t))
+	in := t.Plan(p.Facts, choices.Options(t), choices)
 	if !p.named(t.Name()) {
 		// Its kernel arguments are looked at only to keep those the
 		// GRUB drop-in holds now (grubDropIn).

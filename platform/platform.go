@@ -51,6 +51,16 @@ type CPU struct {
 	// GovernorRaw is scaling_governor's bytes as read, so the plan need not
 	// read the file a second time on a host of hundreds of CPUs.
 	GovernorRaw []byte `json:"-"`
+	// Core names the physical core the CPU is a thread of, from its
+	// topology: "siblings LIST" (core_cpus_list or thread_siblings_list:
+	// the logical CPUs of one core, whatever the architecture), else
+	// "PACKAGE/CORE" (physical_package_id, core_id: not unique on every
+	// platform, so only a fallback); "" unknown.
+	Core string `json:"-"`
+	// Offline: cpuN/online reads 0. The kernel removes an offline CPU's
+	// topology (SMT turned off takes the sibling threads offline), so
+	// it is left out of the physical cores, not a reason to give up.
+	Offline bool `json:"-"`
 }
 
 // BlockDevice is one whole disk under /sys/block.
@@ -77,16 +87,23 @@ type Facts struct {
 	Userland string `json:"userland,omitempty"`
 	// Binary is the ezedge-host units in the root run: the Debian
 	// package's when installed, else where `firstboot install` copies one.
-	Binary       string        `json:"-"`
-	Platform     Kind          `json:"platform"`
-	Board        string        `json:"board,omitempty"`
-	CPUVendor    string        `json:"cpu_vendor,omitempty"`
-	Cores        int           `json:"cores"`
-	MemTotal     uint64        `json:"mem_total_bytes"`
-	HugePageSize uint64        `json:"huge_page_size_bytes,omitempty"`
-	CPUs         []CPU         `json:"cpus,omitempty"`
-	Block        []BlockDevice `json:"block_devices,omitempty"`
-	RootDevice   string        `json:"root_device,omitempty"`
+	Binary    string `json:"-"`
+	Platform  Kind   `json:"platform"`
+	Board     string `json:"board,omitempty"`
+	CPUVendor string `json:"cpu_vendor,omitempty"`
+	Cores     int    `json:"cores"`
+	// PhysicalCores is the cores the logical CPUs are threads of (SMT
+	// makes two of one), from sysfs topology; Cores where it does not
+	// say (the evidence line says which).
+	PhysicalCores int    `json:"physical_cores"`
+	MemTotal      uint64 `json:"mem_total_bytes"`
+	HugePageSize  uint64 `json:"huge_page_size_bytes,omitempty"`
+	// HugePages is the huge pages the kernel holds now (HugePages_Total):
+	// memory counted in MemTotal that no container can take.
+	HugePages  uint64        `json:"huge_pages,omitempty"`
+	CPUs       []CPU         `json:"cpus,omitempty"`
+	Block      []BlockDevice `json:"block_devices,omitempty"`
+	RootDevice string        `json:"root_device,omitempty"`
 	// Runtime is true when the root has a live kernel's /proc: runtime
 	// values can be read and set. An image root has only files.
 	Runtime bool `json:"runtime"`
@@ -209,6 +226,7 @@ func DetectAs(h *hostroot.Root, as Kind, ob Observe) (*Facts, error) {
 		mi := parseColonFile(meminfo)
 		f.MemTotal = kbField(mi, "MemTotal")
 		f.HugePageSize = kbField(mi, "Hugepagesize")
+		f.HugePages, _ = strconv.ParseUint(strings.TrimSpace(mi["HugePages_Total"]), 10, 64)
 		f.Evidence = append(f.Evidence, fmt.Sprintf("memory: MemTotal %s from /proc/meminfo", HumanBytes(f.MemTotal)))
 	}
 	f.detectBlock(h)
@@ -375,6 +393,7 @@ func (f *Facts) detectCPU(h *hostroot.Root, ci map[string]string, cpuinfo []byte
 			}
 			c.GovernorRaw = cur
 		}
+		c.Core, c.Offline = coreOf(h, c.ID)
 		return nil
 	})
 	sort.Slice(f.CPUs, func(i, j int) bool { return f.CPUs[i].ID < f.CPUs[j].ID })
@@ -390,9 +409,67 @@ func (f *Facts) detectCPU(h *hostroot.Root, ci map[string]string, cpuinfo []byte
 	if f.Cores > 0 {
 		f.Evidence = append(f.Evidence, fmt.Sprintf("cores: %d from %s", f.Cores, src))
 	}
+	f.physicalCores()
 	if f.HasCpufreq() {
 		f.Evidence = append(f.Evidence, "cpufreq: scaling_available_governors present")
 	}
+}
+
+// coreOf is the physical core CPU id is a thread of (CPU.Core), from
+// its sysfs topology, and whether the CPU is offline; "" when the kernel
+// does not say (no topology directory: an image, a kernel without it).
+func coreOf(h *hostroot.Root, id int) (string, bool) {
+	cpu := fmt.Sprintf("/sys/devices/system/cpu/cpu%d/", id)
+	if readTrim(h, cpu+"online") == "0" {
+		return "", true
+	}
+	dir := cpu + "topology/"
+	for _, list := range []string{"core_cpus_list", "thread_siblings_list"} {
+		if sib := readTrim(h, dir+list); sib != "" && len(sib) < 4096 {
+			return "siblings " + sib, false
+		}
+	}
+	pkg, core := readTrim(h, dir+"physical_package_id"), readTrim(h, dir+"core_id")
+	if _, err := strconv.Atoi(core); err == nil {
+		if _, err := strconv.Atoi(pkg); err != nil {
+			pkg = "0"
+		}
+		return pkg + "/" + core, false
+	}
+	return "", false
+}
+
+// physicalCores counts the distinct physical cores of the CPUs, with
+// its evidence; where a CPU's topology is unknown the count is the
+// logical CPUs', and the evidence says so.
+func (f *Facts) physicalCores() {
+	f.PhysicalCores = f.Cores
+	if f.Cores == 0 {
+		return
+	}
+	cores := map[string]bool{}
+	online := 0
+	for _, c := range f.CPUs {
+		if c.Offline {
+			continue
+		}
+		online++
+		if c.Core == "" {
+			f.Evidence = append(f.Evidence, fmt.Sprintf("physical cores: %d, taken as the logical CPUs (no core_id or thread_siblings_list in /sys/devices/system/cpu/cpu%d/topology)", f.Cores, c.ID))
+			return
+		}
+		cores[c.Core] = true
+	}
+	if online == 0 {
+		f.Evidence = append(f.Evidence, fmt.Sprintf("physical cores: %d, taken as the logical CPUs (no online /sys/devices/system/cpu/cpuN)", f.Cores))
+		return
+	}
+	f.PhysicalCores = len(cores)
+	ev := fmt.Sprintf("physical cores: %d of %d logical CPUs, from /sys/devices/system/cpu/cpuN/topology", f.PhysicalCores, f.Cores)
+	if online < len(f.CPUs) {
+		ev += fmt.Sprintf(" (%d offline, left out)", len(f.CPUs)-online)
+	}
+	f.Evidence = append(f.Evidence, ev)
 }
 
 func (f *Facts) detectBlock(h *hostroot.Root) {

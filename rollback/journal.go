@@ -57,6 +57,9 @@ type line struct {
 	// Then is a follow-up's name (version 2) or, in version 1, the command
 	// itself, accepted only when it is one ezedge-host itself runs.
 	Then json.RawMessage `json:"then,omitempty"`
+	// Reboot: the change takes effect at the next boot (the plan's mark),
+	// so restoring it does too. Absent in journals written before it.
+	Reboot bool `json:"reboot,omitempty"`
 }
 
 // Item is one resource an apply changed.
@@ -74,6 +77,9 @@ type Item struct {
 	Restored  bool
 	// Then must run after the item is restored, as after it was applied.
 	Then resource.Then
+	// Reboot: the change, and so its restore, takes effect at the next
+	// boot (the plan marked it so).
+	Reboot bool
 }
 
 // ID is the item's resource ID.
@@ -212,7 +218,7 @@ func parse(name, id string, b []byte) (*Record, error) {
 			if err != nil {
 				return nil, bad(err.Error())
 			}
-			r.Items = append(r.Items, &Item{Task: l.Task, Resource: res, Before: *l.State, Then: then})
+			r.Items = append(r.Items, &Item{Task: l.Task, Resource: res, Before: *l.State, Then: then, Reboot: l.Reboot})
 		case opAfter, opRestoring, opRestored:
 			if l.I < 0 || l.I >= len(r.Items) {
 				return nil, bad("record for unknown item")

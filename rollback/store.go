@@ -231,6 +231,8 @@ type Prior struct {
 	Resource resource.Resource
 	State    resource.State
 	Then     resource.Then
+	// Reboot: the change takes effect at the next boot (Item.Reboot).
+	Reboot bool
 }
 
 // Begin creates the journal of a new apply with the prior state of every
@@ -255,7 +257,7 @@ func (s *Store) Begin(m Meta, items []Prior, now time.Time) (*Journal, error) {
 		if err != nil {
 			return nil, err
 		}
-		ls = append(ls, line{Op: opBefore, I: i, Task: it.Task, Resource: resource.ID(it.Resource), State: &st, Then: thenJSON(it.Then)})
+		ls = append(ls, line{Op: opBefore, I: i, Task: it.Task, Resource: resource.ID(it.Resource), State: &st, Then: thenJSON(it.Then), Reboot: it.Reboot})
 	}
 	b, err := encode(ls)
 	if err != nil {

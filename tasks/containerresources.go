@@ -18,6 +18,9 @@ import (
 type ContainerResourcesOptions struct {
 	Containers []string `yaml:"containers" doc:"the containers to size, each WORKLOAD or WORKLOAD=NAME (llm, stt, vision, general); they share the host"`
 	Form       string   `yaml:"form" enum:"quadlet,compose" doc:"quadlet: a drop-in per container in /etc/containers/systemd/NAME.container.d/; compose: one override file, /etc/ezedge-host/compose.override.yaml"`
+	// FloorPercent is alloc.Options.FloorPercent; `resources` takes it
+	// from the profile too.
+	FloorPercent int `yaml:"floor_percent" min:"10" max:"100" doc:"when the guide's figures exceed the memory budget every container is scaled down by one factor; the mix is refused when that leaves a container less than this percent of its figure (100: never scale)"`
 }
 
 // ComposeOverrideFile is where the compose form is written, for
@@ -40,7 +43,7 @@ func init() {
 		When:     "opt-in: name the containers in the profile",
 		Observe:  platform.Observe{Packages: []string{"podman"}, Globs: []string{quadletGlob}},
 		Default:  func(*Facts) (bool, string) { return false, "opt-in: name the containers in the profile" },
-		Options:  ContainerResourcesOptions{Containers: []string{}, Form: string(alloc.Quadlet)},
+		Options:  ContainerResourcesOptions{Containers: []string{}, Form: string(alloc.Quadlet), FloorPercent: alloc.DefaultFloorPercent},
 		Check: func(o *ContainerResourcesOptions) []Problem {
 			var out []Problem
 			seen := map[string]bool{}
@@ -57,7 +60,9 @@ func init() {
 			}
 			return out
 		},
-		Plan: func(f *Facts, o *ContainerResourcesOptions) Intent {
+		// The budget is what the other tasks, as the profile has them,
+		// leave (Reserved).
+		PlanAmong: func(f *Facts, o *ContainerResourcesOptions, choices Choices) Intent {
 			if len(o.Containers) == 0 {
 				return Skip("no containers named in the profile (containers: [llm=chat, …])")
 			}
@@ -69,7 +74,7 @@ func init() {
 				}
 				reqs = append(reqs, r)
 			}
-			a, err := alloc.Compute(f, 0, reqs)
+			a, err := Allocate(f, choices, alloc.Options{FloorPercent: o.FloorPercent}, reqs)
 			if err != nil {
 				return Skip(err.Error())
 			}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/ezansiedgeai/ezedge-host/internal/alloc"
 	"github.com/ezansiedgeai/ezedge-host/internal/health/measure"
 	"github.com/ezansiedgeai/ezedge-host/platform"
 )
@@ -35,12 +36,18 @@ func init() {
 			return true, ""
 		},
 		Options: HugePagesOptions{Pages: 1024},
+		Reserves: func(f *Facts, o *HugePagesOptions) *alloc.Reserve {
+			return &alloc.Reserve{What: "huge pages", Size: alloc.Bytes(uint64(o.Pages) * f.HugePageSize),
+				Why: fmt.Sprintf("the hugepages task plans vm.nr_hugepages=%d × %s", o.Pages, platform.HumanBytes(f.HugePageSize))}
+		},
 		Plan: func(f *Facts, o *HugePagesOptions) Intent {
 			if f.MemTotal == 0 || f.HugePageSize == 0 {
 				return Skip("RAM or huge page size unknown (no /proc/meminfo): cannot check the 25 % limit")
 			}
 			reserve := uint64(o.Pages) * f.HugePageSize
-			if reserve*4 > f.MemTotal {
+			// reserve·4 > MemTotal, in a form no Hugepagesize read from
+			// the root can overflow (the budget subtracts reserve).
+			if uint64(o.Pages) > f.MemTotal/4/f.HugePageSize {
 				return Skip(fmt.Sprintf("%d × %s = %s would reserve more than 25 %% of RAM (%s)",
 					o.Pages, platform.HumanBytes(f.HugePageSize), platform.HumanBytes(reserve), platform.HumanBytes(f.MemTotal)))
 			}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path"
 
+	"github.com/ezansiedgeai/ezedge-host/internal/alloc"
 	"github.com/ezansiedgeai/ezedge-host/internal/health/measure"
 	"github.com/ezansiedgeai/ezedge-host/internal/resource"
 )
@@ -32,6 +33,14 @@ func init() {
 		// 8 GiB board. 256 MiB on disk bounds wear where logs must
 		// outlive a reboot.
 		Options: JournaldOptions{Mode: "volatile", RuntimeMaxMiB: 64, SystemMaxMiB: 256},
+		// A volatile journal lives in /run, a tmpfs: RAM up to its cap.
+		Reserves: func(_ *Facts, o *JournaldOptions) *alloc.Reserve {
+			if o.Mode != "volatile" {
+				return nil
+			}
+			return &alloc.Reserve{What: "volatile journal", Size: alloc.Bytes(o.RuntimeMaxMiB) * alloc.MiB,
+				Why: fmt.Sprintf("the journald task keeps the journal in RAM, RuntimeMaxUse=%dM", o.RuntimeMaxMiB)}
+		},
 		Plan: func(f *Facts, o *JournaldOptions) Intent {
 			// The drop-in is read by systemd-journald when its unit runs:
 			// a masked or broken unit reads none.

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ezansiedgeai/ezedge-host/internal/alloc"
 	"github.com/ezansiedgeai/ezedge-host/internal/formats/cmdline"
 	"github.com/ezansiedgeai/ezedge-host/internal/health/measure"
 	"github.com/ezansiedgeai/ezedge-host/internal/resource"
@@ -96,8 +97,13 @@ type Task interface {
 	// Check validates decoded options (bounds in the struct tags, then the
 	// task's own rules).
 	Check(opts any) []Problem
-	// Plan is what the task wants on the host with facts f.
-	Plan(f *platform.Facts, opts any) Intent
+	// Plan is what the task wants on the host with facts f; c are the
+	// profile's choices of every task, for a plan that rests on what the
+	// others plan (container-resources: the memory they keep).
+	Plan(f *platform.Facts, opts any, c Choices) Intent
+	// Reserves is the memory the task, planned with opts, keeps from
+	// containers (nil: none); see Reserved.
+	Reserves(f *platform.Facts, opts any) *alloc.Reserve
 	// Observe is what the task needs read into the facts.
 	Observe() platform.Observe
 	// Measures are the figures its changes bear on, taken before and
@@ -119,6 +125,12 @@ type Def[O any] struct {
 	// Check, when set, adds rules the tags cannot say.
 	Check func(o *O) []Problem
 	Plan  func(f *platform.Facts, o *O) Intent
+	// PlanAmong, when set, plans instead of Plan, with every task's
+	// choices (Task.Plan).
+	PlanAmong func(f *platform.Facts, o *O, c Choices) Intent
+	// Reserves, when set, is the memory the task keeps from containers
+	// when it runs with o: the container budget subtracts it.
+	Reserves func(f *platform.Facts, o *O) *alloc.Reserve
 	// Measures are the figures its changes bear on (none: nothing a
 	// short measurement shows, like a radio switched off).
 	Measures []measure.Kind
@@ -133,10 +145,21 @@ func (t task[O]) Default(f *platform.Facts) (bool, string) { return t.d.Default(
 func (t task[O]) Observe() platform.Observe                { return t.d.Observe }
 func (t task[O]) Measures() []measure.Kind                 { return t.d.Measures }
 func (t task[O]) NewOptions() any                          { o := t.d.Options; return clone(&o) }
-func (t task[O]) Plan(f *platform.Facts, opts any) Intent  { return t.d.Plan(f, opts.(*O)) }
-func (t task[O]) Check(opts any) []Problem                 { return t.check(opts.(*O)) }
-func (t task[O]) check(o *O) []Problem                     { return append(tagProblems(o), t.custom(o)...) }
-func (t task[O]) custom(o *O) []Problem                    { return orNone(t.d.Check, o) }
+func (t task[O]) Plan(f *platform.Facts, opts any, c Choices) Intent {
+	if t.d.PlanAmong != nil {
+		return t.d.PlanAmong(f, opts.(*O), c)
+	}
+	return t.d.Plan(f, opts.(*O))
+}
+func (t task[O]) Reserves(f *platform.Facts, opts any) *alloc.Reserve {
+	if t.d.Reserves == nil {
+		return nil
+	}
+	return t.d.Reserves(f, opts.(*O))
+}
+func (t task[O]) Check(opts any) []Problem { return t.check(opts.(*O)) }
+func (t task[O]) check(o *O) []Problem     { return append(tagProblems(o), t.custom(o)...) }
+func (t task[O]) custom(o *O) []Problem    { return orNone(t.d.Check, o) }
 func orNone[O any](f func(*O) []Problem, o *O) []Problem {
 	if f == nil {
 		return nil
@@ -164,7 +187,7 @@ var registry []struct {
 
 // Register adds a task; every task file calls it from init.
 func Register[O any](d Def[O]) {
-	if d.Name == "" || d.Plan == nil || d.Default == nil {
+	if d.Name == "" || (d.Plan == nil) == (d.PlanAmong == nil) || d.Default == nil {
 		panic("tasks: incomplete definition of " + d.Name)
 	}
 	if _, dup := ByName(d.Name); dup {

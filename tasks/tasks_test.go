@@ -59,7 +59,7 @@ func plan(t *testing.T, name string, f *Facts, opts any) Intent {
 	if opts == nil {
 		opts = tk.NewOptions()
 	}
-	return tk.Plan(f, opts)
+	return tk.Plan(f, opts, nil)
 }
 
 func args(in Intent) string {

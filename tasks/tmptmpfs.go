@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/ezansiedgeai/ezedge-host/internal/alloc"
 	"github.com/ezansiedgeai/ezedge-host/internal/formats/hostconf"
 	"github.com/ezansiedgeai/ezedge-host/internal/formats/unitfile"
 	"github.com/ezansiedgeai/ezedge-host/internal/health/measure"
@@ -69,6 +70,17 @@ func init() {
 		// RAM than an edge workload's temporary files need.
 		Options: TmpTmpfsOptions{SizePercent: 25, MaxMiB: 2048},
 		Plan:    planTmpTmpfs,
+		// A tmpfs takes RAM only as files are written, but up to its
+		// cap it may: the budget keeps the cap.
+		// Standing down (an fstab line mounts /tmp, …) the task makes no
+		// tmpfs, though its intent may remove what an earlier apply left.
+		Reserves: func(f *Facts, o *TmpTmpfsOptions) *alloc.Reserve {
+			if _, stop := tmpGuards(f); stop || f.MemTotal == 0 {
+				return nil
+			}
+			_, note := tmpSize(f, o)
+			return &alloc.Reserve{What: "tmpfs /tmp", Size: alloc.Bytes(tmpCap(f, o)), Why: "the tmp-tmpfs task: " + note}
+		},
 	})
 }
 
@@ -190,12 +202,28 @@ func planTmpTmpfs(f *Facts, o *TmpTmpfsOptions) Intent {
 	return in
 }
 
+// tmpCap is the most the tmpfs may hold on a host of f.MemTotal: its share
+// of RAM, or the max_mib cap where that is less.
+func tmpCap(f *Facts, o *TmpTmpfsOptions) uint64 {
+	limit := percentOf(f.MemTotal, o.SizePercent)
+	if o.MaxMiB > 0 {
+		return min(limit, uint64(o.MaxMiB)<<20)
+	}
+	return limit
+}
+
+// percentOf is pct % of n, floored, without the overflow of n*pct: n is
+// MemTotal read from the root, untrusted.
+func percentOf(n uint64, pct int) uint64 {
+	return n/100*uint64(pct) + n%100*uint64(pct)/100
+}
+
 // tmpSize is the tmpfs's size= (escaped for a unit file: systemd expands
 // '%') and, in words, what it comes to. A percentage stays one where it is
 // under the cap, so an image sizes /tmp from the RAM of the board it
 // boots on.
 func tmpSize(f *Facts, o *TmpTmpfsOptions) (size, note string) {
-	limit := f.MemTotal * uint64(o.SizePercent) / 100
+	limit := percentOf(f.MemTotal, o.SizePercent)
 	capped := uint64(o.MaxMiB) << 20
 	switch {
 	case f.MemTotal == 0:

@@ -209,7 +209,9 @@ func TestHostileStringsEveryOutput(t *testing.T) {
 	root := hostileRoot(t)
 	dir := t.TempDir()
 	badProfile := filepath.Join(dir, "profile.yaml")
-	os.WriteFile(badProfile, []byte("version: 1\ntasks:\n  \x1b[2J\xff\u202e: {enabled: true}\n"), 0o644)
+	// Escapes and a bidi override, not invalid UTF-8: a layer that is
+	// not UTF-8 is refused before its keys are read (TestNotUTF8).
+	os.WriteFile(badProfile, []byte("version: 1\ntasks:\n  \x1b[2J\u202e\u0085: {enabled: true}\n"), 0o644)
 	badPlan := filepath.Join(dir, "plan.json")
 	os.WriteFile(badPlan, []byte(`{"kind": "`+"\x1b]0;x\x07\xff"+`", "format_version": 2}`), 0o644)
 	evilPath := filepath.Join(dir, "\x1b[2J\xff\u202e.yaml")

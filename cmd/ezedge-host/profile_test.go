@@ -155,10 +155,16 @@ func TestRootProfileEveryEntryPoint(t *testing.T) {
 	}
 	cli("rollback", "--root", root, "--yes").must(t, 0)
 	identical(t, orig, root)
-	for _, args := range [][]string{{"--profile", other}, {"--no-profile"}} {
-		r := cli(append([]string{"resources", "--root", root, "--workload", "llm=chat"}, args...)...).must(t, 1)
-		if !strings.Contains(r.stderr, args[0]+": only with --write") || strings.Count(r.stderr, "\n") != 1 {
-			t.Errorf("resources %v without --write: %q", args, r.stderr)
+	// Without --write too, the profile says what the host keeps from
+	// containers: a volatile journal's cap comes off the budget.
+	journal := writeProfile(t, "version: 1\ntasks:\n  journald: {enabled: true, mode: volatile, runtime_max_mib: 128}\n")
+	for _, tc := range []struct {
+		args []string
+		kept bool
+	}{{[]string{"--profile", journal}, true}, {[]string{"--no-profile"}, false}} {
+		r := cli(append([]string{"resources", "--root", root, "--workload", "llm=chat"}, tc.args...)...).must(t, 0)
+		if got := strings.Contains(r.stdout, "\n  − 128 MiB volatile journal: the journald task keeps the journal in RAM, RuntimeMaxUse=128M\n"); got != tc.kept {
+			t.Errorf("resources %v: journal kept %v, want %v:\n%s", tc.args, got, tc.kept, r.stdout)
 		}
 	}
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -9,6 +8,7 @@ import (
 	"github.com/ezansiedgeai/ezedge-host/internal/alloc"
 	"github.com/ezansiedgeai/ezedge-host/internal/ops"
 	"github.com/ezansiedgeai/ezedge-host/internal/view"
+	"github.com/ezansiedgeai/ezedge-host/tasks"
 )
 
 // resourcesFlags are resources' flags.
@@ -16,7 +16,7 @@ type resourcesFlags struct {
 	workloads, forms []string
 	ram, write       string
 	profile          profileFlags
-	yes              bool
+	yes, strict      bool
 	lockTimeout      time.Duration
 }
 
@@ -27,8 +27,11 @@ func resourcesCmd(g *globals) *cobra.Command {
 		Short: "Size each AI container's memory, CPUs and environment for this host from the guide's tables",
 		Long: "Size the containers of a mix of workloads (--workload llm|stt|vision|general, repeatable, each\n" +
 			"WORKLOAD or WORKLOAD=NAME) for this host from the guide's tables: memory limit and reservation,\n" +
-			"CPUs and environment, with the row or rule behind each figure. A mix whose limits exceed the\n" +
-			"host's RAM less 10 % for the OS is refused with the sums. Shown as `podman run` flags, a\n" +
+			"CPUs and environment, with the row or rule behind each figure. The limits share a budget: RAM\n" +
+			"less what the profile's tasks keep (huge pages, a tmpfs /tmp, a volatile journal) less 10 % for\n" +
+			"the OS. A mix over it is scaled down by one factor, with a warning, and refused (with the sums)\n" +
+			"only where a container would keep less than the profile's floor_percent (50 %) of its figure;\n" +
+			"--strict refuses any mix over it. Shown as `podman run` flags, a\n" +
 			"podman-compose override and Quadlet drop-ins (--form narrows).\n\n" +
 			"--write NAME writes NAME's Quadlet drop-in (--form compose: the Compose override) the way apply\n" +
 			"writes: planned with a diff, confirmed, snapshotted, undone by rollback. The container-resources\n" +
@@ -46,18 +49,22 @@ func resourcesCmd(g *globals) *cobra.Command {
 			if fl.write != "" {
 				return g.writeResources(cmd, &fl, reqs, fs, size)
 			}
-			// Only --write plans: without it a profile would be ignored.
-			for _, n := range []string{"profile", "no-profile"} {
-				if cmd.Flags().Changed(n) {
-					return fmt.Errorf("--%s: only with --write (resources without it plans nothing)", n)
-				}
+			// The profile says which tasks keep memory from containers
+			// (huge pages, a tmpfs /tmp, a volatile journal).
+			src, err := fl.profile.source(cmd)
+			if err != nil {
+				return err
 			}
 			return g.on(nil, func(x *ops.Host, out view.Format) error {
 				f, err := x.Facts()
 				if err != nil {
 					return err
 				}
-				a, err := alloc.Compute(f, size, reqs)
+				p, err := x.Profile(src)
+				if err != nil {
+					return err
+				}
+				a, err := tasks.Allocate(f, p.Choices, alloc.Options{RAM: size, Strict: fl.strict}, reqs)
 				if err != nil {
 					return err
 				}
@@ -71,6 +78,7 @@ func resourcesCmd(g *globals) *cobra.Command {
 	c.Flags().StringVar(&fl.ram, "ram", "", "the device's RAM, `SIZE` (e.g. 8g), when the root cannot show it (an image)")
 	c.Flags().StringVar(&fl.write, "write", "", "write container `NAME`'s drop-in (or, with --form compose, the override) through plan and apply")
 	c.Flags().BoolVarP(&fl.yes, "yes", "y", false, "with --write: do not ask for confirmation")
+	c.Flags().BoolVar(&fl.strict, "strict", false, "refuse a mix over the memory budget instead of scaling it down (for CI)")
 	c.Flags().DurationVar(&fl.lockTimeout, "lock-timeout", 0, "with --write: wait up to `D` for another ezedge-host changing the host")
 	fl.profile.add(c)
 	return c
@@ -79,7 +87,7 @@ func resourcesCmd(g *globals) *cobra.Command {
 // writeResources plans and applies the container-resources task for this
 // mix, cut down to the one file --write names (ops.ResourcesWrite).
 func (g *globals) writeResources(cmd *cobra.Command, fl *resourcesFlags, reqs []alloc.Request, forms []alloc.Form, ram alloc.Bytes) error {
-	r, err := ops.ResourcesWrite(reqs, forms, ram, fl.write)
+	r, err := ops.ResourcesWrite(reqs, forms, ram, fl.write, fl.strict)
 	if err != nil {
 		return err
 	}

@@ -112,6 +112,10 @@ func TestResourcesBadInput(t *testing.T) {
 	t.Parallel()
 	root := fixture.Copy(t, "pi5-8gb-trixie-zram")
 	orig := fixture.Snapshot(t, root)
+	floor90 := filepath.Join(t.TempDir(), "floor.yaml")
+	if err := os.WriteFile(floor90, []byte("version: 1\ntasks:\n  container-resources: {floor_percent: 90}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
 		args []string
 		want string
@@ -121,7 +125,13 @@ func TestResourcesBadInput(t *testing.T) {
 		{[]string{"--workload", "llm=a", "--workload", "stt=a"}, `the name "a" is given twice`},
 		{[]string{"--form", "helm"}, `--form "helm"`},
 		{[]string{"--ram", "lots"}, `--ram size "lots"`},
-		{[]string{"--workload", "llm", "--workload", "stt", "--workload", "vision"}, "memory limits sum to 9g (llm 4g + stt 2g + vision 3g), more than this host's"},
+		{[]string{"--workload", "llm", "--workload", "stt", "--workload", "vision", "--strict"}, "memory limits sum to 9g (llm 4g + stt 2g + vision 3g), more than this host's 7182m: 7.9 GiB RAM less 64 MiB volatile journal less 10 % for the OS (--strict: not scaled)"},
+		// The profile's floor: 9g into 7182m is 77.9 %, below 90 %.
+		{[]string{"--workload", "llm", "--workload", "stt", "--workload", "vision", "--profile", floor90}, "; scaled to fit, llm would get 3192m, below its floor of 3686m (90 % of 4g)"},
+		// --write plans the task: --strict is its floor_percent 100, and
+		// the profile's floor is kept (90 % refuses 77.9 %).
+		{[]string{"--workload", "llm", "--workload", "stt", "--workload", "vision", "--write", "llm", "--strict", "--yes"}, "--write llm: "},
+		{[]string{"--workload", "llm", "--workload", "stt", "--workload", "vision", "--write", "llm", "--profile", floor90, "--yes"}, "below its floor of 3686m (90 % of 4g)"},
 		{[]string{"--workload", "llm", "--write", "other", "--yes"}, `--write "other": no container of that name`},
 		{[]string{"--workload", "llm", "--write", "llm", "--form", "run", "--yes"}, "--write writes one file"},
 		{[]string{"--workload", "llm", "--write", "llm", "--ram", "8g", "--yes"}, "--ram with --write"},
@@ -144,7 +154,7 @@ func TestResourcesBadInput(t *testing.T) {
 	}
 	// With it, a Pi image is sized as its board: 4 cores.
 	r := cli("resources", "--root", img, "--platform", "rpi5", "--ram", "16g", "--workload", "llm").must(t, 0)
-	if !strings.Contains(r.stdout, "16 GiB RAM (16 GiB installed), 4 CPUs") || !strings.Contains(r.stdout, "llm        llm       4g") {
+	if !strings.Contains(r.stdout, "16 GiB RAM (16 GiB installed), 4 CPUs (4 physical cores)") || !strings.Contains(r.stdout, "llm        llm       4g") {
 		t.Errorf("Pi image with --ram 16g:\n%s", r.stdout)
 	}
 }
@@ -224,7 +234,12 @@ func TestComposeOverrideInPodmanCompose(t *testing.T) {
 		t.Skip("podman-compose is not installed (make test-deps installs it)")
 	}
 	dir := t.TempDir()
-	r := cli("resources", "--root", filepath.Join(fixture.Testdata(), "amd64-intel-32gb-2nvme"), "--workload", "llm=chat", "--workload", "stt=ears", "--output", "json").must(t, 0)
+	// Without huge pages the guide's rows fit the budget as written.
+	prof := filepath.Join(dir, "profile.yaml")
+	if err := os.WriteFile(prof, []byte("version: 1\ntasks:\n  hugepages: {enabled: false}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := cli("resources", "--root", filepath.Join(fixture.Testdata(), "amd64-intel-32gb-2nvme"), "--profile", prof, "--workload", "llm=chat", "--workload", "stt=ears", "--output", "json").must(t, 0)
 	var v struct {
 		Forms struct{ Compose string }
 	}
@@ -275,5 +290,37 @@ func TestComposeOverrideInPodmanCompose(t *testing.T) {
 		if strings.Count(l, "--cpu") != 1 {
 			t.Errorf("%s: reservations.cpus became a flag: %s", n, l)
 		}
+	}
+}
+
+// TestResourcesPhysicalCores: an 8-core/16-thread amd64 (the 32 GB
+// fixture given SMT topology in a copy) is sized from its 8 cores: the
+// 6–8 row's 6 CPUs for a general container, not the 12–16 row's 12, and
+// the facts' evidence says where the count came from.
+func TestResourcesPhysicalCores(t *testing.T) {
+	t.Parallel()
+	root := fixture.Copy(t, "amd64-intel-32gb-2nvme")
+	for i := range 16 {
+		dir := filepath.Join(root, fmt.Sprintf("sys/devices/system/cpu/cpu%d/topology", i))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for name, v := range map[string]int{"core_id": i % 8, "physical_package_id": 0} {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(fmt.Sprintf("%d\n", v)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	r := cli("resources", "--root", root, "--form", "run").must(t, 0)
+	if !strings.Contains(r.stdout, "16 CPUs (8 physical cores)") || !strings.Contains(r.stdout, "--cpus=6 IMAGE") || !strings.Contains(r.stdout, "CPU table: amd64 with 6–8 cores → 6") {
+		t.Errorf("general on 8c/16t:\n%s", r.stdout)
+	}
+	r = cli("resources", "--root", root, "--form", "run", "--workload", "llm=chat", "--workload", "stt=ears").must(t, 0)
+	if !strings.Contains(r.stdout, "--cpus=8 --env=NUM_THREADS=8") || !strings.Contains(r.stdout, "warning: CPUs sum to 14 (chat 8 + ears 6) and threads to 12 on 8 physical cores (16 logical CPUs)") {
+		t.Errorf("llm+stt on 8c/16t:\n%s", r.stdout)
+	}
+	f := cli("facts", "--root", root, "--output", "json").must(t, 0)
+	if !strings.Contains(f.stdout, `"physical_cores": 8`) || !strings.Contains(f.stdout, "physical cores: 8 of 16 logical CPUs, from /sys/devices/system/cpu/cpuN/topology") {
+		t.Errorf("facts on 8c/16t:\n%s", f.stdout)
 	}
 }

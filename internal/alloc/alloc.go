@@ -134,6 +134,35 @@ var CPUTable = []cpuRow{
 	{AMD64, 12, 16, 12},
 }
 
+// Reserve is memory the host keeps from containers: what keeps it, how
+// much (the most it may take), and where that figure comes from.
+type Reserve struct {
+	What string `json:"what"`
+	Size Bytes  `json:"bytes"`
+	Why  string `json:"why"`
+}
+
+// Options are what Compute takes besides the host's facts and the mix.
+type Options struct {
+	// RAM, when not zero, stands for the RAM an image cannot show (--ram).
+	RAM Bytes
+	// Reserved is the memory the host keeps from containers, as planned
+	// (tasks.Reserved): the budget subtracts each.
+	Reserved []Reserve
+	// Strict refuses a mix over the budget, as before scaling (CI).
+	Strict bool
+	// FloorPercent is the least share of its own figure a container is
+	// scaled to; a mix that would take one below it is refused. 0:
+	// DefaultFloorPercent.
+	FloorPercent int
+}
+
+// DefaultFloorPercent is the floor where the profile sets none: half
+// of what the guide gives a container. Below it a model sized for the
+// row's limit would not load; the operator picks a smaller model and a
+// smaller container instead (or fewer workloads per host).
+const DefaultFloorPercent = 50
+
 // Request is one container of the mix: its workload, and its name (the
 // Compose service or Quadlet unit; the workload's name when not given).
 type Request struct {
@@ -161,16 +190,29 @@ type Allocation struct {
 	MemTotal Bytes `json:"mem_total_bytes"`
 	Physical Bytes `json:"physical_bytes"`
 	Cores    int   `json:"cores"`
+	// PhysicalCores is what CPUs and threads are sized from (the guide:
+	// "don't exceed physical cores"); Cores where topology is unknown.
+	PhysicalCores int `json:"physical_cores"`
 	// Row is the memory table row the percentages come from.
 	Row string `json:"memory_row"`
-	// Budget is RAM less the least headroom: the sum of the limits may not
-	// exceed it. Guide is the row's own total for containers.
+	// Reserved is the memory the host keeps from containers besides the
+	// OS's headroom (huge pages, a tmpfs /tmp's cap, a volatile
+	// journal's cap); Headroom the OS's share (MinHeadroom of MemTotal).
+	Reserved []Reserve `json:"reserved"`
+	Headroom Bytes     `json:"headroom_bytes"`
+	// Budget is MemTotal less Reserved and Headroom: the sum of the
+	// limits may not exceed it; BudgetWhy is that sum, line by line.
+	// Guide is the row's own total for containers.
 	Budget         Bytes       `json:"budget_bytes"`
+	BudgetWhy      []string    `json:"budget_why"`
 	Guide          Bytes       `json:"guide_limit_bytes"`
 	SumLimit       Bytes       `json:"sum_limit_bytes"`
 	SumReservation Bytes       `json:"sum_reservation_bytes"`
 	Containers     []Container `json:"containers"`
-	Warnings       []string    `json:"warnings,omitempty"`
+	// Scaled: the guide's figures did not fit the budget, and every
+	// container was scaled down by one factor (scaleToBudget).
+	Scaled   bool     `json:"scaled"`
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Name is what a container may be called: a Compose service name that is
@@ -267,31 +309,59 @@ func GeneralCPUs(c Class, cores int) (int, string) {
 	return n, fmt.Sprintf("75 %% of %d cores (the rate of the guide's amd64 rows), at least 1", cores)
 }
 
-// Compute sizes the mix reqs for the host f; ram, when not zero, stands
-// for the RAM an image cannot show.
-func Compute(f *platform.Facts, ram Bytes, reqs []Request) (*Allocation, error) {
+// BudgetOf is what the containers' limits may sum to on a host of memTotal
+// keeping rs: MemTotal less each reserve, less MinHeadroom % of MemTotal
+// for the OS (the guide's share is of all RAM, whatever else is kept),
+// floored to a MiB; and that sum in words, a line each. 0 when nothing is
+// left.
+func BudgetOf(memTotal Bytes, src string, rs []Reserve) (b, headroom Bytes, why []string) {
+	rest := memTotal / 100 * (100 - MinHeadroom)
+	headroom = memTotal - rest
+	why = []string{fmt.Sprintf("%s RAM (MemTotal, %s)", platform.HumanBytes(uint64(memTotal)), src)}
+	for _, r := range rs {
+		rest -= min(r.Size, rest)
+		why = append(why, fmt.Sprintf("− %s %s: %s", platform.HumanBytes(uint64(r.Size)), r.What, r.Why))
+	}
+	why = append(why, fmt.Sprintf("− %s for the OS: %d %% of RAM (the guide's least headroom)", platform.HumanBytes(uint64(headroom)), MinHeadroom))
+	b = rest / MiB * MiB
+	return b, headroom, append(why, fmt.Sprintf("= %s for the containers' limits", b))
+}
+
+// Compute sizes the mix reqs for the host f with o.
+func Compute(f *platform.Facts, o Options, reqs []Request) (*Allocation, error) {
 	if len(reqs) == 0 {
 		reqs = []Request{{Name: string(General), Workload: General}}
 	}
-	a := &Allocation{Platform: f.Platform, Class: ClassOf(f.Platform), MemTotal: Bytes(f.MemTotal), Cores: f.Cores}
-	if ram != 0 {
-		a.MemTotal = ram
+	a := &Allocation{Platform: f.Platform, Class: ClassOf(f.Platform), MemTotal: Bytes(f.MemTotal), Cores: f.Cores, PhysicalCores: f.PhysicalCores, Reserved: o.Reserved}
+	src := "/proc/meminfo"
+	if o.RAM != 0 {
+		a.MemTotal, src = o.RAM, "--ram"
+	}
+	if a.Reserved == nil {
+		a.Reserved = []Reserve{}
 	}
 	switch {
 	case a.MemTotal == 0:
 		return nil, fmt.Errorf("this root shows no RAM (no /proc/meminfo: an image?): give the device's RAM with --ram")
 	case a.Cores == 0 && a.Class == Pi:
-		// An image shows no CPUs; every Raspberry Pi 4 and 5 has four.
-		a.Cores = 4
+		// An image shows no CPUs; every Raspberry Pi 4 and 5 has four
+		// cores, one thread each.
+		a.Cores, a.PhysicalCores = 4, 4
 	case a.Cores == 0:
 		return nil, fmt.Errorf("this root shows no CPUs (no /proc/cpuinfo or /sys/devices/system/cpu): size it on the host itself")
+	}
+	if a.PhysicalCores == 0 || a.PhysicalCores > a.Cores {
+		a.PhysicalCores = a.Cores
 	}
 	a.Physical = Physical(a.MemTotal)
 	row := memoryRow(a.Class, a.Physical)
 	a.Row = row.Host
 	limit := scale(a.Physical, row.Limit, row.Size)
 	reservation := scale(a.Physical, row.Reservation, row.Size)
-	a.Budget = a.MemTotal / 100 * (100 - MinHeadroom) / MiB * MiB
+	a.Budget, a.Headroom, a.BudgetWhy = BudgetOf(a.MemTotal, src, a.Reserved)
+	if a.Budget == 0 {
+		return nil, fmt.Errorf("no memory is left for containers: %s", strings.Join(a.BudgetWhy, " "))
+	}
 	a.Guide = min(limit, a.Budget)
 	rowWhy := fmt.Sprintf("memory table row %q: %s limit, %s reservation", row.Host, row.Limit, row.Reservation)
 	if row.Size != a.Physical {
@@ -304,52 +374,157 @@ func Compute(f *platform.Facts, ram Bytes, reqs []Request) (*Allocation, error) 
 			return nil, fmt.Errorf("workload %s: the name %q is given twice", r.Workload, r.Name)
 		}
 		seen[r.Name] = true
-		c := Container{Name: r.Name, Workload: r.Workload, Env: []Env{}}
+		var c Container
 		if r.Workload == General {
-			c.Memory, c.Reservation = a.Guide, min(reservation, a.Guide)
-			c.Why = append(c.Why, rowWhy)
-			if a.Guide < limit {
-				c.Why = append(c.Why, fmt.Sprintf("limit cut to %s: RAM less %d %% for the OS", a.Guide, MinHeadroom))
-			}
-			var why string
-			c.CPUs, why = GeneralCPUs(a.Class, a.Cores)
-			c.Why = append(c.Why, why)
+			c = a.general(r.Name, limit, reservation, rowWhy)
 		} else {
-			s := WorkloadTable[r.Workload][a.Class]
-			c.Memory = s.Memory
-			// The guide gives a workload its limit; its reservation keeps
-			// the row's reservation-to-limit ratio.
-			c.Reservation = scale(s.Memory, row.Reservation, row.Limit)
-			c.CPUs = min(s.CPUs, a.Cores)
-			c.Why = append(c.Why, fmt.Sprintf("workload table: %s on %s → %s, %d CPUs", r.Workload, a.Class, s.Memory, s.CPUs),
-				fmt.Sprintf("reservation %s: %s × %s/%s (the ratio of memory table row %q)", c.Reservation, s.Memory, row.Reservation, row.Limit, row.Host))
-			if c.CPUs < s.CPUs {
-				c.Why = append(c.Why, fmt.Sprintf("CPUs clamped to the %d cores present (never more than the host has)", a.Cores))
-			}
-			for _, e := range s.Env {
-				if slices.Contains(s.Threads, e.Name) {
-					e.Value = fmt.Sprint(c.CPUs)
-				}
-				c.Env = append(c.Env, e)
-			}
+			c = a.workload(r, row)
 		}
 		a.SumLimit += c.Memory
 		a.SumReservation += c.Reservation
 		a.Containers = append(a.Containers, c)
 	}
+	a.Warnings = append(a.Warnings, a.cpuWarnings()...)
 	if a.SumLimit > a.Budget {
-		var parts []string
-		for _, c := range a.Containers {
-			parts = append(parts, fmt.Sprintf("%s %s", c.Name, c.Memory))
+		if err := a.scaleToBudget(o); err != nil {
+			return nil, err
 		}
-		return nil, fmt.Errorf("memory limits sum to %s (%s), more than this host's %s: %s RAM less %d %% for the OS",
-			a.SumLimit, strings.Join(parts, " + "), a.Budget, platform.HumanBytes(uint64(a.MemTotal)), MinHeadroom)
 	}
 	if a.SumLimit > limit {
 		a.Warnings = append(a.Warnings, fmt.Sprintf("memory limits sum to %s, more than the %s the guide gives all containers on this host (%s): the OS keeps less than the guide's headroom", a.SumLimit, limit, row.Host))
 	}
 	a.Warnings = append(a.Warnings, cgroupWarnings(f)...)
 	return a, nil
+}
+
+// general is a general container: the row's limit and reservation, cut
+// to the budget, and the CPU row.
+func (a *Allocation) general(name string, limit, reservation Bytes, rowWhy string) Container {
+	c := Container{Name: name, Workload: General, Env: []Env{}, Memory: a.Guide, Reservation: min(reservation, a.Guide)}
+	c.Why = append(c.Why, rowWhy)
+	if a.Guide < limit {
+		c.Why = append(c.Why, fmt.Sprintf("limit cut to the budget, %s: %s", a.Guide, budgetWords(a)))
+	}
+	var why string
+	c.CPUs, why = GeneralCPUs(a.Class, a.PhysicalCores)
+	c.Why = append(c.Why, why)
+	return c
+}
+
+// ThreadVars are the environment variables that count threads or worker
+// processes: never more than the physical cores (llama.cpp #7176: more
+// threads than cores halved throughput).
+var ThreadVars = []string{"NUM_THREADS", "INFERENCE_THREADS", "WORKERS"}
+
+// workload is r's cell of the workload table: its limit, a reservation
+// at the row's ratio, its CPUs and thread counts within the physical
+// cores.
+func (a *Allocation) workload(r Request, row memRow) Container {
+	s := WorkloadTable[r.Workload][a.Class]
+	c := Container{Name: r.Name, Workload: r.Workload, Env: []Env{}, Memory: s.Memory}
+	// The guide gives a workload its limit; its reservation keeps the
+	// row's reservation-to-limit ratio.
+	c.Reservation = scale(s.Memory, row.Reservation, row.Limit)
+	c.CPUs = min(s.CPUs, a.PhysicalCores)
+	c.Why = append(c.Why, fmt.Sprintf("workload table: %s on %s → %s, %d CPUs", r.Workload, a.Class, s.Memory, s.CPUs),
+		fmt.Sprintf("reservation %s: %s × %s/%s (the ratio of memory table row %q)", c.Reservation, s.Memory, row.Reservation, row.Limit, row.Host))
+	if c.CPUs < s.CPUs {
+		c.Why = append(c.Why, fmt.Sprintf("CPUs clamped to the %s (the guide: never more than the physical cores)", a.coresWords()))
+	}
+	for _, e := range s.Env {
+		if slices.Contains(s.Threads, e.Name) {
+			e.Value = fmt.Sprint(c.CPUs)
+		} else if n, err := strconv.Atoi(e.Value); err == nil && slices.Contains(ThreadVars, e.Name) && n > a.PhysicalCores {
+			e.Value = fmt.Sprint(a.PhysicalCores)
+			c.Why = append(c.Why, fmt.Sprintf("%s %d → %d: never more threads than the %s", e.Name, n, a.PhysicalCores, a.coresWords()))
+		}
+		c.Env = append(c.Env, e)
+	}
+	return c
+}
+
+// coresWords is "4 physical cores", or "6 physical cores (12 logical
+// CPUs)" where SMT makes more.
+func (a *Allocation) coresWords() string {
+	if a.PhysicalCores == a.Cores {
+		return fmt.Sprintf("%d physical cores", a.PhysicalCores)
+	}
+	return fmt.Sprintf("%d physical cores (%d logical CPUs)", a.PhysicalCores, a.Cores)
+}
+
+// cpuWarnings say when the containers' CPUs, or their threads, sum to
+// more than the physical cores: each --cpus limits one container, not
+// all, so under load they slow each other.
+func (a *Allocation) cpuWarnings() []string {
+	var cpus, threads int
+	var parts []string
+	for _, c := range a.Containers {
+		cpus += c.CPUs
+		parts = append(parts, fmt.Sprintf("%s %d", c.Name, c.CPUs))
+		for _, e := range c.Env {
+			if n, err := strconv.Atoi(e.Value); err == nil && slices.Contains(ThreadVars, e.Name) {
+				threads += n
+			}
+		}
+	}
+	if cpus <= a.PhysicalCores && threads <= a.PhysicalCores {
+		return nil
+	}
+	return []string{fmt.Sprintf("CPUs sum to %d (%s) and threads to %d on %s: the containers overcommit the cores and slow each other under load; run fewer workloads on this host, or lower their --cpus and thread counts",
+		cpus, strings.Join(parts, " + "), threads, a.coresWords())}
+}
+
+// scaleToBudget scales every container's limit and reservation by one
+// factor, the budget over the sum of the limits (floored to a MiB, so
+// the sum stays within it), saying so in each Why and a warning; unless
+// o.Strict, or a container would fall below its floor: then it refuses
+// with the sums.
+func (a *Allocation) scaleToBudget(o Options) error {
+	var parts []string
+	for _, c := range a.Containers {
+		parts = append(parts, fmt.Sprintf("%s %s", c.Name, c.Memory))
+	}
+	over := fmt.Sprintf("memory limits sum to %s (%s), more than this host's %s: %s",
+		a.SumLimit, strings.Join(parts, " + "), a.Budget, budgetWords(a))
+	if o.Strict {
+		return fmt.Errorf("%s (--strict: not scaled)", over)
+	}
+	floor := o.FloorPercent
+	if floor == 0 {
+		floor = DefaultFloorPercent
+	}
+	sum := a.SumLimit
+	// Per mille, floored: what the text says is never more than applied.
+	pm := uint64(a.Budget/MiB) * 1000 / uint64(sum/MiB)
+	a.SumLimit, a.SumReservation = 0, 0
+	for i := range a.Containers {
+		c := &a.Containers[i]
+		least := scale(c.Memory, Bytes(floor)*MiB, 100*MiB)
+		m, r := scale(c.Memory, a.Budget, sum), scale(c.Reservation, a.Budget, sum)
+		if m < least || m == 0 {
+			return fmt.Errorf("%s; scaled to fit, %s would get %s, below its floor of %s (%d %% of %s)", over, c.Name, m, least, floor, c.Memory)
+		}
+		c.Why = append(c.Why, fmt.Sprintf("scaled by %d.%d %% to fit the budget: limit %s → %s, reservation %s → %s (the mix's %s over %s)", pm/10, pm%10, c.Memory, m, c.Reservation, r, sum, a.Budget))
+		c.Memory, c.Reservation = m, r
+		a.SumLimit += m
+		a.SumReservation += r
+	}
+	a.Scaled = true
+	a.Warnings = append(a.Warnings, fmt.Sprintf("%s; every container is scaled by %d.%d %% to fit (--strict refuses instead; each keeps at least %d %% of its figure)", over, pm/10, pm%10, floor))
+	return nil
+}
+
+// budgetWords is a's budget in one phrase.
+func budgetWords(a *Allocation) string { return BudgetWords(a.MemTotal, a.Reserved) }
+
+// BudgetWords is the budget of a host of memTotal keeping rs in one
+// phrase: "31.3 GiB RAM less 2 GiB huge pages less 10 % for the OS".
+func BudgetWords(memTotal Bytes, rs []Reserve) string {
+	w := platform.HumanBytes(uint64(memTotal)) + " RAM"
+	for _, r := range rs {
+		w += " less " + platform.HumanBytes(uint64(r.Size)) + " " + r.What
+	}
+	return w + fmt.Sprintf(" less %d %% for the OS", MinHeadroom)
 }
 
 // cgroupWarnings say when limits written would not take effect.

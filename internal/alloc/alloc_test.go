@@ -1,7 +1,10 @@
 package alloc
 
 import (
+	"fmt"
 	"math/rand/v2"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -32,7 +35,7 @@ func TestMemoryTableRows(t *testing.T) {
 		{"amd64 24 GB", platform.AMD64, 24*GiB - 600*MiB, 18 * GiB, 12 * GiB},
 		{"amd64 32 GB", platform.AMD64, 32775564 << 10, 28 * GiB, 20 * GiB},
 	} {
-		a, err := Compute(host(c.k, c.mem, 4), 0, nil)
+		a, err := Compute(host(c.k, c.mem, 4), Options{}, nil)
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
@@ -71,7 +74,7 @@ func TestMemoryDerived(t *testing.T) {
 		// less 10 %.
 		{"amd64 32 GB, 31 GiB seen", platform.AMD64, 31 * GiB, "amd64 32 GB+", 28569 * MiB, 20 * GiB},
 	} {
-		a, err := Compute(host(c.k, c.mem, 4), 0, nil)
+		a, err := Compute(host(c.k, c.mem, 4), Options{}, nil)
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
@@ -146,7 +149,7 @@ func TestWorkloadTable(t *testing.T) {
 		if c.k == platform.AMD64 {
 			cores = 16
 		}
-		a, err := Compute(host(c.k, c.mem, cores), 0, []Request{{Name: "x", Workload: c.w}})
+		a, err := Compute(host(c.k, c.mem, cores), Options{}, []Request{{Name: "x", Workload: c.w}})
 		if err != nil {
 			t.Fatalf("%s on %s: %v", c.w, c.k, err)
 		}
@@ -168,11 +171,11 @@ func envString(env []Env) string {
 // CPUs are clamped to the cores present, and the thread counts with them.
 func TestClampToCores(t *testing.T) {
 	t.Parallel()
-	a, err := Compute(host(platform.AMD64, 32*GiB, 6), 0, []Request{{"chat", LLM}, {"eyes", Vision}, {"ears", STT}})
+	a, err := Compute(host(platform.AMD64, 32*GiB, 6), Options{Strict: true}, []Request{{"chat", LLM}, {"eyes", Vision}, {"ears", STT}})
 	if err == nil {
 		t.Fatalf("llm+vision+stt (40g) fit a 32 GiB host: %+v", a)
 	}
-	a, err = Compute(host(platform.AMD64, 32*GiB, 6), 0, []Request{{"chat", LLM}, {"ears", STT}})
+	a, err = Compute(host(platform.AMD64, 32*GiB, 6), Options{}, []Request{{"chat", LLM}, {"ears", STT}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,29 +187,30 @@ func TestClampToCores(t *testing.T) {
 	}
 }
 
-// A mix over the host's RAM less 10 % is refused, with the sums.
+// With --strict, a mix over the host's RAM less 10 % is refused, with
+// the sums.
 func TestRefusedWithSums(t *testing.T) {
 	t.Parallel()
-	_, err := Compute(host(platform.AMD64, 16303340<<10, 6), 0, []Request{{"chat", LLM}})
-	if err == nil || !strings.Contains(err.Error(), "20g (chat 20g)") || !strings.Contains(err.Error(), "15.5 GiB RAM less 10 %") {
+	_, err := Compute(host(platform.AMD64, 16303340<<10, 6), Options{Strict: true}, []Request{{"chat", LLM}})
+	if err == nil || !strings.Contains(err.Error(), "20g (chat 20g)") || !strings.Contains(err.Error(), "15.5 GiB RAM less 10 % for the OS (--strict: not scaled)") {
 		t.Errorf("llm (20g) on 16 GB amd64: %v", err)
 	}
-	_, err = Compute(host(platform.RPi4, 7997184<<10, 4), 0, []Request{{"chat", LLM}, {"ears", STT}, {"eyes", Vision}})
+	_, err = Compute(host(platform.RPi4, 7997184<<10, 4), Options{Strict: true}, []Request{{"chat", LLM}, {"ears", STT}, {"eyes", Vision}})
 	if err == nil || !strings.Contains(err.Error(), "9g (chat 4g + ears 2g + eyes 3g)") {
 		t.Errorf("llm+stt+vision on a Pi 4 8 GB: %v", err)
 	}
 	// Over the guide's own total but under the hard line: a warning.
-	a, err := Compute(host(platform.RPi4, 7997184<<10, 4), 0, []Request{{"chat", LLM}, {"ears", STT}})
-	if err != nil || len(a.Warnings) != 1 || !strings.Contains(a.Warnings[0], "more than the 5g the guide gives") {
+	a, err := Compute(host(platform.RPi4, 7997184<<10, 4), Options{}, []Request{{"chat", LLM}, {"ears", STT}})
+	if err != nil || len(a.Warnings) != 2 || !strings.Contains(a.Warnings[1], "more than the 5g the guide gives") {
 		t.Errorf("llm+stt on a Pi 4 8 GB: %v %q", err, a.Warnings)
 	}
-	if _, err := Compute(host(platform.RPi4, 0, 4), 0, nil); err == nil || !strings.Contains(err.Error(), "--ram") {
+	if _, err := Compute(host(platform.RPi4, 0, 4), Options{}, nil); err == nil || !strings.Contains(err.Error(), "--ram") {
 		t.Errorf("no RAM: %v", err)
 	}
-	if a, err := Compute(host(platform.RPi4, 0, 4), 8*GiB, nil); err != nil || a.Containers[0].Memory != 5*GiB {
+	if a, err := Compute(host(platform.RPi4, 0, 4), Options{RAM: 8 * GiB}, nil); err != nil || a.Containers[0].Memory != 5*GiB {
 		t.Errorf("--ram 8g: %v", err)
 	}
-	if _, err := Compute(host(platform.RPi4, 8*GiB, 4), 0, []Request{{"a", LLM}, {"a", STT}}); err == nil {
+	if _, err := Compute(host(platform.RPi4, 8*GiB, 4), Options{}, []Request{{"a", LLM}, {"a", STT}}); err == nil {
 		t.Errorf("a name given twice is accepted")
 	}
 }
@@ -228,7 +232,9 @@ func TestInvariants(t *testing.T) {
 		for i := range r.IntN(4) {
 			reqs = append(reqs, Request{Name: string(rune('a' + i)), Workload: Workloads[r.IntN(len(Workloads))]})
 		}
-		a, err := Compute(host(kinds[r.IntN(len(kinds))], mem, cores), 0, reqs)
+		f := host(kinds[r.IntN(len(kinds))], mem, cores)
+		f.PhysicalCores = 1 + r.IntN(cores)
+		a, err := Compute(f, Options{}, reqs)
 		if err != nil {
 			if !strings.Contains(err.Error(), "more than this host's") {
 				t.Fatalf("mem %d cores %d %v: %v", mem, cores, reqs, err)
@@ -238,8 +244,13 @@ func TestInvariants(t *testing.T) {
 		var sum Bytes
 		for _, c := range a.Containers {
 			sum += c.Memory
-			if c.CPUs < 1 || c.CPUs > cores || c.Reservation > c.Memory || c.Memory == 0 || c.Memory%MiB != 0 || c.Reservation%MiB != 0 {
-				t.Fatalf("mem %d cores %d: %+v", mem, cores, c)
+			if c.CPUs < 1 || c.CPUs > f.PhysicalCores || c.Reservation > c.Memory || c.Memory == 0 || c.Memory%MiB != 0 || c.Reservation%MiB != 0 {
+				t.Fatalf("mem %d cores %d/%d: %+v", mem, f.PhysicalCores, cores, c)
+			}
+			for _, e := range c.Env {
+				if n, _ := strconv.Atoi(e.Value); slices.Contains(ThreadVars, e.Name) && (n < 1 || n > f.PhysicalCores) {
+					t.Fatalf("%d physical cores: %s=%s", f.PhysicalCores, e.Name, e.Value)
+				}
 			}
 		}
 		if sum != a.SumLimit || sum > a.Budget || a.Budget > mem {
@@ -291,5 +302,120 @@ func TestQuadletSupport(t *testing.T) {
 		if d != want[0] || m != want[1] || why == "" {
 			t.Errorf("%q: drop-ins %v memory %v (%s)", v, d, m, why)
 		}
+	}
+}
+
+// The budget subtracts each reserve and the OS's 10 %, line by line; a
+// host that keeps it all refuses with the lines.
+func TestBudgetReserves(t *testing.T) {
+	t.Parallel()
+	o := Options{Reserved: []Reserve{{"huge pages", 2 * GiB, "planned"}, {"tmpfs /tmp", 512 * MiB, "cap"}}}
+	a, err := Compute(host(platform.AMD64, 16*GiB, 8), o, []Request{{"x", STT}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 16 GiB / 100 × 90 − 2.5 GiB, floored to a MiB.
+	if a.Budget != 12185*MiB || a.Headroom != 16*GiB-16*GiB/100*90 || len(a.BudgetWhy) != 5 || a.BudgetWhy[1] != "− 2 GiB huge pages: planned" || a.BudgetWhy[4] != "= 12185m for the containers' limits" {
+		t.Errorf("budget %s headroom %d: %q", a.Budget, a.Headroom, a.BudgetWhy)
+	}
+	o.Reserved[0].Size = 15 * GiB
+	if _, err := Compute(host(platform.AMD64, 16*GiB, 8), o, nil); err == nil || !strings.Contains(err.Error(), "no memory is left for containers: 16 GiB RAM") {
+		t.Errorf("all RAM kept: %v", err)
+	}
+}
+
+// CPUs and threads are sized from physical cores: the rows as written,
+// never above the physical cores, thread counts with them, and a mix
+// whose CPUs or threads sum over them is warned of.
+func TestPhysicalCoresSizing(t *testing.T) {
+	t.Parallel()
+	smt := func(k platform.Kind, mem Bytes, logical, physical int) *platform.Facts {
+		f := host(k, mem, logical)
+		f.PhysicalCores = physical
+		return f
+	}
+	// 6 cores, 12 threads: the 6–8 row, not the 12–16 one.
+	a, err := Compute(smt(platform.AMD64, 32*GiB, 12, 6), Options{}, nil)
+	if err != nil || a.Containers[0].CPUs != 6 || a.PhysicalCores != 6 || a.Cores != 12 || !strings.Contains(a.Containers[0].Why[len(a.Containers[0].Why)-1], "6–8 cores → 6") {
+		t.Fatalf("general on 6c/12t: %v %+v", err, a)
+	}
+	a, err = Compute(smt(platform.AMD64, 32*GiB, 12, 6), Options{}, []Request{{"chat", LLM}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := a.Containers[0]
+	if c.CPUs != 6 || envString(c.Env) != "NUM_THREADS=6 MAX_CONCURRENT_REQUESTS=5" || !strings.Contains(strings.Join(c.Why, "\n"), "CPUs clamped to the 6 physical cores (12 logical CPUs)") || len(a.Warnings) != 0 {
+		t.Errorf("llm on 6c/12t: %d CPUs, %s, %q, warnings %q", c.CPUs, envString(c.Env), c.Why, a.Warnings)
+	}
+	// WORKERS is a thread count too: 4 → 2 on two cores.
+	a, err = Compute(smt(platform.AMD64, 16*GiB, 4, 2), Options{}, []Request{{"ears", STT}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := a.Containers[0]; c.CPUs != 2 || envString(c.Env) != "WORKERS=2 BATCH_SIZE=4" || !strings.Contains(strings.Join(c.Why, "\n"), "WORKERS 4 → 2: never more threads than the 2 physical cores (4 logical CPUs)") {
+		t.Errorf("stt on 2c/4t: %d CPUs, %s, %q", c.CPUs, envString(c.Env), c.Why)
+	}
+	// Overcommit: a Pi 5 16 GB with all three, amd64 with llm+stt.
+	a, err = Compute(host(platform.RPi5, 16*GiB, 4), Options{}, []Request{{"chat", LLM}, {"ears", STT}, {"eyes", Vision}})
+	if err != nil || len(a.Warnings) != 1 || !strings.HasPrefix(a.Warnings[0], "CPUs sum to 12 (chat 4 + ears 4 + eyes 4) and threads to 10 on 4 physical cores: the containers overcommit") {
+		t.Errorf("pi5 all three: %v %q", err, a.Warnings)
+	}
+	a, err = Compute(host(platform.AMD64, 32*GiB, 8), Options{}, []Request{{"chat", LLM}, {"ears", STT}})
+	if err != nil || len(a.Warnings) != 1 || !strings.HasPrefix(a.Warnings[0], "CPUs sum to 14 (chat 8 + ears 6) and threads to 12 on 8 physical cores") {
+		t.Errorf("amd64 llm+stt: %v %q", err, a.Warnings)
+	}
+	// Within the cores: no warning.
+	a, err = Compute(host(platform.AMD64, 32*GiB, 16), Options{}, []Request{{"chat", LLM}, {"ears", STT}})
+	if err != nil || len(a.Warnings) != 0 {
+		t.Errorf("amd64 llm+stt on 16 cores: %v %q", err, a.Warnings)
+	}
+}
+
+// Over the budget, every container is scaled by one factor down to it,
+// said in each Why and a warning; below the floor it is refused.
+func TestScaledToBudget(t *testing.T) {
+	t.Parallel()
+	// Pi 5 8 GB, all three: 9g into 7246m (7.9 GiB less 10 %).
+	a, err := Compute(host(platform.RPi5, 8245168<<10, 4), Options{}, []Request{{"chat", LLM}, {"ears", STT}, {"eyes", Vision}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := []string{}
+	for _, c := range a.Containers {
+		got = append(got, fmt.Sprintf("%s %s/%s", c.Name, c.Memory, c.Reservation))
+	}
+	// 7246/9216 of each, floored to a MiB: 4096 → 3220, 2048 → 1610,
+	// 3072 → 2415; reservations 2457 → 1931, 1228 → 965, 1843 → 1449.
+	if want := "chat 3220m/1931m ears 1610m/965m eyes 2415m/1449m"; strings.Join(got, " ") != want || !a.Scaled || a.SumLimit != 7245*MiB || a.SumLimit > a.Budget {
+		t.Errorf("pi5 8 GB all three: %s (sum %s, budget %s), want %s", strings.Join(got, " "), a.SumLimit, a.Budget, want)
+	}
+	if w := a.Containers[0].Why[len(a.Containers[0].Why)-1]; w != "scaled by 78.6 % to fit the budget: limit 4g → 3220m, reservation 2457m → 1931m (the mix's 9g over 7246m)" {
+		t.Errorf("chat's why: %q", w)
+	}
+	if !slices.ContainsFunc(a.Warnings, func(w string) bool {
+		return strings.HasPrefix(w, "memory limits sum to 9g (chat 4g + ears 2g + eyes 3g), more than this host's 7246m: 7.9 GiB RAM less 10 % for the OS; every container is scaled by 78.6 % to fit")
+	}) {
+		t.Errorf("no scaling warning: %q", a.Warnings)
+	}
+	// amd64 16 GB, one LLM: 20g into 14329m.
+	a, err = Compute(host(platform.AMD64, 16303340<<10, 6), Options{}, []Request{{"chat", LLM}})
+	if err != nil || a.Containers[0].Memory != 14329*MiB || a.Containers[0].Reservation != 9552*MiB {
+		t.Errorf("amd64 16 GB llm: %v %+v", err, a)
+	}
+	// Pi 4 4 GB, all three: 9g into 3495m is 37.9 %, below the 50 %
+	// floor: refused, naming the first container below it.
+	_, err = Compute(host(platform.RPi4, 3884*MiB, 4), Options{}, []Request{{"chat", LLM}, {"ears", STT}, {"eyes", Vision}})
+	if err == nil || !strings.HasSuffix(err.Error(), "; scaled to fit, chat would get 1553m, below its floor of 2g (50 % of 4g)") {
+		t.Errorf("pi4 4 GB all three: %v", err)
+	}
+	// The profile's floor lets it through.
+	a, err = Compute(host(platform.RPi4, 3884*MiB, 4), Options{FloorPercent: 30}, []Request{{"chat", LLM}, {"ears", STT}, {"eyes", Vision}})
+	if err != nil || a.Containers[0].Memory != 1553*MiB || a.SumLimit > a.Budget {
+		t.Errorf("pi4 4 GB all three, floor 30 %%: %v %+v", err, a)
+	}
+	// Within the budget nothing is scaled.
+	a, err = Compute(host(platform.RPi5, 16*GiB, 4), Options{}, []Request{{"chat", LLM}})
+	if err != nil || a.Scaled || a.Containers[0].Memory != 4*GiB {
+		t.Errorf("pi5 16 GB llm: %v %+v", err, a)
 	}
 }

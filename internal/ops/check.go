@@ -46,7 +46,11 @@ func (x *Host) Check(req CheckRequest) (*check.Report, error) {
 // cut down to the one file it names (NAME's Quadlet drop-in, or with the
 // compose form the override): the same intent, plan, snapshot and
 // rollback as the task from a profile.
-func ResourcesWrite(reqs []alloc.Request, forms []alloc.Form, ram alloc.Bytes, name string) (Request, error) {
+//
+// The profile's other container-resources options stay (floor_percent);
+// strict sets floor_percent to 100, so that a mix over the budget is
+// refused rather than scaled, as `resources --strict` does.
+func ResourcesWrite(reqs []alloc.Request, forms []alloc.Form, ram alloc.Bytes, name string, strict bool) (Request, error) {
 	if ram != 0 {
 		return Request{}, fmt.Errorf("--ram with --write: a file written for a host is sized from the host itself")
 	}
@@ -71,7 +75,15 @@ func ResourcesWrite(reqs []alloc.Request, forms []alloc.Form, ram alloc.Bytes, n
 		file = alloc.QuadletPath(name)
 	}
 	return Request{
-		Extra: tasks.Choices{t.Name(): {Enabled: &on, Options: &tasks.ContainerResourcesOptions{Containers: list, Form: string(form)}}},
+		Extra: func(c tasks.Choices) tasks.Choices {
+			o := *c.Options(t).(*tasks.ContainerResourcesOptions)
+			o.Containers, o.Form = list, string(form)
+			if strict {
+				o.FloorPercent = 100
+			}
+			c[t.Name()] = tasks.Settings{Enabled: &on, Options: &o}
+			return c
+		},
 		Narrow: func(p *plan.Plan) error {
 			p.Narrow(t.Name(), []string{resource.ID(resource.File(file))})
 			if len(p.Skipped) > 0 {

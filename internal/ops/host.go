@@ -12,6 +12,7 @@ import (
 	"maps"
 	"time"
 
+	"github.com/ezansiedgeai/ezedge-host/internal/engine/reboot"
 	"github.com/ezansiedgeai/ezedge-host/internal/engine/tryapply"
 	"github.com/ezansiedgeai/ezedge-host/internal/hostroot"
 	"github.com/ezansiedgeai/ezedge-host/internal/profile"
@@ -47,7 +48,7 @@ func Open(dir string, as platform.Kind) (*Host, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Host{Root: h, Store: rollback.Open(h), As: as, running: h.IsSystemRoot()}, nil
+	return &Host{Root: h, Store: rollback.Open(h), As: as, running: reboot.Live(h)}, nil
 }
 
 // Close releases the root.
@@ -87,6 +88,12 @@ func (x *Host) Lock(timeout time.Duration, what string) (unlock func(), reverted
 	}
 	x.trackApplies(overdue)
 	revs, err := tryapply.RevertOverdue(x.Store, x.Root, x.now())
+	if len(overdue) > 0 {
+		// What the reverts changed is said now, under the lock: the
+		// caller may stop before its own sync (a plan refused, a
+		// question answered no), and the notice must not go stale.
+		x.syncReboot(nil)
+	}
 	if err != nil {
 		unlock()
 		return nil, nil, err
@@ -112,8 +119,10 @@ func (x *Host) Lock(timeout time.Duration, what string) (unlock func(), reverted
 type Request struct {
 	// Profile is the profile, resolved for this root (Host.Profile).
 	Profile *profile.Resolved
-	// Extra are choices over the profile's (resources --write).
-	Extra tasks.Choices
+	// Extra, when set, makes the choices planned with from the profile's
+	// (resources --write: the container-resources task for one mix, its
+	// other options as the profile sets them).
+	Extra func(tasks.Choices) tasks.Choices
 	// Only narrows the plan to these tasks (nil: all).
 	Only []string
 	// Narrow, when set, cuts the plan down to what one command writes.
@@ -136,8 +145,7 @@ func (x *Host) Plan(r Request) (*plan.Plan, error) {
 	if r.Extra != nil {
 		merged := tasks.Choices{}
 		maps.Copy(merged, choices)
-		maps.Copy(merged, r.Extra)
-		choices = merged
+		choices = r.Extra(merged)
 	}
 	p, err := plan.BuildOnly(x.Root, x.Store, f, choices, r.Only)
 	if err != nil {

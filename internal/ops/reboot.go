@@ -16,9 +16,10 @@ import (
 //   - A change needs one when the plan marks it RebootRequired: a kernel
 //     argument, and the resources a task reads only at boot (tmp.mount,
 //     the journald drop-in, the root's fstab line). A restore by rollback
-//     or a try apply's revert needs one when it is of a kernel argument
-//     (the journal does not keep the task's mark), or of a resource an
-//     apply marked since this boot.
+//     or a try apply's revert needs one when the apply's plan marked the
+//     change so (the journal keeps the mark; a kernel argument in a
+//     journal written before it did), or of a resource an apply marked
+//     since this boot.
 //   - On the running system (--root /) every use case that changes the
 //     host records, before the change, the value such a resource had when
 //     the system booted (reboot.Record, in /run), and afterwards reads the
@@ -65,7 +66,7 @@ func (x *Host) trackRestores(recs []*rollback.Record) func(*reboot.Record) {
 	return func(r *reboot.Record) {
 		for _, rec := range recs {
 			for _, it := range rec.Items {
-				if it.Restored || it.Resource.Kind() != resource.KindKernelArg {
+				if it.Restored || !atBoot(it) {
 					continue
 				}
 				if now, err := it.Resource.Read(x.Root); err == nil {
@@ -141,12 +142,19 @@ func madeByRestores(recs []*rollback.Record, ids []string) []reboot.Reason {
 	var out []reboot.Reason
 	for _, rec := range recs {
 		for _, it := range rec.Items {
-			if it.Resource.Kind() == resource.KindKernelArg && slices.Contains(ids, it.ID()) {
+			if atBoot(it) && slices.Contains(ids, it.ID()) {
 				out = addReason(out, reboot.Of(it.Task, it.Resource))
 			}
 		}
 	}
 	return out
+}
+
+// atBoot: restoring it takes effect at the next boot: a kernel argument,
+// or what the apply's plan marked so (journals from before the mark was
+// kept know only the first).
+func atBoot(it *rollback.Item) bool {
+	return it.Reboot || it.Resource.Kind() == resource.KindKernelArg
 }
 
 func addReason(rs []reboot.Reason, r reboot.Reason) []reboot.Reason {

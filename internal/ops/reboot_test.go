@@ -1,6 +1,7 @@
 package ops
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,6 +13,7 @@ import (
 	"github.com/ezansiedgeai/ezedge-host/internal/fixture"
 	"github.com/ezansiedgeai/ezedge-host/internal/health/check"
 	"github.com/ezansiedgeai/ezedge-host/internal/profile"
+	"github.com/ezansiedgeai/ezedge-host/plan"
 )
 
 // running opens a copy of fixture name as the running system would be
@@ -120,6 +122,20 @@ func TestRebootAfterRollbackOfAnEarlierBoot(t *testing.T) {
 	if err != nil || !slices.Equal(kernelArgs(rb.Reboot), kernelArgs(res.Reboot)) {
 		t.Fatalf("rollback: %v, want %v (%v)", rb.Reboot, res.Reboot, err)
 	}
+	// Not only kernel arguments: the journal keeps the plan's mark, so
+	// the fstab line, tmp.mount and the journald drop-in put back are
+	// reasons too.
+	names := func(rs []reboot.Reason) []string {
+		var out []string
+		for _, r := range rs {
+			out = append(out, r.Resource)
+		}
+		slices.Sort(out)
+		return out
+	}
+	if got, want := names(rb.Reboot), names(res.Reboot); !slices.Equal(got, want) || len(want) == len(kernelArgs(res.Reboot)) {
+		t.Errorf("rollback's reasons %v, want the apply's %v (with more than kernel arguments)", got, want)
+	}
 	if at(root, reboot.FlagPath) != reboot.Message {
 		t.Error("no notice after the rollback")
 	}
@@ -153,5 +169,48 @@ func TestRebootOnAnImage(t *testing.T) {
 	rb, err := x.Rollback(RollbackRequest{})
 	if err != nil || !slices.Equal(kernelArgs(rb.Reboot), kernelArgs(want)) {
 		t.Errorf("rollback: %v, want the kernel arguments of %v", rb.Reboot, want)
+	}
+}
+
+// TestRevertedTryApplyLeavesNoStaleNotice: a try apply of kernel arguments
+// writes the notice; when its deadline passes unconfirmed, the next apply
+// reverts it first, and although that apply then stops (the operator
+// answers no) the notice is taken away: the revert undid every reason.
+func TestRevertedTryApplyLeavesNoStaleNotice(t *testing.T) {
+	t.Parallel()
+	x, root := running(t, "pi5-16gb-nvme-bookworm")
+	if _, err := x.Apply(ApplyRequest{Request: defaults(t, x), Within: time.Minute, Self: "/bin/true"}); err != nil {
+		t.Fatal(err)
+	}
+	if at(root, reboot.FlagPath) != reboot.Message {
+		t.Fatal("no notice after the try apply")
+	}
+	later := time.Now().Add(time.Hour)
+	x.Now = func() time.Time { return later }
+	no := func(*plan.Plan) error { return errors.New("answered no") }
+	if _, err := x.Apply(ApplyRequest{Request: defaults(t, x), Review: no}); err == nil || !strings.Contains(err.Error(), "answered no") {
+		t.Fatalf("apply answered no: %v", err)
+	}
+	if got, err := x.RebootRequired(); err != nil || len(got) != 0 {
+		t.Errorf("after the revert: reasons %v %v", got, err)
+	}
+	if _, err := os.Lstat(filepath.Join(root, reboot.FlagPath)); err == nil {
+		t.Errorf("the notice is stale after the revert: %q", at(root, reboot.FlagPath))
+	}
+}
+
+// TestLiveOnlyForTheRunningSystem: a root other than / is never the
+// running system, whatever its /run and /proc hold.
+func TestLiveOnlyForTheRunningSystem(t *testing.T) {
+	t.Parallel()
+	_, root := running(t, "pi5-16gb-nvme-bookworm")
+	fixture.PutAll(t, root, map[string]fixture.Entry{"/run/systemd/system": fixture.Dir()})
+	x, err := Open(root, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	if x.running || reboot.Live(x.Root) {
+		t.Error("a copy of a host is taken for the running system")
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/ezansiedgeai/ezedge-host/internal/hostroot"
 	"github.com/ezansiedgeai/ezedge-host/tasks"
@@ -73,6 +74,19 @@ func decodeLayer(name string, b []byte) (l *layer, err error) {
 	}()
 	if i := bytes.IndexByte(b, 0); i >= 0 {
 		return nil, fmt.Errorf("profile %s:%d: binary data (NUL byte), not YAML", printable(name), bytes.Count(b[:i], []byte("\n"))+1)
+	}
+	// YAML is Unicode; a saved plan keeps a layer's bytes in JSON, which
+	// would replace an invalid byte and no longer match them.
+	if !utf8.Valid(b) {
+		n := 0
+		for len(b[n:]) > 0 {
+			r, size := utf8.DecodeRune(b[n:])
+			if r == utf8.RuneError && size == 1 {
+				break
+			}
+			n += size
+		}
+		return nil, fmt.Errorf("profile %s:%d: not UTF-8 (a YAML file is Unicode text)", printable(name), bytes.Count(b[:n], []byte("\n"))+1)
 	}
 	body, ferr := document(b)
 	if ferr != nil {

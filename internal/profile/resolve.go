@@ -7,6 +7,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/ezansiedgeai/ezedge-host/internal/hostroot"
 	"github.com/ezansiedgeai/ezedge-host/platform"
@@ -298,6 +299,9 @@ func (r *Resolved) merge() error {
 // named as backups.
 func DropIn(name string) (why string) {
 	switch {
+	case !utf8.ValidString(name):
+		// Its name could not be kept in a saved plan (JSON) as it is.
+		return "its name is not UTF-8"
 	case strings.HasPrefix(name, "."):
 		return "hidden (its name starts with a dot)"
 	case strings.HasSuffix(name, "~") || slices.Contains(backups, path.Ext(name)):

@@ -629,3 +629,22 @@ func TestOriginString(t *testing.T) {
 		}
 	}
 }
+
+// TestNotUTF8: a layer is Unicode text, as YAML is, and a profile.d name
+// must be too: a saved plan keeps both in JSON, which would change them.
+func TestNotUTF8(t *testing.T) {
+	t.Parallel()
+	_, err := decodeLayer("/etc/ezedge-host/profile.yaml", []byte("version: 1\n# caf\xe9\ntasks: {}\n"))
+	if err == nil || !strings.Contains(err.Error(), "profile /etc/ezedge-host/profile.yaml:2: not UTF-8") {
+		t.Errorf("a Latin-1 comment: %v", err)
+	}
+	if _, err := decodeLayer("p.yaml", []byte("version: 1\n# café\ntasks: {}\n")); err != nil {
+		t.Errorf("UTF-8: %v", err)
+	}
+	if why := DropIn("10-caf\xe9.yaml"); why != "its name is not UTF-8" {
+		t.Errorf("a Latin-1 name: %q", why)
+	}
+	if why := DropIn("10-café.yaml"); why != "" {
+		t.Errorf("a UTF-8 name: %q", why)
+	}
+}

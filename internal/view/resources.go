@@ -73,10 +73,13 @@ func NewResources(root string, a *alloc.Allocation, p alloc.Podman, forms []allo
 
 // ResourcesText is the allocation as a table, its reasons, and each form.
 func ResourcesText(w io.Writer, r Resources) {
-	escape.Fprintf(w, "Host: %s, %s RAM (%s installed), %d CPUs; memory table row %q\n",
-		r.Platform, platform.HumanBytes(uint64(r.MemTotal)), platform.HumanBytes(uint64(r.Physical)), r.Cores, r.Row)
-	escape.Fprintf(w, "Budget: limits may sum to %s (%s: RAM less %d %% for the OS); the guide gives all containers %s.\n\n",
-		r.Budget, platform.HumanBytes(uint64(r.Budget)), alloc.MinHeadroom, r.Guide)
+	escape.Fprintf(w, "Host: %s, %s RAM (%s installed), %d CPUs (%d physical cores); memory table row %q\n",
+		r.Platform, platform.HumanBytes(uint64(r.MemTotal)), platform.HumanBytes(uint64(r.Physical)), r.Cores, r.PhysicalCores, r.Row)
+	escape.Fprintf(w, "Budget: limits may sum to %s; the guide gives all containers %s.\n", r.Budget, r.Guide)
+	for _, l := range r.BudgetWhy {
+		escape.Fprintf(w, "  %s\n", l)
+	}
+	escape.Fprintf(w, "\n")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	escape.Fprintf(tw, "CONTAINER\tWORKLOAD\tMEMORY\tRESERVED\tCPUS\tENVIRONMENT\n")
 	for _, c := range r.Containers {

@@ -81,7 +81,7 @@ func priors(h *hostroot.Root, pending []plan.Change) ([]plan.Change, []rollback.
 		}
 		c.Before = cur
 		todo = append(todo, c)
-		prior = append(prior, rollback.Prior{Task: c.Task, Resource: c.Resource, State: cur, Then: c.Then})
+		prior = append(prior, rollback.Prior{Task: c.Task, Resource: c.Resource, State: cur, Then: c.Then, Reboot: c.RebootRequired})
 	}
 	return todo, prior, nil
 }

@@ -123,6 +123,15 @@ func Load(h *hostroot.Root) (*Record, error) {
 	return &r, nil
 }
 
+// Live reports whether h is the running system, whose /run the next boot
+// empties: the root is / (not an image or a copy), systemd runs there
+// (/run/systemd/system; not a chroot building an image, where / is the
+// image and /run may even be the build host's), and the kernel names
+// this boot. Only then is the record kept and Debian's notice written.
+func Live(h *hostroot.Root) bool {
+	return h.IsSystemRoot() && h.Exists("/run/systemd/system") && bootID(h) != ""
+}
+
 // bootID is the kernel's random id of this boot ("" where it cannot be
 // read).
 func bootID(h *hostroot.Root) string {

@@ -382,12 +382,26 @@ func TestRaspiGenerated(t *testing.T) {
 			t.Errorf("input %q: put back %q, want %q (%v)", input, back, gen, err)
 		}
 	}
-	// Not the hook's shape: the whole line, as PiCmdline.
-	for _, line := range []string{"console=tty1 root=/dev/sda2 rootwait", "root=x quiet\n"} {
-		a, _ := setAll([]byte(line), RaspiGenerated, args)
-		b, _ := setAll([]byte(line), PiCmdline, args)
-		if string(a) != string(b) {
-			t.Errorf("%q: %q, as PiCmdline %q", line, a, b)
+	// Not the hook's shape: without rootwait, the whole line, as
+	// PiCmdline; ending in rootwait, before it (appended after it, the
+	// line would take the hook's shape and the arguments could not be put
+	// back byte for byte).
+	for line, want := range map[string]string{
+		"root=x quiet\n":                       "root=x quiet zswap.enabled=1 zswap.compressor=lz4 cgroup_enable=memory\n",
+		"console=tty1 root=/dev/sda2 rootwait": "console=tty1 root=/dev/sda2 zswap.enabled=1 zswap.compressor=lz4 cgroup_enable=memory rootwait",
+		"a rootwait b rootwait\t\n":            "a rootwait b zswap.enabled=1 zswap.compressor=lz4 cgroup_enable=memory rootwait\t\n",
+	} {
+		out, err := setAll([]byte(line), RaspiGenerated, args)
+		if err != nil || string(out) != want {
+			t.Errorf("%q: %q (%v), want %q", line, out, err, want)
+			continue
 		}
+		back, err := restoreAll(out, RaspiGenerated, args, recorded(t, []byte(line), RaspiGenerated, args))
+		if err != nil || string(back) != line {
+			t.Errorf("%q: put back %q (%v)", line, back, err)
+		}
+	}
+	if _, err := setAll([]byte("rootwait\n"), RaspiGenerated, args); err == nil {
+		t.Error("a command line of rootwait alone was edited")
 	}
 }

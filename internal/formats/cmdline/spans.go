@@ -90,12 +90,8 @@ func Spans(data []byte, f Format) ([]Span, error) {
 			return nil, fmt.Errorf("it has a double quote that is never closed; it cannot be edited safely")
 		}
 		if f == RaspiGenerated {
-			// The hook's template: "… rootwait ${post_cmdline}".
-			toks := Tokenize(line)
-			for i := len(toks) - 1; i >= 0; i-- {
-				if t := toks[i]; line[t.Start:t.End] == "rootwait" && t.End < len(line) && line[t.End] == ' ' {
-					return []Span{{Start: t.End + 1, End: len(line), Name: "line 1 after rootwait", WholeLine: true}}, nil
-				}
+			if sp, ok, err := raspiGeneratedSpan(line); ok || err != nil {
+				return []Span{sp}, err
 			}
 		}
 		return []Span{{Start: 0, End: len(line), Name: "line 1", Whole: f != ExtraArgs}}, nil
@@ -116,6 +112,35 @@ func Spans(data []byte, f Format) ([]Span, error) {
 		return grubCfgSpans(s)
 	}
 	return nil, fmt.Errorf("unknown command line format %d", f)
+}
+
+// raspiGeneratedSpan is where raspi-firmware's hook puts the extra
+// arguments in the cmdline.txt it writes: its template is "… rootwait
+// ${post_cmdline}", so after the last "rootwait" and the space after it.
+// The span must come out the same after every edit of it, or putting a
+// value back would not give the bytes back: a line whose last rootwait
+// ends it (not the hook's form) would turn into the hook's form when an
+// argument is appended, so there arguments go before that rootwait. ok is
+// false for a line without rootwait, which is edited whole.
+func raspiGeneratedSpan(line string) (sp Span, ok bool, err error) {
+	toks := Tokenize(line)
+	last := -1
+	for i, t := range toks {
+		if line[t.Start:t.End] == "rootwait" {
+			last = i
+		}
+	}
+	switch {
+	case last < 0:
+		return Span{}, false, nil
+	case toks[last].End < len(line) && line[toks[last].End] == ' ':
+		return Span{Start: toks[last].End + 1, End: len(line), Name: "line 1 after rootwait", WholeLine: true}, true, nil
+	case last == len(toks)-1 && last > 0:
+		return Span{Start: 0, End: toks[last-1].End, Name: "line 1 before its closing rootwait", Whole: true}, true, nil
+	case last == len(toks)-1:
+		return Span{}, false, fmt.Errorf("its command line is rootwait alone; it cannot be edited safely")
+	}
+	return Span{}, false, nil
 }
 
 // grubCfgSpans finds the arguments of every linux command of a grub.cfg:

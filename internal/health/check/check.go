@@ -7,6 +7,7 @@ package check
 
 import (
 	"fmt"
+	"github.com/ezansiedgeai/ezedge-host/internal/alloc"
 	"path"
 	"slices"
 	"sort"
@@ -143,6 +144,9 @@ type Input struct {
 	Textfile     string
 	TextfileTime time.Time
 	Baselines    Baselines
+	// Reserved is the memory the host keeps from containers with the
+	// profile's choices (tasks.Reserved): limits-fit's budget.
+	Reserved []alloc.Reserve
 	// Reboot is what the running system waits for a reboot for (nil on
 	// another root).
 	Reboot *Reboot
@@ -604,19 +608,34 @@ func (c *checker) memory() {
 		}
 		c.add(r)
 	}
+	// The budget `resources` sizes containers to: RAM less what the
+	// host keeps (huge pages, a tmpfs /tmp, a volatile journal) less the
+	// OS's least headroom; the warning line leaves it the most.
+	budget, _, _ := alloc.BudgetOf(alloc.Bytes(f.MemTotal), "/proc/meminfo", c.in.Reserved)
+	kept := uint64(0)
+	for _, r := range c.in.Reserved {
+		kept += uint64(r.Size)
+	}
+	// CPU limits are weighed against physical cores, as resources sizes
+	// them (the logical CPUs where topology is unknown).
+	cores := f.PhysicalCores
+	if cores == 0 {
+		cores = f.Cores
+	}
 	fit := Result{Group: Memory, Name: "limits-fit", Status: OK, Evidence: "/proc/meminfo, /sys/fs/cgroup"}
-	fit.Value = fmt.Sprintf("memory limits %s of %s RAM; CPU limits %.2f of %d cores", platform.HumanBytes(memSum), platform.HumanBytes(f.MemTotal), cpuSum, f.Cores)
+	fit.Value = fmt.Sprintf("memory limits %s of a %s budget (%s); CPU limits %.2f of %d physical cores", platform.HumanBytes(memSum),
+		platform.HumanBytes(uint64(budget)), alloc.BudgetWords(alloc.Bytes(f.MemTotal), c.in.Reserved), cpuSum, cores)
 	switch {
 	case f.MemTotal == 0:
 		fit.Status, fit.Detail = Unknown, "RAM unknown"
-	case float64(memSum) > float64(f.MemTotal)*(1-headroomFail):
-		fit.Status, fit.Detail = Fail, fmt.Sprintf("limits leave less than %.0f %% of RAM to the host", headroomFail*100)
-		fit.Fix = "lower the containers' memory limits"
-	case float64(memSum) > float64(f.MemTotal)*(1-headroomWarn):
-		fit.Status, fit.Detail = Warn, fmt.Sprintf("limits leave less than %.0f %% of RAM to the host", headroomWarn*100)
-		fit.Fix = "lower the containers' memory limits"
-	case f.Cores > 0 && cpuSum > float64(f.Cores):
-		fit.Status, fit.Detail = Warn, "CPU limits add up to more cores than the host has"
+	case memSum > uint64(budget):
+		fit.Status, fit.Detail = Fail, fmt.Sprintf("limits leave less than %.0f %% of RAM to the host, beyond what it keeps", headroomFail*100)
+		fit.Fix = "lower the containers' memory limits (`ezedge-host resources` sizes them to the budget)"
+	case float64(memSum+kept) > float64(f.MemTotal)*(1-headroomWarn):
+		fit.Status, fit.Detail = Warn, fmt.Sprintf("limits leave less than %.0f %% of RAM to the host, beyond what it keeps", headroomWarn*100)
+		fit.Fix = "lower the containers' memory limits (`ezedge-host resources` sizes them to the budget)"
+	case cores > 0 && cpuSum > float64(cores):
+		fit.Status, fit.Detail = Warn, "CPU limits add up to more physical cores than the host has"
 		fit.Fix = "lower the containers' --cpus"
 	default:
 		fit.Detail = fmt.Sprintf("at least %.0f %% of RAM left to the host", headroomWarn*100)
@@ -822,7 +841,8 @@ func Host(h *hostroot.Root, store *rollback.Store, o Options, now time.Time) (*R
 	if h.IsSystemRoot() && f.Runtime {
 		ho.Names = platform.RunningPodmanNames()
 	}
-	in := Input{Facts: f, Health: platform.ReadHealth(h, f, ho), Plan: p, PlanError: perr, Reboot: o.Reboot, Now: now}
+	in := Input{Facts: f, Health: platform.ReadHealth(h, f, ho), Plan: p, PlanError: perr, Reboot: o.Reboot, Now: now,
+		Reserved: tasks.Reserved(f, o.Choices)}
 	if hi, err := store.History(); err == nil {
 		for _, r := range hi.Records {
 			if (r.Status() == rollback.Applied || r.Status() == rollback.PartlyRolledBack) && r.Time.After(in.LastApply) {

@@ -2,10 +2,12 @@ package check
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ezansiedgeai/ezedge-host/internal/alloc"
 	"github.com/ezansiedgeai/ezedge-host/internal/fixture"
 	"github.com/ezansiedgeai/ezedge-host/internal/hostroot"
 	"github.com/ezansiedgeai/ezedge-host/plan"
@@ -313,6 +315,52 @@ func TestReboot(t *testing.T) {
 	for _, x := range r.Results {
 		if x.Name == "reboot" {
 			t.Errorf("a reboot check on a root that is not the running system: %+v", x)
+		}
+	}
+}
+
+// limits-fit's budget is resources': RAM less what the host keeps (huge
+// pages, a tmpfs /tmp, a volatile journal) less 10 % for the OS.
+func TestLimitsFitBudget(t *testing.T) {
+	t.Parallel()
+	f := &platform.Facts{Platform: platform.AMD64, MemTotal: 8 << 30, Cores: 4, Runtime: true,
+		Kernel: platform.Kernel{CgroupControllers: []string{"cpu", "memory"}}}
+	hl := &platform.Health{Containers: []platform.ContainerLimit{{ID: strings.Repeat("a", 64), Name: "llm", MemoryMax: 6 << 30, CPUs: 2}}}
+	for _, c := range []struct {
+		kept  alloc.Bytes
+		want  Status
+		value string
+	}{
+		{0, OK, "memory limits 6 GiB of a 7.2 GiB budget (8 GiB RAM less 10 % for the OS)"},
+		{alloc.GiB, Warn, "memory limits 6 GiB of a 6.2 GiB budget (8 GiB RAM less 1 GiB huge pages less 10 % for the OS)"},
+		{2 * alloc.GiB, Fail, "memory limits 6 GiB of a 5.2 GiB budget (8 GiB RAM less 2 GiB huge pages less 10 % for the OS)"},
+	} {
+		in := Input{Facts: f, Health: hl, Plan: &plan.Plan{}, Now: now, Reserved: []alloc.Reserve{{What: "huge pages", Size: c.kept, Why: "test"}}}
+		if c.kept == 0 {
+			in.Reserved = nil
+		}
+		res := find(t, Run(in), "memory.limits-fit")
+		if res.Status != c.want || !strings.HasPrefix(res.Value, c.value) {
+			t.Errorf("%s kept: %s %q, want %s %q", c.kept, res.Status, res.Value, c.want, c.value)
+		}
+	}
+}
+
+// CPU limits are weighed against physical cores: 8 CPUs fit 8 logical
+// CPUs but not 4 cores of two threads each.
+func TestLimitsFitPhysicalCores(t *testing.T) {
+	t.Parallel()
+	hl := &platform.Health{Containers: []platform.ContainerLimit{{ID: strings.Repeat("a", 64), Name: "llm", MemoryMax: 1 << 30, CPUs: 6}}}
+	for phys, want := range map[int]Status{8: OK, 4: Warn, 0: OK} {
+		f := &platform.Facts{Platform: platform.AMD64, MemTotal: 8 << 30, Cores: 8, PhysicalCores: phys,
+			Kernel: platform.Kernel{CgroupControllers: []string{"cpu", "memory"}}}
+		res := find(t, run(f, hl, nil), "memory.limits-fit")
+		n := phys
+		if phys == 0 {
+			n = 8
+		}
+		if res.Status != want || !strings.Contains(res.Value, fmt.Sprintf("CPU limits 6.00 of %d physical cores", n)) {
+			t.Errorf("%d physical of 8: %s %q", phys, res.Status, res.Value)
 		}
 	}
 }

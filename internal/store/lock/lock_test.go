@@ -122,9 +122,16 @@ func TestHoldInChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Take(h, 0, "child"); err != nil {
+	l, err := Take(h, 0, "child")
+	if err != nil {
 		t.Fatal(err)
 	}
+	// Kept reachable: an unreachable Lock's file is closed by its
+	// finalizer at the next GC, and the kernel then drops the lock.
+	childLock = l
 	os.Stdout.WriteString("held\n")
 	select {}
 }
+
+// childLock keeps TestHoldInChild's lock alive until the process dies.
+var childLock *Lock

@@ -30,8 +30,8 @@ options:
     default: [facts, plan, check, status, history]
   profile:
     description:
-      - For C(plan) and C(check), a path on the target or the profile itself as a dictionary, instead of
-        the host's own C(/etc/ezedge-host/profile.yaml) inside I(root), as for M(ezansiedgeai.edge.ezedge_host).
+      - For C(plan) and C(check), a path on the target or the profile itself as a dictionary, layered over
+        the host's own profile inside I(root) (C(/etc/ezedge-host/profile.yaml), then C(profile.d/*.yaml)), as for M(ezansiedgeai.edge.ezedge_host).
     type: raw
   root:
     description:
