@@ -5,7 +5,7 @@ BIN     := bin/ezedge-host
 PKGS    := ./...
 LDFLAGS := -s -w
 
-.PHONY: build build-arm64 deb deb-deps deb-test builders-deps builders-test test test-deps test-ansible ansible-deps vet staticcheck fmt-check demo bench fuzz man e2e e2e-deps realroots realroots-deps consumers consumers-deps clean
+.PHONY: build build-arm64 deb deb-deps deb-test builders-deps builders-test test test-deps test-ansible ansible-deps vet staticcheck fmt-check demo bench fuzz man roots roots-deps e2e e2e-deps realroots realroots-deps consumers consumers-deps clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/ezedge-host
@@ -65,15 +65,40 @@ test-deps:
 test: test-deps fmt-check vet staticcheck
 	$(GO) test -count=1 -timeout 40m $(PKGS)
 
+# The Debian roots the slow suites share (test/debroot; docs/testing.md#roots):
+# one per distribution and architecture, built once per machine with
+# mmdebstrap into .cache/roots ($EZEDGE_ROOTS to keep them elsewhere), keyed
+# by what goes into them. Each suite builds the roots it needs when they are
+# missing (two at once take turns on a lock); CI builds them side by side in
+# the background (make roots) while the other steps run. Root needed; the
+# arm64 root is built through qemu-user and binfmt_misc, which roots-deps
+# registers. bookworm-arm64 (make e2e ARCH=arm64 only) is built when that
+# asks for it.
+ROOTS := bookworm-amd64 bookworm-arm64-pi trixie-amd64
+ROOTS_TOOLS := mmdebstrap arch-test eatmydata qemu-aarch64-static update-binfmts unshare
+ROOTS_PKGS := mmdebstrap arch-test eatmydata qemu-user-static binfmt-support util-linux
+roots-deps:
+	@missing=; for t in $(ROOTS_TOOLS); do command -v $$t >/dev/null || missing=1; done; \
+	if [ -n "$$missing" ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			$(ROOTS_PKGS) >/dev/null; fi
+	@if [ "$$(uname -m)" != aarch64 ]; then \
+		[ -e /proc/sys/fs/binfmt_misc/register ] || mount binfmt_misc -t binfmt_misc /proc/sys/fs/binfmt_misc; \
+		update-binfmts --enable qemu-aarch64 >/dev/null 2>&1 || true; fi
+
+roots: roots-deps
+	$(GO) run ./test/debroot/cmd/debroot build $(ROOTS)
+
 # The Ansible collection (dist/ansible/, docs/ansible.md): unit tests, ansible-test
 # sanity and ansible-playbook runs on fixture copies and on a bookworm
-# chroot (root needed for the chroot; its root is cached in .cache/ansible).
+# chroot (root needed for the chroot: an overlay of the shared
+# bookworm-amd64 root).
 # Debian's ansible ships ansible-core 2.14, ansible-test and
 # community.general (the chroot connection); the linters ansible-test's
 # sanity tests run are Debian's too (dist/ansible/sanity.sh: no PyPI).
-ANSIBLE_TOOLS := ansible-playbook ansible-test ansible-lint pytest-3 mmdebstrap pylint yamllint
-ANSIBLE_PKGS := ansible ansible-lint python3-pytest mmdebstrap pylint yamllint python3-pycodestyle python3-voluptuous
-ansible-deps:
+ANSIBLE_TOOLS := ansible-playbook ansible-test ansible-lint pytest-3 pylint yamllint
+ANSIBLE_PKGS := ansible ansible-lint python3-pytest pylint yamllint python3-pycodestyle python3-voluptuous
+ansible-deps: roots-deps
 	@missing=; for t in $(ANSIBLE_TOOLS); do command -v $$t >/dev/null || missing=1; done; \
 	/usr/bin/python3 -c 'import pycodestyle, voluptuous' 2>/dev/null || missing=1; \
 	if [ -n "$$missing" ]; then \
@@ -121,17 +146,16 @@ fuzz:
 	done
 
 # End to end on a real kernel and systemd under qemu (root needed: the
-# guest root is built with mmdebstrap, its image with mke2fs -d).
-# ARCH=arm64 boots the arm64 build under qemu-system-aarch64 (the root is
-# built through qemu-user-static and binfmt_misc, which it registers).
-# The Raspberry Pi scenario (always run) builds its arm64 root the same
-# way and boots an SD card image (FAT made with dosfstools and mtools,
-# partitioned with fdisk's sfdisk, device tree edited with
-# device-tree-compiler's fdtput) under trixie's QEMU, which it installs
-# into a chroot under .cache/e2e itself.
+# guest is made on an overlay of the shared root, bookworm-amd64, its image
+# with mke2fs -d). ARCH=arm64 boots the arm64 build under
+# qemu-system-aarch64 on its own root, bookworm-arm64. The Raspberry Pi
+# scenario (always run) boots an SD card image of the shared Pi root,
+# bookworm-arm64-pi (FAT made with dosfstools and mtools, partitioned with
+# fdisk's sfdisk, device tree edited with device-tree-compiler's fdtput)
+# under trixie's QEMU, which the shared trixie-amd64 root holds.
 ARCH ?= amd64
-E2E_TOOLS := mmdebstrap mke2fs debugfs eatmydata qemu-aarch64-static update-binfmts mcopy mkfs.vfat sfdisk fdtput
-E2E_PKGS := mmdebstrap e2fsprogs eatmydata qemu-user-static binfmt-support mtools dosfstools fdisk device-tree-compiler
+E2E_TOOLS := mke2fs debugfs mcopy mkfs.vfat sfdisk fdtput
+E2E_PKGS := e2fsprogs mtools dosfstools fdisk device-tree-compiler
 ifeq ($(ARCH),arm64)
 E2E_TOOLS += qemu-system-aarch64
 E2E_PKGS += qemu-system-arm
@@ -139,33 +163,21 @@ else
 E2E_TOOLS += qemu-system-x86_64
 E2E_PKGS += qemu-system-x86
 endif
-e2e-deps:
+e2e-deps: roots-deps
 	@missing=; for t in $(E2E_TOOLS); do command -v $$t >/dev/null || missing=1; done; \
 	if [ -n "$$missing" ]; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 			$(E2E_PKGS) >/dev/null; fi
-	@if [ "$$(uname -m)" != aarch64 ]; then \
-		[ -e /proc/sys/fs/binfmt_misc/register ] || mount binfmt_misc -t binfmt_misc /proc/sys/fs/binfmt_misc; \
-		update-binfmts --enable qemu-aarch64 >/dev/null 2>&1 || true; fi
 
 e2e: e2e-deps
 	$(GO) run ./test/e2e -arch $(ARCH)
 
-# ezedge-host on roots built from Debian's real packages (cached in
-# .cache/realroots, built by test/debroot; the trixie one is shared with
-# make consumers): Debian's Raspberry Pi layout (bookworm arm64,
-# raspi-firmware) and trixie amd64. Root needed (mmdebstrap, chroot); the
-# arm64 root and its programs run through qemu-user and binfmt_misc.
-REALROOTS_TOOLS := mmdebstrap arch-test eatmydata qemu-aarch64-static update-binfmts
-REALROOTS_PKGS := mmdebstrap arch-test eatmydata qemu-user-static binfmt-support
-realroots-deps:
-	@missing=; for t in $(REALROOTS_TOOLS); do command -v $$t >/dev/null || missing=1; done; \
-	if [ -n "$$missing" ]; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-			$(REALROOTS_PKGS) >/dev/null; fi
-	@if [ "$$(uname -m)" != aarch64 ]; then \
-		[ -e /proc/sys/fs/binfmt_misc/register ] || mount binfmt_misc -t binfmt_misc /proc/sys/fs/binfmt_misc; \
-		update-binfmts --enable qemu-aarch64 >/dev/null 2>&1 || true; fi
+# ezedge-host on roots built from Debian's real packages, the shared ones
+# (test/debroot): Debian's Raspberry Pi layout (bookworm-arm64-pi, the one
+# make e2e boots) and trixie-amd64 (make consumers reads files in it).
+# Root needed (chroot, overlays); the arm64 root's programs run through
+# qemu-user and binfmt_misc.
+realroots-deps: roots-deps
 
 realroots: realroots-deps
 	$(GO) run ./test/realroots
@@ -176,15 +188,10 @@ realroots: realroots-deps
 # and systemd-analyze, systemd-sysctl, systemd-tmpfiles, the fstab
 # generator, findmnt, udevadm, podman info, Quadlet, podman-compose,
 # grub-mkconfig and promtool read what it wrote, each also on a broken file
-# that must fail. Root needed; the roots are built with mmdebstrap and
-# cached in .cache/realroots (the trixie one is realroots' own), and seen
-# through an overlay in a mount namespace, never changed.
-CONSUMERS_TOOLS := mmdebstrap eatmydata unshare
-consumers-deps:
-	@missing=; for t in $(CONSUMERS_TOOLS); do command -v $$t >/dev/null || missing=1; done; \
-	if [ -n "$$missing" ]; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-			mmdebstrap eatmydata util-linux >/dev/null; fi
+# that must fail. Root needed; the roots are the shared trixie-amd64 and
+# bookworm-amd64 (test/debroot), seen through an overlay in a mount
+# namespace, never changed.
+consumers-deps: roots-deps
 
 consumers: consumers-deps
 	$(GO) run ./test/consumers
@@ -197,32 +204,33 @@ deb:
 
 # The packages' tests: contents, Debian's lintian, the armhf build on the
 # fixtures under qemu-user, and install/upgrade/remove/purge in a bookworm
-# chroot (root needed; the chroot is cached in .cache/deb). Not part of
-# `make test`: CI runs it as its own step.
-DEB_TOOLS := lintian mmdebstrap qemu-arm-static dpkg-deb systemctl
-deb-deps:
+# chroot (root needed; an overlay of the shared bookworm-amd64 root). Not
+# part of `make test`: CI runs it as its own step.
+DEB_TOOLS := lintian qemu-arm-static dpkg-deb systemctl
+deb-deps: roots-deps
 	@missing=; for t in $(DEB_TOOLS); do command -v $$t >/dev/null || missing=1; done; \
 	if [ -n "$$missing" ]; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-			lintian mmdebstrap qemu-user-static systemd >/dev/null; fi
+			lintian qemu-user-static systemd >/dev/null; fi
 
 deb-test: deb-deps
 	cd dist/deb && $(GO) test -count=1 -timeout 30m .
 
 # The image-builder integrations (dist/images/: mmdebstrap hook, pi-gen
 # stage, rpi-image-gen layer, sdm plugin, cloud-init user-data), each run
-# in its builder's calling convention on a bookworm root made with
-# mmdebstrap (cached in .cache/builders; cloud-init is unpacked, not
-# installed, into .cache/tools for its schema check). Root needed; its own
-# module, so not part of `make test`. BUILDERS_SHORT=1 calls the mmdebstrap
-# hook as mmdebstrap does instead of running mmdebstrap itself.
-BUILDERS_TOOLS := mmdebstrap shellcheck python3
-builders-deps:
+# in its builder's calling convention on a bookworm root (an overlay of
+# the shared bookworm-amd64 root; cloud-init is unpacked, not installed,
+# into .cache/tools for its schema check), and the mmdebstrap hook in a
+# build of mmdebstrap's own. Root needed; its own module, so not part of
+# `make test`. BUILDERS_SHORT=1 calls the mmdebstrap hook as mmdebstrap does
+# instead of running mmdebstrap itself.
+BUILDERS_TOOLS := shellcheck python3
+builders-deps: roots-deps
 	@missing=; for t in $(BUILDERS_TOOLS); do command -v $$t >/dev/null || missing=1; done; \
 	python3 -c 'import yaml, jsonschema, jinja2' 2>/dev/null || missing=1; \
 	if [ -n "$$missing" ]; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-			mmdebstrap shellcheck python3-yaml python3-jsonschema python3-jinja2 >/dev/null; fi
+			shellcheck python3-yaml python3-jsonschema python3-jinja2 >/dev/null; fi
 
 builders-test: builders-deps
 	cd dist/images && $(GO) test -count=1 -timeout 30m $(if $(BUILDERS_SHORT),-short) .

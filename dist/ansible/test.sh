@@ -14,12 +14,20 @@
 # is skipped with a message, or fails when CI is set.
 #
 # Nothing on the machine running it changes: fixtures are copied into a
-# temporary directory, the chroot root is extracted there, Ansible's and
-# ansible-test's state go there too; the bookworm root is cached as a
-# tarball under .cache/ansible (git-ignored).
+# temporary directory, Ansible's and ansible-test's state go there too; the
+# chroot is an overlay there of test/debroot's shared bookworm-amd64 root
+# (built with mmdebstrap the first time on this machine, cached in
+# .cache/roots, git-ignored), mounted in a mount namespace of this script's
+# own, so the root stays as built and the mount goes with the script.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
+# As root, run again in a mount namespace of its own, unless in one
+# already (EZEDGE_MOUNT_NS names it), as test/debroot's Private does.
+if [ "$(id -u)" = 0 ] && [ "${EZEDGE_MOUNT_NS:-}" != "$(readlink /proc/self/ns/mnt)" ]; then
+	# shellcheck disable=SC2016 # expanded by the inner sh
+	exec unshare --mount --propagation private sh -c 'export EZEDGE_MOUNT_NS="$(readlink /proc/self/ns/mnt)" && exec "$0" "$@"' "$here/test.sh" "$@"
+fi
 # Debian's python and ansible first (a pyenv shim would be another Python
 # without ansible); Go where make finds it.
 export PATH=/usr/bin:/bin:/usr/sbin:/sbin:/usr/local/go/bin:$PATH
@@ -28,7 +36,9 @@ parts=("$@")
 
 tmp=$(mktemp -d /tmp/ezedge-ansible.XXXXXX)
 cleanup() {
-	# A chroot root is plain files (nothing is mounted in it): rm is enough.
+	# The chroot's overlay first (rm would go through it into its upper
+	# folder, file by file); its mount namespace ends with the script.
+	if mountpoint -q "$tmp/layer/root" 2>/dev/null; then umount -R "$tmp/layer/root"; fi
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -194,21 +204,15 @@ run_local() {
 	echo "ok pi5-8gb-trixie-zram: role (binary copied, profile put, applied, no reboot for a root other than /, plan clean; second run changed=0)"
 }
 
-# A bookworm root with Python (Ansible's modules run on the target), made
-# once by mmdebstrap and kept as a tarball.
-ROOTFS=$repo/.cache/ansible/bookworm-apt-python3.tar
+# The shared bookworm-amd64 root (test/debroot), which has Python for
+# Ansible's modules (they run on the target), through an overlay that
+# takes every change.
 run_chroot() {
 	have ansible-playbook mmdebstrap go || return 0
 	[ "$(id -u)" = 0 ] || { [ -n "${CI:-}" ] && fail "chroot: root needed"; echo "SKIP chroot: root needed"; return 0; }
 	build
-	if [ ! -s "$ROOTFS" ]; then
-		mkdir -p "$(dirname "$ROOTFS")"
-		mmdebstrap --quiet --format=tar --variant=apt --include=python3 bookworm "$ROOTFS.tmp" || fail "mmdebstrap"
-		mv "$ROOTFS.tmp" "$ROOTFS"
-	fi
-	local root=$tmp/chroot out sum0 deb=${EZEDGE_DEB:-}
-	mkdir "$root"
-	tar -C "$root" -xf "$ROOTFS"
+	local root out sum0 deb=${EZEDGE_DEB:-}
+	root=$(cd "$repo" && go run ./test/debroot/cmd/debroot layer "$tmp/layer" bookworm-amd64) || fail "debroot layer bookworm-amd64"
 	if [ -z "$deb" ]; then deb=$(ls "$repo"/out/ezedge-host_*_amd64.deb 2>/dev/null | tail -1 || true); fi
 	# Inside the chroot the module finds the program where the role put it
 	# (PATH, /usr/sbin); the profile is the same as for the fixtures.

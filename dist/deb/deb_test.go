@@ -3,8 +3,10 @@ package main
 // The packages' tests (make deb-test): built twice with two versions, they
 // are checked for their contents, linted with Debian's lintian, run on the
 // fixtures (armhf under qemu-user), and installed, upgraded, removed and
-// purged inside a Debian chroot made with mmdebstrap (root needed). Under
-// CI (CI set) a missing tool fails the test instead of skipping it.
+// purged inside a Debian chroot (root needed): an overlay of test/debroot's
+// shared bookworm-amd64 root, mounted in the test binary's own mount
+// namespace. Under CI (CI set) a missing tool fails the test instead of
+// skipping it.
 
 import (
 	"crypto/sha256"
@@ -17,6 +19,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 )
 
@@ -54,11 +57,87 @@ func debs(t *testing.T) string {
 }
 
 func TestMain(m *testing.M) {
+	// As root, in a mount namespace of its own: the chroot's overlay is
+	// gone when the test binary ends, however it ends.
+	if os.Geteuid() == 0 {
+		if err := private(); err != nil {
+			fmt.Fprintf(os.Stderr, "a mount namespace of its own: %v\n", err)
+			os.Exit(1)
+		}
+	}
 	code := m.Run()
-	if buildDir != "" {
-		os.RemoveAll(buildDir)
+	for _, d := range []string{buildDir, debrootDir} {
+		if d != "" {
+			os.RemoveAll(d)
+		}
 	}
 	os.Exit(code)
+}
+
+// private runs the test binary again, with its arguments, in a mount
+// namespace of its own (as test/debroot's Private does for the suites of
+// the main module, which this one does not import: its go.mod would then
+// take the main module's versions of nfpm's dependencies),
+// unless it is in one already: EZEDGE_MOUNT_NS, set in the new namespace,
+// names it.
+func private() error {
+	self, err := os.Readlink("/proc/self/ns/mnt")
+	if err != nil || os.Getenv("EZEDGE_MOUNT_NS") == self {
+		return err
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	unshare, err := exec.LookPath("unshare")
+	if err != nil {
+		return err
+	}
+	script := `export EZEDGE_MOUNT_NS="$(readlink /proc/self/ns/mnt)" && exec "$0" "$@"`
+	return syscall.Exec(unshare, append([]string{"unshare", "--mount", "--propagation", "private", "sh", "-c", script, exe}, os.Args[1:]...), os.Environ())
+}
+
+var (
+	debrootOnce sync.Once
+	debrootDir  string
+	debrootErr  error
+)
+
+// sharedRoot mounts, for this test, an overlay of test/debroot's shared
+// root name (built with mmdebstrap the first time on this machine, in the
+// repository's .cache/roots or $EZEDGE_ROOTS) with test/debroot's command,
+// built once per test binary. The overlay takes every change; the root
+// stays as built; the overlay is unmounted when the test ends.
+func sharedRoot(t *testing.T, name string) string {
+	t.Helper()
+	debrootOnce.Do(func() {
+		if debrootDir, debrootErr = os.MkdirTemp("", "ezedge-debroot-"); debrootErr != nil {
+			return
+		}
+		cmd := exec.Command("go", "build", "-o", debrootDir, "./test/debroot/cmd/debroot")
+		cmd.Dir = "../.."
+		if out, err := cmd.CombinedOutput(); err != nil {
+			debrootErr = fmt.Errorf("go build ./test/debroot/cmd/debroot: %v\n%s", err, out)
+		}
+	})
+	if debrootErr != nil {
+		t.Fatal(debrootErr)
+	}
+	cmd := exec.Command(filepath.Join(debrootDir, "debroot"), "layer", t.TempDir(), name)
+	cmd.Dir = "../.."
+	var progress strings.Builder
+	cmd.Stderr = &progress
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("debroot layer %s: %v\n%s", name, err, progress.String())
+	}
+	root := strings.TrimSpace(string(out))
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", "-R", root).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v: %s", root, err, out)
+		}
+	})
+	return root
 }
 
 func pkgPath(t *testing.T, version, arch string) string {
@@ -252,8 +331,10 @@ func extract(t *testing.T, version, arch string) string {
 	return filepath.Join(x, "usr/sbin/ezedge-host")
 }
 
-// chroot is a fresh Debian bookworm root (variant apt), a copy of the one
-// cached under .cache/deb, built with mmdebstrap the first time.
+// chroot is a fresh Debian bookworm root with dpkg and apt: an overlay of
+// the shared bookworm-amd64 root (built with mmdebstrap the first time on
+// this machine; test/debroot), which takes every change and is unmounted
+// when the test ends.
 func chroot(t *testing.T) string {
 	t.Helper()
 	if os.Geteuid() != 0 {
@@ -263,19 +344,7 @@ func chroot(t *testing.T) string {
 		t.Skip("not root: the chroot tests need it")
 	}
 	need(t, "mmdebstrap")
-	cache := "../../.cache/deb/bookworm-apt"
-	if _, err := os.Stat(cache); err != nil {
-		os.MkdirAll(filepath.Dir(cache), 0o755)
-		os.RemoveAll(cache + ".tmp")
-		sh(t, "mmdebstrap", "--variant=apt", "--quiet", "--hook-dir=/usr/share/mmdebstrap/hooks/eatmydata",
-			"--dpkgopt=force-unsafe-io", "bookworm", cache+".tmp")
-		if err := os.Rename(cache+".tmp", cache); err != nil {
-			t.Fatal(err)
-		}
-	}
-	dir := filepath.Join(t.TempDir(), "root")
-	sh(t, "cp", "-a", cache, dir)
-	return dir
+	return sharedRoot(t, "bookworm-amd64")
 }
 
 // tree lists every path under root with its type and, for files, content

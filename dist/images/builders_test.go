@@ -1,11 +1,12 @@
 // Package integrations tests the image-builder integrations in this
 // directory (make builders-test), each in its builder's own calling
 // convention, against a real Debian bookworm root built with mmdebstrap
-// (cached in .cache/builders) and the amd64 .deb built from this tree:
+// (test/debroot's shared bookworm-amd64 root, seen through an overlay so
+// it stays as built) and the amd64 .deb built from this tree:
 //
 //   - mmdebstrap/ezedge-host-hook: run by the real mmdebstrap as a
-//     --customize-hook (-short: called as mmdebstrap calls it, on a copy
-//     of the cached root with /proc mounted);
+//     --customize-hook (-short: called as mmdebstrap calls it, on an
+//     overlay of the shared root with /proc mounted);
 //   - pi-gen/stage-ezedge: prerun.sh, 00-run.sh and 01-run.sh run on the
 //     "host" in the sub-stage's directory with ROOTFS_DIR set,
 //     00-run-chroot.sh fed to bash in a chroot with the mounts on_chroot
@@ -22,7 +23,8 @@
 // Each must print the plan, leave the first-boot unit enabled with the
 // snapshot in the image (rolled back here with ezedge-host rollback --root),
 // and fail on an invalid profile and on a refused plan. Root is needed (the
-// tests make chroots and mounts); under CI (CI set) a missing tool or root
+// tests make chroots and mounts, all in a mount namespace of the test
+// binary's own); under CI (CI set) a missing tool or root
 // fails the tests instead of skipping them. Nothing outside temporary
 // directories and .cache is changed (but apt's package lists, refreshed
 // when apt-get download cannot find cloud-init, as make test-deps does).
@@ -33,12 +35,14 @@ package integrations
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 )
 
@@ -51,11 +55,87 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	// As root, the whole test binary runs in a mount namespace of its
+	// own: the overlays and the builders' /proc, /sys and /dev it mounts
+	// are gone when it ends, however it ends.
+	if os.Geteuid() == 0 {
+		if err := private(); err != nil {
+			fmt.Fprintf(os.Stderr, "a mount namespace of its own: %v\n", err)
+			os.Exit(1)
+		}
+	}
 	code := m.Run()
-	if debDir != "" {
-		os.RemoveAll(debDir)
+	for _, d := range []string{debDir, debrootDir} {
+		if d != "" {
+			os.RemoveAll(d)
+		}
 	}
 	os.Exit(code)
+}
+
+// private runs the test binary again, with its arguments, in a mount
+// namespace of its own (as test/debroot's Private does for the suites of
+// the main module, which this module does not import, like dist/deb),
+// unless it is in one already: EZEDGE_MOUNT_NS, set in the new namespace,
+// names it.
+func private() error {
+	self, err := os.Readlink("/proc/self/ns/mnt")
+	if err != nil || os.Getenv("EZEDGE_MOUNT_NS") == self {
+		return err
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	unshare, err := exec.LookPath("unshare")
+	if err != nil {
+		return err
+	}
+	script := `export EZEDGE_MOUNT_NS="$(readlink /proc/self/ns/mnt)" && exec "$0" "$@"`
+	return syscall.Exec(unshare, append([]string{"unshare", "--mount", "--propagation", "private", "sh", "-c", script, exe}, os.Args[1:]...), os.Environ())
+}
+
+var (
+	debrootOnce sync.Once
+	debrootDir  string
+	debrootErr  error
+)
+
+// sharedRoot mounts, for this test, an overlay of test/debroot's shared
+// root name (built with mmdebstrap the first time on this machine, in the
+// repository's .cache/roots or $EZEDGE_ROOTS) with test/debroot's command,
+// built once per test binary. The overlay takes every change; the root
+// stays as built; the overlay is unmounted when the test ends.
+func sharedRoot(t *testing.T, name string) string {
+	t.Helper()
+	debrootOnce.Do(func() {
+		if debrootDir, debrootErr = os.MkdirTemp("", "ezedge-debroot-"); debrootErr != nil {
+			return
+		}
+		cmd := exec.Command("go", "build", "-o", debrootDir, "./test/debroot/cmd/debroot")
+		cmd.Dir = "../.."
+		if out, err := cmd.CombinedOutput(); err != nil {
+			debrootErr = fmt.Errorf("go build ./test/debroot/cmd/debroot: %v\n%s", err, out)
+		}
+	})
+	if debrootErr != nil {
+		t.Fatal(debrootErr)
+	}
+	cmd := exec.Command(filepath.Join(debrootDir, "debroot"), "layer", t.TempDir(), name)
+	cmd.Dir = "../.."
+	var progress strings.Builder
+	cmd.Stderr = &progress
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("debroot layer %s: %v\n%s", name, err, progress.String())
+	}
+	root := strings.TrimSpace(string(out))
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", "-R", root).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v: %s", root, err, out)
+		}
+	})
+	return root
 }
 
 // need skips the test without tool, or fails it under CI.
@@ -139,28 +219,20 @@ type buildError struct {
 func (e *buildError) Error() string { return "make deb: " + e.err.Error() + "\n" + e.out }
 
 // mmdebstrapArgs: the smallest root the first-boot unit can be enabled in
-// (systemd), built without fsync (eatmydata) to keep the build short.
+// (systemd), built without fsync (eatmydata) to keep the build short: what
+// the tests that run the real mmdebstrap build.
 var mmdebstrapArgs = []string{"--variant=apt", "--quiet", "--include=systemd,systemd-sysv",
 	"--hook-dir=/usr/share/mmdebstrap/hooks/eatmydata", "--dpkgopt=force-unsafe-io"}
 
-// root is a fresh copy of a bookworm root with systemd, built with
-// mmdebstrap the first time and cached under .cache/builders.
+// root is a fresh bookworm root with systemd, dpkg and apt: an overlay
+// of the shared bookworm-amd64 root (built with mmdebstrap the first time
+// on this machine; test/debroot), which takes this test's changes and is
+// unmounted when it ends.
 func root(t *testing.T) string {
 	t.Helper()
 	needRoot(t)
 	need(t, "mmdebstrap", "unshare", "chroot")
-	cache := "../../.cache/builders/bookworm-systemd"
-	if _, err := os.Stat(cache); err != nil {
-		os.MkdirAll(filepath.Dir(cache), 0o755)
-		os.RemoveAll(cache + ".tmp")
-		must(t, "", nil, "mmdebstrap", append(mmdebstrapArgs, "bookworm", cache+".tmp")...)
-		if err := os.Rename(cache+".tmp", cache); err != nil {
-			t.Fatal(err)
-		}
-	}
-	dir := filepath.Join(t.TempDir(), "root")
-	must(t, "", nil, "cp", "-a", cache, dir)
-	return dir
+	return sharedRoot(t, "bookworm-amd64")
 }
 
 // mount mounts in the root what the builders mount there while they work;

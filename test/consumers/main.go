@@ -1,8 +1,8 @@
 // Command consumers feeds every kind of file ezedge-host writes to the
 // program that reads it, from Debian's packages: ezedge-host applies a
 // profile that turns the tasks on to copies of the fixture hosts and to
-// real Debian roots (trixie and bookworm amd64, built with mmdebstrap and
-// cached: the trixie one is test/realroots' own), and each file it wrote
+// real Debian roots (trixie and bookworm amd64: test/debroot's, shared
+// with the other suites), and each file it wrote
 // is then read by its consumer inside a Debian root: systemd-analyze
 // verify (units and drop-ins, and what the generators make of the
 // others), systemd-sysctl, systemd-tmpfiles, systemd-fstab-generator and
@@ -100,7 +100,7 @@ func firstLines(s string, n int) string {
 }
 
 func main() {
-	cache := flag.String("cache", debroot.Cache, "folder for the cached roots (git-ignored)")
+	cache := flag.String("cache", debroot.CacheIn("."), "folder for the cached roots (git-ignored; $"+debroot.CacheEnv+" sets the default)")
 	keep := flag.Bool("keep", false, "keep the work folder (its path is printed)")
 	flag.Parse()
 	start := time.Now()

@@ -1,5 +1,7 @@
-// Command e2e proves ezedge-host on a real kernel and systemd: it builds (and
-// caches) a minimal Debian root, boots it under qemu three times and runs
+// Command e2e proves ezedge-host on a real kernel and systemd: it takes the
+// shared Debian root of its architecture (test/debroot, built once per
+// machine), makes a guest of it on an overlay (the root stays as built),
+// boots it under qemu three times and runs
 // the scenario in guest/step.sh at each boot: apply and check, reboot and
 // check everything held, roll back, reboot and check the defaults are back.
 // Between boots it gives the kernel the command line the image's GRUB
@@ -13,7 +15,6 @@ package main
 import (
 	"bufio"
 	"crypto/rand"
-	"crypto/sha256"
 	_ "embed"
 	"encoding/hex"
 	"flag"
@@ -26,6 +27,7 @@ import (
 	"time"
 
 	"github.com/ezansiedgeai/ezedge-host/internal/formats/cmdline"
+	"github.com/ezansiedgeai/ezedge-host/test/debroot"
 )
 
 var (
@@ -39,25 +41,19 @@ var (
 	tryProfile []byte
 )
 
-// packages is the guest root (plus the kernel for the architecture); the
-// cache key is derived from it.
-// podman and busybox-static: a container with limits and one without,
-// started from a local root file system (no image pull), for check.
-var packages = []string{"systemd", "systemd-sysv", "dbus", "udev", "procps", "util-linux", "kmod", "rfkill", "bluez", "initramfs-tools",
-	"podman", "busybox-static"}
-
-const initrdModules = "virtio_pci\nvirtio_blk\next4\n"
-
-// machine is how one architecture's guest is booted. The arm64 virt
-// machine has one UART, so its results come over a virtio console.
+// machine is how one architecture's guest is booted, and the shared root
+// it is made from (its kernel, systemd, Podman and busybox-static for
+// the containers, rfkill and bluez; see debroot.BookwormAMD64). The arm64
+// virt machine has one UART, so its results come over a virtio console.
 type machine struct {
-	kernelPkg, qemu, console, results string
-	qemuArgs                          []string
+	root                   debroot.Spec
+	qemu, console, results string
+	qemuArgs               []string
 }
 
 var machines = map[string]machine{
-	"amd64": {"linux-image-amd64", "qemu-system-x86_64", "ttyS0", "/dev/ttyS1", []string{"-machine", "q35"}},
-	"arm64": {"linux-image-arm64", "qemu-system-aarch64", "ttyAMA0", "/dev/hvc0", []string{"-machine", "virt", "-cpu", "cortex-a72"}},
+	"amd64": {debroot.BookwormAMD64, "qemu-system-x86_64", "ttyS0", "/dev/ttyS1", []string{"-machine", "q35"}},
+	"arm64": {debroot.BookwormArm64, "qemu-system-aarch64", "ttyAMA0", "/dev/hvc0", []string{"-machine", "virt", "-cpu", "cortex-a72"}},
 }
 
 // debianGrub is Debian's stock /etc/default/grub, with THP at madvise
@@ -89,7 +85,7 @@ graphroot = "/var/lib/containers/storage"
 `
 
 func main() {
-	cache := flag.String("cache", ".cache/e2e", "folder for the cached root (git-ignored)")
+	cache := flag.String("cache", debroot.CacheIn("."), "folder for the cached roots (git-ignored; $"+debroot.CacheEnv+" sets the default)")
 	arch := flag.String("arch", "amd64", "guest architecture: amd64 or arm64")
 	out := flag.String("out", "e2e-out", "folder for the logs of failed boots")
 	bootTimeout := flag.Duration("boot-timeout", 10*time.Minute, "hard limit on one boot (a boot takes 1–5 min under software emulation)")
@@ -109,6 +105,12 @@ func main() {
 			os.Exit(2)
 		}
 		want[sc] = true
+	}
+	// The guests are made on overlays of the shared roots, mounted in a
+	// mount namespace of this program's own: gone when it ends.
+	if err := debroot.Private(); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: a mount namespace of its own (root needed): %v\n", err)
+		os.Exit(1)
 	}
 	err := run(*arch, m, *cache, *out, *bootTimeout, *piBootTimeout, want)
 	fmt.Printf("e2e took %.0f s\n", time.Since(start).Seconds())
@@ -166,28 +168,9 @@ func runGrub(arch string, m machine, cacheDir, outDir, work string, bootTimeout 
 			return fmt.Errorf("%s not installed (make e2e installs it: apt-get install mmdebstrap qemu-system-x86 e2fsprogs eatmydata)", tool)
 		}
 	}
-	pkgs := append([]string{m.kernelPkg}, packages...)
-	sum := sha256.Sum256([]byte(strings.Join(pkgs, ",") + initrdModules + "bookworm minbase v1"))
-	root := filepath.Join(cacheDir, "bookworm-"+arch+"-"+hex.EncodeToString(sum[:6]))
-	if _, err := os.Stat(root); err != nil {
-		t := time.Now()
-		fmt.Printf("e2e: building the guest root (%s) ...\n", root)
-		tmp := root + ".tmp"
-		os.RemoveAll(tmp)
-		if err := os.MkdirAll(cacheDir, 0o755); err != nil {
-			return err
-		}
-		hook := fmt.Sprintf(`mkdir -p "$1/etc/initramfs-tools/conf.d" && echo MODULES=list > "$1/etc/initramfs-tools/conf.d/ezedge.conf" && printf '%s' >> "$1/etc/initramfs-tools/modules"`, strings.ReplaceAll(initrdModules, "\n", `\n`))
-		if err := sh("mmdebstrap", "--variant=minbase", "--quiet", "--arch="+arch,
-			"--hook-dir=/usr/share/mmdebstrap/hooks/eatmydata", "--dpkgopt=force-unsafe-io",
-			"--include="+strings.Join(pkgs, ","), "--essential-hook="+hook,
-			"bookworm", tmp); err != nil {
-			return err
-		}
-		if err := os.Rename(tmp, root); err != nil {
-			return err
-		}
-		fmt.Printf("e2e: root built in %.0f s\n", time.Since(t).Seconds())
+	root, err := debroot.Build(cacheDir, m.root)
+	if err != nil {
+		return err
 	}
 
 	// ezedge-host goes into the guests as its Debian package, built for
@@ -242,15 +225,23 @@ func runGrub(arch string, m machine, cacheDir, outDir, work string, bootTimeout 
 
 type guestImage struct{ disk, kernel, initrd string }
 
-// prepare copies the cached root, adds the scenario and ezedge-host, and
-// makes its disk image. For the first-boot scenario the image is
-// provisioned offline with `ezedge-host firstboot install`, as an operator
-// would, and keeps machine-id "uninitialized".
+// prepare lays the scenario and ezedge-host over the cached root and
+// makes the disk image of the whole. For the first-boot scenario the
+// image is provisioned offline with `ezedge-host firstboot install`, as an
+// operator would, and keeps machine-id "uninitialized".
 func prepare(work, root, deb string, m machine, name string, firstboot bool) (*guestImage, error) {
-	guest := filepath.Join(work, name)
-	if err := sh("cp", "-a", root, guest); err != nil {
+	l, err := debroot.NewLayer(root, filepath.Join(work, name+"-layer"))
+	if err != nil {
 		return nil, err
 	}
+	if err := l.Mount(); err != nil {
+		return nil, err
+	}
+	defer func() {
+		l.Unmount()
+		os.RemoveAll(filepath.Join(work, name+"-layer"))
+	}()
+	guest := l.Root()
 	id := make([]byte, 16)
 	rand.Read(id)
 	machineID := hex.EncodeToString(id) + "\n"
@@ -263,7 +254,7 @@ func prepare(work, root, deb string, m machine, name string, firstboot bool) (*g
 	if err := install(guest, deb, m, firstboot); err != nil {
 		return nil, err
 	}
-	return makeImage(guest)
+	return makeImage(guest, filepath.Join(work, name))
 }
 
 // addScenario writes the scenario into the guest root: its step and unit,
@@ -361,7 +352,7 @@ func install(guest, deb string, m machine, firstboot bool) error {
 			return err
 		}
 		prov := exec.Command(filepath.Join(repo, "dist/images/common/ezedge-provision"), guest)
-		prov.Env = append(os.Environ(), "EZEDGE_DEB="+deb, "EZEDGE_PROFILE="+filepath.Join(guest, "etc/e2e/profile.yaml"), "EZEDGE_PLATFORM="+strings.TrimPrefix(m.kernelPkg, "linux-image-"))
+		prov.Env = append(os.Environ(), "EZEDGE_DEB="+deb, "EZEDGE_PROFILE="+filepath.Join(guest, "etc/e2e/profile.yaml"), "EZEDGE_PLATFORM="+m.root.Arch)
 		prov.Stdout, prov.Stderr = os.Stderr, os.Stderr
 		if err := prov.Run(); err != nil {
 			return fmt.Errorf("provisioning the first-boot image: %v", err)
@@ -371,14 +362,14 @@ func install(guest, deb string, m machine, firstboot bool) error {
 }
 
 // makeImage takes the guest's kernel and initrd out and makes its disk
-// image; the guest root is removed.
-func makeImage(guest string) (*guestImage, error) {
+// image, its files named base.img, base.vmlinuz and base.initrd.
+func makeImage(guest, base string) (*guestImage, error) {
 	kernels, _ := filepath.Glob(filepath.Join(guest, "boot/vmlinuz-*"))
 	initrds, _ := filepath.Glob(filepath.Join(guest, "boot/initrd.img-*"))
 	if len(kernels) != 1 || len(initrds) != 1 {
 		return nil, fmt.Errorf("want one kernel and one initrd in the guest, found %v %v", kernels, initrds)
 	}
-	g := &guestImage{disk: guest + ".img", kernel: guest + ".vmlinuz", initrd: guest + ".initrd"}
+	g := &guestImage{disk: base + ".img", kernel: base + ".vmlinuz", initrd: base + ".initrd"}
 	for src, dst := range map[string]string{kernels[0]: g.kernel, initrds[0]: g.initrd} {
 		if err := sh("cp", src, dst); err != nil {
 			return nil, err
@@ -387,7 +378,7 @@ func makeImage(guest string) (*guestImage, error) {
 	if err := sh("mke2fs", "-q", "-t", "ext4", "-L", "root", "-d", guest, g.disk, "2G"); err != nil {
 		return nil, err
 	}
-	return g, os.RemoveAll(guest)
+	return g, nil
 }
 
 // boots boots the image n times; the scenario step in the guest knows

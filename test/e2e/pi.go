@@ -3,10 +3,12 @@ package main
 // The Raspberry Pi scenario: Debian bookworm arm64 in Debian's Raspberry Pi
 // layout (raspi-firmware, linux-image-arm64, /boot/firmware a FAT
 // partition) on an SD card image, booted three times under QEMU's raspi4b
-// machine. Bookworm's QEMU (7.2) has no raspi4b (it came in QEMU 9.0), so
-// QEMU comes from Debian trixie, installed with mmdebstrap into a cached
-// chroot and run from there; the files it opens are put inside that
-// chroot, so nothing is bind-mounted.
+// machine. The guest is made on an overlay of the shared Pi root
+// (debroot.BookwormArm64Pi, which test/realroots uses too). Bookworm's
+// QEMU (7.2) has no raspi4b (it came in QEMU 9.0), so QEMU comes from
+// Debian trixie: it runs chrooted in an overlay of the shared trixie root
+// (debroot.TrixieAMD64), its working files inside that overlay, so
+// nothing is bind-mounted and the root stays as built.
 //
 // The harness plays the Pi's firmware: before each boot it reads
 // config.txt and cmdline.txt from the image's FAT partition (mtools, no
@@ -18,7 +20,6 @@ package main
 import (
 	"bytes"
 	"crypto/rand"
-	"crypto/sha256"
 	_ "embed"
 	"encoding/hex"
 	"fmt"
@@ -32,6 +33,7 @@ import (
 
 	"github.com/ezansiedgeai/ezedge-host/internal/formats/cmdline"
 	"github.com/ezansiedgeai/ezedge-host/internal/formats/configtxt"
+	"github.com/ezansiedgeai/ezedge-host/test/debroot"
 )
 
 var (
@@ -40,17 +42,6 @@ var (
 	//go:embed guest/pi-profile.yaml
 	piProfile []byte
 )
-
-// piPackages is Debian's Raspberry Pi layout (as in Debian's own Pi
-// images and in realroots); the cache key is derived from it.
-var piPackages = []string{"raspi-firmware", "linux-image-arm64", "initramfs-tools", "systemd", "systemd-sysv", "udev", "kmod", "procps", "util-linux", "dbus"}
-
-// piInitrdModules are what the initramfs needs to find and mount the root
-// on the SD card (eMMC2's driver; mmc_block and the firmware clocks are
-// built into Debian's arm64 kernel). MODULES=list keeps the initramfs
-// small, so the build (through qemu-user) and update-initramfs in the
-// emulated guest stay quick.
-const piInitrdModules = "sdhci-iproc\next4\n"
 
 // The SD card (QEMU wants a power-of-two size): an MBR with the FAT
 // partition the firmware reads (4 MiB to 256 MiB) and the ext4 root.
@@ -68,7 +59,8 @@ const (
 // adds to the device tree make the card mmcblk0 at every boot.
 const rootPart = "/dev/mmcblk0p2"
 
-// piFirmwareDefaults is added to /etc/default/raspi-firmware (see piRoot).
+// piFirmwareDefaults is added to the guest's /etc/default/raspi-firmware
+// (see piImage).
 const piFirmwareDefaults = "\n# The end-to-end image (see test/e2e/pi.go).\nROOTPART=" + rootPart + "\nCONSOLES=\"tty0 ttyS1,115200\"\nCMA=0\n"
 
 const piFstab = "/dev/mmcblk0p2 / ext4 rw,errors=remount-ro 0 1\n/dev/mmcblk0p1 /boot/firmware vfat rw 0 2\n"
@@ -78,72 +70,6 @@ const piFstab = "/dev/mmcblk0p2 / ext4 rw,errors=remount-ro 0 1\n/dev/mmcblk0p1 
 // cmdline.txt names (ttyS1).
 const piResults = "/dev/ttyAMA0"
 
-func cachedBuild(what, dir string, build func(tmp string) error) error {
-	if _, err := os.Stat(dir); err == nil {
-		return nil
-	}
-	t := time.Now()
-	fmt.Printf("e2e: building %s (%s) ...\n", what, dir)
-	tmp := dir + ".tmp"
-	os.RemoveAll(tmp)
-	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
-		return err
-	}
-	if err := build(tmp); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, dir); err != nil {
-		return err
-	}
-	fmt.Printf("e2e: %s built in %.0f s\n", what, time.Since(t).Seconds())
-	return nil
-}
-
-// piRoot builds (once) the bookworm arm64 root in Debian's Raspberry Pi
-// layout, through qemu-user and binfmt_misc.
-func piRoot(cacheDir string) (string, error) {
-	sum := sha256.Sum256([]byte(strings.Join(piPackages, ",") + piInitrdModules + piFirmwareDefaults + "bookworm pi v2"))
-	root := filepath.Join(cacheDir, "bookworm-arm64-pi-"+hex.EncodeToString(sum[:6]))
-	setup := fmt.Sprintf(`mkdir -p "$1/etc/initramfs-tools/conf.d" "$1/usr/share/initramfs-tools/modules.d" && echo MODULES=list > "$1/etc/initramfs-tools/conf.d/ezedge-e2e.conf" && printf '%s' > "$1/usr/share/initramfs-tools/modules.d/ezedge-e2e"`,
-		strings.ReplaceAll(piInitrdModules, "\n", `\n`))
-	// Set as an administrator would, then the hook regenerates
-	// cmdline.txt. Left to "auto", the hook writes a line that depends on
-	// where it runs: console= for each of /dev/ttyAMA0 and /dev/ttyS1
-	// present, cma=64M unless the device tree says Pi 4. Built in a chroot
-	// the root would get another line than the Pi makes at its first
-	// kernel update, and the pristine line could not come back. These
-	// are the values auto gives on a real Pi 4 (ttyAMA0 is Bluetooth's
-	// there; no cma=), and they keep console output off the results port.
-	//
-	// The initramfs is made once, at the end: installing the kernel and
-	// initramfs-tools would otherwise make it up to three times, minutes
-	// each through qemu-user. update-initramfs is diverted to true until
-	// then; the final run also runs raspi-firmware's post-update hook,
-	// which fills /boot/firmware.
-	essential := `chroot "$1" dpkg-divert --quiet --local --rename --add /usr/sbin/update-initramfs && ln -s /bin/true "$1/usr/sbin/update-initramfs"`
-	custom := fmt.Sprintf(`printf '%s' >> "$1/etc/default/raspi-firmware" && rm "$1/usr/sbin/update-initramfs" && chroot "$1" dpkg-divert --quiet --local --rename --remove /usr/sbin/update-initramfs && chroot "$1" update-initramfs -c -k all`,
-		strings.ReplaceAll(piFirmwareDefaults, "\n", `\n`))
-	err := cachedBuild("the Raspberry Pi guest root", root, func(tmp string) error {
-		return sh("mmdebstrap", "--variant=minbase", "--quiet", "--arch=arm64", "--components=main non-free-firmware",
-			"--hook-dir=/usr/share/mmdebstrap/hooks/eatmydata", "--dpkgopt=force-unsafe-io",
-			"--include="+strings.Join(piPackages, ","), "--setup-hook="+setup, "--essential-hook="+essential, "--customize-hook="+custom,
-			"bookworm", tmp)
-	})
-	return root, err
-}
-
-// qemuChroot builds (once) Debian trixie's QEMU in a chroot of its own.
-func qemuChroot(cacheDir string) (string, error) {
-	sum := sha256.Sum256([]byte("trixie qemu-system-arm essential v1"))
-	dir := filepath.Join(cacheDir, "qemu-trixie-"+hex.EncodeToString(sum[:6]))
-	err := cachedBuild("trixie's QEMU", dir, func(tmp string) error {
-		return sh("mmdebstrap", "--variant=essential", "--quiet",
-			"--hook-dir=/usr/share/mmdebstrap/hooks/eatmydata", "--dpkgopt=force-unsafe-io",
-			"--include=qemu-system-arm", "trixie", tmp)
-	})
-	return dir, err
-}
-
 // runPi runs the Raspberry Pi scenario.
 func runPi(cacheDir, outDir, bin string, bootTimeout time.Duration) error {
 	for _, tool := range []string{"mmdebstrap", "mcopy", "mkfs.vfat", "sfdisk", "mke2fs", "fdtput", "fdtget", "chroot"} {
@@ -151,24 +77,38 @@ func runPi(cacheDir, outDir, bin string, bootTimeout time.Duration) error {
 			return fmt.Errorf("%s not installed (make e2e installs it: apt-get install mtools dosfstools fdisk device-tree-compiler)", tool)
 		}
 	}
-	// Both builds are mostly waiting on the mirror and qemu-user: run
-	// them side by side.
+	// Both roots are shared (built once per machine); a build is mostly
+	// waiting on the mirror, dpkg and qemu-user: side by side.
 	var qroot string
 	qerr := make(chan error, 1)
 	go func() {
 		var err error
-		qroot, err = qemuChroot(cacheDir)
+		qroot, err = debroot.Build(cacheDir, debroot.TrixieAMD64)
 		qerr <- err
 	}()
-	root, err := piRoot(cacheDir)
+	root, err := debroot.Build(cacheDir, debroot.BookwormArm64Pi)
 	if e := <-qerr; err == nil {
 		err = e
 	}
 	if err != nil {
 		return err
 	}
-	// The working files live inside the QEMU chroot, where its QEMU sees
-	// them; inGuest maps a host path there to QEMU's.
+	layers, err := os.MkdirTemp("", "ezedge-pi-layers")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(layers)
+	q, err := debroot.NewLayer(qroot, filepath.Join(layers, "qemu"))
+	if err != nil {
+		return err
+	}
+	if err := q.Mount(); err != nil {
+		return err
+	}
+	defer q.Unmount()
+	qroot = q.Root()
+	// The working files live inside the QEMU overlay, where its QEMU sees
+	// them; inChroot maps a path there to QEMU's.
 	work, err := os.MkdirTemp(filepath.Join(qroot, "tmp"), "ezedge-pi")
 	if err != nil {
 		return err
@@ -178,7 +118,7 @@ func runPi(cacheDir, outDir, bin string, bootTimeout time.Duration) error {
 
 	fmt.Println("e2e: scenario pi")
 	sd := filepath.Join(work, "sd.img")
-	if err := piImage(root, filepath.Join(work, "guest"), bin, sd); err != nil {
+	if err := piImage(root, filepath.Join(layers, "guest"), bin, sd); err != nil {
 		return err
 	}
 	for boot := 1; boot <= 3; boot++ {
@@ -207,15 +147,50 @@ func runPi(cacheDir, outDir, bin string, bootTimeout time.Duration) error {
 	return nil
 }
 
-// piImage makes the SD card image from a copy of the cached root: the
-// scenario and ezedge-host added, /boot/firmware's files on a FAT
+// piImage makes the SD card image from an overlay of the cached root
+// (under dir): raspi-firmware set for the Pi 4 and its hook run again,
+// the scenario and ezedge-host added, /boot/firmware's files on a FAT
 // partition (mkfs.vfat, mcopy), the rest on ext4 (mke2fs -d), both written
 // into a partitioned image (sfdisk) without a loop mount.
-func piImage(root, guest, bin, sd string) error {
-	if err := sh("cp", "-a", root, guest); err != nil {
+func piImage(root, dir, bin, sd string) error {
+	l, err := debroot.NewLayer(root, dir)
+	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(guest)
+	if err := l.Mount(); err != nil {
+		return err
+	}
+	defer func() {
+		l.Unmount()
+		os.RemoveAll(dir)
+	}()
+	guest := l.Root()
+	// Set as an administrator would, then raspi-firmware's hook (which
+	// every kernel and initramfs update runs) regenerates cmdline.txt and
+	// config.txt in /boot/firmware. Left to "auto", the hook writes a
+	// line that depends on where it runs: console= for each of
+	// /dev/ttyAMA0 and /dev/ttyS1 present, cma=64M unless the device tree
+	// says Pi 4. Made in a chroot the image would get another line than
+	// the Pi makes at its first kernel update, and the pristine line
+	// could not come back. These are the values auto gives on a real Pi 4
+	// (ttyAMA0 is Bluetooth's there; no cma=), and they keep console
+	// output off the results port. Only the guest has them: the shared
+	// root keeps raspi-firmware's own defaults (realroots checks the
+	// hook with those).
+	defaults, err := os.OpenFile(filepath.Join(guest, "etc/default/raspi-firmware"), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return err
+	}
+	if _, err := defaults.WriteString(piFirmwareDefaults); err != nil {
+		defaults.Close()
+		return err
+	}
+	if err := defaults.Close(); err != nil {
+		return err
+	}
+	if out, err := debroot.Chroot(guest, debroot.Mounts{}, nil, "/etc/initramfs/post-update.d/z50-raspi-firmware"); err != nil {
+		return fmt.Errorf("raspi-firmware's hook in the guest: %v: %s", err, out)
+	}
 	self, err := os.ReadFile(bin)
 	if err != nil {
 		return err

@@ -1,11 +1,15 @@
 // Command realroots checks ezedge-host on roots built from Debian's own
-// packages with mmdebstrap (cached, like the end-to-end root), not on
+// packages with mmdebstrap (test/debroot's shared roots), not on
 // hand-made fixtures: Debian bookworm arm64 laid out as Debian's Raspberry
 // Pi images are (raspi-firmware, linux-image-arm64), and Debian trixie
 // amd64 (systemd-zram-generator, procps, GRUB's tools). Each root is used as
 // an image (--root): nothing boots; where a check needs the root's own
 // programs (raspi-firmware's kernel hook, systemd-analyze) they run in a
-// chroot, arm64 ones through qemu-user and binfmt_misc. Run it with
+// chroot, arm64 ones through qemu-user and binfmt_misc. The checks work
+// on a copy of the shared Pi root (raspi-firmware's hook asks what is
+// mounted at /: on an overlay it would write root=overlay) and on an
+// overlay of the trixie one (mounted in this program's own mount
+// namespace); the shared roots stay as they were built. Run it with
 // `make realroots` (as root).
 package main
 
@@ -36,8 +40,12 @@ func check(name string, ok bool, detail string, args ...any) {
 }
 
 func main() {
-	cache := flag.String("cache", debroot.Cache, "folder for the cached roots (git-ignored)")
+	cache := flag.String("cache", debroot.CacheIn("."), "folder for the cached roots (git-ignored; $"+debroot.CacheEnv+" sets the default)")
 	flag.Parse()
+	if err := debroot.Private(); err != nil {
+		fmt.Fprintf(os.Stderr, "realroots: a mount namespace of its own (root needed): %v\n", err)
+		os.Exit(1)
+	}
 	start := time.Now()
 	err := run(*cache)
 	fmt.Printf("realroots took %.0f s\n", time.Since(start).Seconds())
@@ -64,9 +72,9 @@ func run(cache string) error {
 		return fmt.Errorf("building ezedge-host: %v", err)
 	}
 	built := map[string]string{}
-	// The trixie root is the one test/consumers runs its consumers in:
-	// one root per distribution and architecture, built by whichever
-	// suite runs first.
+	// Shared: the Pi root is the one test/e2e's Raspberry Pi scenario
+	// boots, the trixie one the one test/consumers runs its consumers
+	// in; each is built by whichever suite needs it first.
 	for _, spec := range []debroot.Spec{debroot.BookwormArm64Pi, debroot.TrixieAMD64} {
 		r, err := debroot.Build(cache, spec)
 		if err != nil {
@@ -75,18 +83,42 @@ func run(cache string) error {
 		built[spec.Name] = r
 	}
 	t := &tester{bin: bin, work: work}
+	defer func() {
+		for _, l := range t.layers {
+			l.Unmount()
+		}
+	}()
 	if err := t.raspiFirmware(built[debroot.BookwormArm64Pi.Name]); err != nil {
 		return err
 	}
 	return t.trixie(built[debroot.TrixieAMD64.Name])
 }
 
-type tester struct{ bin, work string }
+type tester struct {
+	bin, work string
+	layers    []*debroot.Layer
+}
 
-// copyRoot copies a cached root for one check to change.
+// copyRoot copies a cached root for one check to change: see the
+// package's comment for why the Pi's is a copy.
 func (t *tester) copyRoot(src, name string) (string, error) {
 	dst := filepath.Join(t.work, name)
 	return dst, debroot.Copy(src, dst)
+}
+
+// layerRoot mounts an overlay of a cached root for one check to change.
+// It stays mounted until the program ends (its mount namespace goes with
+// it); the work folder's removal unmounts it first.
+func (t *tester) layerRoot(src, name string) (string, error) {
+	l, err := debroot.NewLayer(src, filepath.Join(t.work, name))
+	if err != nil {
+		return "", err
+	}
+	if err := l.Mount(); err != nil {
+		return "", err
+	}
+	t.layers = append(t.layers, l)
+	return l.Root(), nil
 }
 
 // ez runs ezedge-host; it returns stdout, stderr and the exit code.
@@ -202,7 +234,7 @@ func (t *tester) raspiFirmware(cached string) error {
 // alias of systemd-sysctl.service; the first-boot unit verified by the
 // root's own systemd; messages that say what happens.
 func (t *tester) trixie(cached string) error {
-	root, err := t.copyRoot(cached, "trixie")
+	root, err := t.layerRoot(cached, "trixie")
 	if err != nil {
 		return err
 	}
