@@ -133,7 +133,11 @@ func QuadletDropIn(c Container, p Podman) []byte {
 	}
 	fmt.Fprintf(&b, "PodmanArgs=%s\n", strings.Join(args, " "))
 	if c.HostNetwork {
-		b.WriteString("Network=host\n")
+		// The empty Network= first clears the unit's own (Quadlet's
+		// LookupAll: an empty value clears all before): a second
+		// --network beside host is refused by Podman, and the unit
+		// would not start.
+		b.WriteString("Network=\nNetwork=host\n")
 	}
 	if c.Memlock {
 		b.WriteString("Ulimit=memlock=-1:-1\n")

@@ -3,6 +3,7 @@ package alloc
 import (
 	"fmt"
 	"path"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -49,10 +50,17 @@ type Device struct {
 	Path   string
 }
 
+// devicePath is the device paths ParseDevice takes: /dev/ and names of
+// letters, digits and _ . + @ - (hailo0, apex_0, accel/accel0,
+// bus/usb/001/002, dri/renderD128, nvidia-uvm). An allow-list, not a
+// deny-list: the path is written into a podman run line a shell reads,
+// a Quadlet AddDevice= (split by systemd's quoting rules, then put
+// unescaped in ExecStart=, where systemd expands % and $) and Compose
+// YAML; none of those may see a character it gives a meaning to.
+var devicePath = regexp.MustCompile(`^/dev(/[A-Za-z0-9_.+@-]+)+$`)
+
 // ParseDevice reads PATH, WORKLOAD=PATH or NAME=PATH. PATH is a clean
-// absolute path under /dev that Podman and Compose take as it is (no ':'
-// or ',', which separate their fields, no '=', quotes, spaces or control
-// characters).
+// absolute path under /dev of the characters devicePath allows.
 func ParseDevice(s string) (Device, error) {
 	d := Device{Path: s}
 	if sel, p, ok := strings.Cut(s, "="); ok {
@@ -65,16 +73,15 @@ func ParseDevice(s string) (Device, error) {
 	switch {
 	case !strings.HasPrefix(p, "/dev/") || path.Clean(p) != p:
 		return Device{}, fmt.Errorf("%q: want a clean absolute path under /dev (e.g. /dev/hailo0), optionally WORKLOAD=PATH or NAME=PATH", s)
-	case len(p) > 255 || strings.ContainsFunc(p, func(r rune) bool {
-		return r <= ' ' || r == 0x7f || r == ':' || r == ',' || r == '=' || r == '"' || r == '\\' || r > 0x7e
-	}):
-		return Device{}, fmt.Errorf("%q: a device path of printable ASCII without spaces, ':', ',', '=', quotes or backslashes, at most 255 bytes", s)
+	case len(p) > 255 || !devicePath.MatchString(p):
+		return Device{}, fmt.Errorf("%q: a device path of letters, digits and _ . + @ - between its slashes, at most 255 bytes", s)
 	}
 	return d, nil
 }
 
 // OptionError is a placement entry refused: the option's key (the
-// profile's: host_network, memlock, devices), the entry's index and why.
+// profile's: host_network, memlock, devices, cpuset), the entry's index
+// (-1 for cpuset, one value) and why.
 // The caller says where the value came from (a flag, a profile line).
 type OptionError struct {
 	Key   string
@@ -82,7 +89,16 @@ type OptionError struct {
 	Msg   string
 }
 
-func (e *OptionError) Error() string { return fmt.Sprintf("%s[%d]: %s", e.Key, e.Index, e.Msg) }
+func (e *OptionError) Error() string { return e.Where() + ": " + e.Msg }
+
+// Where is the option's key, with the entry's index in a list option's
+// (Index -1: an option of one value, cpuset).
+func (e *OptionError) Where() string {
+	if e.Index < 0 {
+		return e.Key
+	}
+	return fmt.Sprintf("%s[%d]", e.Key, e.Index)
+}
 
 // selects says whether the entry sel (a workload or a container name)
 // names container c.
@@ -263,7 +279,7 @@ func (a *Allocation) partition(f *platform.Facts) error {
 	groups := coreGroups(f, a.PhysicalCores)
 	n, p := len(a.Containers), len(groups)
 	if n > p {
-		return fmt.Errorf("cpuset: %d containers and %s: each needs a core of its own; run fewer on this host, or leave cpuset off", n, a.coresWords())
+		return &OptionError{"cpuset", -1, fmt.Sprintf("%d containers and %s: each needs a core of its own; run fewer on this host, or leave cpuset off", n, a.coresWords())}
 	}
 	sum := 0
 	for _, c := range a.Containers {

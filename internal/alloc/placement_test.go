@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/ezansiedgeai/ezedge-host/platform"
 )
@@ -236,6 +237,19 @@ func TestDevices(t *testing.T) {
 		"=/dev/hailo0", "Chat=/dev/hailo0", "../x=/dev/hailo0", "a b=/dev/hailo0", "chat=", "chat=/dev/x=y", "/dev/" + strings.Repeat("x", 251)} {
 		if d, err := ParseDevice(bad); err == nil {
 			t.Errorf("ParseDevice(%q) accepted: %+v", bad, d)
+		}
+	}
+	// Every printable ASCII character outside the allow-list, in a name:
+	// each means something to a shell, systemd (% and $ in ExecStart=,
+	// quotes in AddDevice=) or YAML.
+	for r := rune(0x21); r < 0x7f; r++ {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune("_.+@-/", r) {
+			continue
+		}
+		for _, p := range []string{"/dev/a" + string(r) + "b", "/dev/" + string(r), "/dev/x/" + string(r) + "n"} {
+			if d, err := ParseDevice(p); err == nil {
+				t.Errorf("ParseDevice(%q) accepted: %+v", p, d)
+			}
 		}
 	}
 	f := host(platform.AMD64, 64*GiB, 16)

@@ -29,7 +29,7 @@ func (p *PlacementFlags) Add(c *cobra.Command) {
 }
 
 // flagOf is the flag of each placement option.
-var flagOf = map[string]string{"host_network": "host-network", "memlock": "memlock", "devices": "device"}
+var flagOf = map[string]string{"host_network": "host-network", "memlock": "memlock", "devices": "device", "cpuset": "cpuset"}
 
 // Where says where a placement entry refused came from: its flag, or
 // the profile's line that set it.
@@ -43,7 +43,7 @@ func (p *PlacementFlags) Where(err error, prof *profile.Resolved) error {
 	}
 	for _, s := range prof.Origin.Settings {
 		if s.Task == "container-resources" && s.Key == oe.Key {
-			return fmt.Errorf("profile %s: tasks.container-resources.%s[%d]: %s", s.At.Text(), oe.Key, oe.Index, oe.Msg)
+			return fmt.Errorf("profile %s: tasks.container-resources.%s: %s", s.At.Text(), oe.Where(), oe.Msg)
 		}
 	}
 	return fmt.Errorf("container-resources %s (its default)", oe)

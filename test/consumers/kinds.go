@@ -677,10 +677,13 @@ func (x *ctx) quadlet(c *use) (string, error) {
 	}
 	var services []string
 	want := map[string][]string{}
+	networked := map[string]bool{}
 	for _, p := range c.paths {
 		name := quadletRe.FindStringSubmatch(p)[1]
 		if unit := "/etc/containers/systemd/" + name + ".container"; !c.has(unit) {
-			c.l.Put(unit, []byte("[Container]\nImage=localhost/"+name+":latest\n"), 0o644)
+			// The operator's unit names a network of its own: a drop-in
+			// that sets Network= must clear it, or Podman gets two.
+			c.l.Put(unit, []byte("[Container]\nImage=localhost/"+name+":latest\nNetwork=none\n"), 0o644)
 		}
 		services = append(services, name+".service")
 		for _, l := range strings.Split(c.data(p), "\n") {
@@ -690,7 +693,10 @@ func (x *ctx) quadlet(c *use) (string, error) {
 			case "Environment":
 				want[name] = append(want[name], "--env "+v)
 			case "Network":
-				want[name] = append(want[name], "--network "+v)
+				if v != "" { // an empty value clears the unit's own
+					want[name] = append(want[name], "--network "+v)
+					networked[name] = true
+				}
 			case "Ulimit":
 				want[name] = append(want[name], "--ulimit "+v)
 			case "AddDevice":
@@ -716,6 +722,9 @@ func (x *ctx) quadlet(c *use) (string, error) {
 		m := regexp.MustCompile(`(?m)^ExecStart=(.*)$`).FindStringSubmatch(sec)
 		if m == nil {
 			return "", fmt.Errorf("no ExecStart= in %s.service:\n%s", name, sec)
+		}
+		if n := strings.Count(m[1], "--network"); networked[name] && n != 1 {
+			return "", fmt.Errorf("%s.service runs %s: %d networks, the unit's own not cleared", name, m[1], n)
 		}
 		for _, a := range args {
 			if !strings.Contains(m[1]+" ", " "+a+" ") && !strings.Contains(m[1]+" ", " "+strings.Replace(a, " ", "=", 1)+" ") {
