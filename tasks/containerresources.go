@@ -1,6 +1,7 @@
 package tasks
 
 import (
+	"errors"
 	"fmt"
 	"path"
 	"regexp"
@@ -102,7 +103,15 @@ func init() {
 				reqs = append(reqs, r)
 			}
 			a, err := Allocate(f, choices, alloc.Options{FloorPercent: o.FloorPercent, Placement: o.Placement()}, reqs)
-			if err != nil {
+			var oe *alloc.OptionError
+			switch {
+			case errors.As(err, &oe):
+				// The profile asks for what this host cannot give (a
+				// device it lacks, a name not in the mix, more
+				// containers than cores to pin): an error naming the
+				// key, not a skip that would drop the memory limits too.
+				return Refuse("tasks.container-resources."+oe.Where(), oe.Msg)
+			case err != nil:
 				return Skip(err.Error())
 			}
 			return ContainerIntent(f, a, alloc.Form(o.Form))

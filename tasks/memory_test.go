@@ -259,8 +259,9 @@ func TestContainerResourcesPlacement(t *testing.T) {
 		t.Errorf("compose warnings: %q", in.Warnings)
 	}
 	o.Devices = []string{"/dev/hailo0"}
-	if in = plan(t, "container-resources", pi, &o); !strings.Contains(in.Skip, `devices[0]: "/dev/hailo0": this root has no character device there`) {
-		t.Errorf("device missing: %q", in.Skip)
+	// Refused, naming the key: a skip would drop the memory limits too.
+	if in = plan(t, "container-resources", pi, &o); in.Skip != "" || in.RefuseFile != "tasks.container-resources.devices[0]" || !strings.Contains(in.Refuse, `"/dev/hailo0": this root has no character device there`) {
+		t.Errorf("device missing: skip %q, refused %q: %q", in.Skip, in.RefuseFile, in.Refuse)
 	}
 	tk, _ := ByName("container-resources")
 	bad := ContainerResourcesOptions{Containers: []string{"llm"}, Form: "quadlet", FloorPercent: 50, HostNetwork: []string{"llm", "Bad Name"}, Memlock: []string{}, Devices: []string{"/dev/ok", "/dev/x:/dev/y"}}

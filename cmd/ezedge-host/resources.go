@@ -29,7 +29,7 @@ func resourcesCmd(g *globals) *cobra.Command {
 			if err == nil && fl.write != "" {
 				// The container-resources task for this mix, cut down to
 				// the one file --write names, planned and applied.
-				write, err = ops.ResourcesWrite(reqs, fs, size, fl.write, fl.strict, fl.place.Set)
+				write, err = ops.ResourcesWrite(reqs, fs, size, fl.write, fl.strict, &fl.place)
 			}
 			if err != nil {
 				return err

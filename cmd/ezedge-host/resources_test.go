@@ -145,7 +145,7 @@ func TestResourcesBadInput(t *testing.T) {
 		{[]string{"--workload", "llm=chat", "--memlock", "../x"}, `--memlock: "../x" is neither a workload`},
 		{[]string{"--workload", "llm=chat", "--device", "/dev/null:/dev/null"}, `--device: "/dev/null:/dev/null": a device path of letters, digits and _ . + @ -`},
 		{[]string{"--workload", "llm=chat", "--device", "/dev/hailo0"}, `--device: "/dev/hailo0": this root has no character device there`},
-		{[]string{"--workload", "llm=chat", "--device", "/dev/hailo0", "--write", "chat", "--yes"}, `--write chat: devices[0]: "/dev/hailo0": this root has no character device there`},
+		{[]string{"--workload", "llm=chat", "--device", "/dev/hailo0", "--write", "chat", "--yes"}, `--device: "/dev/hailo0": this root has no character device there`},
 		{[]string{"--workload", "stt", "--workload", "vision", "--workload", "llm", "--workload", "general", "--workload", "general=g2", "--cpuset"}, "cpuset: 5 containers and 4 physical cores: each needs a core of its own"},
 	} {
 		r := cli(append([]string{"resources", "--root", root}, c.args...)...)

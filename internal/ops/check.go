@@ -1,6 +1,7 @@
 package ops
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -55,7 +56,7 @@ func (x *Host) Check(req CheckRequest) (*check.Report, error) {
 // refused rather than scaled, as `resources --strict` does.
 // set, when not nil, overrides the profile's options as resources' flags
 // do (host networking, memlock, devices, cpuset).
-func ResourcesWrite(reqs []alloc.Request, forms []alloc.Form, ram alloc.Bytes, name string, strict bool, set func(*tasks.ContainerResourcesOptions)) (Request, error) {
+func ResourcesWrite(reqs []alloc.Request, forms []alloc.Form, ram alloc.Bytes, name string, strict bool, place Placement) (Request, error) {
 	if ram != 0 {
 		return Request{}, fmt.Errorf("--ram with --write: a file written for a host is sized from the host itself")
 	}
@@ -86,11 +87,24 @@ func ResourcesWrite(reqs []alloc.Request, forms []alloc.Form, ram alloc.Bytes, n
 			if strict {
 				o.FloorPercent = 100
 			}
-			if set != nil {
-				set(&o)
+			if place != nil {
+				place.Set(&o)
 			}
 			c[t.Name()] = tasks.Settings{Enabled: &on, Options: &o}
 			return c
+		},
+		// A placement entry refused is named by its flag or profile line
+		// (the task's own refusal can name only its key).
+		Check: func(f *platform.Facts, c tasks.Choices, prof *profile.Resolved) error {
+			if place == nil || prof == nil {
+				return nil
+			}
+			o := c.Options(t).(*tasks.ContainerResourcesOptions)
+			_, err := tasks.Allocate(f, c, alloc.Options{FloorPercent: o.FloorPercent, Placement: o.Placement()}, reqs)
+			if oe := (*alloc.OptionError)(nil); errors.As(err, &oe) {
+				return place.Where(err, prof)
+			}
+			return nil
 		},
 		Narrow: func(p *plan.Plan) error {
 			p.Narrow(t.Name(), []string{resource.ID(resource.File(file))})

@@ -127,6 +127,10 @@ type Request struct {
 	Only []string
 	// Narrow, when set, cuts the plan down to what one command writes.
 	Narrow func(*plan.Plan) error
+	// Check, when set, refuses the choices before they are planned,
+	// saying where a value refused came from (resources --write: a
+	// placement entry, by its flag or its profile line).
+	Check func(f *platform.Facts, c tasks.Choices, prof *profile.Resolved) error
 }
 
 // Profile resolves src for this root.
@@ -146,6 +150,11 @@ func (x *Host) Plan(r Request) (*plan.Plan, error) {
 		merged := tasks.Choices{}
 		maps.Copy(merged, choices)
 		choices = r.Extra(merged)
+	}
+	if r.Check != nil {
+		if err := r.Check(f, choices, r.Profile); err != nil {
+			return nil, err
+		}
 	}
 	p, err := plan.BuildOnly(x.Root, x.Store, f, choices, r.Only)
 	if err != nil {
