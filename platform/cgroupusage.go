@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -253,9 +254,16 @@ func readCPUStat(h *hostroot.Root, levels []string) CgroupValue[CPUStat] {
 	return best
 }
 
+// psiPercent is an avg10 as the kernel's PSI code prints it ("%lu.%02lu":
+// a whole percentage of at most three digits, a point, two decimals).
+// Anything else (a sign, an exponent, a hex float, underscores) is not the
+// kernel's, even where strconv.ParseFloat would take it.
+var psiPercent = regexp.MustCompile(`^[0-9]{1,3}\.[0-9]{2}$`)
+
 // readPressure reads the avg10 of a PSI file's "some" or "full" line
 // ("some avg10=0.00 avg60=0.00 avg300=0.00 total=0"): a percentage,
-// 0–100.
+// 0–100. The line given twice, or avg10 twice on it, is an error: which
+// one the kernel meant is unknown.
 func readPressure(h *hostroot.Root, name, kind string) CgroupValue[float64] {
 	v := CgroupValue[float64]{File: name}
 	s, err := readCgroupFile(h, name)
@@ -263,27 +271,44 @@ func readPressure(h *hostroot.Root, name, kind string) CgroupValue[float64] {
 		v.Err = err.Error()
 		return v
 	}
+	var line []string
 	for _, l := range strings.Split(s, "\n") {
 		f := strings.Fields(l)
 		if len(f) == 0 || f[0] != kind {
 			continue
 		}
-		for _, kv := range f[1:] {
-			val, ok := strings.CutPrefix(kv, "avg10=")
-			if !ok {
-				continue
-			}
-			p, err := strconv.ParseFloat(val, 64)
-			if err != nil || !(p >= 0 && p <= 100) {
-				v.Err = fmt.Sprintf("%s: %s avg10 %s is not a percentage", name, kind, quoteShort(val))
-				return v
-			}
-			v.Value = p
+		if line != nil {
+			v.Err = fmt.Sprintf("%s: the %q line given twice", name, kind)
 			return v
 		}
+		line = f
+	}
+	if line == nil {
+		v.Err = fmt.Sprintf("%s: no %q line", name, kind)
+		return v
+	}
+	avg := ""
+	found := false
+	for _, kv := range line[1:] {
+		val, ok := strings.CutPrefix(kv, "avg10=")
+		if !ok {
+			continue
+		}
+		if found {
+			v.Err = fmt.Sprintf("%s: the %s line gives avg10 twice", name, kind)
+			return v
+		}
+		avg, found = val, true
+	}
+	if !found {
 		v.Err = fmt.Sprintf("%s: the %s line has no avg10", name, kind)
 		return v
 	}
-	v.Err = fmt.Sprintf("%s: no %q line", name, kind)
+	p, err := strconv.ParseFloat(avg, 64)
+	if !psiPercent.MatchString(avg) || err != nil || !(p >= 0 && p <= 100) {
+		v.Err = fmt.Sprintf("%s: %s avg10 %s is not a percentage", name, kind, quoteShort(avg))
+		return v
+	}
+	v.Value = p
 	return v
 }

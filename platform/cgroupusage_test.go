@@ -92,8 +92,14 @@ func TestContainerUsageHostile(t *testing.T) {
 		{s + "/cpu.stat", "cpu", []string{"", "nr_periods 5\n", "usage_usec x\n", "usage_usec -5\n"}},
 		{l + "/cpu.stat", "cpu", []string{"usage_usec 1\nnr_periods 1\nnr_throttled 5\n", "usage_usec 1\nnr_periods 18446744073709551616\n", "usage_usec 1\n\nx\n"}},
 		{s + "/memory.pressure", "mem psi", []string{"", "some avg10=1.00 avg60=0 avg300=0 total=0\n", "full avg10=101.00 avg60=0 avg300=0 total=0\n",
-			"full avg10=-1 avg60=0\n", "full avg10=NaN\n", "full avg10=1e400\n", "full avg60=1.00 total=0\n", "full avg10=\n"}},
-		{s + "/cpu.pressure", "cpu psi", []string{"", "full avg10=1.00\n", "some avg10=100.01\n", "some avg10=-0.5\n", "some avg10=Inf\n", "some total=1\n"}},
+			"full avg10=-1 avg60=0\n", "full avg10=NaN\n", "full avg10=1e400\n", "full avg60=1.00 total=0\n", "full avg10=\n",
+			// Only the kernel's "%lu.%02lu": forms ParseFloat takes are refused,
+			// and so is a line or an avg10 given twice.
+			"full avg10=0x1p3 avg60=0.00\n", "full avg10=1e1\n", "full avg10=1_0.00\n", "full avg10=+1.00\n", "full avg10=1.0\n",
+			"full avg10=1\n", "full avg10=1.000\n", "full avg10=0100.00\n", "full avg10=.50\n", "full avg10=1.00 avg10=2.00\n",
+			"some avg10=0.00\nfull avg10=1.00\nfull avg10=2.00\n"}},
+		{s + "/cpu.pressure", "cpu psi", []string{"", "full avg10=1.00\n", "some avg10=100.01\n", "some avg10=-0.5\n", "some avg10=Inf\n", "some total=1\n",
+			"some avg10=1e1\n", "some avg10=0x1p3\n", "some avg10=1_0.00\n", "some avg10=2.00 avg10=3.00\n", "some avg10=1.00\nsome avg10=1.00\n"}},
 	}
 	kinds := map[string]fixture.Entry{
 		"missing":       {},
