@@ -41,8 +41,11 @@ type MemoryUse struct {
 // CPUStat is what cpu.stat counts of the CFS bandwidth controller since
 // the cgroup was made: enforcement periods (cpu.max's period) that had
 // runnable tasks, those in which the quota ran out, and the time spent
-// throttled; UsageUsec is the CPU time used. Periods are 0 where no
-// cpu.max quota is set (the kernel then writes no nr_periods lines).
+// throttled; UsageUsec is the CPU time used. The kernel writes the
+// nr_periods, nr_throttled and throttled_usec lines in every cpu.stat where
+// the cpu controller is enabled; they stay 0 where no cpu.max quota is
+// set (no periods are enforced there), which is also why a level without
+// those lines (the controller off) reads as 0.
 type CPUStat struct {
 	UsageUsec     uint64 `json:"usage_usec"`
 	NrPeriods     uint64 `json:"nr_periods"`
@@ -230,7 +233,10 @@ func readMemoryUse(h *hostroot.Root, levels []string) CgroupValue[MemoryUse] {
 }
 
 // readCPUStat reads cpu.stat at each level and keeps the most throttled
-// one: the quota may be on the scope or on its child.
+// one: the quota may be on the scope or on its child. Between levels
+// throttled alike (never, usually) the one with periods wins: the kernel
+// writes "nr_periods 0" in the cpu.stat of a level without a quota too,
+// and that level says nothing about the quota on the other.
 func readCPUStat(h *hostroot.Root, levels []string) CgroupValue[CPUStat] {
 	var best CgroupValue[CPUStat]
 	for i, d := range levels {
@@ -247,7 +253,8 @@ func readCPUStat(h *hostroot.Root, levels []string) CgroupValue[CPUStat] {
 		if v.Value.NrThrottled > v.Value.NrPeriods {
 			return CgroupValue[CPUStat]{File: v.File, Err: fmt.Sprintf("%s: nr_throttled %d is more than nr_periods %d", v.File, v.Value.NrThrottled, v.Value.NrPeriods)}
 		}
-		if i == 0 || v.Value.ThrottledRatio() > best.Value.ThrottledRatio() {
+		r, br := v.Value.ThrottledRatio(), best.Value.ThrottledRatio()
+		if i == 0 || r > br || r == br && best.Value.NrPeriods == 0 && v.Value.NrPeriods > 0 {
 			best = v
 		}
 	}

@@ -70,6 +70,32 @@ func TestContainerUsage(t *testing.T) {
 	}
 }
 
+// TestContainerCPULevel: the kernel writes "nr_periods 0" and
+// "nr_throttled 0" in the cpu.stat of the scope without a quota too, so a
+// never-throttled container whose quota is on crun's child is read from
+// the child (its periods), not from the scope (none, as if no quota).
+func TestContainerCPULevel(t *testing.T) {
+	t.Parallel()
+	c := fixture.OOMKilled
+	c.NrThrottled, c.ThrottledUsec = 0, 0
+	root := fixture.Copy(t, "amd64-intel-32gb-2nvme")
+	c.Put(t, root)
+	if b, err := os.ReadFile(filepath.Join(root, c.Scope(), "cpu.stat")); err != nil || !strings.Contains(string(b), "\nnr_periods 0\nnr_throttled 0\nthrottled_usec 0\n") {
+		t.Fatalf("the fixture's scope cpu.stat is not the kernel's: %q %v", b, err)
+	}
+	_, hl := health(t, root, HealthOptions{})
+	u := findContainer(t, hl, c.ID).Usage.CPU
+	if want := (CPUStat{c.UsageUsec, c.NrPeriods, 0, 0}); !u.OK() || u.Value != want || u.File != c.Limited()+"/cpu.stat" {
+		t.Errorf("cpu %+v, want %+v from %s", u, want, c.Limited())
+	}
+	// Throttled at both levels: the more throttled one, whichever it is.
+	os.WriteFile(filepath.Join(root, c.Scope(), "cpu.stat"), []byte("usage_usec 5\nnr_periods 10\nnr_throttled 9\nthrottled_usec 7\n"), 0o644)
+	_, hl = health(t, root, HealthOptions{})
+	if u := findContainer(t, hl, c.ID).Usage.CPU; u.Value != (CPUStat{5, 10, 9, 7}) || u.File != c.Scope()+"/cpu.stat" {
+		t.Errorf("scope more throttled: %+v", u)
+	}
+}
+
 // TestContainerUsageHostile: every file the usage is read from, as every
 // kind of file and with malformed, negative, huge and out-of-range
 // values: the one figure it gives is an error naming that file, the other
