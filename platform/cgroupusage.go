@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"path"
 	"regexp"
 	"strconv"
@@ -31,11 +32,27 @@ type CgroupValue[T any] struct {
 // OK says whether the value was read.
 func (v CgroupValue[T]) OK() bool { return v.Err == "" }
 
-// MemoryUse is memory.current against memory.max at one cgroup level;
-// Max 0 is "max": no limit, so no share of it either.
+// MemoryUse is memory.current against memory.max at one cgroup level.
+// Limited is false for memory.max "max": no limit, so no share of it
+// either (Max is then 0). A memory.max of 0 is a limit too, the tightest:
+// nothing more may be charged, so any use is at or over it.
 type MemoryUse struct {
 	Current uint64 `json:"current_bytes"`
 	Max     uint64 `json:"max_bytes"`
+	Limited bool   `json:"limited"`
+}
+
+// Ratio is the use over the limit, and whether there is a limit. With
+// memory.max 0 the use is at or over the limit whatever it is: the
+// ratio is then +Inf, above every threshold.
+func (m MemoryUse) Ratio() (float64, bool) {
+	switch {
+	case !m.Limited:
+		return 0, false
+	case m.Max == 0:
+		return math.Inf(1), true
+	}
+	return float64(m.Current) / float64(m.Max), true
 }
 
 // CPUStat is what cpu.stat counts of the CFS bandwidth controller since
@@ -193,7 +210,6 @@ func readUsage(h *hostroot.Root, levels []string) ContainerUsage {
 // the scope's use).
 func readMemoryUse(h *hostroot.Root, levels []string) CgroupValue[MemoryUse] {
 	var best CgroupValue[MemoryUse]
-	bestRatio := -1.0
 	for i, d := range levels {
 		cur := CgroupValue[MemoryUse]{File: d + "/memory.current"}
 		s, err := readCgroupFile(h, cur.File)
@@ -212,21 +228,12 @@ func readMemoryUse(h *hostroot.Root, levels []string) CgroupValue[MemoryUse] {
 			if cur.Value.Max, err = parseCount(maxFile, "", s); err != nil {
 				return CgroupValue[MemoryUse]{File: maxFile, Err: err.Error()}
 			}
-			if cur.Value.Max == 0 {
-				// A limit of 0 bytes is a valid setting (nothing may be
-				// charged), as tight as a limit gets.
-				cur.Value.Max = 1
-			}
+			cur.Value.Limited = true
 		}
-		ratio := 0.0
-		if cur.Value.Max > 0 {
-			ratio = float64(cur.Value.Current) / float64(cur.Value.Max)
-		}
-		if i == 0 || cur.Value.Max > 0 && ratio > bestRatio {
-			best, bestRatio = cur, ratio
-			if cur.Value.Max == 0 {
-				bestRatio = -1
-			}
+		ratio, limited := cur.Value.Ratio()
+		bestRatio, bestLimited := best.Value.Ratio()
+		if i == 0 || limited && (!bestLimited || ratio > bestRatio) {
+			best = cur
 		}
 	}
 	return best

@@ -46,7 +46,7 @@ func TestContainerUsage(t *testing.T) {
 				t.Errorf("%s: %s: %s", fc.ID[:6], what, v)
 			}
 		}
-		if u.Memory.Value != (MemoryUse{fc.MemoryCurrent, fc.MemoryMax}) || u.Memory.File != fc.Limited()+"/memory.current" {
+		if u.Memory.Value != (MemoryUse{fc.MemoryCurrent, fc.MemoryMax, fc.MemoryMax != 0}) || u.Memory.File != fc.Limited()+"/memory.current" {
 			t.Errorf("%s: memory %+v", fc.ID[:6], u.Memory)
 		}
 		if u.OOMKills.Value != fc.OOMKills || u.OOMKills.File != fc.Scope()+"/memory.events" {
@@ -60,12 +60,21 @@ func TestContainerUsage(t *testing.T) {
 			t.Errorf("%s: pressure %+v %+v", fc.ID[:6], u.MemoryPressure, u.CPUPressure)
 		}
 	}
+	// memory.max 0 on the child: the tightest limit, kept as 0 (not 1
+	// byte, not "max"), chosen over the unlimited scope.
+	root0 := containersRoot(t)
+	c0 := fixture.OOMKilled
+	os.WriteFile(filepath.Join(root0, c0.Limited(), "memory.max"), []byte("0\n"), 0o644)
+	_, hl = health(t, root0, HealthOptions{})
+	if m := findContainer(t, hl, c0.ID).Usage.Memory; !m.OK() || m.Value != (MemoryUse{c0.MemoryCurrent, 0, true}) || m.File != c0.Limited()+"/memory.current" {
+		t.Errorf("memory.max 0: %+v", m)
+	}
 	// memory.max "max" everywhere: no limit, the scope's use.
 	root := containersRoot(t)
 	c := fixture.OOMKilled
 	os.WriteFile(filepath.Join(root, c.Limited(), "memory.max"), []byte("max\n"), 0o644)
 	_, hl = health(t, root, HealthOptions{})
-	if m := findContainer(t, hl, c.ID).Usage.Memory; !m.OK() || m.Value.Max != 0 || m.Value.Current != c.MemoryCurrent+(1<<20) || m.File != c.Scope()+"/memory.current" {
+	if m := findContainer(t, hl, c.ID).Usage.Memory; !m.OK() || m.Value.Max != 0 || m.Value.Limited || m.Value.Current != c.MemoryCurrent+(1<<20) || m.File != c.Scope()+"/memory.current" {
 		t.Errorf("unlimited: %+v", m)
 	}
 }

@@ -210,12 +210,21 @@ func memoryResult(u platform.ContainerUsage, r Result, fig *ContainerFigure) Res
 	switch m := u.Memory; {
 	case !m.OK():
 		r = unreadable(r, m.File, m.Err)
-	case m.Value.Max == 0:
+	case !m.Value.Limited:
 		r.Status, r.Evidence = OK, m.File
 		r.Value = platform.HumanBytes(m.Value.Current) + ", no limit"
 		r.Detail = "memory.max is max: no limit, so no share of one"
+	case m.Value.Max == 0:
+		// Nothing more may be charged: at or over the limit whatever the
+		// use. The figure is 1, the least the share can be.
+		one := 1.0
+		fig.MemoryRatio = &one
+		r.Status, r.Evidence = Warn, m.File
+		r.Value = platform.HumanBytes(m.Value.Current) + ", memory.max 0"
+		r.Detail = "memory.max is 0: no memory may be charged, any use is at or over the limit"
+		r.Fix = "a higher --memory for the container (`ezedge-host resources` sizes it)"
 	default:
-		ratio := float64(m.Value.Current) / float64(m.Value.Max)
+		ratio, _ := m.Value.Ratio()
 		fig.MemoryRatio = &ratio
 		r.Status, r.Evidence = OK, m.File
 		r.Value = fmt.Sprintf("%s of %s (%s)", platform.HumanBytes(m.Value.Current), platform.HumanBytes(m.Value.Max), pct(ratio))

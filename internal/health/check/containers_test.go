@@ -94,24 +94,34 @@ func TestContainerThresholds(t *testing.T) {
 		id   string
 		want Status
 	}{
-		{usage("x", platform.MemoryUse{Current: 9 * g / 10, Max: g}, 0, cpu, 0, 0), "memory", OK},
-		{usage("x", platform.MemoryUse{Current: 9*g/10 + 1, Max: g}, 0, cpu, 0, 0), "memory", Warn},
+		{usage("x", platform.MemoryUse{Current: 9 * g / 10, Max: g, Limited: true}, 0, cpu, 0, 0), "memory", OK},
+		{usage("x", platform.MemoryUse{Current: 9*g/10 + 1, Max: g, Limited: true}, 0, cpu, 0, 0), "memory", Warn},
 		{usage("x", platform.MemoryUse{Current: 5 * g, Max: 0}, 0, cpu, 0, 0), "memory", OK},
-		{usage("x", platform.MemoryUse{Current: g, Max: g}, 0, cpu, 0, 0), "oom-kills", OK},
-		{usage("x", platform.MemoryUse{Current: g, Max: g}, 1, cpu, 0, 0), "oom-kills", Fail},
-		{usage("x", platform.MemoryUse{Max: g}, 0, platform.CPUStat{NrPeriods: 100, NrThrottled: 25}, 0, 0), "cpu-throttling", OK},
-		{usage("x", platform.MemoryUse{Max: g}, 0, platform.CPUStat{NrPeriods: 100, NrThrottled: 26}, 0, 0), "cpu-throttling", Warn},
-		{usage("x", platform.MemoryUse{Max: g}, 0, platform.CPUStat{}, 0, 0), "cpu-throttling", OK},
-		{usage("x", platform.MemoryUse{Max: g}, 0, cpu, 9.99, 0), "memory-pressure", OK},
-		{usage("x", platform.MemoryUse{Max: g}, 0, cpu, 10, 0), "memory-pressure", Warn},
-		{usage("x", platform.MemoryUse{Max: g}, 0, cpu, 59.99, 0), "memory-pressure", Warn},
-		{usage("x", platform.MemoryUse{Max: g}, 0, cpu, 60, 0), "memory-pressure", Fail},
-		{usage("x", platform.MemoryUse{Max: g}, 0, cpu, 0, 24.99), "cpu-pressure", OK},
-		{usage("x", platform.MemoryUse{Max: g}, 0, cpu, 0, 25), "cpu-pressure", Warn},
+		{usage("x", platform.MemoryUse{Current: g, Max: g, Limited: true}, 0, cpu, 0, 0), "oom-kills", OK},
+		{usage("x", platform.MemoryUse{Current: g, Max: g, Limited: true}, 1, cpu, 0, 0), "oom-kills", Fail},
+		{usage("x", platform.MemoryUse{Max: g, Limited: true}, 0, platform.CPUStat{NrPeriods: 100, NrThrottled: 25}, 0, 0), "cpu-throttling", OK},
+		{usage("x", platform.MemoryUse{Max: g, Limited: true}, 0, platform.CPUStat{NrPeriods: 100, NrThrottled: 26}, 0, 0), "cpu-throttling", Warn},
+		{usage("x", platform.MemoryUse{Max: g, Limited: true}, 0, platform.CPUStat{}, 0, 0), "cpu-throttling", OK},
+		{usage("x", platform.MemoryUse{Max: g, Limited: true}, 0, cpu, 9.99, 0), "memory-pressure", OK},
+		{usage("x", platform.MemoryUse{Max: g, Limited: true}, 0, cpu, 10, 0), "memory-pressure", Warn},
+		{usage("x", platform.MemoryUse{Max: g, Limited: true}, 0, cpu, 59.99, 0), "memory-pressure", Warn},
+		{usage("x", platform.MemoryUse{Max: g, Limited: true}, 0, cpu, 60, 0), "memory-pressure", Fail},
+		{usage("x", platform.MemoryUse{Max: g, Limited: true}, 0, cpu, 0, 24.99), "cpu-pressure", OK},
+		{usage("x", platform.MemoryUse{Max: g, Limited: true}, 0, cpu, 0, 25), "cpu-pressure", Warn},
 	} {
 		res := find(t, runContainers(c.ct), "containers.x."+c.id)
 		if res.Status != c.want || (c.want != OK) != (res.Fix != "") {
 			t.Errorf("%+v: %s: %s %q %q, want %s", c.ct.Usage, c.id, res.Status, res.Value, res.Fix, c.want)
+		}
+	}
+	// memory.max 0 is the tightest limit, not none and not 1 byte: at or
+	// over it whatever the use, so it warns, with a figure of 1.
+	for _, cur := range []uint64{0, 5 << 30} {
+		r := runContainers(usage("x", platform.MemoryUse{Current: cur, Max: 0, Limited: true}, 0, cpu, 0, 0))
+		res := find(t, r, "containers.x.memory")
+		if res.Status != Warn || res.Value != platform.HumanBytes(cur)+", memory.max 0" || strings.Contains(res.Value, "1 B") || res.Fix == "" ||
+			r.Figures.Containers[0].MemoryRatio == nil || *r.Figures.Containers[0].MemoryRatio != 1 {
+			t.Errorf("memory.max 0, current %d: %+v %+v", cur, res, r.Figures.Containers[0])
 		}
 	}
 	// No limit: no share of one, no figure.
@@ -150,7 +160,7 @@ func TestContainersBounded(t *testing.T) {
 	t.Parallel()
 	var cts []platform.ContainerLimit
 	for i := range MaxContainers + 5 {
-		ct := usage(fmt.Sprintf("c%02d", i), platform.MemoryUse{Current: 1, Max: 1 << 30}, 0, platform.CPUStat{NrPeriods: 1}, 0, 0)
+		ct := usage(fmt.Sprintf("c%02d", i), platform.MemoryUse{Current: 1, Max: 1 << 30, Limited: true}, 0, platform.CPUStat{NrPeriods: 1}, 0, 0)
 		ct.ID = fmt.Sprintf("%064x", i)
 		cts = append(cts, ct)
 	}
@@ -200,7 +210,7 @@ func TestContainersBounded(t *testing.T) {
 	// The rest's names are bounded too.
 	var many []platform.ContainerLimit
 	for i := range MaxContainers + maxOthersNamed + 3 {
-		ct := usage(fmt.Sprintf("m%03d", i), platform.MemoryUse{Max: 1 << 30}, 0, platform.CPUStat{}, 0, 0)
+		ct := usage(fmt.Sprintf("m%03d", i), platform.MemoryUse{Max: 1 << 30, Limited: true}, 0, platform.CPUStat{}, 0, 0)
 		ct.ID = fmt.Sprintf("%064x", i)
 		many = append(many, ct)
 	}
