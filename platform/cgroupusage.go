@@ -14,8 +14,8 @@ import (
 )
 
 // cgroupFileLimit bounds each cgroup file read for a container's usage:
-// memory.events, cpu.stat and the pressure files are a few hundred bytes;
-// anything larger is not the kernel's.
+// memory.events, cpu.stat and the pressure files are a few hundred bytes,
+// memory.stat a few kilobytes; anything larger is not the kernel's.
 const cgroupFileLimit = 16 << 10
 
 // CgroupValue is one figure read from a container's cgroup: its value and
@@ -36,14 +36,30 @@ func (v CgroupValue[T]) OK() bool { return v.Err == "" }
 // Limited is false for memory.max "max": no limit, so no share of it
 // either (Max is then 0). A memory.max of 0 is a limit too, the tightest:
 // nothing more may be charged, so any use is at or over it.
+//
+// The use measured is the working set, memory.current less memory.stat's
+// inactive_file: the page cache not used lately, which the kernel
+// reclaims before it OOM-kills, so a container full of it is not near an
+// OOM kill. The kubelet (its memory eviction signal) and `docker stats`
+// subtract the same.
 type MemoryUse struct {
-	Current uint64 `json:"current_bytes"`
-	Max     uint64 `json:"max_bytes"`
-	Limited bool   `json:"limited"`
+	Current      uint64 `json:"current_bytes"`
+	InactiveFile uint64 `json:"inactive_file_bytes"`
+	Max          uint64 `json:"max_bytes"`
+	Limited      bool   `json:"limited"`
 }
 
-// Ratio is the use over the limit, and whether there is a limit. With
-// memory.max 0 the use is at or over the limit whatever it is: the
+// WorkingSet is memory.current less inactive_file, 0 if that is more (the
+// two files are not read at one instant).
+func (m MemoryUse) WorkingSet() uint64 {
+	if m.InactiveFile > m.Current {
+		return 0
+	}
+	return m.Current - m.InactiveFile
+}
+
+// Ratio is the working set over the limit, and whether there is a limit.
+// With memory.max 0 the use is at or over the limit whatever it is: the
 // ratio is then +Inf, above every threshold.
 func (m MemoryUse) Ratio() (float64, bool) {
 	switch {
@@ -52,7 +68,7 @@ func (m MemoryUse) Ratio() (float64, bool) {
 	case m.Max == 0:
 		return math.Inf(1), true
 	}
-	return float64(m.Current) / float64(m.Max), true
+	return float64(m.WorkingSet()) / float64(m.Max), true
 }
 
 // CPUStat is what cpu.stat counts of the CFS bandwidth controller since
@@ -85,7 +101,7 @@ func (s CPUStat) ThrottledRatio() float64 {
 // it is the container's since its start.
 type ContainerUsage struct {
 	// Memory is the level (the scope or its container child) whose
-	// memory.current is nearest its own memory.max.
+	// working set is nearest its own memory.max.
 	Memory CgroupValue[MemoryUse] `json:"memory"`
 	// OOMKills is memory.events' oom_kill of the scope.
 	OOMKills CgroupValue[uint64] `json:"oom_kills"`
@@ -205,9 +221,10 @@ func readUsage(h *hostroot.Root, levels []string) ContainerUsage {
 	return u
 }
 
-// readMemoryUse compares memory.current with memory.max at each level
-// and keeps the level nearest its limit ("max" at every level: no limit,
-// the scope's use).
+// readMemoryUse compares the working set (memory.current less
+// memory.stat's inactive_file) with memory.max at each level and keeps
+// the level nearest its limit ("max" at every level: no limit, the
+// scope's use).
 func readMemoryUse(h *hostroot.Root, levels []string) CgroupValue[MemoryUse] {
 	var best CgroupValue[MemoryUse]
 	for i, d := range levels {
@@ -219,6 +236,16 @@ func readMemoryUse(h *hostroot.Root, levels []string) CgroupValue[MemoryUse] {
 		if cur.Value.Current, err = parseCount(cur.File, "", strings.TrimSpace(s)); err != nil {
 			return CgroupValue[MemoryUse]{File: cur.File, Err: err.Error()}
 		}
+		statFile := d + "/memory.stat"
+		stat, err := readKeyed(h, statFile)
+		if err != nil {
+			return CgroupValue[MemoryUse]{File: statFile, Err: err.Error()}
+		}
+		inactive, ok := stat["inactive_file"]
+		if !ok {
+			return CgroupValue[MemoryUse]{File: statFile, Err: statFile + ": no inactive_file line"}
+		}
+		cur.Value.InactiveFile = inactive
 		maxFile := d + "/memory.max"
 		s, err = readCgroupFile(h, maxFile)
 		if err != nil {

@@ -1,6 +1,7 @@
 package platform
 
 import (
+	"fmt"
 	"os"
 	"path"
 	"path/filepath"
@@ -46,7 +47,7 @@ func TestContainerUsage(t *testing.T) {
 				t.Errorf("%s: %s: %s", fc.ID[:6], what, v)
 			}
 		}
-		if u.Memory.Value != (MemoryUse{fc.MemoryCurrent, fc.MemoryMax, fc.MemoryMax != 0}) || u.Memory.File != fc.Limited()+"/memory.current" {
+		if u.Memory.Value != (MemoryUse{Current: fc.MemoryCurrent, InactiveFile: fc.InactiveFile, Max: fc.MemoryMax, Limited: fc.MemoryMax != 0}) || u.Memory.File != fc.Limited()+"/memory.current" {
 			t.Errorf("%s: memory %+v", fc.ID[:6], u.Memory)
 		}
 		if u.OOMKills.Value != fc.OOMKills || u.OOMKills.File != fc.Scope()+"/memory.events" {
@@ -66,7 +67,7 @@ func TestContainerUsage(t *testing.T) {
 	c0 := fixture.OOMKilled
 	os.WriteFile(filepath.Join(root0, c0.Limited(), "memory.max"), []byte("0\n"), 0o644)
 	_, hl = health(t, root0, HealthOptions{})
-	if m := findContainer(t, hl, c0.ID).Usage.Memory; !m.OK() || m.Value != (MemoryUse{c0.MemoryCurrent, 0, true}) || m.File != c0.Limited()+"/memory.current" {
+	if m := findContainer(t, hl, c0.ID).Usage.Memory; !m.OK() || m.Value != (MemoryUse{Current: c0.MemoryCurrent, InactiveFile: c0.InactiveFile, Limited: true}) || m.File != c0.Limited()+"/memory.current" {
 		t.Errorf("memory.max 0: %+v", m)
 	}
 	// memory.max "max" everywhere: no limit, the scope's use.
@@ -76,6 +77,51 @@ func TestContainerUsage(t *testing.T) {
 	_, hl = health(t, root, HealthOptions{})
 	if m := findContainer(t, hl, c.ID).Usage.Memory; !m.OK() || m.Value.Max != 0 || m.Value.Limited || m.Value.Current != c.MemoryCurrent+(1<<20) || m.File != c.Scope()+"/memory.current" {
 		t.Errorf("unlimited: %+v", m)
+	}
+}
+
+// TestContainerWorkingSet: the memory compared with the limit is the
+// working set, memory.current less memory.stat's inactive_file (page
+// cache the kernel reclaims before an OOM kill), floored at 0; the level
+// chosen is the one whose working set is nearest its limit.
+func TestContainerWorkingSet(t *testing.T) {
+	t.Parallel()
+	const m = 1 << 20
+	for _, c := range []struct {
+		current, inactive, max uint64
+		ws                     uint64
+		ratio                  float64
+	}{
+		{1000 * m, 600 * m, 1024 * m, 400 * m, 400.0 / 1024},
+		{1000 * m, 0, 1024 * m, 1000 * m, 1000.0 / 1024},
+		// Read at two instants, inactive_file can pass memory.current.
+		{10 * m, 11 * m, 1024 * m, 0, 0},
+	} {
+		fc := fixture.Throttled
+		fc.MemoryCurrent, fc.InactiveFile, fc.MemoryMax = c.current, c.inactive, c.max
+		root := fixture.Copy(t, "amd64-intel-32gb-2nvme")
+		fc.Put(t, root)
+		_, hl := health(t, root, HealthOptions{})
+		u := findContainer(t, hl, fc.ID).Usage.Memory
+		ratio, limited := u.Value.Ratio()
+		if !u.OK() || u.Value.Current != c.current || u.Value.InactiveFile != c.inactive || u.Value.WorkingSet() != c.ws || !limited || ratio != c.ratio {
+			t.Errorf("%+v: %+v, working set %d, ratio %v", c, u, u.Value.WorkingSet(), ratio)
+		}
+	}
+	// Two levels: the child's memory.current is nearer its limit, but most
+	// of it is page cache; the scope's working set is nearer the scope's.
+	fc := fixture.OOMKilled
+	root := fixture.Copy(t, "amd64-intel-32gb-2nvme")
+	fc.Put(t, root)
+	for p, s := range map[string]string{
+		fc.Scope() + "/memory.max": fmt.Sprint(8<<30, "\n"), fc.Scope() + "/memory.current": fmt.Sprint(4<<30, "\n"),
+		fc.Scope() + "/memory.stat": "anon 4294967296\ninactive_file 0\n", fc.Limited() + "/memory.stat": "inactive_file 3221225472\n",
+	} {
+		os.WriteFile(filepath.Join(root, p), []byte(s), 0o644)
+	}
+	_, hl := health(t, root, HealthOptions{})
+	if u := findContainer(t, hl, fc.ID).Usage.Memory; u.File != fc.Scope()+"/memory.current" || u.Value.WorkingSet() != 4<<30 {
+		t.Errorf("two levels: %+v", u)
 	}
 }
 
@@ -121,6 +167,9 @@ func TestContainerUsageHostile(t *testing.T) {
 		{s + "/memory.current", "memory", count},
 		{l + "/memory.current", "memory", count},
 		{s + "/memory.max", "memory", count},
+		{s + "/memory.stat", "memory", []string{"", "anon 1\n", "inactive_file\n", "inactive_file x\n", "inactive_file -1\n", "inactive_file 1.5\n",
+			"inactive_file 18446744073709551616\n", "inactive_file 1\ninactive_file 2\n", "inactive_file 1 2\n", "\x00\xff\n"}},
+		{l + "/memory.stat", "memory", []string{"", "anon 1\nfile 2\n", "inactive_file 0x10\n", "inactive_file 1\n\nanon 2\n"}},
 		{l + "/memory.max", "memory", count},
 		{s + "/memory.events", "oom", []string{"", "oom_kill\n", "oom_kill -1\n", "oom_kill 18446744073709551616\n", "oom_kill 1\noom_kill 2\n",
 			"low 0\nmax 3\n", "\x00\xff\n", "oom_kill 1 2\n"}},

@@ -294,7 +294,7 @@ var containerMetrics = []struct {
 	name, help string
 	get        func(check.ContainerFigure) (float64, bool)
 }{
-	{"ezedge_check_container_memory_usage_ratio", "A container's memory.current over its memory.max (absent without a limit).",
+	{"ezedge_check_container_memory_usage_ratio", "A container's working set (memory.current less memory.stat inactive_file) over its memory.max (absent without a limit, 1 with memory.max 0).",
 		func(c check.ContainerFigure) (float64, bool) { return fptr(c.MemoryRatio) }},
 	{"ezedge_check_container_oom_kills", "Processes of a container the OOM killer killed since the container started (memory.events oom_kill).",
 		func(c check.ContainerFigure) (float64, bool) {

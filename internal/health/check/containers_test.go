@@ -53,7 +53,7 @@ func TestContainerChecksFixture(t *testing.T) {
 	if oom.Value != "2 since the container started" || oom.Evidence != fixture.OOMKilled.Scope()+"/memory.events" || oom.Fix == "" {
 		t.Errorf("oom: %+v", oom)
 	}
-	if v := find(t, r, "containers.stt.memory").Value; v != "2.0 GiB of 2 GiB (99.6 %)" {
+	if v := find(t, r, "containers.stt.memory").Value; v != "2.0 GiB working set (memory.current 2.0 GiB less inactive_file 40 MiB) of 2 GiB (97.7 %)" {
 		t.Errorf("near limit: %q", v)
 	}
 	if v := find(t, r, "containers.vision.cpu-throttling").Value; v != "60.0 % of 20000 periods throttled (900.0 s)" {
@@ -66,7 +66,7 @@ func TestContainerChecksFixture(t *testing.T) {
 		t.Fatalf("figures %+v", r.Figures.Containers)
 	}
 	fig := r.Figures.Containers[0]
-	if fig.Name != "llm" || *fig.OOMKills != 2 || *fig.MemoryRatio != 0.75 || *fig.ThrottledRatio != 0.1 || *fig.MemoryPressure != 0.125 || *fig.CPUPressure != 0.031 {
+	if fig.Name != "llm" || *fig.OOMKills != 2 || *fig.MemoryRatio != 0.625 || *fig.ThrottledRatio != 0.1 || *fig.MemoryPressure != 0.125 || *fig.CPUPressure != 0.031 {
 		t.Errorf("llm figures %+v", fig)
 	}
 }
@@ -97,6 +97,11 @@ func TestContainerThresholds(t *testing.T) {
 		{usage("x", platform.MemoryUse{Current: 9 * g / 10, Max: g, Limited: true}, 0, cpu, 0, 0), "memory", OK},
 		{usage("x", platform.MemoryUse{Current: 9*g/10 + 1, Max: g, Limited: true}, 0, cpu, 0, 0), "memory", Warn},
 		{usage("x", platform.MemoryUse{Current: 5 * g, Max: 0}, 0, cpu, 0, 0), "memory", OK},
+		// The working set is compared: page cache the kernel reclaims
+		// before an OOM kill is not near one.
+		{usage("x", platform.MemoryUse{Current: g, InactiveFile: g - 9*g/10, Max: g, Limited: true}, 0, cpu, 0, 0), "memory", OK},
+		{usage("x", platform.MemoryUse{Current: g, InactiveFile: g - 9*g/10 - 1, Max: g, Limited: true}, 0, cpu, 0, 0), "memory", Warn},
+		{usage("x", platform.MemoryUse{Current: g, InactiveFile: 2 * g, Max: g, Limited: true}, 0, cpu, 0, 0), "memory", OK},
 		{usage("x", platform.MemoryUse{Current: g, Max: g, Limited: true}, 0, cpu, 0, 0), "oom-kills", OK},
 		{usage("x", platform.MemoryUse{Current: g, Max: g, Limited: true}, 1, cpu, 0, 0), "oom-kills", Fail},
 		{usage("x", platform.MemoryUse{Max: g, Limited: true}, 0, platform.CPUStat{NrPeriods: 100, NrThrottled: 25}, 0, 0), "cpu-throttling", OK},
@@ -119,14 +124,20 @@ func TestContainerThresholds(t *testing.T) {
 	for _, cur := range []uint64{0, 5 << 30} {
 		r := runContainers(usage("x", platform.MemoryUse{Current: cur, Max: 0, Limited: true}, 0, cpu, 0, 0))
 		res := find(t, r, "containers.x.memory")
-		if res.Status != Warn || res.Value != platform.HumanBytes(cur)+", memory.max 0" || strings.Contains(res.Value, "1 B") || res.Fix == "" ||
+		if res.Status != Warn || !strings.HasSuffix(res.Value, ", memory.max 0") || strings.Contains(res.Value, "1 B") || res.Fix == "" ||
 			r.Figures.Containers[0].MemoryRatio == nil || *r.Figures.Containers[0].MemoryRatio != 1 {
 			t.Errorf("memory.max 0, current %d: %+v %+v", cur, res, r.Figures.Containers[0])
 		}
 	}
+	// Both figures are shown, the working set's share is the figure.
+	r0 := runContainers(usage("x", platform.MemoryUse{Current: 3 << 30, InactiveFile: 1 << 30, Max: 4 << 30, Limited: true}, 0, cpu, 0, 0))
+	if res := find(t, r0, "containers.x.memory"); res.Value != "2 GiB working set (memory.current 3 GiB less inactive_file 1 GiB) of 4 GiB (50.0 %)" ||
+		*r0.Figures.Containers[0].MemoryRatio != 0.5 {
+		t.Errorf("working set: %+v %+v", res, r0.Figures.Containers[0])
+	}
 	// No limit: no share of one, no figure.
 	r := runContainers(usage("x", platform.MemoryUse{Current: 5 << 30}, 0, cpu, 0, 0))
-	if res := find(t, r, "containers.x.memory"); res.Value != "5 GiB, no limit" || r.Figures.Containers[0].MemoryRatio != nil {
+	if res := find(t, r, "containers.x.memory"); res.Value != "5 GiB working set (memory.current 5 GiB less inactive_file 0 MiB), no limit" || r.Figures.Containers[0].MemoryRatio != nil {
 		t.Errorf("unlimited: %+v %+v", res, r.Figures.Containers[0])
 	}
 }
