@@ -125,6 +125,56 @@ func TestContainerWorkingSet(t *testing.T) {
 	}
 }
 
+// TestContainerQuadlet: a container Quadlet runs (--cgroups=split) is
+// found at <unit>.service/libpod-payload-<id>, rootful under system.slice
+// and rootless under a user's app.slice, named by its ID, and read as one
+// level (a "container" directory in it is not a second one); names that
+// only look like it are not containers.
+func TestContainerQuadlet(t *testing.T) {
+	t.Parallel()
+	rootless := fixture.Quadlet
+	rootless.ID = "10c1e5" + strings.Repeat("0", 58)
+	rootless.Unit = "user.slice/user-1000.slice/user@1000.service/app.slice/ollama.service"
+	root := fixture.Copy(t, "amd64-intel-32gb-2nvme")
+	not := []string{
+		"system.slice/whisper.service/libpod-payload-" + strings.Repeat("a", 63),
+		"system.slice/whisper.service/libpod-payload-" + strings.Repeat("a", 65),
+		"system.slice/whisper.service/libpod-payload-" + strings.Repeat("A", 64),
+		"system.slice/whisper.service/libpod-payload-" + strings.Repeat("a", 64) + ".scope",
+		"system.slice/whisper.service/libpod-payload-conmon-" + strings.Repeat("a", 64),
+		"system.slice/whisper.service/xlibpod-payload-" + strings.Repeat("a", 64),
+	}
+	for _, d := range not {
+		fixture.File("max\n").Put(t, root, "/sys/fs/cgroup/"+d+"/memory.max")
+	}
+	for _, fc := range []fixture.Container{fixture.Quadlet, rootless} {
+		fc.Put(t, root)
+		// A directory named "container" in the payload is not a level.
+		fixture.File("1\n").Put(t, root, fc.Scope()+"/container/memory.max")
+	}
+	names := map[string]string{fixture.Quadlet.ID: "whisper"}
+	_, hl := health(t, root, HealthOptions{Names: names})
+	if len(hl.Containers) != 2 {
+		t.Fatalf("containers %+v, want the two Quadlet ones", hl.Containers)
+	}
+	for _, fc := range []fixture.Container{fixture.Quadlet, rootless} {
+		c := findContainer(t, hl, fc.ID)
+		if c.Name != names[fc.ID] || c.Cgroup != fc.Scope() || c.MemoryMax != fc.MemoryMax || c.CPUs != 1.5 {
+			t.Errorf("%s: %+v", fc.Unit, c)
+		}
+		u := c.Usage
+		if u.Memory.Value != (MemoryUse{Current: fc.MemoryCurrent, InactiveFile: fc.InactiveFile, Max: fc.MemoryMax, Limited: true}) || u.Memory.File != fc.Scope()+"/memory.current" {
+			t.Errorf("%s: memory %+v", fc.Unit, u.Memory)
+		}
+		if u.CPU.Value != (CPUStat{fc.UsageUsec, fc.NrPeriods, fc.NrThrottled, fc.ThrottledUsec}) || u.CPU.File != fc.Scope()+"/cpu.stat" {
+			t.Errorf("%s: cpu %+v", fc.Unit, u.CPU)
+		}
+		if u.OOMKills.File != fc.Scope()+"/memory.events" || u.MemoryPressure.Value != fc.MemoryFull10 || u.CPUPressure.Value != fc.CPUSome10 {
+			t.Errorf("%s: %+v", fc.Unit, u)
+		}
+	}
+}
+
 // TestContainerCPULevel: the kernel writes "nr_periods 0" and
 // "nr_throttled 0" in the cpu.stat of the scope without a quota too, so a
 // never-throttled container whose quota is on crun's child is read from

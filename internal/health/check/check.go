@@ -580,7 +580,7 @@ func (c *checker) memory() {
 	}
 	c.add(res)
 	if len(h.Containers) == 0 {
-		c.add(Result{Group: Memory, Name: "containers", Status: OK, Value: "none running", Evidence: "/sys/fs/cgroup (libpod-*.scope)",
+		c.add(Result{Group: Memory, Name: "containers", Status: OK, Value: "none running", Evidence: containerCgroups,
 			Detail: "no Podman container is running"})
 		return
 	}

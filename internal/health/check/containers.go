@@ -41,6 +41,11 @@ const (
 	cpuPressureWarn = 25.0
 )
 
+// containerCgroups is where containers are looked for, the evidence of
+// the results about all of them: a scope (systemd), a cgroupfs cgroup, a
+// --cgroups=split payload (Quadlet).
+const containerCgroups = "/sys/fs/cgroup (libpod-*.scope, libpod-*, libpod-payload-*)"
+
 // MaxContainers is how many containers get results of their own (and
 // series of their own in the textfile): the worst first, then by name.
 // The rest are summed in one result, containers.others, whose status is
@@ -129,7 +134,7 @@ func (c *checker) containers(cts []platform.ContainerLimit) {
 	if len(rest) == 0 {
 		return
 	}
-	others := Result{Group: Containers, Name: "others", Status: OK, Evidence: "/sys/fs/cgroup (libpod-*.scope)"}
+	others := Result{Group: Containers, Name: "others", Status: OK, Evidence: containerCgroups}
 	counts := map[Status]int{}
 	var names []string
 	for _, cc := range rest {

@@ -71,6 +71,35 @@ func TestContainerChecksFixture(t *testing.T) {
 	}
 }
 
+// TestContainerChecksQuadlet: a container Quadlet runs (its cgroup
+// <unit>.service/libpod-payload-<id>) has its limits and its usage
+// checked as any other.
+func TestContainerChecksQuadlet(t *testing.T) {
+	t.Parallel()
+	root := fixture.Copy(t, "amd64-intel-32gb-2nvme")
+	fixture.Quadlet.Put(t, root)
+	h, err := hostroot.Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	f, err := platform.Detect(h, platform.Observe{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]string{fixture.Quadlet.ID: "whisper"}
+	r := Run(Input{Facts: f, Health: platform.ReadHealth(h, f, platform.HealthOptions{Names: names}), Plan: &plan.Plan{}, Now: now})
+	for _, id := range []string{"memory.container.whisper", "containers.whisper.memory", "containers.whisper.oom-kills", "containers.whisper.cpu-throttling",
+		"containers.whisper.memory-pressure", "containers.whisper.cpu-pressure"} {
+		if res := find(t, r, id); res.Status != OK || !strings.HasPrefix(res.Evidence, fixture.Quadlet.Scope()) {
+			t.Errorf("%s: %+v", id, res)
+		}
+	}
+	if v := find(t, r, "containers.whisper.cpu-throttling").Value; v != "1.0 % of 800 periods throttled (0.1 s)" {
+		t.Errorf("cpu-throttling %q", v)
+	}
+}
+
 // usage is a container whose every figure was read.
 func usage(name string, m platform.MemoryUse, oom uint64, cpu platform.CPUStat, memP, cpuP float64) platform.ContainerLimit {
 	return platform.ContainerLimit{ID: strings.Repeat("a", 64), Name: name, MemoryMax: m.Max, CPUs: 1, Usage: platform.ContainerUsage{
