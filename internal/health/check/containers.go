@@ -87,6 +87,7 @@ func containerName(ct platform.ContainerLimit) string {
 // as before) and its usage.
 type containerChecks struct {
 	name    string
+	byID    bool
 	results []Result
 	figure  ContainerFigure
 	worst   Status
@@ -98,6 +99,7 @@ func (c *checker) containers(cts []platform.ContainerLimit) {
 	for _, ct := range cts {
 		cc := containerChecks{name: containerName(ct)}
 		cc.results = append(cc.results, limitsResult(ct, cc.name))
+		cc.byID = ct.Name == ""
 		usage, fig := usageResults(ct, cc.name)
 		cc.results = append(cc.results, usage...)
 		cc.figure = fig
@@ -139,6 +141,15 @@ func (c *checker) containers(cts []platform.ContainerLimit) {
 	var names []string
 	for _, cc := range rest {
 		names = append(names, cc.name)
+		if cc.byID {
+			w := OK
+			for _, r := range cc.results {
+				if Worse(r.Status, w) {
+					w = r.Status
+				}
+			}
+			c.r.Figures.UnnamedOthers = append(c.r.Figures.UnnamedOthers, w)
+		}
 		if cc.worst > others.Status {
 			others.Status = cc.worst
 		}
@@ -177,7 +188,7 @@ func limitsResult(ct platform.ContainerLimit, name string) Result {
 		val = append(val, fmt.Sprintf("cpu.max %.2f CPUs", ct.CPUs))
 	}
 	r := Result{Group: Memory, Name: "container." + name, Status: OK, Value: strings.Join(val, ", "), Evidence: ct.Cgroup,
-		Detail: "limits set", ByID: ct.Name == "", Container: name}
+		Detail: "limits set", ByID: ct.Name == "", Container: name, ContainerID: ct.ID}
 	if len(missing) > 0 {
 		r.Status, r.Detail = Warn, "no "+strings.Join(missing, " and no ")+": one container can starve the others"
 		r.Fix = "podman run --memory … --cpus … (or the quadlet's MemoryMax=, CPUQuota=)"
@@ -202,7 +213,7 @@ func pct(x float64) string { return fmt.Sprintf("%.1f %%", x*100) }
 // memory-pressure,cpu-pressure} and the figures behind them.
 func usageResults(ct platform.ContainerLimit, name string) ([]Result, ContainerFigure) {
 	fig := ContainerFigure{Name: name, ByID: ct.Name == ""}
-	base := Result{Group: Containers, ByID: ct.Name == "", Container: name}
+	base := Result{Group: Containers, ByID: ct.Name == "", Container: name, ContainerID: ct.ID}
 	var out []Result
 	for _, f := range []func(platform.ContainerUsage, Result, *ContainerFigure) Result{memoryResult, oomResult, throttleResult, memoryPressureResult, cpuPressureResult} {
 		out = append(out, f(ct.Usage, base, &fig))

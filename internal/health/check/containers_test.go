@@ -2,6 +2,7 @@ package check
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 	"testing"
 
@@ -97,6 +98,43 @@ func TestContainerChecksQuadlet(t *testing.T) {
 	}
 	if v := find(t, r, "containers.whisper.cpu-throttling").Value; v != "1.0 % of 800 periods throttled (0.1 s)" {
 		t.Errorf("cpu-throttling %q", v)
+	}
+}
+
+// TestContainersUnnamedOthers: the containers known by their ID beyond
+// the ones shown give each its worst state (fail, warn, unknown, ok) in
+// Figures.UnnamedOthers, for the textfile's count; the named ones beyond
+// do not; every result carries its container's full ID.
+func TestContainersUnnamedOthers(t *testing.T) {
+	t.Parallel()
+	var cts []platform.ContainerLimit
+	for i := range MaxContainers + 4 {
+		ct := usage(fmt.Sprintf("c%02d", i), platform.MemoryUse{Current: 1, Max: 1 << 30, Limited: true}, 0, platform.CPUStat{NrPeriods: 1}, 0, 0)
+		ct.ID = fmt.Sprintf("%064x", i)
+		cts = append(cts, ct)
+	}
+	// Four warn, and are shown first; the other 20 are known by their ID
+	// (named 040000000000… 170000000000) but one, "named", so the rest
+	// are the last four by name: 15…, 16…, 17… and "named".
+	for i := range 4 {
+		cts[i].Usage.CPUPressure.Value = 90
+	}
+	for i := 4; i < MaxContainers+4; i++ {
+		cts[i].Name = ""
+		cts[i].ID = fmt.Sprintf("%02x", i) + strings.Repeat("0", 62)
+	}
+	cts[7].Name = "named" // beyond, but named: not counted as unnamed
+	cts[0x16].Usage.CPU.Err = "/c: unreadable"
+	r := runContainers(cts...)
+	got := append([]Status(nil), r.Figures.UnnamedOthers...)
+	sort.Slice(got, func(i, j int) bool { return got[i] < got[j] })
+	if want := []Status{OK, OK, Unknown}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("unnamed others %v, want %v", got, want)
+	}
+	for _, x := range r.Results {
+		if x.Container != "" && len(x.ContainerID) != 64 {
+			t.Errorf("%s: container ID %q", x.ID(), x.ContainerID)
+		}
 	}
 }
 
