@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"path"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -12,8 +14,8 @@ import (
 )
 
 // cgroupFileLimit bounds each cgroup file read for a container's usage:
-// memory.events, cpu.stat and the pressure files are a few hundred bytes;
-// anything larger is not the kernel's.
+// memory.events, cpu.stat and the pressure files are a few hundred bytes,
+// memory.stat a few kilobytes; anything larger is not the kernel's.
 const cgroupFileLimit = 16 << 10
 
 // CgroupValue is one figure read from a container's cgroup: its value and
@@ -30,18 +32,53 @@ type CgroupValue[T any] struct {
 // OK says whether the value was read.
 func (v CgroupValue[T]) OK() bool { return v.Err == "" }
 
-// MemoryUse is memory.current against memory.max at one cgroup level;
-// Max 0 is "max": no limit, so no share of it either.
+// MemoryUse is memory.current against memory.max at one cgroup level.
+// Limited is false for memory.max "max": no limit, so no share of it
+// either (Max is then 0). A memory.max of 0 is a limit too, the tightest:
+// nothing more may be charged, so any use is at or over it.
+//
+// The use measured is the working set, memory.current less memory.stat's
+// inactive_file: the page cache not used lately, which the kernel
+// reclaims before it OOM-kills, so a container full of it is not near an
+// OOM kill. The kubelet (its memory eviction signal) and `docker stats`
+// subtract the same.
 type MemoryUse struct {
-	Current uint64 `json:"current_bytes"`
-	Max     uint64 `json:"max_bytes"`
+	Current      uint64 `json:"current_bytes"`
+	InactiveFile uint64 `json:"inactive_file_bytes"`
+	Max          uint64 `json:"max_bytes"`
+	Limited      bool   `json:"limited"`
+}
+
+// WorkingSet is memory.current less inactive_file, 0 if that is more (the
+// two files are not read at one instant).
+func (m MemoryUse) WorkingSet() uint64 {
+	if m.InactiveFile > m.Current {
+		return 0
+	}
+	return m.Current - m.InactiveFile
+}
+
+// Ratio is the working set over the limit, and whether there is a limit.
+// With memory.max 0 the use is at or over the limit whatever it is: the
+// ratio is then +Inf, above every threshold.
+func (m MemoryUse) Ratio() (float64, bool) {
+	switch {
+	case !m.Limited:
+		return 0, false
+	case m.Max == 0:
+		return math.Inf(1), true
+	}
+	return float64(m.WorkingSet()) / float64(m.Max), true
 }
 
 // CPUStat is what cpu.stat counts of the CFS bandwidth controller since
 // the cgroup was made: enforcement periods (cpu.max's period) that had
 // runnable tasks, those in which the quota ran out, and the time spent
-// throttled; UsageUsec is the CPU time used. Periods are 0 where no
-// cpu.max quota is set (the kernel then writes no nr_periods lines).
+// throttled; UsageUsec is the CPU time used. The kernel writes the
+// nr_periods, nr_throttled and throttled_usec lines in every cpu.stat where
+// the cpu controller is enabled; they stay 0 where no cpu.max quota is
+// set (no periods are enforced there), which is also why a level without
+// those lines (the controller off) reads as 0.
 type CPUStat struct {
 	UsageUsec     uint64 `json:"usage_usec"`
 	NrPeriods     uint64 `json:"nr_periods"`
@@ -64,7 +101,7 @@ func (s CPUStat) ThrottledRatio() float64 {
 // it is the container's since its start.
 type ContainerUsage struct {
 	// Memory is the level (the scope or its container child) whose
-	// memory.current is nearest its own memory.max.
+	// working set is nearest its own memory.max.
 	Memory CgroupValue[MemoryUse] `json:"memory"`
 	// OOMKills is memory.events' oom_kill of the scope.
 	OOMKills CgroupValue[uint64] `json:"oom_kills"`
@@ -184,12 +221,12 @@ func readUsage(h *hostroot.Root, levels []string) ContainerUsage {
 	return u
 }
 
-// readMemoryUse compares memory.current with memory.max at each level
-// and keeps the level nearest its limit ("max" at every level: no limit,
-// the scope's use).
+// readMemoryUse compares the working set (memory.current less
+// memory.stat's inactive_file) with memory.max at each level and keeps
+// the level nearest its limit ("max" at every level: no limit, the
+// scope's use).
 func readMemoryUse(h *hostroot.Root, levels []string) CgroupValue[MemoryUse] {
 	var best CgroupValue[MemoryUse]
-	bestRatio := -1.0
 	for i, d := range levels {
 		cur := CgroupValue[MemoryUse]{File: d + "/memory.current"}
 		s, err := readCgroupFile(h, cur.File)
@@ -199,6 +236,16 @@ func readMemoryUse(h *hostroot.Root, levels []string) CgroupValue[MemoryUse] {
 		if cur.Value.Current, err = parseCount(cur.File, "", strings.TrimSpace(s)); err != nil {
 			return CgroupValue[MemoryUse]{File: cur.File, Err: err.Error()}
 		}
+		statFile := d + "/memory.stat"
+		stat, err := readKeyed(h, statFile)
+		if err != nil {
+			return CgroupValue[MemoryUse]{File: statFile, Err: err.Error()}
+		}
+		inactive, ok := stat["inactive_file"]
+		if !ok {
+			return CgroupValue[MemoryUse]{File: statFile, Err: statFile + ": no inactive_file line"}
+		}
+		cur.Value.InactiveFile = inactive
 		maxFile := d + "/memory.max"
 		s, err = readCgroupFile(h, maxFile)
 		if err != nil {
@@ -208,28 +255,22 @@ func readMemoryUse(h *hostroot.Root, levels []string) CgroupValue[MemoryUse] {
 			if cur.Value.Max, err = parseCount(maxFile, "", s); err != nil {
 				return CgroupValue[MemoryUse]{File: maxFile, Err: err.Error()}
 			}
-			if cur.Value.Max == 0 {
-				// A limit of 0 bytes is a valid setting (nothing may be
-				// charged), as tight as a limit gets.
-				cur.Value.Max = 1
-			}
+			cur.Value.Limited = true
 		}
-		ratio := 0.0
-		if cur.Value.Max > 0 {
-			ratio = float64(cur.Value.Current) / float64(cur.Value.Max)
-		}
-		if i == 0 || cur.Value.Max > 0 && ratio > bestRatio {
-			best, bestRatio = cur, ratio
-			if cur.Value.Max == 0 {
-				bestRatio = -1
-			}
+		ratio, limited := cur.Value.Ratio()
+		bestRatio, bestLimited := best.Value.Ratio()
+		if i == 0 || limited && (!bestLimited || ratio > bestRatio) {
+			best = cur
 		}
 	}
 	return best
 }
 
 // readCPUStat reads cpu.stat at each level and keeps the most throttled
-// one: the quota may be on the scope or on its child.
+// one: the quota may be on the scope or on its child. Between levels
+// throttled alike (never, usually) the one with periods wins: the kernel
+// writes "nr_periods 0" in the cpu.stat of a level without a quota too,
+// and that level says nothing about the quota on the other.
 func readCPUStat(h *hostroot.Root, levels []string) CgroupValue[CPUStat] {
 	var best CgroupValue[CPUStat]
 	for i, d := range levels {
@@ -246,16 +287,24 @@ func readCPUStat(h *hostroot.Root, levels []string) CgroupValue[CPUStat] {
 		if v.Value.NrThrottled > v.Value.NrPeriods {
 			return CgroupValue[CPUStat]{File: v.File, Err: fmt.Sprintf("%s: nr_throttled %d is more than nr_periods %d", v.File, v.Value.NrThrottled, v.Value.NrPeriods)}
 		}
-		if i == 0 || v.Value.ThrottledRatio() > best.Value.ThrottledRatio() {
+		r, br := v.Value.ThrottledRatio(), best.Value.ThrottledRatio()
+		if i == 0 || r > br || r == br && best.Value.NrPeriods == 0 && v.Value.NrPeriods > 0 {
 			best = v
 		}
 	}
 	return best
 }
 
+// psiPercent is an avg10 as the kernel's PSI code prints it ("%lu.%02lu":
+// a whole percentage of at most three digits, a point, two decimals).
+// Anything else (a sign, an exponent, a hex float, underscores) is not the
+// kernel's, even where strconv.ParseFloat would take it.
+var psiPercent = regexp.MustCompile(`^[0-9]{1,3}\.[0-9]{2}$`)
+
 // readPressure reads the avg10 of a PSI file's "some" or "full" line
 // ("some avg10=0.00 avg60=0.00 avg300=0.00 total=0"): a percentage,
-// 0–100.
+// 0–100. The line given twice, or avg10 twice on it, is an error: which
+// one the kernel meant is unknown.
 func readPressure(h *hostroot.Root, name, kind string) CgroupValue[float64] {
 	v := CgroupValue[float64]{File: name}
 	s, err := readCgroupFile(h, name)
@@ -263,27 +312,44 @@ func readPressure(h *hostroot.Root, name, kind string) CgroupValue[float64] {
 		v.Err = err.Error()
 		return v
 	}
+	var line []string
 	for _, l := range strings.Split(s, "\n") {
 		f := strings.Fields(l)
 		if len(f) == 0 || f[0] != kind {
 			continue
 		}
-		for _, kv := range f[1:] {
-			val, ok := strings.CutPrefix(kv, "avg10=")
-			if !ok {
-				continue
-			}
-			p, err := strconv.ParseFloat(val, 64)
-			if err != nil || !(p >= 0 && p <= 100) {
-				v.Err = fmt.Sprintf("%s: %s avg10 %s is not a percentage", name, kind, quoteShort(val))
-				return v
-			}
-			v.Value = p
+		if line != nil {
+			v.Err = fmt.Sprintf("%s: the %q line given twice", name, kind)
 			return v
 		}
+		line = f
+	}
+	if line == nil {
+		v.Err = fmt.Sprintf("%s: no %q line", name, kind)
+		return v
+	}
+	avg := ""
+	found := false
+	for _, kv := range line[1:] {
+		val, ok := strings.CutPrefix(kv, "avg10=")
+		if !ok {
+			continue
+		}
+		if found {
+			v.Err = fmt.Sprintf("%s: the %s line gives avg10 twice", name, kind)
+			return v
+		}
+		avg, found = val, true
+	}
+	if !found {
 		v.Err = fmt.Sprintf("%s: the %s line has no avg10", name, kind)
 		return v
 	}
-	v.Err = fmt.Sprintf("%s: no %q line", name, kind)
+	p, err := strconv.ParseFloat(avg, 64)
+	if !psiPercent.MatchString(avg) || err != nil || !(p >= 0 && p <= 100) {
+		v.Err = fmt.Sprintf("%s: %s avg10 %s is not a percentage", name, kind, quoteShort(avg))
+		return v
+	}
+	v.Value = p
 	return v
 }

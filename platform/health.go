@@ -369,8 +369,16 @@ func (hl *Health) readSwaps(h *hostroot.Root) {
 // under cgroupfs. libpod-conmon-<id>.scope is its monitor, not it.
 var libpodCgroup = regexp.MustCompile(`^libpod-([0-9a-f]{64})(\.scope)?$`)
 
+// A container run with --cgroups=split, as Quadlet runs every one: its
+// unit's cgroup (<unit>.service under system.slice, or under a user's
+// app.slice when rootless) holds conmon, and libpod-payload-<id> in it
+// the container, its limits and its processes, one level.
+var libpodPayload = regexp.MustCompile(`^libpod-payload-([0-9a-f]{64})$`)
+
 // maxCgroupDepth bounds the walk: rootless containers sit at
-// user.slice/user-N.slice/user@N.service/user.slice/libpod-….scope.
+// user.slice/user-N.slice/user@N.service/user.slice/libpod-….scope, a
+// rootless Quadlet's one deeper, at
+// user.slice/user-N.slice/user@N.service/app.slice/<unit>.service/libpod-payload-….
 const maxCgroupDepth = 6
 
 func (hl *Health) readContainers(h *hostroot.Root, names map[string]string) {
@@ -386,7 +394,11 @@ func (hl *Health) readContainers(h *hostroot.Root, names map[string]string) {
 			}
 			p := dir + "/" + e.Name()
 			if m := libpodCgroup.FindStringSubmatch(e.Name()); m != nil {
-				hl.Containers = append(hl.Containers, readLimits(h, p, m[1], names[m[1]]))
+				hl.Containers = append(hl.Containers, readLimits(h, p, m[1], names[m[1]], true))
+				continue
+			}
+			if m := libpodPayload.FindStringSubmatch(e.Name()); m != nil {
+				hl.Containers = append(hl.Containers, readLimits(h, p, m[1], names[m[1]], false))
 				continue
 			}
 			if depth < maxCgroupDepth && (strings.HasSuffix(e.Name(), ".slice") || strings.HasSuffix(e.Name(), ".service") || e.Name() == "libpod_parent") {
@@ -403,11 +415,12 @@ func (hl *Health) readContainers(h *hostroot.Root, names map[string]string) {
 // or "<quota> <period>"). crun under systemd puts the processes and the
 // limits in the scope's "container" child and leaves the scope itself at
 // max; cgroupfs puts them on the scope. The tighter of the two levels is
-// what the kernel enforces.
-func readLimits(h *hostroot.Root, dir, id, name string) ContainerLimit {
+// what the kernel enforces. A split container's libpod-payload-<id> is
+// one level (withChild false): its "container" child is not looked for.
+func readLimits(h *hostroot.Root, dir, id, name string, withChild bool) ContainerLimit {
 	c := ContainerLimit{ID: id, Name: name, Cgroup: dir}
 	levels := []string{dir}
-	if st, err := h.Lstat(dir + "/container"); err == nil && st.IsDir() {
+	if st, err := h.Lstat(dir + "/container"); withChild && err == nil && st.IsDir() {
 		levels = append(levels, dir+"/container")
 		c.Cgroup = dir + "/container"
 	}

@@ -309,7 +309,7 @@ func TestCheckContainers(t *testing.T) {
 			for _, want := range []string{
 				`ezedge_check_state{check="containers.llm.oom-kills",group="containers",state="fail"} 1`,
 				`ezedge_check_container_oom_kills{container="llm"} 2`,
-				`ezedge_check_container_memory_usage_ratio{container="stt"} 0.99609375`,
+				`ezedge_check_container_memory_usage_ratio{container="stt"} 0.9765625`,
 				`ezedge_check_container_cpu_throttled_periods_ratio{container="vision"} 0.6`,
 				`ezedge_check_container_cpu_pressure_ratio{container="vision"} 0.482`,
 				`ezedge_check_container_memory_pressure_ratio{container="llm"} 0.125`,

@@ -198,7 +198,7 @@ func CheckPrometheus(w io.Writer, r *check.Report) error {
 	var p promWriter
 	p.metric("ezedge_host_info", "The platform ezedge-host detected, as a label; always 1.", "gauge")
 	p.sample("ezedge_host_info", [][2]string{{"platform", string(r.Platform)}}, 1)
-	p.states(r.Results)
+	p.states(r.Results, r.Figures.UnnamedOthers)
 	p.metric("ezedge_check_results", "Number of checks in each state.", "gauge")
 	for _, s := range checkStates {
 		p.sample("ezedge_check_results", [][2]string{{"state", s.String()}}, float64(r.Counts[s.String()]))
@@ -226,17 +226,19 @@ var checkStates = []check.Status{check.OK, check.Warn, check.Fail, check.Unknown
 // states writes each check's outcome as one series per state, 1 for the
 // state it is in (as node_systemd_unit_state): a query selects a state by
 // its name, and no number stands for one. The checks of a container named
-// by its ID are counted instead, one count per container by the worst
-// state of its checks (fail, warn, unknown, ok, in that order): each
-// restart would make new series.
-func (p *promWriter) states(results []check.Result) {
+// by its ID are counted instead, one count per container (by its full
+// ID: two may share the 12 digits they are shown by) by the worst state
+// of its checks (fail, warn, unknown, ok, in that order): each restart
+// would make new series. Those beyond the ones with checks of their own
+// (unnamed, each one's worst state) are counted too.
+func (p *promWriter) states(results []check.Result, unnamedOthers []check.Status) {
 	p.metric("ezedge_check_state", "Outcome of each check, one series per state: 1 for the state the check is in, 0 for the others.", "gauge")
 	seen := map[string]bool{}
 	byID := map[string]check.Status{}
 	for _, x := range results {
 		if x.ByID {
-			if w, ok := byID[x.Container]; !ok || rank(x.Status) > rank(w) {
-				byID[x.Container] = x.Status
+			if w, ok := byID[x.ContainerID]; !ok || check.Worse(x.Status, w) {
+				byID[x.ContainerID] = x.Status
 			}
 			continue
 		}
@@ -255,16 +257,13 @@ func (p *promWriter) states(results []check.Result) {
 	for _, s := range byID {
 		counts[s]++
 	}
+	for _, s := range unnamedOthers {
+		counts[s]++
+	}
 	p.metric("ezedge_check_unnamed_containers", "Containers Podman gave no name for here (checked by their cgroup), by the worst state of their checks.", "gauge")
 	for _, s := range checkStates {
 		p.sample("ezedge_check_unnamed_containers", [][2]string{{"state", s.String()}}, float64(counts[s]))
 	}
-}
-
-// rank orders states from best to worst for a container's count: an
-// unknown hides less than an ok.
-func rank(s check.Status) int {
-	return map[check.Status]int{check.OK: 0, check.Unknown: 1, check.Warn: 2, check.Fail: 3}[s]
 }
 
 // throttling writes the bits of the firmware's get_throttled word, read
@@ -294,7 +293,7 @@ var containerMetrics = []struct {
 	name, help string
 	get        func(check.ContainerFigure) (float64, bool)
 }{
-	{"ezedge_check_container_memory_usage_ratio", "A container's memory.current over its memory.max (absent without a limit).",
+	{"ezedge_check_container_memory_usage_ratio", "A container's working set (memory.current less memory.stat inactive_file) over its memory.max (absent without a limit, 1 with memory.max 0).",
 		func(c check.ContainerFigure) (float64, bool) { return fptr(c.MemoryRatio) }},
 	{"ezedge_check_container_oom_kills", "Processes of a container the OOM killer killed since the container started (memory.events oom_kill).",
 		func(c check.ContainerFigure) (float64, bool) {
@@ -324,10 +323,25 @@ func fptr(p *float64) (float64, bool) {
 // Two containers of one name (a rootful and a rootless one) get #2, #3…
 // as checks do, so no series is written twice.
 func (p *promWriter) containers(cs []check.ContainerFigure) {
+	// The labels are given once, over all the containers, before any
+	// metric: "web#2" is then one container in every metric, whichever
+	// figures each container has.
+	labels := make([]string, len(cs))
+	seen := map[string]bool{}
+	for i, c := range cs {
+		if c.ByID {
+			continue
+		}
+		name := c.Name
+		for n := 2; seen[name]; n++ {
+			name = c.Name + "#" + strconv.Itoa(n)
+		}
+		seen[name] = true
+		labels[i] = name
+	}
 	for _, m := range containerMetrics {
-		seen := map[string]bool{}
 		first := true
-		for _, c := range cs {
+		for i, c := range cs {
 			v, ok := m.get(c)
 			if c.ByID || !ok {
 				continue
@@ -336,12 +350,7 @@ func (p *promWriter) containers(cs []check.ContainerFigure) {
 				p.metric(m.name, m.help, "gauge")
 				first = false
 			}
-			name := c.Name
-			for n := 2; seen[name]; n++ {
-				name = c.Name + "#" + strconv.Itoa(n)
-			}
-			seen[name] = true
-			p.sample(m.name, [][2]string{{"container", name}}, v)
+			p.sample(m.name, [][2]string{{"container", labels[i]}}, v)
 		}
 	}
 }

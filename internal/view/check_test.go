@@ -45,16 +45,23 @@ func TestCheckPrometheusStates(t *testing.T) {
 	}
 	const id = "0f1e2d3c4b5a"
 	r.Results = append(r.Results,
-		check.Result{Group: check.Memory, Name: "container." + id, Status: check.Warn, ByID: true, Container: id},
-		check.Result{Group: check.Memory, Name: "container.9a8b7c6d5e4f", Status: check.Warn, ByID: true, Container: "9a8b7c6d5e4f"},
+		check.Result{Group: check.Memory, Name: "container." + id, Status: check.Warn, ByID: true, Container: id, ContainerID: id + strings.Repeat("0", 52)},
+		check.Result{Group: check.Memory, Name: "container.9a8b7c6d5e4f", Status: check.Warn, ByID: true, Container: "9a8b7c6d5e4f", ContainerID: "9a8b7c6d5e4f" + strings.Repeat("0", 52)},
 		// One container, many checks: counted once, by its worst.
-		check.Result{Group: check.Containers, Name: "c0ffee000000.memory", Status: check.Unknown, ByID: true, Container: "c0ffee000000"},
-		check.Result{Group: check.Containers, Name: "c0ffee000000.oom-kills", Status: check.Fail, ByID: true, Container: "c0ffee000000"},
-		check.Result{Group: check.Containers, Name: "c0ffee000000.cpu-pressure", Status: check.OK, ByID: true, Container: "c0ffee000000"},
-		check.Result{Group: check.Containers, Name: "600d00000000.memory", Status: check.Unknown, ByID: true, Container: "600d00000000"},
-		check.Result{Group: check.Containers, Name: "600d00000000.cpu-pressure", Status: check.OK, ByID: true, Container: "600d00000000"},
+		check.Result{Group: check.Containers, Name: "c0ffee000000.memory", Status: check.Unknown, ByID: true, Container: "c0ffee000000", ContainerID: "c0ffee000000" + strings.Repeat("0", 52)},
+		check.Result{Group: check.Containers, Name: "c0ffee000000.oom-kills", Status: check.Fail, ByID: true, Container: "c0ffee000000", ContainerID: "c0ffee000000" + strings.Repeat("0", 52)},
+		check.Result{Group: check.Containers, Name: "c0ffee000000.cpu-pressure", Status: check.OK, ByID: true, Container: "c0ffee000000", ContainerID: "c0ffee000000" + strings.Repeat("0", 52)},
+		check.Result{Group: check.Containers, Name: "600d00000000.memory", Status: check.Unknown, ByID: true, Container: "600d00000000", ContainerID: "600d00000000" + strings.Repeat("0", 52)},
+		check.Result{Group: check.Containers, Name: "600d00000000.cpu-pressure", Status: check.OK, ByID: true, Container: "600d00000000", ContainerID: "600d00000000" + strings.Repeat("0", 52)},
+		// Two containers whose IDs share the 12 digits they are shown by:
+		// two containers, each counted.
+		check.Result{Group: check.Containers, Name: "abcabcabcabc.memory", Status: check.OK, ByID: true, Container: "abcabcabcabc", ContainerID: "abcabcabcabc" + strings.Repeat("1", 52)},
+		check.Result{Group: check.Containers, Name: "abcabcabcabc.memory", Status: check.OK, ByID: true, Container: "abcabcabcabc", ContainerID: "abcabcabcabc" + strings.Repeat("2", 52)},
 		check.Result{Group: check.Memory, Name: "container.web", Status: check.OK})
 	r.Figures.Throttling = []check.Bit{{Name: "under_voltage", Now: &yes}}
+	// Unnamed containers beyond the ones with checks of their own: counted
+	// by their worst state too.
+	r.Figures.UnnamedOthers = []check.Status{check.Warn, check.OK, check.OK}
 	got := promSeries(t, r)
 	for _, x := range all {
 		for _, s := range all {
@@ -65,7 +72,7 @@ func TestCheckPrometheusStates(t *testing.T) {
 			}
 		}
 	}
-	for s, want := range map[string]string{"ok": "0", "warn": "2", "fail": "1", "unknown": "1"} {
+	for s, want := range map[string]string{"ok": "4", "warn": "3", "fail": "1", "unknown": "1"} {
 		if k := `ezedge_check_unnamed_containers{state="` + s + `"}`; got[k] != want {
 			t.Errorf("%s = %q, want %s", k, got[k], want)
 		}
@@ -77,7 +84,7 @@ func TestCheckPrometheusStates(t *testing.T) {
 		t.Errorf("info or timestamp: %v", got)
 	}
 	for k := range got {
-		if strings.Contains(k, id) || strings.Contains(k, "9a8b7c6d5e4f") || strings.Contains(k, "c0ffee") || strings.Contains(k, "600d") {
+		if strings.Contains(k, id) || strings.Contains(k, "9a8b7c6d5e4f") || strings.Contains(k, "c0ffee") || strings.Contains(k, "600d") || strings.Contains(k, "abcabc") {
 			t.Errorf("a container's ID in a label: %s", k)
 		}
 		if strings.HasPrefix(k, "ezedge_check_throttling") {
@@ -127,7 +134,9 @@ func TestCheckPrometheusContainers(t *testing.T) {
 		`ezedge_check_container_memory_pressure_ratio{container="llm"}`:       "0.125",
 		`ezedge_check_container_cpu_pressure_ratio{container="llm"}`:          "0.031",
 		`ezedge_check_container_cpu_throttled_periods_ratio{container="web"}`: "0",
-		`ezedge_check_container_oom_kills{container="web"}`:                   "2",
+		// The second web is web#2 in every metric, even one the first
+		// web has no figure in.
+		`ezedge_check_container_oom_kills{container="web#2"}`: "2",
 	} {
 		if got[k] != want {
 			t.Errorf("%s = %q, want %s", k, got[k], want)
@@ -138,7 +147,8 @@ func TestCheckPrometheusContainers(t *testing.T) {
 		if strings.HasPrefix(k, "ezedge_check_container_") {
 			n++
 		}
-		if strings.Contains(k, "0f1e2d3c4b5a") || strings.Contains(k, `ezedge_check_container_memory_usage_ratio{container="web`) {
+		if strings.Contains(k, "0f1e2d3c4b5a") || strings.Contains(k, `ezedge_check_container_memory_usage_ratio{container="web`) ||
+			strings.Contains(k, `ezedge_check_container_oom_kills{container="web"}`) {
 			t.Errorf("unexpected series %s", k)
 		}
 	}

@@ -72,8 +72,18 @@ type Result struct {
 	// rather than naming them; JSON, JUnit and text show the ID.
 	ByID bool `json:"-"`
 	// Container is the container a result is about (its name, or its
-	// ID's first 12 digits), "" for the others.
-	Container string `json:"-"`
+	// ID's first 12 digits), "" for the others; ContainerID is its full
+	// ID, which two containers never share.
+	Container   string `json:"-"`
+	ContainerID string `json:"-"`
+}
+
+// Worse says whether a is worse than b for a container's worst state:
+// fail, warn, unknown, ok, in that order (an unknown hides less than an
+// ok).
+func Worse(a, b Status) bool {
+	sev := map[Status]int{OK: 0, Unknown: 1, Warn: 2, Fail: 3}
+	return sev[a] > sev[b]
 }
 
 // ID is the check's name within the whole report: group.name.
@@ -106,6 +116,10 @@ type Figures struct {
 	// Containers are the figures of the containers that have results of
 	// their own (at most MaxContainers).
 	Containers []ContainerFigure `json:"containers,omitempty"`
+	// UnnamedOthers are the containers known by their ID beyond those
+	// (containers.others sums them): each one's worst state (Worse), for
+	// the textfile's count of unnamed containers.
+	UnnamedOthers []Status `json:"-"`
 	// LastApply is when the newest apply still in force was made (zero:
 	// none).
 	LastApply time.Time `json:"last_apply,omitzero"`
@@ -580,7 +594,7 @@ func (c *checker) memory() {
 	}
 	c.add(res)
 	if len(h.Containers) == 0 {
-		c.add(Result{Group: Memory, Name: "containers", Status: OK, Value: "none running", Evidence: "/sys/fs/cgroup (libpod-*.scope)",
+		c.add(Result{Group: Memory, Name: "containers", Status: OK, Value: "none running", Evidence: containerCgroups,
 			Detail: "no Podman container is running"})
 		return
 	}

@@ -18,9 +18,10 @@ const Containers Group = "containers"
 // The thresholds of the container checks (docs/check.md gives their
 // sources).
 const (
-	// memoryNearLimit: memory.current above 90 % of memory.max warns (the
-	// issue's and the guide's "memory near its limit"); the kernel
-	// reclaims, then OOM-kills, at 100 %.
+	// memoryNearLimit: the working set (memory.current less inactive page
+	// cache) above 90 % of memory.max warns (the issue's and the guide's
+	// "memory near its limit"); the kernel reclaims, then OOM-kills, at
+	// 100 %.
 	memoryNearLimit = 0.90
 	// throttledWarn: the quota ran out in more than 25 % of the CFS
 	// periods (nr_throttled / nr_periods), the threshold of
@@ -40,6 +41,11 @@ const (
 	cpuPressureWarn = 25.0
 )
 
+// containerCgroups is where containers are looked for, the evidence of
+// the results about all of them: a scope (systemd), a cgroupfs cgroup, a
+// --cgroups=split payload (Quadlet).
+const containerCgroups = "/sys/fs/cgroup (libpod-*.scope, libpod-*, libpod-payload-*)"
+
 // MaxContainers is how many containers get results of their own (and
 // series of their own in the textfile): the worst first, then by name.
 // The rest are summed in one result, containers.others, whose status is
@@ -56,7 +62,8 @@ type ContainerFigure struct {
 	// ByID: Podman gave no name for it here (Name is its ID's first 12
 	// digits); the textfile gives such containers no series.
 	ByID bool `json:"-"`
-	// MemoryRatio is memory.current over memory.max (nil without a limit).
+	// MemoryRatio is the working set (memory.current less inactive_file)
+	// over memory.max (nil without a limit, 1 with memory.max 0).
 	MemoryRatio *float64 `json:"memory_usage_ratio,omitempty"`
 	OOMKills    *uint64  `json:"oom_kills,omitempty"`
 	// ThrottledRatio is nr_throttled over nr_periods (0 without a quota).
@@ -80,6 +87,7 @@ func containerName(ct platform.ContainerLimit) string {
 // as before) and its usage.
 type containerChecks struct {
 	name    string
+	byID    bool
 	results []Result
 	figure  ContainerFigure
 	worst   Status
@@ -91,6 +99,7 @@ func (c *checker) containers(cts []platform.ContainerLimit) {
 	for _, ct := range cts {
 		cc := containerChecks{name: containerName(ct)}
 		cc.results = append(cc.results, limitsResult(ct, cc.name))
+		cc.byID = ct.Name == ""
 		usage, fig := usageResults(ct, cc.name)
 		cc.results = append(cc.results, usage...)
 		cc.figure = fig
@@ -127,11 +136,20 @@ func (c *checker) containers(cts []platform.ContainerLimit) {
 	if len(rest) == 0 {
 		return
 	}
-	others := Result{Group: Containers, Name: "others", Status: OK, Evidence: "/sys/fs/cgroup (libpod-*.scope)"}
+	others := Result{Group: Containers, Name: "others", Status: OK, Evidence: containerCgroups}
 	counts := map[Status]int{}
 	var names []string
 	for _, cc := range rest {
 		names = append(names, cc.name)
+		if cc.byID {
+			w := OK
+			for _, r := range cc.results {
+				if Worse(r.Status, w) {
+					w = r.Status
+				}
+			}
+			c.r.Figures.UnnamedOthers = append(c.r.Figures.UnnamedOthers, w)
+		}
 		if cc.worst > others.Status {
 			others.Status = cc.worst
 		}
@@ -170,7 +188,7 @@ func limitsResult(ct platform.ContainerLimit, name string) Result {
 		val = append(val, fmt.Sprintf("cpu.max %.2f CPUs", ct.CPUs))
 	}
 	r := Result{Group: Memory, Name: "container." + name, Status: OK, Value: strings.Join(val, ", "), Evidence: ct.Cgroup,
-		Detail: "limits set", ByID: ct.Name == "", Container: name}
+		Detail: "limits set", ByID: ct.Name == "", Container: name, ContainerID: ct.ID}
 	if len(missing) > 0 {
 		r.Status, r.Detail = Warn, "no "+strings.Join(missing, " and no ")+": one container can starve the others"
 		r.Fix = "podman run --memory … --cpus … (or the quadlet's MemoryMax=, CPUQuota=)"
@@ -195,7 +213,7 @@ func pct(x float64) string { return fmt.Sprintf("%.1f %%", x*100) }
 // memory-pressure,cpu-pressure} and the figures behind them.
 func usageResults(ct platform.ContainerLimit, name string) ([]Result, ContainerFigure) {
 	fig := ContainerFigure{Name: name, ByID: ct.Name == ""}
-	base := Result{Group: Containers, ByID: ct.Name == "", Container: name}
+	base := Result{Group: Containers, ByID: ct.Name == "", Container: name, ContainerID: ct.ID}
 	var out []Result
 	for _, f := range []func(platform.ContainerUsage, Result, *ContainerFigure) Result{memoryResult, oomResult, throttleResult, memoryPressureResult, cpuPressureResult} {
 		out = append(out, f(ct.Usage, base, &fig))
@@ -203,26 +221,40 @@ func usageResults(ct platform.ContainerLimit, name string) ([]Result, ContainerF
 	return out, fig
 }
 
-// memoryResult is containers.<name>.memory: memory.current against
-// memory.max.
+// memoryResult is containers.<name>.memory: the working set
+// (memory.current less memory.stat's inactive_file, the page cache the
+// kernel reclaims before an OOM kill) against memory.max.
 func memoryResult(u platform.ContainerUsage, r Result, fig *ContainerFigure) Result {
 	r.Name = r.Container + ".memory"
-	switch m := u.Memory; {
-	case !m.OK():
-		r = unreadable(r, m.File, m.Err)
-	case m.Value.Max == 0:
-		r.Status, r.Evidence = OK, m.File
-		r.Value = platform.HumanBytes(m.Value.Current) + ", no limit"
+	m := u.Memory
+	if !m.OK() {
+		return unreadable(r, m.File, m.Err)
+	}
+	// Both figures: the working set is what is compared, memory.current
+	// what the cgroup is charged, page cache and all.
+	use := fmt.Sprintf("%s working set (memory.current %s less inactive_file %s)", platform.HumanBytes(m.Value.WorkingSet()),
+		platform.HumanBytes(m.Value.Current), platform.HumanBytes(m.Value.InactiveFile))
+	r.Status, r.Evidence = OK, m.File
+	switch ratio, limited := m.Value.Ratio(); {
+	case !limited:
+		r.Value = use + ", no limit"
 		r.Detail = "memory.max is max: no limit, so no share of one"
+	case m.Value.Max == 0:
+		// Nothing more may be charged: at or over the limit whatever the
+		// use. The figure is 1, the least the share can be.
+		one := 1.0
+		fig.MemoryRatio = &one
+		r.Status = Warn
+		r.Value = use + ", memory.max 0"
+		r.Detail = "memory.max is 0: no memory may be charged, any use is at or over the limit"
+		r.Fix = "a higher --memory for the container (`ezedge-host resources` sizes it)"
 	default:
-		ratio := float64(m.Value.Current) / float64(m.Value.Max)
 		fig.MemoryRatio = &ratio
-		r.Status, r.Evidence = OK, m.File
-		r.Value = fmt.Sprintf("%s of %s (%s)", platform.HumanBytes(m.Value.Current), platform.HumanBytes(m.Value.Max), pct(ratio))
-		r.Detail = fmt.Sprintf("at or below %.0f %% of memory.max", memoryNearLimit*100)
+		r.Value = fmt.Sprintf("%s of %s (%s)", use, platform.HumanBytes(m.Value.Max), pct(ratio))
+		r.Detail = fmt.Sprintf("working set at or below %.0f %% of memory.max", memoryNearLimit*100)
 		if ratio > memoryNearLimit {
 			r.Status = Warn
-			r.Detail = fmt.Sprintf("above %.0f %% of memory.max: the kernel reclaims its page cache, then OOM-kills at the limit", memoryNearLimit*100)
+			r.Detail = fmt.Sprintf("working set above %.0f %% of memory.max: the kernel reclaims what page cache is left, then OOM-kills at the limit", memoryNearLimit*100)
 			r.Fix = "a higher --memory for the container (`ezedge-host resources` sizes it), or a smaller model"
 		}
 	}

@@ -2,6 +2,7 @@ package check
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 	"testing"
 
@@ -53,7 +54,7 @@ func TestContainerChecksFixture(t *testing.T) {
 	if oom.Value != "2 since the container started" || oom.Evidence != fixture.OOMKilled.Scope()+"/memory.events" || oom.Fix == "" {
 		t.Errorf("oom: %+v", oom)
 	}
-	if v := find(t, r, "containers.stt.memory").Value; v != "2.0 GiB of 2 GiB (99.6 %)" {
+	if v := find(t, r, "containers.stt.memory").Value; v != "2.0 GiB working set (memory.current 2.0 GiB less inactive_file 40 MiB) of 2 GiB (97.7 %)" {
 		t.Errorf("near limit: %q", v)
 	}
 	if v := find(t, r, "containers.vision.cpu-throttling").Value; v != "60.0 % of 20000 periods throttled (900.0 s)" {
@@ -66,8 +67,74 @@ func TestContainerChecksFixture(t *testing.T) {
 		t.Fatalf("figures %+v", r.Figures.Containers)
 	}
 	fig := r.Figures.Containers[0]
-	if fig.Name != "llm" || *fig.OOMKills != 2 || *fig.MemoryRatio != 0.75 || *fig.ThrottledRatio != 0.1 || *fig.MemoryPressure != 0.125 || *fig.CPUPressure != 0.031 {
+	if fig.Name != "llm" || *fig.OOMKills != 2 || *fig.MemoryRatio != 0.625 || *fig.ThrottledRatio != 0.1 || *fig.MemoryPressure != 0.125 || *fig.CPUPressure != 0.031 {
 		t.Errorf("llm figures %+v", fig)
+	}
+}
+
+// TestContainerChecksQuadlet: a container Quadlet runs (its cgroup
+// <unit>.service/libpod-payload-<id>) has its limits and its usage
+// checked as any other.
+func TestContainerChecksQuadlet(t *testing.T) {
+	t.Parallel()
+	root := fixture.Copy(t, "amd64-intel-32gb-2nvme")
+	fixture.Quadlet.Put(t, root)
+	h, err := hostroot.Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	f, err := platform.Detect(h, platform.Observe{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]string{fixture.Quadlet.ID: "whisper"}
+	r := Run(Input{Facts: f, Health: platform.ReadHealth(h, f, platform.HealthOptions{Names: names}), Plan: &plan.Plan{}, Now: now})
+	for _, id := range []string{"memory.container.whisper", "containers.whisper.memory", "containers.whisper.oom-kills", "containers.whisper.cpu-throttling",
+		"containers.whisper.memory-pressure", "containers.whisper.cpu-pressure"} {
+		if res := find(t, r, id); res.Status != OK || !strings.HasPrefix(res.Evidence, fixture.Quadlet.Scope()) {
+			t.Errorf("%s: %+v", id, res)
+		}
+	}
+	if v := find(t, r, "containers.whisper.cpu-throttling").Value; v != "1.0 % of 800 periods throttled (0.1 s)" {
+		t.Errorf("cpu-throttling %q", v)
+	}
+}
+
+// TestContainersUnnamedOthers: the containers known by their ID beyond
+// the ones shown give each its worst state (fail, warn, unknown, ok) in
+// Figures.UnnamedOthers, for the textfile's count; the named ones beyond
+// do not; every result carries its container's full ID.
+func TestContainersUnnamedOthers(t *testing.T) {
+	t.Parallel()
+	var cts []platform.ContainerLimit
+	for i := range MaxContainers + 4 {
+		ct := usage(fmt.Sprintf("c%02d", i), platform.MemoryUse{Current: 1, Max: 1 << 30, Limited: true}, 0, platform.CPUStat{NrPeriods: 1}, 0, 0)
+		ct.ID = fmt.Sprintf("%064x", i)
+		cts = append(cts, ct)
+	}
+	// Four warn, and are shown first; the other 20 are known by their ID
+	// (named 040000000000… 170000000000) but one, "named", so the rest
+	// are the last four by name: 15…, 16…, 17… and "named".
+	for i := range 4 {
+		cts[i].Usage.CPUPressure.Value = 90
+	}
+	for i := 4; i < MaxContainers+4; i++ {
+		cts[i].Name = ""
+		cts[i].ID = fmt.Sprintf("%02x", i) + strings.Repeat("0", 62)
+	}
+	cts[7].Name = "named" // beyond, but named: not counted as unnamed
+	cts[0x16].Usage.CPU.Err = "/c: unreadable"
+	r := runContainers(cts...)
+	got := append([]Status(nil), r.Figures.UnnamedOthers...)
+	sort.Slice(got, func(i, j int) bool { return got[i] < got[j] })
+	if want := []Status{OK, OK, Unknown}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("unnamed others %v, want %v", got, want)
+	}
+	for _, x := range r.Results {
+		if x.Container != "" && len(x.ContainerID) != 64 {
+			t.Errorf("%s: container ID %q", x.ID(), x.ContainerID)
+		}
 	}
 }
 
@@ -94,29 +161,50 @@ func TestContainerThresholds(t *testing.T) {
 		id   string
 		want Status
 	}{
-		{usage("x", platform.MemoryUse{Current: 9 * g / 10, Max: g}, 0, cpu, 0, 0), "memory", OK},
-		{usage("x", platform.MemoryUse{Current: 9*g/10 + 1, Max: g}, 0, cpu, 0, 0), "memory", Warn},
+		{usage("x", platform.MemoryUse{Current: 9 * g / 10, Max: g, Limited: true}, 0, cpu, 0, 0), "memory", OK},
+		{usage("x", platform.MemoryUse{Current: 9*g/10 + 1, Max: g, Limited: true}, 0, cpu, 0, 0), "memory", Warn},
 		{usage("x", platform.MemoryUse{Current: 5 * g, Max: 0}, 0, cpu, 0, 0), "memory", OK},
-		{usage("x", platform.MemoryUse{Current: g, Max: g}, 0, cpu, 0, 0), "oom-kills", OK},
-		{usage("x", platform.MemoryUse{Current: g, Max: g}, 1, cpu, 0, 0), "oom-kills", Fail},
-		{usage("x", platform.MemoryUse{Max: g}, 0, platform.CPUStat{NrPeriods: 100, NrThrottled: 25}, 0, 0), "cpu-throttling", OK},
-		{usage("x", platform.MemoryUse{Max: g}, 0, platform.CPUStat{NrPeriods: 100, NrThrottled: 26}, 0, 0), "cpu-throttling", Warn},
-		{usage("x", platform.MemoryUse{Max: g}, 0, platform.CPUStat{}, 0, 0), "cpu-throttling", OK},
-		{usage("x", platform.MemoryUse{Max: g}, 0, cpu, 9.99, 0), "memory-pressure", OK},
-		{usage("x", platform.MemoryUse{Max: g}, 0, cpu, 10, 0), "memory-pressure", Warn},
-		{usage("x", platform.MemoryUse{Max: g}, 0, cpu, 59.99, 0), "memory-pressure", Warn},
-		{usage("x", platform.MemoryUse{Max: g}, 0, cpu, 60, 0), "memory-pressure", Fail},
-		{usage("x", platform.MemoryUse{Max: g}, 0, cpu, 0, 24.99), "cpu-pressure", OK},
-		{usage("x", platform.MemoryUse{Max: g}, 0, cpu, 0, 25), "cpu-pressure", Warn},
+		// The working set is compared: page cache the kernel reclaims
+		// before an OOM kill is not near one.
+		{usage("x", platform.MemoryUse{Current: g, InactiveFile: g - 9*g/10, Max: g, Limited: true}, 0, cpu, 0, 0), "memory", OK},
+		{usage("x", platform.MemoryUse{Current: g, InactiveFile: g - 9*g/10 - 1, Max: g, Limited: true}, 0, cpu, 0, 0), "memory", Warn},
+		{usage("x", platform.MemoryUse{Current: g, InactiveFile: 2 * g, Max: g, Limited: true}, 0, cpu, 0, 0), "memory", OK},
+		{usage("x", platform.MemoryUse{Current: g, Max: g, Limited: true}, 0, cpu, 0, 0), "oom-kills", OK},
+		{usage("x", platform.MemoryUse{Current: g, Max: g, Limited: true}, 1, cpu, 0, 0), "oom-kills", Fail},
+		{usage("x", platform.MemoryUse{Max: g, Limited: true}, 0, platform.CPUStat{NrPeriods: 100, NrThrottled: 25}, 0, 0), "cpu-throttling", OK},
+		{usage("x", platform.MemoryUse{Max: g, Limited: true}, 0, platform.CPUStat{NrPeriods: 100, NrThrottled: 26}, 0, 0), "cpu-throttling", Warn},
+		{usage("x", platform.MemoryUse{Max: g, Limited: true}, 0, platform.CPUStat{}, 0, 0), "cpu-throttling", OK},
+		{usage("x", platform.MemoryUse{Max: g, Limited: true}, 0, cpu, 9.99, 0), "memory-pressure", OK},
+		{usage("x", platform.MemoryUse{Max: g, Limited: true}, 0, cpu, 10, 0), "memory-pressure", Warn},
+		{usage("x", platform.MemoryUse{Max: g, Limited: true}, 0, cpu, 59.99, 0), "memory-pressure", Warn},
+		{usage("x", platform.MemoryUse{Max: g, Limited: true}, 0, cpu, 60, 0), "memory-pressure", Fail},
+		{usage("x", platform.MemoryUse{Max: g, Limited: true}, 0, cpu, 0, 24.99), "cpu-pressure", OK},
+		{usage("x", platform.MemoryUse{Max: g, Limited: true}, 0, cpu, 0, 25), "cpu-pressure", Warn},
 	} {
 		res := find(t, runContainers(c.ct), "containers.x."+c.id)
 		if res.Status != c.want || (c.want != OK) != (res.Fix != "") {
 			t.Errorf("%+v: %s: %s %q %q, want %s", c.ct.Usage, c.id, res.Status, res.Value, res.Fix, c.want)
 		}
 	}
+	// memory.max 0 is the tightest limit, not none and not 1 byte: at or
+	// over it whatever the use, so it warns, with a figure of 1.
+	for _, cur := range []uint64{0, 5 << 30} {
+		r := runContainers(usage("x", platform.MemoryUse{Current: cur, Max: 0, Limited: true}, 0, cpu, 0, 0))
+		res := find(t, r, "containers.x.memory")
+		if res.Status != Warn || !strings.HasSuffix(res.Value, ", memory.max 0") || strings.Contains(res.Value, "1 B") || res.Fix == "" ||
+			r.Figures.Containers[0].MemoryRatio == nil || *r.Figures.Containers[0].MemoryRatio != 1 {
+			t.Errorf("memory.max 0, current %d: %+v %+v", cur, res, r.Figures.Containers[0])
+		}
+	}
+	// Both figures are shown, the working set's share is the figure.
+	r0 := runContainers(usage("x", platform.MemoryUse{Current: 3 << 30, InactiveFile: 1 << 30, Max: 4 << 30, Limited: true}, 0, cpu, 0, 0))
+	if res := find(t, r0, "containers.x.memory"); res.Value != "2 GiB working set (memory.current 3 GiB less inactive_file 1 GiB) of 4 GiB (50.0 %)" ||
+		*r0.Figures.Containers[0].MemoryRatio != 0.5 {
+		t.Errorf("working set: %+v %+v", res, r0.Figures.Containers[0])
+	}
 	// No limit: no share of one, no figure.
 	r := runContainers(usage("x", platform.MemoryUse{Current: 5 << 30}, 0, cpu, 0, 0))
-	if res := find(t, r, "containers.x.memory"); res.Value != "5 GiB, no limit" || r.Figures.Containers[0].MemoryRatio != nil {
+	if res := find(t, r, "containers.x.memory"); res.Value != "5 GiB working set (memory.current 5 GiB less inactive_file 0 MiB), no limit" || r.Figures.Containers[0].MemoryRatio != nil {
 		t.Errorf("unlimited: %+v %+v", res, r.Figures.Containers[0])
 	}
 }
@@ -150,7 +238,7 @@ func TestContainersBounded(t *testing.T) {
 	t.Parallel()
 	var cts []platform.ContainerLimit
 	for i := range MaxContainers + 5 {
-		ct := usage(fmt.Sprintf("c%02d", i), platform.MemoryUse{Current: 1, Max: 1 << 30}, 0, platform.CPUStat{NrPeriods: 1}, 0, 0)
+		ct := usage(fmt.Sprintf("c%02d", i), platform.MemoryUse{Current: 1, Max: 1 << 30, Limited: true}, 0, platform.CPUStat{NrPeriods: 1}, 0, 0)
 		ct.ID = fmt.Sprintf("%064x", i)
 		cts = append(cts, ct)
 	}
@@ -200,7 +288,7 @@ func TestContainersBounded(t *testing.T) {
 	// The rest's names are bounded too.
 	var many []platform.ContainerLimit
 	for i := range MaxContainers + maxOthersNamed + 3 {
-		ct := usage(fmt.Sprintf("m%03d", i), platform.MemoryUse{Max: 1 << 30}, 0, platform.CPUStat{}, 0, 0)
+		ct := usage(fmt.Sprintf("m%03d", i), platform.MemoryUse{Max: 1 << 30, Limited: true}, 0, platform.CPUStat{}, 0, 0)
 		ct.ID = fmt.Sprintf("%064x", i)
 		many = append(many, ct)
 	}
