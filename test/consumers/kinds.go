@@ -49,6 +49,7 @@ var noConsumer = []struct {
 	{regexp.MustCompile(`^/etc/default/raspi-extra-cmdline$`), "read by raspi-firmware's kernel hook: make realroots runs it"},
 	{regexp.MustCompile(`^/var/lib/NetworkManager/NetworkManager\.state$`), "read by the NetworkManager daemon as it starts; not run here (a daemon on the machine's D-Bus)"},
 	{regexp.MustCompile(`^/var/lib/systemd/rfkill/`), "read by systemd-rfkill for an rfkill device at boot; none exists in a root"},
+	{regexp.MustCompile(`^/etc/rpi/swap\.conf\.d/[^/]+\.conf$`), "read by Raspberry Pi OS's rpi-swap (not a Debian package); its keys are the ones rpi-swap documents (tasks' TestSwapPlan)"},
 }
 
 var (
@@ -71,6 +72,7 @@ var kinds = []kind{
 	{"quadlet", func(p string, _ file) bool { return quadletRe.MatchString(p) }, (*ctx).quadlet},
 	{"compose", func(p string, _ file) bool { return p == "/etc/ezedge-host/compose.override.yaml" }, (*ctx).compose},
 	{"grub.d", func(p string, _ file) bool { return strings.HasPrefix(p, "/etc/default/grub.d/") }, (*ctx).grub},
+	{"zram-generator", func(p string, _ file) bool { return strings.HasPrefix(p, "/etc/systemd/zram-generator.conf.d/") }, (*ctx).zram},
 	{"textfile", func(p string, _ file) bool { return strings.HasSuffix(p, ".prom") }, (*ctx).textfile},
 }
 
@@ -910,4 +912,44 @@ func newer(a, b string) bool {
 	ax, ay := mm(a)
 	bx, by := mm(b)
 	return ax > bx || ax == bx && ay > by
+}
+
+// zram: Debian's zram-generator (systemd-zram-generator) reads the
+// drop-ins with its own configuration and makes the zram swap unit; the
+// same drop-ins with each zram-size = 0 make none, so it is ours that
+// sized the device (Debian's own [zram0] would make one either way).
+func (x *ctx) zram(c *use) (string, error) {
+	gen := "/usr/lib/systemd/system-generators/zram-generator"
+	if !c.has(gen) {
+		return "zram-generator is not in this root: trixie's reads the drop-ins", errNotHere
+	}
+	run := func() (string, error) {
+		return chroot(c.l, debroot.Mounts{Tmpfs: []string{"run", "tmp"}}, "sh", "-c",
+			`set -e; rm -rf /run/gen; mkdir -p /run/gen; ZRAM_GENERATOR_ROOT=/ `+gen+` /run/gen; cd /run/gen; ls -1 *.swap 2>/dev/null || true`)
+	}
+	out, err := run()
+	if err != nil {
+		return "", err
+	}
+	if !strings.Contains(out, "dev-zram0.swap") {
+		return "", fmt.Errorf("zram-generator made no dev-zram0.swap from %s:\n%s", strings.Join(c.paths, ", "), out)
+	}
+	size := regexp.MustCompile(`(?m)^\s*zram-size\s*=.*$`)
+	for _, p := range c.paths {
+		if !size.MatchString(c.data(p)) {
+			return "", fmt.Errorf("%s sets no zram-size", p)
+		}
+		c.l.Put(p, []byte(size.ReplaceAllString(c.data(p), "zram-size = 0")), 0o644)
+	}
+	zero, err := run()
+	for _, p := range c.paths {
+		c.l.Put(p, []byte(c.data(p)), 0o644)
+	}
+	if err != nil {
+		return "", err
+	}
+	if strings.Contains(zero, "dev-zram0.swap") {
+		return "", fmt.Errorf("zram-generator made dev-zram0.swap with zram-size = 0 in %s: it does not read them", strings.Join(c.paths, ", "))
+	}
+	return "zram-generator (" + c.r.version("systemd-zram-generator") + ") reads " + strings.Join(c.paths, ", ") + ": dev-zram0.swap sized by it (none with zram-size = 0)", nil
 }

@@ -263,6 +263,7 @@ tasks:
   journald: {enabled: true}
   root-noatime: {enabled: true}
   check-timer: {enabled: true}
+  swap: {enabled: true}
   container-resources: {enabled: true, containers: [llm=chat, stt=ears], form: %s, cpuset: true}
 `
 
