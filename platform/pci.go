@@ -16,6 +16,11 @@ import (
 // server has a few hundred PCI functions); more are left out, saying so.
 const maxBusDevices = 256
 
+// maxDeviceEntries bounds the entries of a device's directory, and of
+// each class directory in it, looked through for its node: a PCI
+// function's has a few dozen.
+const maxDeviceEntries = 256
+
 // sysfsAttrLimit bounds one sysfs attribute read: the kernel prints each
 // in a line; anything longer is not what the kernel wrote.
 const sysfsAttrLimit = 256
@@ -274,9 +279,19 @@ func (f *Facts) detectPCI(h *hostroot.Root) {
 		d.Link = f.readLink(h, p)
 		f.BusDevices = append(f.BusDevices, d)
 		if d.Name != "" {
-			f.Evidence = append(f.Evidence, fmt.Sprintf("pci %s: %s (%s:%s class %s, driver %s)%s%s", name, d.Name, d.Vendor, d.Device, orUnknown(d.Class), orNone(d.Driver), linkEvidence(d.Link), nodeEvidence(d.Node)))
+			f.Evidence = append(f.Evidence, d.Summary())
 		}
 	}
+}
+
+// Summary is the device in a line, for facts and its evidence: what it
+// is, its IDs, driver, link and node.
+func (d BusDevice) Summary() string {
+	ids := d.Vendor + ":" + d.Device
+	if d.Bus == PCI {
+		ids += " class " + orUnknown(d.Class)
+	}
+	return fmt.Sprintf("%s %s: %s (%s, driver %s)%s%s", d.Bus, d.Address, orUnknown(d.Name), ids, orNone(d.Driver), linkEvidence(d.Link), nodeEvidence(d.Node))
 }
 
 func cmpErr(a, b error) error {
@@ -363,7 +378,7 @@ func (f *Facts) readLink(h *hostroot.Root, p string) *PCIeLink {
 // accel/accel0) whose uevent names the node (DEVNAME), as udev reads it.
 func (f *Facts) driverNode(h *hostroot.Root, p string) string {
 	classes, err := h.ReadDir(p)
-	if err != nil {
+	if err != nil || len(classes) > maxDeviceEntries {
 		return ""
 	}
 	for _, c := range classes {
@@ -371,7 +386,7 @@ func (f *Facts) driverNode(h *hostroot.Root, p string) string {
 			continue
 		}
 		nodes, err := h.ReadDir(p + "/" + c.Name())
-		if err != nil || len(nodes) > 64 {
+		if err != nil || len(nodes) > maxDeviceEntries {
 			continue
 		}
 		for _, n := range nodes {
@@ -431,6 +446,6 @@ func (f *Facts) detectUSB(h *hostroot.Root) {
 			d.Driver = path.Base(t)
 		}
 		f.BusDevices = append(f.BusDevices, d)
-		f.Evidence = append(f.Evidence, fmt.Sprintf("usb %s: %s (%s:%s)%s", name, d.Name, d.Vendor, d.Device, nodeEvidence(d.Node)))
+		f.Evidence = append(f.Evidence, d.Summary())
 	}
 }

@@ -545,3 +545,23 @@ func TestResourcesBusAccelerator(t *testing.T) {
 		t.Errorf("--device:\n%s", r.stdout)
 	}
 }
+
+// TestFactsPCIe: facts names the Pi 5 fixture's Hailo-8 and NVMe in a
+// line each, with the link and the port's maximum; the Hailo's node is
+// evidence, the root lacking it.
+func TestFactsPCIe(t *testing.T) {
+	t.Parallel()
+	r := cli("facts", "--root", fixture.Copy(t, "pi5-16gb-nvme-bookworm")).must(t, 0)
+	for _, want := range []string{
+		"\ndevice:     pci 0000:04:00.0: Hailo-8 or 8L (0x1e60:0x2864 class 0x0b4000, driver hailo), link 5.0 GT/s x1 of max 8.0 GT/s x4 (port 0000:02:01.0 max 8.0 GT/s x1), node /dev/hailo0\n",
+		"\ndevice:     pci 0000:03:00.0: NVMe (0x144d:0xa809 class 0x010802, driver nvme), link 8.0 GT/s x1 of max 8.0 GT/s x4 (port 0000:02:00.0 max 8.0 GT/s x1)\n",
+		"\n  accelerator 0000:04:00.0: its driver names /dev/hailo0, which this root has no character device at\n",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("no %q in\n%s", want, r.stdout)
+		}
+	}
+	if strings.Contains(r.stdout, "device:     pci 0000:00:00.0") {
+		t.Errorf("a bridge listed:\n%s", r.stdout)
+	}
+}
