@@ -261,6 +261,8 @@ func (f *Facts) detectPCI(h *hostroot.Root) {
 			} else {
 				d.Class = fmt.Sprintf("0x%06x", c)
 			}
+		} else if !h.Exists(p + "/class") {
+			f.Evidence = append(f.Evidence, p+"/class: missing, taken as unknown")
 		}
 		if t, err := h.Readlink(p + "/driver"); err == nil && devName.MatchString(path.Base(t)) {
 			d.Driver = path.Base(t)
@@ -333,9 +335,13 @@ func linkEvidence(l *PCIeLink) string {
 func (f *Facts) readLink(h *hostroot.Root, p string) *PCIeLink {
 	var l PCIeLink
 	seen := false
+	var missing []string
 	read := func(dir, file string, into any) {
 		b, ok := f.attr(h, dir+"/"+file)
 		if !ok {
+			if !h.Exists(dir + "/" + file) {
+				missing = append(missing, dir+"/"+file)
+			}
 			return
 		}
 		seen = true
@@ -355,10 +361,18 @@ func (f *Facts) readLink(h *hostroot.Root, p string) *PCIeLink {
 	read(p, "max_link_speed", &l.MaxSpeed)
 	read(p, "max_link_width", &l.MaxWidth)
 	if !seen {
-		return nil
+		return nil // no link attributes at all: not a PCIe function
 	}
-	if real, err := h.Resolve(p); err == nil {
-		up := "/" + path.Dir(real)
+	// Some but not all: each one missing is unknown, saying so.
+	noted := func() {
+		for _, m := range missing {
+			f.Evidence = append(f.Evidence, m+": missing, taken as unknown")
+		}
+		missing = nil
+	}
+	noted()
+	if dir, err := h.Resolve(p); err == nil {
+		up := "/" + path.Dir(dir)
 		if port := path.Base(up); pciAddress.MatchString(port) && strings.HasPrefix(up, "/sys/devices/") {
 			var ps Speed
 			var pw int
@@ -367,6 +381,7 @@ func (f *Facts) readLink(h *hostroot.Root, p string) *PCIeLink {
 			read(up, "max_link_width", &pw)
 			if seen {
 				l.Port, l.PortMaxSpeed, l.PortMaxWidth = port, ps, pw
+				noted()
 			}
 		}
 	}

@@ -192,8 +192,8 @@ func TestBusDevicesDetection(t *testing.T) {
 // TestBusDevicesHostile: every file the PCI walk reads, each as every
 // kind of entry and malformed: never a panic; a device whose IDs cannot
 // be read is left out, naming it; a link attribute that cannot be read
-// is unknown (0), an evidence line naming the file where it exists; the
-// other devices are read as before.
+// (missing, unreadable, malformed) is unknown (0), an evidence line
+// naming the file; the other devices are read as before.
 func TestBusDevicesHostile(t *testing.T) {
 	t.Parallel()
 	kinds := map[string]fixture.Entry{
@@ -257,9 +257,17 @@ func TestBusDevicesHostile(t *testing.T) {
 				if v, ok := field[base]; ok && v != 0 {
 					t.Errorf("%s as %s: read %d", base, name, v)
 				}
-				if _, ok := field[base]; ok && name != "missing" && name != "dangling link" {
+				if _, ok := field[base]; ok {
 					if !slices.ContainsFunc(f.Evidence, func(ev string) bool { return strings.Contains(ev, "/"+base) }) {
 						t.Errorf("%s as %s: no evidence naming it: %q", base, name, f.Evidence)
+					}
+				}
+				if base == "class" {
+					if hailo.Class != "" {
+						t.Errorf("class %q from a %s", hailo.Class, name)
+					}
+					if !slices.ContainsFunc(f.Evidence, func(ev string) bool { return strings.Contains(ev, "0000:04:00.0") && strings.Contains(ev, "class") }) {
+						t.Errorf("class as %s: no evidence: %q", name, f.Evidence)
 					}
 				}
 				if (base == "uevent" || base == "hailo_chardev") && hailo.Node != "" {
