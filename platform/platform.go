@@ -122,6 +122,9 @@ type Facts struct {
 	// containers may be given (container-resources' devices).
 	CharDevices  []string `json:"-"`
 	Accelerators []string `json:"accelerators,omitempty"`
+	// BusDevices are the PCI functions, and the USB devices that are
+	// known accelerators, from sysfs: IDs, driver, node and PCIe link.
+	BusDevices []BusDevice `json:"bus_devices,omitempty"`
 	// Units are the systemd units the tasks reason about, by name.
 	Units map[string]Unit `json:"units,omitempty"`
 	// Packages are the installed versions of the Debian packages the
@@ -249,6 +252,7 @@ func DetectAs(h *hostroot.Root, as Kind, ob Observe) (*Facts, error) {
 	f.detectConf(h)
 	f.detectWrites(h)
 	f.detectDevices(h)
+	f.detectBusDevices(h)
 	if osr, err := h.ReadFile("/etc/os-release"); err == nil {
 		for _, l := range strings.Split(string(osr), "\n") {
 			if v, ok := strings.CutPrefix(l, "PRETTY_NAME="); ok {

@@ -505,3 +505,63 @@ func TestResourcesWritePlacement(t *testing.T) {
 		t.Fatalf("root not byte-identical after rollback:\n%s", strings.Join(d, "\n"))
 	}
 }
+
+// TestResourcesBusAccelerator: the accelerators found on the buses feed
+// the list resources offers, once the root has their node: the Pi 5
+// fixture's Hailo-8 (its driver names /dev/hailo0) and a Coral USB
+// Accelerator (/dev/bus/usb/001/002, a name only the bus walk knows is
+// an accelerator's), each passed with --device (Quadlet's AddDevice=).
+// Without the nodes nothing is offered. mknod: skipped where the test
+// may not.
+func TestResourcesBusAccelerator(t *testing.T) {
+	t.Parallel()
+	root := fixture.Copy(t, "pi5-16gb-nvme-bookworm")
+	fixture.PutAll(t, root, map[string]fixture.Entry{
+		"sys/bus/usb/devices/1-1": fixture.Link("../../../devices/platform/axi/1000120000.pcie/xhci-hcd.0/usb1/1-1"),
+		"sys/devices/platform/axi/1000120000.pcie/xhci-hcd.0/usb1/1-1/idVendor":  fixture.File("18d1\n"),
+		"sys/devices/platform/axi/1000120000.pcie/xhci-hcd.0/usb1/1-1/idProduct": fixture.File("9302\n"),
+		"sys/devices/platform/axi/1000120000.pcie/xhci-hcd.0/usb1/1-1/uevent":    fixture.File("MAJOR=189\nMINOR=1\nDEVNAME=bus/usb/001/002\nDEVTYPE=usb_device\n"),
+	})
+	r := cli("resources", "--root", root, "--form", "run", "--workload", "vision=eyes").must(t, 0)
+	if strings.Contains(r.stdout, "note: accelerator") {
+		t.Errorf("offered without the nodes:\n%s", r.stdout)
+	}
+	for _, n := range []string{"dev/hailo0", "dev/bus/usb/001/002"} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(root, n)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := unix.Mknod(filepath.Join(root, n), unix.S_IFCHR|0o600, int(unix.Mkdev(1, 3))); err != nil {
+			t.Skipf("mknod: %v", err)
+		}
+	}
+	r = cli("resources", "--root", root, "--form", "run", "--workload", "vision=eyes").must(t, 0)
+	for _, n := range []string{"/dev/hailo0", "/dev/bus/usb/001/002"} {
+		if !strings.Contains(r.stdout, "note: accelerator "+n+" found: pass it to a container with devices: [NAME="+n+"]") {
+			t.Errorf("%s not offered:\n%s", n, r.stdout)
+		}
+	}
+	r = cli("resources", "--root", root, "--form", "quadlet", "--workload", "vision=eyes", "--device", "eyes=/dev/hailo0", "--device", "eyes=/dev/bus/usb/001/002").must(t, 0)
+	if !strings.Contains(r.stdout, "\n    AddDevice=/dev/hailo0\n") || !strings.Contains(r.stdout, "\n    AddDevice=/dev/bus/usb/001/002\n") || strings.Contains(r.stdout, "note: accelerator") {
+		t.Errorf("--device:\n%s", r.stdout)
+	}
+}
+
+// TestFactsPCIe: facts names the Pi 5 fixture's Hailo-8 and NVMe in a
+// line each, with the link and the port's maximum; the Hailo's node is
+// evidence, the root lacking it.
+func TestFactsPCIe(t *testing.T) {
+	t.Parallel()
+	r := cli("facts", "--root", fixture.Copy(t, "pi5-16gb-nvme-bookworm")).must(t, 0)
+	for _, want := range []string{
+		"\ndevice:     pci 0000:04:00.0: Hailo-8 or 8L (0x1e60:0x2864 class 0x0b4000, driver hailo), link 5.0 GT/s x1 of max 8.0 GT/s x4 (port 0000:02:01.0 max 8.0 GT/s x1), node /dev/hailo0\n",
+		"\ndevice:     pci 0000:03:00.0: NVMe (0x144d:0xa809 class 0x010802, driver nvme), link 8.0 GT/s x1 of max 8.0 GT/s x4 (port 0000:02:00.0 max 8.0 GT/s x1)\n",
+		"\n  accelerator 0000:04:00.0: its driver names /dev/hailo0, which this root has no character device at\n",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("no %q in\n%s", want, r.stdout)
+		}
+	}
+	if strings.Contains(r.stdout, "device:     pci 0000:00:00.0") {
+		t.Errorf("a bridge listed:\n%s", r.stdout)
+	}
+}

@@ -61,7 +61,7 @@ func CheckText(w io.Writer, r *check.Report) {
 				continue
 			}
 			if first {
-				escape.Fprintf(w, "\n%s\n", strings.ToUpper(string(g)[:1])+string(g)[1:])
+				escape.Fprintf(w, "\n%s\n", groupTitle(g))
 				first = false
 			}
 			escape.Fprintf(w, "  %-9s %-*s  %s", "["+x.Status.String()+"]", width, x.ID(), x.Value)
@@ -75,6 +75,15 @@ func CheckText(w io.Writer, r *check.Report) {
 		}
 	}
 	escape.Fprintf(w, "\n%d ok, %d warn, %d fail, %d unknown.\n", r.Counts["ok"], r.Counts["warn"], r.Counts["fail"], r.Counts["unknown"])
+}
+
+// groupTitle is a group's heading: its name capitalised, or spelt as
+// the standard does.
+func groupTitle(g check.Group) string {
+	if g == check.PCIe {
+		return "PCIe"
+	}
+	return strings.ToUpper(string(g)[:1]) + string(g)[1:]
 }
 
 // The JUnit XML CI dashboards read: one testcase per check; a failure is

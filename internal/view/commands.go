@@ -380,7 +380,13 @@ func FactsText(w io.Writer, f *platform.Facts) {
 		}
 		escape.Fprintf(w, "disk:       %s (%s)\n", b.Name, strings.Join(tags, ", "))
 	}
+	for _, d := range f.BusDevices {
+		if d.Name != "" {
+			escape.Fprintf(w, "device:     %s\n", d.Summary())
+		}
+	}
 	escape.Fprintf(w, "runtime:    %v\n\nWhy:\n", f.Runtime)
+
 	for _, e := range f.Evidence {
 		escape.Fprintf(w, "  %s\n", e)
 	}

@@ -53,7 +53,7 @@ const (
 )
 
 // Groups is the order results are shown in.
-var Groups = []Group{Power, Thermal, Storage, Swap, Memory, Containers, Tuning, Performance, Monitoring}
+var Groups = []Group{Power, Thermal, Storage, PCIe, Swap, Memory, Containers, Tuning, Performance, Monitoring}
 
 // Result is one check.
 type Result struct {
@@ -195,6 +195,7 @@ func Run(in Input) *Report {
 	c.power()
 	c.thermal()
 	c.storage()
+	c.pcie()
 	c.swap()
 	c.memory()
 	c.tuning()
