@@ -62,44 +62,8 @@ func (p *Plan) undoOff(h *hostroot.Root, store *rollback.Store, recs []*rollback
 		}
 		task := strings.Join(mine, ",")
 		if i, ok := planned[id]; ok {
-			// A file composed from every task's part: the plan's change
-			// takes the off task's part out; it is named for it, and a
-			// file that goes takes the directories made for it along.
-			c := &p.Changes[i]
-			if len(c.edits) > 0 && tc.before.Exists {
-				// A file tasks still on edit too (fstab): their edits
-				// are made again on what the first apply found, so the
-				// off task's edit goes and theirs stay. A file changed
-				// by someone else since is left as rollback's drift
-				// rule leaves it.
-				if !tc.res.Equal(c.Before, tc.after) {
-					p.Warnings = append(p.Warnings, fmt.Sprintf("%s: %s is off, but this was changed by something else since ezedge-host set it: left alone; `ezedge-host rollback --to %s --force` restores it", id, task, tc.first))
-					continue
-				}
-				before := tc.before
-				if err := store.LoadData(&before); err != nil {
-					return fmt.Errorf("%s: %w", id, err)
-				}
-				after := before
-				for _, e := range c.edits {
-					after = e(after)
-				}
-				c.reaction(after)
-				c.Task = strings.TrimPrefix(c.Task+","+task, ",")
-				c.RebootRequired = c.reboot && c.Action != None
-				c.Notes = append(c.Notes, fmt.Sprintf("%s is off: made again from what apply %s found, with the edits of the tasks still on", task, tc.first))
-				continue
-			}
-			if c.Action == None {
-				continue
-			}
-			for _, o := range mine {
-				if !slices.Contains(strings.Split(c.Task, ","), o) {
-					c.Task = strings.TrimPrefix(strings.TrimPrefix(c.Task, "(no task)")+","+o, ",")
-				}
-			}
-			if !c.After.Exists && !tc.before.Exists {
-				c.After.MissingDirs = tc.before.MissingDirs
+			if err := p.undoPlanned(&p.Changes[i], tc, id, task, mine, store); err != nil {
+				return err
 			}
 			continue
 		}
@@ -137,6 +101,51 @@ func (p *Plan) undoOff(h *hostroot.Root, store *rollback.Store, recs []*rollback
 		c.RebootRequired = tc.res.Kind() == resource.KindKernelArg
 		c.Notes = append(c.Notes, fmt.Sprintf("%s is off: back to what apply %s found", task, tc.first))
 		p.Changes = append(p.Changes, c)
+	}
+	return nil
+}
+
+// undoPlanned takes off task's part (mine: the tasks off among the
+// resource's owners) out of change c, which this plan already plans for
+// the resource id that tc records.
+func (p *Plan) undoPlanned(c *Change, tc *touched, id, task string, mine []string, store *rollback.Store) error {
+	// A file composed from every task's part: the plan's change
+	// takes the off task's part out; it is named for it, and a
+	// file that goes takes the directories made for it along.
+	if len(c.edits) > 0 && tc.before.Exists {
+		// A file tasks still on edit too (fstab): their edits
+		// are made again on what the first apply found, so the
+		// off task's edit goes and theirs stay. A file changed
+		// by someone else since is left as rollback's drift
+		// rule leaves it.
+		if !tc.res.Equal(c.Before, tc.after) {
+			p.Warnings = append(p.Warnings, fmt.Sprintf("%s: %s is off, but this was changed by something else since ezedge-host set it: left alone; `ezedge-host rollback --to %s --force` restores it", id, task, tc.first))
+			return nil
+		}
+		before := tc.before
+		if err := store.LoadData(&before); err != nil {
+			return fmt.Errorf("%s: %w", id, err)
+		}
+		after := before
+		for _, e := range c.edits {
+			after = e(after)
+		}
+		c.reaction(after)
+		c.Task = strings.TrimPrefix(c.Task+","+task, ",")
+		c.RebootRequired = c.reboot && c.Action != None
+		c.Notes = append(c.Notes, fmt.Sprintf("%s is off: made again from what apply %s found, with the edits of the tasks still on", task, tc.first))
+		return nil
+	}
+	if c.Action == None {
+		return nil
+	}
+	for _, o := range mine {
+		if !slices.Contains(strings.Split(c.Task, ","), o) {
+			c.Task = strings.TrimPrefix(strings.TrimPrefix(c.Task, "(no task)")+","+o, ",")
+		}
+	}
+	if !c.After.Exists && !tc.before.Exists {
+		c.After.MissingDirs = tc.before.MissingDirs
 	}
 	return nil
 }

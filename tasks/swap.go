@@ -86,11 +86,32 @@ func SwapPlansZram(f *Facts, c Choices) string {
 }
 
 func planSwap(f *Facts, o *SwapOptions) Intent {
-	s, w := f.Swap, f.Writes
 	var in Intent
-	var disk []string // the disk swap the plan turns off, in words
-	var files []string
 	zram := swapZram(f, o)
+	swapZramWants(f, o, zram, &in)
+	disk, files := swapDiskWants(f, zram, &in)
+	// The profile is the desired state: a drop-in the options no longer
+	// want (zram: false where zram-generator makes it) goes.
+	for _, p := range []string{platform.RpiSwapOurs, ZramGeneratorDropIn} {
+		if len(f.Globbed[p]) > 0 && !slices.ContainsFunc(in.Wants, func(w Want) bool { return w.Resource.Name() == p }) {
+			in.Wants = append(in.Wants, Want{Resource: resource.File(p), Desired: gone(p), Reboot: true,
+				Notes: []string{"no longer wanted with these options: removed, and read no more from the next boot"}})
+		}
+	}
+	if skip := swapGuard(f, o, zram, disk, &in); skip != "" {
+		return Skip(skip)
+	}
+	swapNotes(f, o, zram, disk, files, &in)
+	if len(in.Wants) == 0 {
+		return Skip("no swap configuration this task manages (rpi-swap, zram-generator, dphys-swapfile, fstab swap lines)" + strings.Join(append([]string{""}, in.Notes...), "; "))
+	}
+	return in
+}
+
+// swapZramWants are the drop-in that makes zram swap (zram: what makes
+// it, swapZram), and the warnings of drop-ins read after ours.
+func swapZramWants(f *Facts, o *SwapOptions, zram string, in *Intent) {
+	s := f.Swap
 	switch zram {
 	case "rpi-swap":
 		// rpi-swap sizes its zram from RAM itself.
@@ -112,6 +133,12 @@ func planSwap(f *Facts, o *SwapOptions) Intent {
 			in.Warnings = append(in.Warnings, l+", read after "+platform.RpiSwapOurs+": it wins over the mechanism set there")
 		}
 	}
+}
+
+// swapDiskWants turn the disk swap off (rpi-swap's, dphys-swapfile's,
+// fstab's lines) and say it: the disk swap in words, and the files named.
+func swapDiskWants(f *Facts, zram string, in *Intent) (disk, files []string) {
+	s, w := f.Swap, f.Writes
 	if r := s.RpiSwap; r != nil {
 		if zram == "" {
 			// Without zram the minimal swap rpi-swap makes is none.
@@ -162,14 +189,13 @@ func planSwap(f *Facts, o *SwapOptions) Intent {
 			})
 		}
 	}
-	// The profile is the desired state: a drop-in the options no longer
-	// want (zram: false where zram-generator makes it) goes.
-	for _, p := range []string{platform.RpiSwapOurs, ZramGeneratorDropIn} {
-		if len(f.Globbed[p]) > 0 && !slices.ContainsFunc(in.Wants, func(w Want) bool { return w.Resource.Name() == p }) {
-			in.Wants = append(in.Wants, Want{Resource: resource.File(p), Desired: gone(p), Reboot: true,
-				Notes: []string{"no longer wanted with these options: removed, and read no more from the next boot"}})
-		}
-	}
+	return disk, files
+}
+
+// swapGuard keeps the last swap of a small host unless the profile says
+// otherwise: the skip reason, or "" with a warning where no swap is left.
+func swapGuard(f *Facts, o *SwapOptions, zram string, disk []string, in *Intent) string {
+	s := f.Swap
 	// The guard: the last swap of a small host stays unless the profile
 	// says otherwise.
 	left := zram != "" || s.Zram != "" && s.RpiSwap == nil
@@ -181,13 +207,20 @@ func planSwap(f *Facts, o *SwapOptions) Intent {
 		}
 		switch {
 		case small && !o.AllowNoSwap:
-			return Skip(fmt.Sprintf("%s is the last swap of this host (%s, no zram: neither rpi-swap nor systemd-zram-generator is installed, or zram is off): left on; set swap.allow_no_swap: true in the profile to remove it", strings.Join(disk, ", "), ram))
+			return fmt.Sprintf("%s is the last swap of this host (%s, no zram: neither rpi-swap nor systemd-zram-generator is installed, or zram is off): left on; set swap.allow_no_swap: true in the profile to remove it", strings.Join(disk, ", "), ram)
 		case !o.Zram:
 			in.Warnings = append(in.Warnings, fmt.Sprintf("no swap is left at the next boot (%s; zram: false in the profile)", ram))
 		default:
 			in.Warnings = append(in.Warnings, fmt.Sprintf("no swap is left at the next boot (%s; no zram: install systemd-zram-generator for it)", ram))
 		}
 	}
+	return ""
+}
+
+// swapNotes say what stays as it is: no zram, swap files kept, areas in
+// use until the next boot.
+func swapNotes(f *Facts, o *SwapOptions, zram string, disk, files []string, in *Intent) {
+	s := f.Swap
 	if o.Zram && zram == "" {
 		in.Notes = append(in.Notes, "no zram: neither rpi-swap nor systemd-zram-generator is installed")
 	}
@@ -212,10 +245,6 @@ func planSwap(f *Facts, o *SwapOptions) Intent {
 			in.RebootPending = append(in.RebootPending, Pending{"no swap on " + a.Name, "no disk swap is configured, but it is in /proc/swaps until the next boot (`swapoff " + a.Name + "` turns it off now)"})
 		}
 	}
-	if len(in.Wants) == 0 {
-		return Skip("no swap configuration this task manages (rpi-swap, zram-generator, dphys-swapfile, fstab swap lines)" + strings.Join(append([]string{""}, in.Notes...), "; "))
-	}
-	return in
 }
 
 // swapDropIn is the want of an owned drop-in with body, read at boot.

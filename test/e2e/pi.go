@@ -165,6 +165,18 @@ func piImage(root, dir, bin, sd string) error {
 		os.RemoveAll(dir)
 	}()
 	guest := l.Root()
+	if err := piRaspiFirmware(guest); err != nil {
+		return err
+	}
+	if err := piGuestFiles(guest, bin); err != nil {
+		return err
+	}
+	return piDisk(guest, sd)
+}
+
+// piRaspiFirmware sets raspi-firmware's defaults in the guest and runs its
+// hook there.
+func piRaspiFirmware(guest string) error {
 	// Set as an administrator would, then raspi-firmware's hook (which
 	// every kernel and initramfs update runs) regenerates cmdline.txt and
 	// config.txt in /boot/firmware. Left to "auto", the hook writes a
@@ -191,6 +203,12 @@ func piImage(root, dir, bin, sd string) error {
 	if out, err := debroot.Chroot(guest, debroot.Mounts{}, nil, "/etc/initramfs/post-update.d/z50-raspi-firmware"); err != nil {
 		return fmt.Errorf("raspi-firmware's hook in the guest: %v: %s", err, out)
 	}
+	return nil
+}
+
+// piGuestFiles puts the scenario, its unit and ezedge-host (bin) into the
+// guest.
+func piGuestFiles(guest, bin string) error {
 	self, err := os.ReadFile(bin)
 	if err != nil {
 		return err
@@ -239,7 +257,12 @@ func piImage(root, dir, bin, sd string) error {
 	if err := os.Symlink("/etc/systemd/system/ezedge-e2e.service", filepath.Join(wants, "ezedge-e2e.service")); err != nil {
 		return err
 	}
+	return nil
+}
 
+// piDisk writes the guest into the SD card image sd: /boot/firmware's
+// files on a FAT partition, the rest on ext4, without a loop mount.
+func piDisk(guest, sd string) error {
 	fwDir := filepath.Join(guest, "boot/firmware")
 	fwFiles, _ := filepath.Glob(filepath.Join(fwDir, "*"))
 	if len(fwFiles) == 0 {
