@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -195,6 +196,9 @@ func hostileRun(o hostileOpts, args ...string) hostileResult {
 	}
 	pid := cmd.Process.Pid
 	var mu sync.Mutex
+	// The child's own peak, sampled (hostileHWMOf): see maxRSSKiB below.
+	// Start returns once the child has exec'd, so this is its own image.
+	hwm := hostileHWMOf(pid)
 	kill := func(why *bool) {
 		mu.Lock()
 		defer mu.Unlock()
@@ -217,6 +221,11 @@ func hostileRun(o hostileOpts, args ...string) hostileResult {
 			case <-done:
 				return
 			case <-tick.C:
+				if h := hostileHWMOf(pid); h > 0 {
+					mu.Lock()
+					hwm = max(hwm, h)
+					mu.Unlock()
+				}
 				if hostileRSSOf(pid) > hostileRSSKillKiB {
 					kill(&res.rssKilled)
 					return
@@ -237,7 +246,18 @@ func hostileRun(o hostileOpts, args ...string) hostileResult {
 	if cmd.ProcessState != nil {
 		res.code = cmd.ProcessState.ExitCode()
 		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			// Go starts the child with vfork (CLONE_VM), and exec records
+			// the high-water RSS of the mm it leaves, the test's own, in
+			// the child's ru_maxrss: so ru_maxrss is max(this process's
+			// peak, the child's). Above this process's peak it is the
+			// child's, exactly; else the child's own is the peak its
+			// /proc status showed while it ran (VmHWM, sampled as the
+			// watchdog does; anything above the kill line is caught
+			// there anyway).
 			res.maxRSSKiB = ru.Maxrss
+			if self := hostileHWMOf(os.Getpid()); ru.Maxrss <= self {
+				res.maxRSSKiB = hwm
+			}
 		}
 	} else if err != nil {
 		res.startErr = err
@@ -257,6 +277,22 @@ func hostileRSSOf(pid int) int64 {
 	}
 	pages, _ := strconv.ParseInt(f[1], 10, 64)
 	return pages * int64(os.Getpagesize()) / 1024
+}
+
+// hostileHWMOf is the peak RSS (VmHWM) of process pid's memory, in KiB;
+// 0 when gone.
+func hostileHWMOf(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return n
+		}
+	}
+	return 0
 }
 
 // hostileRunFailures lists what is wrong with a run whatever it did: it
@@ -701,4 +737,25 @@ func hostileMustSnap(t testing.TB, dir string, skip ...string) fixture.Tree {
 		t.Fatalf("snapshot of %s: %v", dir, err)
 	}
 	return s
+}
+
+// TestHostileRSSIsTheChilds: a run's peak RSS is the binary's own, not
+// this test process's (which vfork and exec put into the child's
+// ru_maxrss): with the test holding 128 MiB, `--version` is still far
+// under the bound. Not parallel: it runs before the parallel tests, and
+// the test process's high-water mark stays above the bound for them
+// all, so each of their runs is measured the way this one is.
+func TestHostileRSSIsTheChilds(t *testing.T) {
+	fat := make([]byte, 128<<20)
+	for i := 0; i < len(fat); i += os.Getpagesize() {
+		fat[i] = 1
+	}
+	if self := hostileHWMOf(os.Getpid()); self < 128<<10 {
+		t.Fatalf("this process's VmHWM %d KiB, want at least 128 MiB", self)
+	}
+	r := hostileRun(hostileOpts{}, "--version")
+	runtime.KeepAlive(fat)
+	if f := hostileRunFailures(r, 0); len(f) > 0 || r.maxRSSKiB <= 0 || r.maxRSSKiB > 32<<10 {
+		t.Fatalf("--version: peak RSS %d KiB (want the binary's own, a few MiB): %v\n%s", r.maxRSSKiB, f, r)
+	}
 }

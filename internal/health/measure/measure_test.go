@@ -289,14 +289,20 @@ func TestTakeRespectsBudget(t *testing.T) {
 	if len(figs) != 7 {
 		t.Fatalf("%d figures", len(figs))
 	}
+	// What the budget leaves an item depends on how the machine runs the
+	// ones before it: on a loaded one (CI runs suites side by side) an
+	// item may run out of its share, and must then say so; this test is
+	// about the budget, not the figures (each method's own test checks
+	// its figure).
+	outOfTime := func(f Figure) bool {
+		return strings.Contains(f.Error, "setting up") || strings.Contains(f.Error, "deadline exceeded") || strings.Contains(f.Error, "time allowed")
+	}
 	for _, f := range figs {
-		// Paging in the memory test's 64 MiB can take seconds on a
-		// loaded VM: it may give up, saying so.
-		if (f.Error != "" || len(f.Runs) == 0) && !(f.Kind == Memory && strings.Contains(f.Error, "setting up")) || f.Method == "" {
+		if (f.Error != "" || len(f.Runs) == 0) && !outOfTime(f) || f.Method == "" {
 			t.Errorf("%s: %+v", f.ID(), f)
 		}
 	}
-	if figs[5].Verdict != "faster than the guide's range" || figs[6].Kind != HTTP10 {
+	if figs[5].Kind != HTTP || figs[6].Kind != HTTP10 || figs[5].Error == "" && figs[5].Verdict != "faster than the guide's range" {
 		t.Errorf("http figures %+v %+v", figs[5], figs[6])
 	}
 	if got := tg.Items([]Kind{DiskRead}); len(got) != 1 || got[0].Target != dev {
